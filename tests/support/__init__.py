@@ -1,0 +1,1 @@
+"""Shared test support: the embedded chain, deployment, trade terms and revert decoding."""

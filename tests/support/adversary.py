@@ -1,0 +1,202 @@
+"""Helpers for the attack, deadline and stateful suites: hostile parties, money tracking, offers.
+
+* :class:`Party` wraps a contract that acts as a trade party through its ``execute`` forwarder
+  (``MaliciousParty`` or ``LeanReentrant``) and arms its re-entry.
+* :class:`Money` measures what accounts really received in one asset: balance change + credits
+  change + the gas they paid (so an EOA that sent a transaction is measured exactly).
+* :func:`sign_offer` signs an EIP-712 offer with an eth-tester account's key.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from web3.contract import Contract
+
+from .escrow import ETH, Deployment
+from .reverts import Revert, decode_revert
+
+# MaliciousParty.Mode
+MODE = {"Accept": 0, "Revert": 1, "Reenter": 2, "BurnGas": 3, "ReturnBomb": 4}
+OPERATOR_INDEX = 5  # the EOA that drives the hostile contracts (no role in any trade)
+
+
+def calldata(d: Deployment, fn_name: str, *args: Any) -> bytes:
+    """ABI-encoded call of escrow function `fn_name` (terms may be dicts)."""
+    return bytes.fromhex(d.escrow.encode_abi(fn_name, list(args))[2:])
+
+
+def deploy_test(d: Deployment, name: str, *args: Any, value: int = 0) -> Contract:
+    return d.chain.deploy(name, *args, test=True, value=value)
+
+
+def erc20(d: Deployment, address: str) -> Contract:
+    """Any token through the TestToken ABI (balanceOf/approve/transfer/mint are the same selectors)."""
+    return d.chain.at("TestToken", address, test=True)
+
+
+def operator(d: Deployment) -> str:
+    return d.chain.accounts[OPERATOR_INDEX]
+
+
+def send_raw(d: Deployment, fn: Any, sender: str, value: int = 0, gas: int | None = None) -> dict[str, Any]:
+    """Like Deployment.send but returns failed receipts too (for gas-limited calls)."""
+    tx: dict[str, Any] = {"from": sender, "value": value}
+    if gas is not None:
+        tx["gas"] = gas
+    return d.chain.w3.eth.wait_for_transaction_receipt(fn.transact(tx))
+
+
+def contract_events(contract: Contract, receipt: dict[str, Any], name: str) -> list[Any]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return [e["args"] for e in getattr(contract.events, name)().process_receipt(receipt)]
+
+
+@dataclass
+class Party:
+    """A hostile trade party: a MaliciousParty or LeanReentrant that acts through `execute`."""
+
+    d: Deployment
+    contract: Contract
+    lean: bool = False
+
+    @property
+    def address(self) -> str:
+        return self.contract.address
+
+    def call(self, fn_name: str, *args: Any, value: int = 0, gas: int | None = None) -> dict[str, Any]:
+        """Call escrow.`fn_name`(*args) as this contract (reverts surface with the escrow's error)."""
+        fn = self.contract.functions.execute(self.d.escrow.address, calldata(self.d, fn_name, *args))
+        return self.d.send(fn, operator(self.d), value=value, gas=gas)
+
+    def set_mode(self, mode: str) -> None:
+        assert not self.lean
+        self.d.send(self.contract.functions.setMode(MODE[mode]), operator(self.d))
+
+    def approve(self, token: str, amount: int) -> None:
+        assert not self.lean
+        self.d.send(self.contract.functions.approve(token, self.d.escrow.address, amount), operator(self.d))
+
+    def arm(self, fn_name: str, *args: Any) -> None:
+        """Re-enter escrow.`fn_name`(*args), as this contract, the next time it is paid."""
+        data = calldata(self.d, fn_name, *args)
+        if self.lean:
+            self.d.send(self.contract.functions.arm(self.d.escrow.address, data), operator(self.d))
+        else:
+            self.d.send(self.contract.functions.setReentry(self.d.escrow.address, data), operator(self.d))
+            self.set_mode("Reenter")
+
+    def reentry(self, receipt: dict[str, Any] | None = None) -> tuple[int, bool, Revert | None]:
+        """(attempts, succeeded, decoded revert of the re-entrant call or None)."""
+        f = self.contract.functions
+        attempts, ok = int(f.reentryAttempts().call()), bool(f.reentrySucceeded().call())
+        if self.lean:
+            assert receipt is not None, "LeanReentrant reports the revert data in an event"
+            events = contract_events(self.contract, receipt, "Reentered")
+            data = bytes(events[0]["ret"]) if events else b""
+        else:
+            data = bytes(f.reentryRevertData().call())
+        return attempts, ok, (decode_revert(data) if not ok and attempts else None)
+
+
+def malicious_party(d: Deployment, mode: str = "Accept", eth: int = 10 * 10**18) -> Party:
+    """A MaliciousParty holding `eth` and 10^30 of every suite token, in `mode`."""
+    party = Party(d, deploy_test(d, "MaliciousParty"))
+    _endow(d, party.address, eth)
+    if mode != "Accept":
+        party.set_mode(mode)
+    return party
+
+
+def lean_party(d: Deployment, eth: int = 10 * 10**18) -> Party:
+    party = Party(d, deploy_test(d, "LeanReentrant"), lean=True)
+    _endow(d, party.address, eth)
+    return party
+
+
+def _endow(d: Deployment, address: str, eth: int) -> None:
+    if eth:
+        d.chain.w3.eth.wait_for_transaction_receipt(
+            d.chain.w3.eth.send_transaction({"from": operator(d), "to": address, "value": eth}))
+    for token in d.tokens.values():
+        d.send(token.functions.mint(address, 10**30), d.owner)
+
+
+def balance_of(d: Deployment, token: str, account: str) -> int:
+    if token == ETH:
+        return d.chain.balance(account)
+    return int(erc20(d, token).functions.balanceOf(account).call())
+
+
+@dataclass
+class Money:
+    """What `accounts` received in `token` since construction: balance + credits + gas they paid."""
+
+    d: Deployment
+    token: str
+    accounts: list[str]
+    _start: dict[str, int] = field(default_factory=dict)
+    _gas: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._start = {a: self._worth(a) for a in self.accounts}
+
+    def _worth(self, account: str) -> int:
+        return balance_of(self.d, self.token, account) + self.credit(account)
+
+    def credit(self, account: str) -> int:
+        return int(self.d.escrow.functions.credits(account, self.token).call())
+
+    def paid_gas(self, receipt: dict[str, Any]) -> dict[str, Any]:
+        """Note the gas an EOA paid for `receipt` (ETH only); returns the receipt."""
+        if self.token == ETH:
+            sender = receipt["from"]
+            self._gas[sender] = self._gas.get(sender, 0) + receipt["gasUsed"] * receipt["effectiveGasPrice"]
+        return receipt
+
+    def gained(self, account: str) -> int:
+        return self._worth(account) - self._start[account] + self._gas.get(account, 0)
+
+    def gains(self) -> dict[str, int]:
+        return {a: self.gained(a) for a in self.accounts}
+
+
+# -- signed offers ---------------------------------------------------------------------------------
+
+OFFER_FIELDS = [
+    ("seller", "address"), ("buyer", "address"), ("token", "address"), ("arbiter", "address"),
+    ("amount", "uint128"), ("arbiterFeeBps", "uint16"), ("platformFeeBps", "uint16"),
+    ("releaseWindow", "uint32"), ("arbitrationWindow", "uint32"), ("flags", "uint8"),
+    ("termsHash", "bytes32"), ("nonce", "uint256"), ("expiry", "uint64"),
+]
+
+
+def private_key(d: Deployment, account: str) -> bytes:
+    """The key of one of eth-tester's funded accounts."""
+    index = d.chain.accounts.index(account)
+    key = d.chain.tester.backend.account_keys[index].to_bytes()
+    assert Account.from_key(key).address == account
+    return key
+
+
+def sign_offer(d: Deployment, offer: dict[str, Any], key: bytes) -> bytes:
+    """The seller's EIP-712 signature of `offer` for this escrow (domain "P2PEscrow", version "1")."""
+    message = {
+        "types": {
+            "EIP712Domain": [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
+                             {"name": "chainId", "type": "uint256"},
+                             {"name": "verifyingContract", "type": "address"}],
+            "Offer": [{"name": n, "type": t} for n, t in OFFER_FIELDS],
+        },
+        "primaryType": "Offer",
+        "domain": {"name": "P2PEscrow", "version": "1", "chainId": d.chain.w3.eth.chain_id,
+                   "verifyingContract": d.escrow.address},
+        "message": offer,
+    }
+    signed = Account.sign_message(encode_typed_data(full_message=message), key)
+    return bytes(signed.signature)
