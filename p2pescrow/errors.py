@@ -1,0 +1,278 @@
+"""Every error p2pescrow raises, under one root: :class:`P2PEscrowError`.
+
+Domain bases say what kind of thing went wrong (:class:`InputError`, :class:`NetworkError`,
+:class:`TransactionError`, ...). Reverts are :class:`ContractError`: each Solidity custom error of
+every shipped artifact (our contracts, the interfaces and libraries they use, OpenZeppelin's
+errors) becomes one subclass, created from ``artifacts/errors.json``, with the decoded arguments as
+attributes and a human message taken from the contract's NatSpec::
+
+    try:
+        client.release(trade_id)
+    except errors.WrongState as exc:
+        print(exc.state, exc)      # 4, 'WrongState: the trade is not in a state that allows this ...'
+    except errors.ContractError as exc:
+        print(exc.data)            # the raw revert data, for anything else
+
+:func:`decode_revert` turns raw revert data into the matching exception; unknown data falls back to
+:class:`UnknownRevert` carrying the hex. Messages never contain keys or passwords: no exception
+here is ever built from one.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from typing import Any, ClassVar
+
+__all__ = [
+    "AccountError",
+    "ConfigError",
+    "ContractError",
+    "InputError",
+    "InsufficientFunds",
+    "InvalidAddress",
+    "InvalidAmount",
+    "NetworkError",
+    "NodeUnreachable",
+    "P2PEscrowError",
+    "Panic",
+    "RevertReason",
+    "TransactionError",
+    "TransactionTimeout",
+    "UnknownRevert",
+    "WrongChain",
+    "decode_revert",
+    "error_class",
+]
+
+
+class P2PEscrowError(Exception):
+    """Root of every error the package raises. ``hint`` says what to do, when there is something."""
+
+    hint: str | None = None
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        if hint is not None:
+            self.hint = hint
+
+
+# -- input ---------------------------------------------------------------------------------------
+class InputError(P2PEscrowError, ValueError):
+    """Something the caller passed is malformed: caught before anything is sent."""
+
+
+class InvalidAddress(InputError):
+    """Not an address, or an address with a wrong EIP-55 checksum."""
+
+    def __init__(self, value: str, reason: str) -> None:
+        self.value = value
+        super().__init__(f"invalid address {value!r}: {reason}")
+
+
+class InvalidAmount(InputError):
+    """An amount that cannot be converted exactly into the token's units."""
+
+    def __init__(self, value: object, reason: str) -> None:
+        self.value = value
+        super().__init__(f"invalid amount {value!r}: {reason}")
+
+
+class ConfigError(P2PEscrowError):
+    """The user's configuration (networks, deployments) is missing or inconsistent."""
+
+
+class AccountError(P2PEscrowError):
+    """A signer cannot be loaded: missing keystore, wrong password, bad key or mnemonic."""
+
+
+# -- network -------------------------------------------------------------------------------------
+class NetworkError(P2PEscrowError):
+    """The node cannot be used: unreachable, wrong chain, or the contracts are not where expected."""
+
+
+class NodeUnreachable(NetworkError):
+    """No answer from the node at ``url``."""
+
+    def __init__(self, url: str, reason: str = "") -> None:
+        self.url = url
+        super().__init__(f"cannot reach the node at {url}" + (f": {reason}" if reason else ""),
+                         hint="check the URL, or start a local node with `p2pescrow node start`")
+
+
+class WrongChain(NetworkError):
+    """The node serves another chain than the one expected."""
+
+    def __init__(self, expected: int, actual: int) -> None:
+        self.expected, self.actual = expected, actual
+        super().__init__(f"expected chain id {expected}, but the node serves chain id {actual}")
+
+
+# -- transactions --------------------------------------------------------------------------------
+class TransactionError(P2PEscrowError):
+    """A transaction could not be completed."""
+
+
+class InsufficientFunds(TransactionError):
+    """The sender's balance (or allowance) does not cover what the transaction needs."""
+
+    def __init__(self, what: str, needed: str, available: str) -> None:
+        self.what, self.needed, self.available = what, needed, available
+        super().__init__(f"insufficient {what}: needs {needed}, has {available}")
+
+
+class TransactionTimeout(TransactionError):
+    """The transaction was sent but no receipt arrived in time. ``tx_hash`` lets you resume."""
+
+    def __init__(self, tx_hash: str, seconds: float) -> None:
+        self.tx_hash = tx_hash
+        super().__init__(f"no receipt for {tx_hash} after {seconds:g} s",
+                         hint="the transaction may still be mined; look it up by its hash")
+
+
+class ContractError(TransactionError):
+    """A contract call reverted. Subclasses exist for every custom error in the artifacts.
+
+    Attributes: ``data`` (the raw revert data, ``0x``-hex), ``args`` (decoded arguments by name;
+    each is also an attribute of the exception).
+    """
+
+    #: The Solidity signature, e.g. ``WrongState(bytes32,uint8)``; empty for the generic classes.
+    signature: ClassVar[str] = ""
+    selector: ClassVar[str] = ""
+    notice: ClassVar[str] = ""
+    _arg_names: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, data: str = "0x", /, **args: Any) -> None:
+        self.data = data
+        self.args_by_name = args
+        for name, value in args.items():
+            if name not in ("data", "args", "args_by_name"):
+                setattr(self, name, value)
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        name = type(self).__name__
+        shown = ", ".join(f"{k}={_show(v)}" for k, v in self.args_by_name.items())
+        text = f"{name}({shown})" if shown else name
+        return f"{text}: {self.notice}" if self.notice else text
+
+
+class UnknownRevert(ContractError):
+    """Revert data that matches no known error; ``data`` has it raw."""
+
+    def _message(self) -> str:
+        return f"the call reverted with unrecognised data {self.data}" if self.data != "0x" \
+            else "the call reverted without a reason"
+
+
+class RevertReason(ContractError):
+    """A plain ``require(..., "reason")`` / ``revert("reason")``: ``Error(string)``."""
+
+    signature = "Error(string)"
+    selector = "0x08c379a0"
+
+    def _message(self) -> str:
+        return f"the call reverted: {self.args_by_name.get('message', '')}"
+
+
+class Panic(ContractError):
+    """A Solidity panic (``Panic(uint256)``): an assertion, overflow or division by zero."""
+
+    signature = "Panic(uint256)"
+    selector = "0x4e487b71"
+
+    def _message(self) -> str:
+        return f"the contract panicked with code {self.args_by_name.get('code')}"
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    return str(value)
+
+
+# -- the generated classes -----------------------------------------------------------------------
+def _abi_type(entry: dict[str, Any]) -> str:
+    if entry["type"].startswith("tuple"):
+        return "(" + ",".join(_abi_type(c) for c in entry["components"]) + ")" + entry["type"][5:]
+    return str(entry["type"])
+
+
+@cache
+def _notices() -> dict[str, str]:
+    """NatSpec notices of errors, by signature, from the shipped artifacts' userdoc/devdoc."""
+    notices: dict[str, str] = {}
+    folder = resources.files("p2pescrow") / "artifacts"
+    for item in folder.iterdir():
+        if not item.name.endswith(".json") or item.name == "errors.json":
+            continue
+        artifact = json.loads(item.read_text())
+        for doc_key, field in (("devdoc", "details"), ("userdoc", "notice")):
+            for signature, docs in artifact.get(doc_key, {}).get("errors", {}).items():
+                text = docs[0].get(field) if docs else None
+                if text:
+                    notices[signature] = text[0].lower() + text[1:].rstrip(".")
+    return notices
+
+
+@cache
+def _registry() -> dict[str, type[ContractError]]:
+    """Selector (``0x``-hex) -> exception class, one per error in ``artifacts/errors.json``."""
+    raw = json.loads((resources.files("p2pescrow") / "artifacts" / "errors.json").read_text())
+    registry: dict[str, type[ContractError]] = {
+        RevertReason.selector: RevertReason, Panic.selector: Panic,
+    }
+    for entry in raw["errors"]:
+        name = entry["name"]
+        namespace = {
+            "signature": entry["signature"],
+            "selector": entry["selector"],
+            "notice": _notices().get(entry["signature"], ""),
+            "_arg_names": tuple(i["name"] for i in entry["abi"]["inputs"]),
+            "_arg_types": tuple(_abi_type(i) for i in entry["abi"]["inputs"]),
+            "__doc__": f"Solidity error ``{entry['signature']}`` ({', '.join(entry['definedIn'])}).",
+            "__module__": __name__,
+        }
+        registry[entry["selector"]] = type(name, (ContractError,), namespace)
+    return registry
+
+
+def error_class(name: str) -> type[ContractError]:
+    """The exception class of the Solidity error called ``name`` (e.g. ``"WrongState"``)."""
+    for cls in _registry().values():
+        if cls.__name__ == name:
+            return cls
+    raise KeyError(name)
+
+
+def decode_revert(data: bytes | str) -> ContractError:
+    """The exception for raw revert data: its error class with decoded arguments, else
+    :class:`UnknownRevert`."""
+    from eth_abi import decode  # deferred: keeps `import p2pescrow.errors` light
+
+    raw = bytes.fromhex(data[2:] if data.startswith("0x") else data) if isinstance(data, str) else data
+    hex_data = "0x" + raw.hex()
+    cls = _registry().get("0x" + raw[:4].hex()) if len(raw) >= 4 else None
+    if cls is None:
+        return UnknownRevert(hex_data)
+    if cls is RevertReason:
+        types, names = ("string",), ("message",)
+    elif cls is Panic:
+        types, names = ("uint256",), ("code",)
+    else:
+        types, names = getattr(cls, "_arg_types"), cls._arg_names
+    try:
+        values = decode(list(types), raw[4:])
+    except Exception:  # noqa: BLE001 - malformed payload for a known selector
+        return UnknownRevert(hex_data)
+    return cls(hex_data, **dict(zip(names, values)))
+
+
+def __getattr__(name: str) -> type[ContractError]:
+    """``errors.WrongState`` and friends: the generated classes, looked up by name."""
+    try:
+        return error_class(name)
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
