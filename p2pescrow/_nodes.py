@@ -165,9 +165,9 @@ def _free_port() -> int:
 def _command(kind: NodeKind, binary: Path, port: int, chain_id: int, mnemonic: str,
              accounts: int, balance_eth: int) -> list[str]:
     if kind == "anvil":
-        return [str(binary), "--host", "127.0.0.1", "--port", str(port), "--chain-id", str(chain_id),
-                "--mnemonic", mnemonic, "--accounts", str(accounts), "--balance", str(balance_eth),
-                "--silent"]
+        return [str(binary), "--host", "127.0.0.1", "--port", str(port),
+                "--chain-id", str(chain_id), "--mnemonic", mnemonic, "--accounts", str(accounts),
+                "--balance", str(balance_eth), "--silent"]
     return [str(binary), "--server.host", "127.0.0.1", "--server.port", str(port),
             "--chain.chainId", str(chain_id), "--wallet.mnemonic", mnemonic,
             "--wallet.totalAccounts", str(accounts), "--wallet.defaultBalance", str(balance_eth),

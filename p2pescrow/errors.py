@@ -95,10 +95,14 @@ class NetworkError(P2PEscrowError):
 class NodeUnreachable(NetworkError):
     """No answer from the node at ``url``."""
 
-    def __init__(self, url: str, reason: str = "") -> None:
+    def __init__(self, url: str, reason: str = "", *, tx_hash: str | None = None) -> None:
         self.url = url
-        super().__init__(f"cannot reach the node at {url}" + (f": {reason}" if reason else ""),
-                         hint="check the URL, or start a local node with `p2pescrow node start`")
+        self.tx_hash = tx_hash  # set when a transaction was already sent: it may still be mined
+        message = f"cannot reach the node at {url}" + (f": {reason}" if reason else "")
+        if tx_hash:
+            message += f" (transaction {tx_hash} was sent and may still be mined)"
+        super().__init__(message, hint="check the URL, or start a local node with `p2pescrow node start`"
+                         + ("; then look the transaction up by its hash" if tx_hash else ""))
 
 
 class WrongChain(NetworkError):
@@ -267,7 +271,10 @@ def decode_revert(data: bytes | str) -> ContractError:
         values = decode(list(types), raw[4:])
     except Exception:  # noqa: BLE001 - malformed payload for a known selector
         return UnknownRevert(hex_data)
-    return cls(hex_data, **dict(zip(names, values)))
+    from eth_utils import to_checksum_address
+
+    shown = [to_checksum_address(v) if t == "address" else v for t, v in zip(types, values)]
+    return cls(hex_data, **dict(zip(names, shown)))
 
 
 def __getattr__(name: str) -> type[ContractError]:

@@ -1,0 +1,94 @@
+"""Turning what a caller passes into contract arguments (no I/O): addresses, ids, hashes, terms.
+
+Shared by the sync and async clients, so both validate and build exactly the same way.
+"""
+
+from __future__ import annotations
+
+import secrets
+from decimal import Decimal
+
+from eth_utils import is_address, is_checksum_address, keccak, to_checksum_address
+
+from ..errors import InputError, InvalidAddress
+from ..models import (
+    FLAG_CREATED_BY_SELLER,
+    FLAG_RECORD_REPUTATION,
+    FLAG_TIMEOUT_RELEASES,
+    ZERO_ADDRESS,
+    Terms,
+    TokenInfo,
+    to_base_units,
+)
+from .offers import Offer
+
+DAY = 86_400
+
+
+def checksum(value: str, what: str = "address") -> str:
+    """A checksummed address, or :class:`InvalidAddress` (mixed case with a wrong checksum too)."""
+    if not isinstance(value, str) or not is_address(value):
+        raise InvalidAddress(str(value), f"not a 20-byte hex {what}")
+    body = value[2:]
+    if body != body.lower() and body != body.upper() and not is_checksum_address(value):
+        raise InvalidAddress(value, "wrong EIP-55 checksum (a typo?)")
+    return to_checksum_address(value)
+
+
+def bytes32(value: str | bytes | None) -> bytes:
+    """A 32-byte hash: given as bytes or 0x-hex, or the keccak of a text (None: zero)."""
+    if value is None:
+        return b"\0" * 32
+    if isinstance(value, bytes):
+        if len(value) != 32:
+            raise InputError("a hash must be 32 bytes")
+        return value
+    if value.startswith("0x") and len(value) == 66:
+        return bytes.fromhex(value[2:])
+    return keccak(text=value)
+
+
+def normalise_id(value: str) -> str:
+    """A trade id as lower-case 0x-hex, or :class:`InputError`."""
+    text = value.lower() if isinstance(value, str) else ""
+    if not text.startswith("0x"):
+        text = "0x" + text
+    if len(text) != 66 or any(c not in "0123456789abcdef" for c in text[2:]):
+        raise InputError(f"not a trade id: {value!r} (expected 0x and 64 hex digits)")
+    return text
+
+
+def flags(*, timeout_releases: bool, record_reputation: bool, created_by_seller: bool) -> int:
+    return ((FLAG_TIMEOUT_RELEASES if timeout_releases else 0)
+            | (FLAG_RECORD_REPUTATION if record_reputation else 0)
+            | (FLAG_CREATED_BY_SELLER if created_by_seller else 0))
+
+
+def new_terms(me: str, token: TokenInfo, platform_fee_bps: int, *, amount: Decimal | str | int,
+              buyer: str | None = None, seller: str | None = None, arbiter: str | None = None,
+              arbiter_fee_bps: int = 0, funding_window: int = DAY, release_window: int = 3 * DAY,
+              arbitration_window: int = 7 * DAY, timeout_releases: bool = False,
+              record_reputation: bool = True, terms: str | bytes | None = None,
+              salt: int | None = None) -> Terms:
+    """Terms of a new trade in which ``me`` is the buyer (``seller`` given) or the seller (``buyer``)."""
+    if (buyer is None) == (seller is None):
+        raise InputError("name the counterparty: seller=... (you buy) or buyer=... (you sell)")
+    buyer_addr = checksum(buyer) if buyer else me
+    seller_addr = checksum(seller) if seller else me
+    return Terms(
+        buyer=buyer_addr, seller=seller_addr, token=token.address,
+        arbiter=checksum(arbiter) if arbiter else ZERO_ADDRESS,
+        amount=to_base_units(amount, token.decimals), arbiter_fee_bps=arbiter_fee_bps,
+        platform_fee_bps=platform_fee_bps, funding_window=funding_window, release_window=release_window,
+        arbitration_window=arbitration_window,
+        flags=flags(timeout_releases=timeout_releases, record_reputation=record_reputation,
+                    created_by_seller=seller_addr == me),
+        terms_hash=bytes32(terms), salt=salt if salt is not None else secrets.randbits(64),
+    )
+
+
+def offer_terms(offer: Offer, buyer: str) -> Terms:
+    """The terms the contract builds when ``buyer`` fills ``offer``."""
+    return Terms(buyer, offer.seller, offer.token, offer.arbiter, offer.amount, offer.arbiterFeeBps,
+                 offer.platformFeeBps, 0, offer.releaseWindow, offer.arbitrationWindow,
+                 offer.flags | FLAG_CREATED_BY_SELLER, offer.termsHash, offer.nonce)

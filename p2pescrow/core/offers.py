@@ -1,0 +1,153 @@
+"""Signed offers (EIP-712): the typed data, the compact JSON document, and local verification.
+
+A seller signs an :class:`Offer` for one chain and one escrow contract; the JSON document carries
+both, so a buyer can check everything (signer, expiry, chain, contract) before spending gas.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from eth_utils import is_address, to_checksum_address
+
+from ..errors import InputError
+
+DOCUMENT_KIND = "p2pescrow-offer/1"
+
+OFFER_FIELDS = [
+    {"name": "seller", "type": "address"},
+    {"name": "buyer", "type": "address"},
+    {"name": "token", "type": "address"},
+    {"name": "arbiter", "type": "address"},
+    {"name": "amount", "type": "uint128"},
+    {"name": "arbiterFeeBps", "type": "uint16"},
+    {"name": "platformFeeBps", "type": "uint16"},
+    {"name": "releaseWindow", "type": "uint32"},
+    {"name": "arbitrationWindow", "type": "uint32"},
+    {"name": "flags", "type": "uint8"},
+    {"name": "termsHash", "type": "bytes32"},
+    {"name": "nonce", "type": "uint256"},
+    {"name": "expiry", "type": "uint64"},
+]
+DOMAIN_NAME, DOMAIN_VERSION = "P2PEscrow", "1"
+
+
+class OfferError(InputError):
+    """A malformed, tampered, expired or foreign offer document."""
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A seller's offer, field for field as the contract's ``Offer`` struct (amount in base units)."""
+
+    seller: str
+    buyer: str
+    token: str
+    arbiter: str
+    amount: int
+    arbiterFeeBps: int  # noqa: N815 - the EIP-712 field names, kept so the JSON matches the contract
+    platformFeeBps: int  # noqa: N815
+    releaseWindow: int  # noqa: N815
+    arbitrationWindow: int  # noqa: N815
+    flags: int
+    termsHash: bytes  # noqa: N815
+    nonce: int
+    expiry: int
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, f["name"]) for f in OFFER_FIELDS)
+
+
+@dataclass(frozen=True)
+class SignedOffer:
+    """An offer with its signature and the chain and contract it was signed for."""
+
+    offer: Offer
+    signature: bytes
+    chain_id: int
+    escrow: str
+
+    def typed_data(self) -> dict[str, Any]:
+        return typed_data(self.offer, self.chain_id, self.escrow)
+
+    def signer(self) -> str:
+        """The address that produced the signature (EOA signatures; recovered locally)."""
+        try:
+            return str(Account.recover_message(encode_typed_data(full_message=self.typed_data()),
+                                               signature=self.signature))
+        except Exception as exc:  # noqa: BLE001 - any malformed signature
+            raise OfferError(f"the offer's signature is malformed: {exc}") from None
+
+    def to_json(self) -> str:
+        """The compact document a seller publishes (one line, no whitespace)."""
+        offer = asdict(self.offer)
+        offer["termsHash"] = "0x" + self.offer.termsHash.hex()
+        offer["amount"] = str(self.offer.amount)
+        offer["nonce"] = str(self.offer.nonce)
+        document = {"kind": DOCUMENT_KIND, "chainId": self.chain_id, "escrow": self.escrow,
+                    "offer": offer, "signature": "0x" + self.signature.hex()}
+        return json.dumps(document, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> SignedOffer:
+        """Parse a document; any malformation is an :class:`OfferError` saying what is wrong."""
+        try:
+            doc = json.loads(text)
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise OfferError(f"not an offer document: invalid JSON ({exc})") from None
+        if not isinstance(doc, dict) or doc.get("kind") != DOCUMENT_KIND:
+            raise OfferError(f"not an offer document: expected kind {DOCUMENT_KIND!r}")
+        try:
+            raw = doc["offer"]
+            values: dict[str, Any] = {}
+            for f in fields(Offer):
+                value = raw[f.name]
+                if f.name in ("seller", "buyer", "token", "arbiter"):
+                    if not is_address(value):
+                        raise OfferError(f"offer field {f.name} is not an address: {value!r}")
+                    value = to_checksum_address(value)
+                elif f.name == "termsHash":
+                    value = bytes.fromhex(value.removeprefix("0x"))
+                    if len(value) != 32:
+                        raise OfferError("offer field termsHash must be 32 bytes")
+                else:
+                    value = int(value)
+                    if value < 0:
+                        raise OfferError(f"offer field {f.name} is negative")
+                values[f.name] = value
+            signature = bytes.fromhex(str(doc["signature"]).removeprefix("0x"))
+            escrow = doc["escrow"]
+            if not is_address(escrow):
+                raise OfferError(f"escrow is not an address: {escrow!r}")
+            return cls(Offer(**values), signature, int(doc["chainId"]), to_checksum_address(escrow))
+        except OfferError:
+            raise
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+            raise OfferError(f"malformed offer document: {type(exc).__name__} {exc}") from None
+
+
+def typed_data(offer: Offer, chain_id: int, escrow: str) -> dict[str, Any]:
+    """The EIP-712 message for ``offer`` on ``chain_id`` and contract ``escrow``."""
+    return {
+        "types": {
+            "EIP712Domain": [
+                {"name": "name", "type": "string"}, {"name": "version", "type": "string"},
+                {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"},
+            ],
+            "Offer": OFFER_FIELDS,
+        },
+        "primaryType": "Offer",
+        "domain": {"name": DOMAIN_NAME, "version": DOMAIN_VERSION, "chainId": chain_id,
+                   "verifyingContract": escrow},
+        "message": {f["name"]: getattr(offer, f["name"]) for f in OFFER_FIELDS},
+    }
+
+
+def sign_offer(offer: Offer, chain_id: int, escrow: str, account: Any) -> SignedOffer:
+    """Sign locally with an eth-account ``LocalAccount``: the key never leaves the process."""
+    signed = account.sign_message(encode_typed_data(full_message=typed_data(offer, chain_id, escrow)))
+    return SignedOffer(offer, bytes(signed.signature), chain_id, escrow)
