@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -130,6 +130,9 @@ class EscrowClient:
             address=deployment.reputation, abi=load_artifact("Reputation")["abi"])
         self.dev_accounts = dev_accounts or []
         self._chain = chain  # the embedded chain (EthereumTester), if any
+        #: Hooks for interactive front ends (the CLI): see :meth:`Transactor.send`.
+        self.before_send: Callable[[Call, Preview], None] | None = None
+        self.on_sent: Callable[[str], None] | None = None
         self._terms_cache: dict[str, Terms] = {}
         self._tokens: dict[str, TokenInfo] = {ZERO_ADDRESS: ETH_TOKEN}
 
@@ -243,7 +246,7 @@ class EscrowClient:
                     description or fn, (self.escrow, self.reputation_contract))
 
     def _send(self, call: Call) -> TxResult:
-        return self.tx.send(call)
+        return self.tx.send(call, before_send=self.before_send, on_sent=self.on_sent)
 
     def preview(self, call: Call) -> Preview:
         """Simulate and price a call without sending it (the CLI shows this before asking)."""

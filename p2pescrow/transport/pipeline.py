@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -161,9 +162,18 @@ class Transactor:
                                     f"{balance} wei")
         return preview
 
-    def send(self, call: Call, preview: Preview | None = None) -> TxResult:
-        """Run the whole pipeline and return the mined result (or raise a typed error)."""
+    def send(self, call: Call, preview: Preview | None = None, *,
+             before_send: Callable[[Call, Preview], None] | None = None,
+             on_sent: Callable[[str], None] | None = None) -> TxResult:
+        """Run the whole pipeline and return the mined result (or raise a typed error).
+
+        ``before_send(call, preview)`` runs after the simulation and pricing, before anything is
+        signed: a CLI shows what will happen there and may raise to stop. ``on_sent(tx_hash)`` runs
+        as soon as the node accepted the transaction, before waiting for the receipt.
+        """
         preview = preview or self.preview(call)
+        if before_send is not None:
+            before_send(call, preview)
         tx = {**self._base_tx(call), "gas": preview.gas, "chainId": self.chain_id}
         if preview.max_priority_fee_per_gas is None:
             tx["gasPrice"] = preview.max_fee_per_gas
@@ -171,6 +181,8 @@ class Transactor:
             tx["maxFeePerGas"] = preview.max_fee_per_gas
             tx["maxPriorityFeePerGas"] = preview.max_priority_fee_per_gas
         tx_hash = self._broadcast(tx)
+        if on_sent is not None:
+            on_sent(tx_hash)
         return self.wait(tx_hash, call.decoders)
 
     def _broadcast(self, tx: dict[str, Any]) -> str:
