@@ -17,7 +17,8 @@ pass, so the test suite runs exactly the same code on the embedded py-evm chain.
 Trades: 1 ETH (or 1 token of 18 decimals), an arbiter with a 1% fee, 1 h / 1 day / 1 day windows,
 reputation off unless the name says ``_with_reputation``. Callers are the party a real trade would
 have call: the buyer releases, the seller refunds, the seller claims a timeout that pays it, the
-arbiter rules. (The caller is warm as tx.origin: paying it costs 2,500 gas less than a cold account.)
+arbiter rules. (The caller is warm as tx.origin: paying it costs 2,500 gas less than paying a cold
+account.)
 """
 
 from __future__ import annotations
@@ -146,7 +147,8 @@ class _Ctx:
     fee_recipient: DevKey
     salts: Iterator[int]
 
-    def terms(self, salt: int, *, flags: int = 0, token: str = ETH, **overrides: Any) -> dict[str, Any]:
+    def terms(self, salt: int, *, flags: int = 0, token: str = ETH, **overrides: Any
+              ) -> dict[str, Any]:
         terms: dict[str, Any] = {
             "buyer": self.buyer.address, "seller": self.seller.address, "token": token,
             "arbiter": self.arbiter.address, "amount": AMOUNT, "arbiterFeeBps": 100,
@@ -279,7 +281,8 @@ def _happy(flags: int, *, ops: bool = False) -> Scenario:
     def run(c: _Ctx, salt: int, r: _Recorder) -> None:
         t = c.terms(salt, flags=flags)
         f = c.escrow.functions
-        r.tx("createAndFund", f.createAndFund(t), c.buyer, AMOUNT, op="createAndFund" if ops else None)
+        r.tx("createAndFund", f.createAndFund(t), c.buyer, AMOUNT,
+             op="createAndFund" if ops else None)
         r.tx("release", f.release(t, AMOUNT), c.buyer, op="release" if ops else None)
     return run
 
@@ -574,12 +577,13 @@ def attribute_measurement(w3: Any, m: Measurement) -> dict[str, dict[str, int]]:
 
 def anvil_target(url: str, accounts: Sequence[DevKey]) -> BenchTarget:
     from web3 import Web3
+    from web3.types import RPCEndpoint
 
     w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 60}))
 
     def increase_time(seconds: int) -> None:
-        w3.provider.make_request("evm_increaseTime", [seconds])
-        w3.provider.make_request("evm_mine", [])
+        w3.provider.make_request(RPCEndpoint("evm_increaseTime"), [seconds])
+        w3.provider.make_request(RPCEndpoint("evm_mine"), [])
 
     return BenchTarget(w3, accounts, increase_time, "anvil")
 
@@ -624,8 +628,8 @@ def format_report(m: Measurement, buckets: dict[str, dict[str, int]] | None) -> 
         for step in m.paths[name]:
             note = "" if step.counted else "  (not counted)"
             lines.append(f"    {step.label:30} {step.gas:>9,}{note}")
-    lines += ["", f"What recording reputation adds (aim <= {REPUTATION_ADDON_TARGET:,} on the happy "
-              "path)"]
+    lines += ["", "What recording reputation adds "
+              f"(aim <= {REPUTATION_ADDON_TARGET:,} on the happy path)"]
     for name, extra in m.reputation_addon().items():
         lines.append(f"    {name:30} {extra:>+9,}")
     lines += ["", "Single operations", "-" * 44]

@@ -1,0 +1,89 @@
+"""Gas regression guard: no path or operation may cost more than tests/gas_snapshot.json says.
+
+Runs the benchmark's own measurement (:func:`p2pescrow.bench.measure`) on the embedded py-evm chain,
+with Anvil's dev accounts and chain id 31337, so that every transaction carries the same calldata
+as under ``python -m p2pescrow.bench`` on Anvil (the EIP-712 / EIP-2612 signatures depend on the
+chain id). Checked when this was written: all figures agree exactly between py-evm and Anvil.
+
+A figure that went down passes (and is printed): refresh the snapshot with
+``python -m p2pescrow.bench --update-snapshot`` so the gain is locked in.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from eth_tester import EthereumTester, PyEVMBackend
+from web3 import EthereumTesterProvider, Web3
+
+from p2pescrow._nodes import TEST_MNEMONIC, dev_accounts
+from p2pescrow.bench import SNAPSHOT_PATH, TARGETS, BenchTarget, Measurement, measure
+
+ANVIL_CHAIN_ID = 31337
+UPDATE = "python -m p2pescrow.bench --update-snapshot"
+
+
+def _embedded_target() -> BenchTarget:
+    backend = PyEVMBackend.from_mnemonic(TEST_MNEMONIC, num_accounts=10, hd_path="m/44'/60'/0'/0")
+    # py-evm's tester chain has a fixed chain id; the tester builds a fresh chain class per backend,
+    # so setting it there changes CHAINID (and tx signing) for this chain only.
+    type(backend.chain).chain_id = ANVIL_CHAIN_ID
+    tester = EthereumTester(backend)
+    w3 = Web3(EthereumTesterProvider(tester))
+
+    def increase_time(seconds: int) -> None:
+        tester.time_travel(int(w3.eth.get_block("latest")["timestamp"]) + seconds)
+
+    return BenchTarget(w3, dev_accounts(), increase_time, "py-evm")
+
+
+@pytest.fixture(scope="module")
+def measured() -> Measurement:
+    return measure(_embedded_target())
+
+
+def _diff(snapshot: dict[str, int], figures: dict[str, int]) -> list[str]:
+    lines = []
+    for name in sorted(set(snapshot) | set(figures)):
+        old, new = snapshot.get(name), figures.get(name)
+        if old != new:
+            change = "" if old is None or new is None else f"{new - old:+,}"
+            lines.append(f"  {name:40} {old if old is not None else '-':>9} -> "
+                         f"{new if new is not None else '-':>9} {change}")
+    return lines
+
+
+@pytest.mark.slow
+def test_no_figure_rises_above_the_snapshot(measured: Measurement) -> None:
+    snapshot: dict[str, int] = json.loads(SNAPSHOT_PATH.read_text(encoding="utf-8"))
+    figures = measured.flat()
+    diff = _diff(snapshot, figures)
+    if diff:
+        print("gas snapshot diff (snapshot -> measured):", *diff, sep="\n")
+    risen = {n: (snapshot[n], g) for n, g in figures.items() if n in snapshot and g > snapshot[n]}
+    missing = sorted(set(snapshot) - set(figures))
+    unknown = sorted(set(figures) - set(snapshot))
+    problems = []
+    if risen:
+        problems.append("gas rose: " + ", ".join(f"{n} {o:,} -> {g:,} (+{g - o:,})"
+                                                 for n, (o, g) in sorted(risen.items())))
+    if missing:
+        problems.append(f"no longer measured: {', '.join(missing)} (run `{UPDATE}`)")
+    if unknown:
+        problems.append(f"not in the snapshot: {', '.join(unknown)} (run `{UPDATE}`)")
+    assert not problems, "\n".join(problems) + "\n" + "\n".join(diff)
+
+
+def test_snapshot_covers_every_path_and_is_sorted() -> None:
+    text = SNAPSHOT_PATH.read_text(encoding="utf-8")
+    snapshot = json.loads(text)
+    assert list(snapshot) == sorted(snapshot)
+    assert all(isinstance(v, int) and v > 21_000 for v in snapshot.values())
+    for path in [*TARGETS, "eth_happy_path_with_reputation"]:
+        assert path in snapshot
+    for op in ("create", "fund", "createAndFund", "release", "release_partial", "refund", "cancel",
+               "markDelivered", "proposeSettlement", "acceptSettlement", "dispute", "rule",
+               "resolveExpiredDispute", "timeout", "submitEvidence", "fillOffer",
+               "fillOfferWithPermit", "withdraw", "withdrawFees", "rate"):
+        assert f"op.{op}" in snapshot
