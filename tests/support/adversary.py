@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +18,8 @@ from typing import Any
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from web3.contract import Contract
+
+from p2pescrow.build import load_artifact
 
 from .escrow import ETH, Deployment
 from .reverts import Revert, decode_revert
@@ -25,25 +29,64 @@ MODE = {"Accept": 0, "Revert": 1, "Reenter": 2, "BurnGas": 3, "ReturnBomb": 4}
 OPERATOR_INDEX = 5  # the EOA that drives the hostile contracts (no role in any trade)
 
 
+TX_GAS = 5_000_000
+
+
+class FastDeployment(Deployment):
+    """The same deployment, whose `send` skips web3's gas estimation (a ~15-step binary search over
+    py-evm, most of a test's time): it simulates the call on the pending block (so a revert raises
+    with its data, at the timestamp the transaction would get, and nothing is mined), then sends it
+    with a fixed gas limit. An explicit `gas` keeps the plain behaviour."""
+
+    def send(self, fn: Any, sender: str, value: int = 0, gas: int | None = None) -> dict[str, Any]:
+        if gas is not None:
+            return super().send(fn, sender, value, gas)
+        tx = {"from": sender, "value": value}
+        fn.call(tx, block_identifier="pending")
+        receipt = self.chain.w3.eth.wait_for_transaction_receipt(fn.transact({**tx, "gas": TX_GAS}))
+        assert receipt["status"] == 1
+        return receipt
+
+
+def fast(d: Deployment) -> FastDeployment:
+    """`d` with a faster `send` (use as a fixture override: ``def d(d): return fast(d)``)."""
+    return FastDeployment(**{f.name: getattr(d, f.name) for f in dataclasses.fields(d)})
+
+
 def calldata(d: Deployment, fn_name: str, *args: Any) -> bytes:
     """ABI-encoded call of escrow function `fn_name` (terms may be dicts)."""
     return bytes.fromhex(d.escrow.encode_abi(fn_name, list(args))[2:])
 
 
+@functools.cache
+def test_artifact(name: str) -> dict[str, Any]:
+    """A test artifact, loaded once per process (each `load_artifact(test=True)` re-hashes every
+    source to check the build is current, which dominates a test that reads balances in a loop)."""
+    return load_artifact(name, test=True)
+
+
 def deploy_test(d: Deployment, name: str, *args: Any, value: int = 0) -> Contract:
-    return d.chain.deploy(name, *args, test=True, value=value)
+    artifact = test_artifact(name)
+    w3 = d.chain.w3
+    factory = w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
+    tx = factory.constructor(*args).transact({"from": operator(d), "value": value, "gas": TX_GAS})
+    receipt = w3.eth.wait_for_transaction_receipt(tx)
+    assert receipt["status"] == 1, f"deploying {name} failed"
+    return w3.eth.contract(address=receipt["contractAddress"], abi=artifact["abi"])
 
 
 def erc20(d: Deployment, address: str) -> Contract:
-    """Any token through the TestToken ABI (balanceOf/approve/transfer/mint are the same selectors)."""
-    return d.chain.at("TestToken", address, test=True)
+    """Any token through the TestToken ABI (balanceOf/approve/transfer/mint: same selectors)."""
+    return d.chain.w3.eth.contract(address=address, abi=test_artifact("TestToken")["abi"])
 
 
 def operator(d: Deployment) -> str:
     return d.chain.accounts[OPERATOR_INDEX]
 
 
-def send_raw(d: Deployment, fn: Any, sender: str, value: int = 0, gas: int | None = None) -> dict[str, Any]:
+def send_raw(
+    d: Deployment, fn: Any, sender: str, value: int = 0, gas: int | None = None
+) -> dict[str, Any]:
     """Like Deployment.send but returns failed receipts too (for gas-limited calls)."""
     tx: dict[str, Any] = {"from": sender, "value": value}
     if gas is not None:
@@ -69,9 +112,13 @@ class Party:
     def address(self) -> str:
         return self.contract.address
 
-    def call(self, fn_name: str, *args: Any, value: int = 0, gas: int | None = None) -> dict[str, Any]:
-        """Call escrow.`fn_name`(*args) as this contract (reverts surface with the escrow's error)."""
-        fn = self.contract.functions.execute(self.d.escrow.address, calldata(self.d, fn_name, *args))
+    def call(
+        self, fn_name: str, *args: Any, value: int = 0, gas: int | None = None
+    ) -> dict[str, Any]:
+        """Call escrow.`fn_name`(*args) as this contract (a revert surfaces the escrow's error)."""
+        fn = self.contract.functions.execute(
+            self.d.escrow.address, calldata(self.d, fn_name, *args)
+        )
         return self.d.send(fn, operator(self.d), value=value, gas=gas)
 
     def set_mode(self, mode: str) -> None:
@@ -80,7 +127,9 @@ class Party:
 
     def approve(self, token: str, amount: int) -> None:
         assert not self.lean
-        self.d.send(self.contract.functions.approve(token, self.d.escrow.address, amount), operator(self.d))
+        self.d.send(
+            self.contract.functions.approve(token, self.d.escrow.address, amount), operator(self.d)
+        )
 
     def arm(self, fn_name: str, *args: Any) -> None:
         """Re-enter escrow.`fn_name`(*args), as this contract, the next time it is paid."""
@@ -88,7 +137,9 @@ class Party:
         if self.lean:
             self.d.send(self.contract.functions.arm(self.d.escrow.address, data), operator(self.d))
         else:
-            self.d.send(self.contract.functions.setReentry(self.d.escrow.address, data), operator(self.d))
+            self.d.send(
+                self.contract.functions.setReentry(self.d.escrow.address, data), operator(self.d)
+            )
             self.set_mode("Reenter")
 
     def reentry(self, receipt: dict[str, Any] | None = None) -> tuple[int, bool, Revert | None]:
@@ -104,10 +155,12 @@ class Party:
         return attempts, ok, (decode_revert(data) if not ok and attempts else None)
 
 
-def malicious_party(d: Deployment, mode: str = "Accept", eth: int = 10 * 10**18) -> Party:
-    """A MaliciousParty holding `eth` and 10^30 of every suite token, in `mode`."""
+def malicious_party(
+    d: Deployment, mode: str = "Accept", eth: int = 10 * 10**18, tokens: tuple[Contract, ...] = ()
+) -> Party:
+    """A MaliciousParty holding `eth` and 10^30 of each of `tokens`, in `mode`."""
     party = Party(d, deploy_test(d, "MaliciousParty"))
-    _endow(d, party.address, eth)
+    _endow(d, party.address, eth, tokens)
     if mode != "Accept":
         party.set_mode(mode)
     return party
@@ -115,15 +168,18 @@ def malicious_party(d: Deployment, mode: str = "Accept", eth: int = 10 * 10**18)
 
 def lean_party(d: Deployment, eth: int = 10 * 10**18) -> Party:
     party = Party(d, deploy_test(d, "LeanReentrant"), lean=True)
-    _endow(d, party.address, eth)
+    _endow(d, party.address, eth, ())
     return party
 
 
-def _endow(d: Deployment, address: str, eth: int) -> None:
+def _endow(d: Deployment, address: str, eth: int, tokens: tuple[Contract, ...]) -> None:
     if eth:
         d.chain.w3.eth.wait_for_transaction_receipt(
-            d.chain.w3.eth.send_transaction({"from": operator(d), "to": address, "value": eth}))
-    for token in d.tokens.values():
+            d.chain.w3.eth.send_transaction(
+                {"from": operator(d), "to": address, "value": eth, "gas": 100_000}
+            )
+        )
+    for token in tokens:
         d.send(token.functions.mint(address, 10**30), d.owner)
 
 
@@ -156,7 +212,9 @@ class Money:
         """Note the gas an EOA paid for `receipt` (ETH only); returns the receipt."""
         if self.token == ETH:
             sender = receipt["from"]
-            self._gas[sender] = self._gas.get(sender, 0) + receipt["gasUsed"] * receipt["effectiveGasPrice"]
+            self._gas[sender] = (
+                self._gas.get(sender, 0) + receipt["gasUsed"] * receipt["effectiveGasPrice"]
+            )
         return receipt
 
     def gained(self, account: str) -> int:
@@ -169,10 +227,19 @@ class Money:
 # -- signed offers ---------------------------------------------------------------------------------
 
 OFFER_FIELDS = [
-    ("seller", "address"), ("buyer", "address"), ("token", "address"), ("arbiter", "address"),
-    ("amount", "uint128"), ("arbiterFeeBps", "uint16"), ("platformFeeBps", "uint16"),
-    ("releaseWindow", "uint32"), ("arbitrationWindow", "uint32"), ("flags", "uint8"),
-    ("termsHash", "bytes32"), ("nonce", "uint256"), ("expiry", "uint64"),
+    ("seller", "address"),
+    ("buyer", "address"),
+    ("token", "address"),
+    ("arbiter", "address"),
+    ("amount", "uint128"),
+    ("arbiterFeeBps", "uint16"),
+    ("platformFeeBps", "uint16"),
+    ("releaseWindow", "uint32"),
+    ("arbitrationWindow", "uint32"),
+    ("flags", "uint8"),
+    ("termsHash", "bytes32"),
+    ("nonce", "uint256"),
+    ("expiry", "uint64"),
 ]
 
 
@@ -185,17 +252,24 @@ def private_key(d: Deployment, account: str) -> bytes:
 
 
 def sign_offer(d: Deployment, offer: dict[str, Any], key: bytes) -> bytes:
-    """The seller's EIP-712 signature of `offer` for this escrow (domain "P2PEscrow", version "1")."""
+    """The seller's EIP-712 signature of `offer` for this escrow (domain "P2PEscrow", "1")."""
     message = {
         "types": {
-            "EIP712Domain": [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
-                             {"name": "chainId", "type": "uint256"},
-                             {"name": "verifyingContract", "type": "address"}],
+            "EIP712Domain": [
+                {"name": "name", "type": "string"},
+                {"name": "version", "type": "string"},
+                {"name": "chainId", "type": "uint256"},
+                {"name": "verifyingContract", "type": "address"},
+            ],
             "Offer": [{"name": n, "type": t} for n, t in OFFER_FIELDS],
         },
         "primaryType": "Offer",
-        "domain": {"name": "P2PEscrow", "version": "1", "chainId": d.chain.w3.eth.chain_id,
-                   "verifyingContract": d.escrow.address},
+        "domain": {
+            "name": "P2PEscrow",
+            "version": "1",
+            "chainId": d.chain.w3.eth.chain_id,
+            "verifyingContract": d.escrow.address,
+        },
         "message": offer,
     }
     signed = Account.sign_message(encode_typed_data(full_message=message), key)

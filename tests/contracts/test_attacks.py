@@ -1,0 +1,899 @@
+"""Attacks performed against the escrow, each checked by its on-chain outcome.
+
+Re-entrancy runs on every payout path in two flavours:
+
+* ETH: the attacker is a ``LeanReentrant``, whose receive hook re-enters *within* the escrow's
+  50,000-gas payout stipend (the stock ``MaliciousParty`` cannot: its hook costs more than the
+  stipend, so it is simply credited, as
+  ``test_stock_malicious_party_is_credited_under_the_eth_stipend``
+  shows that, and its re-entry from ``withdraw``, which forwards all gas, is tested too).
+* token: the trade runs in ``ReentrantToken``, whose transfer hook calls the attacking
+  ``MaliciousParty`` (Reenter mode), which re-enters the escrow as the trade party it is.
+
+Every attack asserts that the re-entrant call really happened and failed, who received what, the
+trade's state, and that the escrow still holds exactly what it owes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from support.adversary import (
+    Money,
+    Party,
+    balance_of,
+    deploy_test,
+    fast,
+    lean_party,
+    malicious_party,
+    private_key,
+    send_raw,
+    sign_offer,
+)
+from support.escrow import (
+    BPS,
+    ETH,
+    FLAG_CREATED_BY_SELLER,
+    FLAG_RECORD_REPUTATION,
+    FLAG_TIMEOUT_RELEASES,
+    PLATFORM_FEE_BPS,
+    STATE,
+    Deployment,
+    split,
+    trade_id,
+)
+from support.reverts import reverts
+
+A = 10**18  # trade amount used throughout
+FEE = A * PLATFORM_FEE_BPS // BPS
+GUARD = "ReentrancyGuardReentrantCall"
+
+
+@pytest.fixture
+def d(d):
+    return fast(d)
+
+
+def fee(gross: int) -> int:
+    return gross * PLATFORM_FEE_BPS // BPS
+
+
+# --------------------------------------------------------------------------------------------------
+# Re-entrancy scenario plumbing
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Scene:
+    """A funded trade with a hostile party in `role`: ETH (LeanReentrant) or ReentrantToken."""
+
+    d: Deployment
+    asset: str
+    role: str
+    attacker: Party
+    terms: dict[str, Any]
+    token: Any = None
+    money: Money | None = None
+    others: list[dict[str, Any]] = field(default_factory=list)  # other trades in the same asset
+
+    @property
+    def token_address(self) -> str:
+        return ETH if self.token is None else self.token.address
+
+    def act(self, who: str, fn_name: str, *args: Any) -> dict[str, Any]:
+        """`who` (an address, possibly the attacker's) calls escrow.`fn_name`."""
+        if who == self.attacker.address:
+            receipt = self.attacker.call(fn_name, *args)
+        else:
+            receipt = self.d.send(getattr(self.d.escrow.functions, fn_name)(*args), who)
+        if self.money is not None:
+            self.money.paid_gas(receipt)
+        return receipt
+
+    def arm(self, fn_name: str, *args: Any) -> None:
+        """Re-enter escrow.`fn_name`(*args) when next paid; money is measured from here."""
+        self.attacker.arm(fn_name, *args)
+        if self.token is not None:
+            hook = bytes.fromhex(self.attacker.contract.encode_abi("onTokenTransfer", [])[2:])
+            self.d.send(self.token.functions.arm(self.attacker.address, hook), self.d.owner)
+        self.money = Money(self.d, self.token_address, self.parties())
+
+    def parties(self) -> list[str]:
+        t = self.terms
+        return [t["buyer"], t["seller"], t["arbiter"], self.d.fee_recipient, self.d.stranger]
+
+    def assert_reentry_blocked(
+        self, receipt: dict[str, Any], error: str = GUARD, **args: Any
+    ) -> None:
+        attempts, ok, revert = self.attacker.reentry(receipt)
+        assert attempts == 1, "the re-entrant call was never made"
+        assert not ok, "the re-entrant call succeeded"
+        assert revert is not None and revert.name == error, revert
+        for key, value in args.items():
+            assert revert.args[key] == value
+        if self.token is not None:
+            assert self.token.functions.hookTarget().call() == self.attacker.address
+            assert not self.token.functions.armed().call(), "the token hook never ran"
+
+    def gains(self) -> dict[str, int]:
+        assert self.money is not None
+        gains = self.money.gains()
+        return {role: gains[self.terms[role]] for role in ("buyer", "seller", "arbiter")}
+
+    def assert_escrow_holds_exactly_what_it_owes(self) -> None:
+        d, token = self.d, self.token_address
+        owed = (
+            sum(d.escrow_of(t)["held"] for t in [self.terms, *self.others])
+            + d.escrow.functions.feesAccrued(token).call()
+            + sum(d.escrow.functions.credits(a, token).call() for a in self.parties())
+        )
+        assert balance_of(d, token, d.escrow.address) == owed
+
+
+def scene(d: Deployment, asset: str, role: str, **overrides: Any) -> Scene:
+    """A funded trade whose `role` (buyer/seller/arbiter) is the attacker."""
+    if asset == "eth":
+        attacker, token = lean_party(d), None
+    else:
+        attacker, token = malicious_party(d), deploy_test(d, "ReentrantToken")
+        for holder in (d.buyer, attacker.address):
+            d.send(token.functions.mint(holder, 10**24), d.owner)
+    terms = d.terms(
+        **{
+            role: attacker.address,
+            "token": token.address if token else ETH,
+            "amount": A,
+            **overrides,
+        }
+    )
+    s = Scene(d, asset, role, attacker, terms, token)
+    if token is not None:
+        if role == "buyer":
+            attacker.approve(token.address, A)
+        else:
+            d.send(token.functions.approve(d.escrow.address, A), d.buyer)
+    if token is not None:
+        s.act(terms["buyer"], "createAndFund", terms)
+    else:
+        _fund_eth(s)
+    assert d.state_of(terms) == "Funded"
+    return s
+
+
+def _fund_eth(s: Scene) -> None:
+    t = s.terms
+    if t["buyer"] == s.attacker.address:
+        s.attacker.call("createAndFund", t, value=t["amount"])
+    else:
+        s.d.send(s.d.escrow.functions.createAndFund(t), t["buyer"], t["amount"])
+
+
+def dispute_now(s: Scene) -> None:
+    t = s.terms
+    s.act(t["buyer"], "dispute", t)
+    assert s.d.state_of(t) == "Disputed"
+
+
+ASSETS = pytest.mark.parametrize("asset", ["eth", "token"])
+
+
+# --------------------------------------------------------------------------------------------------
+# Re-entrancy on every payout path
+# --------------------------------------------------------------------------------------------------
+
+
+@ASSETS
+@pytest.mark.parametrize("reentry", ["refund", "timeout", "withdraw", "release_other_trade"])
+def test_seller_reentering_during_full_release_is_blocked_and_paid_once(d, asset, reentry):
+    s = scene(d, asset, "seller")
+    t = s.terms
+    if reentry == "release_other_trade":
+        # The seller is also the *buyer* of a second funded trade and releases it mid-payout.
+        other = d.terms(
+            buyer=s.attacker.address, seller=d.stranger, token=s.token_address, amount=A
+        )
+        if s.token is not None:
+            s.attacker.approve(s.token.address, A)
+            s.attacker.call("createAndFund", other)
+        else:
+            s.attacker.call("createAndFund", other, value=A)
+        s.others.append(other)
+        s.arm("release", other, A)
+    else:
+        args = {
+            "refund": (t, A),
+            "timeout": (t,),
+            "withdraw": (s.token_address, s.attacker.address),
+        }[reentry]
+        s.arm(reentry, *args)
+
+    receipt = s.act(d.buyer, "release", t, A)
+
+    s.assert_reentry_blocked(receipt)
+    assert s.gains() == {"buyer": 0, "seller": A - FEE, "arbiter": 0}
+    assert d.state_of(t) == "Completed"
+    assert len(d.events(receipt, "Released")) == 1
+    if reentry == "release_other_trade":
+        assert d.escrow_of(other)["held"] == A and d.state_of(other) == "Funded"
+    s.assert_escrow_holds_exactly_what_it_owes()
+    with reverts("WrongState", state=STATE["Completed"]):
+        s.act(d.buyer, "release", t, A)
+
+
+@ASSETS
+def test_seller_reentering_refund_during_partial_release_is_blocked(d, asset):
+    s = scene(d, asset, "seller")
+    t = s.terms
+    s.arm("refund", t, 3 * A // 4)  # would hand the rest back and end the trade mid-release
+
+    receipt = s.act(d.buyer, "release", t, A // 4)
+
+    s.assert_reentry_blocked(receipt)
+    assert s.gains() == {"buyer": 0, "seller": A // 4 - fee(A // 4), "arbiter": 0}
+    assert d.escrow_of(t)["held"] == 3 * A // 4 and d.state_of(t) == "Funded"
+    s.assert_escrow_holds_exactly_what_it_owes()
+    s.act(d.buyer, "release", t, 3 * A // 4)
+    assert d.state_of(t) == "Completed"
+    assert s.gains()["seller"] == A // 4 - fee(A // 4) + 3 * A // 4 - fee(3 * A // 4)
+    s.assert_escrow_holds_exactly_what_it_owes()
+
+
+@ASSETS
+@pytest.mark.parametrize("part", [A, A // 3], ids=["full", "partial"])
+def test_buyer_reentering_release_during_refund_is_blocked(d, asset, part):
+    s = scene(d, asset, "buyer")
+    t = s.terms
+    s.arm("release", t, A - part if part != A else A)
+
+    receipt = s.act(d.seller, "refund", t, part)
+
+    s.assert_reentry_blocked(receipt)
+    assert s.gains() == {"buyer": part, "seller": 0, "arbiter": 0}
+    assert d.escrow_of(t)["held"] == A - part
+    assert d.state_of(t) == ("Refunded" if part == A else "Funded")
+    s.assert_escrow_holds_exactly_what_it_owes()
+
+
+@ASSETS
+@pytest.mark.parametrize("to_seller", [True, False], ids=["to_seller", "to_buyer"])
+def test_receiver_reentering_timeout_during_timeout_is_blocked(d, asset, to_seller):
+    role = "seller" if to_seller else "buyer"
+    s = scene(d, asset, role, flags=FLAG_TIMEOUT_RELEASES if to_seller else 0)
+    t = s.terms
+    s.arm("timeout", t)
+    d.chain.set_next_timestamp(d.escrow_of(t)["deadline"])
+
+    receipt = s.act(d.stranger, "timeout", t)
+
+    s.assert_reentry_blocked(receipt)
+    expected = (
+        {"buyer": 0, "seller": A - FEE, "arbiter": 0}
+        if to_seller
+        else {"buyer": A, "seller": 0, "arbiter": 0}
+    )
+    assert s.gains() == expected
+    assert d.state_of(t) == ("Completed" if to_seller else "Refunded")
+    assert len(d.events(receipt, "TimedOut")) == 1
+    s.assert_escrow_holds_exactly_what_it_owes()
+    with reverts("WrongState"):
+        s.act(d.stranger, "timeout", t)
+
+
+@ASSETS
+def test_buyer_reentering_accept_during_settlement_payout_is_blocked(d, asset):
+    s = scene(d, asset, "buyer")
+    t = s.terms
+    s.act(d.seller, "proposeSettlement", t, 3000)
+    s.arm("acceptSettlement", t, 3000)
+
+    receipt = s.act(s.attacker.address, "acceptSettlement", t, 3000)
+
+    s.assert_reentry_blocked(receipt)
+    parts = split(A, 3000, 0, PLATFORM_FEE_BPS)
+    assert s.gains() == {"buyer": parts["toBuyer"], "seller": parts["toSeller"], "arbiter": 0}
+    assert d.state_of(t) == "Settled"
+    assert len(d.events(receipt, "Settled")) == 1
+    s.assert_escrow_holds_exactly_what_it_owes()
+
+
+@ASSETS
+def test_arbiter_reentering_rule_during_its_ruling_is_blocked(d, asset):
+    s = scene(d, asset, "arbiter")
+    t = s.terms
+    dispute_now(s)
+    s.arm("rule", t, 0)  # a second ruling, all to the seller
+
+    receipt = s.act(s.attacker.address, "rule", t, 2500)
+
+    s.assert_reentry_blocked(receipt)
+    parts = split(A, 2500, t["arbiterFeeBps"], PLATFORM_FEE_BPS)
+    assert s.gains() == {
+        "buyer": parts["toBuyer"],
+        "seller": parts["toSeller"],
+        "arbiter": parts["arbiterFee"],
+    }
+    assert d.state_of(t) == "Resolved"
+    assert len(d.events(receipt, "Ruled")) == 1
+    s.assert_escrow_holds_exactly_what_it_owes()
+
+
+@ASSETS
+def test_buyer_reentering_resolve_during_expired_dispute_payout_is_blocked(d, asset):
+    s = scene(d, asset, "buyer")
+    t = s.terms
+    dispute_now(s)
+    s.arm("resolveExpiredDispute", t)
+    d.chain.set_next_timestamp(d.escrow_of(t)["deadline"])
+
+    receipt = s.act(d.stranger, "resolveExpiredDispute", t)
+
+    s.assert_reentry_blocked(receipt)
+    parts = split(A, BPS // 2, 0, PLATFORM_FEE_BPS)
+    assert s.gains() == {"buyer": parts["toBuyer"], "seller": parts["toSeller"], "arbiter": 0}
+    assert d.state_of(t) == "Resolved"
+    assert len(d.events(receipt, "DisputeExpired")) == 1
+    s.assert_escrow_holds_exactly_what_it_owes()
+
+
+@ASSETS
+@pytest.mark.parametrize("path", ["release", "rule"])
+def test_reentering_a_non_payout_function_sees_the_trade_already_closed(d, asset, path):
+    """Effects before interactions: mid-payout, the trade's slot already says it is over."""
+    s = scene(d, asset, "seller")
+    t = s.terms
+    if path == "release":
+        s.arm("dispute", t)
+        receipt = s.act(d.buyer, "release", t, A)
+        s.assert_reentry_blocked(receipt, "WrongState", state=STATE["Completed"])
+    else:
+        dispute_now(s)
+        s.arm("proposeSettlement", t, 0)
+        receipt = s.act(d.arbiter, "rule", t, 0)
+        s.assert_reentry_blocked(receipt, "WrongState", state=STATE["Resolved"])
+    s.assert_escrow_holds_exactly_what_it_owes()
+
+
+def test_stock_malicious_party_is_credited_under_the_eth_stipend(d):
+    """MaliciousParty's Reenter hook needs more than the 50k-gas stipend: the payout is credited,
+    the re-entry never runs, and the trade still completes."""
+    party = malicious_party(d)
+    t = d.terms(seller=party.address)
+    d.create_and_fund(t)
+    party.arm("refund", t, A)
+
+    d.send(d.escrow.functions.release(t, A), d.buyer)
+
+    assert party.reentry() == (0, False, None)
+    assert d.escrow.functions.credits(party.address, ETH).call() == A - FEE
+    assert d.chain.balance(party.address) == 10 * 10**18
+    assert d.state_of(t) == "Completed"
+
+
+def test_reentering_withdraw_during_eth_withdraw_is_blocked_and_pays_once(d):
+    party = malicious_party(d, "Revert")
+    t = d.terms(seller=party.address)
+    d.create_and_fund(t)
+    d.send(d.escrow.functions.release(t, A), d.buyer)
+    assert d.escrow.functions.credits(party.address, ETH).call() == A - FEE
+    party.arm("withdraw", ETH, party.address)  # withdraw forwards all gas: the hook does run
+    before = d.chain.balance(party.address)
+
+    party.call("withdraw", ETH, party.address)
+
+    attempts, ok, revert = party.reentry()
+    assert (attempts, ok, revert.name) == (1, False, GUARD)
+    assert d.chain.balance(party.address) - before == A - FEE
+    assert d.escrow.functions.credits(party.address, ETH).call() == 0
+    assert d.chain.balance(d.escrow.address) == d.escrow.functions.feesAccrued(ETH).call() == FEE
+    with reverts("NothingToWithdraw"):
+        party.call("withdraw", ETH, party.address)
+
+
+def test_reentering_withdraw_fees_during_token_fee_payout_is_blocked(d):
+    s = scene(d, "token", "seller")
+    t = s.terms
+    s.act(d.buyer, "release", t, A)  # fee accrues; the hook is not armed yet
+    s.arm("withdrawFees", s.token.address)
+
+    receipt = s.act(d.stranger, "withdrawFees", s.token.address)
+
+    s.assert_reentry_blocked(receipt)
+    assert s.money.gained(d.fee_recipient) == FEE
+    assert d.escrow.functions.feesAccrued(s.token.address).call() == 0
+    assert balance_of(d, s.token.address, d.escrow.address) == 0
+
+
+# --------------------------------------------------------------------------------------------------
+# Re-entrant token during funding
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("outer", ["createAndFund", "fund"])
+def test_reentrant_funding_of_a_second_trade_during_the_pull_is_blocked(d, outer):
+    """A re-entrant fund inside the pull would be counted twice (the outer balance-difference would
+    include it); the pull is guarded, so it fails and every trade holds exactly what arrived."""
+    buyer = malicious_party(d)
+    token = deploy_test(d, "ReentrantToken")
+    d.send(token.functions.mint(buyer.address, 10**24), d.owner)
+    buyer.approve(token.address, 10**24)
+    first = d.terms(buyer=buyer.address, token=token.address, amount=1000)
+    second = d.terms(buyer=buyer.address, token=token.address, amount=500)
+    third = d.terms(buyer=buyer.address, token=token.address, amount=700)
+    buyer.call("create", second)
+    if outer == "fund":
+        buyer.call("create", first)
+        buyer.arm("createAndFund", third)
+    else:
+        buyer.arm("fund", second)
+    hook = bytes.fromhex(buyer.contract.encode_abi("onTokenTransfer", [])[2:])
+    d.send(token.functions.arm(buyer.address, hook), d.owner)
+
+    buyer.call(outer, first)
+
+    attempts, ok, revert = buyer.reentry()
+    assert (attempts, ok, revert.name) == (1, False, GUARD)
+    assert (
+        not token.functions.armed().call()
+    )  # the token's hook ran (and the party's re-entry failed)
+    assert d.escrow_of(first)["held"] == 1000 and d.state_of(first) == "Funded"
+    assert d.state_of(second) == "AwaitingFunding" and d.escrow_of(second)["held"] == 0
+    assert d.state_of(third) == "None"
+    assert token.functions.balanceOf(d.escrow.address).call() == 1000
+
+
+# --------------------------------------------------------------------------------------------------
+# Receivers that revert, burn gas or return-bomb
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ["seller", "buyer"])
+def test_rejecting_eth_receiver_is_credited_and_withdraws_to_another_address(d, role):
+    party = malicious_party(d, "Revert")
+    t = d.terms(**{role: party.address})
+    if role == "buyer":
+        party.call("createAndFund", t, value=A)
+        d.send(d.escrow.functions.refund(t, A), d.seller)
+        owed, state = A, "Refunded"
+    else:
+        d.create_and_fund(t)
+        d.send(d.escrow.functions.release(t, A), d.buyer)
+        owed, state = A - FEE, "Completed"
+    assert d.state_of(t) == state
+    assert d.escrow.functions.credits(party.address, ETH).call() == owed
+
+    with reverts("WithdrawFailed", to=party.address.lower()):  # it still rejects ETH itself
+        party.call("withdraw", ETH, party.address)
+    elsewhere = d.chain.accounts[7]
+    before = d.chain.balance(elsewhere)
+    party.call("withdraw", ETH, elsewhere)
+
+    assert d.chain.balance(elsewhere) - before == owed
+    assert d.escrow.functions.credits(party.address, ETH).call() == 0
+    assert d.chain.balance(d.escrow.address) == d.escrow.functions.feesAccrued(ETH).call()
+
+
+def test_blacklisted_token_seller_is_credited_and_withdraws_to_another_address(d):
+    token = d.tokens["blacklist"]
+    t = d.terms(token=token.address, amount=A)
+    d.create_and_fund(t)
+    d.send(token.functions.setBlacklisted(d.seller, True), d.owner)
+
+    d.send(d.escrow.functions.release(t, A), d.buyer)
+
+    assert d.state_of(t) == "Completed"
+    assert d.escrow.functions.credits(d.seller, token.address).call() == A - FEE
+    elsewhere = d.chain.accounts[7]
+    d.send(d.escrow.functions.withdraw(token.address, elsewhere), d.seller)
+    assert token.functions.balanceOf(elsewhere).call() == A - FEE
+    assert token.functions.balanceOf(d.escrow.address).call() == FEE
+
+
+@pytest.mark.parametrize("mode", ["BurnGas", "ReturnBomb"])
+def test_gas_griefing_receiver_is_credited_within_a_normal_gas_limit(d, mode):
+    baseline = d.terms()
+    d.create_and_fund(baseline)
+    normal = d.send(d.escrow.functions.release(baseline, A), d.buyer)["gasUsed"]
+    party = malicious_party(d, mode)
+    t = d.terms(seller=party.address)
+    d.create_and_fund(t)
+
+    receipt = send_raw(d, d.escrow.functions.release(t, A), d.buyer, gas=500_000)
+
+    assert receipt["status"] == 1
+    assert (
+        receipt["gasUsed"] <= normal + 50_000 + 25_000
+    )  # at most the stipend plus the credit write
+    assert d.escrow.functions.credits(party.address, ETH).call() == A - FEE
+    assert d.state_of(t) == "Completed"
+
+
+# --------------------------------------------------------------------------------------------------
+# Races between the parties
+# --------------------------------------------------------------------------------------------------
+
+
+def test_dispute_landing_before_release_freezes_funds_for_the_arbiter(d):
+    t = d.terms()
+    d.create_and_fund(t)
+    money = Money(d, ETH, [d.buyer, d.seller, d.arbiter])
+    money.paid_gas(d.send(d.escrow.functions.dispute(t), d.seller))  # the front-runner
+
+    with reverts("WrongState", state=STATE["Disputed"]):
+        d.send(d.escrow.functions.release(t, A), d.buyer)
+    with reverts("WrongState", state=STATE["Disputed"]):
+        d.send(d.escrow.functions.refund(t, A), d.seller)
+    assert d.escrow_of(t)["held"] == A and d.chain.balance(d.escrow.address) == A
+
+    money.paid_gas(d.send(d.escrow.functions.rule(t, BPS), d.arbiter))
+    parts = split(A, BPS, t["arbiterFeeBps"], PLATFORM_FEE_BPS)
+    assert money.gains() == {d.buyer: parts["toBuyer"], d.seller: 0, d.arbiter: parts["arbiterFee"]}
+
+
+def test_release_landing_before_dispute_makes_the_dispute_fail(d):
+    t = d.terms()
+    d.create_and_fund(t)
+    d.send(d.escrow.functions.release(t, A), d.buyer)
+
+    with reverts("WrongState", state=STATE["Completed"]):
+        d.send(d.escrow.functions.dispute(t), d.seller)
+    assert d.state_of(t) == "Completed"
+
+
+def test_settlement_swapped_just_before_acceptance_is_not_accepted(d):
+    t = d.terms()
+    d.create_and_fund(t)
+    d.send(d.escrow.functions.proposeSettlement(t, 5000), d.seller)
+    d.send(d.escrow.functions.proposeSettlement(t, 1000), d.seller)  # swapped in front of the buyer
+
+    with reverts("SettlementMismatch", proposedBps=1000, acceptedBps=5000):
+        d.send(d.escrow.functions.acceptSettlement(t, 5000), d.buyer)
+    assert d.state_of(t) == "Funded" and d.chain.balance(d.escrow.address) == A
+
+
+def test_a_party_cannot_accept_its_own_proposal(d):
+    t = d.terms()
+    d.create_and_fund(t)
+    d.send(d.escrow.functions.proposeSettlement(t, 0), d.seller)
+
+    with reverts("SettlementMismatch", proposedBps=0, acceptedBps=0):
+        d.send(d.escrow.functions.acceptSettlement(t, 0), d.seller)
+
+
+# --------------------------------------------------------------------------------------------------
+# Role confusion
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fn", ["create", "createAndFund"])
+def test_buyer_equal_to_seller_is_rejected(d, fn):
+    # Calling `create` as both parties counts as the seller creating (the creator flag must say so).
+    flags = FLAG_RECORD_REPUTATION | (FLAG_CREATED_BY_SELLER if fn == "create" else 0)
+    t = d.terms(seller=d.buyer, flags=flags)
+    with reverts("SameParty", party=d.buyer.lower()):
+        d.send(getattr(d.escrow.functions, fn)(t), d.buyer, A if fn == "createAndFund" else 0)
+
+
+def test_seller_filling_its_own_offer_is_rejected(d):
+    offer = _offer(d)
+    signature = sign_offer(d, offer, private_key(d, d.seller))
+    with reverts("SameParty", party=d.seller.lower()):
+        d.send(d.escrow.functions.fillOffer(offer, signature), d.seller, A)
+
+
+@pytest.mark.parametrize("arbiter", ["buyer", "seller"])
+@pytest.mark.parametrize("fn", ["create", "createAndFund"])
+def test_arbiter_equal_to_a_party_is_rejected(d, arbiter, fn):
+    t = d.terms(arbiter=getattr(d, arbiter))
+    with reverts("ArbiterIsParty", arbiter=getattr(d, arbiter).lower()):
+        d.send(getattr(d.escrow.functions, fn)(t), d.buyer, A if fn == "createAndFund" else 0)
+
+
+def _offer(d: Deployment, **overrides: Any) -> dict[str, Any]:
+    offer = {
+        "seller": d.seller,
+        "buyer": "0x" + "00" * 20,
+        "token": ETH,
+        "arbiter": d.arbiter,
+        "amount": A,
+        "arbiterFeeBps": 100,
+        "platformFeeBps": PLATFORM_FEE_BPS,
+        "releaseWindow": 86400,
+        "arbitrationWindow": 86400,
+        "flags": 0,
+        "termsHash": b"\x22" * 32,
+        "nonce": 7,
+        "expiry": d.chain.now() + 3600,
+    }
+    offer.update(overrides)
+    return offer
+
+
+# --------------------------------------------------------------------------------------------------
+# The owner
+# --------------------------------------------------------------------------------------------------
+
+# Every state-changing function of the escrow, and what the owner gets calling it on others' trades.
+OWNER_REACH = {
+    "release": "Unauthorized",
+    "refund": "Unauthorized",
+    "timeout": "DeadlineNotReached",
+    "markDelivered": "Unauthorized",
+    "proposeSettlement": "Unauthorized",
+    "acceptSettlement": "Unauthorized",
+    "dispute": "Unauthorized",
+    "rule": "Unauthorized",
+    "resolveExpiredDispute": "DeadlineNotReached",
+    "submitEvidence": "Unauthorized",
+    "withdraw": "NothingToWithdraw",
+    "rate": "Unauthorized",
+    "fund": "Unauthorized",
+    "cancel": "WrongState",
+    "createAndFund": "Unauthorized",
+    "createAndFundWithPermit": "Unauthorized",
+    "create": "Unauthorized",
+    "fillOffer": "InvalidSignature",
+    "fillOfferWithPermit": "InvalidSignature",
+    "revokeOffer": None,  # only ever the caller's own nonces
+    "withdrawFees": None,  # pays the fee recipient, checked below
+    "setPlatformFee": None,
+    "setFeeRecipient": None,
+    "pause": None,
+    "unpause": None,
+    "transferOwnership": None,
+    "acceptOwnership": None,
+    "renounceOwnership": None,
+}
+
+
+def test_every_state_changing_function_is_covered_by_the_owner_audit(d):
+    abi = d.escrow.abi
+    mutating = {
+        e["name"]
+        for e in abi
+        if e["type"] == "function" and e["stateMutability"] not in ("view", "pure")
+    }
+    assert mutating == set(OWNER_REACH)
+
+
+def _open_trades(d: Deployment) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """A funded ETH trade (with a seller proposal), a disputed token trade and accrued fees."""
+    token = d.tokens["standard"].address
+    funded = d.terms()
+    disputed = d.terms(token=token, amount=A)
+    paid = d.terms()
+    for t in (funded, disputed, paid):
+        d.create_and_fund(t)
+    d.send(d.escrow.functions.proposeSettlement(funded, 0), d.seller)
+    d.send(d.escrow.functions.dispute(disputed), d.buyer)
+    d.send(d.escrow.functions.release(paid, A), d.buyer)
+    return funded, disputed, paid
+
+
+def _escrow_books(d: Deployment, trades: list[dict[str, Any]]) -> tuple[int, int, list[int]]:
+    token = d.tokens["standard"].address
+    return (
+        d.chain.balance(d.escrow.address),
+        balance_of(d, token, d.escrow.address),
+        [d.escrow_of(t)["held"] for t in trades],
+    )
+
+
+def test_owner_can_reach_no_held_funds_through_any_function(d):
+    funded, disputed, paid = _open_trades(d)
+    books = _escrow_books(d, [funded, disputed])
+    owner = d.owner
+    f = d.escrow.functions
+    offer = _offer(d)
+    permit = (0, 0, b"\x00" * 32, b"\x00" * 32)
+    attempts = {
+        "release": f.release(funded, A),
+        "refund": f.refund(funded, A),
+        "timeout": f.timeout(funded),
+        "markDelivered": f.markDelivered(funded),
+        "proposeSettlement": f.proposeSettlement(funded, 0),
+        "acceptSettlement": f.acceptSettlement(funded, 0),
+        "dispute": f.dispute(funded),
+        "rule": f.rule(disputed, 0),
+        "resolveExpiredDispute": f.resolveExpiredDispute(disputed),
+        "submitEvidence": f.submitEvidence(funded, "ipfs://x", b"\x00" * 32),
+        "withdraw": f.withdraw(ETH, owner),
+        "rate": f.rate(paid, 1, b"\x00" * 32),
+        "fund": f.fund(funded),
+        "cancel": f.cancel(funded),
+        "createAndFund": f.createAndFund(funded),
+        "createAndFundWithPermit": f.createAndFundWithPermit(disputed, permit),
+        "create": f.create(funded),
+        "fillOffer": f.fillOffer(offer, b"\x00" * 65),
+        "fillOfferWithPermit": f.fillOfferWithPermit(offer, b"\x00" * 65, permit),
+    }
+    for name, call in attempts.items():
+        with reverts(OWNER_REACH[name]):
+            d.send(call, owner)
+    assert _escrow_books(d, [funded, disputed]) == books
+
+    # Owner-only settings, in turn: none moves a wei of what is held.
+    for call, sender in [
+        (f.setPlatformFee(500), owner),
+        (f.pause(), owner),
+        (f.unpause(), owner),
+        (f.transferOwnership(d.stranger), owner),
+        (f.acceptOwnership(), d.stranger),
+        (f.renounceOwnership(), d.stranger),
+    ]:
+        d.send(call, sender)
+        assert _escrow_books(d, [funded, disputed]) == books
+
+
+def test_redirecting_fees_moves_only_fees(d):
+    funded, _, _ = _open_trades(d)
+    d.send(d.escrow.functions.setFeeRecipient(d.owner), d.owner)
+    money = Money(d, ETH, [d.owner, d.fee_recipient])
+
+    money.paid_gas(d.send(d.escrow.functions.withdrawFees(ETH), d.owner))
+
+    assert money.gains() == {d.owner: FEE, d.fee_recipient: 0}
+    assert d.chain.balance(d.escrow.address) == A == d.escrow_of(funded)["held"]
+    with reverts("NothingToWithdraw"):
+        d.send(d.escrow.functions.withdrawFees(ETH), d.owner)
+
+
+def test_pause_blocks_new_trades_but_not_open_ones(d):
+    release_me, refund_me, time_me, fund_me = d.terms(), d.terms(), d.terms(), d.terms()
+    for t in (release_me, refund_me, time_me):
+        d.create_and_fund(t)
+    d.send(d.escrow.functions.create(fund_me), d.buyer)
+    d.send(d.escrow.functions.pause(), d.owner)
+
+    with reverts("EnforcedPause"):
+        d.create_and_fund(d.terms())
+    with reverts("EnforcedPause"):
+        d.send(d.escrow.functions.create(d.terms()), d.buyer)
+    d.send(d.escrow.functions.release(release_me, A), d.buyer)
+    d.send(d.escrow.functions.refund(refund_me, A), d.seller)
+    d.send(d.escrow.functions.fund(fund_me), d.buyer, A)
+    d.chain.set_next_timestamp(d.escrow_of(time_me)["deadline"])
+    d.send(d.escrow.functions.timeout(time_me), d.stranger)
+
+    assert [d.state_of(t) for t in (release_me, refund_me, time_me, fund_me)] == [
+        "Completed",
+        "Refunded",
+        "Refunded",
+        "Funded",
+    ]
+
+
+def test_renounced_ownership_blocks_no_trade(d):
+    t = d.terms()
+    d.create_and_fund(t)
+    d.send(d.escrow.functions.renounceOwnership(), d.owner)
+
+    with reverts("OwnableUnauthorizedAccount", account=d.owner.lower()):
+        d.send(d.escrow.functions.pause(), d.owner)
+    d.send(d.escrow.functions.dispute(t), d.buyer)
+    d.send(d.escrow.functions.rule(t, 5000), d.arbiter)
+    fresh = d.terms()
+    d.create_and_fund(fresh)
+    d.send(d.escrow.functions.release(fresh, A), d.buyer)
+    d.send(d.escrow.functions.withdrawFees(ETH), d.stranger)
+    assert (d.state_of(t), d.state_of(fresh)) == ("Resolved", "Completed")
+    assert d.chain.balance(d.escrow.address) == 0
+
+
+def test_fee_change_does_not_reach_open_trades(d):
+    t = d.terms()
+    d.create_and_fund(t)
+    d.send(d.escrow.functions.setPlatformFee(500), d.owner)
+
+    receipt = d.send(d.escrow.functions.release(t, A), d.buyer)
+
+    assert d.events(receipt, "Released")[0]["platformFee"] == FEE
+
+
+# --------------------------------------------------------------------------------------------------
+# Forced ETH, strangers, tampered terms
+# --------------------------------------------------------------------------------------------------
+
+
+def test_forced_eth_breaks_nothing_and_belongs_to_no_one(d):
+    released, refunded = d.terms(), d.terms()
+    d.create_and_fund(released)
+    d.create_and_fund(refunded)
+    forced = 3 * 10**18
+    deploy_test(d, "ForceSend", d.escrow.address, value=forced)
+    assert d.chain.balance(d.escrow.address) == 2 * A + forced
+
+    d.send(d.escrow.functions.release(released, A), d.buyer)
+    d.send(d.escrow.functions.refund(refunded, A), d.seller)
+    d.send(d.escrow.functions.withdrawFees(ETH), d.stranger)
+
+    assert (d.state_of(released), d.state_of(refunded)) == ("Completed", "Refunded")
+    assert d.chain.balance(d.escrow.address) == forced
+    for account in (d.owner, d.stranger, d.buyer, d.seller):
+        with reverts("NothingToWithdraw"):
+            d.send(d.escrow.functions.withdraw(ETH, account), account)
+
+
+STRANGER_CALLS = [
+    "release",
+    "refund",
+    "rule",
+    "proposeSettlement",
+    "acceptSettlement",
+    "markDelivered",
+    "dispute",
+    "rate",
+    "fund",
+    "submitEvidence",
+]
+
+
+@pytest.mark.parametrize("fn", STRANGER_CALLS)
+def test_stranger_cannot_act_on_someone_elses_trade(d, fn):
+    t = d.terms()
+    d.create_and_fund(t)
+    d.send(d.escrow.functions.proposeSettlement(t, BPS), d.buyer)
+    if fn == "rule":
+        d.send(d.escrow.functions.dispute(t), d.buyer)
+    if fn == "rate":
+        d.send(d.escrow.functions.release(t, A), d.buyer)
+    before = d.chain.balance(d.escrow.address)
+    args = {
+        "release": (t, A),
+        "refund": (t, A),
+        "rule": (t, BPS),
+        "proposeSettlement": (t, BPS),
+        "acceptSettlement": (t, BPS),
+        "rate": (t, 1, b"\x00" * 32),
+        "submitEvidence": (t, "x", b"\x00" * 32),
+    }.get(fn, (t,))
+    value = A if fn == "fund" else 0
+
+    with reverts("Unauthorized", caller=d.stranger.lower(), id=trade_id(t)):
+        d.send(getattr(d.escrow.functions, fn)(*args), d.stranger, value)
+    assert d.chain.balance(d.escrow.address) == before
+
+
+def test_stranger_cannot_cancel_before_the_funding_deadline(d):
+    t = d.terms()
+    d.send(d.escrow.functions.create(t), d.buyer)
+    with reverts("DeadlineNotReached"):
+        d.send(d.escrow.functions.cancel(t), d.stranger)
+    assert d.state_of(t) == "AwaitingFunding"
+
+
+TAMPERINGS = {
+    "amount": lambda d: {"amount": A // 2},
+    "seller": lambda d: {"seller": d.stranger},
+    "buyer": lambda d: {"buyer": d.stranger},
+    "platformFeeBps": lambda d: {"platformFeeBps": 0},
+    "arbiterFeeBps": lambda d: {"arbiterFeeBps": 2000},
+    "arbiter": lambda d: {"arbiter": d.stranger},
+    "flags": lambda d: {"flags": FLAG_TIMEOUT_RELEASES},
+    "token": lambda d: {"token": d.tokens["standard"].address},
+}
+
+
+@pytest.mark.parametrize("field_name", list(TAMPERINGS))
+def test_tampered_terms_reach_no_trade(d, field_name):
+    t = d.terms()
+    d.create_and_fund(t)
+    forged = {**t, **TAMPERINGS[field_name](d)}
+    forged_id = trade_id(forged)
+    f = d.escrow.functions
+    attempts = [
+        (f.release(forged, A // 2), forged["buyer"]),
+        (f.refund(forged, A // 2), forged["seller"]),
+        (f.dispute(forged), forged["buyer"]),
+        (f.proposeSettlement(forged, 0), forged["seller"]),
+        (f.markDelivered(forged), forged["seller"]),
+    ]
+    d.chain.sleep(t["releaseWindow"])
+    attempts.append((f.timeout(forged), d.stranger))
+
+    for call, sender in attempts:
+        with reverts("UnknownTrade", id=forged_id):
+            d.send(call, sender)
+    assert d.escrow_of(t)["held"] == A and d.chain.balance(d.escrow.address) == A
+    assert d.escrow_of(forged)["state"] == STATE["None"]
