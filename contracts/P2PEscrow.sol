@@ -122,10 +122,10 @@ contract P2PEscrow is IP2PEscrow, EIP712, Ownable2Step, ReentrancyGuard, Pausabl
     /// @param t The terms; `flags` must carry FLAG_CREATED_BY_SELLER exactly when the seller calls.
     /// @return id The trade id.
     function create(Terms calldata t) external whenNotPaused returns (bytes32 id) {
+        _checkTerms(t);
         bool bySeller = msg.sender == t.seller;
         if (!bySeller && msg.sender != t.buyer) revert Unauthorized(msg.sender, tradeId(t));
         if (bySeller != (t.flags & FLAG_CREATED_BY_SELLER != 0)) revert InvalidFlags(t.flags);
-        _checkTerms(t);
         _checkWindow(t.fundingWindow);
         id = tradeId(t);
         if (_escrows[id].state != State.None) revert TradeExists(id);
@@ -416,6 +416,7 @@ contract P2PEscrow is IP2PEscrow, EIP712, Ownable2Step, ReentrancyGuard, Pausabl
     /// @param token The token, or address(0) for ETH.
     /// @param to Where to send them (any address: a blacklisted receiver picks another).
     function withdraw(address token, address to) external nonReentrant {
+        if (to == address(0) || to == address(this)) revert InvalidReceiver(to);
         uint256 amount = credits[msg.sender][token];
         if (amount == 0) revert NothingToWithdraw(msg.sender, token);
         credits[msg.sender][token] = 0;

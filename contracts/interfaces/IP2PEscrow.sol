@@ -195,6 +195,10 @@ interface IP2PEscrow {
     /// @param account The account.
     /// @param token The token (address(0) for ETH).
     error NothingToWithdraw(address account, address token);
+    /// @notice Credits cannot be withdrawn to the zero address or to the escrow itself (they would be
+    /// lost).
+    /// @param to The receiver given.
+    error InvalidReceiver(address to);
     /// @notice An ETH withdrawal to the given address failed.
     /// @param to The receiver.
     error WithdrawFailed(address to);

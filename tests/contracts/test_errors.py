@@ -141,6 +141,13 @@ def test_buyer_and_seller_must_differ(d: Deployment, asset: str) -> None:
         attempt(d, d.escrow.functions.createAndFund(t), d.buyer, value_of(t))
 
 
+@raises("SameParty")
+def test_a_seller_creating_a_trade_with_itself_as_buyer_gets_same_party(d: Deployment) -> None:
+    t = new_terms(d, "eth", buyer=d.seller, flags=0)  # terms are checked before the creator flag
+    with reverts("SameParty", party=d.seller):
+        attempt(d, d.escrow.functions.create(t), d.seller)
+
+
 @raises("ZeroParty")
 @pytest.mark.parametrize("asset", ASSETS)
 def test_parties_cannot_be_zero(d: Deployment, asset: str) -> None:
@@ -647,6 +654,29 @@ def test_nothing_to_withdraw(d: Deployment, asset: str) -> None:
         attempt(d, d.escrow.functions.withdraw(token, d.seller), d.seller)
     with reverts("NothingToWithdraw", account=d.fee_recipient, token=token):
         attempt(d, d.escrow.functions.withdrawFees(token), d.stranger)
+
+
+@raises("InvalidReceiver")
+@pytest.mark.parametrize("asset", ASSETS)
+def test_credits_cannot_be_withdrawn_to_the_escrow_or_the_zero_address(d: Deployment, asset: str) -> None:
+    party = d.chain.deploy("MaliciousParty", test=True)
+    tx(d, party.functions.setMode(1), d.stranger)  # rejects ETH: its payout is credited
+    if asset == "eth":
+        t = opened(d, "eth", seller=party.address)
+        tx(d, d.escrow.functions.release(t, t["amount"]), d.buyer)
+        token = ETH
+    else:  # a blacklisted seller's token payout is credited
+        token = d.tokens["blacklist"].address
+        t = opened(d, "erc20", token=token, seller=party.address)
+        tx(d, d.tokens["blacklist"].functions.setBlacklisted(party.address, True), d.stranger)
+        tx(d, d.escrow.functions.release(t, t["amount"]), d.buyer)
+    credited = d.escrow.functions.credits(party.address, token).call()
+    assert credited > 0
+    for to in (d.escrow.address, ZERO):
+        data = d.escrow.encode_abi("withdraw", args=[token, to])
+        with reverts("InvalidReceiver", to=to):
+            attempt(d, party.functions.execute(d.escrow.address, data), d.stranger)
+    assert d.escrow.functions.credits(party.address, token).call() == credited  # nothing lost
 
 
 @raises("WithdrawFailed")
