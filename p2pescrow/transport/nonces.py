@@ -4,20 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Awaitable, Callable
 
 
 class NonceManager:
     """Hands out consecutive nonces per (chain id, address).
 
-    The first nonce comes from the node's pending count; later ones from the local counter, which
-    never goes below what the node reports. Reserve a nonce, broadcast, then :meth:`commit` (sent)
-    or :meth:`release` (nothing was broadcast: the counter is re-read from the node next time).
-    Thread-safe; :meth:`async_lock` gives the matching asyncio lock.
+    The node's pending count is the truth: callers hold the key's lock from reading it until the
+    node has accepted the transaction, so concurrent sends in this process never see the same
+    count. The local counter only bridges a node (or load balancer) that answers with a stale
+    pending count right after a send: it is trusted for ``LOCAL_HINT_SECONDS`` after a commit and
+    never beyond, so a dropped transaction or a restarted dev chain cannot leave later sends stuck
+    behind a nonce the node will never reach. Reserve a nonce, broadcast, then :meth:`commit`
+    (sent) or :meth:`release` (nothing was broadcast). Thread-safe; :meth:`async_lock` gives the
+    matching asyncio lock.
     """
 
+    LOCAL_HINT_SECONDS = 15.0
+
     def __init__(self) -> None:
-        self._next: dict[tuple[int, str], int] = {}
+        self._next: dict[tuple[int, str], tuple[int, float]] = {}
         self._locks: dict[tuple[int, str], threading.Lock] = {}
         self._async_locks: dict[tuple[int, str], asyncio.Lock] = {}
         self._guard = threading.Lock()
@@ -30,15 +37,21 @@ class NonceManager:
         with self._guard:
             return self._async_locks.setdefault(key, asyncio.Lock())
 
+    def _choose(self, key: tuple[int, str], pending: int) -> int:
+        local, at = self._next.get(key, (0, 0.0))
+        if local > pending and time.monotonic() - at < self.LOCAL_HINT_SECONDS:
+            return local
+        return pending
+
     def next(self, key: tuple[int, str], pending_count: Callable[[], int]) -> int:
         """The nonce to use now (call with the key's lock held)."""
-        return max(self._next.get(key, 0), pending_count())
+        return self._choose(key, pending_count())
 
     async def anext(self, key: tuple[int, str], pending_count: Callable[[], Awaitable[int]]) -> int:
-        return max(self._next.get(key, 0), await pending_count())
+        return self._choose(key, await pending_count())
 
     def commit(self, key: tuple[int, str], nonce: int) -> None:
-        self._next[key] = nonce + 1
+        self._next[key] = (nonce + 1, time.monotonic())
 
     def release(self, key: tuple[int, str]) -> None:
         self._next.pop(key, None)
