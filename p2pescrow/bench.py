@@ -1,4 +1,4 @@
-"""Gas benchmarks: what each trade path and each operation costs, and where that gas goes.
+"""Benchmarks: the gas of every trade path and operation (and where it goes), SDK and CLI speed.
 
 ``python -m p2pescrow.bench`` (``make bench``) starts one Anvil (see :mod:`p2pescrow._nodes`),
 deploys Reputation + P2PEscrow with a 0.25% platform fee and the test tokens, and measures
@@ -9,6 +9,9 @@ every path to buckets with Anvil's ``debug_traceTransaction`` (struct logger, pe
 
 Options: ``--json PATH`` (``-`` for stdout) writes every figure as JSON; ``--update-snapshot``
 rewrites ``tests/gas_snapshot.json``, which ``tests/test_gas_snapshot.py`` holds the contracts to.
+``--only gas,sdk,cli`` picks sections (default: all): besides gas, SDK throughput against bare
+web3.py (:mod:`p2pescrow.bench_speed`, JSON key ``sdk``) and import / CLI start-up times
+(:mod:`p2pescrow.bench_cli`, JSON key ``cli``); the gas figures stay at the top level of the JSON.
 
 The measurement itself (:func:`measure`) only needs a web3 instance, the dev accounts (address and
 private key; the node must manage them, so ``transact({"from": ...})`` works) and a way to let time
@@ -651,6 +654,17 @@ def write_snapshot(figures: dict[str, int], path: Path = SNAPSHOT_PATH) -> None:
     path.write_text(json.dumps(dict(sorted(figures.items())), indent=2) + "\n", encoding="utf-8")
 
 
+SECTIONS = ("gas", "sdk", "cli")
+
+
+def _sections(value: str) -> list[str]:
+    chosen = [v.strip() for v in value.split(",") if v.strip()]
+    unknown = [v for v in chosen if v not in SECTIONS]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"choose from {', '.join(SECTIONS)} (comma-separated)")
+    return chosen
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m p2pescrow.bench", description=__doc__.split(
         "\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -659,25 +673,44 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help=f"rewrite {SNAPSHOT_PATH.relative_to(SNAPSHOT_PATH.parent.parent)}")
     parser.add_argument("--no-trace", action="store_true",
                         help="skip the per-bucket attribution (debug_traceTransaction)")
+    parser.add_argument("--only", type=_sections, default=list(SECTIONS), metavar="SECTIONS",
+                        help="gas, sdk and/or cli, comma-separated (default: all)")
     args = parser.parse_args(argv)
+    if args.update_snapshot and "gas" not in args.only:
+        parser.error("--update-snapshot needs the gas section")
 
-    from p2pescrow._nodes import start_node
+    doc: dict[str, Any] = {}
+    texts: list[str] = []
+    measurement = None
+    if "gas" in args.only:
+        from p2pescrow._nodes import start_node
 
-    # --steps-tracing: Anvil records the per-opcode steps debug_traceTransaction returns.
-    with start_node("anvil", extra_args=[] if args.no_trace else ["--steps-tracing"]) as node:
-        target = anvil_target(node.url, node.accounts)
-        measurement = measure(target)
-        buckets = None if args.no_trace else attribute_measurement(target.w3, measurement)
-    doc = report(measurement, buckets)
+        # --steps-tracing: Anvil records the per-opcode steps debug_traceTransaction returns.
+        with start_node("anvil", extra_args=[] if args.no_trace else ["--steps-tracing"]) as node:
+            target = anvil_target(node.url, node.accounts)
+            measurement = measure(target)
+            buckets = None if args.no_trace else attribute_measurement(target.w3, measurement)
+        doc.update(report(measurement, buckets))
+        texts.append(format_report(measurement, buckets))
+    if "sdk" in args.only:
+        from p2pescrow import bench_speed
+
+        doc["sdk"] = bench_speed.run()
+        texts.append(bench_speed.format_report(doc["sdk"]))
+    if "cli" in args.only:
+        from p2pescrow import bench_cli
+
+        doc["cli"] = bench_cli.run()
+        texts.append(bench_cli.format_report(doc["cli"]))
     if args.json == "-":
         json.dump(doc, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        print(format_report(measurement, buckets))
+        print("\n\n".join(texts))
         if args.json:
             Path(args.json).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
             print(f"\nwrote {args.json}")
-    if args.update_snapshot:
+    if args.update_snapshot and measurement is not None:
         write_snapshot(measurement.flat())
         print(f"wrote {SNAPSHOT_PATH}", file=sys.stderr if args.json == "-" else sys.stdout)
     return 0

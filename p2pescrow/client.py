@@ -118,13 +118,14 @@ class EscrowClient:
     """A connection to one chain's p2pescrow deployment, acting as one account."""
 
     def __init__(self, w3: Web3, deployment: Deployment, signer: Signer, *, url: str = "",
-                 timeout: float = 120.0, confirmations: int = 1, dev_accounts: list[str] | None = None,
+                 timeout: float = 120.0, confirmations: int = 1, poll_interval: float = 0.05,
+                 dev_accounts: list[str] | None = None,
                  chain: Any = None) -> None:
         self.w3 = w3
         self.deployment = deployment
         self.url = url
         self.tx = Transactor(w3, signer, url=url, chain_id=deployment.chain_id, timeout=timeout,
-                             confirmations=confirmations)
+                             confirmations=confirmations, poll_interval=poll_interval)
         self.escrow: Contract = w3.eth.contract(address=deployment.escrow, abi=load_artifact("P2PEscrow")["abi"])
         self.reputation_contract: Contract = w3.eth.contract(
             address=deployment.reputation, abi=load_artifact("Reputation")["abi"])
@@ -147,7 +148,11 @@ class EscrowClient:
             provider: Any = Web3.LegacyWebSocketProvider(rpc_url)
         else:
             provider = Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 30})
-        return cls.from_web3(Web3(provider), account, deployment=deployment, registry=registry,
+        w3 = Web3(provider)
+        # web3's validation middleware asks the node for its chain id on every call and estimate;
+        # this client checks the chain once on connect and signs with that id, so it is pure cost.
+        w3.middleware_onion.remove("validation")
+        return cls.from_web3(w3, account, deployment=deployment, registry=registry,
                              expected_chain_id=expected_chain_id, url=rpc_url, **options)
 
     @classmethod
@@ -197,8 +202,8 @@ class EscrowClient:
     def as_account(self, signer: Signer) -> EscrowClient:
         """The same connection and deployment, acting as another account."""
         clone = EscrowClient(self.w3, self.deployment, signer, url=self.url, timeout=self.tx.timeout,
-                             confirmations=self.tx.confirmations, dev_accounts=self.dev_accounts,
-                             chain=self._chain)
+                             confirmations=self.tx.confirmations, poll_interval=self.tx.poll_interval,
+                             dev_accounts=self.dev_accounts, chain=self._chain)
         clone._terms_cache = self._terms_cache
         clone._tokens = self._tokens
         return clone
