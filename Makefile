@@ -1,6 +1,7 @@
 # p2pescrow developer entry points. `make test` / `make demo` set everything up on first use:
-# .venv (pip install -e '.[dev]') and node_modules (npm install --no-save), each redone only when
-# pyproject.toml / package-lock.json change (stamp files), so a second run installs nothing.
+# .venv (pip install -e '.[dev]'), .venv-brownie (pip install -e '.[brownie]', for `make test`)
+# and node_modules (npm install --no-save), each redone only when pyproject.toml /
+# package-lock.json change (stamp files), so a second run installs nothing.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -11,20 +12,27 @@ VENV := .venv
 PY := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.stamp-pyproject
 NODE_STAMP := node_modules/.stamp-package-lock
+# eth-brownie pins every dependency exactly, so it lives in a venv of its own ('.[brownie]').
+BVENV := .venv-brownie
+BROWNIE := $(BVENV)/bin/brownie
+BVENV_STAMP := $(BVENV)/.stamp-pyproject
 
 # Test runs find anvil (the native binary from npm, no Node wrapper in between), ganache and
 # solcjs on PATH. Evaluated by the shell at run time, after npm ci has created the folders.
 RUN_ENV = PATH="$$(for d in $(CURDIR)/node_modules/@foundry-rs/anvil-*/bin; do \
 	[ -x "$$d/anvil" ] && printf '%s:' "$$d" && break; done)$(CURDIR)/node_modules/.bin:$$PATH"
 
-.PHONY: help setup compile check-artifacts test demo bench lint clean distclean
+.PHONY: help setup brownie compile check-artifacts test test-main test-brownie demo bench lint clean distclean
 
 help:
 	@echo "make setup            create .venv and node_modules (only when out of date)"
 	@echo "make compile          compile contracts/ into p2pescrow/artifacts/"
 	@echo "make check-artifacts  fail if p2pescrow/artifacts/ differs from a fresh compile"
-	@echo "make test             run the test suite (fails if no test ran)"
-	@echo "make demo             run scripts/demo.py"
+	@echo "make brownie          create .venv-brownie (eth-brownie 1.22.2), register solc for it, .env"
+	@echo "make test             both suites: pytest tests/ (.venv) and brownie test (.venv-brownie)"
+	@echo "make test-main        only the main pytest suite"
+	@echo "make test-brownie     only the brownie suite (tests_brownie/)"
+	@echo "make demo             run \`p2pescrow demo\`: real trades on an embedded chain, narrated"
 	@echo "make bench            run the benchmarks (python -m p2pescrow.bench)"
 	@echo "make lint             ruff check"
 	@echo "make clean            remove build output and caches (keeps .venv, node_modules)"
@@ -44,20 +52,47 @@ $(NODE_STAMP): package-lock.json package.json
 
 setup: $(VENV_STAMP) $(NODE_STAMP)
 
+$(BVENV_STAMP): pyproject.toml
+	test -x $(BVENV)/bin/python || $(PYTHON) -m venv $(BVENV)
+	$(BVENV)/bin/python -m pip install --quiet --disable-pip-version-check -e '.[brownie]'
+	touch $@
+
+# Each time (it is cheap): register the solcjs shim as py-solc-x's solc 0.8.30 (~/.solcx), so
+# brownie compiles offline; brownie-config.yaml reads .env, which must exist (git ignores it).
+brownie: $(BVENV_STAMP) $(NODE_STAMP)
+	@$(BVENV)/bin/python -c 'from p2pescrow.build import install_shim_for_solcx as i; r = i(); \
+		print(f"solc for brownie: {r.path} ({r.status})")'
+	@test -f .env || { cp .env.example .env && echo "created .env from .env.example"; }
+
 compile: setup
 	$(PY) -m p2pescrow.build
 
 check-artifacts: setup
 	$(PY) -m p2pescrow.build --check
 
-# pytest exits 5 when it collected no test: that must fail, not pass silently.
-test: setup
-	status=0; $(RUN_ENV) $(PY) -m pytest -q tests/ || status=$$?; \
+# pytest exits 5 when it collected no test: that must fail, not pass silently. `-p no:...`: the
+# main suite never runs under brownie's pytest plugin (.venv has no brownie; this makes it sure).
+test-main: setup
+	status=0; $(RUN_ENV) $(PY) -m pytest -q -p no:pytest-brownie tests/ || status=$$?; \
 	if [ $$status -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$status
 
+# Brownie's development network starts Anvil (from node_modules, on PATH) on port 8545, or
+# attaches to a node already listening there.
+test-brownie: brownie
+	status=0; $(RUN_ENV) $(BROWNIE) test -W ignore::FutureWarning || status=$$?; \
+	if [ $$status -eq 5 ]; then echo "error: brownie test collected no tests" >&2; exit 1; fi; \
+	exit $$status
+
+# Both suites run even if the first fails; either failing fails `make test`.
+test: setup brownie
+	main=0; $(MAKE) --no-print-directory test-main || main=$$?; \
+	brownie=0; $(MAKE) --no-print-directory test-brownie || brownie=$$?; \
+	if [ $$main -ne 0 ] || [ $$brownie -ne 0 ]; then \
+		echo "error: main suite exit $$main, brownie suite exit $$brownie" >&2; exit 1; fi
+
 demo: setup
-	$(RUN_ENV) $(PY) scripts/demo.py
+	$(VENV)/bin/p2pescrow demo
 
 bench: setup
 	$(RUN_ENV) $(PY) -m p2pescrow.bench
@@ -72,4 +107,4 @@ clean:
 		| xargs -0 rm -rf
 
 distclean: clean
-	rm -rf $(VENV) node_modules
+	rm -rf $(VENV) $(BVENV) node_modules

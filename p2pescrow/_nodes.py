@@ -9,6 +9,10 @@ Private helper shared by the benchmarks, the node tests and (later) the SDK/CLI 
 A node listens on a free loopback port, is ready once it answers ``eth_chainId``, and is
 terminated (then killed, if it does not exit) when the context ends or :meth:`Node.stop` runs.
 
+:func:`start_detached` starts one that outlives the caller instead (its own session, output to a
+log file): the CLI's ``p2pescrow node start``. :func:`stop_process` ends it by pid (SIGTERM, so
+Anvil dumps its state, then SIGKILL if it does not exit), :func:`rpc` asks it something.
+
 Both kinds start from the same mnemonic (the standard Foundry/Hardhat test mnemonic unless told
 otherwise), so they share the same ten funded accounts: Anvil's usual dev accounts. Default chain
 ids: 31337 for Anvil, 1337 for Ganache. Ganache 7.9 stops at Shanghai: run Shanghai bytecode on it.
@@ -41,6 +45,7 @@ __all__ = [
     "DEFAULT_BALANCE_ETH",
     "DEFAULT_CHAIN_IDS",
     "TEST_MNEMONIC",
+    "DetachedNode",
     "DevAccount",
     "Node",
     "NodeBinaryNotFound",
@@ -48,7 +53,13 @@ __all__ = [
     "NodeStartError",
     "dev_accounts",
     "find_binary",
+    "node_command",
+    "port_in_use",
+    "process_alive",
+    "rpc",
+    "start_detached",
     "start_node",
+    "stop_process",
 ]
 
 NodeKind = Literal["anvil", "ganache"]
@@ -162,8 +173,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _command(kind: NodeKind, binary: Path, port: int, chain_id: int, mnemonic: str,
-             accounts: int, balance_eth: int) -> list[str]:
+def node_command(kind: NodeKind, binary: Path, port: int, chain_id: int, mnemonic: str = TEST_MNEMONIC,
+                 accounts: int = 10, balance_eth: int = DEFAULT_BALANCE_ETH) -> list[str]:
+    """The command line that starts ``kind`` on 127.0.0.1:``port`` with the funded dev accounts."""
     if kind == "anvil":
         return [str(binary), "--host", "127.0.0.1", "--port", str(port),
                 "--chain-id", str(chain_id), "--mnemonic", mnemonic, "--accounts", str(accounts),
@@ -174,15 +186,38 @@ def _command(kind: NodeKind, binary: Path, port: int, chain_id: int, mnemonic: s
             "--logging.quiet"]
 
 
-def _chain_id_of(url: str, timeout: float = 1.0) -> int | None:
-    """The node's eth_chainId, or None if it does not answer (yet)."""
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}).encode()
+def rpc(url: str, method: str, params: Sequence[object] = (), timeout: float = 1.0) -> object:
+    """One JSON-RPC call over HTTP without web3; None if the node does not answer or errs."""
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}).encode()
     request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return int(json.loads(response.read())["result"], 16)
-    except (OSError, ValueError, KeyError, urllib.error.URLError):
+            return json.loads(response.read()).get("result")
+    except (OSError, ValueError, AttributeError, urllib.error.URLError):
         return None
+
+
+_command = node_command  # the name it had before
+
+
+def _chain_id_of(url: str, timeout: float = 1.0) -> int | None:
+    """The node's eth_chainId, or None if it does not answer (yet)."""
+    answer = rpc(url, "eth_chainId", timeout=timeout)
+    try:
+        return int(str(answer), 16) if answer is not None else None
+    except ValueError:
+        return None
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    """True when something already listens on ``host:port`` (or the port cannot be bound)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+    return False
 
 
 def start_node(
@@ -230,7 +265,7 @@ def start_node(
 
 def _launch(kind: NodeKind, exe: Path, port: int, chain_id: int, mnemonic: str,
             dev: list[DevAccount], balance_eth: int, extra_args: Sequence[str]) -> Node:
-    command = _command(kind, exe, port, chain_id, mnemonic, len(dev), balance_eth)
+    command = node_command(kind, exe, port, chain_id, mnemonic, len(dev), balance_eth)
     log = tempfile.TemporaryFile(prefix=f"p2pescrow-{kind}-")  # a pipe nobody reads could fill up
     try:
         process = subprocess.Popen([*command, *extra_args], stdin=subprocess.DEVNULL, stdout=log,
@@ -264,3 +299,131 @@ def _wait_ready(node: Node, timeout: float) -> None:
         f"{node.kind} did not answer eth_chainId on {node.url} within {timeout:.0f} s:\n"
         f"{node.output().strip()}"
     )
+
+
+# -- detached nodes (outlive the caller) ---------------------------------------------------------
+@dataclass(frozen=True)
+class DetachedNode:
+    """A node started by :func:`start_detached`: known by its pid, not by a ``Popen`` object."""
+
+    kind: NodeKind
+    pid: int
+    port: int
+    chain_id: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def start_detached(
+    kind: NodeKind = "anvil",
+    *,
+    port: int,
+    log_path: str | os.PathLike[str],
+    chain_id: int | None = None,
+    mnemonic: str = TEST_MNEMONIC,
+    accounts: int = 10,
+    balance_eth: int = DEFAULT_BALANCE_ETH,
+    binary: str | os.PathLike[str] | None = None,
+    extra_args: Sequence[str] = (),
+    startup_timeout: float = 60.0,
+) -> DetachedNode:
+    """Start ``kind`` in its own session (a terminal's Ctrl-C or the caller's exit do not reach it),
+    appending its output to ``log_path``, and return once it answers ``eth_chainId``.
+
+    Raises :class:`NodeBinaryNotFound`, or :class:`NodeStartError` if the port is taken, the
+    process exits, or it does not answer within ``startup_timeout`` seconds (it is then killed).
+    """
+    if kind not in DEFAULT_CHAIN_IDS:
+        raise ValueError(f"unknown node kind {kind!r}: use 'anvil' or 'ganache'")
+    exe = Path(binary) if binary is not None else find_binary(kind)
+    chain_id = DEFAULT_CHAIN_IDS[kind] if chain_id is None else chain_id
+    if port_in_use(port):
+        answered = _chain_id_of(f"http://127.0.0.1:{port}")
+        who = f"a node on chain id {answered}" if answered is not None else "another program"
+        raise NodeStartError(f"port {port} is already in use by {who}")
+    command = [*node_command(kind, exe, port, chain_id, mnemonic, accounts, balance_eth), *extra_args]
+    log_file = Path(log_path)
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_file, "ab") as log:
+        offset = log.tell()
+        try:
+            process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log,
+                                       stderr=subprocess.STDOUT, start_new_session=True)
+        except OSError as exc:
+            raise NodeStartError(f"could not run {exe}: {exc}") from exc
+    node = DetachedNode(kind, process.pid, port, chain_id)
+    deadline = time.monotonic() + startup_timeout
+    delay = 0.02
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise NodeStartError(f"{kind} exited with code {process.returncode} before answering on "
+                                 f"{node.url}: {_tail(log_file, offset)}")
+        answered = _chain_id_of(node.url)
+        if answered is not None:
+            if answered != chain_id:
+                stop_process(process.pid)
+                raise NodeStartError(f"{node.url} answers chain id {answered}, expected {chain_id}")
+            return node
+        time.sleep(delay)
+        delay = min(delay * 2, 0.25)
+    stop_process(process.pid, timeout=2)
+    raise NodeStartError(f"{kind} did not answer eth_chainId on {node.url} within "
+                         f"{startup_timeout:.0f} s: {_tail(log_file, offset)}")
+
+
+def _tail(path: Path, offset: int, limit: int = 2000) -> str:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            text = handle.read().decode(errors="replace").strip()
+    except OSError:
+        return "(no output)"
+    return (text[-limit:] if text else "(no output)").replace("\n", " | ")
+
+
+def process_alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie child of ours is reaped and counts as ended)."""
+    try:
+        if os.waitpid(pid, os.WNOHANG) != (0, 0):
+            return False
+    except ChildProcessError:
+        pass  # not our child: ask the kernel
+    except OSError:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stop_process(pid: int, timeout: float = 30.0) -> bool:
+    """SIGTERM ``pid`` and wait up to ``timeout`` s for it to exit, then SIGKILL it.
+
+    Returns True if it ended on SIGTERM (Anvil then has dumped its state), False if it had to be
+    killed or was not running.
+    """
+    import signal
+
+    if not process_alive(pid):
+        return False
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not process_alive(pid):
+            return True
+        time.sleep(0.05)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return True
+    while process_alive(pid):
+        time.sleep(0.05)
+    return False

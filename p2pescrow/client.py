@@ -25,19 +25,19 @@ from decimal import Decimal
 from typing import Any
 
 from eth_account.messages import encode_typed_data
-from eth_utils import is_address, is_checksum_address, keccak, to_checksum_address
+from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 from web3.contract import Contract
 
 from .build import load_artifact
 from .core import offers as offer_core
+from .core.inputs import DAY, bytes32, checksum, new_terms, normalise_id, offer_terms
 from .core.trades import trade_from_slot, trade_id
 from .deployments import Deployment, NoDeployment, Registry, verify
 from .deployments import deploy as deploy_contracts
-from .errors import InputError, InsufficientFunds, InvalidAddress, P2PEscrowError
+from .errors import InputError, InsufficientFunds, P2PEscrowError
 from .models import (
     ETH_TOKEN,
-    FLAG_CREATED_BY_SELLER,
     FLAG_RECORD_REPUTATION,
     FLAG_TIMEOUT_RELEASES,
     ZERO_ADDRESS,
@@ -52,7 +52,6 @@ from .transport.logs import get_logs
 from .transport.pipeline import Call, Event, Preview, Signer, Transactor, TxResult
 from .transport.reverts import translate
 
-DAY = 86_400
 _TRADE_CREATED = "0x" + keccak(text=f"TradeCreated(bytes32,address,address,{Terms.ABI_TYPE},uint256,uint256)").hex()
 _ERC20_ABI = [
     {"type": "function", "name": n, "stateMutability": "view", "inputs": i, "outputs": [{"type": o, "name": ""}]}
@@ -90,28 +89,6 @@ class HistoryEntry:
     tx_hash: str
     name: str
     args: dict[str, Any]
-
-
-def checksum(value: str, what: str = "address") -> str:
-    """A checksummed address, or :class:`InvalidAddress` (mixed case with a wrong checksum too)."""
-    if not isinstance(value, str) or not is_address(value):
-        raise InvalidAddress(str(value), f"not a 20-byte hex {what}")
-    body = value[2:]
-    if body != body.lower() and body != body.upper() and not is_checksum_address(value):
-        raise InvalidAddress(value, "wrong EIP-55 checksum (a typo?)")
-    return to_checksum_address(value)
-
-
-def _terms_hash(terms: str | bytes | None) -> bytes:
-    if terms is None:
-        return b"\0" * 32
-    if isinstance(terms, bytes):
-        if len(terms) != 32:
-            raise InputError("terms hash must be 32 bytes")
-        return terms
-    if terms.startswith("0x") and len(terms) == 66:
-        return bytes.fromhex(terms[2:])
-    return keccak(text=terms)
 
 
 class EscrowClient:
@@ -272,24 +249,12 @@ class EscrowClient:
                     salt: int | None = None) -> Terms:
         """The terms of a new trade in which this account is the buyer (give ``seller``) or the
         seller (give ``buyer``). The platform fee in force is filled in."""
-        if (buyer is None) == (seller is None):
-            raise InputError("name the counterparty: seller=... (you buy) or buyer=... (you sell)")
-        me = self.address
-        buyer_addr = checksum(buyer) if buyer is not None else me
-        seller_addr = checksum(seller) if seller is not None else me
-        info = self.token(token)
-        flags = ((FLAG_TIMEOUT_RELEASES if timeout_releases else 0)
-                 | (FLAG_RECORD_REPUTATION if record_reputation else 0)
-                 | (FLAG_CREATED_BY_SELLER if seller_addr == me else 0))
-        return Terms(
-            buyer=buyer_addr, seller=seller_addr, token=info.address,
-            arbiter=checksum(arbiter) if arbiter else ZERO_ADDRESS,
-            amount=to_base_units(amount, info.decimals), arbiter_fee_bps=arbiter_fee_bps,
-            platform_fee_bps=int(self.escrow.functions.platformFeeBps().call()),
-            funding_window=funding_window, release_window=release_window,
-            arbitration_window=arbitration_window, flags=flags, terms_hash=_terms_hash(terms),
-            salt=salt if salt is not None else secrets.randbits(64),
-        )
+        return new_terms(self.address, self.token(token),
+                         int(self.escrow.functions.platformFeeBps().call()), amount=amount, buyer=buyer,
+                         seller=seller, arbiter=arbiter, arbiter_fee_bps=arbiter_fee_bps,
+                         funding_window=funding_window, release_window=release_window,
+                         arbitration_window=arbitration_window, timeout_releases=timeout_releases,
+                         record_reputation=record_reputation, terms=terms, salt=salt)
 
     def create(self, *, fund: bool = True, permit: bool | None = None, **terms_options: Any) -> TradeResult:
         """Create a trade (see :meth:`build_terms` for the options). As buyer, it is funded in the same
@@ -425,7 +390,7 @@ class EscrowClient:
 
     def submit_evidence(self, trade_id_: str, uri: str, content_hash: bytes | str | None = None) -> TxResult:
         """Attach evidence (a URI and the hash of its content) to a trade."""
-        digest = _terms_hash(content_hash) if content_hash is not None else keccak(text=uri)
+        digest = bytes32(content_hash) if content_hash is not None else keccak(text=uri)
         return self._act("submitEvidence", self.terms(trade_id_).as_tuple(), uri, digest)
 
     def withdraw(self, token: str | None = None, to: str | None = None) -> TxResult:
@@ -440,7 +405,7 @@ class EscrowClient:
         """Rate the counterparty of a finished trade 1-5 (once; the comment is stored as its hash)."""
         if not 1 <= score <= 5:
             raise InputError(f"a rating is 1 to 5, not {score}")
-        return self._act("rate", self.terms(trade_id_).as_tuple(), score, _terms_hash(comment))
+        return self._act("rate", self.terms(trade_id_).as_tuple(), score, bytes32(comment))
 
     # -- owner settings ----------------------------------------------------------------------------
     def set_platform_fee(self, bps: int) -> TxResult:
@@ -473,7 +438,7 @@ class EscrowClient:
             releaseWindow=release_window, arbitrationWindow=arbitration_window,
             flags=(FLAG_TIMEOUT_RELEASES if timeout_releases else 0)
             | (FLAG_RECORD_REPUTATION if record_reputation else 0),
-            termsHash=_terms_hash(terms), nonce=nonce if nonce is not None else secrets.randbits(64),
+            termsHash=bytes32(terms), nonce=nonce if nonce is not None else secrets.randbits(64),
             expiry=self._now() + expires_in)
         return offer_core.sign_offer(offer, self.deployment.chain_id, self.deployment.escrow, self.tx.signer)
 
@@ -506,10 +471,7 @@ class EscrowClient:
         """Verify, then fill an offer as the buyer: creates and funds the trade in one transaction."""
         self.verify_offer(signed)
         offer = signed.offer
-        terms = Terms(self.address, offer.seller, offer.token, offer.arbiter, offer.amount,
-                      offer.arbiterFeeBps, offer.platformFeeBps, 0, offer.releaseWindow,
-                      offer.arbitrationWindow, offer.flags | FLAG_CREATED_BY_SELLER, offer.termsHash,
-                      offer.nonce)
+        terms = offer_terms(offer, self.address)
         self._terms_cache[trade_id(terms)] = terms
         self._check_can_pay(terms)
         if terms.is_eth:
@@ -546,7 +508,7 @@ class EscrowClient:
 
     def terms(self, trade_id_: str) -> Terms:
         """The terms of a trade, from its TradeCreated event (cached: they never change)."""
-        key = _normalise_id(trade_id_)
+        key = normalise_id(trade_id_)
         if key in self._terms_cache:
             return self._terms_cache[key]
         params = {"address": self.deployment.escrow, "topics": [_TRADE_CREATED, key]}
@@ -593,7 +555,7 @@ class EscrowClient:
 
     def history(self, trade_id_: str) -> list[HistoryEntry]:
         """Every event of a trade (escrow and reputation), oldest first."""
-        key = _normalise_id(trade_id_)
+        key = normalise_id(trade_id_)
         head = int(self.w3.eth.block_number)
         entries: list[HistoryEntry] = []
         for contract, topics in ((self.escrow, [None, key]), (self.reputation_contract, [None, None, key]),
@@ -639,11 +601,13 @@ class EscrowClient:
     @staticmethod
     def deploy(w3: Web3, account: Signer, *, fee_recipient: str | None = None, platform_fee_bps: int = 0,
                owner: str | None = None, registry: Registry | None = None, url: str = "") -> Deployment:
-        """Deploy escrow + reputation with ``account`` and record the deployment in the registry."""
-        deployment = deploy_contracts(Transactor(w3, account, url=url), fee_recipient=fee_recipient,
-                                      platform_fee_bps=platform_fee_bps, owner=owner)
-        (registry or Registry()).put(deployment)
-        return deployment
+        """Deploy escrow + reputation with ``account`` and record the deployment in the registry.
+
+        Recoverable: progress is recorded step by step, and a deploy that died half-way is continued
+        (not restarted) by calling this again (see :func:`p2pescrow.deployments.deploy`)."""
+        return deploy_contracts(Transactor(w3, account, url=url), fee_recipient=fee_recipient,
+                                platform_fee_bps=platform_fee_bps, owner=owner,
+                                registry=registry or Registry())
 
 
 def _quick_gas_estimate(state: Any, transaction: Any) -> int:
@@ -677,17 +641,8 @@ def _terms_from_event(raw: Any) -> Terms:
     return Terms.from_tuple(tuple(raw.values()) if hasattr(raw, "values") else tuple(raw))
 
 
-def _normalise_id(value: str) -> str:
-    text = value.lower()
-    if not text.startswith("0x"):
-        text = "0x" + text
-    if len(text) != 66 or any(c not in "0123456789abcdef" for c in text[2:]):
-        raise InputError(f"not a trade id: {value!r} (expected 0x and 64 hex digits)")
-    return text
-
-
 def _id_bytes(value: str) -> bytes:
-    return bytes.fromhex(_normalise_id(value)[2:])
+    return bytes.fromhex(normalise_id(value)[2:])
 
 
 def _digest(signed: offer_core.SignedOffer) -> bytes:

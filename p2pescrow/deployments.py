@@ -10,18 +10,21 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from eth_abi import encode
-from eth_utils import keccak, to_checksum_address
-from web3 import Web3
-
-from .build import load_artifact
 from .config import config_dir
 from .errors import ConfigError, NetworkError
-from .transport.pipeline import Call, Transactor
+
+if TYPE_CHECKING:
+    from web3 import Web3
+
+    from .transport.pipeline import Transactor
+
+# web3, eth-abi and the artifacts are imported where used: reading the registry (the CLI's
+# `node status`, `networks list`) should not pay a second for web3.
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,40 @@ class NoDeployment(ConfigError):
                          hint="deploy with `p2pescrow deploy`, or pass the contract addresses")
 
 
+@dataclass
+class DeployProgress:
+    """A deployment under way on one chain: its settings and what is done, recorded after every
+    transaction so that a run that died (a killed process, a lost connection) is continued by the
+    next one instead of leaving a half-wired pair. ``*_tx`` are the hashes of transactions sent
+    whose receipt was not seen yet."""
+
+    chain_id: int
+    deployer: str
+    owner: str
+    fee_recipient: str
+    platform_fee_bps: int
+    reputation: str | None = None
+    reputation_tx: str | None = None
+    escrow: str | None = None
+    escrow_tx: str | None = None
+    authorised: bool = False
+    handed_over: bool = False  # reputation ownership offered to `owner` (only if owner != deployer)
+    block: int | None = None  # the block of the Reputation deployment: event scans start there
+
+    def settings(self) -> tuple[str, str, str, int]:
+        return (self.deployer, self.owner, self.fee_recipient, self.platform_fee_bps)
+
+    def done(self) -> list[str]:
+        """The steps done so far, in order (for messages)."""
+        steps = [("Reputation deployed", self.reputation), ("P2PEscrow deployed", self.escrow),
+                 ("escrow authorised", self.authorised), ("reputation handed over", self.handed_over)]
+        return [name for name, value in steps if value]
+
+
+class PendingDeploymentConflict(ConfigError):
+    """An unfinished deployment on this chain was started with another account or other settings."""
+
+
 class Registry:
     """The deployments registry file (atomic writes; one record per chain id)."""
 
@@ -73,27 +110,74 @@ class Registry:
     def put(self, deployment: Deployment) -> None:
         data = self._read()
         data[str(deployment.chain_id)] = asdict(deployment)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".deployments.")
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-        os.replace(tmp, self.path)
+        _write_json(self.path, data)
 
     def remove(self, chain_id: int) -> None:
         data = self._read()
         if data.pop(str(chain_id), None) is not None:
-            self.path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+            _write_json(self.path, data)
+
+    # -- deployments under way ---------------------------------------------------------------------
+    @property
+    def pending_path(self) -> Path:
+        """``deployments.pending.json`` beside the registry: deployments started and not finished."""
+        return self.path.with_name(self.path.stem + ".pending.json")
+
+    def _read_pending(self) -> dict[str, Any]:
+        if not self.pending_path.exists():
+            return {}
+        try:
+            data = json.loads(self.pending_path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{self.pending_path} is not valid JSON: {exc}") from None
+        return data if isinstance(data, dict) else {}
+
+    def get_pending(self, chain_id: int) -> DeployProgress | None:
+        """The unfinished deployment on ``chain_id`` (what is done so far), if any."""
+        record = self._read_pending().get(str(chain_id))
+        return DeployProgress(**record) if record else None
+
+    def put_pending(self, progress: DeployProgress) -> None:
+        data = self._read_pending()
+        data[str(progress.chain_id)] = asdict(progress)
+        _write_json(self.pending_path, data)
+
+    def clear_pending(self, chain_id: int) -> None:
+        data = self._read_pending()
+        if data.pop(str(chain_id), None) is None:
+            return
+        if data:
+            _write_json(self.pending_path, data)
+        else:
+            self.pending_path.unlink(missing_ok=True)
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write ``data`` to ``path`` atomically (a reader sees the old file or the new one)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(data, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def deploy_data(artifact: dict[str, Any], *args: Any) -> str:
     """Creation bytecode followed by the ABI-encoded constructor arguments."""
+    from eth_abi import encode
+
     constructor = next((e for e in artifact["abi"] if e["type"] == "constructor"), {"inputs": []})
     types = [i["type"] for i in constructor["inputs"]]
     return artifact["bytecode"] + encode(types, list(args)).hex()
 
 
 def code_hash(w3: Web3, address: str) -> str:
+    from eth_utils import keccak, to_checksum_address
+
     return "0x" + keccak(bytes(w3.eth.get_code(to_checksum_address(address)))).hex()
 
 
@@ -109,30 +193,352 @@ def verify(w3: Web3, deployment: Deployment) -> None:
                 hint="redeploy with `p2pescrow deploy --force`, or point at the right network")
 
 
+#: The steps of a deployment, in order; ``after_step`` hooks receive these names.
+DEPLOY_STEPS = ("reputation", "escrow", "authorise", "handover")
+
+
 def deploy(transactor: Transactor, *, fee_recipient: str | None = None, platform_fee_bps: int = 0,
-           owner: str | None = None) -> Deployment:
-    """Deploy Reputation and P2PEscrow, authorise the escrow on the reputation contract."""
-    w3 = transactor.w3
-    owner = to_checksum_address(owner or transactor.address)
-    fee_recipient = to_checksum_address(fee_recipient or owner)
-    rep_artifact, esc_artifact = load_artifact("Reputation"), load_artifact("P2PEscrow")
+           owner: str | None = None, registry: Registry | None = None,
+           report: Callable[[str], None] | None = None,
+           after_step: Callable[[str], None] | None = None) -> Deployment:
+    """Deploy Reputation and P2PEscrow, authorise the escrow on the reputation contract, and (when
+    ``owner`` is not the deploying account) offer the reputation contract to the owner.
+
+    Without ``registry`` this sends the transactions and returns the :class:`Deployment`.
+
+    With ``registry`` it is recoverable: progress is recorded there as a pending record (see
+    :meth:`Registry.get_pending`) as soon as each transaction is sent and again when it is mined,
+    and a deployment left unfinished on this chain is continued (each step done is checked on
+    chain first: the code at the recorded addresses, the wiring) rather than started again.
+    Unfinished work with another account or other settings raises
+    :class:`PendingDeploymentConflict`; :func:`discard_pending` starts afresh. The finished
+    deployment is recorded in the registry and the pending record removed.
+
+    ``report(line)`` receives a line per transaction sent and step done; ``after_step(name)`` runs
+    after each step of :data:`DEPLOY_STEPS` is recorded (the recovery tests fail there).
+    """
+    from eth_utils import to_checksum_address
+
     deployer = transactor.address
-    # Reputation is owned by the deployer until the escrow is authorised, then handed over.
-    rep = transactor.send(Call(None, deploy_data(rep_artifact, deployer), description="deploy Reputation"))
-    assert rep.contract_address is not None
-    esc = transactor.send(Call(None, deploy_data(esc_artifact, owner, fee_recipient, platform_fee_bps,
-                                                 rep.contract_address), description="deploy P2PEscrow"))
-    assert esc.contract_address is not None
-    reputation = w3.eth.contract(address=rep.contract_address, abi=rep_artifact["abi"])
-    transactor.send(Call(rep.contract_address, reputation.encode_abi("setEscrow", [esc.contract_address, True]),
-                         description="authorise the escrow"))
-    if owner != deployer:
-        transactor.send(Call(rep.contract_address, reputation.encode_abi("transferOwnership", [owner]),
-                             description="hand the reputation contract to the owner"))
-    return Deployment(
-        chain_id=transactor.chain_id, escrow=to_checksum_address(esc.contract_address),
-        reputation=to_checksum_address(rep.contract_address), block=rep.block_number, owner=owner,
-        fee_recipient=fee_recipient, platform_fee_bps=platform_fee_bps,
-        escrow_code_hash=code_hash(w3, esc.contract_address),
-        reputation_code_hash=code_hash(w3, rep.contract_address),
-    )
+    owner = to_checksum_address(owner or deployer)
+    fee_recipient = to_checksum_address(fee_recipient or owner)
+    wanted = DeployProgress(transactor.chain_id, deployer, owner, fee_recipient, platform_fee_bps)
+    progress = registry.get_pending(wanted.chain_id) if registry is not None else None
+    if progress is not None:
+        if progress.settings() != wanted.settings():
+            raise PendingDeploymentConflict(
+                f"an unfinished deployment on chain {wanted.chain_id} was started by {progress.deployer} "
+                f"with owner {progress.owner}, fee {progress.platform_fee_bps} bps to "
+                f"{progress.fee_recipient}; this run asks for {deployer}, owner {owner}, fee "
+                f"{platform_fee_bps} bps to {fee_recipient}",
+                hint="re-run with the same account and settings to finish it, or force a fresh "
+                     "deployment (deploy --force)")
+        if not _still_there(transactor.w3, progress):
+            if report:
+                report(f"the unfinished deployment recorded for chain {wanted.chain_id} has no code "
+                       "there any more (was the chain reset?): starting afresh")
+            progress = None
+        elif report:
+            report(f"continuing the unfinished deployment on chain {wanted.chain_id} "
+                   f"(done: {', '.join(progress.done()) or 'nothing mined yet'})")
+    return _Deployer(transactor, progress or wanted, registry, report, after_step).run()
+
+
+def discard_pending(registry: Registry, chain_id: int) -> DeployProgress | None:
+    """Forget the unfinished deployment on ``chain_id`` (its contracts stay on chain, unused)."""
+    progress = registry.get_pending(chain_id)
+    registry.clear_pending(chain_id)
+    return progress
+
+
+def _still_there(w3: Web3, progress: DeployProgress) -> bool:
+    """False when no contract recorded by ``progress`` has code (a dev chain that was reset)."""
+    addresses = [a for a in (progress.reputation, progress.escrow) if a]
+    if not addresses:
+        return True
+    return any(len(bytes(w3.eth.get_code(a))) > 0 for a in addresses)
+
+
+class _Deployer:
+    """The steps of :func:`deploy`, each skipped when already done, each recorded when done."""
+
+    def __init__(self, transactor: Transactor, progress: DeployProgress, registry: Registry | None,
+                 report: Callable[[str], None] | None, after_step: Callable[[str], None] | None) -> None:
+        from .build import load_artifact
+
+        self.tx = transactor
+        self.w3 = transactor.w3
+        self.p = progress
+        self.registry = registry
+        self.narrate = report is not None
+        self.report = report or (lambda line: None)
+        self.after_step = after_step or (lambda step: None)
+        self.artifacts = {name: load_artifact(name) for name in ("Reputation", "P2PEscrow")}
+
+    def run(self) -> Deployment:
+        from eth_utils import to_checksum_address
+
+        p = self.p
+        self._save()
+        if p.reputation is None:
+            result = self._create("Reputation", "reputation_tx", p.deployer)
+            p.reputation, p.block = result
+            self._done("reputation", f"Reputation deployed at {p.reputation}")
+        else:
+            self._check_code("Reputation", p.reputation)
+        if p.escrow is None:
+            p.escrow, _ = self._create("P2PEscrow", "escrow_tx", p.owner, p.fee_recipient,
+                                       p.platform_fee_bps, p.reputation)
+            self._done("escrow", f"P2PEscrow deployed at {p.escrow}")
+        else:
+            self._check_code("P2PEscrow", p.escrow)
+            linked = self._contract("P2PEscrow", p.escrow).functions.reputation().call()
+            if to_checksum_address(linked) != p.reputation:
+                raise DeploymentMismatch(f"the escrow recorded at {p.escrow} uses reputation {linked}, "
+                                         f"not {p.reputation}", hint="force a fresh deployment")
+        reputation = self._contract("Reputation", p.reputation)
+        if not p.authorised:
+            if not reputation.functions.isAuthorisedEscrow(p.escrow).call():
+                self._send(p.reputation, reputation.encode_abi("setEscrow", [p.escrow, True]),
+                           "authorise the escrow on the reputation contract")
+            p.authorised = True
+            self._done("authorise", f"escrow {p.escrow} authorised on the reputation contract")
+        if p.owner != p.deployer and not p.handed_over:
+            current = to_checksum_address(reputation.functions.owner().call())
+            offered = to_checksum_address(reputation.functions.pendingOwner().call())
+            if p.owner not in (current, offered):
+                self._send(p.reputation, reputation.encode_abi("transferOwnership", [p.owner]),
+                           "hand the reputation contract to the owner")
+            p.handed_over = True
+            self._done("handover", f"reputation contract offered to {p.owner} (it accepts with "
+                                   "transfer_ownership.py accept)")
+        assert p.escrow is not None and p.reputation is not None and p.block is not None
+        deployment = Deployment(
+            chain_id=p.chain_id, escrow=p.escrow, reputation=p.reputation, block=p.block,
+            owner=p.owner, fee_recipient=p.fee_recipient, platform_fee_bps=p.platform_fee_bps,
+            escrow_code_hash=code_hash(self.w3, p.escrow),
+            reputation_code_hash=code_hash(self.w3, p.reputation))
+        if self.registry is not None:
+            self.registry.put(deployment)
+            self.registry.clear_pending(p.chain_id)
+        return deployment
+
+    # -- helpers ----------------------------------------------------------------------------------
+    def _save(self) -> None:
+        if self.registry is not None:
+            self.registry.put_pending(self.p)
+
+    def _done(self, step: str, line: str) -> None:
+        self._save()
+        self.report(line)
+        self.after_step(step)
+
+    def _contract(self, name: str, address: str) -> Any:
+        return self.w3.eth.contract(address=address, abi=self.artifacts[name]["abi"])
+
+    def _check_code(self, name: str, address: str) -> None:
+        if not code_matches_artifact(bytes(self.w3.eth.get_code(address)), self.artifacts[name]):
+            raise DeploymentMismatch(
+                f"the {name} contract recorded at {address} by the unfinished deployment on chain "
+                f"{self.p.chain_id} holds other code", hint="force a fresh deployment")
+
+    def _create(self, name: str, tx_field: str, *args: Any) -> tuple[str, int]:
+        """Deploy ``name`` (or pick up the receipt of the deployment sent by an earlier run)."""
+        from eth_utils import to_checksum_address
+
+        earlier = getattr(self.p, tx_field)
+        if earlier:
+            found = self._earlier_receipt(earlier)
+            if found is not None:
+                address, block = found
+                self._check_code(name, address)
+                setattr(self.p, tx_field, None)
+                return address, block
+        result = self._send(None, deploy_data(self.artifacts[name], *args), f"deploy {name}", tx_field)
+        assert result.contract_address is not None
+        setattr(self.p, tx_field, None)
+        return to_checksum_address(result.contract_address), result.block_number
+
+    def _earlier_receipt(self, tx_hash: str) -> tuple[str, int] | None:
+        """The contract created by ``tx_hash`` (sent by a run that died before its receipt), waiting
+        for it while the node still knows the transaction; None if it was dropped or reverted."""
+        from eth_utils import to_checksum_address
+
+        from .errors import TransactionError
+
+        try:
+            self.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+        except Exception:
+            self.report(f"the transaction {tx_hash} sent by the earlier run is unknown to the node: "
+                        "sending it again")
+            return None
+        self.report(f"waiting for the transaction {tx_hash} sent by the earlier run")
+        try:
+            result = self.tx.wait(tx_hash)
+        except TransactionError:  # mined and reverted
+            return None
+        if result.contract_address is None:
+            return None
+        return to_checksum_address(result.contract_address), result.block_number
+
+    def _send(self, to: str | None, data: str, description: str, tx_field: str | None = None) -> Any:
+        from .transport.pipeline import Call
+
+        def sent(tx_hash: str) -> None:
+            if tx_field is not None:
+                setattr(self.p, tx_field, tx_hash)
+                self._save()
+            self.report(f"{description}: sent {tx_hash}")
+
+        if self.registry is None and not self.narrate:  # the plain path: the caller's hooks stay
+            return self.tx.send(Call(to, data, description=description))
+        return self.tx.send(Call(to, data, description=description), on_sent=sent)
+
+
+# -- checking a deployment against the artifacts ----------------------------------------------------
+def _strip_metadata(code: bytes) -> bytes:
+    """``code`` without the CBOR metadata solc appends (its length is in the last two bytes)."""
+    if len(code) < 2:
+        return code
+    length = int.from_bytes(code[-2:], "big")
+    return code[: -(length + 2)] if length + 2 <= len(code) else code
+
+
+def code_matches_artifact(code: bytes, artifact: dict[str, Any]) -> bool:
+    """True when deployed ``code`` is the artifact's runtime code.
+
+    Byte for byte, metadata hash included (it pins the exact sources and compiler settings),
+    except inside the 32-byte slots that solc leaves zero in the runtime code for immutables and
+    the constructor fills (the escrow's reputation address and its EIP-712 domain): a difference
+    is accepted only within a run of at least 32 zero bytes of the artifact.
+    """
+    expected = bytes.fromhex(artifact["deployedBytecode"].removeprefix("0x"))
+    if len(code) != len(expected):
+        return False
+    i, n = 0, len(expected)
+    while i < n:
+        if code[i] == expected[i]:
+            i += 1
+            continue
+        if expected[i] != 0:
+            return False
+        lo, hi = i, i
+        while lo > 0 and expected[lo - 1] == 0:
+            lo -= 1
+        while hi < n and expected[hi] == 0:
+            hi += 1
+        if hi - lo < 32:
+            return False
+        i = hi
+    return True
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check of :func:`check_deployment`: ``ok`` None is information, not a verdict."""
+
+    name: str
+    ok: bool | None
+    detail: str
+
+
+def check_deployment(w3: Web3, deployment: Deployment, *, owner: str | None = None,
+                     fee_recipient: str | None = None, platform_fee_bps: int | None = None) -> list[Check]:
+    """Check a recorded deployment on its chain: the code at both addresses against the shipped
+    artifacts, the wiring (the escrow's reputation contract, the escrow authorised there), the
+    owner of both contracts and the fee settings. Expected values are the record's unless given."""
+    from eth_utils import to_checksum_address
+
+    from .build import load_artifact
+
+    owner = to_checksum_address(owner or deployment.owner)
+    fee_recipient = to_checksum_address(fee_recipient or deployment.fee_recipient)
+    fee = deployment.platform_fee_bps if platform_fee_bps is None else platform_fee_bps
+    checks: list[Check] = []
+    chain_id = int(w3.eth.chain_id)
+    checks.append(Check("chain id", chain_id == deployment.chain_id,
+                        f"{chain_id}" + ("" if chain_id == deployment.chain_id
+                                         else f", the record is for {deployment.chain_id}")))
+    live = {}
+    for name, address, recorded in (("P2PEscrow", deployment.escrow, deployment.escrow_code_hash),
+                                    ("Reputation", deployment.reputation, deployment.reputation_code_hash)):
+        code = bytes(w3.eth.get_code(address))
+        if not code:
+            checks.append(Check(f"{name} code", False, f"no contract at {address}"))
+            continue
+        matches = code_matches_artifact(code, load_artifact(name))
+        checks.append(Check(f"{name} code", matches, f"{address} " + (
+            "matches the artifact" if matches else "holds other code than the artifact")))
+        unchanged = code_hash(w3, address) == recorded
+        checks.append(Check(f"{name} code hash", unchanged,
+                            "as recorded at deployment" if unchanged else "differs from the recorded hash"))
+        live[name] = w3.eth.contract(address=address, abi=load_artifact(name)["abi"])
+    if len(live) < 2:
+        return checks
+    escrow, reputation = live["P2PEscrow"], live["Reputation"]
+
+    def expect(name: str, actual: Any, wanted: Any) -> None:
+        ok = actual == wanted
+        checks.append(Check(name, ok, f"{actual}" + ("" if ok else f", expected {wanted}")))
+
+    expect("escrow's reputation contract", to_checksum_address(escrow.functions.reputation().call()),
+           deployment.reputation)
+    authorised = bool(reputation.functions.isAuthorisedEscrow(deployment.escrow).call())
+    checks.append(Check("escrow authorised on reputation", authorised,
+                        "yes" if authorised else f"no: run setEscrow({deployment.escrow}, true)"))
+    for label, contract in (("escrow", escrow), ("reputation", reputation)):
+        actual = to_checksum_address(contract.functions.owner().call())
+        pending = to_checksum_address(contract.functions.pendingOwner().call())
+        if actual != owner and pending == owner:
+            checks.append(Check(f"{label} owner", False, f"{actual}; offered to {owner}, who has not "
+                                "accepted yet (transfer_ownership.py accept)"))
+        else:
+            expect(f"{label} owner", actual, owner)
+            if int(pending, 16):
+                checks.append(Check(f"{label} ownership transfer", None, f"offered to {pending}, not accepted"))
+    expect("fee recipient", to_checksum_address(escrow.functions.feeRecipient().call()), fee_recipient)
+    expect("platform fee (bps)", int(escrow.functions.platformFeeBps().call()), fee)
+    paused = bool(escrow.functions.paused().call())
+    checks.append(Check("paused", None, "yes: no new trades" if paused else "no"))
+    return checks
+
+
+# -- deploying once per chain ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DeployOutcome:
+    """What :func:`ensure_deployed` did: ``status`` is ``existing`` (a working deployment was
+    recorded: nothing sent), ``deployed`` or ``resumed`` (an unfinished one was completed);
+    ``replaced`` is the record this one replaced (forced, or its chain was reset)."""
+
+    deployment: Deployment
+    status: str
+    replaced: Deployment | None = None
+
+
+def ensure_deployed(transactor: Transactor, registry: Registry, *, fee_recipient: str | None = None,
+                    platform_fee_bps: int = 0, owner: str | None = None, force: bool = False,
+                    report: Callable[[str], None] | None = None,
+                    after_step: Callable[[str], None] | None = None) -> DeployOutcome:
+    """The one deployment of this chain: the recorded one if its code is still there (nothing is
+    sent; the settings asked for are not compared), else a new one, continuing an unfinished one
+    with the same settings. ``force`` deploys anew, abandoning both."""
+    chain_id = transactor.chain_id
+    existing = registry.get(chain_id)
+    if existing is not None and not force:
+        try:
+            verify(transactor.w3, existing)
+        except DeploymentMismatch:
+            if report:
+                report(f"the deployment recorded for chain {chain_id} ({existing.escrow}) has no "
+                       "matching code there any more (was the chain reset?): deploying anew")
+        else:
+            return DeployOutcome(existing, "existing")
+    if force:
+        abandoned = discard_pending(registry, chain_id)
+        if abandoned is not None and report:
+            report(f"--force: abandoning the unfinished deployment on chain {chain_id} "
+                   f"(done: {', '.join(abandoned.done()) or 'nothing'})")
+    resuming = registry.get_pending(chain_id) is not None
+    deployment = deploy(transactor, fee_recipient=fee_recipient, platform_fee_bps=platform_fee_bps,
+                        owner=owner, registry=registry, report=report, after_step=after_step)
+    return DeployOutcome(deployment, "resumed" if resuming else "deployed", existing)

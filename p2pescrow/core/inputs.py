@@ -73,8 +73,9 @@ def new_terms(me: str, token: TokenInfo, platform_fee_bps: int, *, amount: Decim
     """Terms of a new trade in which ``me`` is the buyer (``seller`` given) or the seller (``buyer``)."""
     if (buyer is None) == (seller is None):
         raise InputError("name the counterparty: seller=... (you buy) or buyer=... (you sell)")
-    buyer_addr = checksum(buyer) if buyer else me
-    seller_addr = checksum(seller) if seller else me
+    # `is not None`: an empty string is a typo to report, not "myself"
+    buyer_addr = checksum(buyer) if buyer is not None else me
+    seller_addr = checksum(seller) if seller is not None else me
     return Terms(
         buyer=buyer_addr, seller=seller_addr, token=token.address,
         arbiter=checksum(arbiter) if arbiter else ZERO_ADDRESS,

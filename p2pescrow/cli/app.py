@@ -1,0 +1,121 @@
+"""The ``p2pescrow`` root command: global options, the command groups, and error handling.
+
+Kept free of web3 at import time (``import web3`` costs ~0.9 s): ``--help``, ``--version`` and
+argument errors answer at once; each command imports the SDK only when it runs.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from ..errors import P2PEscrowError
+from .output import EXIT_CODES_HELP, EXIT_INTERNAL, Options, fail
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+HELP = """Peer-to-peer escrow on Ethereum: create, fund, dispute and settle trades.
+
+Start a local chain with `p2pescrow node start`, or see it all in seconds with `p2pescrow demo`.
+Amounts accept `1.5`, `1.5 ETH` or `250 USDC` (checked against the trade's token)."""
+
+app = typer.Typer(name="p2pescrow", help=HELP, epilog=EXIT_CODES_HELP, no_args_is_help=True,
+                  rich_markup_mode=None, pretty_exceptions_enable=False)
+
+
+def package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("p2pescrow")
+    except PackageNotFoundError:
+        from .. import __version__
+
+        return __version__
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"p2pescrow {package_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    network: Annotated[str | None, typer.Option(
+        "--network", "-n", envvar="P2PESCROW_NETWORK",
+        help="Network name: local (Anvil, default), ganache, embedded, or one added with `networks add`.")] = None,
+    rpc_url: Annotated[str | None, typer.Option(
+        "--rpc-url", envvar="ETH_RPC_URL", help="RPC URL; overrides the network's.")] = None,
+    account: Annotated[str | None, typer.Option(
+        "--account", "-a", envvar="P2PESCROW_ACCOUNT",
+        help="Keystore name (see `accounts list`), or dev0..dev9 on dev chains.")] = None,
+    password_file: Annotated[str | None, typer.Option(
+        "--password-file", envvar="P2PESCROW_PASSWORD_FILE",
+        help="File holding the keystore password (else $P2PESCROW_PASSWORD, else a hidden prompt).")] = None,
+    json_output: Annotated[bool, typer.Option(
+        "--json", help="Print one JSON document instead of text.")] = False,
+    yes: Annotated[bool, typer.Option(
+        "--yes", "-y", help="Do not ask for confirmation before sending.")] = False,
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_version_callback, is_eager=True, help="Show the version and exit.")] = False,
+) -> None:
+    ctx.obj = Options(network=network, rpc_url=rpc_url, account=account, password_file=password_file,
+                      json=json_output, yes=yes)
+
+
+def _context(args: tuple[Any, ...], kw: dict[str, Any]) -> typer.Context | None:
+    """The command's Typer context (typer 0.29 vendors click and no longer re-exports
+    ``get_current_context``): the ``ctx`` argument, else click's current one."""
+    for value in (*args, *kw.values()):
+        if isinstance(value, typer.Context):
+            return value
+    try:
+        from typer._click.globals import get_current_context
+    except ImportError:  # older typer: click is a separate package
+        from click import get_current_context  # type: ignore[no-redef]
+    return get_current_context(silent=True)  # type: ignore[return-value]
+
+
+def command(group: typer.Typer, name: str, **kwargs: Any) -> Callable[[F], F]:
+    """Register a command whose package errors end as one line on stderr and their exit code."""
+
+    def register(fn: F) -> F:
+        @functools.wraps(fn)
+        def run(*args: Any, **kw: Any) -> Any:
+            try:
+                return fn(*args, **kw)
+            except P2PEscrowError as exc:
+                ctx = _context(args, kw)
+                fail(exc, ctx.find_object(Options) if ctx else None)
+            except KeyboardInterrupt:
+                typer.echo("interrupted", err=True)
+                raise typer.Exit(130) from None
+            except (typer.Exit, typer.Abort):
+                raise
+            except Exception as exc:  # noqa: BLE001 - last resort: one line, never a traceback
+                typer.echo(f"error: unexpected {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                           " (please report this)", err=True)
+                raise typer.Exit(EXIT_INTERNAL) from None
+
+        group.command(name, **kwargs)(run)
+        return fn
+
+    return register
+
+
+@app.command("version")
+def version_command() -> None:
+    """Show the version."""
+    typer.echo(f"p2pescrow {package_version()}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    from . import commands  # noqa: F401 - registers the command groups
+
+    app()

@@ -1,0 +1,236 @@
+"""``p2pescrow accounts``: encrypted keystores in the config folder, and the dev accounts.
+
+Keys and mnemonics are only ever read from a hidden prompt (or from standard input when it is not a
+terminal), never from an argument: arguments end up in shell history and in ``ps``.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from ...errors import AccountError, InputError
+from ..app import app, command
+from ..output import Options, emit, table
+
+accounts_app = typer.Typer(
+    name="accounts", no_args_is_help=True,
+    help="Keystores (encrypted, in the config folder) and the dev accounts of local chains.")
+app.add_typer(accounts_app)
+
+DEV_NOTE = "dev chains only (public test key)"
+
+
+def _secret(what: str) -> str:
+    """A secret typed at a hidden prompt, or one line piped on standard input."""
+    if sys.stdin.isatty():
+        value = str(typer.prompt(what, hide_input=True))
+    else:
+        value = sys.stdin.readline()
+    if not value.strip():
+        raise InputError(f"no {what.lower()} given",
+                         hint="type it at the prompt, or pipe it on standard input")
+    return value.strip()
+
+
+def _new_password(options: Options, name: str) -> str:
+    from ..context import password
+
+    value = password(options, name, confirm=True)
+    if not value:
+        raise InputError("the password cannot be empty")
+    return value
+
+
+def _keystore_path(name: str) -> str:
+    from ...accounts import keystore_dir
+
+    return str(keystore_dir() / f"{name}.json")
+
+
+@command(accounts_app, "new")
+def new(ctx: typer.Context,
+        name: Annotated[str, typer.Argument(help="A name for the account, e.g. alice.")]) -> None:
+    """Create a new key, encrypted with a password you choose (asked twice, hidden).
+
+    \b
+    Example:
+      p2pescrow accounts new alice
+    """
+    from ... import accounts
+
+    options: Options = ctx.obj
+    accounts.check_new_name(name)
+    secret = _new_password(options, name)
+    address = accounts.create(name, secret)
+    emit(options, {"name": name, "address": address, "keystore": _keystore_path(name)},
+         [f"created {name}: {address}", f"keystore: {_keystore_path(name)} (keep a backup; "
+          "without it and the password the funds are lost)"])
+
+
+@command(accounts_app, "import", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def import_(ctx: typer.Context,
+            name: Annotated[str, typer.Argument(help="A name for the account, e.g. alice.")],
+            private_key: Annotated[bool, typer.Option(
+                "--private-key", help="Ask for a private key (hidden prompt, or one line on stdin).")] = False,
+            mnemonic: Annotated[bool, typer.Option(
+                "--mnemonic", help="Ask for a BIP-39 mnemonic (hidden prompt, or one line on stdin).")] = False,
+            index: Annotated[int, typer.Option(
+                "--index", min=0, help="With --mnemonic: the account index i of m/44'/60'/0'/0/i.")] = 0) -> None:
+    """Import a key you already have and encrypt it. The key is asked for, never passed as an argument.
+
+    \b
+    Example:
+      p2pescrow accounts import alice --private-key
+    """
+    from ... import accounts
+
+    options: Options = ctx.obj
+    if ctx.args:  # refused without echoing them: a pasted key must not reach the terminal log
+        raise InputError(f"unexpected arguments after {name} (not shown, in case they hold a key): keys and "
+                         "mnemonics are only read from a hidden prompt or standard input",
+                         hint=f"run `p2pescrow accounts import {name} --private-key` and paste it at the prompt")
+    if private_key == mnemonic:
+        raise InputError("choose one of --private-key or --mnemonic",
+                         hint="e.g. `p2pescrow accounts import alice --private-key`")
+    if index and not mnemonic:
+        raise InputError("--index only applies with --mnemonic")
+    accounts.check_new_name(name)
+    if private_key:
+        key = _secret("Private key")
+        address = accounts.key_address(key)
+    else:
+        phrase = _secret("Mnemonic")
+        address = accounts.mnemonic_address(phrase, index)
+    if not options.json:
+        typer.echo(f"importing {address} as {name}", err=True)
+    secret = _new_password(options, name)
+    if private_key:
+        accounts.import_private_key(name, key, secret)
+    else:
+        accounts.import_mnemonic(name, phrase, secret, index)
+    emit(options, {"name": name, "address": address, "keystore": _keystore_path(name)},
+         [f"imported {name}: {address}", f"keystore: {_keystore_path(name)}"])
+
+
+@command(accounts_app, "list")
+def list_(ctx: typer.Context) -> None:
+    """List your keystores (name and address; no password needed) and the dev accounts.
+
+    \b
+    Example:
+      p2pescrow accounts list
+    """
+    from ... import accounts
+
+    options: Options = ctx.obj
+    entries = []
+    for name in accounts.names():
+        try:
+            address: str | None = accounts.address_of(name)
+            problem = None
+        except (AccountError, InputError) as exc:
+            address, problem = None, str(exc)
+        entries.append({"name": name, "address": address, "kind": "keystore",
+                        "keystore": _keystore_path(name), "problem": problem})
+    for name in accounts.DEV_NAMES:
+        entries.append({"name": name, "address": accounts.DEV_ADDRESSES[accounts.DEV_NAMES.index(name)],
+                        "kind": "dev",
+                        "keystore": None, "problem": None})
+    rows = [(e["name"], e["address"] or "?",
+             DEV_NOTE if e["kind"] == "dev" else (e["problem"] or "")) for e in entries]
+    text = table(rows, ("NAME", "ADDRESS", "NOTE"))
+    if not accounts.names():
+        text = "no keystores yet: create one with `p2pescrow accounts new NAME`\n\n" + text
+    emit(options, {"accounts": entries}, text)
+
+
+@command(accounts_app, "show")
+def show(ctx: typer.Context,
+         name: Annotated[str, typer.Argument(help="Keystore name, or dev0..dev9.")]) -> None:
+    """Show an account's address and, when the selected network answers, its ETH balance.
+
+    \b
+    Example:
+      p2pescrow --network ganache accounts show alice
+    """
+    from ... import accounts
+
+    options: Options = ctx.obj
+    if name in accounts.DEV_NAMES:
+        address, kind, keystore = accounts.DEV_ADDRESSES[accounts.DEV_NAMES.index(name)], "dev", None
+    else:
+        address, kind, keystore = accounts.address_of(name), "keystore", _keystore_path(name)
+    balance, where, problem = _balance(options, address)
+    document = {"name": name, "address": address, "kind": kind, "keystore": keystore, "network": where,
+                "balance_wei": balance, "balance_eth": _eth(balance) if balance is not None else None}
+    lines = [f"name:     {name}" + (f" - {DEV_NOTE}" if kind == "dev" else ""),
+             f"address:  {address}"]
+    if keystore:
+        lines.append(f"keystore: {keystore}")
+    lines.append(f"balance:  {_eth(balance)} ETH on {where}" if balance is not None
+                 else f"balance:  unknown ({problem})")
+    emit(options, document, lines)
+
+
+def _eth(wei: int) -> str:
+    from ...models import from_base_units
+
+    return str(from_base_units(wei, 18))
+
+
+def _balance(options: Options, address: str) -> tuple[int | None, str | None, str]:
+    """The ETH balance on the selected network, if it answers: (wei, where, why not)."""
+    from ... import _nodes
+    from ..context import network
+
+    net = network(options)
+    if net.rpc_url is None:
+        return None, None, "the embedded chain exists only while a command runs"
+    if not net.rpc_url.startswith(("http://", "https://")):
+        return None, None, f"balance lookups need an http(s) RPC URL, not {net.rpc_url.split(':')[0]}"
+    answered = _nodes.rpc(net.rpc_url, "eth_chainId", timeout=3)
+    if answered is None:
+        return None, None, f"no node answers at {net.rpc_url}"
+    chain_id = int(str(answered), 16)
+    if net.chain_id is not None and chain_id != net.chain_id:
+        return None, None, f"the node at {net.rpc_url} serves chain {chain_id}, not {net.chain_id}"
+    wei = _nodes.rpc(net.rpc_url, "eth_getBalance", [address, "latest"], timeout=3)
+    if wei is None:
+        return None, None, f"the node at {net.rpc_url} did not return a balance"
+    return int(str(wei), 16), f"{net.name} (chain {chain_id})", ""
+
+
+@command(accounts_app, "delete")
+def delete(ctx: typer.Context,
+           name: Annotated[str, typer.Argument(help="Keystore name.")],
+           yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask first (as the global --yes).")] = False,
+           ) -> None:
+    """Delete a keystore file (asks first, unless --yes). Funds stay on chain, reachable only with a backup.
+
+    \b
+    Example:
+      p2pescrow accounts delete alice
+    """
+    from ... import accounts
+
+    options: Options = ctx.obj
+    options.yes = options.yes or yes
+    if name in accounts.DEV_NAMES:
+        raise InputError(f"{name} is a built-in dev account; there is nothing to delete")
+    try:
+        address = accounts.address_of(name)
+    except AccountError as exc:
+        if isinstance(exc, accounts.KeystoreNotFound):
+            raise
+        address = "address unreadable"  # a damaged or over-shared file can still be deleted
+    if not options.yes:
+        if options.json or not sys.stdin.isatty():
+            raise InputError("confirmation needed and there is no terminal to ask", hint="pass --yes")
+        if not typer.confirm(f"Delete keystore {name} ({address})? Without a backup its funds are lost",
+                             default=False, err=True):
+            raise typer.Abort()
+    accounts.delete(name)
+    emit(options, {"name": name, "address": address, "deleted": True}, f"deleted {name} ({address})")

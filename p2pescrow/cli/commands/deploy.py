@@ -1,0 +1,120 @@
+"""``p2pescrow deploy``: escrow + reputation on the selected network, recorded in the registry."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated, Any
+
+import typer
+
+from ..app import app, command
+from ..output import Options, emit, progress
+
+#: P2PEscrow.MAX_PLATFORM_FEE_BPS (the constructor refuses more; checked here to fail early).
+MAX_FEE_BPS = 500
+
+
+@command(app, "deploy")
+def deploy(ctx: typer.Context,
+           fee_bps: Annotated[int, typer.Option(
+               "--fee-bps", min=0, max=MAX_FEE_BPS,
+               help="Platform fee on new trades, in basis points (25 = 0.25%; at most 500).")] = 0,
+           fee_recipient: Annotated[str | None, typer.Option(
+               "--fee-recipient", help="Address that receives the fees (default: the deploying account).")] = None,
+           force: Annotated[bool, typer.Option(
+               "--force", help="Deploy even if a deployment is recorded for this chain (it is replaced).")] = False,
+           yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask first (as the global --yes).")] = False,
+           ) -> None:
+    """Deploy the escrow and reputation contracts with the selected account and record them.
+
+    Every command then finds them by the chain id. A chain gets one deployment: a second one is
+    refused unless --force. Shows the cost and asks first, unless --yes.
+
+    \b
+    Example:
+      p2pescrow --network sepolia --account alice deploy --fee-bps 25
+    """
+    from web3 import Web3
+
+    from ...client import checksum
+    from ...deployments import DeploymentMismatch, Registry, ensure_deployed, verify
+    from ...errors import ConfigError, InputError, WrongChain
+    from ...transport.pipeline import Transactor
+    from ...transport.reverts import translate
+    from ..context import network, signer
+
+    options: Options = ctx.obj
+    options.yes = options.yes or yes
+    net = network(options)
+    if net.rpc_url is None:
+        raise InputError("the embedded chain is created, contracts included, afresh for each command: "
+                         "there is nothing to deploy to", hint="pick a node with --network or --rpc-url")
+    recipient = checksum(fee_recipient, "fee recipient") if fee_recipient else None
+    provider: Any = (Web3.LegacyWebSocketProvider(net.rpc_url) if net.rpc_url.startswith(("ws://", "wss://"))
+                     else Web3.HTTPProvider(net.rpc_url, request_kwargs={"timeout": 30}))
+    w3 = Web3(provider)
+    try:
+        chain_id = int(w3.eth.chain_id)
+    except Exception as exc:  # noqa: BLE001 - every provider raises its own types
+        raise translate(exc, net.rpc_url) from None
+    if net.chain_id is not None and chain_id != net.chain_id:
+        raise WrongChain(net.chain_id, chain_id)
+
+    registry = Registry()
+    previous = registry.get(chain_id)
+    if previous is not None and not force:
+        try:
+            verify(w3, previous)
+        except DeploymentMismatch:
+            pass  # its chain was reset: ensure_deployed says so and deploys anew
+        else:
+            raise ConfigError(f"already deployed on chain {chain_id} at {previous.escrow} "
+                              f"(reputation {previous.reputation}), use --force to deploy again")
+
+    account = signer(options, net)
+    transactor = Transactor(w3, account, url=net.rpc_url)
+    _confirm(options, transactor, net.name, chain_id, fee_bps, recipient)
+    outcome = ensure_deployed(transactor, registry, fee_recipient=recipient, platform_fee_bps=fee_bps,
+                              force=force, report=lambda line: progress(line, options))
+    deployment = outcome.deployment
+    replaced = outcome.replaced.escrow if outcome.replaced is not None else None
+    emit(options, {"network": net.name, **asdict(deployment), "status": outcome.status, "replaced": replaced,
+                   "registry": str(registry.path)},
+         [f"deployed on {net.name} (chain {chain_id}) at block {deployment.block}",
+          f"  escrow:        {deployment.escrow}",
+          f"  reputation:    {deployment.reputation}",
+          f"  owner:         {deployment.owner}",
+          f"  platform fee:  {deployment.platform_fee_bps} bps to {deployment.fee_recipient}",
+          f"recorded in {registry.path}" + (f" (replacing {replaced})" if replaced else "")])
+
+
+def _confirm(options: Options, transactor: Any, network_name: str, chain_id: int, fee_bps: int,
+             recipient: str | None) -> None:
+    """Price the two deployments (which also checks they would succeed), show it, and ask."""
+    import sys
+
+    from ...build import load_artifact
+    from ...deployments import deploy_data
+    from ...errors import InputError
+    from ...models import from_base_units
+    from ...transport.pipeline import Call
+
+    owner = transactor.address
+    rep = transactor.preview(Call(None, deploy_data(load_artifact("Reputation"), owner)))
+    # The escrow's constructor only stores the reputation address: any address prices it right.
+    esc = transactor.preview(Call(None, deploy_data(load_artifact("P2PEscrow"), owner, recipient or owner,
+                                                    fee_bps, owner)))
+    gas = rep.gas + esc.gas
+    cost = rep.gas * rep.max_fee_per_gas + esc.gas * esc.max_fee_per_gas
+    lines = [f"About to deploy p2pescrow on {network_name} (chain {chain_id}):",
+             f"  from / owner:  {owner}",
+             f"  platform fee:  {fee_bps} bps ({fee_bps / 100:g}%) to {recipient or owner}",
+             "  transactions:  3 (Reputation, P2PEscrow, authorise the escrow)",
+             f"  gas:           about {gas:,} plus a small call, at most {from_base_units(cost, 18)} ETH"]
+    if options.yes:
+        return
+    if options.json or not sys.stdin.isatty():
+        raise InputError("confirmation needed and there is no terminal to ask", hint="pass --yes")
+    typer.echo("\n".join(lines), err=True)
+    if not typer.confirm("Deploy?", default=False, err=True):
+        raise typer.Abort()

@@ -1,0 +1,218 @@
+"""``p2pescrow node``: a local chain in the background (Anvil, or Ganache), kept across restarts."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ..app import app, command
+from ..output import Options, emit, progress
+
+if TYPE_CHECKING:
+    from ...devchain import NodeStatus
+
+node_app = typer.Typer(
+    name="node", no_args_is_help=True,
+    help="A local chain in the background: Anvil (network `local`) or Ganache (network `ganache`), "
+         "with funded dev accounts and the contracts deployed; its state survives stop/start.")
+app.add_typer(node_app)
+
+
+class Engine(StrEnum):
+    anvil = "anvil"
+    ganache = "ganache"
+
+
+ENGINE_HELP = "anvil (port 8545, chain 31337, network `local`) or ganache (port 8546, chain 1337)."
+EngineOption = Annotated[Engine, typer.Option("--engine", "-e", help=ENGINE_HELP)]
+AnyEngineOption = Annotated[Engine | None, typer.Option(
+    "--engine", "-e", help="Only this engine (default: both).")]
+YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask first (as the global --yes).")]
+PortOption = Annotated[int | None, typer.Option(
+    "--port", min=1, max=65535, help="Listen on this port instead of the engine's default (8545/8546).")]
+
+
+def _engines(engine: Engine | None) -> list[str]:
+    from ...devchain import ENGINES
+
+    return [engine.value] if engine else list(ENGINES)
+
+
+def _start(options: Options, engine: str, port: int | None) -> dict[str, Any]:
+    from ... import devchain
+
+    if devchain.running(engine) is None:
+        progress(f"starting {engine} ...", options)
+    record, started = devchain.start(engine, port=port)
+    network = devchain.NETWORK_OF[engine]
+    result: dict[str, Any] = {"engine": engine, "started": started, "url": record.url,
+                              "chain_id": record.chain_id, "pid": record.pid, "network": network}
+    if not started:
+        result["deployment"] = _plain(devchain.status(engine).deployment)
+        return result
+    progress(f"{engine} is up at {record.url}; checking the contracts ...", options)
+    try:
+        deployment, fresh = devchain.ensure_deployment(record)
+    except Exception as exc:  # noqa: BLE001 - the node runs: say so, and how to finish the job
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise devchain.NodeError(f"{engine} runs at {record.url}, but deploying the contracts failed: "
+                                 f"{reason}", hint="retry with `p2pescrow deploy`") from None
+    result.update(deployment=_plain(deployment), deployed_now=fresh)
+    return result
+
+
+def _plain(deployment: Any) -> dict[str, Any] | None:
+    from dataclasses import asdict
+
+    return asdict(deployment) if deployment is not None else None
+
+
+@command(node_app, "start")
+def start(ctx: typer.Context, engine: EngineOption = Engine.anvil, port: PortOption = None) -> None:
+    """Start a local chain in the background; the first start deploys the contracts (by dev0).
+
+    Dev accounts dev0..dev9 hold 10 000 ETH each. The chain is kept in the config folder: stop and
+    start again and your trades are still there (`node reset` starts over).
+
+    \b
+    Example:
+      p2pescrow node start
+      p2pescrow accounts show dev1
+    """
+    options: Options = ctx.obj
+    result = _start(options, engine.value, port)
+    deployment = result.get("deployment")
+    network = result["network"]
+    if not result["started"]:
+        lines = [f"{engine.value} is already running at {result['url']} (pid {result['pid']})"]
+    else:
+        lines = [f"{engine.value} running at {result['url']} (chain {result['chain_id']}, pid {result['pid']})"]
+        if deployment is not None:
+            verb = "deployed" if result.get("deployed_now") else "deployment found"
+            lines.append(f"{verb}: escrow {deployment['escrow']}, reputation {deployment['reputation']}")
+    from ...devchain import DEFAULT_PORTS
+
+    default_port = DEFAULT_PORTS[engine.value]
+    target = f"--network {network}" if network != "local" else ""
+    if result["url"] != f"http://127.0.0.1:{default_port}":
+        lines.append(f"the network `{network}` points at it while it runs")
+    lines.append(f"try: p2pescrow {target + ' ' if target else ''}accounts show dev1; "
+                 f"stop it with `p2pescrow node stop{' -e ganache' if engine.value == 'ganache' else ''}`")
+    emit(options, result, lines)
+
+
+@command(node_app, "stop")
+def stop(ctx: typer.Context, engine: AnyEngineOption = None) -> None:
+    """Stop the local chain (gracefully: it saves its state first).
+
+    \b
+    Example:
+      p2pescrow node stop
+    """
+    from ... import devchain
+
+    options: Options = ctx.obj
+    stopped = []
+    for name in _engines(engine):
+        if devchain.running(name) is not None:
+            progress(f"stopping {name} ...", options)
+        record = devchain.stop(name)
+        if record is not None:
+            stopped.append({"engine": name, "pid": record.pid, "url": record.url})
+    if stopped:
+        text = [f"stopped {s['engine']} (pid {s['pid']}); its state is kept in {devchain.state_path(s['engine'])}"
+                for s in stopped]
+    else:
+        text = "no local node was running"
+    emit(options, {"stopped": stopped}, text)
+
+
+@command(node_app, "status")
+def status(ctx: typer.Context, engine: AnyEngineOption = None) -> None:
+    """Show whether the local chain runs: URL, chain id, block, pid and the deployed contracts.
+
+    \b
+    Example:
+      p2pescrow node status
+    """
+    from ... import devchain
+
+    options: Options = ctx.obj
+    reports = [devchain.status(name) for name in _engines(engine)]
+    documents = [_status_document(r) for r in reports]
+    lines: list[str] = []
+    for report in reports:
+        lines += _status_lines(report)
+    if not any(r.running for r in reports):
+        lines.append("start one with `p2pescrow node start`"
+                     + (" -e ganache" if engine is Engine.ganache else ""))
+    emit(options, {"nodes": documents, "running": any(r.running for r in reports)}, lines)
+
+
+def _status_document(report: NodeStatus) -> dict[str, Any]:
+    record = report.record
+    return {"engine": report.engine, "running": report.running, "answering": report.answering,
+            "url": record.url if record else None, "chain_id": record.chain_id if record else None,
+            "port": record.port if record else None, "pid": record.pid if record else None,
+            "started": record.started if record else None, "block": report.block,
+            "deployment": _plain(report.deployment), "deployment_live": report.deployment_live,
+            "log": str(report.log), "state": str(report.state)}
+
+
+def _status_lines(report: NodeStatus) -> list[str]:
+    record = report.record
+    if record is None:
+        return [f"{report.engine}: not running"]
+    lines = [f"{report.engine}: running" + ("" if report.answering else " but not answering")]
+    lines += [f"  url:        {record.url}", f"  chain id:   {record.chain_id}",
+              f"  block:      {report.block if report.block is not None else '?'}",
+              f"  pid:        {record.pid} (since {record.started})"]
+    if report.deployment is not None:
+        flag = "" if report.deployment_live in (True, None) else "  (no code there: redeploy with `p2pescrow deploy --force`)"
+        lines += [f"  escrow:     {report.deployment.escrow}{flag}",
+                  f"  reputation: {report.deployment.reputation}"]
+    else:
+        lines.append("  contracts:  none recorded (deploy with `p2pescrow deploy`)")
+    lines.append(f"  log:        {report.log}")
+    return lines
+
+
+@command(node_app, "reset")
+def reset(ctx: typer.Context, engine: EngineOption = Engine.anvil,
+          start_again: Annotated[bool, typer.Option(
+              "--start", help="Start a fresh chain afterwards (deploying the contracts again).")] = False,
+          port: PortOption = None, yes: YesOption = False) -> None:
+    """Stop the local chain and delete its state and recorded deployment: start over.
+
+    \b
+    Example:
+      p2pescrow node reset --start --yes
+    """
+    from ... import devchain
+    from ...errors import InputError
+
+    options: Options = ctx.obj
+    options.yes = options.yes or yes
+    name = engine.value
+    if not options.yes:
+        if options.json or not sys.stdin.isatty():
+            raise InputError("confirmation needed and there is no terminal to ask", hint="pass --yes")
+        if not typer.confirm(f"Delete the {name} chain (all its blocks, balances and contracts)?",
+                             default=False, err=True):
+            raise typer.Abort()
+    stopped, removed, forgotten = devchain.reset(name)
+    document: dict[str, Any] = {"engine": name, "stopped": stopped is not None,
+                                "removed": [str(p) for p in removed], "deployment_forgotten": forgotten}
+    lines = [f"{name}: " + ("stopped, " if stopped else "") + ("state deleted" if removed else "no state to delete")
+             + (", deployment forgotten" if forgotten else "")]
+    if start_again:
+        started = _start(options, name, port)
+        document["start"] = started
+        deployment = started.get("deployment")
+        lines.append(f"{name} running at {started['url']} (chain {started['chain_id']}, pid {started['pid']})")
+        if deployment is not None:
+            lines.append(f"deployed: escrow {deployment['escrow']}, reputation {deployment['reputation']}")
+    emit(options, document, lines)

@@ -1,0 +1,422 @@
+"""``p2pescrow trade ...``: every trade operation of the SDK, one command each.
+
+Commands that send show what will happen (amounts with symbols, fees, counterparty, gas and its
+cost) and ask before sending, unless ``--yes``; afterwards they print the gas used and the trade's
+new state. Reads (``show``, ``list``, ``history``, ``watch``) need no password.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ...errors import InputError
+from ..app import app, command
+from ..context import client as connect
+from ..output import Options, emit, progress, table, when
+from . import _shared as s
+
+if TYPE_CHECKING:
+    from ...client import EscrowClient
+    from ...models import Trade
+
+trade_app = typer.Typer(name="trade", no_args_is_help=True, help=(
+    "Create, fund, release, dispute and settle trades, and read them.\n\n"
+    "TRADE is a trade id (0x + 64 hex digits) or a unique prefix of at least 8 hex digits."))
+app.add_typer(trade_app)
+
+TradeArg = Annotated[str, typer.Argument(metavar="TRADE", help="Trade id, or a unique prefix of 8+ hex digits.",
+                                         show_default=False)]
+AmountPart = Annotated[str | None, typer.Option(
+    "--amount", help="Only this part of what is held, e.g. '0.5' or '0.5 ETH' (default: all of it).")]
+BuyerShare = Annotated[str, typer.Option(
+    "--buyer-share", help="The buyer's share of what is held: '60%' or '6000bps'; the seller gets the rest.")]
+BPS = 10_000
+
+
+def _open(ctx: typer.Context, text: str, *, read_only: bool = False) -> tuple[Options, EscrowClient, Trade]:
+    """Options, a connected client, and the trade ``text`` names."""
+    options = s.options_of(ctx)
+    client = connect(options, read_only=read_only)
+    return options, client, client.trade(s.trade_id(client, text))
+
+
+def _split_lines(trade: Trade, held: int, buyer_bps: int, arbiter_fee_bps: int = 0) -> list[str]:
+    from ...core.trades import split
+
+    parts = split(held, buyer_bps, arbiter_fee_bps, trade.platform_fee_bps)
+    lines = [f"buyer {trade.buyer} receives {s.human(parts['to_buyer'], trade.token)} ({s.percent(buyer_bps)})",
+             f"seller {trade.seller} receives {s.human(parts['to_seller'], trade.token)} "
+             f"(after the {s.percent(trade.platform_fee_bps)} platform fee: "
+             f"{s.human(parts['platform_fee'], trade.token)})"]
+    if arbiter_fee_bps:
+        lines.append(f"arbiter {trade.arbiter} receives {s.human(parts['arbiter_fee'], trade.token)} "
+                     f"({s.percent(arbiter_fee_bps)} fee, taken first)")
+    return lines
+
+
+# -- creating and funding ------------------------------------------------------------------------
+@command(trade_app, "create")
+def create(
+    ctx: typer.Context,
+    *,
+    amount: Annotated[str, typer.Option("--amount", help="What the buyer pays: '1.5', '1.5 ETH', '250 USDC'.",
+                                        show_default=False)],
+    seller: Annotated[str | None, typer.Option("--seller", help="The seller's address: you buy.")] = None,
+    buyer: Annotated[str | None, typer.Option("--buyer", help="The buyer's address: you sell.")] = None,
+    token: Annotated[str | None, typer.Option("--token", help="ERC-20 token address (default: ETH).")] = None,
+    arbiter: Annotated[str | None, typer.Option("--arbiter", help="Who rules disputes (default: none).")] = None,
+    arbiter_fee: Annotated[str, typer.Option("--arbiter-fee", help="The arbiter's fee if they rule: '1%'.")] = "0%",
+    funding_window: Annotated[str, typer.Option("--funding-window", help="Time the buyer has to fund.")] = "1d",
+    release_window: Annotated[str, typer.Option(
+        "--release-window", help="Time after funding before the timeout may end the trade.")] = "3d",
+    arbitration_window: Annotated[str, typer.Option(
+        "--arbitration-window", help="Time the arbiter has to rule once disputed.")] = "7d",
+    timeout_releases: Annotated[bool, typer.Option(
+        "--timeout-releases", help="On timeout, pay the seller (marketplace) instead of refunding the buyer.")] = False,
+    no_reputation: Annotated[bool, typer.Option(
+        "--no-reputation", help="Do not record the outcome or allow ratings.")] = False,
+    terms: Annotated[str | None, typer.Option(
+        "--terms", help="The off-chain agreement; only its keccak hash goes on chain.")] = None,
+    no_fund: Annotated[bool, typer.Option("--no-fund", help="As buyer: create now, fund later.")] = False,
+) -> None:
+    """Create a trade: with --seller you buy (and fund it now), with --buyer you sell."""
+    from ..parse import amount as parse_amount
+    from ..parse import duration, share_bps
+
+    if (seller is None) == (buyer is None):
+        raise InputError("name the counterparty: --seller ADDRESS (you buy) or --buyer ADDRESS (you sell)")
+    counterparty = s.address(seller or buyer or "", "seller address" if seller else "buyer address")
+    arbiter_address = s.address(arbiter, "arbiter address") if arbiter else None
+    token_address = None if token is None or token.upper() == "ETH" else s.address(token, "token address")
+    fee_bps = share_bps(arbiter_fee)
+    if fee_bps and arbiter_address is None:
+        raise InputError("--arbiter-fee needs an --arbiter")
+    windows = {"funding_window": duration(funding_window), "release_window": duration(release_window),
+               "arbitration_window": duration(arbitration_window)}
+
+    options = s.options_of(ctx)
+    client = connect(options)
+    if counterparty == client.address:
+        raise InputError(f"the {'seller' if seller else 'buyer'} {counterparty} is your own account")
+    info = client.token(token_address)
+    number = parse_amount(amount, info.symbol)
+    s.base_units(amount, info)  # exact and positive, or an InvalidAmount now
+    t = client.build_terms(
+        amount=number, token=token_address, arbiter=arbiter_address, arbiter_fee_bps=fee_bps,
+        timeout_releases=timeout_releases, record_reputation=not no_reputation, terms=terms, **windows,
+        **({"seller": counterparty} if seller else {"buyer": counterparty}))
+    fund = seller is not None and not no_fund
+    total = s.human(t.amount, info)
+    lines = [f"create a trade: you {'buy from seller' if seller else 'sell to buyer'} {counterparty}",
+             f"amount: {total}" + (", paid into escrow now" if fund else ", funded later by the buyer"),
+             f"arbiter: {t.arbiter}, fee {s.percent(fee_bps)} if they rule" if arbiter_address
+             else "arbiter: none (no disputes: release, refund, settle or time out)",
+             f"platform fee: {s.percent(t.platform_fee_bps)} of what the seller receives",
+             f"windows: funding {s.span(t.funding_window)}, release {s.span(t.release_window)}, "
+             f"arbitration {s.span(t.arbitration_window)}",
+             "on timeout: " + ("release to the seller" if timeout_releases
+                               else "refund the buyer, unless the seller marked it delivered")]
+    result = s.send(options, client, s.approve_or(info, t.amount, lines),
+                    lambda: client.create_from_terms(t, fund=fund))
+    headline = (f"Created trade {result.trade_id} and paid {total} into escrow." if fund
+                else f"Created trade {result.trade_id} for {total}; it awaits funding by the buyer.")
+    s.trade_result(options, client, "create", headline, result.tx, result.trade_id, trade_id=result.trade_id)
+
+
+@command(trade_app, "fund")
+def fund(ctx: typer.Context, trade: TradeArg) -> None:
+    """Buyer: pay the amount of a trade created earlier into escrow."""
+    options, client, t = _open(ctx, trade)
+    lines = [f"fund trade {t.id}: pay {s.human(t.amount, t.token)} into escrow",
+             f"seller: {t.seller}", f"arbiter: {t.arbiter or 'none'}",
+             f"then the seller has {s.span(t.terms.release_window)} before the timeout may {s.timeout_outcome(t)}"]
+    tx = s.send(options, client, s.approve_or(t.token, t.amount, lines), lambda: client.fund(t.id))
+    s.trade_result(options, client, "fund", f"Funded trade {t.id}: {s.human(t.amount, t.token)} in escrow.",
+                   tx, t.id)
+
+
+# -- paying out ------------------------------------------------------------------------------------
+@command(trade_app, "release")
+def release(ctx: typer.Context, trade: TradeArg, *, amount: AmountPart = None) -> None:
+    """Buyer: pay the seller everything held, or --amount of it (partial delivery)."""
+    from ...core.trades import split
+    from ..parse import amount as parse_amount
+
+    options, client, t = _open(ctx, trade)
+    number = parse_amount(amount, t.token.symbol) if amount is not None else None
+    units = s.base_units(amount, t.token) if amount is not None else t.held
+    parts = split(units, 0, 0, t.platform_fee_bps)
+    lines = [f"release {s.human(units, t.token)} of the {s.human(t.held, t.token)} held to seller {t.seller}",
+             f"the seller receives {s.human(parts['to_seller'], t.token)} after the "
+             f"{s.percent(t.platform_fee_bps)} platform fee ({s.human(parts['platform_fee'], t.token)})"]
+    if 0 < units < t.held:
+        lines.append(f"{s.human(t.held - units, t.token)} stays in escrow")
+    tx = s.send(options, client, lines, lambda: client.release(t.id, number))
+    s.trade_result(options, client, "release", f"Released {s.human(units, t.token)} to the seller.", tx, t.id)
+
+
+@command(trade_app, "refund")
+def refund(ctx: typer.Context, trade: TradeArg, *, amount: AmountPart = None) -> None:
+    """Seller: give the buyer back everything held, or --amount of it."""
+    from ..parse import amount as parse_amount
+
+    options, client, t = _open(ctx, trade)
+    number = parse_amount(amount, t.token.symbol) if amount is not None else None
+    units = s.base_units(amount, t.token) if amount is not None else t.held
+    lines = [f"refund {s.human(units, t.token)} of the {s.human(t.held, t.token)} held to buyer {t.buyer}"]
+    if 0 < units < t.held:
+        lines.append(f"{s.human(t.held - units, t.token)} stays in escrow")
+    tx = s.send(options, client, lines, lambda: client.refund(t.id, number))
+    s.trade_result(options, client, "refund", f"Refunded {s.human(units, t.token)} to the buyer.", tx, t.id)
+
+
+@command(trade_app, "cancel")
+def cancel(ctx: typer.Context, trade: TradeArg) -> None:
+    """Cancel a trade that was never funded (its creator; anyone after the funding deadline)."""
+    options, client, t = _open(ctx, trade)
+    lines = [f"cancel trade {t.id} ({s.human(t.amount, t.token)}, not funded: nothing moves)"]
+    tx = s.send(options, client, lines, lambda: client.cancel(t.id))
+    s.trade_result(options, client, "cancel", f"Cancelled trade {t.id}.", tx, t.id)
+
+
+@command(trade_app, "deliver")
+def deliver(ctx: typer.Context, trade: TradeArg) -> None:
+    """Seller: mark the trade delivered (or paid); the timeout then pays you instead of refunding."""
+    options, client, t = _open(ctx, trade)
+    lines = [f"mark trade {t.id} delivered: from now on the timeout releases "
+             f"{s.human(t.held, t.token)} to you, the seller",
+             f"the buyer gets a fresh release window of {s.span(t.terms.release_window)} to release or dispute"]
+    tx = s.send(options, client, lines, lambda: client.mark_delivered(t.id))
+    s.trade_result(options, client, "deliver", "Marked delivered.", tx, t.id)
+
+
+@command(trade_app, "timeout")
+def timeout(ctx: typer.Context, trade: TradeArg) -> None:
+    """Anyone, once the release window has ended: apply the outcome fixed at creation."""
+    options, client, t = _open(ctx, trade)
+    to_seller = t.terms.timeout_releases or t.delivery_marked
+    lines = [f"apply the timeout to trade {t.id}: {s.timeout_outcome(t)}"]
+    lines += _split_lines(t, t.held, 0) if to_seller else [f"buyer {t.buyer} receives {s.human(t.held, t.token)}"]
+    tx = s.send(options, client, lines, lambda: client.timeout(t.id))
+    s.trade_result(options, client, "timeout", f"Timed out: {s.timeout_outcome(t)}.", tx, t.id)
+
+
+# -- settling and disputing ------------------------------------------------------------------------
+@command(trade_app, "settle")
+def settle(ctx: typer.Context, trade: TradeArg, *, buyer_share: BuyerShare) -> None:
+    """Propose a split of what is held; the counterparty accepts it with `trade accept`."""
+    from ..parse import share_bps
+
+    bps = share_bps(buyer_share)
+    options, client, t = _open(ctx, trade)
+    lines = [f"propose a settlement of trade {t.id}: {s.percent(bps)} of "
+             f"{s.human(t.held, t.token)} to the buyer", *_split_lines(t, t.held, bps),
+             "nothing moves until the counterparty accepts"]
+    tx = s.send(options, client, lines, lambda: client.propose_settlement(t.id, bps))
+    s.trade_result(options, client, "settle", f"Proposed {s.percent(bps)} to the buyer.", tx, t.id)
+
+
+@command(trade_app, "accept")
+def accept(ctx: typer.Context, trade: TradeArg, *, buyer_share: Annotated[str | None, typer.Option(
+        "--buyer-share", help="Accept only if the proposal gives the buyer this share.")] = None) -> None:
+    """Accept the counterparty's settlement proposal: it is paid out at once."""
+    from ..parse import share_bps
+
+    expected = share_bps(buyer_share) if buyer_share is not None else None
+    options, client, t = _open(ctx, trade)
+    bps = t.settlement_bps
+    if bps is None:
+        raise InputError(f"there is no settlement proposal on trade {t.id} to accept")
+    if expected is not None and expected != bps:
+        raise InputError(f"the proposal gives the buyer {s.percent(bps)}, not {s.percent(expected)}")
+    lines = [f"accept the settlement of trade {t.id} proposed by the "
+             f"{t.settlement_proposer.value if t.settlement_proposer else '?'}", *_split_lines(t, t.held, bps)]
+    tx = s.send(options, client, lines, lambda: client.accept_settlement(t.id, bps))
+    s.trade_result(options, client, "accept", f"Settled: {s.percent(bps)} to the buyer.", tx, t.id)
+
+
+@command(trade_app, "dispute")
+def dispute(ctx: typer.Context, trade: TradeArg) -> None:
+    """Buyer or seller: freeze the trade and ask the arbiter to rule."""
+    options, client, t = _open(ctx, trade)
+    fee = t.held * t.arbiter_fee_bps // BPS
+    lines = [f"open a dispute on trade {t.id} ({s.human(t.held, t.token)} held)",
+             f"arbiter {t.arbiter or 'none'} may rule within {s.span(t.terms.arbitration_window)}, "
+             f"for a fee of {s.percent(t.arbiter_fee_bps)} ({s.human(fee, t.token)})",
+             "if they do not, anyone may then split it 50/50; you can still settle meanwhile"]
+    tx = s.send(options, client, lines, lambda: client.dispute(t.id))
+    s.trade_result(options, client, "dispute", "Disputed.", tx, t.id)
+
+
+@command(trade_app, "rule")
+def rule(ctx: typer.Context, trade: TradeArg, *, buyer_share: BuyerShare) -> None:
+    """Arbiter: decide a dispute; your fee comes first, the buyer's share is of the rest."""
+    from ..parse import share_bps
+
+    bps = share_bps(buyer_share)
+    options, client, t = _open(ctx, trade)
+    lines = [f"rule on trade {t.id}: {s.percent(bps)} to the buyer",
+             *_split_lines(t, t.held, bps, t.arbiter_fee_bps)]
+    tx = s.send(options, client, lines, lambda: client.rule(t.id, bps))
+    s.trade_result(options, client, "rule", f"Ruled: {s.percent(bps)} to the buyer.", tx, t.id)
+
+
+@command(trade_app, "resolve")
+def resolve(ctx: typer.Context, trade: TradeArg) -> None:
+    """Anyone, once the arbitration window has ended unruled: split what is held 50/50."""
+    options, client, t = _open(ctx, trade)
+    lines = [f"end the expired dispute on trade {t.id} with an even split (no arbiter fee)",
+             *_split_lines(t, t.held, BPS // 2)]
+    tx = s.send(options, client, lines, lambda: client.resolve_expired_dispute(t.id))
+    s.trade_result(options, client, "resolve", "Resolved 50/50.", tx, t.id)
+
+
+@command(trade_app, "evidence")
+def evidence(ctx: typer.Context, trade: TradeArg,
+             uri: Annotated[str, typer.Argument(help="Where the evidence is (https://, ipfs://, ...).")], *,
+             content_hash: Annotated[str | None, typer.Option(
+                 "--hash", help="0x + 64 hex digits: hash of the content (default: keccak of the URI).")] = None,
+             ) -> None:
+    """Buyer, seller or arbiter: attach evidence (a URI and the hash of its content) to a trade."""
+    if content_hash is not None:
+        body = content_hash.lower().removeprefix("0x")
+        if len(body) != 64 or any(c not in "0123456789abcdef" for c in body):
+            raise InputError(f"invalid --hash {content_hash!r}: expected 0x and 64 hex digits")
+    options, client, t = _open(ctx, trade)
+    lines = [f"attach evidence to trade {t.id}: {uri}" + (f" (hash {content_hash})" if content_hash else "")]
+    tx = s.send(options, client, lines, lambda: client.submit_evidence(t.id, uri, content_hash))
+    s.trade_result(options, client, "evidence", "Evidence attached.", tx, t.id, uri=uri)
+
+
+@command(trade_app, "withdraw")
+def withdraw(
+    ctx: typer.Context, *,
+    token: Annotated[str | None, typer.Option("--token", help="Token address (default: ETH).")] = None,
+    to: Annotated[str | None, typer.Option("--to", help="Where to send it (default: your account).")] = None,
+) -> None:
+    """Withdraw your credits: payouts the escrow could not deliver to you (e.g. a rejecting wallet)."""
+    token_address = None if token is None or token.upper() == "ETH" else s.address(token, "token address")
+    receiver = s.address(to, "--to address") if to else None
+    options = s.options_of(ctx)
+    client = connect(options)
+    info = client.token(token_address)
+    credit = client.credits(token_address)
+    lines = [f"withdraw your credits of {s.human(credit, info)} to {receiver or client.address}"]
+    tx = s.send(options, client, lines, lambda: client.withdraw(token_address, receiver))
+    emit(options, {"action": "withdraw", "amount": s.amount_document(credit, info),
+                   "to": receiver or client.address, "tx": s.tx_document(tx)},
+         [f"Withdrew {s.human(credit, info)} to {receiver or client.address}.", *s.tx_lines(options, tx)])
+
+
+# -- reading ---------------------------------------------------------------------------------------
+@command(trade_app, "show")
+def show(ctx: typer.Context, trade: TradeArg) -> None:
+    """A trade: parties, amounts, state, deadline, fees, and what you may do next."""
+    options, client, t = _open(ctx, trade, read_only=True)
+    you = s.me(client)
+    emit(options, {"trade": s.trade_document(t, you)}, s.trade_lines(t, you, client.now()))
+
+
+_STATE_HELP = "A state: awaiting-funding, funded, disputed, completed, refunded, settled, resolved, cancelled."
+
+
+def _state(text: str | None) -> Any:
+    from ...models import TradeState
+
+    if text is None:
+        return None
+    key = text.strip().upper().replace("-", "_")
+    if key not in TradeState.__members__ or key == "NONE":
+        names = ", ".join(n.lower().replace("_", "-") for n in TradeState.__members__ if n != "NONE")
+        raise InputError(f"unknown state {text!r}: use one of {names}")
+    return TradeState[key]
+
+
+@command(trade_app, "list")
+def list_(
+    ctx: typer.Context, *,
+    mine: Annotated[bool, typer.Option("--mine", help="Only trades where you are buyer or seller.")] = False,
+    party: Annotated[str | None, typer.Option("--party", help="Only trades where ADDRESS is buyer or seller.",
+                                              metavar="ADDRESS")] = None,
+    state: Annotated[str | None, typer.Option("--state", help=_STATE_HELP)] = None,
+    token: Annotated[str | None, typer.Option("--token", help="Only trades in this token (address or ETH).")] = None,
+) -> None:
+    """Trades on this escrow, as a table (newest last)."""
+    if mine and party:
+        raise InputError("use either --mine or --party, not both")
+    wanted_state = _state(state)
+    who = s.address(party, "--party address") if party else None
+    token_filter = None if token is None else ("ETH" if token.upper() == "ETH" else s.address(token, "token address"))
+    options = s.options_of(ctx)
+    client = connect(options, read_only=True)
+    you = s.me(client)
+    if mine:
+        if you is None:
+            raise InputError("--mine needs an account: pass --account NAME")
+        who = you
+    trades = client.trades(party=who, state=wanted_state, token=token_filter)
+    now = client.now()
+    rows = [(t.id[:10], t.state.name, ",".join(s.roles(t, you)) or "-", s.human(t.amount, t.token),
+             s.human(t.held, t.token), s.short(t.buyer), s.short(t.seller),
+             when(t.deadline, now).split(" (")[-1].rstrip(")") if t.deadline else "-") for t in trades]
+    text = (table(rows, ("TRADE", "STATE", "YOU", "AMOUNT", "HELD", "BUYER", "SELLER", "DEADLINE"))
+            if rows else "No trades.")
+    emit(options, {"trades": [s.trade_document(t, you) for t in trades]}, text)
+
+
+@command(trade_app, "history")
+def history(ctx: typer.Context, trade: TradeArg) -> None:
+    """Every event of a trade, oldest first."""
+    options, client, t = _open(ctx, trade, read_only=True)
+    entries = client.history(t.id)
+    rows = [(str(e.block), s.short(e.tx_hash), s.event_text(e.name, e.args, t.token)) for e in entries]
+    emit(options, {"trade_id": t.id, "events": [
+        {"block": e.block, "tx_hash": e.tx_hash, "name": e.name, "args": s.plain(e.args)} for e in entries]},
+        table(rows, ("BLOCK", "TX", "EVENT")))
+
+
+@command(trade_app, "watch")
+def watch(
+    ctx: typer.Context, *,
+    seconds: Annotated[float | None, typer.Option("--seconds", help="Stop after this many seconds "
+                                                  "(default: until Ctrl-C).", min=0)] = None,
+    trade: Annotated[str | None, typer.Option("--trade", help="Only this trade's events.", metavar="TRADE")] = None,
+    interval: Annotated[float, typer.Option("--interval", help="Seconds between polls.", min=0.05)] = 1.0,
+) -> None:
+    """Print escrow and reputation events as they happen (with --json: one document at the end)."""
+    options = s.options_of(ctx)
+    client = connect(options, read_only=True)
+    only = s.trade_id(client, trade) if trade else None
+    tokens: dict[str, Any] = {}
+    seen: list[dict[str, Any]] = []
+
+    def token_of(trade_key: str | None) -> Any:
+        if trade_key is None:
+            return None
+        if trade_key not in tokens:
+            try:
+                tokens[trade_key] = client.trade(trade_key).token
+            except InputError:
+                tokens[trade_key] = None
+        return tokens[trade_key]
+
+    progress("watching for events" + (f" for {seconds:g} s" if seconds is not None else " (Ctrl-C to stop)"),
+             options)
+    try:
+        for event in client.watch(poll_interval=interval, stop_after=seconds):
+            raw = event.args.get("id", event.args.get("tradeId"))
+            key = "0x" + bytes(raw).hex() if isinstance(raw, (bytes, bytearray)) else None
+            if only is not None and key != only:
+                continue
+            seen.append({"name": event.name, "contract": event.address, "trade_id": key,
+                         "args": s.plain(event.args)})
+            if not options.json:
+                stamp = time.strftime("%H:%M:%S")
+                typer.echo(f"{stamp}  {key[:10] if key else '-':<10}  {s.event_text(event.name, event.args, token_of(key))}")
+    except KeyboardInterrupt:
+        pass
+    if options.json:
+        emit(options, {"events": seen}, "")

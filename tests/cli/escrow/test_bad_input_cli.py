@@ -1,0 +1,251 @@
+"""Bad input through the real commands: each ends with one ``error:`` line and its exit code, and
+no transaction is sent (the sender's nonce does not move). Reverts show the decoded custom error."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from support.escrow_cli import DEV, Chain, Cli, one_error_line
+
+from p2pescrow import accounts
+from p2pescrow.config import HOME_ENV
+from p2pescrow.networks import Network, Networks
+from p2pescrow.transport.pipeline import Call
+
+pytestmark = pytest.mark.anvil
+
+PASSWORD = "correct horse battery staple"
+UNKNOWN_ID = "0x" + "5a" * 32
+
+
+@pytest.fixture(scope="module")
+def funded(chain: Chain) -> str:
+    """A funded trade: dev1 buys from dev2 for 1 ETH."""
+    return chain.sdk("dev1").create(seller=DEV["dev2"], amount="1").trade_id
+
+
+@pytest.fixture(scope="module")
+def completed(chain: Chain) -> str:
+    sdk = chain.sdk("dev1")
+    trade_id = sdk.create(seller=DEV["dev2"], amount="1").trade_id
+    sdk.release(trade_id)
+    return trade_id
+
+
+@pytest.fixture(scope="module")
+def keystore(home: Path, chain: Chain) -> Iterator[str]:
+    """A funded keystore account ``carol`` in the module's home; yields its address."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(HOME_ENV, str(home))
+        address = accounts.create("carol", PASSWORD)
+    chain.sdk("dev0").tx.send(Call(address, "0x", 10**18, "fund carol"))
+    yield address
+
+
+@pytest.fixture
+def password_file(tmp_path: Path) -> Callable[[str], Path]:
+    """``password_file("secret")``: a password file holding that text."""
+    def write(text: str) -> Path:
+        path = tmp_path / "password.txt"
+        path.write_text(text + "\n")
+        return path
+    return write
+
+
+CHECKSUM_TYPO = DEV["dev2"][:-1] + ("c" if DEV["dev2"][-1] == "C" else "C")  # case flipped: bad EIP-55
+
+# (arguments, exit code, words in the one error line); {trade}: a funded trade of dev1's.
+CORPUS = [
+    pytest.param(["trade", "create", "--seller", "0x1234", "--amount", "1"], 2,
+                 "invalid address '0x1234': not a 20-byte hex seller address", id="malformed-address"),
+    pytest.param(["trade", "create", "--seller", "bob", "--amount", "1"], 2, "invalid address 'bob'", id="a-name"),
+    pytest.param(["trade", "create", "--seller", CHECKSUM_TYPO, "--amount", "1"], 2, "wrong EIP-55 checksum",
+                 id="bad-checksum"),
+    pytest.param(["trade", "create", "--seller", DEV["dev2"], "--amount", "1", "--arbiter", "0xzz"], 2,
+                 "invalid address '0xzz'", id="malformed-arbiter"),
+    pytest.param(["trade", "create", "--amount", "1"], 2, "name the counterparty", id="no-counterparty"),
+    pytest.param(["trade", "create", "--seller", DEV["dev2"], "--buyer", DEV["dev3"], "--amount", "1"], 2,
+                 "name the counterparty", id="two-counterparties"),
+    pytest.param(["trade", "create", "--seller", DEV["dev2"], "--amount", "1.0000000000000000001"], 2,
+                 "has 19 decimals, the token has 18", id="too-many-decimals"),
+    pytest.param(["trade", "create", "--seller", DEV["dev2"], "--amount", "-1"], 2, "must be greater than zero",
+                 id="negative"),
+    pytest.param(["trade", "create", "--seller", DEV["dev2"], "--amount", "0"], 2, "must be greater than zero",
+                 id="zero"),
+    pytest.param(["trade", "create", "--seller", DEV["dev2"], "--amount", "5 USDC"], 2,
+                 "this trade is in ETH, not USDC", id="wrong-symbol-on-create"),
+    pytest.param(["trade", "create", "--seller", DEV["dev2"], "--amount", "one"], 2, "not a number",
+                 id="not-a-number"),
+    pytest.param(["trade", "create", "--seller", DEV["dev2"], "--amount", "1", "--arbiter-fee", "1%"], 2,
+                 "--arbiter-fee needs an --arbiter", id="fee-without-arbiter"),
+    pytest.param(["trade", "create", "--seller", DEV["dev2"], "--amount", "1", "--release-window", "3x"], 2,
+                 "invalid duration '3x'", id="bad-duration"),
+    pytest.param(["trade", "create", "--seller", DEV["dev2"], "--amount", "100000"], 3,
+                 "insufficient ETH balance", id="not-enough-eth"),
+    pytest.param(["trade", "create", "--seller", DEV["dev1"], "--amount", "1"], 2, "is your own account",
+                 id="trade-with-yourself"),
+    pytest.param(["trade", "create", "--seller", DEV["dev2"], "--amount", "1", "--arbiter", DEV["dev2"]], 3,
+                 "ArbiterIsParty", id="arbiter-is-a-party-reverts"),
+    pytest.param(["trade", "release", "{trade}", "--amount", "5 USDC"], 2, "this trade is in ETH, not USDC",
+                 id="wrong-symbol"),
+    pytest.param(["trade", "release", "{trade}", "--amount", "0.0000000000000000001"], 2,
+                 "has 19 decimals", id="release-too-many-decimals"),
+    pytest.param(["trade", "release", "{trade}", "--amount", "-0.5"], 2, "must be greater than zero",
+                 id="release-negative"),
+    pytest.param(["trade", "release", "{trade}", "--amount", "0"], 2, "must be greater than zero",
+                 id="release-zero"),
+    pytest.param(["trade", "release", "{trade}", "--amount", "2"], 3, "InvalidPart", id="more-than-held"),
+    pytest.param(["trade", "release", UNKNOWN_ID], 2, f"no trade {UNKNOWN_ID} on this escrow", id="unknown-id"),
+    pytest.param(["trade", "release", "0x5a5a5a5a5a"], 2, "no trade id starts with", id="unknown-prefix"),
+    pytest.param(["trade", "show", "0x1234"], 2, "too short", id="short-prefix"),
+    pytest.param(["trade", "show", "0xnothex"], 2, "not a trade id", id="not-hex"),
+    pytest.param(["trade", "settle", "{trade}", "--buyer-share", "150%"], 2, "between 0% and 100%",
+                 id="share-over-100"),
+    pytest.param(["trade", "settle", "{trade}", "--buyer-share", "half"], 2, "invalid share 'half'",
+                 id="share-not-a-number"),
+    pytest.param(["trade", "rule", "{trade}", "--buyer-share", "50%"], 3, "Unauthorized",
+                 id="only-the-arbiter-rules"),
+    pytest.param(["trade", "evidence", "{trade}", "https://x", "--hash", "0x12"], 2, "invalid --hash",
+                 id="bad-evidence-hash"),
+    pytest.param(["trade", "list", "--party", "0xnope"], 2, "invalid address '0xnope'", id="bad-party"),
+    pytest.param(["rep", "show", "0x1234"], 2, "invalid address", id="rep-bad-address"),
+    pytest.param(["offer", "revoke", "many"], 2, "invalid nonce 'many'", id="bad-nonce"),
+]
+
+
+@pytest.mark.parametrize(("args", "code", "words"), CORPUS)
+def test_bad_input_is_one_line_an_exit_code_and_nothing_sent(
+        cli: Cli, chain: Chain, funded: str, args: list[str], code: int, words: str) -> None:
+    nonce = chain.nonce(DEV["dev1"])
+
+    result = cli(*[a.replace("{trade}", funded) for a in args])
+
+    assert result.exit_code == code, result.stderr
+    assert words in one_error_line(result)
+    assert chain.nonce(DEV["dev1"]) == nonce
+
+
+def test_a_revert_shows_the_decoded_custom_error_with_exit_3(cli: Cli, chain: Chain, completed: str) -> None:
+    nonce = chain.nonce(DEV["dev1"])
+
+    result = cli("trade", "release", completed)
+
+    assert result.exit_code == 3
+    line = one_error_line(result)
+    assert line.startswith(f"error: WrongState(id={completed}, state=4): ")
+    assert chain.nonce(DEV["dev1"]) == nonce
+
+
+def test_errors_with_json_are_also_one_document_on_stdout(cli: Cli) -> None:
+    result = cli("trade", "show", UNKNOWN_ID, json_output=True)
+
+    assert result.exit_code == 2
+    document = json.loads(result.stdout)
+    assert document["ok"] is False and document["error"]["type"] == "InputError"
+    assert document["error"]["exit_code"] == 2 and UNKNOWN_ID in document["error"]["message"]
+
+
+# -- accounts -----------------------------------------------------------------------------------------
+def test_a_wrong_password_is_exit_2_and_nothing_is_sent(cli: Cli, chain: Chain, funded: str, keystore: str,
+                                                         password_file: Callable[[str], Path]) -> None:
+    nonce = chain.nonce(keystore)
+
+    result = cli("--password-file", str(password_file("not it")), "trade", "create", "--seller", DEV["dev2"],
+                 "--amount", "0.1", account="carol")
+
+    assert result.exit_code == 2 and "wrong password for keystore 'carol'" in one_error_line(result)
+    assert chain.nonce(keystore) == nonce
+
+
+def test_the_right_password_sends_and_reads_need_none(cli: Cli, chain: Chain, keystore: str,
+                                                      password_file: Callable[[str], Path]) -> None:
+    nonce = chain.nonce(keystore)
+    document = cli.json("trade", "create", "--seller", DEV["dev2"], "--amount", "0.1",
+                        extra=("--password-file", str(password_file(PASSWORD))), account="carol")
+    assert document["trade"]["buyer"] == keystore and chain.nonce(keystore) == nonce + 1
+
+    shown = cli.ok("trade", "show", document["trade_id"], account="carol")  # no password asked
+    assert f"buyer     {keystore}  (you)" in shown.stdout
+
+
+def test_a_missing_keystore_is_exit_2(cli: Cli, funded: str) -> None:
+    result = cli("trade", "release", funded, account="nobody")
+
+    assert result.exit_code == 2 and "no keystore named 'nobody'" in one_error_line(result)
+
+
+def test_sending_needs_an_account_off_dev_chains(cli: Cli, chain: Chain, funded: str) -> None:
+    nonce = chain.nonce(DEV["dev1"])
+    without = cli("trade", "release", funded, network=None, account=None)  # plain --rpc-url: not a dev chain
+    with_dev_key = cli("trade", "release", funded, network=None, account="dev1")
+
+    assert without.exit_code == 2 and "no account selected" in one_error_line(without)
+    assert with_dev_key.exit_code == 2 and "only allowed on local dev chains" in one_error_line(with_dev_key)
+    assert chain.nonce(DEV["dev1"]) == nonce
+    mine = cli("trade", "list", "--mine", network=None, account=None)
+    assert mine.exit_code == 2 and "--mine needs an account" in one_error_line(mine)
+
+
+# -- network ------------------------------------------------------------------------------------------
+def test_a_dead_rpc_url_is_exit_4(cli: Cli, funded: str) -> None:
+    read = cli("trade", "show", funded, network=None, rpc_url="http://127.0.0.1:1", account=None, yes=False)
+    send = cli("trade", "release", funded, rpc_url="http://127.0.0.1:1")
+
+    for result in (read, send):
+        assert result.exit_code == 4 and "cannot reach the node at http://127.0.0.1:1" in one_error_line(result)
+
+
+def test_a_network_on_another_chain_is_exit_4(cli: Cli, chain: Chain, funded: str) -> None:
+    Networks().add(Network("elsewhere", chain.url, 11155111))
+    nonce = chain.nonce(DEV["dev1"])
+
+    result = cli("trade", "show", funded, network="elsewhere", rpc_url=None, account=None)
+
+    assert result.exit_code == 4
+    assert "expected chain id 11155111, but the node serves chain id 31337" in one_error_line(result)
+    assert chain.nonce(DEV["dev1"]) == nonce
+
+
+def test_an_unknown_network_is_exit_2(cli: Cli, funded: str) -> None:
+    result = cli("trade", "show", funded, network="nowhere", rpc_url=None)
+
+    assert result.exit_code == 2 and "unknown network 'nowhere'" in one_error_line(result)
+
+
+# -- offer documents ----------------------------------------------------------------------------------
+@pytest.mark.parametrize(("content", "words"), [
+    ("{not json", "not an offer document: invalid JSON"),
+    ('{"kind": "something-else"}', "expected kind 'p2pescrow-offer/1'"),
+    ('{"kind": "p2pescrow-offer/1", "offer": {}}', "malformed offer document"),
+    ("", "the offer document is empty"),
+])
+def test_a_malformed_offer_file_is_exit_2(cli: Cli, chain: Chain, tmp_path: Path, content: str, words: str) -> None:
+    path = tmp_path / "offer.json"
+    path.write_text(content)
+    nonce = chain.nonce(DEV["dev1"])
+
+    for command in ("show", "verify", "fill"):
+        result = cli("offer", command, str(path))
+        assert result.exit_code == 2 and words in one_error_line(result), command
+    assert chain.nonce(DEV["dev1"]) == nonce
+
+
+def test_a_missing_offer_file_is_exit_2(cli: Cli, tmp_path: Path) -> None:
+    result = cli("offer", "fill", str(tmp_path / "nope.json"))
+
+    assert result.exit_code == 2 and "cannot read the offer file" in one_error_line(result)
+
+
+def test_an_expired_offer_is_refused_before_sending(cli: Cli, chain: Chain, tmp_path: Path) -> None:
+    path = tmp_path / "offer.json"
+    path.write_text(chain.sdk("dev5").create_offer(amount="0.1", expires_in=-60).to_json())
+    nonce = chain.nonce(DEV["dev1"])
+
+    for command in ("verify", "fill"):
+        result = cli("offer", command, str(path))
+        assert result.exit_code == 2 and "the offer expired at" in one_error_line(result)
+    assert chain.nonce(DEV["dev1"]) == nonce
+    assert "ago)" in cli.ok("offer", "show", str(path)).stdout

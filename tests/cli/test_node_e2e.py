@@ -1,0 +1,179 @@
+"""``p2pescrow node`` end to end, as a user runs it: the installed command, a real Anvil or Ganache
+in the background on a free port, its state kept across stop and start.
+
+Each test has its own config folder; every node it started is stopped at teardown, whatever
+happened.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support.clitools import CompletedRun, as_json, free_port, one_error_line, run
+
+from p2pescrow import _nodes
+
+pytestmark = pytest.mark.slow
+
+DEV1 = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+DEV9 = "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720"
+NETWORK = {"anvil": "local", "ganache": "ganache"}
+CHAIN_ID = {"anvil": 31337, "ganache": 1337}
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Iterator[Path]:
+    """The config folder of the user under test; its nodes are stopped at the end."""
+    folder = tmp_path / "home"
+    yield folder
+    for record in (folder / "node").glob("*.json"):
+        try:
+            pid = int(json.loads(record.read_text())["pid"])
+        except (OSError, ValueError, KeyError):
+            continue
+        _nodes.stop_process(pid, timeout=10)
+
+
+def needs(engine: str) -> None:
+    try:
+        _nodes.find_binary(engine)  # type: ignore[arg-type]
+    except _nodes.NodeBinaryNotFound as exc:
+        pytest.skip(str(exc))
+
+
+def ok(result: CompletedRun) -> dict:
+    assert result.exit_code == 0, f"{result.args}: {result.stderr}"
+    return as_json(result) if result.stdout.lstrip().startswith("{") else {}
+
+
+def balance_of(home: Path, engine: str, name: str) -> str:
+    return ok(run("--json", "--network", NETWORK[engine], "accounts", "show", name, home=home))["balance_eth"]
+
+
+def send_eth(url: str, sender: str, to: str, wei: int) -> None:
+    """A plain transfer, signed by the node (the dev accounts are unlocked on both engines)."""
+    tx_hash = _nodes.rpc(url, "eth_sendTransaction", [{"from": sender, "to": to, "value": hex(wei)}], timeout=30)
+    assert isinstance(tx_hash, str), "the node refused the transfer"
+    deadline = time.monotonic() + 30
+    while _nodes.rpc(url, "eth_getTransactionReceipt", [tx_hash]) is None:
+        assert time.monotonic() < deadline, "no receipt"
+        time.sleep(0.1)
+
+
+def start_stop_persist(engine: str, home: Path) -> tuple[int, dict]:
+    """start -> again -> status -> deploy refused -> a transfer -> stop -> start -> all still there."""
+    port = free_port()
+    engine_args = ["--engine", engine]
+
+    started = ok(run("--json", "node", "start", *engine_args, "--port", str(port), home=home))
+    assert started["started"] is True and started["deployed_now"] is True
+    assert started["url"] == f"http://127.0.0.1:{port}" and started["chain_id"] == CHAIN_ID[engine]
+    escrow = started["deployment"]["escrow"]
+    assert started["deployment"]["platform_fee_bps"] == 25
+
+    again = run("node", "start", *engine_args, "--port", str(port), home=home)
+    assert again.exit_code == 0 and f"{engine} is already running at http://127.0.0.1:{port}" in again.stdout
+
+    status = ok(run("--json", "node", "status", *engine_args, home=home))
+    (node,) = status["nodes"]
+    assert node["running"] and node["answering"] and node["deployment_live"] is True
+    assert node["pid"] == started["pid"] and node["port"] == port and node["block"] >= 3
+    assert node["deployment"]["escrow"] == escrow
+    text = run("node", "status", *engine_args, home=home).stdout
+    assert f"url:        http://127.0.0.1:{port}" in text and escrow in text
+
+    # The network follows the node to its port: no --rpc-url needed.
+    refused = run("--yes", "--network", NETWORK[engine], "deploy", home=home)
+    assert refused.exit_code == 2
+    assert f"already deployed on chain {CHAIN_ID[engine]} at {escrow}" in one_error_line(refused.stderr)
+
+    send_eth(started["url"], DEV1, DEV9, 3 * 10**18 // 2)
+    assert balance_of(home, engine, "dev9") == "10001.5"
+    block = ok(run("--json", "node", "status", *engine_args, home=home))["nodes"][0]["block"]
+
+    stopped = ok(run("--json", "node", "stop", *engine_args, home=home))
+    assert [s["pid"] for s in stopped["stopped"]] == [started["pid"]]
+    assert not _nodes.process_alive(started["pid"])
+    assert ok(run("--json", "node", "status", *engine_args, home=home))["running"] is False
+    down = run("--json", "--network", NETWORK[engine], "accounts", "show", "dev9", home=home)
+    assert as_json(down)["balance_wei"] is None  # nobody on the default port (or another chain)
+
+    restarted = ok(run("--json", "node", "start", *engine_args, "--port", str(port), home=home))
+    assert restarted["started"] is True and restarted["deployed_now"] is False
+    assert restarted["deployment"]["escrow"] == escrow
+    assert balance_of(home, engine, "dev9") == "10001.5"
+    after = ok(run("--json", "node", "status", *engine_args, home=home))["nodes"][0]
+    assert after["block"] >= block and after["deployment_live"] is True
+    return port, restarted
+
+
+@pytest.mark.anvil
+def test_anvil_in_the_background_keeps_its_state_across_restarts(home: Path) -> None:
+    needs("anvil")
+    port, restarted = start_stop_persist("anvil", home)
+    assert (home / "node" / "anvil-state.json").is_file()
+
+    reset = ok(run("--yes", "--json", "node", "reset", "--start", "--port", str(port), home=home))
+
+    assert reset["stopped"] is True and reset["deployment_forgotten"] is True
+    assert str(home / "node" / "anvil-state.json") in reset["removed"]
+    assert reset["start"]["deployed_now"] is True and reset["start"]["pid"] != restarted["pid"]
+    assert balance_of(home, "anvil", "dev9") == "10000"  # a fresh chain
+    ok(run("node", "stop", home=home))
+
+
+@pytest.mark.ganache
+def test_ganache_in_the_background_keeps_its_state_across_restarts(home: Path) -> None:
+    needs("ganache")
+    start_stop_persist("ganache", home)
+    assert (home / "node" / "ganache-db").is_dir()
+
+    reset = ok(run("--yes", "--json", "node", "reset", "--engine", "ganache", home=home))
+
+    assert reset["stopped"] is True and reset["deployment_forgotten"] is True
+    assert not (home / "node" / "ganache-db").exists()
+    status = ok(run("--json", "node", "status", home=home))
+    assert status["running"] is False
+    assert json.loads((home / "deployments.json").read_text()).get("1337") is None
+
+
+@pytest.mark.anvil
+def test_anvil_killed_without_warning_keeps_what_it_saved(home: Path) -> None:
+    """Anvil writes its state every few seconds too: a crash loses at most those seconds."""
+    needs("anvil")
+    from p2pescrow.devchain import STATE_INTERVAL
+
+    port = free_port()
+    started = ok(run("--json", "node", "start", "--port", str(port), home=home))
+    send_eth(started["url"], DEV1, DEV9, 10**18)
+    time.sleep(STATE_INTERVAL + 1.5)
+
+    os.kill(started["pid"], signal.SIGKILL)
+    while _nodes.process_alive(started["pid"]):
+        time.sleep(0.05)
+    restarted = ok(run("--json", "node", "start", "--port", str(port), home=home))
+
+    assert restarted["deployed_now"] is False
+    assert balance_of(home, "anvil", "dev9") == "10001"
+    ok(run("node", "stop", home=home))
+
+
+@pytest.mark.anvil
+def test_node_start_text_says_where_it_runs_and_how_to_stop(home: Path) -> None:
+    needs("anvil")
+    port = free_port()
+
+    result = run("node", "start", "--port", str(port), home=home)
+
+    assert result.exit_code == 0, result.stderr
+    assert f"anvil running at http://127.0.0.1:{port} (chain 31337" in result.stdout
+    assert "deployed: escrow 0x" in result.stdout and "p2pescrow node stop" in result.stdout
+    assert "starting anvil" in result.stderr  # progress goes to stderr
+    stopped = run("node", "stop", home=home)
+    assert "stopped anvil" in stopped.stdout

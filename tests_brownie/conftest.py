@@ -1,0 +1,90 @@
+"""The brownie suite (`brownie test`, run by `make test` with .venv-brownie): brownie's fixtures
+(accounts, contract containers), per-test isolation (`fn_isolation`: a chain snapshot reverted after
+each test), `brownie.reverts`, and hypothesis state machines. The development network is Anvil from
+node_modules (on PATH through the Makefile), chain id 31337, Shanghai, the dev mnemonic.
+
+The contracts come from brownie's own compile of contracts/ (same compiler and settings as
+p2pescrow/build; test_build_parity.py checks the bytecode is the same as p2pescrow/artifacts/).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from tests_brownie.helpers import FEE_BPS
+
+
+@pytest.fixture(autouse=True)
+def isolation(fn_isolation):
+    """Every test starts from the module's deployment; what it does is reverted afterwards."""
+
+
+@pytest.fixture(scope="module")
+def owner(accounts):
+    return accounts[0]
+
+
+@pytest.fixture(scope="module")
+def buyer(accounts):
+    return accounts[1]
+
+
+@pytest.fixture(scope="module")
+def seller(accounts):
+    return accounts[2]
+
+
+@pytest.fixture(scope="module")
+def arbiter(accounts):
+    return accounts[3]
+
+
+@pytest.fixture(scope="module")
+def reputation(Reputation, owner):
+    return Reputation.deploy(owner, {"from": owner})
+
+
+@pytest.fixture(scope="module")
+def escrow(P2PEscrow, reputation, owner):
+    contract = P2PEscrow.deploy(owner, owner, FEE_BPS, reputation, {"from": owner})
+    reputation.setEscrow(contract, True, {"from": owner})
+    return contract
+
+
+@pytest.fixture(scope="module")
+def token(TestToken, owner, buyer):
+    contract = TestToken.deploy("Test USD", "TUSD", 6, {"from": owner})
+    contract.mint(buyer, 10**12, {"from": owner})
+    return contract
+
+
+def _pure_python_stateful():
+    """brownie.test.stateful loaded from its Python source instead of the compiled module."""
+    import importlib.util
+    from pathlib import Path
+
+    import brownie.test
+
+    name = "tests_brownie._brownie_stateful_py"
+    if name not in sys.modules:
+        path = Path(brownie.test.__file__).with_name("stateful.py")
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+@pytest.fixture
+def state_machine(request):
+    """Brownie's own `state_machine` fixture, run from the Python source of brownie.test.stateful.
+
+    eth-brownie 1.22.2 ships that module compiled with mypyc, and the compiled `execute_step`
+    rejects every machine it generates ("_BrownieStateMachine object expected; got
+    BrownieStateMachine"), so the stock fixture cannot run any state machine. Same code, same API.
+    """
+    module = _pure_python_stateful()
+    module._BrownieStateMachine._capman = request.config.pluginmanager.get_plugin("capturemanager")
+    return module.state_machine

@@ -1,0 +1,119 @@
+"""A hypothesis state machine over many ETH trades (brownie's `state_machine`): random creates,
+funds, partial releases and refunds, cancels and timeouts by random accounts. Invariants after every
+step: the escrow's balance is exactly what its trades hold plus the fees accrued (no wei created or
+lost), and every trade's state agrees with a Python model."""
+
+from __future__ import annotations
+
+import brownie
+from brownie.test import strategy
+
+from p2pescrow.models import FLAG_CREATED_BY_SELLER, FLAG_RECORD_REPUTATION
+from tests_brownie.helpers import DAY, terms
+
+AWAITING, FUNDED, COMPLETED, REFUNDED, CANCELLED = 1, 2, 4, 5, 8
+
+
+class EscrowMachine:
+    party = strategy("uint8", max_value=3)
+    other = strategy("uint8", max_value=3)
+    amount = strategy("uint256", min_value=1, max_value=10**18)
+    part = strategy("uint256", min_value=1, max_value=10**18)
+    pick = strategy("uint256")
+    fund_now = strategy("bool")
+
+    def __init__(cls, accounts, escrow):
+        cls.accounts = accounts
+        cls.escrow = escrow
+
+    def setup(self):
+        self.trades = {}  # id -> [terms, held, state]
+        self.seller_paid = set()  # trades with a partial release
+        self.salt = 0
+
+    def _trade(self, pick, states):
+        ids = [i for i, t in self.trades.items() if t[2] in states]
+        return ids[pick % len(ids)] if ids else None
+
+    def rule_create(self, party, other, amount, fund_now):
+        buyer, seller = self.accounts[party + 1], self.accounts[(party + other + 1) % 4 + 1]
+        if buyer == seller:
+            seller = self.accounts[6]
+        self.salt += 1
+        flags = FLAG_RECORD_REPUTATION | (0 if fund_now else FLAG_CREATED_BY_SELLER)
+        t = terms(buyer, seller, amount, salt=self.salt, flags=flags)
+        if fund_now:
+            tx = self.escrow.createAndFund(t, {"from": buyer, "value": amount})
+            self.trades[str(tx.events["TradeCreated"]["id"])] = [t, amount, FUNDED]
+        else:
+            tx = self.escrow.create(t, {"from": seller})
+            self.trades[str(tx.events["TradeCreated"]["id"])] = [t, 0, AWAITING]
+
+    def rule_fund(self, pick):
+        trade_id = self._trade(pick, {AWAITING})
+        if trade_id is None:
+            return
+        t = self.trades[trade_id]
+        self.escrow.fund(t[0], {"from": t[0][0], "value": t[0][4]})
+        t[1], t[2] = t[0][4], FUNDED
+
+    def rule_release_part(self, pick, part):
+        trade_id = self._trade(pick, {FUNDED})
+        if trade_id is None:
+            return
+        t = self.trades[trade_id]
+        part = min(part, t[1])
+        self.escrow.release(t[0], part, {"from": t[0][0]})
+        t[1] -= part
+        self.seller_paid.add(trade_id)
+        if t[1] == 0:
+            t[2] = COMPLETED
+
+    def rule_refund_all(self, pick):
+        trade_id = self._trade(pick, {FUNDED})
+        if trade_id is None:
+            return
+        t = self.trades[trade_id]
+        self.escrow.refund(t[0], t[1], {"from": t[0][1]})
+        # Everything back to the buyer is Refunded; if the seller was paid some before, Completed.
+        t[1], t[2] = 0, COMPLETED if trade_id in self.seller_paid else REFUNDED
+
+    def rule_outsider_cannot_release(self, pick):
+        trade_id = self._trade(pick, {FUNDED})
+        if trade_id is None:
+            return
+        t = self.trades[trade_id]
+        with brownie.reverts():
+            self.escrow.release(t[0], t[1], {"from": self.accounts[9]})
+
+    def rule_cancel(self, pick):
+        trade_id = self._trade(pick, {AWAITING})
+        if trade_id is None:
+            return
+        t = self.trades[trade_id]
+        self.escrow.cancel(t[0], {"from": t[0][1]})
+        t[2] = CANCELLED
+
+    def rule_timeout(self, pick):
+        trade_id = self._trade(pick, {FUNDED})
+        if trade_id is None:
+            return
+        t = self.trades[trade_id]
+        brownie.chain.sleep(3 * DAY + 1)
+        brownie.chain.mine()
+        # The release window runs from funding; other trades' deadlines pass too, which is fine.
+        self.escrow.timeout(t[0], {"from": self.accounts[9]})
+        t[1], t[2] = 0, COMPLETED if trade_id in self.seller_paid else REFUNDED
+
+    def invariant_balance_is_held_plus_fees(self):
+        held = sum(t[1] for t in self.trades.values())
+        assert self.escrow.balance() == held + self.escrow.feesAccrued(brownie.ZERO_ADDRESS)
+
+    def invariant_states_match_the_model(self):
+        for trade_id, t in self.trades.items():
+            slot = self.escrow.escrowOf(trade_id)
+            assert (slot[0], slot[2]) == (t[1], t[2])
+
+
+def test_escrow_state_machine(state_machine, accounts, escrow):
+    state_machine(EscrowMachine, accounts, escrow, settings={"max_examples": 12, "stateful_step_count": 10})
