@@ -157,6 +157,18 @@ class EscrowClient:
         return cls(w3, deployment, signer, url=url, **options)
 
     @classmethod
+    def from_network(cls, name: str, account: Signer | None = None, **options: Any) -> EscrowClient:
+        """Connect to a named network: ``local``, ``ganache``, ``embedded`` or one the user added
+        (``p2pescrow networks add``). The node must serve the network's chain id."""
+        from .networks import Networks
+
+        network = Networks().get(name)
+        if network.rpc_url is None:
+            client = cls.embedded(**options)
+            return client.as_account(account) if account is not None else client
+        return cls.connect(network.rpc_url, account, expected_chain_id=network.chain_id, **options)
+
+    @classmethod
     def embedded(cls, *, platform_fee_bps: int = 25, **options: Any) -> EscrowClient:
         """An in-process py-evm chain with ten funded dev accounts and the contracts deployed.
 
