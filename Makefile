@@ -22,19 +22,23 @@ BVENV_STAMP := $(BVENV)/.stamp-pyproject
 RUN_ENV = PATH="$$(for d in $(CURDIR)/node_modules/@foundry-rs/anvil-*/bin; do \
 	[ -x "$$d/anvil" ] && printf '%s:' "$$d" && break; done)$(CURDIR)/node_modules/.bin:$$PATH"
 
-.PHONY: help setup brownie compile check-artifacts test test-main test-brownie demo bench lint clean distclean
+.PHONY: help setup brownie compile check-artifacts test test-main test-brownie fuzz slither assurance demo bench lint \
+	clean distclean
 
 help:
 	@echo "make setup            create .venv and node_modules (only when out of date)"
 	@echo "make compile          compile contracts/ into p2pescrow/artifacts/"
 	@echo "make check-artifacts  fail if p2pescrow/artifacts/ differs from a fresh compile"
 	@echo "make brownie          create .venv-brownie (eth-brownie 1.22.2), register solc for it, .env"
-	@echo "make test             both suites: pytest tests/ (.venv) and brownie test (.venv-brownie)"
+	@echo "make test             both suites: pytest tests/ (.venv) and brownie test (.venv-brownie), and slither"
 	@echo "make test-main        only the main pytest suite"
 	@echo "make test-brownie     only the brownie suite (tests_brownie/)"
+	@echo "make fuzz             the deep property tests: stateful escrow fuzz (400 x 60 steps), split arithmetic"
 	@echo "make demo             run \`p2pescrow demo\`: real trades on an embedded chain, narrated"
 	@echo "make bench            run the benchmarks (python -m p2pescrow.bench)"
-	@echo "make lint             ruff check"
+	@echo "make slither          Slither on contracts/ through the project's solc; fails on untriaged findings"
+	@echo "make assurance        print checkable figures: tests collected per suite, Slither, fuzz profiles"
+	@echo "make lint             ruff check, and slither"
 	@echo "make clean            remove build output and caches (keeps .venv, node_modules)"
 	@echo "make distclean        clean, and remove .venv and node_modules too"
 
@@ -84,12 +88,34 @@ test-brownie: brownie
 	if [ $$status -eq 5 ]; then echo "error: brownie test collected no tests" >&2; exit 1; fi; \
 	exit $$status
 
-# Both suites run even if the first fails; either failing fails `make test`.
+# Both suites and Slither run even if one fails; any failing fails `make test`.
 test: setup brownie
 	main=0; $(MAKE) --no-print-directory test-main || main=$$?; \
 	brownie=0; $(MAKE) --no-print-directory test-brownie || brownie=$$?; \
-	if [ $$main -ne 0 ] || [ $$brownie -ne 0 ]; then \
-		echo "error: main suite exit $$main, brownie suite exit $$brownie" >&2; exit 1; fi
+	slither=0; $(MAKE) --no-print-directory slither || slither=$$?; \
+	if [ $$main -ne 0 ] || [ $$brownie -ne 0 ] || [ $$slither -ne 0 ]; then \
+		echo "error: main suite exit $$main, brownie suite exit $$brownie, slither exit $$slither" >&2; \
+		exit 1; fi
+
+# The deep profile of the property tests (CI runs the short one inside test-main): the stateful
+# escrow machine (P2PESCROW_FUZZ=deep: 400 examples x 60 steps, >= 200 of them >= 50 steps; override with
+# P2PESCROW_FUZZ_EXAMPLES / _STEPS) and the split arithmetic (10x its CI examples). -s prints the
+# figures: examples, steps, invariant checks run, failures.
+fuzz: setup
+	P2PESCROW_FUZZ=deep P2PESCROW_FUZZ_STATS=1 $(RUN_ENV) $(PY) -m pytest -q -s -p no:pytest-brownie \
+		tests/contracts/test_stateful.py tests/contracts/test_split_arithmetic.py
+
+# Slither (slither-analyzer, dev extra) on the shipped contracts, compiled by the project's own solc
+# (find_compiler: the solcjs shim here) from the build's standard-JSON input. Fails on any finding in
+# contracts/ not triaged in slither.triage.json, and on any High/Medium one not triaged as a false
+# positive. Findings only inside node_modules (OpenZeppelin) are ignored. See p2pescrow/build/slither.py.
+slither: setup
+	$(PY) -m p2pescrow.build.slither
+
+# Figures a user can re-derive (each printed with its command): tests collected per suite, the Slither
+# result, the stateful fuzz profiles' sizes. Collecting the brownie suite starts Anvil (RUN_ENV).
+assurance: setup brownie
+	$(RUN_ENV) $(PY) -m p2pescrow.build.assurance --brownie-python $(BVENV)/bin/python
 
 demo: setup
 	$(VENV)/bin/p2pescrow demo
@@ -97,9 +123,13 @@ demo: setup
 bench: setup
 	$(RUN_ENV) $(PY) -m p2pescrow.bench
 
+# ruff and Slither both run; either failing fails `make lint`.
 lint: setup
-	@if [ -x $(VENV)/bin/ruff ]; then $(VENV)/bin/ruff check p2pescrow tests $(wildcard scripts); \
-	else echo "ruff is not installed in $(VENV); skipping lint"; fi
+	@ruff=0; if [ -x $(VENV)/bin/ruff ]; then $(VENV)/bin/ruff check p2pescrow tests $(wildcard scripts) || ruff=$$?; \
+	else echo "ruff is not installed in $(VENV); skipping ruff"; fi; \
+	slither=0; $(MAKE) --no-print-directory slither || slither=$$?; \
+	if [ $$ruff -ne 0 ] || [ $$slither -ne 0 ]; then \
+		echo "error: ruff exit $$ruff, slither exit $$slither" >&2; exit 1; fi
 
 clean:
 	rm -rf .build build dist *.egg-info .pytest_cache .hypothesis .ruff_cache .mypy_cache

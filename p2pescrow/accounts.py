@@ -1,8 +1,11 @@
 """Signers: encrypted keystores (eth-account keystore v3) in the user's config folder, and the
 well-known dev accounts of local chains.
 
-Keystore files are written mode 0600 in a 0700 folder and refused if others can read them. Keys
-never leave the process and never appear in a message: errors name the keystore, not its content.
+Keystore files are written mode 0600 in a 0700 folder and refused if others can read them. A
+keystore's key-derivation parameters are checked before its password is tried (:func:`check_kdf`:
+scrypt n >= 2^18 and r >= 8, pbkdf2 c >= 10^6; at most scrypt n = 2^22 / 1 GiB / p = 16, pbkdf2
+c = 10^7), and its address field is checked against the decrypted key. Keys never leave the process
+and never appear in a message: errors name the keystore, not its content.
 """
 
 from __future__ import annotations
@@ -37,6 +40,63 @@ class WrongPassword(AccountError):
         super().__init__(f"wrong password for keystore {name!r}")
 
 
+class WeakKeystore(AccountError):
+    """A keystore whose key derivation is too cheap to resist guessing, or too costly to run."""
+
+
+#: Key-derivation bounds a keystore must meet before its password is even tried. The floors are
+#: the usual defaults (geth and eth-account: scrypt n = 2^18, r = 8, p = 1; pbkdf2 c = 10^6); the
+#: ceilings stop a crafted file from making the process burn minutes or gigabytes.
+SCRYPT_MIN_N, SCRYPT_MAX_N = 2**18, 2**22
+SCRYPT_MIN_R, SCRYPT_MAX_P = 8, 16
+SCRYPT_MAX_MEMORY = 2**30  # 128 * n * r bytes
+PBKDF2_MIN_C, PBKDF2_MAX_C = 1_000_000, 10_000_000
+
+
+def check_kdf(keystore: Any, label: str) -> None:
+    """Refuse a keystore whose KDF parameters are weak, huge or malformed (WeakKeystore), before
+    anything is derived from the password. ``label`` names the keystore in the message."""
+    crypto = keystore.get("crypto", keystore.get("Crypto")) if isinstance(keystore, dict) else None
+    if not isinstance(crypto, dict) or not isinstance(crypto.get("kdfparams"), dict):
+        raise WeakKeystore(f"keystore {label} is not a version 3 keystore (no crypto.kdfparams)")
+    kdf, params = crypto.get("kdf"), crypto["kdfparams"]
+
+    def number(field: str) -> int:
+        value = params.get(field)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise WeakKeystore(f"keystore {label}: {kdf} parameter {field} is missing or not a positive integer")
+        return value
+
+    if number("dklen") != 32:
+        raise WeakKeystore(f"keystore {label}: {kdf} dklen must be 32")
+    if kdf == "scrypt":
+        n, r, p = number("n"), number("r"), number("p")
+        if n & (n - 1):
+            raise WeakKeystore(f"keystore {label}: scrypt n={n} is not a power of two")
+        if n < SCRYPT_MIN_N or r < SCRYPT_MIN_R:
+            raise WeakKeystore(
+                f"keystore {label} uses weak scrypt parameters (n={n}, r={r}; at least n=2^18, r=8 are required)",
+                hint="re-encrypt the key with standard parameters (e.g. import it with `accounts import NAME "
+                     "--private-key`)")
+        if n > SCRYPT_MAX_N or p > SCRYPT_MAX_P or 128 * n * r > SCRYPT_MAX_MEMORY:
+            raise WeakKeystore(f"keystore {label} asks for excessive scrypt work (n={n}, r={r}, p={p}; at most "
+                               f"n=2^22, p={SCRYPT_MAX_P} and 1 GiB of memory)")
+    elif kdf == "pbkdf2":
+        c = number("c")
+        if params.get("prf") != "hmac-sha256":
+            raise WeakKeystore(f"keystore {label}: pbkdf2 prf must be hmac-sha256")
+        if c < PBKDF2_MIN_C:
+            raise WeakKeystore(
+                f"keystore {label} uses weak pbkdf2 parameters (c={c}; at least 1,000,000 is required)",
+                hint="re-encrypt the key with standard parameters (e.g. import it with `accounts import NAME "
+                     "--private-key`)")
+        if c > PBKDF2_MAX_C:
+            raise WeakKeystore(f"keystore {label} asks for excessive pbkdf2 work (c={c}; at most 10,000,000)")
+    else:
+        raise WeakKeystore(f"keystore {label} uses an unsupported key derivation {str(kdf)[:20]!r}: "
+                           "scrypt or pbkdf2 only")
+
+
 class KeystoreNotFound(AccountError):
     def __init__(self, name: str, folder: Path) -> None:
         super().__init__(f"no keystore named {name!r} in {folder}",
@@ -66,6 +126,7 @@ def check_new_name(name: str) -> None:
 
 
 def _write(name: str, keystore: dict[str, Any]) -> Path:
+    check_kdf(keystore, repr(name))
     folder = keystore_dir()
     folder.mkdir(parents=True, exist_ok=True)
     os.chmod(folder, 0o700)
@@ -100,7 +161,7 @@ def _from_key(private_key: str) -> Any:
 
     try:
         return Account.from_key(private_key.strip())
-    except Exception:  # noqa: BLE001 - never echo the key back
+    except Exception:
         raise InputError("that is not a valid private key (expected 32 bytes of hex)") from None
 
 
@@ -112,7 +173,7 @@ def _from_mnemonic(mnemonic: str, index: int) -> Any:
     Account.enable_unaudited_hdwallet_features()
     try:
         return Account.from_mnemonic(" ".join(mnemonic.split()), account_path=f"m/44'/60'/0'/0/{index}")
-    except Exception:  # noqa: BLE001 - never echo the mnemonic back
+    except Exception:
         raise InputError("that is not a valid BIP-39 mnemonic") from None
 
 
@@ -137,6 +198,30 @@ def import_mnemonic(name: str, mnemonic: str, password: str, index: int = 0) -> 
     check_new_name(name)
     account = _from_mnemonic(mnemonic, index)
     _write(name, _encrypt(bytes(account.key), password))
+    return str(account.address)
+
+
+def read_keystore_file(path: Path) -> dict[str, Any]:
+    """A v3 keystore file to import: parsed and its KDF checked (no password needed)."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise InputError(f"cannot read the keystore file {path}: {exc.strerror}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise InputError(f"{path} is not a JSON keystore file") from None
+    if not isinstance(data, dict) or data.get("version") != 3:
+        raise InputError(f"{path} is not a version 3 keystore file")
+    check_kdf(data, str(path))
+    return data
+
+
+def import_keystore(name: str, path: Path, password: str) -> str:
+    """Copy an existing v3 keystore file in as ``name`` (mode 0600), after checking its KDF and
+    that ``password`` opens it; the file is stored as it is (not re-encrypted)."""
+    check_new_name(name)
+    data = read_keystore_file(path)
+    account = _decrypt(data, password, str(path))
+    _write(name, data)
     return str(account.address)
 
 
@@ -170,16 +255,26 @@ def _read(name: str) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def load(name: str, password: str) -> Any:
-    """Decrypt a keystore into a ``LocalAccount``."""
+def _decrypt(data: dict[str, Any], password: str, label: str) -> Any:
+    """KDF check, decryption, and the stored address checked against the key (the address field is
+    not covered by the keystore's MAC)."""
     from eth_account import Account
 
-    data = _read(name)
+    check_kdf(data, label)
     try:
         key = Account.decrypt(data, password)
     except ValueError:
-        raise WrongPassword(name) from None
-    return Account.from_key(key)
+        raise WrongPassword(label) from None
+    account = Account.from_key(key)
+    stored = str(data.get("address") or "").lower().removeprefix("0x")
+    if stored and stored != account.address.lower().removeprefix("0x"):
+        raise AccountError(f"keystore {label}: its address field does not match its key (the file was altered)")
+    return account
+
+
+def load(name: str, password: str) -> Any:
+    """Decrypt a keystore into a ``LocalAccount`` (weak or huge KDF parameters are refused first)."""
+    return _decrypt(_read(name), password, name)
 
 
 def delete(name: str) -> None:

@@ -18,6 +18,7 @@ bookkeeping, event decoding). Every figure is wall time on this machine.
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import statistics
 import tempfile
@@ -287,10 +288,20 @@ def run(cfg: SpeedConfig | None = None) -> dict[str, Any]:
 
     cfg = cfg or SpeedConfig()
     with tempfile.TemporaryDirectory(prefix="p2pescrow-bench-") as tmp, start_node("anvil") as node:
-        chain = deploy_chain(node.url, node.accounts, Path(tmp))
-        return {"node": "anvil (automine)", "poll_interval_s": POLL,
-                "sequential": measure_sequential(chain, cfg),
-                "pipelined": measure_pipelined(chain, cfg)}
+        # The SDK journals every signed transaction under P2PESCROW_HOME: keep the bench's
+        # throwaway chain out of the user's real journal and registry.
+        previous = os.environ.get("P2PESCROW_HOME")
+        os.environ["P2PESCROW_HOME"] = tmp
+        try:
+            chain = deploy_chain(node.url, node.accounts, Path(tmp))
+            return {"node": "anvil (automine)", "poll_interval_s": POLL,
+                    "sequential": measure_sequential(chain, cfg),
+                    "pipelined": measure_pipelined(chain, cfg)}
+        finally:
+            if previous is None:
+                os.environ.pop("P2PESCROW_HOME", None)
+            else:
+                os.environ["P2PESCROW_HOME"] = previous
 
 
 def format_report(doc: dict[str, Any]) -> str:

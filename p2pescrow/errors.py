@@ -37,8 +37,12 @@ __all__ = [
     "NodeUnreachable",
     "P2PEscrowError",
     "Panic",
+    "PendingTransaction",
     "RevertReason",
+    "SignerMismatch",
+    "TransactionDropped",
     "TransactionError",
+    "TransactionReplaced",
     "TransactionTimeout",
     "UnknownRevert",
     "WrongChain",
@@ -126,13 +130,59 @@ class InsufficientFunds(TransactionError):
         super().__init__(f"insufficient {what}: needs {needed}, has {available}")
 
 
+class SignerMismatch(TransactionError):
+    """The signed transaction recovers to another address than the sender's: the signer signed with
+    another key than the one it claims. Caught before broadcasting: nothing was sent."""
+
+    def __init__(self, sender: str, recovered: str) -> None:
+        self.sender, self.recovered = sender, recovered
+        super().__init__(f"the transaction for {sender} was signed by {recovered}: not broadcast",
+                         hint="check the account (keystore or signer object) used to sign")
+
+
 class TransactionTimeout(TransactionError):
     """The transaction was sent but no receipt arrived in time. ``tx_hash`` lets you resume."""
 
-    def __init__(self, tx_hash: str, seconds: float) -> None:
-        self.tx_hash = tx_hash
-        super().__init__(f"no receipt for {tx_hash} after {seconds:g} s",
-                         hint="the transaction may still be mined; look it up by its hash")
+    def __init__(self, tx_hash: str, seconds: float, *, nonce: int | None = None) -> None:
+        self.tx_hash, self.nonce = tx_hash, nonce
+        super().__init__(f"no receipt for {tx_hash} after {seconds:g} s (the node still has it: pending)",
+                         hint="the transaction may still be mined; look it up by its hash "
+                              "(`p2pescrow tx pending`)")
+
+
+class TransactionDropped(TransactionError):
+    """The node no longer knows the transaction and its nonce is still unused: it was dropped from
+    the pool (or the node restarted without it). Nothing was spent; ``tx_hash`` and ``nonce`` say
+    which one. Sending it again (``p2pescrow tx resend``) cannot pay twice: same nonce."""
+
+    def __init__(self, tx_hash: str, nonce: int | None = None) -> None:
+        self.tx_hash, self.nonce = tx_hash, nonce
+        at = f" (nonce {nonce})" if nonce is not None else ""
+        super().__init__(f"transaction {tx_hash}{at} was dropped: the node no longer knows it and "
+                         "its nonce is unused", hint=f"rebroadcast it with `p2pescrow tx resend {tx_hash}`")
+
+
+class TransactionReplaced(TransactionError):
+    """Another transaction of the same account used this transaction's nonce: this one will never
+    be mined."""
+
+    def __init__(self, tx_hash: str, nonce: int | None = None) -> None:
+        self.tx_hash, self.nonce = tx_hash, nonce
+        at = f" (nonce {nonce})" if nonce is not None else ""
+        super().__init__(f"transaction {tx_hash}{at} was replaced: another transaction of the account "
+                         "used its nonce", hint="check the account's latest transactions before sending again")
+
+
+class PendingTransaction(TransactionError):
+    """A transaction of this account, journaled by an earlier run, is still unresolved (pending, or
+    just rebroadcast): a new one is refused so that nothing is paid twice."""
+
+    def __init__(self, tx_hash: str, nonce: int | None = None, *, rebroadcast: bool = False) -> None:
+        self.tx_hash, self.nonce, self.rebroadcast = tx_hash, nonce, rebroadcast
+        what = "was lost by the node and has been rebroadcast" if rebroadcast else "is still pending"
+        super().__init__(f"an earlier transaction of this account, {tx_hash} (nonce {nonce}), {what}; "
+                         "not sending another one until it is mined",
+                         hint="see `p2pescrow tx pending`; wait for it, or `p2pescrow tx replace` it")
 
 
 class ContractError(TransactionError):
@@ -266,15 +316,15 @@ def decode_revert(data: bytes | str) -> ContractError:
     elif cls is Panic:
         types, names = ("uint256",), ("code",)
     else:
-        types, names = getattr(cls, "_arg_types"), cls._arg_names
+        types, names = cls._arg_types, cls._arg_names
     try:
         values = decode(list(types), raw[4:])
     except Exception:  # noqa: BLE001 - malformed payload for a known selector
         return UnknownRevert(hex_data)
     from eth_utils import to_checksum_address
 
-    shown = [to_checksum_address(v) if t == "address" else v for t, v in zip(types, values)]
-    return cls(hex_data, **dict(zip(names, shown)))
+    shown = [to_checksum_address(v) if t == "address" else v for t, v in zip(types, values, strict=False)]
+    return cls(hex_data, **dict(zip(names, shown, strict=False)))
 
 
 def __getattr__(name: str) -> type[ContractError]:

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation, localcontext
-
 from typing import Any, ClassVar
 
 from .errors import InvalidAmount

@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from .app import app, command, main
 
-from . import commands as _commands  # noqa: E402,F401 - registers the command groups
+from . import commands as _commands  # noqa: F401 - registers the command groups
 
 __all__ = ["app", "command", "main"]

@@ -114,6 +114,7 @@ def client(options: Options, *, hooks: bool = True, read_only: bool = False) -> 
     if hooks:
         result.before_send = lambda call, preview: confirm_send(options, call, preview)
         result.on_sent = lambda tx_hash: progress(f"sent {tx_hash}, waiting for the receipt ...", options)
+        result.tx.on_notice = lambda text: progress(text, options)
     return result
 
 
@@ -124,7 +125,8 @@ def confirm_send(options: Options, call: Call, preview: Preview, details: list[s
     lines = [f"About to send: {call.description}"] + [f"  {d}" for d in details or []]
     if call.value:
         lines.append(f"  value: {from_base_units(call.value, 18)} ETH")
-    lines.append(f"  gas: up to {preview.gas:,}, at most {from_base_units(preview.gas * preview.max_fee_per_gas, 18)} ETH")
+    most = from_base_units(preview.gas * preview.max_fee_per_gas, 18)
+    lines.append(f"  gas: up to {preview.gas:,}, at most {most} ETH")
     if options.yes:
         return
     if options.json or not sys.stdin.isatty():

@@ -20,6 +20,9 @@ from ..errors import (
     InsufficientFunds,
     NetworkError,
     P2PEscrowError,
+    PendingTransaction,
+    TransactionDropped,
+    TransactionReplaced,
     TransactionTimeout,
 )
 
@@ -29,12 +32,14 @@ EXIT_INTERNAL = 1
 EXIT_INPUT = 2  # usage, input, configuration and account errors (nothing was sent)
 EXIT_REVERT = 3  # the chain would refuse it: a revert, or not enough funds (nothing was sent)
 EXIT_NETWORK = 4  # the node is unreachable, on another chain, or has no/other contracts
-EXIT_TIMEOUT = 5  # sent, but no receipt in time: the hash is printed, the transaction may still land
+# sent, but no receipt in time (or dropped, replaced, or an earlier one is pending): the hash is printed
+EXIT_TIMEOUT = 5
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok; 2 usage or input error (nothing sent); 3 refused by the contract or not "
     "enough funds (nothing sent); 4 network: node unreachable, wrong chain or no deployment; "
-    "5 timeout: sent, no receipt yet (the hash is printed); 1 unexpected error."
+    "5 timeout: sent, no receipt yet, dropped or replaced, or an earlier transaction is still pending "
+    "(the hash is printed; see `p2pescrow tx pending`); 1 unexpected error."
 )
 
 
@@ -51,7 +56,7 @@ class Options:
 
 
 def exit_code_for(exc: BaseException) -> int:
-    if isinstance(exc, TransactionTimeout):
+    if isinstance(exc, (TransactionTimeout, TransactionDropped, TransactionReplaced, PendingTransaction)):
         return EXIT_TIMEOUT
     if isinstance(exc, (ContractError, InsufficientFunds)):
         return EXIT_REVERT
@@ -107,7 +112,7 @@ def table(rows: list[tuple[str, ...]], header: tuple[str, ...] | None = None) ->
     if not data:
         return ""
     widths = [max(len(str(r[i])) for r in data) for i in range(len(data[0]))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in data]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=False)).rstrip() for r in data]
     if header:
         lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)

@@ -64,7 +64,9 @@ def share_bps(text: str) -> int:
                 raise InputError(f"invalid share {text!r}: at most two decimals of a percent (1 bps)")
             value = int(scaled)
     except (InvalidOperation, ValueError):
-        raise InputError(f"invalid share {text!r}: use a percentage such as 60% or basis points such as 6000bps") from None
+        raise InputError(
+            f"invalid share {text!r}: use a percentage such as 60% or basis points such as 6000bps"
+        ) from None
     if not 0 <= value <= 10_000:
         raise InputError(f"invalid share {text!r}: must be between 0% and 100%")
     return value

@@ -20,12 +20,24 @@ from web3.contract import Contract
 from ..errors import (
     InsufficientFunds,
     NodeUnreachable,
+    P2PEscrowError,
+    PendingTransaction,
+    TransactionDropped,
     TransactionError,
+    TransactionReplaced,
     TransactionTimeout,
     WrongChain,
 )
+from .journal import JOURNAL, Entry, Journal, entry_for
 from .nonces import NONCES, NonceManager
 from .reverts import is_connection_failure, translate
+
+#: How often a failed eth_sendRawTransaction is retried (a connection failure, not a refusal). Each
+#: retry first looks the signed transaction's hash up: it is never sent twice if the node has it.
+SEND_RETRIES = 3
+#: Node answers to a re-sent transaction that mean "resolve by looking the hash up".
+_ALREADY_SENT = ("already known", "known transaction", "already imported", "nonce too low",
+                 "already exists", "transaction already in pool")
 
 #: Multiplier on the node's gas estimate: estimates can fall short when state moves in between.
 GAS_MARGIN = 1.2
@@ -100,7 +112,7 @@ class Transactor:
 
     def __init__(self, w3: Web3, signer: Signer, *, url: str = "", chain_id: int | None = None,
                  timeout: float = DEFAULT_TIMEOUT, confirmations: int = 1, poll_interval: float = 0.05,
-                 nonces: NonceManager = NONCES) -> None:
+                 nonces: NonceManager = NONCES, journal: Journal | None = JOURNAL) -> None:
         self.w3 = w3
         self.signer = signer
         self.address = Web3.to_checksum_address(signer_address(signer))
@@ -110,6 +122,11 @@ class Transactor:
         self.poll_interval = poll_interval
         self.nonces = nonces
         self._chain_id = chain_id
+        #: Signed transactions are journaled before broadcast (not for the in-process chain).
+        self.journal = journal if url != "embedded" else None
+        #: Called with a line for the user when the journal resolves an earlier run's transaction.
+        self.on_notice: Callable[[str], None] | None = None
+        self._nonce_of: dict[str, int] = {}  # hash -> nonce, of what this transactor sent
 
     # -- node access, translated -----------------------------------------------------------------
     def _rpc(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -180,29 +197,219 @@ class Transactor:
         else:
             tx["maxFeePerGas"] = preview.max_fee_per_gas
             tx["maxPriorityFeePerGas"] = preview.max_priority_fee_per_gas
-        tx_hash = self._broadcast(tx)
+        tx_hash = self._broadcast(tx, description=call.description)
         if on_sent is not None:
             on_sent(tx_hash)
         return self.wait(tx_hash, call.decoders)
 
-    def _broadcast(self, tx: dict[str, Any]) -> str:
+    def _broadcast(self, tx: dict[str, Any], *, description: str = "") -> str:
+        if not getattr(self, "_chain_verified", False):  # eth_chainId, once, before the first broadcast
+            from .guards import check_node_chain
+
+            check_node_chain(self.chain_id, self._rpc(lambda: self.w3.eth.chain_id))
+            self._chain_verified = True
         if isinstance(self.signer, str):  # node-managed: the node assigns the nonce
             return "0x" + bytes(self._rpc(self.w3.eth.send_transaction, tx)).hex()
         key = (self.chain_id, self.address)
-        with self.nonces.lock(key):
+        with self.nonces.lock(key), self._journal_lock():
+            self.resolve_journal()  # an earlier run's transaction still unresolved: never pay twice
             nonce = self.nonces.next(
                 key, lambda: int(self._rpc(self.w3.eth.get_transaction_count, self.address, "pending")))
             signed = self.signer.sign_transaction({**tx, "nonce": nonce})
             try:
-                sent = self._rpc(self.w3.eth.send_raw_transaction, signed.raw_transaction)
+                from .guards import check_signed
+
+                check_signed(signed.raw_transaction, self.address)  # signed by the sender, or not sent
+                sent = self._send_signed(signed, {**tx, "nonce": nonce}, description)
             except Exception:
                 self.nonces.release(key)
                 raise
             self.nonces.commit(key, nonce)
         return "0x" + bytes(sent).hex()
 
-    def wait(self, tx_hash: str, decoders: tuple[Contract, ...] = ()) -> TxResult:
-        """Wait for the receipt (and confirmations) up to the timeout; decode the events."""
+    # -- the journal, and sending that never sends twice ------------------------------------------
+    def _send_signed(self, signed: Any, tx: dict[str, Any], description: str = "") -> bytes:
+        """Journal ``signed``, then broadcast it. A failed send is resolved by looking the signed
+        hash up (a retried send answered "already known" or "nonce too low" included): never by
+        sending a second, different transaction. Returns the hash."""
+        tx_hash = "0x" + bytes(signed.hash).hex()
+        entry = None
+        if self.journal is not None:
+            entry = self.journal.record(entry_for(self.chain_id, self.address, tx, signed, description))
+        self._nonce_of[tx_hash] = int(tx["nonce"])
+        try:
+            return self._send_raw(signed.raw_transaction, tx_hash)
+        except NodeUnreachable:
+            if entry is not None:
+                self.journal.release(tx_hash)  # type: ignore[union-attr] - kept: it may have been sent
+            raise
+        except Exception:
+            if entry is not None:
+                self.journal.finish(entry)  # type: ignore[union-attr] - refused: nothing was broadcast
+            raise
+
+    def _send_raw(self, raw: bytes, tx_hash: str) -> bytes:
+        failure: P2PEscrowError | None = None
+        for attempt in range(SEND_RETRIES + 1):
+            if attempt:
+                known = self._known(tx_hash)
+                if known:
+                    return bytes.fromhex(tx_hash[2:])
+                if known is None or isinstance(failure, NodeUnreachable):
+                    time.sleep(min(0.1 * 2 ** attempt, 1.0))  # the node did not answer: try again
+                elif failure is not None:
+                    raise failure  # a refusal ("nonce too low" from another transaction, ...)
+            try:
+                return bytes(self._rpc(self.w3.eth.send_raw_transaction, raw))
+            except NodeUnreachable as exc:
+                failure = exc
+            except P2PEscrowError as exc:
+                if not any(word in str(exc).lower() for word in _ALREADY_SENT):
+                    raise
+                failure = exc
+                if self._known(tx_hash):
+                    return bytes.fromhex(tx_hash[2:])
+                if "nonce too low" in str(exc).lower():
+                    raise
+        if isinstance(failure, NodeUnreachable):
+            raise NodeUnreachable(self.url, "no answer to eth_sendRawTransaction", tx_hash=tx_hash) from None
+        assert failure is not None
+        raise failure
+
+    def _known(self, tx_hash: str) -> bool | None:
+        """Whether the node has ``tx_hash`` (pending or mined); None if it does not answer."""
+        try:
+            found = self.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+        except Exception as exc:  # noqa: BLE001
+            if type(exc).__name__ == "TransactionNotFound":
+                return False
+            return None if is_connection_failure(exc) else False
+        return found is not None
+
+    def _journal_lock(self) -> Any:
+        import contextlib
+
+        if self.journal is None:
+            return contextlib.nullcontext()
+        return self.journal.lock(self.chain_id, self.address)
+
+    def _notice(self, text: str) -> None:
+        import logging
+
+        logging.getLogger("p2pescrow").warning(text)
+        if self.on_notice is not None:
+            self.on_notice(text)
+
+    def status(self, entry: Entry) -> str:
+        """What became of a journaled transaction: ``mined``, ``pending``, ``replaced`` (its nonce
+        was used by another one) or ``dropped`` (the node lost it; the nonce is free)."""
+        try:
+            receipt = self.w3.eth.get_transaction_receipt(entry.tx_hash)  # type: ignore[arg-type]
+        except Exception as exc:  # noqa: BLE001
+            if type(exc).__name__ != "TransactionNotFound":
+                raise self._lost(exc, entry.tx_hash) from None
+            receipt = None
+        if receipt is not None and receipt.get("blockNumber") is not None:
+            return "mined"
+        known = self._known(entry.tx_hash)
+        if known is None:
+            raise NodeUnreachable(self.url, "while looking up a journaled transaction", tx_hash=entry.tx_hash)
+        if known:
+            return "pending"
+        mined = int(self._rpc(self.w3.eth.get_transaction_count, entry.account, "latest"))
+        return "replaced" if mined > entry.nonce else "dropped"
+
+    def resend(self, entry: Entry) -> str:
+        """Broadcast a journaled transaction's raw bytes again (same hash, same nonce)."""
+        self._send_raw(bytes.fromhex(entry.raw[2:]), entry.tx_hash)
+        return entry.tx_hash
+
+    def resolve_journal(self) -> None:
+        """Settle what an earlier run left in the journal for this (chain, account) before a new
+        send: mined or replaced entries are closed (replaced ones reported); one still pending, or
+        lost by the node and rebroadcast here, stops the new send with :class:`PendingTransaction`.
+        A lost one the chain cannot take any more (an earlier nonce is missing: a reset dev chain)
+        is reported and closed."""
+        if self.journal is None:
+            return
+        for entry in self.journal.entries(self.chain_id, self.address, leftovers_only=True):
+            state = self.status(entry)
+            if state == "mined":
+                self.journal.finish(entry)
+            elif state == "replaced":
+                self.journal.finish(entry)
+                self._notice(f"journaled transaction {entry.tx_hash} (nonce {entry.nonce}) was replaced: "
+                             "another transaction used its nonce")
+            elif state == "pending":
+                raise PendingTransaction(entry.tx_hash, entry.nonce)
+            else:  # dropped
+                pending = int(self._rpc(self.w3.eth.get_transaction_count, self.address, "pending"))
+                if entry.nonce > pending:
+                    self.journal.finish(entry)
+                    self._notice(f"journaled transaction {entry.tx_hash} (nonce {entry.nonce}) is unknown to "
+                                 f"the node, which is at nonce {pending}: abandoned")
+                    continue
+                try:
+                    self.resend(entry)
+                except NodeUnreachable:
+                    raise
+                except P2PEscrowError as exc:
+                    self.journal.finish(entry)
+                    self._notice(f"journaled transaction {entry.tx_hash} could not be rebroadcast ({exc}): "
+                                 "abandoned")
+                    continue
+                self._notice(f"journaled transaction {entry.tx_hash} (nonce {entry.nonce}) was lost by the "
+                             "node: rebroadcast (same hash and nonce)")
+                raise PendingTransaction(entry.tx_hash, entry.nonce, rebroadcast=True)
+
+    def _unmined(self, tx_hash: str, nonce: int | None) -> Exception:
+        """The error when waiting ends without a receipt: still pending (timeout), replaced, or
+        dropped, as far as the node can tell."""
+        nonce = self._nonce_of.get(tx_hash, nonce)
+        known = self._known(tx_hash)
+        if known is False:
+            if nonce is None:
+                return TransactionDropped(tx_hash)
+            try:
+                mined = int(self.w3.eth.get_transaction_count(self.address, "latest"))
+            except Exception:  # noqa: BLE001
+                return TransactionTimeout(tx_hash, self.timeout)
+            if mined > nonce:
+                self._journal_finish(tx_hash)
+                return TransactionReplaced(tx_hash, nonce)
+            return TransactionDropped(tx_hash, nonce)
+        return TransactionTimeout(tx_hash, self.timeout, nonce=nonce)
+
+    def _canonical(self, receipt: Any, tx_hash: str) -> bool:
+        """With confirmations asked for, the receipt's block is still the chain's block at that
+        height (a reorg in between sends the wait round again)."""
+        if self.confirmations <= 1 or receipt.get("blockHash") is None:
+            return True
+        try:
+            block = self.w3.eth.get_block(int(receipt["blockNumber"]))
+        except Exception as exc:  # noqa: BLE001
+            if type(exc).__name__ == "BlockNotFound":
+                return False
+            raise self._lost(exc, tx_hash) from None
+        return bytes(block["hash"]) == bytes(receipt["blockHash"])
+
+    def _journal_finish(self, tx_hash: str) -> None:
+        if self.journal is not None and not isinstance(self.signer, str):
+            self.journal.finish(tx_hash, self.chain_id, self.address)
+
+    def wait(self, tx_hash: str, decoders: tuple[Contract, ...] = (), *, nonce: int | None = None) -> TxResult:
+        """Wait for the receipt (and confirmations) up to the timeout; decode the events.
+
+        When the time is up: :class:`TransactionTimeout` if the node still has the transaction,
+        :class:`TransactionReplaced` if another one used its nonce, else :class:`TransactionDropped`
+        (all carry the hash). A receipt that disappears (a reorg) is waited for again."""
+        try:
+            return self._wait(tx_hash, decoders, nonce)
+        finally:
+            if self.journal is not None:
+                self.journal.release(tx_hash)
+
+    def _wait(self, tx_hash: str, decoders: tuple[Contract, ...], nonce: int | None) -> TxResult:
         deadline = time.monotonic() + self.timeout
         receipt = None
         while True:
@@ -217,11 +424,13 @@ class Transactor:
                     head = int(self.w3.eth.block_number)
                 except Exception as exc:  # noqa: BLE001
                     raise self._lost(exc, tx_hash) from None
-                if head - int(receipt["blockNumber"]) + 1 >= self.confirmations:
+                if head - int(receipt["blockNumber"]) + 1 >= self.confirmations and self._canonical(receipt, tx_hash):
                     break
             if time.monotonic() >= deadline:
-                raise TransactionTimeout(tx_hash, self.timeout)
+                raise self._unmined(tx_hash, nonce)
             time.sleep(self.poll_interval)
+        self._journal_finish(tx_hash)
+        self._nonce_of.pop(tx_hash, None)
         if receipt["status"] != 1:
             raise TransactionError(f"transaction {tx_hash} was mined but reverted")
         return TxResult(tx_hash, int(receipt["blockNumber"]), int(receipt["gasUsed"]),

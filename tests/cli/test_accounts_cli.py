@@ -175,7 +175,7 @@ def test_import_needs_exactly_one_source(flags: list[str]) -> None:
     result = invoke("accounts", "import", "bob", *flags)
 
     assert result.exit_code == 2
-    assert "choose one of --private-key or --mnemonic" in one_error_line(result.stderr)
+    assert "choose one of --private-key, --mnemonic or --keystore FILE" in one_error_line(result.stderr)
 
 
 def test_import_index_only_with_a_mnemonic() -> None:

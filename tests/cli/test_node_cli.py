@@ -43,7 +43,9 @@ def test_stop_with_nothing_running_is_fine() -> None:
     assert as_json(invoke("--json", "node", "stop")) == {"ok": True, "stopped": []}
 
 
-@pytest.mark.parametrize("command", [["node", "start"], ["node", "status"], ["node", "reset", "--yes"], ["--yes", "node", "reset"]])
+@pytest.mark.parametrize(
+    "command", [["node", "start"], ["node", "status"], ["node", "reset", "--yes"], ["--yes", "node", "reset"]]
+)
 def test_an_unknown_engine_is_a_usage_error(command: list[str]) -> None:
     result = invoke(*command, "--engine", "hardhat")
 

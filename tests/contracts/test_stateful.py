@@ -2,35 +2,50 @@
 
 A hypothesis ``RuleBasedStateMachine`` drives several trades at once, in ETH and three tokens
 (standard, no-return, fee-on-transfer), with parties that are plain accounts or ``MaliciousParty``
-contracts that reject ETH (so payouts get credited) or accept it (mode toggled at random), and moves
-time across every window boundary. The model decides whether each action is legal: legal actions are
+contracts that reject ETH (so payouts get credited) or accept it (mode toggled at random), forces ETH
+in with ``selfdestruct`` (``ForceSend``), and moves time to one second before, onto and one second
+after every open trade's current deadline (funding, release, arbitration), or by each window's exact
+length and one second either side. The model decides whether each action is legal: legal actions are
 sent and must succeed, illegal ones are simulated and must revert with the error the contract's
 checks give, in their order. After every step:
 
-* per asset, the escrow's balance == sum(held of open trades) + sum(credits) + feesAccrued (ETH too:
-  nothing is forced in here);
+* solvency per asset: the escrow's balance >= sum(held of open trades) + sum(credits) + feesAccrued,
+  and exactly that plus the ETH forced in (which nobody's books count and nobody may receive);
 * every account's balance (ETH net of the gas it paid), every credit and feesAccrued equal the
   model's, so money only reaches a trade's buyer, seller, arbiter, the fee recipient, or the
   address a creditor withdrew to, and nobody else gains a wei;
 * every trade's slot (state, held, deadline, marks, settlement) equals the model's, so ended trades
   stay ended and only modelled transitions happen;
 * per trade, what arrived == held + everything paid out (payouts and fees), both in the model and as
-  reported by the contract's own events.
+  reported by the contract's own events; every payout goes to the trade's buyer, seller or arbiter
+  (fees to the fee recipient);
+* only legal transitions (``LEGAL``) happen on chain, and terminal states never change;
+* at most one final payout per trade, from the events (exactly one once it ended with money, none if
+  cancelled or open);
+* ratings (the reputation contract's ``Rated`` events): at most one per trade and rater, each on a
+  finished trade whose seller was paid and that records reputation, and the rated marks agree;
+* liveness: every open trade has a way out that needs no one's cooperation: at its deadline, a
+  stranger's ``cancel`` / ``timeout`` / ``resolveExpiredDispute`` succeeds (simulated after a time jump
+  inside a snapshot that is then reverted), whichever of its receivers reject ETH.
 
 Each hypothesis example starts from the same clean deployment (snapshot taken in ``__init__``,
 reverted in ``teardown``). Chain state is read straight from py-evm storage (slots checked against
 the ABI getters before the run), so the checks cost microseconds rather than an eth_call each.
 
-Size: ``P2PESCROW_FUZZ=ci`` (default: 15 examples x 30 steps, well under a minute) or ``deep``
-(300 x 60); ``P2PESCROW_FUZZ_EXAMPLES`` / ``P2PESCROW_FUZZ_STEPS`` override either.
+Size: ``P2PESCROW_FUZZ=ci`` (default: 15 examples x 30 steps, about a minute) or ``deep``
+(400 x 60, ``make fuzz``, checked to run >= 200 examples of >= 50 steps);
+``P2PESCROW_FUZZ_EXAMPLES`` / ``P2PESCROW_FUZZ_STEPS`` override either.
+Every run prints its figures (examples, steps, invariant checks run, failures; visible with ``-s``);
+``P2PESCROW_FUZZ_STATS=1`` adds the count of every action's outcome.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import time
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -45,7 +60,16 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from support.adversary import TX_GAS, FastDeployment, calldata, fast, malicious_party
+from support.adversary import (
+    TX_GAS,
+    FastDeployment,
+    calldata,
+    fast,
+    malicious_party,
+)
+from support.adversary import (
+    test_artifact as load_test_artifact,
+)
 from support.escrow import (
     BPS,
     ETH,
@@ -67,9 +91,13 @@ _COMMON = {"deadline": None, "suppress_health_check": list(HealthCheck), "print_
 settings.register_profile(
     "p2pescrow-stateful-ci", max_examples=15, stateful_step_count=30, **_COMMON
 )
+# Deep: hypothesis ends some examples early (its data buffer fills, mostly from rule draws that a
+# precondition rejects), so about two thirds of max_examples run >= 50 steps; 400 gives well over
+# the 200 the deep run promises, and the test checks it (DEEP_MIN_FULL_EXAMPLES).
 settings.register_profile(
-    "p2pescrow-stateful-deep", max_examples=300, stateful_step_count=60, **_COMMON
+    "p2pescrow-stateful-deep", max_examples=400, stateful_step_count=60, **_COMMON
 )
+DEEP_MIN_FULL_EXAMPLES, DEEP_MIN_STEPS = 200, 50
 
 
 def fuzz_settings() -> settings:
@@ -85,6 +113,9 @@ def fuzz_settings() -> settings:
 OUTCOMES: Counter[str] = (
     Counter()
 )  # action: outcome counts, printed with P2PESCROW_FUZZ_STATS=1 (and -s)
+# examples, steps, invariant evaluations (per invariant), printed at the end of every run (-s shows it)
+FIGURES: Counter[str] = Counter()
+EXAMPLE_STEPS: list[int] = []  # steps each example ran
 
 # --------------------------------------------------------------------------------------------------
 # Raw chain reads (storage layout of P2PEscrow and the test tokens, checked in World.__init__)
@@ -99,6 +130,23 @@ ERC20_BALANCES_SLOT = {"standard": 0, "fee_on_transfer": 0, "no_return": 1}
 ASSETS = ["eth", "standard", "no_return", "fee_on_transfer"]
 MAX_UINT = 2**256 - 1
 TERMINAL = {"Completed", "Refunded", "Settled", "Resolved", "Cancelled"}
+PAID_OUT = {"Completed", "Refunded", "Settled", "Resolved"}  # ended with exactly one final payout
+FINISHED = {"Completed", "Settled", "Resolved"}  # rateable (if the seller got paid)
+# Every state change the contract may make (staying put is always allowed; terminal states only can).
+LEGAL = {
+    ("None", "AwaitingFunding"),
+    ("None", "Funded"),
+    ("AwaitingFunding", "Funded"),
+    ("AwaitingFunding", "Cancelled"),
+    ("Funded", "Disputed"),
+    ("Funded", "Completed"),
+    ("Funded", "Refunded"),
+    ("Funded", "Settled"),
+    ("Disputed", "Settled"),
+    ("Disputed", "Resolved"),
+}
+# The way out of each open state that needs no one's cooperation: anyone, from the deadline on.
+EXIT = {"AwaitingFunding": "cancel", "Funded": "timeout", "Disputed": "resolveExpiredDispute"}
 STATE_NAME = {v: k for k, v in STATE.items()}
 (
     MARK_DELIVERED,
@@ -250,6 +298,9 @@ class Trade:
     paid_out: int = 0  # gross payouts + platform fees (+ arbiter fees)
     events_in: int = 0  # the same two, as the contract's events report them
     events_out: int = 0
+    finals: int = 0  # events that paid out the last of what it held
+    ratings: Counter[str] = field(default_factory=Counter)  # rater -> Rated events
+    chain_state: str = "None"  # the state last seen on chain (for the transition check)
 
     @property
     def id(self) -> bytes:
@@ -323,8 +374,20 @@ class EscrowMachine(RuleBasedStateMachine):
         self.platform_fee = PLATFORM_FEE_BPS
         self.fee_recipient = self.d.fee_recipient
         self.salt = 10**9
+        self.forced = 0  # ETH forced in with selfdestruct: on the books of nobody
+        self.forced_times = 0
+        self.live: set[tuple[Any, ...]] = set()  # (trade, slot, receivers' modes) with a proven exit
+        FIGURES["examples"] += 1
+        self.steps_run = -1  # hypothesis checks the invariants once before the first step
+
+    def check_invariants(self, settings, output, runtimes):  # noqa: ANN001 - hypothesis' hook
+        """Hypothesis calls this once before the first step and once after every step."""
+        FIGURES["steps"] += 1
+        self.steps_run += 1
+        super().check_invariants(settings, output, runtimes)
 
     def teardown(self) -> None:
+        EXAMPLE_STEPS.append(self.steps_run)
         self.chain.revert(self.snapshot)
 
     # -- plumbing ----------------------------------------------------------------------------------
@@ -410,6 +473,19 @@ class EscrowMachine(RuleBasedStateMachine):
                 trade = self.by_id[bytes(args["id"])]
                 trade.events_in += sum(args[f] for f in fields_in)
                 trade.events_out += sum(args[f] for f in fields_out)
+                if fields_out and args.get("heldAfter", 0) == 0:
+                    trade.finals += 1
+        reputation = d.reputation.address
+        if any(log["address"] == reputation for log in receipt["logs"]):
+            for args in d.events(receipt, "Rated", d.reputation):
+                trade = self.by_id[bytes(args["tradeId"])]
+                t = trade.terms
+                assert trade.state in FINISHED and trade.has(MARK_SELLER_PAID), (
+                    f"rated a {trade.state} trade"
+                )
+                assert t["flags"] & FLAG_RECORD_REPUTATION, "rated a trade that records no reputation"
+                assert {args["rater"], args["ratee"]} == {t["buyer"], t["seller"]}, "rater/ratee"
+                trade.ratings[args["rater"]] += 1
 
     def move_out(self, asset: str, to: str, amount: int) -> None:
         self.expected[asset][self.d.escrow.address] -= amount
@@ -417,6 +493,8 @@ class EscrowMachine(RuleBasedStateMachine):
 
     def pay(self, trade: Trade, to: str, amount: int) -> None:
         """Model of `_pay`: deliver, or credit a receiver that rejects ETH."""
+        t = trade.terms
+        assert to in (t["buyer"], t["seller"], t["arbiter"]), "a payout to someone outside the trade"
         trade.paid_out += amount
         if amount == 0:
             return
@@ -921,9 +999,30 @@ class EscrowMachine(RuleBasedStateMachine):
         if target >= self.now():
             self.chain.set_next_timestamp(target)
 
-    @rule(seconds=st.sampled_from([1, 29, 3599, 86399, 86400 * 3]))
+    @rule(seconds=st.sampled_from([1, 29, 30, 31, 3599, 3600, 3601, 86399, 86400, 86401, 86400 * 3]))
     def sleep(self, seconds):
         self.chain.set_next_timestamp(self.now() + seconds)
+
+    @precondition(lambda self: self.forced_times < 2)  # else it crowds out the other rules
+    @rule(amount=st.sampled_from([1, 7, 10**15, 10**18]))
+    def force_eth(self, amount):
+        """selfdestruct ETH into the escrow (no receive hook runs): it must change nothing, and
+        never reach anyone."""
+        self.forced_times += 1
+        artifact = load_test_artifact("ForceSend")
+        w3 = self.chain.w3
+        factory = w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
+        sender = self.w.operator
+        receipt = w3.eth.wait_for_transaction_receipt(
+            factory.constructor(self.d.escrow.address).transact(
+                {"from": sender, "value": amount, "gas": TX_GAS}
+            )
+        )
+        assert receipt["status"] == 1
+        OUTCOMES["force ETH: ok"] += 1
+        self.expected["eth"][sender] -= amount + receipt["gasUsed"] * receipt["effectiveGasPrice"]
+        self.expected["eth"][self.d.escrow.address] += amount
+        self.forced += amount
 
     def warp(self, timestamp: int) -> None:
         if timestamp > self.now():
@@ -1012,11 +1111,78 @@ class EscrowMachine(RuleBasedStateMachine):
     @invariant()
     def chain_matches_model(self):
         """Read every slot and balance once per step and hold them against the model."""
+        FIGURES["invariant: chain matches model, conservation, legal transitions"] += 1
         raw = self.w.raw
         state = raw.state()
         slots = [raw.escrow_slot(state, trade.terms) for trade in self.trades]
+        self.check_transitions(slots)
         self.check_trades(slots)
         self.check_books(state, slots)
+
+    def check_transitions(self, slots: list[dict[str, int]]) -> None:
+        """Only modelled state changes happen on chain; terminal states never change."""
+        for trade, slot in zip(self.trades, slots, strict=True):
+            now = STATE_NAME[slot["state"]]
+            before = trade.chain_state
+            assert now == before or (before, now) in LEGAL, f"illegal transition {before} -> {now}"
+            assert not (before in TERMINAL and now != before), f"terminal {before} left for {now}"
+            trade.chain_state = now
+
+    @invariant()
+    def one_final_payout_per_trade(self):
+        """From the events: a trade that ended with money pays out its last wei exactly once; a
+        cancelled or open one never did."""
+        FIGURES["invariant: at most one final payout per trade"] += 1
+        for trade in self.trades:
+            assert trade.finals <= 1, f"{trade.finals} final payouts"
+            assert trade.finals == (trade.state in PAID_OUT), (trade.state, trade.finals)
+
+    @invariant()
+    def ratings_follow_the_rules(self):
+        """At most one rating per trade and rater (each checked, as it happened, to be on a
+        finished trade whose seller was paid); the marks agree with the events."""
+        FIGURES["invariant: ratings once, finished trades only"] += 1
+        for trade in self.trades:
+            t = trade.terms
+            assert all(count <= 1 for count in trade.ratings.values()), trade.ratings
+            assert set(trade.ratings) <= {t["buyer"], t["seller"]}
+            assert bool(trade.ratings[t["buyer"]]) == trade.has(MARK_BUYER_RATED)
+            assert bool(trade.ratings[t["seller"]]) == trade.has(MARK_SELLER_RATED)
+
+    @invariant()
+    def every_open_trade_has_a_way_out(self):
+        """Liveness: for each open trade, a stranger can end it at its deadline (cancel, timeout,
+        resolveExpiredDispute), whoever of its parties rejects ETH. Simulated after moving the clock
+        to each deadline in a snapshot, which is reverted. Proven once per trade slot and receivers'
+        modes (nothing else changes the answer)."""
+        FIGURES["invariant: liveness (permissionless exit)"] += 1
+        modes = tuple(sorted(self.rejects_eth.items()))
+        todo = []
+        for trade in self.trades:
+            if trade.state in TERMINAL:
+                continue
+            key = (trade.id, trade.state, trade.deadline, trade.marks, trade.held, modes)
+            if key not in self.live:
+                todo.append((trade, key))
+        if not todo:
+            return
+        snapshot = self.chain.snapshot()
+        try:
+            for trade, key in sorted(todo, key=lambda item: item[0].deadline):
+                if trade.deadline > self.now():
+                    self.chain.set_next_timestamp(trade.deadline)
+                fn = getattr(self.d.escrow.functions, EXIT[trade.state])(trade.terms)
+                try:
+                    fn.call({"from": self.d.stranger, "gas": TX_GAS}, block_identifier="pending")
+                except Exception as exc:  # noqa: BLE001 - any revert is the failure
+                    why = decode_revert(revert_data(exc))
+                    raise AssertionError(
+                        f"no way out of {trade.state} for a stranger at the deadline: {why}"
+                    ) from exc
+                FIGURES["liveness exits simulated"] += 1
+                self.live.add(key)
+        finally:
+            self.chain.revert(snapshot)
 
     def check_trades(self, slots: list[dict[str, int]]) -> None:
         """Each trade is where the model says (ended trades stayed ended) and conserves money."""
@@ -1051,7 +1217,10 @@ class EscrowMachine(RuleBasedStateMachine):
             credits = {account: raw.credit(state, account, token) for account in self.accounts}
             fees = raw.fees(state, token)
             balances = {account: raw.balance(state, asset, account) for account in self.accounts}
-            assert balances[self.d.escrow.address] == held + sum(credits.values()) + fees, asset
+            owed = held + sum(credits.values()) + fees
+            assert balances[self.d.escrow.address] >= owed, f"insolvent in {asset}"
+            forced = self.forced if asset == "eth" else 0
+            assert balances[self.d.escrow.address] == owed + forced, f"books of {asset}"
             assert fees == self.fees[asset], f"feesAccrued[{asset}]"
             assert credits == {a: self.credits[(a, asset)] for a in self.accounts}, (
                 f"credits in {asset}"
@@ -1060,9 +1229,53 @@ class EscrowMachine(RuleBasedStateMachine):
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:SELFDESTRUCT opcode:DeprecationWarning")
 def test_random_action_sequences_keep_every_invariant(d):
     world = World(fast(d))
-    run_state_machine_as_test(lambda: EscrowMachine(world), settings=fuzz_settings())
+    chosen = fuzz_settings()
+    FIGURES.clear()
+    EXAMPLE_STEPS.clear()
+    failures = 0
+    started = time.monotonic()
+    try:
+        run_state_machine_as_test(lambda: EscrowMachine(world), settings=chosen)
+    except BaseException:
+        failures = 1
+        raise
+    finally:
+        report_figures(chosen, failures, time.monotonic() - started)
     if os.environ.get("P2PESCROW_FUZZ_STATS"):
         for outcome, count in sorted(OUTCOMES.items()):
             print(f"{count:6d}  {outcome}")
+    overridden = {"P2PESCROW_FUZZ_EXAMPLES", "P2PESCROW_FUZZ_STEPS"} & set(os.environ)
+    if os.environ.get("P2PESCROW_FUZZ") == "deep" and not overridden:
+        full = sum(n >= DEEP_MIN_STEPS for n in EXAMPLE_STEPS)
+        assert full >= DEEP_MIN_FULL_EXAMPLES, (
+            f"only {full} examples ran >= {DEEP_MIN_STEPS} steps; raise the deep max_examples"
+        )
+
+
+def report_figures(chosen: settings, failures: int, seconds: float) -> None:
+    """The run's figures (shown with -s, as `make fuzz` runs it). Steps: rules run, the two
+    opening trades included; a step's invariants are all checked after it."""
+    steps = FIGURES["steps"] - FIGURES["examples"]  # hypothesis checks once more before step 1
+    lengths = sorted(EXAMPLE_STEPS) or [0]
+    checks = sum(n for name, n in FIGURES.items() if name.startswith("invariant: "))
+    lines = [
+        f"stateful escrow fuzz ({os.environ.get('P2PESCROW_FUZZ', 'ci')} profile: "
+        f"{chosen.max_examples} examples x {chosen.stateful_step_count} steps), {seconds:.0f} s",
+        f"  examples run:           {FIGURES['examples']}",
+        f"  steps run:              {steps}",
+        f"  steps per example:      min {min(lengths)}, median {lengths[len(lengths) // 2]}, "
+        f"max {max(lengths)}; {sum(n >= chosen.stateful_step_count for n in lengths)} examples ran "
+        f"all {chosen.stateful_step_count}, {sum(n >= 50 for n in lengths)} ran >= 50",
+        f"  invariant checks run:   {checks}",
+        *(
+            f"    {name[len('invariant: '):]}: {n}"
+            for name, n in sorted(FIGURES.items())
+            if name.startswith("invariant: ")
+        ),
+        f"  liveness exits proven:  {FIGURES['liveness exits simulated']}",
+        f"  failures:               {failures}",
+    ]
+    print("\n" + "\n".join(lines))

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import secrets
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO / "scripts"
@@ -54,6 +55,7 @@ class Workspace:
         proc = subprocess.run([sys.executable, str(SCRIPTS / script), *args, "--env-file", str(self.env_file)],
                               capture_output=True, text=True, timeout=timeout, env=env or self.environ(),
                               cwd=self.home, stdin=subprocess.DEVNULL)
+        secrets.observe(proc.stdout, proc.stderr)  # scanned by tests/conftest.py
         return Result(proc.returncode, proc.stdout, proc.stderr)
 
     def popen(self, script: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
@@ -66,14 +68,15 @@ class Workspace:
 
 
 def make_keystore(name: str) -> str:
-    """A keystore account in P2PESCROW_HOME, as `p2pescrow accounts new` makes it, but with a scrypt
-    cost of 2^12 instead of 2^18 so that each script run decrypts it in milliseconds, not seconds."""
+    """A keystore account in P2PESCROW_HOME, as `p2pescrow accounts new` makes it (scrypt 2^18: a
+    cheaper keystore is refused, see accounts.check_kdf, so each script run spends ~1 s on it)."""
     from eth_account import Account
 
     from p2pescrow import accounts
 
     account = Account.create()
-    accounts._write(name, dict(Account.encrypt(account.key, PASSWORD, iterations=2**12)))
+    secrets.register(account.key, label=f"{name} key")
+    accounts._write(name, dict(Account.encrypt(account.key, PASSWORD)))
     assert accounts.load(name, PASSWORD).address == account.address
     return str(account.address)
 

@@ -21,6 +21,8 @@ from typer.testing import CliRunner, Result
 
 from p2pescrow.cli import app
 
+from . import secrets
+
 #: The console script next to the test interpreter (.venv/bin/p2pescrow), else ``python -m``.
 _SCRIPT = Path(sys.executable).with_name("p2pescrow")
 COMMAND = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "p2pescrow"]
@@ -33,7 +35,9 @@ DEV1 = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 
 def invoke(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:
     """Run the CLI in-process; stdout and stderr are kept apart."""
-    return CliRunner().invoke(app, list(args), input=input, env=env, catch_exceptions=False)
+    result = CliRunner().invoke(app, list(args), input=input, env=env, catch_exceptions=False)
+    secrets.observe(result.stdout, result.stderr)  # scanned for the suite's secrets (tests/conftest.py)
+    return result
 
 
 def as_json(result: Result | CompletedRun) -> dict[str, Any]:
@@ -76,6 +80,7 @@ def run(*args: str, home: Path, input: str | None = None, env: dict[str, str] | 
     started = time.monotonic()
     done = subprocess.run([*COMMAND, *args], input=input, capture_output=True, text=True, env=full_env,
                           timeout=timeout, stdin=None if input is not None else subprocess.DEVNULL)
+    secrets.observe(done.stdout, done.stderr)
     return CompletedRun(args, done.returncode, done.stdout, done.stderr, time.monotonic() - started)
 
 
@@ -106,6 +111,7 @@ def run_in_terminal(*args: str, home: Path, answers: Sequence[tuple[str, str]],
             os.write(master, answer.encode() + b"\n")
         while (chunk := _read(master, deadline)) is not None:
             seen += chunk
+        secrets.observe(seen.decode(errors="replace"))
         return process.wait(timeout=max(1.0, deadline - time.monotonic())), seen.decode(errors="replace")
     finally:
         if process.poll() is None:

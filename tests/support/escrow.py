@@ -125,7 +125,7 @@ class Deployment:
         (record, rating_sum) = self.reputation.functions.recordOf(account).call()
         names = ("completedAsBuyer", "completedAsSeller", "settled", "refunded", "disputesWon",
                  "disputesLost", "disputesSplit", "ratingCount")
-        return {**dict(zip(names, record)), "ratingSum": rating_sum}
+        return {**dict(zip(names, record, strict=False)), "ratingSum": rating_sum}
 
     def events(self, receipt: dict[str, Any], name: str, contract: Contract | None = None) -> list[Any]:
         import warnings

@@ -16,7 +16,7 @@ from p2pescrow._nodes import Node
 from p2pescrow.accounts import DEV_NAMES, dev_account
 from p2pescrow.cli import app
 from p2pescrow.deployments import Deployment, Registry
-from support import clitools
+from support import clitools, secrets
 
 CHAIN_ID = 31337  # the built-in `local` network's chain id
 PLATFORM_FEE_BPS = 25
@@ -77,7 +77,9 @@ class Cli:
         if json_output:
             argv.append("--json")
         argv += [*extra, *args]
-        return self.runner.invoke(app, argv, input=input)
+        result = self.runner.invoke(app, argv, input=input)
+        secrets.observe(result.stdout, result.stderr)  # scanned by tests/conftest.py
+        return result
 
     def ok(self, *args: str, **kwargs: Any) -> Result:
         """Run and assert success."""

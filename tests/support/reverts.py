@@ -64,7 +64,7 @@ def decode_revert(data: bytes) -> Revert:
         return Revert("Unknown", {}, data)
     types = [i["type"] if not i["type"].startswith("tuple") else _signature(i) for i in entry["inputs"]]
     values = decode(types, data[4:])
-    return Revert(entry["name"], {i["name"]: v for i, v in zip(entry["inputs"], values)}, data)
+    return Revert(entry["name"], {i["name"]: v for i, v in zip(entry["inputs"], values, strict=False)}, data)
 
 
 _HEX = re.compile(r"0x[0-9a-fA-F]{8,}")

@@ -7,6 +7,7 @@ terminal), never from an argument: arguments end up in shell history and in ``ps
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -78,12 +79,20 @@ def import_(ctx: typer.Context,
             mnemonic: Annotated[bool, typer.Option(
                 "--mnemonic", help="Ask for a BIP-39 mnemonic (hidden prompt, or one line on stdin).")] = False,
             index: Annotated[int, typer.Option(
-                "--index", min=0, help="With --mnemonic: the account index i of m/44'/60'/0'/0/i.")] = 0) -> None:
+                "--index", min=0, help="With --mnemonic: the account index i of m/44'/60'/0'/0/i.")] = 0,
+            keystore: Annotated[Path | None, typer.Option(
+                "--keystore", metavar="FILE",
+                help="Copy in an existing v3 keystore file (its password is asked for, to check it opens).")] = None,
+            ) -> None:
     """Import a key you already have and encrypt it. The key is asked for, never passed as an argument.
 
+    With --keystore, an existing encrypted keystore file is checked (key-derivation strength, and
+    that its password opens it) and copied in as it is, mode 0600.
+
     \b
-    Example:
+    Examples:
       p2pescrow accounts import alice --private-key
+      p2pescrow accounts import bob --keystore ~/backup/UTC--2024-...--bob.json
     """
     from ... import accounts
 
@@ -92,12 +101,20 @@ def import_(ctx: typer.Context,
         raise InputError(f"unexpected arguments after {name} (not shown, in case they hold a key): keys and "
                          "mnemonics are only read from a hidden prompt or standard input",
                          hint=f"run `p2pescrow accounts import {name} --private-key` and paste it at the prompt")
-    if private_key == mnemonic:
-        raise InputError("choose one of --private-key or --mnemonic",
+    if [private_key, mnemonic, keystore is not None].count(True) != 1:
+        raise InputError("choose one of --private-key, --mnemonic or --keystore FILE",
                          hint="e.g. `p2pescrow accounts import alice --private-key`")
     if index and not mnemonic:
         raise InputError("--index only applies with --mnemonic")
     accounts.check_new_name(name)
+    if keystore is not None:
+        from ..context import password
+
+        accounts.read_keystore_file(keystore)  # malformed or weak: said before the password prompt
+        address = accounts.import_keystore(name, keystore, password(options, name))
+        emit(options, {"name": name, "address": address, "keystore": _keystore_path(name)},
+             [f"imported {name}: {address}", f"keystore: {_keystore_path(name)}"])
+        return
     if private_key:
         key = _secret("Private key")
         address = accounts.key_address(key)

@@ -171,7 +171,11 @@ def _status_lines(report: NodeStatus) -> list[str]:
               f"  block:      {report.block if report.block is not None else '?'}",
               f"  pid:        {record.pid} (since {record.started})"]
     if report.deployment is not None:
-        flag = "" if report.deployment_live in (True, None) else "  (no code there: redeploy with `p2pescrow deploy --force`)"
+        flag = (
+            ""
+            if report.deployment_live in (True, None)
+            else "  (no code there: redeploy with `p2pescrow deploy --force`)"
+        )
         lines += [f"  escrow:     {report.deployment.escrow}{flag}",
                   f"  reputation: {report.deployment.reputation}"]
     else:

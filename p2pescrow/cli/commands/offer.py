@@ -52,7 +52,9 @@ def _load(source: str) -> SignedOffer:
     return SignedOffer.from_json(text)
 
 
-def _describe(signed: SignedOffer, token: TokenInfo | None, now: datetime | None = None) -> tuple[dict[str, Any], list[str]]:
+def _describe(
+    signed: SignedOffer, token: TokenInfo | None, now: datetime | None = None
+) -> tuple[dict[str, Any], list[str]]:
     """The offer as a JSON-ready dict and as text lines. ``token`` None: an ERC-20 not looked up."""
     from ...models import FLAG_RECORD_REPUTATION, FLAG_TIMEOUT_RELEASES, ZERO_ADDRESS
 
@@ -75,7 +77,8 @@ def _describe(signed: SignedOffer, token: TokenInfo | None, now: datetime | None
         "arbiter": None if o.arbiter == ZERO_ADDRESS else o.arbiter, "arbiter_fee_bps": o.arbiterFeeBps,
         "platform_fee_bps": o.platformFeeBps, "release_window": o.releaseWindow,
         "arbitration_window": o.arbitrationWindow, "timeout_releases": releases,
-        "records_reputation": bool(o.flags & FLAG_RECORD_REPUTATION), "terms_hash": "0x" + o.termsHash.hex(), "nonce": str(o.nonce),
+        "records_reputation": bool(o.flags & FLAG_RECORD_REPUTATION), "terms_hash": "0x" + o.termsHash.hex(),
+        "nonce": str(o.nonce),
         "expiry": expiry.isoformat(), "chain_id": signed.chain_id, "escrow": signed.escrow,
         "signed_by_seller": signed_by_seller,
     }
@@ -213,7 +216,8 @@ def fill(ctx: typer.Context, source: FileArg) -> None:
              f"arbiter: {o.arbiter}, fee {s.percent(o.arbiterFeeBps)}" if int(o.arbiter, 16) else "arbiter: none",
              f"platform fee: {s.percent(o.platformFeeBps)} of what the seller receives",
              f"release window {s.span(o.releaseWindow)}; on timeout: "
-             + ("release to the seller" if o.flags & FLAG_TIMEOUT_RELEASES else "refund the buyer unless marked delivered")]
+             + ("release to the seller" if o.flags & FLAG_TIMEOUT_RELEASES
+                else "refund the buyer unless marked delivered")]
     result = s.send(options, client, s.approve_or(info, o.amount, lines), lambda: client.fill_offer(signed))
     s.trade_result(options, client, "fill", f"Filled the offer: trade {result.trade_id} holds "
                    f"{s.human(o.amount, info)}.", result.tx, result.trade_id, trade_id=result.trade_id)

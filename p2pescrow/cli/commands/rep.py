@@ -41,7 +41,11 @@ def show(ctx: typer.Context, address: Annotated[str | None, typer.Argument(
                 "disputes_won": r.disputes_won, "disputes_lost": r.disputes_lost,
                 "disputes_split": r.disputes_split, "trades": r.trades, "rating_count": r.rating_count,
                 "rating_sum": r.rating_sum, "average_rating": average, "score": r.score}
-    emit(options, {"reputation": document}, [f"Reputation of {r.address}", *("  " + line for line in table(rows).splitlines())])
+    emit(
+        options,
+        {"reputation": document},
+        [f"Reputation of {r.address}", *("  " + line for line in table(rows).splitlines())],
+    )
 
 
 @command(rep_app, "rate")

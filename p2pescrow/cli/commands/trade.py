@@ -415,7 +415,8 @@ def watch(
                          "args": s.plain(event.args)})
             if not options.json:
                 stamp = time.strftime("%H:%M:%S")
-                typer.echo(f"{stamp}  {key[:10] if key else '-':<10}  {s.event_text(event.name, event.args, token_of(key))}")
+                text = s.event_text(event.name, event.args, token_of(key))
+                typer.echo(f"{stamp}  {key[:10] if key else '-':<10}  {text}")
     except KeyboardInterrupt:
         pass
     if options.json:

@@ -33,7 +33,8 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def chain(home: Path) -> Iterator[Chain]:
-    with start_node("anvil", chain_id=CHAIN_ID) as node:
+    with start_node("anvil", chain_id=CHAIN_ID) as node, pytest.MonkeyPatch.context() as mp:
+        mp.setenv("P2PESCROW_HOME", str(home))  # the SDK's transaction journal goes there too
         w3 = Web3(Web3.HTTPProvider(node.url))
         deployer = Account.from_key(node.accounts[0].private_key)
         deployment = EscrowClient.deploy(w3, deployer, registry=Registry(home / "deployments.json"),

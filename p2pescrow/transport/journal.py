@@ -1,0 +1,199 @@
+"""The transaction journal: every signed transaction is written down before it is broadcast.
+
+One JSON file per transaction under ``<config dir>/journal/<chain id>/<account>/<nonce>-<hash>.json``,
+written atomically (temporary file, fsync, rename) *before* ``eth_sendRawTransaction``, and removed
+once its receipt is seen. A file left behind means a run died (or the node went away) between
+sending and seeing the receipt: the next send from that account resolves it first (mined, replaced,
+still pending, or lost by the node and rebroadcast with the same raw bytes, which can never pay
+twice). ``p2pescrow tx pending|resend|replace`` shows and handles them by hand.
+
+Entries hold the raw signed bytes and the transaction's fields (to, data, value, gas, fees) so a
+stuck one can be re-sent or replaced; never a key.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ..config import config_dir
+
+PENDING = "pending"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One journaled transaction."""
+
+    chain_id: int
+    account: str
+    nonce: int
+    tx_hash: str
+    raw: str  # 0x-hex of the signed transaction
+    to: str | None
+    data: str
+    value: int
+    gas: int
+    max_fee_per_gas: int | None = None
+    max_priority_fee_per_gas: int | None = None
+    gas_price: int | None = None
+    description: str = ""
+    created: float = field(default_factory=time.time)
+    status: str = PENDING
+    note: str = ""
+
+    def fields(self) -> dict[str, Any]:
+        """The unsigned transaction (for a replacement: same nonce, same call)."""
+        tx: dict[str, Any] = {"from": self.account, "data": self.data, "value": self.value, "gas": self.gas,
+                              "chainId": self.chain_id, "nonce": self.nonce}
+        if self.to is not None:
+            tx["to"] = self.to
+        if self.gas_price is not None:
+            tx["gasPrice"] = self.gas_price
+        else:
+            tx["maxFeePerGas"] = self.max_fee_per_gas
+            tx["maxPriorityFeePerGas"] = self.max_priority_fee_per_gas
+        return tx
+
+
+def entry_for(chain_id: int, account: str, tx: dict[str, Any], signed: Any, description: str = "") -> Entry:
+    """The journal entry of ``signed`` (an eth-account SignedTransaction of ``tx``)."""
+    return Entry(chain_id=chain_id, account=account, nonce=int(tx["nonce"]),
+                 tx_hash="0x" + bytes(signed.hash).hex(), raw="0x" + bytes(signed.raw_transaction).hex(),
+                 to=tx.get("to"), data=str(tx.get("data", "0x")), value=int(tx.get("value", 0)),
+                 gas=int(tx["gas"]), max_fee_per_gas=tx.get("maxFeePerGas"),
+                 max_priority_fee_per_gas=tx.get("maxPriorityFeePerGas"), gas_price=tx.get("gasPrice"),
+                 description=description)
+
+
+#: Hashes this process is sending or waiting for right now: not "left over" by a dead run.
+_IN_FLIGHT: set[str] = set()
+_GUARD = threading.Lock()
+
+
+def in_flight(tx_hash: str) -> bool:
+    with _GUARD:
+        return tx_hash.lower() in _IN_FLIGHT
+
+
+def _track(tx_hash: str, on: bool) -> None:
+    with _GUARD:
+        (_IN_FLIGHT.add if on else _IN_FLIGHT.discard)(tx_hash.lower())
+
+
+class Journal:
+    """The journal folder (default: ``<config dir>/journal``, looked up at each use)."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self._root = root
+
+    @property
+    def root(self) -> Path:
+        return self._root if self._root is not None else config_dir() / "journal"
+
+    def _folder(self, chain_id: int, account: str) -> Path:
+        return self.root / str(chain_id) / account.lower()
+
+    def _path(self, entry: Entry) -> Path:
+        return self._folder(entry.chain_id, entry.account) / f"{entry.nonce:08d}-{entry.tx_hash.lower()}.json"
+
+    @contextlib.contextmanager
+    def lock(self, chain_id: int, account: str) -> Iterator[None]:
+        """Held from the journal check to the broadcast: two processes sending from one account
+        take turns (the second then sees the first's transaction, and the node's new nonce)."""
+        folder = self._folder(chain_id, account)
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / ".lock", "a+") as f:
+            try:
+                import fcntl
+            except ImportError:  # Windows: no cross-process lock
+                yield
+                return
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+    def record(self, entry: Entry, *, track: bool = True) -> Entry:
+        """Write ``entry`` durably (before broadcasting it); this process now owns it."""
+        path = self._path(entry)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + f".{os.getpid()}.{threading.get_ident()}.tmp")
+        with open(tmp, "w") as f:
+            f.write(json.dumps(asdict(entry), sort_keys=True))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        if track:
+            _track(entry.tx_hash, True)
+        return entry
+
+    def release(self, tx_hash: str) -> None:
+        """This process no longer waits for ``tx_hash`` (its entry, if left, is a leftover)."""
+        _track(tx_hash, False)
+
+    def update(self, entry: Entry, **changes: Any) -> Entry:
+        new = replace(entry, **changes)
+        self.record(new, track=False)
+        return new
+
+    def finish(self, entry_or_hash: Entry | str, chain_id: int | None = None, account: str | None = None) -> None:
+        """Forget a transaction: mined (or never broadcast, or resolved)."""
+        if isinstance(entry_or_hash, Entry):
+            paths = [self._path(entry_or_hash)]
+            tx_hash = entry_or_hash.tx_hash
+        else:
+            tx_hash = entry_or_hash
+            paths = [e_path for e_path, _ in self._scan(chain_id, account) if tx_hash.lower() in e_path.name]
+        for path in paths:
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                pass
+        _track(tx_hash, False)
+
+    def _scan(self, chain_id: int | None = None, account: str | None = None) -> list[tuple[Path, Entry]]:
+        if chain_id is not None and account is not None:
+            folders = [self._folder(chain_id, account)]
+        elif chain_id is not None:
+            folders = [p for p in (self.root / str(chain_id)).glob("*") if p.is_dir()]
+        else:
+            folders = [p for p in self.root.glob("*/*") if p.is_dir()]
+        found: list[tuple[Path, Entry]] = []
+        for folder in folders:
+            try:
+                names = sorted(p for p in folder.iterdir() if p.suffix == ".json")
+            except FileNotFoundError:
+                continue
+            for path in names:
+                try:
+                    found.append((path, Entry(**json.loads(path.read_text()))))
+                except (OSError, ValueError, TypeError):
+                    continue  # half-written by a dying run: the rename never happened for real entries
+        return found
+
+    def entries(self, chain_id: int | None = None, account: str | None = None, *,
+                leftovers_only: bool = False) -> list[Entry]:
+        """Unfinished entries, oldest nonce first; ``leftovers_only`` skips those this process is
+        still sending or waiting for."""
+        out = [e for _, e in self._scan(chain_id, account) if e.status == PENDING]
+        if leftovers_only:
+            out = [e for e in out if not in_flight(e.tx_hash)]
+        return sorted(out, key=lambda e: (e.chain_id, e.account, e.nonce, e.created))
+
+    def find(self, tx_hash: str, chain_id: int | None = None) -> Entry | None:
+        for _, entry in self._scan(chain_id):
+            if entry.tx_hash.lower() == tx_hash.lower():
+                return entry
+        return None
+
+
+JOURNAL = Journal()
