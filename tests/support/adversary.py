@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eth_account import Account
-from eth_account.messages import encode_typed_data
 from web3.contract import Contract
 
 from p2pescrow.build import load_artifact
 
 from .escrow import ETH, Deployment
+from .offers import _typed_offer
 from .reverts import Revert, decode_revert
 
 # MaliciousParty.Mode
@@ -226,23 +226,6 @@ class Money:
 
 # -- signed offers ---------------------------------------------------------------------------------
 
-OFFER_FIELDS = [
-    ("seller", "address"),
-    ("buyer", "address"),
-    ("token", "address"),
-    ("arbiter", "address"),
-    ("amount", "uint128"),
-    ("arbiterFeeBps", "uint16"),
-    ("platformFeeBps", "uint16"),
-    ("releaseWindow", "uint32"),
-    ("arbitrationWindow", "uint32"),
-    ("flags", "uint8"),
-    ("termsHash", "bytes32"),
-    ("nonce", "uint256"),
-    ("expiry", "uint64"),
-]
-
-
 def private_key(d: Deployment, account: str) -> bytes:
     """The key of one of eth-tester's funded accounts."""
     index = d.chain.accounts.index(account)
@@ -252,25 +235,6 @@ def private_key(d: Deployment, account: str) -> bytes:
 
 
 def sign_offer(d: Deployment, offer: dict[str, Any], key: bytes) -> bytes:
-    """The seller's EIP-712 signature of `offer` for this escrow (domain "P2PEscrow", "1")."""
-    message = {
-        "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
-            "Offer": [{"name": n, "type": t} for n, t in OFFER_FIELDS],
-        },
-        "primaryType": "Offer",
-        "domain": {
-            "name": "P2PEscrow",
-            "version": "1",
-            "chainId": d.chain.w3.eth.chain_id,
-            "verifyingContract": d.escrow.address,
-        },
-        "message": offer,
-    }
-    signed = Account.sign_message(encode_typed_data(full_message=message), key)
-    return bytes(signed.signature)
+    """The seller's EIP-712 signature of `offer` for this escrow (domain "P2PEscrow", "1"), with
+    an explicit key: the one typed-data encoding of the suite lives in support/offers.py."""
+    return bytes(Account.sign_message(_typed_offer(d, offer, None, None), key).signature)
