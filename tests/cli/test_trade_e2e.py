@@ -64,5 +64,5 @@ def test_two_traders_run_a_whole_trade_across_invocations_and_a_node_restart(hom
     assert p2pescrow(home, engine, SELLER, "trade", "show", trade_id)["trade"]["state"] == "COMPLETED"
     seller_after = p2pescrow(home, engine, None, "accounts", "show", SELLER)["balance_wei"]
     assert int(seller_after) - int(seller_before) == 15 * 10**17 - 15 * 10**17 * 25 // 10_000  # less 0.25%
-    assert p2pescrow(home, engine, None, "rep", "show", SELLER_ADDRESS)["completed_as_seller"] == 1
+    assert p2pescrow(home, engine, None, "rep", "show", SELLER_ADDRESS)["reputation"]["completed_as_seller"] == 1
     ok(run("--json", "node", "stop", "--engine", engine, home=home))
