@@ -32,13 +32,9 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import (
     AccountError,
-    ConfigError,
     ContractError,
     InputError,
-    InsufficientFunds,
-    NetworkError,
     P2PEscrowError,
-    TransactionTimeout,
 )
 
 if TYPE_CHECKING:
@@ -55,17 +51,8 @@ EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_REVERT, EXIT_NETWORK, EXIT_TIMEOUT = 0, 1
 
 PASSWORD_ENV = "P2PESCROW_PASSWORD"
 
-
-def exit_code_for(exc: BaseException) -> int:
-    if isinstance(exc, TransactionTimeout):
-        return EXIT_TIMEOUT
-    if isinstance(exc, (ContractError, InsufficientFunds)):
-        return EXIT_REVERT
-    if isinstance(exc, NetworkError):
-        return EXIT_NETWORK
-    if isinstance(exc, (InputError, ConfigError, AccountError)):
-        return EXIT_INPUT
-    return EXIT_FAILED
+# Scripts exit as the CLI does: one mapping from error to exit code, kept in the CLI.
+from .cli.output import exit_code_for  # noqa: E402
 
 
 class _Usage(Exception):
