@@ -38,6 +38,7 @@ from p2pescrow.build import (
     load_artifact,
     load_errors,
 )
+from p2pescrow.build.compiler import shim_wrapper_text
 from p2pescrow.build.paths import find_node_modules
 from p2pescrow.build.sources import collect_sources, import_paths, resolve_import
 
@@ -370,11 +371,26 @@ def test_install_shim_for_solcx_never_clobbers(clean_env: Path) -> None:
     assert (first.path, first.status) == (clean_env / f"solc-v{SOLC_VERSION}", "installed")
     assert install_shim_for_solcx().status == "unchanged"
     assert str(SOLC_VERSION) in [str(v) for v in solcx.get_installed_solc_versions()]
-    assert find_compiler().kind == "solcx"  # the registered shim is now py-solc-x's solc
+    assert find_compiler().kind == "solcjs-shim"  # py-solc-x's copy is for brownie; ours is used
     native = fake_solc(first.path)  # pretend a real solc was installed there instead
     before = native.read_bytes()
     assert install_shim_for_solcx().status == "kept"
     assert native.read_bytes() == before
+
+
+def test_shim_registered_by_a_deleted_checkout_is_not_used(clean_env: Path, tmp_path: Path) -> None:
+    """A CI clone registers its shim in ~/.solcx for brownie, then is deleted: the wrapper left
+    behind runs a missing script. Other checkouts must not pick it up as py-solc-x's solc."""
+    stale = clean_env / f"solc-v{SOLC_VERSION}"
+    stale.write_text(shim_wrapper_text(Path("/usr/bin/node"), tmp_path / "gone" / "node_modules"))
+    stale.chmod(0o755)
+    if not HAVE_SOLCJS:
+        with pytest.raises(CompilerNotFound, match=r"npm ci|node"):
+            find_compiler()
+        return
+    compiler = find_compiler()
+    assert compiler.kind == "solcjs-shim" and compiler.path != stale
+    assert compiler.version.startswith(f"{SOLC_VERSION}+commit.")
 
 
 # --- import resolution ---------------------------------------------------------------------------

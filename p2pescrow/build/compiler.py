@@ -8,6 +8,8 @@ Looked for in this order, first hit wins:
 2. A solc of the pinned version that py-solc-x has installed: ``~/.solcx/solc-v<version>``, or
    the folder named by ``$SOLCX_BINARY_PATH``, as py-solc-x itself resolves it. On a normal
    machine ``python -c 'import solcx; solcx.install_solc("<version>")'`` puts one there.
+   Skipped when it is our own shim wrapper (step 3, registered there for brownie): that file
+   may have been written by another checkout, since deleted.
 3. The npm package ``solc`` (solcjs, the official Emscripten build of the same compiler) through
    ``solc_shim.js``. Needs ``node`` on PATH and ``node_modules/solc`` (``npm ci``). This is the
    path on machines that can reach package registries only.
@@ -104,7 +106,9 @@ def find_compiler(*, node_modules: Path | None = None) -> Compiler:
         return _checked(path, "explicit", f"{SOLC_ENV}={explicit}")
 
     installed = _solcx_installed()
-    if installed is not None:
+    # Our own shim registered there for brownie may come from another checkout (even a deleted
+    # one): this checkout's shim is the same compiler and cannot point at missing files.
+    if installed is not None and not _is_our_wrapper(installed):
         return _checked(installed, "solcx", f"py-solc-x's {installed}")
 
     wrapper = _shim_wrapper(node_modules)
