@@ -35,6 +35,7 @@ __all__ = [
     "InvalidAmount",
     "NetworkError",
     "NodeUnreachable",
+    "NonceConflict",
     "P2PEscrowError",
     "Panic",
     "PendingTransaction",
@@ -171,6 +172,18 @@ class TransactionReplaced(TransactionError):
         at = f" (nonce {nonce})" if nonce is not None else ""
         super().__init__(f"transaction {tx_hash}{at} was replaced: another transaction of the account "
                          "used its nonce", hint="check the account's latest transactions before sending again")
+
+
+class NonceConflict(TransactionError):
+    """Another transaction of the same account took the nonce this one was signed with (another
+    program or wallet sending from the account at the same time), so the node refused this one:
+    nothing was sent. Sending the call again checks it again and takes the next nonce."""
+
+    def __init__(self, account: str, nonce: int) -> None:
+        self.account, self.nonce = account, nonce
+        super().__init__(f"nonce {nonce} of {account} was used by another transaction from this account "
+                         "(another program or wallet sending at the same time): this one was not sent",
+                         hint="run the command again: it checks the call again and takes the next nonce")
 
 
 class PendingTransaction(TransactionError):

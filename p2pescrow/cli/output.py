@@ -19,6 +19,7 @@ from ..errors import (
     InputError,
     InsufficientFunds,
     NetworkError,
+    NonceConflict,
     P2PEscrowError,
     PendingTransaction,
     TransactionDropped,
@@ -32,14 +33,16 @@ EXIT_INTERNAL = 1
 EXIT_INPUT = 2  # usage, input, configuration and account errors (nothing was sent)
 EXIT_REVERT = 3  # the chain would refuse it: a revert, or not enough funds (nothing was sent)
 EXIT_NETWORK = 4  # the node is unreachable, on another chain, or has no/other contracts
-# sent, but no receipt in time (or dropped, replaced, or an earlier one is pending): the hash is printed
+# a transaction situation, nothing lost: sent but no receipt in time (or dropped, replaced, or an
+# earlier one is pending: the hash is printed), or another transaction took its nonce (nothing sent)
 EXIT_TIMEOUT = 5
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok; 2 usage or input error (nothing sent); 3 refused by the contract or not "
     "enough funds (nothing sent); 4 network: node unreachable, wrong chain or no deployment; "
     "5 timeout: sent, no receipt yet, dropped or replaced, or an earlier transaction is still pending "
-    "(the hash is printed; see `p2pescrow tx pending`); 1 unexpected error."
+    "(the hash is printed; see `p2pescrow tx pending`), or another transaction took its nonce (nothing "
+    "sent); 1 unexpected error."
 )
 
 
@@ -56,7 +59,8 @@ class Options:
 
 
 def exit_code_for(exc: BaseException) -> int:
-    if isinstance(exc, (TransactionTimeout, TransactionDropped, TransactionReplaced, PendingTransaction)):
+    if isinstance(exc, (TransactionTimeout, TransactionDropped, TransactionReplaced, PendingTransaction,
+                        NonceConflict)):
         return EXIT_TIMEOUT
     if isinstance(exc, (ContractError, InsufficientFunds)):
         return EXIT_REVERT

@@ -3,12 +3,14 @@
 Shares with the sync path every piece that does no I/O: :class:`~.pipeline.Call`,
 :class:`~.pipeline.Preview`, :class:`~.pipeline.TxResult`, event decoding, revert translation and
 the process-wide nonce manager (with an asyncio lock per account, so concurrent tasks sending from
-one account get distinct nonces).
+one account get distinct nonces) and the journal, whose cross-process lock is awaited here without
+blocking the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any
 
@@ -18,6 +20,7 @@ from web3.contract import Contract
 from ..errors import (
     InsufficientFunds,
     NodeUnreachable,
+    NonceConflict,
     P2PEscrowError,
     PendingTransaction,
     TransactionDropped,
@@ -28,18 +31,19 @@ from ..errors import (
 from .journal import JOURNAL, Entry, Journal, entry_for
 from .nonces import NONCES, NonceManager
 from .pipeline import (
-    _ALREADY_SENT,
     DEFAULT_TIMEOUT,
     GAS_MARGIN,
+    NONCE_CONFLICT_RETRIES,
     SEND_RETRIES,
     Call,
     Preview,
     Signer,
     TxResult,
+    _conflict_notice,
     decode_events,
     signer_address,
 )
-from .reverts import is_connection_failure, translate
+from .reverts import NONCE_TAKEN, is_connection_failure, refusal_error, send_refusal, translate
 
 
 class AsyncTransactor:
@@ -105,8 +109,22 @@ class AsyncTransactor:
         else:
             tx["maxFeePerGas"] = preview.max_fee_per_gas
             tx["maxPriorityFeePerGas"] = preview.max_priority_fee_per_gas
-        tx_hash = await self._broadcast(tx)
+        tx_hash = await self._broadcast_call(call, tx)
         return await self.wait(tx_hash, call.decoders)
+
+    async def _broadcast_call(self, call: Call, tx: dict[str, Any]) -> str:
+        """Broadcast ``tx``; a nonce another transaction took first is retried with the next one
+        after simulating the call again (see the sync twin)."""
+        retries = NONCE_CONFLICT_RETRIES
+        while True:
+            try:
+                return await self._broadcast(tx)
+            except NonceConflict as exc:
+                if retries <= 0:
+                    raise
+                retries -= 1
+                self._notice(_conflict_notice(exc))
+            await self.simulate(call)
 
     async def _broadcast(self, tx: dict[str, Any]) -> str:
         if not getattr(self, "_chain_verified", False):  # eth_chainId, once, before the first broadcast
@@ -117,7 +135,7 @@ class AsyncTransactor:
         if isinstance(self.signer, str):
             return "0x" + bytes(await self._rpc(self.w3.eth.send_transaction(tx))).hex()  # type: ignore[arg-type]
         key = (self.chain_id, self.address)
-        async with self.nonces.async_lock(key):
+        async with self.nonces.async_lock(key), self._journal_lock():
             await self.resolve_journal()  # an earlier run's transaction still unresolved: never pay twice
             nonce = await self.nonces.anext(
                 key, lambda: self._rpc(self.w3.eth.get_transaction_count(self.address, "pending")))
@@ -135,12 +153,19 @@ class AsyncTransactor:
         self._nonce_of[tx_hash] = int(nonce)
         return tx_hash
 
+    def _journal_lock(self) -> Any:
+        """The journal's cross-process lock of this account, awaited without blocking the loop:
+        another process sending from the account takes turns with this one (as on the sync path)."""
+        if self.journal is None:
+            return contextlib.nullcontext()
+        return self.journal.async_lock(self.chain_id, self.address)
+
     async def _send_signed(self, signed: Any, tx: dict[str, Any]) -> bytes:
         """Journal, then broadcast; a failed send is resolved by the signed hash (see the sync twin)."""
         tx_hash = "0x" + bytes(signed.hash).hex()
         entry = self.journal.record(entry_for(self.chain_id, self.address, tx, signed)) if self.journal else None
         try:
-            return await self._send_raw(signed.raw_transaction, tx_hash)
+            return await self._send_raw(signed.raw_transaction, tx_hash, int(tx["nonce"]))
         except NodeUnreachable:
             if entry is not None and self.journal is not None:
                 self.journal.release(tx_hash)  # kept: it may have been sent
@@ -150,7 +175,8 @@ class AsyncTransactor:
                 self.journal.finish(entry)  # refused: nothing was broadcast
             raise
 
-    async def _send_raw(self, raw: bytes, tx_hash: str) -> bytes:
+    async def _send_raw(self, raw: bytes, tx_hash: str, nonce: int | None = None) -> bytes:
+        """eth_sendRawTransaction, settled as on the sync path (:meth:`~.pipeline.Transactor._send_raw`)."""
         failure: P2PEscrowError | None = None
         for attempt in range(SEND_RETRIES + 1):
             if attempt:
@@ -160,19 +186,21 @@ class AsyncTransactor:
                 if known is None or isinstance(failure, NodeUnreachable):
                     await asyncio.sleep(min(0.1 * 2 ** attempt, 1.0))
                 elif failure is not None:
-                    raise failure
+                    raise refusal_error(failure, self.address, nonce)
             try:
                 return bytes(await self._rpc(self.w3.eth.send_raw_transaction(raw)))
             except NodeUnreachable as exc:
                 failure = exc
             except P2PEscrowError as exc:
-                if not any(word in str(exc).lower() for word in _ALREADY_SENT):
+                refusal = send_refusal(exc)
+                if refusal is None:
                     raise
                 failure = exc
-                if await self._known(tx_hash):
+                known = await self._known(tx_hash)
+                if known:
                     return bytes.fromhex(tx_hash[2:])
-                if "nonce too low" in str(exc).lower():
-                    raise
+                if known is False and refusal == NONCE_TAKEN:
+                    raise refusal_error(exc, self.address, nonce) from None
         if isinstance(failure, NodeUnreachable):
             raise NodeUnreachable(self.url, "no answer to eth_sendRawTransaction", tx_hash=tx_hash) from None
         assert failure is not None

@@ -13,17 +13,24 @@ stuck one can be re-sent or replaced; never a key.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
+import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ..config import config_dir
+
+try:
+    import fcntl
+except ImportError:  # Windows: no cross-process lock
+    fcntl = None  # type: ignore[assignment]
 
 PENDING = "pending"
 
@@ -108,17 +115,37 @@ class Journal:
     def lock(self, chain_id: int, account: str) -> Iterator[None]:
         """Held from the journal check to the broadcast: two processes sending from one account
         take turns (the second then sees the first's transaction, and the node's new nonce)."""
+        with self._lock_file(chain_id, account) as fd:
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+
+    @contextlib.asynccontextmanager
+    async def async_lock(self, chain_id: int, account: str) -> AsyncIterator[None]:
+        """The same lock for asyncio code (a process on the sync path and one on the asyncio path
+        take turns too). Polled rather than waited for: a blocking flock would stop the event loop,
+        and every other task of the process with it, for as long as another process holds it."""
+        with self._lock_file(chain_id, account) as fd:
+            while fd is not None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    await asyncio.sleep(random.uniform(0.01, 0.05))  # uneven: waiters do not poll in step
+            yield
+
+    @contextlib.contextmanager
+    def _lock_file(self, chain_id: int, account: str) -> Iterator[int | None]:
+        """The open lock file of (chain, account), unlocked on the way out (however the body ends,
+        and harmlessly if it never locked); None where there is no flock (Windows)."""
         folder = self._folder(chain_id, account)
         folder.mkdir(parents=True, exist_ok=True)
         with open(folder / ".lock", "a+") as f:
-            try:
-                import fcntl
-            except ImportError:  # Windows: no cross-process lock
-                yield
+            if fcntl is None:
+                yield None
                 return
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
             try:
-                yield
+                yield f.fileno()
             finally:
                 fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 

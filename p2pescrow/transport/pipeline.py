@@ -20,6 +20,7 @@ from web3.contract import Contract
 from ..errors import (
     InsufficientFunds,
     NodeUnreachable,
+    NonceConflict,
     P2PEscrowError,
     PendingTransaction,
     TransactionDropped,
@@ -30,14 +31,14 @@ from ..errors import (
 )
 from .journal import JOURNAL, Entry, Journal, entry_for
 from .nonces import NONCES, NonceManager
-from .reverts import is_connection_failure, translate
+from .reverts import NONCE_TAKEN, is_connection_failure, refusal_error, send_refusal, translate
 
 #: How often a failed eth_sendRawTransaction is retried (a connection failure, not a refusal). Each
 #: retry first looks the signed transaction's hash up: it is never sent twice if the node has it.
 SEND_RETRIES = 3
-#: Node answers to a re-sent transaction that mean "resolve by looking the hash up".
-_ALREADY_SENT = ("already known", "known transaction", "already imported", "nonce too low",
-                 "already exists", "transaction already in pool")
+#: How often a call whose nonce another transaction of the account took first (NonceConflict: nothing
+#: was sent) is checked again and broadcast with the next nonce, before the conflict is raised.
+NONCE_CONFLICT_RETRIES = 1
 
 #: Multiplier on the node's gas estimate: estimates can fall short when state moves in between.
 GAS_MARGIN = 1.2
@@ -197,10 +198,26 @@ class Transactor:
         else:
             tx["maxFeePerGas"] = preview.max_fee_per_gas
             tx["maxPriorityFeePerGas"] = preview.max_priority_fee_per_gas
-        tx_hash = self._broadcast(tx, description=call.description)
+        tx_hash = self._broadcast_call(call, tx)
         if on_sent is not None:
             on_sent(tx_hash)
         return self.wait(tx_hash, call.decoders)
+
+    def _broadcast_call(self, call: Call, tx: dict[str, Any]) -> str:
+        """Broadcast ``tx``. When another transaction of the account took its nonce first (another
+        program or wallet: nothing was sent, the journal entry is gone and the nonce released), the
+        call is simulated again, so that one the other transaction made invalid raises its typed
+        error instead of being sent, and broadcast with the next nonce (NONCE_CONFLICT_RETRIES times)."""
+        retries = NONCE_CONFLICT_RETRIES
+        while True:
+            try:
+                return self._broadcast(tx, description=call.description)
+            except NonceConflict as exc:
+                if retries <= 0:
+                    raise
+                retries -= 1
+                self._notice(_conflict_notice(exc))
+            self.simulate(call)
 
     def _broadcast(self, tx: dict[str, Any], *, description: str = "") -> str:
         if not getattr(self, "_chain_verified", False):  # eth_chainId, once, before the first broadcast
@@ -231,14 +248,15 @@ class Transactor:
     def _send_signed(self, signed: Any, tx: dict[str, Any], description: str = "") -> bytes:
         """Journal ``signed``, then broadcast it. A failed send is resolved by looking the signed
         hash up (a retried send answered "already known" or "nonce too low" included): never by
-        sending a second, different transaction. Returns the hash."""
+        sending a second, different transaction. Returns the hash. A refusal (NonceConflict
+        included) removes the entry: nothing was broadcast."""
         tx_hash = "0x" + bytes(signed.hash).hex()
         entry = None
         if self.journal is not None:
             entry = self.journal.record(entry_for(self.chain_id, self.address, tx, signed, description))
         self._nonce_of[tx_hash] = int(tx["nonce"])
         try:
-            return self._send_raw(signed.raw_transaction, tx_hash)
+            return self._send_raw(signed.raw_transaction, tx_hash, int(tx["nonce"]))
         except NodeUnreachable:
             if entry is not None:
                 self.journal.release(tx_hash)  # type: ignore[union-attr] - kept: it may have been sent
@@ -248,7 +266,11 @@ class Transactor:
                 self.journal.finish(entry)  # type: ignore[union-attr] - refused: nothing was broadcast
             raise
 
-    def _send_raw(self, raw: bytes, tx_hash: str) -> bytes:
+    def _send_raw(self, raw: bytes, tx_hash: str, nonce: int | None = None) -> bytes:
+        """eth_sendRawTransaction, retried while the node does not answer. A refusal that may be
+        about this very transaction (already known, nonce taken: :func:`~.reverts.send_refusal`) is
+        settled by looking ``tx_hash`` up. ``nonce`` is given when it was the account's next nonce:
+        taken by another transaction, it raises :class:`NonceConflict` (nothing was sent)."""
         failure: P2PEscrowError | None = None
         for attempt in range(SEND_RETRIES + 1):
             if attempt:
@@ -258,19 +280,21 @@ class Transactor:
                 if known is None or isinstance(failure, NodeUnreachable):
                     time.sleep(min(0.1 * 2 ** attempt, 1.0))  # the node did not answer: try again
                 elif failure is not None:
-                    raise failure  # a refusal ("nonce too low" from another transaction, ...)
+                    raise refusal_error(failure, self.address, nonce)  # refused, and ours is not there
             try:
                 return bytes(self._rpc(self.w3.eth.send_raw_transaction, raw))
             except NodeUnreachable as exc:
                 failure = exc
             except P2PEscrowError as exc:
-                if not any(word in str(exc).lower() for word in _ALREADY_SENT):
-                    raise
+                refusal = send_refusal(exc)
+                if refusal is None:
+                    raise  # refused for itself (too cheap, no funds, invalid): nothing was sent
                 failure = exc
-                if self._known(tx_hash):
+                known = self._known(tx_hash)
+                if known:
                     return bytes.fromhex(tx_hash[2:])
-                if "nonce too low" in str(exc).lower():
-                    raise
+                if known is False and refusal == NONCE_TAKEN:
+                    raise refusal_error(exc, self.address, nonce) from None
         if isinstance(failure, NodeUnreachable):
             raise NodeUnreachable(self.url, "no answer to eth_sendRawTransaction", tx_hash=tx_hash) from None
         assert failure is not None
@@ -443,6 +467,12 @@ class Transactor:
         if is_connection_failure(exc):
             return NodeUnreachable(self.url, type(exc).__name__, tx_hash=tx_hash)
         return translate(exc, self.url)
+
+
+def _conflict_notice(exc: NonceConflict) -> str:
+    """The line for the user when a nonce taken by another transaction is retried."""
+    return (f"nonce {exc.nonce} of {exc.account} was taken by another transaction from this account "
+            "(nothing was sent): checking the call again and sending it with the next nonce")
 
 
 def decode_events(receipt: Any, decoders: tuple[Contract, ...]) -> tuple[Event, ...]:

@@ -4,6 +4,8 @@ Each backend reports a revert its own way (see TOOLCHAIN.md): eth-tester raises 
 with the raw bytes (or their ``repr`` inside a message), Anvil a ``ContractCustomError`` whose
 ``data`` is hex, Ganache a ``ContractLogicError`` or an RPC error dict with the data. This module
 is the one place that knows; everything above it sees :class:`~p2pescrow.errors.ContractError`.
+Likewise for a refused ``eth_sendRawTransaction`` (:func:`send_refusal`): the sync and the asyncio
+transaction paths both settle it from here.
 """
 
 from __future__ import annotations
@@ -12,7 +14,14 @@ import ast
 import re
 from typing import Any
 
-from ..errors import ContractError, InsufficientFunds, NodeUnreachable, P2PEscrowError, decode_revert
+from ..errors import (
+    ContractError,
+    InsufficientFunds,
+    NodeUnreachable,
+    NonceConflict,
+    P2PEscrowError,
+    decode_revert,
+)
 
 _HEX_DATA = re.compile(r"0x[0-9a-fA-F]{8,}")
 
@@ -123,9 +132,50 @@ def insufficient_funds(exc: BaseException) -> InsufficientFunds | None:
     return InsufficientFunds("ETH balance", "value + gas", f"less (the node says: {_first_line(exc)})")
 
 
+# -- a refused eth_sendRawTransaction ------------------------------------------------------------
+#: The node has a transaction with this very hash: ours, from an earlier or retried send of the same bytes.
+ALREADY_KNOWN = "already known"
+#: The nonce is taken, by a mined transaction ("nonce too low") or by a pending one this one does not
+#: outbid: ours when a retried send's first answer was lost, else another transaction of the account.
+NONCE_TAKEN = "nonce taken"
+
+_KNOWN_WORDS = ("already known", "known transaction", "already imported", "already exists",
+                "transaction already in pool")
+_NONCE_WORDS = ("nonce too low", "replacement transaction underpriced", "replacement fee too low")
+# Ganache 7 words a used nonce so (Ganache 6 said the same of a nonce too high: compared here). Its
+# replacement refusal, a bare "transaction underpriced", is also geth's word for a fee under the
+# pool's minimum: not a nonce, so not recognised.
+_GANACHE_NONCE = re.compile(r"account has nonce of:\s*(\d+)\s+tx has nonce of:\s*(\d+)")
+
+
+def send_refusal(exc: BaseException) -> str | None:
+    """What a refused ``eth_sendRawTransaction`` may say about the signed transaction, in the words
+    of Anvil, Ganache and geth (and its forks): :data:`ALREADY_KNOWN` or :data:`NONCE_TAKEN` (both
+    settled by looking the signed hash up), or None (refused for itself: too cheap, no funds,
+    invalid; nothing to look up)."""
+    message = str(exc).lower()
+    if any(word in message for word in _KNOWN_WORDS):
+        return ALREADY_KNOWN
+    ganache = _GANACHE_NONCE.search(message)
+    if any(word in message for word in _NONCE_WORDS) or (ganache and int(ganache[2]) < int(ganache[1])):
+        return NONCE_TAKEN
+    return None
+
+
+def refusal_error(exc: P2PEscrowError, account: str, nonce: int | None) -> P2PEscrowError:
+    """The error to raise for a :func:`send_refusal` once the node was seen not to have the signed
+    hash: a taken nonce means another transaction used it and nothing of ours was sent
+    (:class:`NonceConflict`; only when ``nonce`` is given, i.e. it was the account's next nonce: a
+    deliberate replacement keeps the node's words); anything else is raised as the node put it."""
+    if nonce is not None and send_refusal(exc) == NONCE_TAKEN:
+        return NonceConflict(account, nonce)
+    return exc
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0][:300] if text else type(exc).__name__
 
 
-__all__ = ["ContractError", "is_connection_failure", "revert_data", "translate"]
+__all__ = ["ALREADY_KNOWN", "NONCE_TAKEN", "ContractError", "is_connection_failure", "refusal_error",
+           "revert_data", "send_refusal", "translate"]

@@ -29,7 +29,7 @@ from p2pescrow.transport.pipeline import Call, Transactor
 
 from .conftest import node_chain_id
 
-pytestmark = pytest.mark.anvil
+pytestmark = [pytest.mark.anvil, pytest.mark.fault]
 ETHER = 10**18
 
 
