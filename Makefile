@@ -17,12 +17,20 @@ BVENV := .venv-brownie
 BROWNIE := $(BVENV)/bin/brownie
 BVENV_STAMP := $(BVENV)/.stamp-pyproject
 
+# `make fuzz` and `make coverage` keep their figures here, committed; `make assurance` publishes
+# them in README (the deep fuzz run takes about 25 minutes, too long for every `make test`).
+FUZZ_RECORD ?= assurance/fuzz-deep.json
+COVERAGE_RECORD ?= assurance/coverage.json
+COVERAGE_HITS := .build/coverage/hits.json
+COVERAGE_MIN := 95
+
 # Test runs find anvil (the native binary from npm, no Node wrapper in between), ganache and
 # solcjs on PATH. Evaluated by the shell at run time, after npm ci has created the folders.
 RUN_ENV = PATH="$$(for d in $(CURDIR)/node_modules/@foundry-rs/anvil-*/bin; do \
 	[ -x "$$d/anvil" ] && printf '%s:' "$$d" && break; done)$(CURDIR)/node_modules/.bin:$$PATH"
 
-.PHONY: help setup brownie compile check-artifacts test test-main test-brownie fuzz slither assurance demo bench lint \
+.PHONY: help setup brownie compile check-artifacts test test-main test-brownie coverage coverage-gate fuzz slither \
+	assurance demo bench lint \
 	clean distclean
 
 help:
@@ -33,11 +41,12 @@ help:
 	@echo "make test             both suites: pytest tests/ (.venv) and brownie test (.venv-brownie), and slither"
 	@echo "make test-main        only the main pytest suite"
 	@echo "make test-brownie     only the brownie suite (tests_brownie/)"
+	@echo "make coverage         contract line/branch coverage of tests/contracts (kept in assurance/coverage.json)"
 	@echo "make fuzz             the deep property tests: stateful escrow fuzz (400 x 60 steps), split arithmetic"
 	@echo "make demo             run \`p2pescrow demo\`: real trades on an embedded chain, narrated"
 	@echo "make bench            run the benchmarks (python -m p2pescrow.bench)"
 	@echo "make slither          Slither on contracts/ through the project's solc; fails on untriaged findings"
-	@echo "make assurance        print checkable figures: tests collected per suite, Slither, fuzz profiles"
+	@echo "make assurance        README's Assurance figures: tests, faults, coverage, fuzz, Slither (from commands)"
 	@echo "make lint             ruff check, and slither"
 	@echo "make clean            remove build output and caches (keeps .venv, node_modules)"
 	@echo "make distclean        clean, and remove .venv and node_modules too"
@@ -76,8 +85,11 @@ check-artifacts: setup
 
 # pytest exits 5 when it collected no test: that must fail, not pass silently. `-p no:...`: the
 # main suite never runs under brownie's pytest plugin (.venv has no brownie; this makes it sure).
+# It also records which contract code py-evm ran, for the coverage gate of `make test`.
 test-main: setup
-	status=0; $(RUN_ENV) $(PY) -m pytest -q -p no:pytest-brownie tests/ || status=$$?; \
+	rm -f $(COVERAGE_HITS)
+	status=0; P2PESCROW_COVERAGE=$(COVERAGE_HITS) $(RUN_ENV) $(PY) -m pytest -q -p no:pytest-brownie tests/ \
+		|| status=$$?; \
 	if [ $$status -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$status
 
@@ -88,21 +100,35 @@ test-brownie: brownie
 	if [ $$status -eq 5 ]; then echo "error: brownie test collected no tests" >&2; exit 1; fi; \
 	exit $$status
 
-# Both suites and Slither run even if one fails; any failing fails `make test`.
+# Both suites, the coverage gate and Slither run even if one fails; any failing fails `make test`.
 test: setup brownie
 	main=0; $(MAKE) --no-print-directory test-main || main=$$?; \
+	coverage=0; $(MAKE) --no-print-directory coverage-gate || coverage=$$?; \
 	brownie=0; $(MAKE) --no-print-directory test-brownie || brownie=$$?; \
 	slither=0; $(MAKE) --no-print-directory slither || slither=$$?; \
-	if [ $$main -ne 0 ] || [ $$brownie -ne 0 ] || [ $$slither -ne 0 ]; then \
-		echo "error: main suite exit $$main, brownie suite exit $$brownie, slither exit $$slither" >&2; \
+	if [ $$main -ne 0 ] || [ $$coverage -ne 0 ] || [ $$brownie -ne 0 ] || [ $$slither -ne 0 ]; then \
+		echo "error: main suite exit $$main, coverage gate exit $$coverage, brownie suite exit $$brownie," \
+			"slither exit $$slither" >&2; \
 		exit 1; fi
+
+# Contract line and branch coverage (p2pescrow/build/coverage.py), measured on the optimized bytecode
+# that ships. `coverage`: the contract tests alone (tests/contracts), figures kept in $(COVERAGE_RECORD)
+# for README; `coverage-gate`: what the last `make test-main` recorded (the whole suite); both fail
+# below $(COVERAGE_MIN)% of lines.
+coverage: setup
+	rm -f $(COVERAGE_HITS)
+	P2PESCROW_COVERAGE=$(COVERAGE_HITS) $(RUN_ENV) $(PY) -m pytest -q -p no:pytest-brownie tests/contracts
+	$(PY) -m p2pescrow.build.coverage $(COVERAGE_HITS) --record $(COVERAGE_RECORD) --fail-under $(COVERAGE_MIN)
+
+coverage-gate: setup
+	$(PY) -m p2pescrow.build.coverage $(COVERAGE_HITS) --fail-under $(COVERAGE_MIN)
 
 # The deep profile of the property tests (CI runs the short one inside test-main): the stateful
 # escrow machine (P2PESCROW_FUZZ=deep: 400 examples x 60 steps, >= 200 of them >= 50 steps; override with
 # P2PESCROW_FUZZ_EXAMPLES / _STEPS) and the split arithmetic (10x its CI examples). -s prints the
 # figures: examples, steps, invariant checks run, failures.
 fuzz: setup
-	P2PESCROW_FUZZ=deep P2PESCROW_FUZZ_STATS=1 $(RUN_ENV) $(PY) -m pytest -q -s -p no:pytest-brownie \
+	P2PESCROW_FUZZ=deep P2PESCROW_FUZZ_STATS=1 P2PESCROW_FUZZ_RECORD=$(FUZZ_RECORD) $(RUN_ENV) $(PY) -m pytest -q -s -p no:pytest-brownie \
 		tests/contracts/test_stateful.py tests/contracts/test_split_arithmetic.py
 
 # Slither (slither-analyzer, dev extra) on the shipped contracts, compiled by the project's own solc
@@ -112,10 +138,12 @@ fuzz: setup
 slither: setup
 	$(PY) -m p2pescrow.build.slither
 
-# Figures a user can re-derive (each printed with its command): tests collected per suite, the Slither
-# result, the stateful fuzz profiles' sizes. Collecting the brownie suite starts Anvil (RUN_ENV).
+# README's "Assurance" figures (p2pescrow/build/assurance.py): tests collected per suite, the fault
+# cases (-m fault), Slither, the fuzz profiles, and the records `make coverage` and `make fuzz` keep in
+# assurance/. Rewrites assurance/figures.json and README's block. Collecting the brownie suite starts
+# Anvil (RUN_ENV).
 assurance: setup brownie
-	$(RUN_ENV) $(PY) -m p2pescrow.build.assurance --brownie-python $(BVENV)/bin/python
+	$(RUN_ENV) $(PY) -m p2pescrow.build.assurance --brownie-python $(BVENV)/bin/python --write
 
 demo: setup
 	$(VENV)/bin/p2pescrow demo

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -59,3 +60,23 @@ def d(_deployed: Deployment, chain: Chain) -> Iterator[Deployment]:
     snapshot = chain.snapshot()
     yield _deployed
     chain.revert(snapshot)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """``make coverage``: with P2PESCROW_COVERAGE=<file>, record which contract code py-evm runs."""
+    if os.environ.get("P2PESCROW_COVERAGE"):
+        from p2pescrow.build.coverage import Recorder
+
+        recorder = Recorder()
+        recorder.install()
+        session.config.stash[_RECORDER] = recorder
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    recorder = session.config.stash.get(_RECORDER, None)
+    if recorder is not None:
+        recorder.uninstall()
+        recorder.dump(Path(os.environ["P2PESCROW_COVERAGE"]))
+
+
+_RECORDER = pytest.StashKey["Any"]()

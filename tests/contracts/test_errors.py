@@ -263,6 +263,11 @@ def test_flags_must_be_known_and_match_the_creator(d: Deployment, asset: str) ->
         value = value_of(t) if fn == "createAndFund" else 0
         with reverts("InvalidFlags", flags=t["flags"]):
             attempt(d, getattr(d.escrow.functions, fn)(t), sender, value)
+    if asset == "erc20":  # the permit variant checks the creator flag too (the permit is never used)
+        t = new_terms(d, asset, flags=FLAG_CREATED_BY_SELLER)
+        permit = {"deadline": 0, "v": 0, "r": b"\x00" * 32, "s": b"\x00" * 32}
+        with reverts("InvalidFlags", flags=t["flags"]):
+            attempt(d, d.escrow.functions.createAndFundWithPermit(t, permit), d.buyer)
     o = offer(d, flags=8, **({"token": d.tokens["standard"].address} if asset == "erc20" else {}))
     with reverts("InvalidFlags", flags=8 | FLAG_CREATED_BY_SELLER):
         attempt(

@@ -260,6 +260,11 @@ def test_stranger_cannot_record_outcomes_or_ratings(d: Deployment) -> None:
     assert d.record(d.buyer) == EMPTY and d.record(d.seller) == EMPTY
 
 
+def test_escrow_names_the_reputation_contract_it_reports_to(d: Deployment) -> None:
+    """Clients find the reputation contract through the escrow (one address to configure)."""
+    assert d.escrow.functions.reputation().call() == d.reputation.address
+
+
 def test_owner_authorises_escrows_and_only_the_owner(d: Deployment) -> None:
     rep = d.reputation
     assert rep.functions.isAuthorisedEscrow(d.escrow.address).call()

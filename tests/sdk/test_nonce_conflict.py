@@ -27,7 +27,7 @@ from p2pescrow.transport.reverts import ALREADY_KNOWN, NONCE_TAKEN, refusal_erro
 
 from .conftest import node_chain_id
 
-pytestmark = [pytest.mark.anvil, pytest.mark.fault]
+pytestmark = pytest.mark.anvil
 ETHER = 10**18
 
 
@@ -128,6 +128,7 @@ def test_exit_codes_help_names_the_conflict():
 
 
 # -- the sync path -------------------------------------------------------------------------------
+@pytest.mark.fault
 @pytest.mark.parametrize("theirs_state", ["mined", "pending"])
 def test_a_nonce_taken_once_is_retried_with_the_next_one(node, w3, error_log, theirs_state):
     """The other wallet's transaction is mined at once ("nonce too low"), or waits in the pool with
@@ -161,6 +162,7 @@ def test_a_nonce_taken_once_is_retried_with_the_next_one(node, w3, error_log, th
     assert JOURNAL.entries(t.chain_id, acct.address) == []
 
 
+@pytest.mark.fault
 def test_a_nonce_taken_every_time_raises_nonce_conflict_and_sends_nothing(node, w3, error_log):
     acct = funded(node, error_log)
     payee, other_payee = Account.create().address, Account.create().address
@@ -180,6 +182,7 @@ def test_a_nonce_taken_every_time_raises_nonce_conflict_and_sends_nothing(node, 
     assert w3.eth.get_balance(other_payee) == 2
 
 
+@pytest.mark.fault
 def test_a_call_the_other_transaction_made_invalid_raises_its_revert_on_the_retry(node, w3, error_log, tmp_path):
     """The other wallet releases the trade first (the same call, another gas limit: another
     transaction): our release, checked again after the conflict, reverts in the simulation and is
@@ -208,6 +211,7 @@ def test_a_call_the_other_transaction_made_invalid_raises_its_revert_on_the_retr
 
 
 # -- the asyncio path ----------------------------------------------------------------------------
+@pytest.mark.fault
 @pytest.mark.parametrize("steals", [1, 10])
 def test_async_twin_retries_a_taken_nonce_once(node, w3, error_log, steals):
     acct = funded(node, error_log)
