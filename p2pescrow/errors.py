@@ -221,7 +221,8 @@ class ContractError(TransactionError):
 
     def _message(self) -> str:
         name = type(self).__name__
-        shown = ", ".join(f"{k}={_show(v)}" for k, v in self.args_by_name.items())
+        internal = dict(zip(self._arg_names, getattr(self, "_arg_internal_types", ()), strict=False))
+        shown = ", ".join(f"{k}={_show(v, k, internal.get(k, ''))}" for k, v in self.args_by_name.items())
         text = f"{name}({shown})" if shown else name
         return f"{text}: {self.notice}" if self.notice else text
 
@@ -254,9 +255,27 @@ class Panic(ContractError):
         return f"the contract panicked with code {self.args_by_name.get('code')}"
 
 
-def _show(value: Any) -> str:
+#: Arguments that are unix times in the escrow's errors (deadlines, offer expiry): shown with a date.
+_TIME_ARGUMENTS = frozenset({"deadline", "expiry"})
+_STATE_ENUM = "enum IP2PEscrow.State"
+
+
+def _show(value: Any, name: str = "", internal_type: str = "") -> str:
+    """An argument as a reader wants it: hex for bytes, and the number kept but explained for a
+    trade state (``4 (COMPLETED)``) and a unix time (``1767225600 (2026-01-01 00:00:00 UTC)``)."""
     if isinstance(value, bytes):
         return "0x" + value.hex()
+    if isinstance(value, int) and internal_type == _STATE_ENUM:
+        from .models import TradeState  # deferred: models imports this module's siblings
+
+        try:
+            return f"{value} ({TradeState(value).name})"
+        except ValueError:
+            return str(value)
+    if isinstance(value, int) and name in _TIME_ARGUMENTS and 0 < value < 2**40:
+        from datetime import UTC, datetime
+
+        return f"{value} ({datetime.fromtimestamp(value, UTC):%Y-%m-%d %H:%M:%S} UTC)"
     return str(value)
 
 
@@ -299,6 +318,7 @@ def _registry() -> dict[str, type[ContractError]]:
             "notice": _notices().get(entry["signature"], ""),
             "_arg_names": tuple(i["name"] for i in entry["abi"]["inputs"]),
             "_arg_types": tuple(_abi_type(i) for i in entry["abi"]["inputs"]),
+            "_arg_internal_types": tuple(i.get("internalType", "") for i in entry["abi"]["inputs"]),
             "__doc__": f"Solidity error ``{entry['signature']}`` ({', '.join(entry['definedIn'])}).",
             "__module__": __name__,
         }

@@ -49,3 +49,14 @@ def test_plain_reason_strings_and_panics():
     assert isinstance(reason, errors.RevertReason) and "allowance" in str(reason)
     panic = errors.decode_revert(bytes.fromhex("4e487b71") + encode(["uint256"], [0x11]))
     assert isinstance(panic, errors.Panic) and panic.code == 0x11
+
+
+def test_states_and_times_in_messages_read_as_names_and_dates_with_the_raw_value_kept():
+    wrong = errors.decode_revert(errors.WrongState.selector + encode(["bytes32", "uint8"], [b"\x01" * 32, 4]).hex())
+    assert "state=4 (COMPLETED)" in str(wrong) and wrong.state == 4
+    early = errors.decode_revert(errors.DeadlineNotReached.selector + encode(["uint256"], [1767225600]).hex())
+    assert "deadline=1767225600 (2026-01-01 00:00:00 UTC)" in str(early) and early.deadline == 1767225600
+    expired = errors.decode_revert(errors.OfferExpired.selector + encode(["uint64"], [1767225601]).hex())
+    assert "expiry=1767225601 (2026-01-01 00:00:01 UTC)" in str(expired)
+    amount = errors.decode_revert(errors.AmountTooLarge.selector + encode(["uint256"], [1767225600]).hex())
+    assert "amount=1767225600)" in str(amount)  # a number that is not a time stays a number

@@ -135,7 +135,7 @@ def test_a_revert_shows_the_decoded_custom_error_with_exit_3(cli: Cli, chain: Ch
 
     assert result.exit_code == 3
     line = one_error_line(result)
-    assert line.startswith(f"error: WrongState(id={completed}, state=4): ")
+    assert line.startswith(f"error: WrongState(id={completed}, state=4 (COMPLETED)): ")
     assert chain.nonce(DEV["dev1"]) == nonce
 
 
