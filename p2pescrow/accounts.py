@@ -14,6 +14,8 @@ import json
 import os
 import re
 import stat
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,37 @@ DEV_ADDRESSES = (
     "0x976EA74026E726554dB657fA54763abd0C3a0aa9", "0x14dC79964da2C08b23698B3D3cc7Ca32193d9955",
     "0x23618e81E3f5cdF7f54C3d65f7FBc0aBf5B21E8f", "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720",
 )
+
+
+#: Where a keystore password may come from besides a hidden prompt (never a command-line argument:
+#: it would land in shell history and in the process list).
+PASSWORD_ENV = "P2PESCROW_PASSWORD"
+PASSWORD_FILE_ENV = "P2PESCROW_PASSWORD_FILE"
+
+
+def password(name: str, password_file: str | None = None, *,
+             prompt: Callable[[str], str] | None = None) -> str:
+    """The password of keystore ``name``, from the first source that has one: ``password_file``
+    (else ``$P2PESCROW_PASSWORD_FILE``), ``$P2PESCROW_PASSWORD``, else a hidden prompt when there
+    is a terminal (``prompt(text)``; default ``getpass``). The CLI and the scripts both ask here,
+    so they take the same sources in the same order."""
+    path_text = password_file or os.environ.get(PASSWORD_FILE_ENV)
+    if path_text:
+        path = Path(path_text).expanduser()
+        try:
+            return path.read_text().rstrip("\r\n")
+        except OSError as exc:
+            raise InputError(f"cannot read the password file {path}: {exc.strerror}") from None
+    if os.environ.get(PASSWORD_ENV):
+        return os.environ[PASSWORD_ENV]
+    if not sys.stdin.isatty():
+        raise AccountError(f"a password is needed for {name!r} and there is no terminal to ask",
+                           hint=f"use --password-file or set ${PASSWORD_ENV}")
+    if prompt is None:
+        import getpass
+
+        return getpass.getpass(f"Password for {name}: ")
+    return prompt(f"Password for {name}")
 
 
 class WrongPassword(AccountError):

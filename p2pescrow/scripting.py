@@ -49,8 +49,6 @@ DEV_CHAIN_IDS = frozenset({31337, 1337})
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_REVERT, EXIT_NETWORK, EXIT_TIMEOUT = 0, 1, 2, 3, 4, 5
 
-PASSWORD_ENV = "P2PESCROW_PASSWORD"
-
 # Scripts exit as the CLI does: one mapping from error to exit code, kept in the CLI.
 from .cli.output import exit_code_for  # noqa: E402
 
@@ -339,27 +337,8 @@ def _brownie_keystore(name: str, password_file: str | None) -> Signer:
     from brownie import accounts
     from eth_account import Account
 
-    account = accounts.load(name, password(name, password_file))
+    account = accounts.load(name, accounts.password(name, password_file))
     return Account.from_key(account.private_key)
-
-
-def password(name: str, password_file: str | None = None) -> str:
-    """A keystore password: the file, else ``$P2PESCROW_PASSWORD``, else a hidden prompt."""
-    path_text = password_file or os.environ.get("P2PESCROW_PASSWORD_FILE")
-    if path_text:
-        path = Path(path_text).expanduser()
-        try:
-            return path.read_text().rstrip("\r\n")
-        except OSError as exc:
-            raise InputError(f"cannot read the password file {path}: {exc.strerror}") from None
-    if os.environ.get(PASSWORD_ENV):
-        return os.environ[PASSWORD_ENV]
-    if not sys.stdin.isatty():
-        raise AccountError(f"a password is needed for {name!r} and there is no terminal to ask",
-                           hint=f"use --password-file or set ${PASSWORD_ENV}")
-    import getpass
-
-    return getpass.getpass(f"Password for {name}: ")
 
 
 def load_account(name: str, chain_id: int, password_file: str | None = None) -> Signer:
@@ -372,7 +351,7 @@ def load_account(name: str, chain_id: int, password_file: str | None = None) -> 
                                f"{sorted(DEV_CHAIN_IDS)}, not {chain_id}",
                                hint="use a keystore: `p2pescrow accounts new NAME`")
         return accounts.dev_account(name)
-    return accounts.load(name, password(name, password_file))
+    return accounts.load(name, accounts.password(name, password_file))
 
 
 def _redact(url: str) -> str:

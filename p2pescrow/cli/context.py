@@ -6,9 +6,7 @@ The one place where commands meet the SDK's connection logic, so every command r
 
 from __future__ import annotations
 
-import os
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -21,7 +19,6 @@ if TYPE_CHECKING:
     from ..networks import Network
     from ..transport.pipeline import Call, Preview
 
-PASSWORD_ENV = "P2PESCROW_PASSWORD"
 DEFAULT_NETWORK = "local"
 
 
@@ -42,19 +39,14 @@ def network(options: Options) -> Network:
 
 
 def password(options: Options, name: str, *, confirm: bool = False) -> str:
-    """A keystore password: ``--password-file``, else ``$P2PESCROW_PASSWORD``, else a hidden prompt."""
-    if options.password_file:
-        path = Path(options.password_file).expanduser()
-        try:
-            return path.read_text().rstrip("\r\n")
-        except OSError as exc:
-            raise InputError(f"cannot read the password file {path}: {exc.strerror}") from None
-    if os.environ.get(PASSWORD_ENV):
-        return os.environ[PASSWORD_ENV]
-    if not sys.stdin.isatty():
-        raise AccountError(f"a password is needed for {name!r} and there is no terminal to ask",
-                           hint=f"use --password-file or set ${PASSWORD_ENV}")
-    return str(typer.prompt(f"Password for {name}", hide_input=True, confirmation_prompt=confirm))
+    """A keystore password (:func:`p2pescrow.accounts.password`: ``--password-file``, else
+    ``$P2PESCROW_PASSWORD``, else a hidden prompt, typed twice when ``confirm``)."""
+    from .. import accounts
+
+    def ask(text: str) -> str:
+        return str(typer.prompt(text, hide_input=True, confirmation_prompt=confirm))
+
+    return accounts.password(name, options.password_file, prompt=ask)
 
 
 def signer(options: Options, net: Network) -> Any:

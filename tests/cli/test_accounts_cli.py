@@ -18,6 +18,7 @@ from support.clitools import (
 )
 
 from p2pescrow import accounts
+from p2pescrow.errors import AccountError
 
 DEV3 = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
 MNEMONIC = "test test test test test test test test test test test junk"
@@ -328,3 +329,25 @@ def test_import_at_a_terminal_hides_the_key_and_the_password(home: Path) -> None
     assert code == 0, screen
     assert f"imported bob: {DEV1}" in screen
     assert DEV1_KEY.removeprefix("0x") not in screen and TEST_PASSWORD not in screen
+
+
+def test_password_sources_are_taken_in_one_order_for_cli_and_scripts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``accounts.password`` is the one lookup (the CLI's context and the scripts call it): a file
+    given, then $P2PESCROW_PASSWORD_FILE, then $P2PESCROW_PASSWORD, then a prompt at a terminal."""
+    given, from_env = tmp_path / "given", tmp_path / "env"
+    given.write_text("from-the-file\n")
+    from_env.write_text("from-the-env-file\r\n")
+    monkeypatch.setenv("P2PESCROW_PASSWORD_FILE", str(from_env))
+    monkeypatch.setenv("P2PESCROW_PASSWORD", "from-the-variable")
+    assert accounts.password("alice", str(given)) == "from-the-file"
+    assert accounts.password("alice") == "from-the-env-file"
+    monkeypatch.delenv("P2PESCROW_PASSWORD_FILE")
+    assert accounts.password("alice") == "from-the-variable"
+    monkeypatch.delenv("P2PESCROW_PASSWORD")
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    assert accounts.password("alice", prompt=lambda text: f"typed at: {text}") == "typed at: Password for alice"
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    with pytest.raises(AccountError, match="no terminal to ask"):
+        accounts.password("alice")
