@@ -467,9 +467,11 @@ class EscrowClient:
             raise offer_core.OfferError("the signature is not the seller's (tampered or wrong signer)")
         if not self.escrow.functions.offerDigest(offer.as_tuple()).call() == _digest(signed):
             raise offer_core.OfferError("the contract computes another digest for this offer")
-        if self._now() > offer.expiry:
+        # The fill lands in a later block, whose timestamp is at least the latest one's + 1: an
+        # offer expiring at the latest block's time can no longer be filled.
+        if self._now() >= offer.expiry:
             expired = datetime.fromtimestamp(offer.expiry, UTC).isoformat()
-            raise offer_core.OfferError(f"the offer expired at {expired}")
+            raise offer_core.OfferError(f"the offer expired at {expired} (no block after it can fill it)")
         if self.escrow.functions.isNonceUsed(offer.seller, offer.nonce).call():
             raise offer_core.OfferError("the offer was already filled or revoked (nonce used)")
         fee = int(self.escrow.functions.platformFeeBps().call())

@@ -153,6 +153,17 @@ def test_expired_offer(e, offer_parties):
         buyer.fill_offer(signed)
 
 
+def test_offer_expiring_at_the_latest_block_is_refused_before_sending(e, offer_parties):
+    """The fill would be mined in a later block, after the expiry: refused by the check, not by a
+    failed simulation."""
+    _, seller_client, buyer_acct, buyer = offer_parties
+    signed = seller_client.create_offer(amount="1", expires_in=60)
+    e.base.sleep(signed.offer.expiry - buyer._now())  # embedded: the latest block is then at the expiry
+    assert buyer._now() == signed.offer.expiry
+    with e.no_tx(buyer_acct.address), pytest.raises(OfferError, match="expired at"):
+        buyer.fill_offer(signed)
+
+
 def test_used_and_revoked_nonces(e, offer_parties):
     seller, seller_client, buyer_acct, buyer = offer_parties
     signed = seller_client.create_offer(amount="0.1")
