@@ -61,11 +61,19 @@ def root(
         "--json", help="Print one JSON document instead of text.")] = False,
     yes: Annotated[bool, typer.Option(
         "--yes", "-y", help="Do not ask for confirmation before sending.")] = False,
+    confirmations: Annotated[int, typer.Option(
+        "--confirmations", envvar="P2PESCROW_CONFIRMATIONS", min=1, max=1000,
+        help="Blocks a transaction must be buried under before it counts as done (1: mined). "
+             "A receipt whose block a reorg removed is waited for again.")] = 1,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", envvar="P2PESCROW_TIMEOUT", min=1,
+        help="Seconds to wait for the receipt and its confirmations; then exit 5 with the hash "
+             "(the transaction may still be mined: see `tx pending`).")] = 120.0,
     version: Annotated[bool, typer.Option(
         "--version", callback=_version_callback, is_eager=True, help="Show the version and exit.")] = False,
 ) -> None:
     ctx.obj = Options(network=network, rpc_url=rpc_url, account=account, password_file=password_file,
-                      json=json_output, yes=yes)
+                      json=json_output, yes=yes, confirmations=confirmations, timeout=timeout)
 
 
 def _context(args: tuple[Any, ...], kw: dict[str, Any]) -> typer.Context | None:

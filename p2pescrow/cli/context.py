@@ -102,10 +102,12 @@ def client(options: Options, *, hooks: bool = True, read_only: bool = False) -> 
         result = EscrowClient.connect(net.rpc_url, viewer(options, net) or ZERO_ADDRESS,
                                       expected_chain_id=net.chain_id)
     else:
-        result = EscrowClient.connect(net.rpc_url, signer(options, net), expected_chain_id=net.chain_id)
+        result = EscrowClient.connect(net.rpc_url, signer(options, net), expected_chain_id=net.chain_id,
+                                      confirmations=options.confirmations, timeout=options.timeout)
     if hooks:
         result.before_send = lambda call, preview: confirm_send(options, call, preview)
-        result.on_sent = lambda tx_hash: progress(f"sent {tx_hash}, waiting for the receipt ...", options)
+        waiting = "the receipt" if options.confirmations <= 1 else f"{options.confirmations} confirmations"
+        result.on_sent = lambda tx_hash: progress(f"sent {tx_hash}, waiting for {waiting} ...", options)
         result.tx.on_notice = lambda text: progress(text, options)
     return result
 

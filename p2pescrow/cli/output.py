@@ -56,6 +56,10 @@ class Options:
     password_file: str | None = None
     json: bool = False
     yes: bool = False
+    #: Blocks a transaction must be buried under (1: its own) before a command reports it done.
+    confirmations: int = 1
+    #: Seconds to wait for a receipt (and its confirmations) before exiting 5 with the hash.
+    timeout: float = 120.0
 
 
 def exit_code_for(exc: BaseException) -> int:

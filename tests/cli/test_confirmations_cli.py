@@ -1,0 +1,68 @@
+"""`--confirmations N` and `--timeout S`: a command reports a transaction done only once N blocks
+bury it, and gives up after S seconds with exit 5 and the hash (the transaction is not lost: it is
+mined later). On an Anvil that mines one block per second, as a public chain does every few."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from support.clitools import as_json, run
+from web3 import Web3
+
+from p2pescrow import EscrowClient
+from p2pescrow._nodes import start_node
+from p2pescrow.accounts import dev_account
+from p2pescrow.deployments import Registry
+from p2pescrow.transport.nonces import NONCES
+
+pytestmark = pytest.mark.anvil
+SELLER = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"  # dev2
+
+
+@pytest.fixture
+def chain(tmp_path: Path):
+    """(home, url): Anvil with a one-second block time, the contracts deployed, the registry in home."""
+    home = tmp_path / "home"
+    home.mkdir()
+    with start_node("anvil", chain_id=31337, extra_args=["--block-time", "1"]) as node:
+        for account in node.accounts:
+            NONCES.release((31337, account.address))
+        EscrowClient.deploy(Web3(Web3.HTTPProvider(node.url)), dev_account("dev0"),
+                            registry=Registry(home / "deployments.json"), url=node.url)
+        yield home, node.url
+        for account in node.accounts:  # other modules start their own chain 31337
+            NONCES.release((31337, account.address))
+
+
+def create(home: Path, url: str, *options: str):
+    return run("--rpc-url", url, "--network", "local", "--account", "dev1", "--yes", *options,
+               "trade", "create", "--seller", SELLER, "--amount", "0.1", home=home)
+
+
+def test_a_command_waits_for_the_confirmations_asked(chain) -> None:
+    home, url = chain
+    result = create(home, url, "--json", "--confirmations", "3")
+    assert result.exit_code == 0, result.stderr
+    done = as_json(result)
+    w3 = Web3(Web3.HTTPProvider(url))
+    mined_in = int(w3.eth.get_transaction_receipt(done["tx"]["hash"])["blockNumber"])
+    assert w3.eth.block_number - mined_in + 1 >= 3  # two more blocks came before it reported
+
+
+def test_a_timeout_exits_5_with_the_hash_and_the_transaction_is_still_mined(chain) -> None:
+    home, url = chain
+    result = create(home, url, "--confirmations", "30", "--timeout", "2")
+    assert result.exit_code == 5, result.stderr
+    assert "waiting for 30 confirmations" in result.stderr  # the progress line says what it waits for
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert "Traceback" not in result.stderr
+    tx_hash = next(word for word in line.split() if word.startswith("0x") and len(word) == 66)
+    receipt = Web3(Web3.HTTPProvider(url)).eth.wait_for_transaction_receipt(tx_hash, timeout=10)
+    assert receipt["status"] == 1  # not lost: mined, just not buried 30 deep within 2 s
+
+
+def test_confirmations_must_be_at_least_one(chain) -> None:
+    home, url = chain
+    result = create(home, url, "--confirmations", "0")
+    assert result.exit_code == 2 and "--confirmations" in result.stderr
