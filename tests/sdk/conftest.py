@@ -224,6 +224,26 @@ def node_chain_id() -> int:
     return next(_chain_ids)
 
 
+@pytest.fixture(scope="module")
+def node(error_log: ErrorLog) -> Iterator[Node]:
+    """A bare Anvil of the module's own (a fresh chain id, nothing deployed), its keys kept out of
+    every output, for tests that inject faults into a real node."""
+    with start_node("anvil", chain_id=node_chain_id()) as started:
+        for account in started.accounts:
+            error_log.add_key(account.private_key)
+        yield started
+
+
+def funded(node: Node, error_log: ErrorLog, eth: int = 1) -> LocalAccount:
+    """A fresh account holding ``eth`` ETH on ``node`` (sent by the node's first dev account)."""
+    acct = Account.create()
+    error_log.add_key(acct.key)
+    funder = Transactor(Web3(Web3.HTTPProvider(node.url)), Account.from_key(node.accounts[0].private_key),
+                        url=node.url, poll_interval=0.01)
+    funder.send(Call(acct.address, "0x", eth * 10**18, "fund"))
+    return acct
+
+
 def node_harness(kind: str, node: Node, registry_path: Path, log: ErrorLog) -> Harness:
     """Deploy on a running node into a registry file, then connect through the registry."""
     dev = Account.from_key(node.accounts[0].private_key)

@@ -13,7 +13,6 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -140,14 +139,6 @@ class Proxy:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(5)
-
-
-@pytest.fixture(scope="module")
-def node(error_log) -> Iterator:
-    with start_node("anvil", chain_id=node_chain_id()) as n:
-        for account in n.accounts:
-            error_log.add_key(account.private_key)
-        yield n
 
 
 @pytest.mark.parametrize("fault", ["lost", "late"])

@@ -10,19 +10,17 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from eth_account import Account
 from web3 import AsyncWeb3, Web3
 
-from p2pescrow._nodes import start_node
 from p2pescrow.transport.aio import AsyncTransactor
 from p2pescrow.transport.journal import JOURNAL
-from p2pescrow.transport.pipeline import Call, Transactor
+from p2pescrow.transport.pipeline import Call
 
-from .conftest import node_chain_id
+from .conftest import funded
 
 pytestmark = [pytest.mark.anvil, pytest.mark.fault]
 ETHER = 10**18
@@ -59,23 +57,6 @@ async def main(url, chain_id, payee, count):
 
 asyncio.run(main(sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])))
 """
-
-
-@pytest.fixture(scope="module")
-def node(error_log) -> Iterator:
-    with start_node("anvil", chain_id=node_chain_id()) as n:
-        for account in n.accounts:
-            error_log.add_key(account.private_key)
-        yield n
-
-
-def funded(node, error_log, eth: int = 1) -> Any:
-    acct = Account.create()
-    error_log.add_key(acct.key)
-    funder = Transactor(Web3(Web3.HTTPProvider(node.url)), Account.from_key(node.accounts[0].private_key),
-                        url=node.url, poll_interval=0.01)
-    funder.send(Call(acct.address, "0x", eth * ETHER, "fund"))
-    return acct
 
 
 class Timed:

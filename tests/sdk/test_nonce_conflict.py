@@ -16,7 +16,6 @@ from eth_account.signers.local import LocalAccount
 from web3 import AsyncWeb3, Web3
 
 from p2pescrow import EscrowClient, errors
-from p2pescrow._nodes import start_node
 from p2pescrow.cli.output import EXIT_CODES_HELP, exit_code_for
 from p2pescrow.deployments import Registry
 from p2pescrow.models import TradeState
@@ -25,7 +24,7 @@ from p2pescrow.transport.journal import JOURNAL
 from p2pescrow.transport.pipeline import Call, Transactor
 from p2pescrow.transport.reverts import ALREADY_KNOWN, NONCE_TAKEN, refusal_error, send_refusal
 
-from .conftest import node_chain_id
+from .conftest import funded
 
 pytestmark = pytest.mark.anvil
 ETHER = 10**18
@@ -66,28 +65,11 @@ def pays(to: str, wei: int = 1) -> Callable[[dict[str, Any]], dict[str, Any]]:
     return lambda ours: {**ours, "to": to, "value": wei, "data": "0x", "gas": 21_000}
 
 
-@pytest.fixture(scope="module")
-def node(error_log) -> Iterator:
-    with start_node("anvil", chain_id=node_chain_id()) as n:
-        for account in n.accounts:
-            error_log.add_key(account.private_key)
-        yield n
-
-
 @pytest.fixture
 def w3(node) -> Iterator[Web3]:
     w3 = Web3(Web3.HTTPProvider(node.url))
     yield w3
     w3.provider.make_request("evm_setAutomine", [True])
-
-
-def funded(node, error_log, eth: int = 1) -> LocalAccount:
-    acct = Account.create()
-    error_log.add_key(acct.key)
-    funder = Transactor(Web3(Web3.HTTPProvider(node.url)), Account.from_key(node.accounts[0].private_key),
-                        url=node.url, poll_interval=0.01)
-    funder.send(Call(acct.address, "0x", eth * ETHER, "fund"))
-    return acct
 
 
 # -- the classifier, over the nodes' own words -------------------------------------------------------
