@@ -58,6 +58,10 @@ class AsyncEscrowClient:
         provider: Any = (AsyncWeb3.WebSocketProvider(rpc_url) if rpc_url.startswith(("ws://", "wss://"))
                          else AsyncWeb3.AsyncHTTPProvider(rpc_url))
         w3 = AsyncWeb3(provider)
+        # As in EscrowClient.connect: web3's validation middleware asks the node for its chain id
+        # before and after every call and estimate; this client checks the chain on connect and
+        # before its first broadcast, and signs with that id, so it is pure cost.
+        w3.middleware_onion.remove("validation")
         if rpc_url.startswith(("ws://", "wss://")):
             await provider.connect()
         return await cls.from_web3(w3, account, deployment=deployment, registry=registry,
@@ -118,6 +122,10 @@ class AsyncEscrowClient:
         return int(await erc20.functions.balanceOf(self.address).call())
 
     async def _check_can_pay(self, terms: Terms) -> None:
+        """The buyer holds the trade's tokens; an ETH amount is the transaction's value, checked by
+        the transaction path against the balance it reads anyway (see the sync client)."""
+        if terms.is_eth:
+            return
         info = await self.token(terms.token)
         balance = await self._balance(info)
         if balance < terms.amount:

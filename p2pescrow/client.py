@@ -300,6 +300,11 @@ class EscrowClient:
         return self._act("fund", terms.as_tuple())
 
     def _check_can_pay(self, terms: Terms) -> None:
+        """The buyer holds the trade's tokens, or :class:`InsufficientFunds` before anything is sent.
+        An ETH amount is the transaction's value: the transaction path checks it against the balance
+        it reads anyway (in ETH, before simulating), so it is not read twice."""
+        if terms.is_eth:
+            return
         info = self.token(terms.token)
         balance = self.balance(terms.token)
         if balance < terms.amount:

@@ -18,7 +18,6 @@ from web3 import AsyncWeb3, Web3
 from web3.contract import Contract
 
 from ..errors import (
-    InsufficientFunds,
     NodeUnreachable,
     NonceConflict,
     P2PEscrowError,
@@ -32,7 +31,7 @@ from .journal import JOURNAL, Entry, Journal, entry_for
 from .nonces import NONCES, NonceManager
 from .pipeline import (
     DEFAULT_TIMEOUT,
-    GAS_MARGIN,
+    DEFAULT_TIP,
     NONCE_CONFLICT_RETRIES,
     SEND_RETRIES,
     Call,
@@ -40,7 +39,11 @@ from .pipeline import (
     Signer,
     TxResult,
     _conflict_notice,
+    check_max_cost,
+    check_value,
     decode_events,
+    deep_enough,
+    priced,
     signer_address,
 )
 from .reverts import NONCE_TAKEN, is_connection_failure, refusal_error, send_refusal, translate
@@ -82,24 +85,24 @@ class AsyncTransactor:
         return bytes(await self._rpc(self.w3.eth.call(self._base_tx(call), "latest")))  # type: ignore[arg-type]
 
     async def preview(self, call: Call) -> Preview:
-        await self.simulate(call)
-        gas = int(int(await self._rpc(self.w3.eth.estimate_gas(self._base_tx(call)))) * GAS_MARGIN)  # type: ignore[arg-type]
-        block = await self._rpc(self.w3.eth.get_block("latest"))
-        gas = min(gas, int(block["gasLimit"]))
-        base_fee = block.get("baseFeePerGas")
-        if base_fee is not None:
-            try:
-                tip = int(await self.w3.eth.max_priority_fee)
-            except Exception:  # noqa: BLE001
-                tip = 10**9
-            preview = Preview(gas, 2 * int(base_fee) + tip, tip, call.value)
-        else:
-            preview = Preview(gas, int(await self._rpc(self.w3.eth.gas_price)), None, call.value)
+        """Simulate, estimate and price; the balance read once, first (see the sync twin)."""
         balance = int(await self._rpc(self.w3.eth.get_balance(self.address)))
-        if balance < preview.max_cost:
-            raise InsufficientFunds("ETH balance", f"{preview.max_cost} wei (value + max gas cost)",
-                                    f"{balance} wei")
+        check_value(balance, call.value)
+        await self.simulate(call)
+        estimate = int(await self._rpc(self.w3.eth.estimate_gas(self._base_tx(call))))  # type: ignore[arg-type]
+        block = await self._rpc(self.w3.eth.get_block("latest"))
+        preview = priced(call, estimate, block, await self._fee(block))
+        check_max_cost(balance, preview)
         return preview
+
+    async def _fee(self, block: Any) -> int:
+        """The tip if ``block`` has a base fee, else the legacy gas price (see the sync twin)."""
+        if block.get("baseFeePerGas") is None:
+            return int(await self._rpc(self.w3.eth.gas_price))
+        try:
+            return int(await self.w3.eth.max_priority_fee)
+        except Exception:  # noqa: BLE001
+            return DEFAULT_TIP
 
     async def send(self, call: Call, preview: Preview | None = None) -> TxResult:
         preview = preview or await self.preview(call)
@@ -289,6 +292,27 @@ class AsyncTransactor:
             return TransactionDropped(tx_hash, nonce)
         return TransactionTimeout(tx_hash, self.timeout, nonce=nonce)
 
+    async def _confirmed(self, receipt: Any) -> bool:
+        """Whether a mined ``receipt`` has the confirmations asked for; one is the receipt itself
+        (no eth_blockNumber then)."""
+        if self.confirmations <= 1:
+            return True
+        head = int(await self._rpc(self.w3.eth.block_number))
+        return deep_enough(receipt, head, self.confirmations) and await self._canonical(receipt)
+
+    async def _canonical(self, receipt: Any) -> bool:
+        """The receipt's block is still the chain's block at that height (after a reorg, the wait
+        goes round again), as on the sync path."""
+        if receipt.get("blockHash") is None:
+            return True
+        try:
+            block = await self.w3.eth.get_block(int(receipt["blockNumber"]))
+        except Exception as exc:  # noqa: BLE001
+            if type(exc).__name__ == "BlockNotFound":
+                return False
+            raise translate(exc, self.url) from None
+        return bytes(block["hash"]) == bytes(receipt["blockHash"])
+
     async def wait(self, tx_hash: str, decoders: tuple[Contract, ...] = (), *,
                    nonce: int | None = None) -> TxResult:
         """Wait for the receipt; when the time is up, tell a slow transaction (TransactionTimeout)
@@ -308,10 +332,8 @@ class AsyncTransactor:
                 if type(exc).__name__ != "TransactionNotFound":
                     raise translate(exc, self.url) from None
                 receipt = None
-            if receipt is not None and receipt.get("blockNumber") is not None:
-                head = int(await self._rpc(self.w3.eth.block_number))
-                if head - int(receipt["blockNumber"]) + 1 >= self.confirmations:
-                    break
+            if receipt is not None and receipt.get("blockNumber") is not None and await self._confirmed(receipt):
+                break
             if time.monotonic() >= deadline:
                 raise await self._unmined(tx_hash, nonce)
             await asyncio.sleep(self.poll_interval)

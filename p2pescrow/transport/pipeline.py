@@ -29,6 +29,7 @@ from ..errors import (
     TransactionTimeout,
     WrongChain,
 )
+from ..models import ETH_TOKEN
 from .journal import JOURNAL, Entry, Journal, entry_for
 from .nonces import NONCES, NonceManager
 from .reverts import NONCE_TAKEN, is_connection_failure, refusal_error, send_refusal, translate
@@ -42,6 +43,8 @@ NONCE_CONFLICT_RETRIES = 1
 
 #: Multiplier on the node's gas estimate: estimates can fall short when state moves in between.
 GAS_MARGIN = 1.2
+#: The priority fee (tip) when the node has no eth_maxPriorityFeePerGas answer.
+DEFAULT_TIP = 10**9
 DEFAULT_TIMEOUT = 120.0
 
 Signer = LocalAccount | str  # a local account, or the address of a node-managed (unlocked) account
@@ -160,25 +163,30 @@ class Transactor:
 
     def preview(self, call: Call) -> Preview:
         """Simulate, estimate gas (with a margin) and price it. Raises if it would revert or if the
-        sender cannot pay for it."""
-        self.simulate(call)
-        gas = int(int(self._rpc(self.w3.eth.estimate_gas, self._base_tx(call))) * GAS_MARGIN)
-        block = self._rpc(self.w3.eth.get_block, "latest")
-        gas = min(gas, int(block["gasLimit"]))
-        base_fee = block.get("baseFeePerGas")
-        if base_fee is not None:
-            try:
-                tip = int(self._rpc(lambda: self.w3.eth.max_priority_fee))
-            except Exception:  # noqa: BLE001 - nodes without eth_maxPriorityFeePerGas
-                tip = 10**9
-            preview = Preview(gas, 2 * int(base_fee) + tip, tip, call.value)
-        else:
-            preview = Preview(gas, int(self._rpc(lambda: self.w3.eth.gas_price)), None, call.value)
+        sender cannot pay for it.
+
+        The balance is read once, first: it is checked against the value before simulating (an
+        unpayable value is told in ETH, not in the node's words for a failed eth_call) and against
+        value + max gas cost once priced. Callers need not read it again (the clients do not)."""
         balance = int(self._rpc(self.w3.eth.get_balance, self.address))
-        if balance < preview.max_cost:
-            raise InsufficientFunds("ETH balance", f"{preview.max_cost} wei (value + max gas cost)",
-                                    f"{balance} wei")
+        check_value(balance, call.value)
+        self.simulate(call)
+        estimate = int(self._rpc(self.w3.eth.estimate_gas, self._base_tx(call)))
+        block = self._rpc(self.w3.eth.get_block, "latest")
+        preview = priced(call, estimate, block, self._fee(block))
+        check_max_cost(balance, preview)
         return preview
+
+    def _fee(self, block: Any) -> int:
+        """The tip if ``block`` has a base fee (EIP-1559), else the legacy gas price: one request.
+        eth_feeHistory cannot stand in for the block and the tip: it has no gas limit, and its
+        rewards are what recent transactions paid, not the node's suggestion."""
+        if block.get("baseFeePerGas") is None:
+            return int(self._rpc(lambda: self.w3.eth.gas_price))
+        try:
+            return int(self._rpc(lambda: self.w3.eth.max_priority_fee))
+        except Exception:  # noqa: BLE001 - nodes without eth_maxPriorityFeePerGas (nor eth_feeHistory)
+            return DEFAULT_TIP
 
     def send(self, call: Call, preview: Preview | None = None, *,
              before_send: Callable[[Call, Preview], None] | None = None,
@@ -404,6 +412,17 @@ class Transactor:
             return TransactionDropped(tx_hash, nonce)
         return TransactionTimeout(tx_hash, self.timeout, nonce=nonce)
 
+    def _confirmed(self, receipt: Any, tx_hash: str) -> bool:
+        """Whether a mined ``receipt`` has the confirmations asked for, in a block still on the chain.
+        One confirmation is the receipt itself: no eth_blockNumber then."""
+        if self.confirmations <= 1:
+            return True
+        try:
+            head = int(self.w3.eth.block_number)
+        except Exception as exc:  # noqa: BLE001
+            raise self._lost(exc, tx_hash) from None
+        return deep_enough(receipt, head, self.confirmations) and self._canonical(receipt, tx_hash)
+
     def _canonical(self, receipt: Any, tx_hash: str) -> bool:
         """With confirmations asked for, the receipt's block is still the chain's block at that
         height (a reorg in between sends the wait round again)."""
@@ -443,13 +462,8 @@ class Transactor:
                 if type(exc).__name__ != "TransactionNotFound":
                     raise self._lost(exc, tx_hash) from None
                 receipt = None
-            if receipt is not None and receipt.get("blockNumber") is not None:
-                try:
-                    head = int(self.w3.eth.block_number)
-                except Exception as exc:  # noqa: BLE001
-                    raise self._lost(exc, tx_hash) from None
-                if head - int(receipt["blockNumber"]) + 1 >= self.confirmations and self._canonical(receipt, tx_hash):
-                    break
+            if receipt is not None and receipt.get("blockNumber") is not None and self._confirmed(receipt, tx_hash):
+                break
             if time.monotonic() >= deadline:
                 raise self._unmined(tx_hash, nonce)
             time.sleep(self.poll_interval)
@@ -467,6 +481,37 @@ class Transactor:
         if is_connection_failure(exc):
             return NodeUnreachable(self.url, type(exc).__name__, tx_hash=tx_hash)
         return translate(exc, self.url)
+
+
+# -- I/O-free steps, shared with the asyncio path (transport/aio.py) --------------------------------
+def check_value(balance: int, value: int) -> None:
+    """Raise :class:`InsufficientFunds` (in ETH) unless ``balance`` covers the ``value`` sent."""
+    if balance < value:
+        raise InsufficientFunds("ETH balance", f"{ETH_TOKEN.human(value)} ETH", f"{ETH_TOKEN.human(balance)} ETH")
+
+
+def check_max_cost(balance: int, preview: Preview) -> None:
+    """Raise :class:`InsufficientFunds` unless ``balance`` covers value + gas limit x max fee: what
+    the node asks the sender to hold before it takes the transaction."""
+    if balance < preview.max_cost:
+        raise InsufficientFunds("ETH balance", f"{preview.max_cost} wei (value + max gas cost)",
+                                f"{balance} wei")
+
+
+def priced(call: Call, estimate: int, block: Any, fee: int) -> Preview:
+    """The preview from the node's answers: the gas estimate with :data:`GAS_MARGIN`, at most the
+    latest block's gas limit; ``fee`` is the tip when the block has a base fee (max fee = twice the
+    base fee + tip: room for the base fee to rise while the transaction waits), else the gas price."""
+    gas = min(int(estimate * GAS_MARGIN), int(block["gasLimit"]))
+    base_fee = block.get("baseFeePerGas")
+    if base_fee is None:
+        return Preview(gas, fee, None, call.value)
+    return Preview(gas, 2 * int(base_fee) + fee, fee, call.value)
+
+
+def deep_enough(receipt: Any, head: int, confirmations: int) -> bool:
+    """Whether the receipt's block is ``confirmations`` deep with ``head`` the latest block."""
+    return head - int(receipt["blockNumber"]) + 1 >= confirmations
 
 
 def _conflict_notice(exc: NonceConflict) -> str:

@@ -5,6 +5,7 @@ Nothing may be paid twice (checked on balances and nonces)."""
 
 from __future__ import annotations
 
+import asyncio
 import http.server
 import json
 import os
@@ -17,11 +18,12 @@ from pathlib import Path
 
 import pytest
 from eth_account import Account
-from web3 import Web3
+from web3 import AsyncWeb3, Web3
 
 from p2pescrow import EscrowClient, errors
 from p2pescrow._nodes import start_node
 from p2pescrow.deployments import Registry
+from p2pescrow.transport.aio import AsyncTransactor
 from p2pescrow.transport.journal import JOURNAL
 from p2pescrow.transport.nonces import NONCES
 from p2pescrow.transport.pipeline import Call, Transactor
@@ -249,21 +251,29 @@ def two_cli_processes(tmp_path, node):
 
 
 # -- a reorg under a wait for confirmations ----------------------------------------------------------
-def test_reorg_after_the_receipt_is_waited_out(node, error_log):
+@pytest.mark.parametrize("path", ["sync", "asyncio"])
+def test_reorg_after_the_receipt_is_waited_out(node, error_log, path):
     payer = Account.create()
     error_log.add_key(payer.key)
     payee = Account.create().address
     fund(node.url, node.accounts[0].private_key, payer.address, ETHER)
-    w3 = Web3(Web3.HTTPProvider(node.url))
     control = Web3(Web3.HTTPProvider(node.url))
-    t = Transactor(w3, payer, url=node.url, timeout=30, confirmations=2, poll_interval=0.01)
+    chain_id = int(control.eth.chain_id)
     control.provider.make_request("evm_setAutomine", [False])
     results: list = []
     errs: list = []
 
     def send() -> None:
+        call = Call(payee, "0x", ETHER // 10, "pay")
         try:
-            results.append(t.send(Call(payee, "0x", ETHER // 10, "pay")))
+            if path == "sync":
+                t = Transactor(Web3(Web3.HTTPProvider(node.url)), payer, url=node.url, timeout=30,
+                               confirmations=2, poll_interval=0.01)
+                results.append(t.send(call))
+            else:
+                t = AsyncTransactor(AsyncWeb3(AsyncWeb3.AsyncHTTPProvider(node.url)), payer, url=node.url,
+                                    chain_id=chain_id, timeout=30, confirmations=2, poll_interval=0.01)
+                results.append(asyncio.run(t.send(call)))
         except Exception as exc:  # noqa: BLE001
             errs.append(exc)
 
@@ -275,8 +285,8 @@ def test_reorg_after_the_receipt_is_waited_out(node, error_log):
         while control.eth.get_transaction_count(payer.address, "pending") == 0:
             assert time.monotonic() < deadline
             time.sleep(0.01)
-        tx_hash = "0x" + JOURNAL.entries(t.chain_id, payer.address)[0].tx_hash[2:]
-        raw = JOURNAL.entries(t.chain_id, payer.address)[0].raw
+        tx_hash = "0x" + JOURNAL.entries(chain_id, payer.address)[0].tx_hash[2:]
+        raw = JOURNAL.entries(chain_id, payer.address)[0].raw
         control.provider.make_request("evm_mine", [])  # mined: 1 confirmation of the 2 asked for
         first_block = control.eth.get_transaction_receipt(tx_hash)["blockNumber"]
         time.sleep(0.3)  # the waiter sees the receipt
