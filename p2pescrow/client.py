@@ -564,10 +564,10 @@ class EscrowClient:
         token_addr = self.token(token).address if token else None
         result = []
         for key in ids:
+            if token_addr is not None and self._terms_cache[key].token != token_addr:
+                continue  # the terms came with the event: no need to read this trade's state
             trade = self.trade(key)
             if state is not None and trade.state is not state:
-                continue
-            if token_addr is not None and trade.terms.token != token_addr:
                 continue
             result.append(trade)
         return result
