@@ -15,10 +15,12 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 from eth_account import Account
 from web3 import AsyncWeb3, Web3
+from web3.middleware import Web3Middleware
 
 from p2pescrow import EscrowClient, errors
 from p2pescrow._nodes import start_node
@@ -251,8 +253,40 @@ def two_cli_processes(tmp_path, node):
 
 
 # -- a reorg under a wait for confirmations ----------------------------------------------------------
+class LaggingReplica:
+    """What a load-balanced RPC does when one replica has not seen a reorg yet: while ``stale`` is
+    set, eth_getTransactionReceipt answers with that old receipt (its block no longer on the chain)."""
+
+    def __init__(self) -> None:
+        self.stale: Any = None
+
+    def middleware(self) -> type[Web3Middleware]:
+        replica = self
+
+        def answer(method: str, params: Any) -> Any:
+            if method == "eth_getTransactionReceipt" and replica.stale is not None:
+                return {"jsonrpc": "2.0", "id": 0, "result": replica.stale}
+            return None
+
+        class Lagging(Web3Middleware):
+            def wrap_make_request(self, make_request: Any) -> Any:
+                return lambda method, params: answer(method, params) or make_request(method, params)
+
+            async def async_wrap_make_request(self, make_request: Any) -> Any:
+                async def middleware(method: str, params: Any) -> Any:
+                    return answer(method, params) or await make_request(method, params)
+
+                return middleware
+
+        return Lagging
+
+
+@pytest.mark.parametrize("lagging", [False, True], ids=["node", "lagging-replica"])
 @pytest.mark.parametrize("path", ["sync", "asyncio"])
-def test_reorg_after_the_receipt_is_waited_out(node, error_log, path):
+def test_reorg_after_the_receipt_is_waited_out(node, error_log, path, lagging):
+    """2 confirmations asked; the block holding the transaction is reorged away. The wait goes on
+    until the transaction is mined again and buried, also when the RPC keeps serving the old
+    receipt while the new chain grows (it is then the receipt's block hash that gives it away)."""
     payer = Account.create()
     error_log.add_key(payer.key)
     payee = Account.create().address
@@ -260,6 +294,7 @@ def test_reorg_after_the_receipt_is_waited_out(node, error_log, path):
     control = Web3(Web3.HTTPProvider(node.url))
     chain_id = int(control.eth.chain_id)
     control.provider.make_request("evm_setAutomine", [False])
+    replica = LaggingReplica()
     results: list = []
     errs: list = []
 
@@ -267,12 +302,15 @@ def test_reorg_after_the_receipt_is_waited_out(node, error_log, path):
         call = Call(payee, "0x", ETHER // 10, "pay")
         try:
             if path == "sync":
-                t = Transactor(Web3(Web3.HTTPProvider(node.url)), payer, url=node.url, timeout=30,
-                               confirmations=2, poll_interval=0.01)
+                w3 = Web3(Web3.HTTPProvider(node.url))
+                w3.middleware_onion.add(replica.middleware())
+                t = Transactor(w3, payer, url=node.url, timeout=30, confirmations=2, poll_interval=0.01)
                 results.append(t.send(call))
             else:
-                t = AsyncTransactor(AsyncWeb3(AsyncWeb3.AsyncHTTPProvider(node.url)), payer, url=node.url,
-                                    chain_id=chain_id, timeout=30, confirmations=2, poll_interval=0.01)
+                aw3 = AsyncWeb3(AsyncWeb3.AsyncHTTPProvider(node.url))
+                aw3.middleware_onion.add(replica.middleware())
+                t = AsyncTransactor(aw3, payer, url=node.url, chain_id=chain_id, timeout=30, confirmations=2,
+                                    poll_interval=0.01)
                 results.append(asyncio.run(t.send(call)))
         except Exception as exc:  # noqa: BLE001
             errs.append(exc)
@@ -289,12 +327,17 @@ def test_reorg_after_the_receipt_is_waited_out(node, error_log, path):
         raw = JOURNAL.entries(chain_id, payer.address)[0].raw
         control.provider.make_request("evm_mine", [])  # mined: 1 confirmation of the 2 asked for
         first_block = control.eth.get_transaction_receipt(tx_hash)["blockNumber"]
+        if lagging:
+            replica.stale = control.provider.make_request("eth_getTransactionReceipt", [tx_hash])["result"]
         time.sleep(0.3)  # the waiter sees the receipt
         assert not results and not errs
         control.provider.make_request("evm_revert", [snapshot])  # the block is gone
         control.provider.make_request("evm_mine", [])  # another block at that height
+        if lagging:
+            control.provider.make_request("evm_mine", [])  # the old receipt now looks 2 deep
         time.sleep(0.3)
         assert not results and not errs  # waiting again, not done on the stale receipt
+        replica.stale = None
         control.eth.send_raw_transaction(raw)  # the transaction comes back in a later block
         control.provider.make_request("evm_mine", [])
         control.provider.make_request("evm_mine", [])
@@ -302,5 +345,7 @@ def test_reorg_after_the_receipt_is_waited_out(node, error_log, path):
     finally:
         control.provider.make_request("evm_setAutomine", [True])
     assert not errs, errs
-    assert results[0].tx_hash == tx_hash and results[0].block_number == first_block + 1
+    mined_again = control.eth.get_transaction_receipt(tx_hash)["blockNumber"]
+    assert mined_again > first_block
+    assert results[0].tx_hash == tx_hash and results[0].block_number == mined_again
     assert control.eth.get_balance(payee) == ETHER // 10
