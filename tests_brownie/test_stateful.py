@@ -1,7 +1,8 @@
 """A hypothesis state machine over many ETH trades (brownie's `state_machine`): random creates,
 funds, partial releases and refunds, cancels and timeouts by random accounts. Invariants after every
 step: the escrow's balance is exactly what its trades hold plus the fees accrued (no wei created or
-lost), and every trade's state agrees with a Python model."""
+lost), and every trade's state agrees with a Python model. A timeout moves time past every funding
+deadline too: an unfunded trade then refuses to be funded (DeadlinePassed) and can only be cancelled."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ class EscrowMachine:
         cls.escrow = escrow
 
     def setup(self):
-        self.trades = {}  # id -> [terms, held, state]
+        self.trades = {}  # id -> [terms, held, state, deadline]
         self.seller_paid = set()  # trades with a partial release
         self.salt = 0
 
@@ -44,16 +45,25 @@ class EscrowMachine:
         t = terms(buyer, seller, amount, salt=self.salt, flags=flags)
         if fund_now:
             tx = self.escrow.createAndFund(t, {"from": buyer, "value": amount})
-            self.trades[str(tx.events["TradeCreated"]["id"])] = [t, amount, FUNDED]
+            held, state = amount, FUNDED
         else:
             tx = self.escrow.create(t, {"from": seller})
-            self.trades[str(tx.events["TradeCreated"]["id"])] = [t, 0, AWAITING]
+            held, state = 0, AWAITING
+        created = tx.events["TradeCreated"]
+        self.trades[str(created["id"])] = [t, held, state, created["deadline"]]
 
     def rule_fund(self, pick):
         trade_id = self._trade(pick, {AWAITING})
         if trade_id is None:
             return
         t = self.trades[trade_id]
+        now = brownie.chain.time()  # the next block's time, give or take a second
+        if now > t[3] + 1:  # the funding window has closed
+            with brownie.reverts(revert_pattern="DeadlinePassed.*"):
+                self.escrow.fund(t[0], {"from": t[0][0], "value": t[0][4]})
+            return
+        if now >= t[3] - 1:
+            return  # on the deadline's second: either outcome is right, so none is asserted
         self.escrow.fund(t[0], {"from": t[0][0], "value": t[0][4]})
         t[1], t[2] = t[0][4], FUNDED
 
@@ -101,7 +111,8 @@ class EscrowMachine:
         t = self.trades[trade_id]
         brownie.chain.sleep(3 * DAY + 1)
         brownie.chain.mine()
-        # The release window runs from funding; other trades' deadlines pass too, which is fine.
+        # The release window runs from funding. Other trades' deadlines pass too: funded ones can
+        # then time out as well, unfunded ones can no longer be funded (rule_fund expects that).
         self.escrow.timeout(t[0], {"from": self.accounts[9]})
         t[1], t[2] = 0, COMPLETED if trade_id in self.seller_paid else REFUNDED
 
