@@ -272,9 +272,10 @@ class Script:
         url, expected = args.rpc_url or None, args.chain_id
         name = args.network or (None if url else os.environ.get("P2PESCROW_NETWORK"))
         if name:
+            from .devchain import resolve
             from .networks import Networks
 
-            net = Networks().get(name)
+            net = resolve(Networks().get(name))  # local/ganache: where `p2pescrow node start` runs them
             url = url or net.rpc_url
             expected = expected if expected is not None else net.chain_id
         url = url or os.environ.get("ETH_RPC_URL")

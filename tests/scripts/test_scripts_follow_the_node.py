@@ -1,0 +1,44 @@
+"""`--network local` means the same node for the scripts as for the CLI: the one `p2pescrow node
+start` runs, on whatever port it was given."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support.clitools import free_port, run
+
+from p2pescrow import _nodes
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Iterator[Path]:
+    folder = tmp_path / "home"
+    yield folder
+    for record in (folder / "node").glob("*.json"):
+        try:
+            _nodes.stop_process(int(json.loads(record.read_text())["pid"]), timeout=10)
+        except (OSError, ValueError, KeyError):
+            continue
+
+
+@pytest.mark.anvil
+def test_scripts_find_the_managed_node_on_its_port(home: Path) -> None:
+    port = free_port()
+    started = run("--json", "node", "start", "--port", str(port), home=home)
+    assert started.exit_code == 0, started.stderr
+    escrow = json.loads(started.stdout)["deployment"]["escrow"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("P2PESCROW_") or k == "P2PESCROW_NODE_MODULES"}
+    env.pop("ETH_RPC_URL", None)
+    env["P2PESCROW_HOME"] = str(home)
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "verify_deployment.py"), "--network", "local"],
+                          capture_output=True, text=True, timeout=120, env=env, cwd=home.parent)
+    assert proc.returncode == 0, proc.stderr
+    assert f"127.0.0.1:{port}" in proc.stdout + proc.stderr or escrow in proc.stdout, proc.stdout
