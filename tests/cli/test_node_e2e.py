@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.clitools import CompletedRun, as_json, free_port, one_error_line, run
+from support.clitools import CompletedRun, as_json, free_port, one_error_line, run, stop_managed_nodes
 
 from p2pescrow import _nodes
 from p2pescrow.networks import Networks
@@ -33,12 +33,7 @@ def home(tmp_path: Path) -> Iterator[Path]:
     """The config folder of the user under test; its nodes are stopped at the end."""
     folder = tmp_path / "home"
     yield folder
-    for record in (folder / "node").glob("*.json"):
-        try:
-            pid = int(json.loads(record.read_text())["pid"])
-        except (OSError, ValueError, KeyError):
-            continue
-        _nodes.stop_process(pid, timeout=10)
+    stop_managed_nodes(folder)
 
 
 def needs(engine: str) -> None:

@@ -4,14 +4,11 @@ node is stopped and started in the middle, and the trade is still there, where i
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.clitools import CompletedRun, as_json, free_port, run
-
-from p2pescrow import _nodes
+from support.clitools import CompletedRun, as_json, free_port, run, stop_managed_nodes
 
 BUYER, SELLER = "dev1", "dev2"
 SELLER_ADDRESS = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
@@ -23,11 +20,7 @@ def home(tmp_path: Path) -> Iterator[Path]:
     """The traders' config folder; the node it started is stopped at the end, whatever happens."""
     folder = tmp_path / "home"
     yield folder
-    for record in (folder / "node").glob("*.json"):
-        try:
-            _nodes.stop_process(int(json.loads(record.read_text())["pid"]), timeout=10)
-        except (OSError, ValueError, KeyError):
-            continue
+    stop_managed_nodes(folder)
 
 
 def ok(result: CompletedRun) -> dict:

@@ -11,9 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.clitools import free_port, run
-
-from p2pescrow import _nodes
+from support.clitools import free_port, run, stop_managed_nodes
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,11 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def home(tmp_path: Path) -> Iterator[Path]:
     folder = tmp_path / "home"
     yield folder
-    for record in (folder / "node").glob("*.json"):
-        try:
-            _nodes.stop_process(int(json.loads(record.read_text())["pid"]), timeout=10)
-        except (OSError, ValueError, KeyError):
-            continue
+    stop_managed_nodes(folder)
 
 
 @pytest.mark.anvil

@@ -133,3 +133,16 @@ def _read(fd: int, deadline: float) -> bytes | None:
     except OSError:  # EIO: the other side closed
         return None
     return data or None
+
+
+def stop_managed_nodes(home: Path) -> None:
+    """Stop every node that ``p2pescrow node start`` ran for the config folder ``home`` (test cleanup,
+    whatever the test left running)."""
+    from p2pescrow import _nodes
+
+    for record in (home / "node").glob("*.json"):
+        try:
+            pid = int(json.loads(record.read_text())["pid"])
+        except (OSError, ValueError, KeyError):
+            continue
+        _nodes.stop_process(pid, timeout=10)
