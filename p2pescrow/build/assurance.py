@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import re
 import subprocess
 import sys
@@ -58,7 +59,10 @@ class AssuranceError(Exception):
 def collect(python: str, args: Sequence[str], root: Path) -> list[str]:
     """The node ids ``python -m pytest --collect-only -q *args`` lists; raises if it fails."""
     cmd = [python, "-m", "pytest", "--collect-only", "-q", *args]
-    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, check=False)
+    # Run from inside a coverage-recording suite, the child must not write its (empty) record over
+    # the parent's file.
+    env = {k: v for k, v in os.environ.items() if k != "P2PESCROW_COVERAGE"}
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, check=False, env=env)
     if _NO_TESTS.search(proc.stdout):
         return []
     match = _COLLECTED.search(proc.stdout)
