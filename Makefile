@@ -44,7 +44,7 @@ help:
 	@echo "make coverage         contract line/branch coverage of tests/contracts (kept in assurance/coverage.json)"
 	@echo "make fuzz             the deep property tests: stateful escrow fuzz (400 x 60 steps), split arithmetic"
 	@echo "make demo             run \`p2pescrow demo\`: real trades on an embedded chain, narrated"
-	@echo "make bench            run the benchmarks (python -m p2pescrow.bench)"
+	@echo "make bench            run the benchmarks (python -m tools.bench)"
 	@echo "make slither          Slither on contracts/ through the project's solc; fails on untriaged findings"
 	@echo "make assurance        README's Assurance figures: tests, faults, coverage, fuzz, Slither (from commands)"
 	@echo "make lint             ruff check, and slither"
@@ -111,17 +111,17 @@ test: setup brownie
 			"slither exit $$slither" >&2; \
 		exit 1; fi
 
-# Contract line and branch coverage (p2pescrow/build/coverage.py), measured on the optimized bytecode
+# Contract line and branch coverage (tools/coverage.py), measured on the optimized bytecode
 # that ships. `coverage`: the contract tests alone (tests/contracts), figures kept in $(COVERAGE_RECORD)
 # for README; `coverage-gate`: what the last `make test-main` recorded (the whole suite); both fail
 # below $(COVERAGE_MIN)% of lines.
 coverage: setup
 	rm -f $(COVERAGE_HITS)
 	P2PESCROW_COVERAGE=$(COVERAGE_HITS) $(RUN_ENV) $(PY) -m pytest -q -p no:pytest-brownie tests/contracts
-	$(PY) -m p2pescrow.build.coverage $(COVERAGE_HITS) --record $(COVERAGE_RECORD) --fail-under $(COVERAGE_MIN)
+	$(PY) -m tools.coverage $(COVERAGE_HITS) --record $(COVERAGE_RECORD) --fail-under $(COVERAGE_MIN)
 
 coverage-gate: setup
-	$(PY) -m p2pescrow.build.coverage $(COVERAGE_HITS) --fail-under $(COVERAGE_MIN)
+	$(PY) -m tools.coverage $(COVERAGE_HITS) --fail-under $(COVERAGE_MIN)
 
 # The deep profile of the property tests (CI runs the short one inside test-main): the stateful
 # escrow machine (P2PESCROW_FUZZ=deep: 400 examples x 60 steps, >= 200 of them >= 50 steps; override with
@@ -134,22 +134,22 @@ fuzz: setup
 # Slither (slither-analyzer, dev extra) on the shipped contracts, compiled by the project's own solc
 # (find_compiler: the solcjs shim here) from the build's standard-JSON input. Fails on any finding in
 # contracts/ not triaged in slither.triage.json, and on any High/Medium one not triaged as a false
-# positive. Findings only inside node_modules (OpenZeppelin) are ignored. See p2pescrow/build/slither.py.
+# positive. Findings only inside node_modules (OpenZeppelin) are ignored. See tools/slither.py.
 slither: setup
-	$(PY) -m p2pescrow.build.slither
+	$(PY) -m tools.slither
 
-# README's "Assurance" figures (p2pescrow/build/assurance.py): tests collected per suite, the fault
+# README's "Assurance" figures (tools/assurance.py): tests collected per suite, the fault
 # cases (-m fault), Slither, the fuzz profiles, and the records `make coverage` and `make fuzz` keep in
 # assurance/. Rewrites assurance/figures.json and README's block. Collecting the brownie suite starts
 # Anvil (RUN_ENV).
 assurance: setup brownie
-	$(RUN_ENV) $(PY) -m p2pescrow.build.assurance --brownie-python $(BVENV)/bin/python --write
+	$(RUN_ENV) $(PY) -m tools.assurance --brownie-python $(BVENV)/bin/python --write
 
 demo: setup
 	$(VENV)/bin/p2pescrow demo
 
 bench: setup
-	$(RUN_ENV) $(PY) -m p2pescrow.bench
+	$(RUN_ENV) $(PY) -m tools.bench
 
 # ruff and Slither both run; either failing fails `make lint`.
 lint: setup

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "EscrowClient": "p2pescrow.client",
-    "TradeResult": "p2pescrow.client",
-    "HistoryEntry": "p2pescrow.client",
+    "EscrowClient": "p2pescrow.clients.sync",
+    "TradeResult": "p2pescrow.clients.sync",
+    "HistoryEntry": "p2pescrow.clients.sync",
     "Deployment": "p2pescrow.deployments",
     "Registry": "p2pescrow.deployments",
     "Offer": "p2pescrow.core.offers",
@@ -30,7 +30,7 @@ _EXPORTS = {
     "TokenInfo": "p2pescrow.models",
     "Trade": "p2pescrow.models",
     "TradeState": "p2pescrow.models",
-    "TxResult": "p2pescrow.transport.pipeline",
+    "TxResult": "p2pescrow.transport.sync",
     "P2PEscrowError": "p2pescrow.errors",
     "errors": "p2pescrow.errors",
 }
@@ -39,12 +39,12 @@ __all__ = ["__version__", *sorted(_EXPORTS)]
 
 if TYPE_CHECKING:
     from . import errors
-    from .client import EscrowClient, HistoryEntry, TradeResult
+    from .clients.sync import EscrowClient, HistoryEntry, TradeResult
     from .core.offers import Offer, OfferError, SignedOffer
     from .deployments import Deployment, Registry
     from .errors import P2PEscrowError
     from .models import ReputationRecord, Role, Terms, TokenInfo, Trade, TradeState
-    from .transport.pipeline import TxResult
+    from .transport.sync import TxResult
 
 
 def __getattr__(name: str) -> Any:

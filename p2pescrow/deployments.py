@@ -21,7 +21,7 @@ from .errors import ConfigError, NetworkError
 if TYPE_CHECKING:
     from web3 import Web3
 
-    from .transport.pipeline import Transactor
+    from .transport.sync import Transactor
 
 # web3, eth-abi and the artifacts are imported where used: reading the registry (the CLI's
 # `node status`, `networks list`) should not pay a second for web3.
@@ -264,7 +264,7 @@ class _Deployer:
 
     def __init__(self, transactor: Transactor, progress: DeployProgress, registry: Registry | None,
                  report: Callable[[str], None] | None, after_step: Callable[[str], None] | None) -> None:
-        from .build import load_artifact
+        from ._artifacts import load_artifact
 
         self.tx = transactor
         self.w3 = transactor.w3
@@ -382,7 +382,7 @@ class _Deployer:
         return to_checksum_address(result.contract_address), result.block_number
 
     def _send(self, to: str | None, data: str, description: str, tx_field: str | None = None) -> Any:
-        from .transport.pipeline import Call
+        from .transport.sync import Call
 
         def sent(tx_hash: str) -> None:
             if tx_field is not None:
@@ -449,7 +449,7 @@ def check_deployment(w3: Web3, deployment: Deployment, *, owner: str | None = No
     owner of both contracts and the fee settings. Expected values are the record's unless given."""
     from eth_utils import to_checksum_address
 
-    from .build import load_artifact
+    from ._artifacts import load_artifact
 
     owner = to_checksum_address(owner or deployment.owner)
     fee_recipient = to_checksum_address(fee_recipient or deployment.fee_recipient)

@@ -25,6 +25,8 @@ from functools import cache
 from importlib import resources
 from typing import Any, ClassVar
 
+from .states import TradeState
+
 __all__ = [
     "AccountError",
     "ConfigError",
@@ -49,13 +51,34 @@ __all__ = [
     "WrongChain",
     "decode_revert",
     "error_class",
+    "exit_code_for",
 ]
+
+
+# Exit codes, documented in `p2pescrow --help`; each error class carries its own (``exit_code``).
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_INPUT = 2  # usage, input, configuration and account errors (nothing was sent)
+EXIT_REVERT = 3  # the chain would refuse it: a revert, or not enough funds (nothing was sent)
+EXIT_NETWORK = 4  # the node is unreachable, on another chain, or has no/other contracts
+# a transaction situation, nothing lost: sent but no receipt in time (or dropped, replaced, or an
+# earlier one is pending: the hash is printed), or another transaction took its nonce (nothing sent)
+EXIT_TIMEOUT = 5
+
+
+def exit_code_for(exc: BaseException) -> int:
+    """The exit code for ``exc``: its class's, or 1 (unexpected) for anything that is not ours."""
+    return exc.exit_code if isinstance(exc, P2PEscrowError) else EXIT_INTERNAL
 
 
 class P2PEscrowError(Exception):
     """Root of every error the package raises. ``hint`` says what to do, when there is something."""
 
     hint: str | None = None
+    #: The process exit code for this kind of error (the CLI's and the scripts' one mapping):
+    #: 1 unexpected, 2 input (nothing sent), 3 refused (nothing sent), 4 network, 5 a transaction
+    #: situation (sent but not seen mined, or its nonce taken).
+    exit_code: ClassVar[int] = EXIT_INTERNAL
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -66,6 +89,8 @@ class P2PEscrowError(Exception):
 # -- input ---------------------------------------------------------------------------------------
 class InputError(P2PEscrowError, ValueError):
     """Something the caller passed is malformed: caught before anything is sent."""
+
+    exit_code = EXIT_INPUT
 
 
 class InvalidAddress(InputError):
@@ -87,14 +112,20 @@ class InvalidAmount(InputError):
 class ConfigError(P2PEscrowError):
     """The user's configuration (networks, deployments) is missing or inconsistent."""
 
+    exit_code = EXIT_INPUT
+
 
 class AccountError(P2PEscrowError):
     """A signer cannot be loaded: missing keystore, wrong password, bad key or mnemonic."""
+
+    exit_code = EXIT_INPUT
 
 
 # -- network -------------------------------------------------------------------------------------
 class NetworkError(P2PEscrowError):
     """The node cannot be used: unreachable, wrong chain, or the contracts are not where expected."""
+
+    exit_code = EXIT_NETWORK
 
 
 class NodeUnreachable(NetworkError):
@@ -126,6 +157,8 @@ class TransactionError(P2PEscrowError):
 class InsufficientFunds(TransactionError):
     """The sender's balance (or allowance) does not cover what the transaction needs."""
 
+    exit_code = EXIT_REVERT
+
     def __init__(self, what: str, needed: str, available: str) -> None:
         self.what, self.needed, self.available = what, needed, available
         super().__init__(f"insufficient {what}: needs {needed}, has {available}")
@@ -144,6 +177,8 @@ class SignerMismatch(TransactionError):
 class TransactionTimeout(TransactionError):
     """The transaction was sent but no receipt arrived in time. ``tx_hash`` lets you resume."""
 
+    exit_code = EXIT_TIMEOUT
+
     def __init__(self, tx_hash: str, seconds: float, *, nonce: int | None = None) -> None:
         self.tx_hash, self.nonce = tx_hash, nonce
         super().__init__(f"no receipt for {tx_hash} after {seconds:g} s (the node still has it: pending)",
@@ -156,6 +191,8 @@ class TransactionDropped(TransactionError):
     the pool (or the node restarted without it). Nothing was spent; ``tx_hash`` and ``nonce`` say
     which one. Sending it again (``p2pescrow tx resend``) cannot pay twice: same nonce."""
 
+    exit_code = EXIT_TIMEOUT
+
     def __init__(self, tx_hash: str, nonce: int | None = None) -> None:
         self.tx_hash, self.nonce = tx_hash, nonce
         at = f" (nonce {nonce})" if nonce is not None else ""
@@ -166,6 +203,8 @@ class TransactionDropped(TransactionError):
 class TransactionReplaced(TransactionError):
     """Another transaction of the same account used this transaction's nonce: this one will never
     be mined."""
+
+    exit_code = EXIT_TIMEOUT
 
     def __init__(self, tx_hash: str, nonce: int | None = None) -> None:
         self.tx_hash, self.nonce = tx_hash, nonce
@@ -179,6 +218,8 @@ class NonceConflict(TransactionError):
     program or wallet sending from the account at the same time), so the node refused this one:
     nothing was sent. Sending the call again checks it again and takes the next nonce."""
 
+    exit_code = EXIT_TIMEOUT
+
     def __init__(self, account: str, nonce: int) -> None:
         self.account, self.nonce = account, nonce
         super().__init__(f"nonce {nonce} of {account} was used by another transaction from this account "
@@ -189,6 +230,8 @@ class NonceConflict(TransactionError):
 class PendingTransaction(TransactionError):
     """A transaction of this account, journaled by an earlier run, is still unresolved (pending, or
     just rebroadcast): a new one is refused so that nothing is paid twice."""
+
+    exit_code = EXIT_TIMEOUT
 
     def __init__(self, tx_hash: str, nonce: int | None = None, *, rebroadcast: bool = False) -> None:
         self.tx_hash, self.nonce, self.rebroadcast = tx_hash, nonce, rebroadcast
@@ -204,6 +247,8 @@ class ContractError(TransactionError):
     Attributes: ``data`` (the raw revert data, ``0x``-hex), ``args`` (decoded arguments by name;
     each is also an attribute of the exception).
     """
+
+    exit_code = EXIT_REVERT
 
     #: The Solidity signature, e.g. ``WrongState(bytes32,uint8)``; empty for the generic classes.
     signature: ClassVar[str] = ""
@@ -266,8 +311,6 @@ def _show(value: Any, name: str = "", internal_type: str = "") -> str:
     if isinstance(value, bytes):
         return "0x" + value.hex()
     if isinstance(value, int) and internal_type == _STATE_ENUM:
-        from .models import TradeState  # deferred: models imports this module's siblings
-
         try:
             return f"{value} ({TradeState(value).name})"
         except ValueError:

@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation, localcontext
 from typing import Any, ClassVar
 
 from .errors import InvalidAmount
+from .states import TradeState
 
 __all__ = [
     "ETH_TOKEN",
@@ -30,24 +31,6 @@ __all__ = [
 
 #: The largest amount one trade can hold (the contract keeps amounts in uint128).
 MAX_TRADE_AMOUNT = 2**128 - 1
-
-
-class TradeState(enum.IntEnum):
-    """Where a trade is in its life; mirrors ``IP2PEscrow.State``. The last five are terminal."""
-
-    NONE = 0
-    AWAITING_FUNDING = 1
-    FUNDED = 2
-    DISPUTED = 3
-    COMPLETED = 4
-    REFUNDED = 5
-    SETTLED = 6
-    RESOLVED = 7
-    CANCELLED = 8
-
-    @property
-    def is_terminal(self) -> bool:
-        return self >= TradeState.COMPLETED
 
 
 def to_base_units(amount: Decimal | str | int, decimals: int) -> int:

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python scripts/deploy.py` from a checkout without `pip install -e`
     sys.path.insert(1, str(ROOT))
 
-from p2pescrow.scripting import EXIT_OK, Env, Script, setting  # noqa: E402
+from p2pescrow.ops.runtime import EXIT_OK, Env, Script, setting  # noqa: E402
 
 SCRIPT = Script("deploy.py", __doc__.split("\n\n")[0], ROOT)
 SCRIPT.parser.add_argument("--fee-bps", type=int, help="platform fee in basis points (25 = 0.25%%, at most 500)")
@@ -53,7 +53,7 @@ def run(env: Env) -> int:
     recipient = setting(env, args.fee_recipient, "P2PESCROW_FEE_RECIPIENT", "fee_recipient")
     owner = setting(env, args.owner, "P2PESCROW_OWNER", "owner")
     if recipient or owner:
-        from p2pescrow.client import checksum
+        from p2pescrow.clients.sync import checksum
 
         recipient = checksum(recipient, "fee recipient") if recipient else None
         owner = checksum(owner, "owner") if owner else None

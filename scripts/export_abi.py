@@ -19,14 +19,14 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(1, str(ROOT))
 
-from p2pescrow.scripting import EXIT_OK, Env, Script  # noqa: E402
+from p2pescrow.ops.runtime import EXIT_OK, Env, Script  # noqa: E402
 
 SCRIPT = Script("export_abi.py", __doc__.split("\n\n")[0], ROOT, needs_account=False)
 SCRIPT.parser.add_argument("--out", help="output file (default build/exports/p2pescrow-<chain id>.json; - for stdout)")
 
 
 def run(env: Env) -> int:
-    from p2pescrow.operations import export_document
+    from p2pescrow.ops.admin import export_document
 
     document = export_document(env.deployment())
     text = json.dumps(document, indent=2, sort_keys=True) + "\n"
@@ -51,8 +51,8 @@ def offline(argv: list[str]) -> int | None:
     known, rest = probe.parse_known_args(argv)
     if rest or known.chain_id is None or known.rpc_url or known.network:
         return None
-    from p2pescrow.scripting import EXIT_INPUT
-    from p2pescrow.scripting import Env as _Env
+    from p2pescrow.ops.runtime import EXIT_INPUT
+    from p2pescrow.ops.runtime import Env as _Env
 
     try:
         chain_id = int(known.chain_id)

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(1, str(ROOT))
 
-from p2pescrow.scripting import Env, Script, run_changes  # noqa: E402
+from p2pescrow.ops.runtime import Env, Script, run_changes  # noqa: E402
 
 SCRIPT = Script("pause.py", __doc__.split("\n\n")[0], ROOT)
 SCRIPT.parser.add_argument("action", choices=["pause", "unpause"])
@@ -25,7 +25,7 @@ SCRIPT.parser.add_argument("--dry-run", action="store_true", help="show and simu
 
 
 def run(env: Env) -> int:
-    from p2pescrow.operations import plan_pause
+    from p2pescrow.ops.admin import plan_pause
 
     client = env.client()
     return run_changes(env, client, plan_pause(client, env.args.action == "pause"), dry_run=env.args.dry_run)

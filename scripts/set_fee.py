@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(1, str(ROOT))
 
-from p2pescrow.scripting import Env, Script, run_changes  # noqa: E402
+from p2pescrow.ops.runtime import Env, Script, run_changes  # noqa: E402
 
 SCRIPT = Script("set_fee.py", __doc__.split("\n\n")[0], ROOT)
 SCRIPT.parser.add_argument("--fee-bps", type=int, help="the new platform fee in basis points (0-500)")
@@ -25,7 +25,7 @@ SCRIPT.parser.add_argument("--dry-run", action="store_true", help="show and simu
 
 
 def run(env: Env) -> int:
-    from p2pescrow.operations import plan_fee
+    from p2pescrow.ops.admin import plan_fee
 
     client = env.client()
     changes = plan_fee(client, fee_bps=env.args.fee_bps, recipient=env.args.fee_recipient)

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(1, str(ROOT))
 
-from p2pescrow.scripting import Env, Script, run_changes  # noqa: E402
+from p2pescrow.ops.runtime import Env, Script, run_changes  # noqa: E402
 
 SCRIPT = Script("transfer_ownership.py", __doc__.split("\n\n")[0], ROOT)
 SCRIPT.parser.add_argument("action", choices=["transfer", "accept"])
@@ -30,7 +30,7 @@ SCRIPT.parser.add_argument("--dry-run", action="store_true", help="show and simu
 
 def run(env: Env) -> int:
     from p2pescrow.errors import InputError
-    from p2pescrow.operations import plan_accept, plan_transfer
+    from p2pescrow.ops.admin import plan_accept, plan_transfer
 
     args = env.args
     client = env.client()

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(1, str(ROOT))
 
-from p2pescrow.scripting import Env, Script, print_checks  # noqa: E402
+from p2pescrow.ops.runtime import Env, Script, print_checks  # noqa: E402
 
 SCRIPT = Script("verify_deployment.py", __doc__.split("\n\n")[0], ROOT, needs_account=False)
 SCRIPT.parser.add_argument("--owner", help="expected owner (default: the recorded one)")

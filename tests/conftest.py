@@ -65,7 +65,7 @@ def d(_deployed: Deployment, chain: Chain) -> Iterator[Deployment]:
 def pytest_sessionstart(session: pytest.Session) -> None:
     """``make coverage``: with P2PESCROW_COVERAGE=<file>, record which contract code py-evm runs."""
     if os.environ.get("P2PESCROW_COVERAGE"):
-        from p2pescrow.build.coverage import Recorder
+        from tools.coverage import Recorder
 
         recorder = Recorder()
         recorder.install()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from p2pescrow.build import assurance
+from tools import assurance
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,4 +1,4 @@
-"""Smoke tests of the speed sections of `python -m p2pescrow.bench` (tiny runs, no figures)."""
+"""Smoke tests of the speed sections of `python -m tools.bench` (tiny runs, no figures)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from p2pescrow import bench, bench_cli, bench_speed
-from p2pescrow._nodes import NodeBinaryNotFound, find_binary
+from p2pescrow.node.process import NodeBinaryNotFound, find_binary
+from tools import bench, bench_cli, bench_speed
 
 
 @pytest.mark.slow

@@ -11,7 +11,7 @@ import pytest
 from support.chain import Chain
 from support.escrow import deploy_all
 
-from p2pescrow.build.coverage import JUMPI, Recorder, instructions, load_hits, masked_equal, measure
+from tools.coverage import JUMPI, Recorder, instructions, load_hits, masked_equal, measure
 
 ESCROW = "contracts/P2PEscrow.sol"
 

@@ -1,12 +1,12 @@
 """Gas regression guard: no path or operation may cost more than tests/gas_snapshot.json says.
 
-Runs the benchmark's own measurement (:func:`p2pescrow.bench.measure`) on the embedded py-evm chain,
+Runs the benchmark's own measurement (:func:`tools.bench.measure`) on the embedded py-evm chain,
 with Anvil's dev accounts and chain id 31337, so that every transaction carries the same calldata
-as under ``python -m p2pescrow.bench`` on Anvil (the EIP-712 / EIP-2612 signatures depend on the
+as under ``python -m tools.bench`` on Anvil (the EIP-712 / EIP-2612 signatures depend on the
 chain id). Checked when this was written: all figures agree exactly between py-evm and Anvil.
 
 A figure that went down passes (and is printed): refresh the snapshot with
-``python -m p2pescrow.bench --update-snapshot`` so the gain is locked in.
+``python -m tools.bench --update-snapshot`` so the gain is locked in.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ import pytest
 from eth_tester import EthereumTester, PyEVMBackend
 from web3 import EthereumTesterProvider, Web3
 
-from p2pescrow._nodes import TEST_MNEMONIC, dev_accounts
-from p2pescrow.bench import SNAPSHOT_PATH, TARGETS, BenchTarget, Measurement, measure
+from p2pescrow.node.process import TEST_MNEMONIC, dev_accounts
+from tools.bench import SNAPSHOT_PATH, TARGETS, BenchTarget, Measurement, measure
 
 ANVIL_CHAIN_ID = 31337
-UPDATE = "python -m p2pescrow.bench --update-snapshot"
+UPDATE = "python -m tools.bench --update-snapshot"
 
 
 def _embedded_target() -> BenchTarget:

@@ -1,4 +1,4 @@
-"""The Slither gate's judging logic (p2pescrow/build/slither.py), on synthetic Slither reports.
+"""The Slither gate's judging logic (tools/slither.py), on synthetic Slither reports.
 
 Slither itself runs in `make slither` (part of `make lint` and `make test`); these tests only pin
 what the gate does with a report: which findings count as ours, how they are keyed, and when the
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from p2pescrow.build.slither import TRIAGE_FILE, findings_of, judge, load_triage
+from tools.slither import TRIAGE_FILE, findings_of, judge, load_triage
 
 REPO = Path(__file__).resolve().parent.parent
 

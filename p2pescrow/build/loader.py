@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import re
-from importlib import resources
 from typing import Any
 
+from .._artifacts import ArtifactNotFound as ShippedArtifactNotFound
+from .._artifacts import read_shipped as shipped_text
+from .._artifacts import shipped_artifact_names as shipped_artifact_names
 from .artifacts import ERRORS_FILE
 from .builder import Project, build_tests
 from .errors import ArtifactNotFound
@@ -39,13 +41,6 @@ def load_errors(*, test: bool = False, project: Project | None = None) -> dict[s
     return _load(ERRORS_FILE, test=test, project=project)
 
 
-def shipped_artifact_names() -> list[str]:
-    """Names of the contracts whose artifacts ship with the package."""
-    folder = resources.files("p2pescrow").joinpath("artifacts")
-    names = [e.name[: -len(".json")] for e in folder.iterdir() if e.name.endswith(".json")]
-    return sorted(n for n in names if n != ERRORS_FILE[: -len(".json")])
-
-
 def _load(file_name: str, *, test: bool, project: Project | None) -> dict[str, Any]:
     if test:
         project = project or Project.at()
@@ -60,12 +55,9 @@ def _load(file_name: str, *, test: bool, project: Project | None) -> dict[str, A
             )
         text = path.read_text(encoding="utf-8")
     else:
-        entry = resources.files("p2pescrow").joinpath("artifacts").joinpath(file_name)
-        if not entry.is_file():
-            raise ArtifactNotFound(
-                f"no shipped artifact {file_name} (shipped: "
-                f"{', '.join(shipped_artifact_names()) or 'none'}); run `make compile`."
-            )
-        text = entry.read_text(encoding="utf-8")
+        try:
+            text = shipped_text(file_name)
+        except ShippedArtifactNotFound as exc:
+            raise ArtifactNotFound(str(exc)) from None
     document: dict[str, Any] = json.loads(text)
     return document

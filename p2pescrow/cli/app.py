@@ -12,8 +12,8 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from ..errors import P2PEscrowError
-from .output import EXIT_CODES_HELP, EXIT_INTERNAL, Options, fail
+from ..errors import EXIT_INTERNAL, P2PEscrowError
+from .render import EXIT_CODES_HELP, Options, fail
 
 F = TypeVar("F", bound=Callable[..., Any])
 

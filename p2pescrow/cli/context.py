@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from ..errors import AccountError, InputError
-from .output import Options, progress
+from .render import Options, progress
 
 if TYPE_CHECKING:
-    from ..client import EscrowClient
+    from ..clients.sync import EscrowClient
     from ..networks import Network
-    from ..transport.pipeline import Call, Preview
+    from ..transport.sync import Call, Preview
 
 DEFAULT_NETWORK = "local"
 
@@ -27,8 +27,8 @@ def network(options: Options) -> Network:
 
     ``local``/``ganache`` follow the node `p2pescrow node start` runs, whatever its port.
     """
-    from ..devchain import resolve
     from ..networks import Network, Networks
+    from ..node.devchain import resolve
 
     if options.rpc_url and not options.network:
         return Network("custom", options.rpc_url, None)
@@ -88,7 +88,7 @@ def client(options: Options, *, hooks: bool = True, read_only: bool = False) -> 
     is enough to say what "you" may do, and it never signs.
     """
     from .. import accounts
-    from ..client import EscrowClient
+    from ..clients.sync import EscrowClient
     from ..models import ZERO_ADDRESS
 
     net = network(options)

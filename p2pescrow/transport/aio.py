@@ -29,7 +29,8 @@ from ..errors import (
 )
 from .journal import JOURNAL, Entry, Journal, entry_for
 from .nonces import NONCES, NonceManager
-from .pipeline import (
+from .reverts import NONCE_TAKEN, is_connection_failure, refusal_error, send_refusal, translate
+from .sync import (
     DEFAULT_TIMEOUT,
     DEFAULT_TIP,
     NONCE_CONFLICT_RETRIES,
@@ -46,7 +47,6 @@ from .pipeline import (
     priced,
     signer_address,
 )
-from .reverts import NONCE_TAKEN, is_connection_failure, refusal_error, send_refusal, translate
 
 
 class AsyncTransactor:

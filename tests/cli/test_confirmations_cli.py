@@ -11,9 +11,9 @@ from support.clitools import as_json, run
 from web3 import Web3
 
 from p2pescrow import EscrowClient
-from p2pescrow._nodes import start_node
 from p2pescrow.accounts import dev_account
 from p2pescrow.deployments import Registry
+from p2pescrow.node.process import start_node
 from p2pescrow.transport.nonces import NONCES
 
 pytestmark = pytest.mark.anvil

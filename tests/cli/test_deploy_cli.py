@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from support.clitools import DEV1_KEY, TEST_PASSWORD, as_json, invoke, one_error_line
 
-from p2pescrow import _nodes
 from p2pescrow.deployments import Deployment, Registry
+from p2pescrow.node import process as _nodes
 from p2pescrow.transport.nonces import NONCES
 
 pytestmark = pytest.mark.anvil

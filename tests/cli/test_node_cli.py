@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from support.clitools import as_json, free_port, invoke, one_error_line
 
-from p2pescrow import devchain
 from p2pescrow.deployments import Deployment, Registry
 from p2pescrow.networks import BUILTIN
+from p2pescrow.node import devchain
 
 
 def test_status_with_nothing_running() -> None:

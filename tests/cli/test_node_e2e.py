@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from support.clitools import CompletedRun, as_json, free_port, one_error_line, run, stop_managed_nodes
 
-from p2pescrow import _nodes
 from p2pescrow.networks import Networks
+from p2pescrow.node import process as _nodes
 
 pytestmark = pytest.mark.slow
 
@@ -149,7 +149,7 @@ def test_ganache_in_the_background_keeps_its_state_across_restarts(home: Path) -
 def test_anvil_killed_without_warning_keeps_what_it_saved(home: Path) -> None:
     """Anvil writes its state every few seconds too: a crash loses at most those seconds."""
     needs("anvil")
-    from p2pescrow.devchain import STATE_INTERVAL
+    from p2pescrow.node.devchain import STATE_INTERVAL
 
     port = free_port()
     started = ok(run("--json", "node", "start", "--port", str(port), home=home))

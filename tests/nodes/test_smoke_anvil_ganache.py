@@ -1,6 +1,6 @@
 """Lifecycle smoke test of the shipped artifacts on real Anvil and Ganache processes.
 
-Each node is started by p2pescrow._nodes on a free port (skipped when its binary is missing), gets
+Each node is started by p2pescrow.node.process on a free port (skipped when its binary is missing), gets
 Reputation + P2PEscrow from p2pescrow/artifacts and a TestToken, and runs: an ETH happy path, an
 ERC-20 happy path, a dispute with a ruling, a timeout after time travel (evm_increaseTime +
 evm_mine), and a custom-error revert decoded to WrongState. Transactions are web3 7.16 defaults
@@ -26,8 +26,8 @@ from support.reverts import decode_revert, revert_data, reverts
 from web3 import Web3
 from web3.contract import Contract
 
-from p2pescrow._nodes import Node, NodeBinaryNotFound, find_binary, start_node
 from p2pescrow.build import load_artifact
+from p2pescrow.node.process import Node, NodeBinaryNotFound, find_binary, start_node
 
 AMOUNT = 10**18
 DAY = 86_400

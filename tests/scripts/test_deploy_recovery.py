@@ -15,7 +15,6 @@ import pytest
 from eth_tester import EthereumTester, PyEVMBackend
 from web3 import EthereumTesterProvider, Web3
 
-from p2pescrow._nodes import Node, NodeBinaryNotFound, find_binary, rpc, start_node
 from p2pescrow.build import load_artifact
 from p2pescrow.deployments import (
     DEPLOY_STEPS,
@@ -27,7 +26,8 @@ from p2pescrow.deployments import (
     deploy,
     ensure_deployed,
 )
-from p2pescrow.transport.pipeline import Transactor
+from p2pescrow.node.process import Node, NodeBinaryNotFound, find_binary, rpc, start_node
+from p2pescrow.transport.sync import Transactor
 
 from .conftest import SEPOLIA, Workspace, make_keystore
 

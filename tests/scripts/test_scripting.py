@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from p2pescrow.errors import AccountError
-from p2pescrow.scripting import Script, _redact, load_account, load_env_file
+from p2pescrow.ops.runtime import Script, _redact, load_account, load_env_file
 
 ROOT = Path(__file__).resolve().parents[2]
 

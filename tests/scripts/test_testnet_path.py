@@ -18,10 +18,10 @@ from eth_account import Account
 from web3 import Web3
 
 from p2pescrow import EscrowClient, TradeState, accounts
-from p2pescrow._nodes import Node, NodeBinaryNotFound, find_binary, start_node
 from p2pescrow.build import load_artifact
 from p2pescrow.core.offers import DOMAIN_NAME, OFFER_FIELDS
 from p2pescrow.deployments import Registry
+from p2pescrow.node.process import Node, NodeBinaryNotFound, find_binary, start_node
 
 from .conftest import PASSWORD, SEPOLIA, Workspace, make_keystore
 

@@ -30,12 +30,12 @@ from web3 import Web3
 from web3.contract import Contract
 
 from p2pescrow import EscrowClient
-from p2pescrow._nodes import Node, start_node
 from p2pescrow.build import load_artifact
 from p2pescrow.config import HOME_ENV
 from p2pescrow.deployments import Registry, deploy_data
 from p2pescrow.errors import P2PEscrowError
-from p2pescrow.transport.pipeline import Call, Transactor
+from p2pescrow.node.process import Node, start_node
+from p2pescrow.transport.sync import Call, Transactor
 
 ETHER = 10**18
 PLATFORM_FEE_BPS = 25

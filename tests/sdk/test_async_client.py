@@ -10,9 +10,9 @@ from eth_account import Account
 from web3 import Web3
 
 from p2pescrow import EscrowClient, TradeState, errors
-from p2pescrow._nodes import start_node
-from p2pescrow.aio import AsyncEscrowClient
+from p2pescrow.clients.aio import AsyncEscrowClient
 from p2pescrow.deployments import Registry
+from p2pescrow.node.process import start_node
 
 pytestmark = pytest.mark.anvil
 

@@ -15,7 +15,7 @@ from p2pescrow.errors import SignerMismatch, WrongChain
 from p2pescrow.transport import guards
 from p2pescrow.transport.aio import AsyncTransactor
 from p2pescrow.transport.nonces import NonceManager
-from p2pescrow.transport.pipeline import Call, Transactor
+from p2pescrow.transport.sync import Call, Transactor
 
 
 class Impostor(LocalAccount):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from p2pescrow import EscrowClient, TradeState, errors
-from p2pescrow._nodes import start_node
 from p2pescrow.networks import Network, Networks
+from p2pescrow.node.process import start_node
 from p2pescrow.transport.logs import get_logs
 
 

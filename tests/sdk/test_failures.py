@@ -15,8 +15,8 @@ from eth_account import Account
 from web3 import Web3
 
 from p2pescrow import EscrowClient, P2PEscrowError, errors
-from p2pescrow._nodes import start_node
 from p2pescrow.deployments import DeploymentMismatch, NoDeployment, Registry
+from p2pescrow.node.process import start_node
 
 ETHER = 10**18
 

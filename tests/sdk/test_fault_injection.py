@@ -23,12 +23,12 @@ from web3 import AsyncWeb3, Web3
 from web3.middleware import Web3Middleware
 
 from p2pescrow import EscrowClient, errors
-from p2pescrow._nodes import start_node
 from p2pescrow.deployments import Registry
+from p2pescrow.node.process import start_node
 from p2pescrow.transport.aio import AsyncTransactor
 from p2pescrow.transport.journal import JOURNAL
 from p2pescrow.transport.nonces import NONCES
-from p2pescrow.transport.pipeline import Call, Transactor
+from p2pescrow.transport.sync import Call, Transactor
 
 from .conftest import node_chain_id
 

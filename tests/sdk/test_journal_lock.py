@@ -18,7 +18,7 @@ from web3 import AsyncWeb3, Web3
 
 from p2pescrow.transport.aio import AsyncTransactor
 from p2pescrow.transport.journal import JOURNAL
-from p2pescrow.transport.pipeline import Call
+from p2pescrow.transport.sync import Call
 
 from .conftest import funded
 
@@ -43,7 +43,7 @@ import asyncio, json, sys
 from eth_account import Account
 from web3 import AsyncWeb3
 from p2pescrow.transport.aio import AsyncTransactor
-from p2pescrow.transport.pipeline import Call
+from p2pescrow.transport.sync import Call
 
 async def main(url, chain_id, payee, count):
     account = Account.from_key(sys.stdin.readline().strip())

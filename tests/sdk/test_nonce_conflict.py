@@ -16,13 +16,14 @@ from eth_account.signers.local import LocalAccount
 from web3 import AsyncWeb3, Web3
 
 from p2pescrow import EscrowClient, errors
-from p2pescrow.cli.output import EXIT_CODES_HELP, exit_code_for
+from p2pescrow.cli.render import EXIT_CODES_HELP
 from p2pescrow.deployments import Registry
+from p2pescrow.errors import exit_code_for
 from p2pescrow.models import TradeState
 from p2pescrow.transport.aio import AsyncTransactor
 from p2pescrow.transport.journal import JOURNAL
-from p2pescrow.transport.pipeline import Call, Transactor
 from p2pescrow.transport.reverts import ALREADY_KNOWN, NONCE_TAKEN, refusal_error, send_refusal
+from p2pescrow.transport.sync import Call, Transactor
 
 from .conftest import funded
 

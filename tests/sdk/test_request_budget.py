@@ -18,7 +18,7 @@ from typing import Any
 from web3.middleware import Web3Middleware
 
 from p2pescrow import EscrowClient
-from p2pescrow.aio import AsyncEscrowClient
+from p2pescrow.clients.aio import AsyncEscrowClient
 
 #: What every transaction of the trade asks besides the client's own read and the receipt polls.
 TRANSACTION = Counter({"eth_getBalance": 1, "eth_call": 1, "eth_estimateGas": 1, "eth_getBlockByNumber": 1,

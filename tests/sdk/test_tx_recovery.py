@@ -8,9 +8,9 @@ from eth_account import Account
 from web3 import Web3
 
 from p2pescrow import errors
-from p2pescrow._nodes import start_node
+from p2pescrow.node.process import start_node
 from p2pescrow.transport.journal import JOURNAL
-from p2pescrow.transport.pipeline import Call, Transactor
+from p2pescrow.transport.sync import Call, Transactor
 
 from .conftest import node_chain_id
 
@@ -111,7 +111,7 @@ def test_replaced_transaction_is_told_apart(w3, node, error_log):
 
 
 def exit_code(exc: BaseException) -> int:
-    from p2pescrow.cli.output import exit_code_for
+    from p2pescrow.errors import exit_code_for
 
     return exit_code_for(exc)
 

@@ -27,7 +27,7 @@ def test_no_key_in_any_exception_message(error_log):
 
 
 def test_dev_account_reprs_hide_keys():
-    from p2pescrow._nodes import dev_accounts
+    from p2pescrow.node.process import dev_accounts
 
     account = dev_accounts(count=1)[0]
     assert account.private_key[2:] not in repr(account)

@@ -138,7 +138,7 @@ def _read(fd: int, deadline: float) -> bytes | None:
 def stop_managed_nodes(home: Path) -> None:
     """Stop every node that ``p2pescrow node start`` ran for the config folder ``home`` (test cleanup,
     whatever the test left running)."""
-    from p2pescrow import _nodes
+    from p2pescrow.node import process as _nodes
 
     for record in (home / "node").glob("*.json"):
         try:

@@ -12,10 +12,10 @@ from typer.testing import CliRunner, Result
 from web3 import Web3
 
 from p2pescrow import EscrowClient
-from p2pescrow._nodes import Node
 from p2pescrow.accounts import DEV_NAMES, dev_account
 from p2pescrow.cli import app
 from p2pescrow.deployments import Deployment, Registry
+from p2pescrow.node.process import Node
 from support import clitools, secrets
 
 CHAIN_ID = 31337  # the built-in `local` network's chain id

@@ -115,8 +115,8 @@ def check_report(report: Any, extra: Iterable[str] = ()) -> list[str]:
 
 
 def _defaults() -> None:
-    from p2pescrow._nodes import dev_accounts
     from p2pescrow.accounts import DEV_MNEMONIC
+    from p2pescrow.node.process import dev_accounts
 
     for index, account in enumerate(dev_accounts(DEV_MNEMONIC, count=10)):
         register(account.private_key, label=f"dev{index} key")

@@ -17,12 +17,12 @@ import typer
 
 from ...errors import InputError
 from ..context import confirm_send, network
-from ..output import Options, when
+from ..render import Options, when
 
 if TYPE_CHECKING:
-    from ...client import EscrowClient
+    from ...clients.sync import EscrowClient
     from ...models import TokenInfo, Trade
-    from ...transport.pipeline import Call, TxResult
+    from ...transport.sync import Call, TxResult
 
 R = TypeVar("R")
 
@@ -44,7 +44,7 @@ def options_of(ctx: typer.Context) -> Options:
 # -- ids, addresses, amounts ------------------------------------------------------------------------
 def address(value: str, what: str = "address") -> str:
     """A checksummed address, or an InvalidAddress error (checked before connecting)."""
-    from ...core.inputs import checksum
+    from ...core.terms import checksum
 
     return checksum(value.strip(), what)
 
@@ -310,7 +310,7 @@ def tx_lines(options: Options, tx: TxResult) -> list[str]:
 def trade_result(options: Options, client: EscrowClient, action: str, headline: str, tx: TxResult,
                  tid: str, **extra: Any) -> None:
     """After a trade operation: the headline, gas, and the trade's new state (or one JSON document)."""
-    from ..output import emit
+    from ..render import emit
 
     trade = client.trade(tid)
     you = me(client)

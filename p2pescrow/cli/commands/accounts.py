@@ -14,7 +14,7 @@ import typer
 
 from ...errors import AccountError, InputError
 from ..app import app, command
-from ..output import Options, emit, table
+from ..render import Options, emit, table
 
 accounts_app = typer.Typer(
     name="accounts", no_args_is_help=True,
@@ -200,7 +200,7 @@ def _eth(wei: int) -> str:
 
 def _balance(options: Options, address: str) -> tuple[int | None, str | None, str]:
     """The ETH balance on the selected network, if it answers: (wei, where, why not)."""
-    from ... import _nodes
+    from ...node import process as _nodes
     from ..context import network
 
     net = network(options)

@@ -10,6 +10,6 @@ from ..app import app, command
 @command(app, "demo")
 def demo(ctx: typer.Context) -> None:
     """Run real trades on an in-process chain, narrated: no setup, finishes in seconds."""
-    from ...demo import run
+    from ..demo import run
 
     run()

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from ..app import app, command
-from ..output import Options, emit, progress
+from ..render import Options, emit, progress
 
 #: P2PEscrow.MAX_PLATFORM_FEE_BPS (the constructor refuses more; checked here to fail early).
 MAX_FEE_BPS = 500
@@ -36,11 +36,11 @@ def deploy(ctx: typer.Context,
     """
     from web3 import Web3
 
-    from ...client import checksum
+    from ...clients.sync import checksum
     from ...deployments import DeploymentMismatch, Registry, ensure_deployed, verify
     from ...errors import ConfigError, InputError, WrongChain
-    from ...transport.pipeline import Transactor
     from ...transport.reverts import translate
+    from ...transport.sync import Transactor
     from ..context import network, signer
 
     options: Options = ctx.obj
@@ -93,11 +93,11 @@ def _confirm(options: Options, transactor: Any, network_name: str, chain_id: int
     """Price the two deployments (which also checks they would succeed), show it, and ask."""
     import sys
 
-    from ...build import load_artifact
+    from ..._artifacts import load_artifact
     from ...deployments import deploy_data
     from ...errors import InputError
     from ...models import from_base_units
-    from ...transport.pipeline import Call
+    from ...transport.sync import Call
 
     owner = transactor.address
     rep = transactor.preview(Call(None, deploy_data(load_artifact("Reputation"), owner)))

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 import typer
 
 from ..app import app, command
-from ..output import Options, emit, table
+from ..render import Options, emit, table
 
 networks_app = typer.Typer(
     name="networks", no_args_is_help=True,
@@ -42,9 +42,9 @@ def list_(ctx: typer.Context) -> None:
     Example:
       p2pescrow networks list
     """
-    from ... import devchain
     from ...deployments import Registry
     from ...networks import Networks
+    from ...node import devchain
 
     options: Options = ctx.obj
     registry = Registry()

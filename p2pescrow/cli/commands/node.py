@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ..app import app, command
-from ..output import Options, emit, progress
+from ..render import Options, emit, progress
 
 if TYPE_CHECKING:
-    from ...devchain import NodeStatus
+    from ...node.devchain import NodeStatus
 
 node_app = typer.Typer(
     name="node", no_args_is_help=True,
@@ -36,13 +36,13 @@ PortOption = Annotated[int | None, typer.Option(
 
 
 def _engines(engine: Engine | None) -> list[str]:
-    from ...devchain import ENGINES
+    from ...node.devchain import ENGINES
 
     return [engine.value] if engine else list(ENGINES)
 
 
 def _start(options: Options, engine: str, port: int | None) -> dict[str, Any]:
-    from ... import devchain
+    from ...node import devchain
 
     if devchain.running(engine) is None:
         progress(f"starting {engine} ...", options)
@@ -93,7 +93,7 @@ def start(ctx: typer.Context, engine: EngineOption = Engine.anvil, port: PortOpt
         if deployment is not None:
             verb = "deployed" if result.get("deployed_now") else "deployment found"
             lines.append(f"{verb}: escrow {deployment['escrow']}, reputation {deployment['reputation']}")
-    from ...devchain import DEFAULT_PORTS
+    from ...node.devchain import DEFAULT_PORTS
 
     default_port = DEFAULT_PORTS[engine.value]
     target = f"--network {network}" if network != "local" else ""
@@ -112,7 +112,7 @@ def stop(ctx: typer.Context, engine: AnyEngineOption = None) -> None:
     Example:
       p2pescrow node stop
     """
-    from ... import devchain
+    from ...node import devchain
 
     options: Options = ctx.obj
     stopped = []
@@ -138,7 +138,7 @@ def status(ctx: typer.Context, engine: AnyEngineOption = None) -> None:
     Example:
       p2pescrow node status
     """
-    from ... import devchain
+    from ...node import devchain
 
     options: Options = ctx.obj
     reports = [devchain.status(name) for name in _engines(engine)]
@@ -195,8 +195,8 @@ def reset(ctx: typer.Context, engine: EngineOption = Engine.anvil,
     Example:
       p2pescrow node reset --start --yes
     """
-    from ... import devchain
     from ...errors import InputError
+    from ...node import devchain
 
     options: Options = ctx.obj
     options.yes = options.yes or yes

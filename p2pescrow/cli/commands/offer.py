@@ -16,11 +16,11 @@ import typer
 from ...errors import InputError
 from ..app import app, command
 from ..context import client as connect
-from ..output import emit, progress, when
+from ..render import emit, progress, when
 from . import _shared as s
 
 if TYPE_CHECKING:
-    from ...client import EscrowClient
+    from ...clients.sync import EscrowClient
     from ...core.offers import SignedOffer
     from ...models import TokenInfo
 

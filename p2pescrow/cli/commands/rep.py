@@ -9,7 +9,7 @@ import typer
 from ...errors import InputError
 from ..app import app, command
 from ..context import client as connect
-from ..output import emit, table
+from ..render import emit, table
 from . import _shared as s
 
 rep_app = typer.Typer(name="rep", no_args_is_help=True,

@@ -15,11 +15,11 @@ import typer
 from ...errors import InputError
 from ..app import app, command
 from ..context import client as connect
-from ..output import Options, emit, progress, table, when
+from ..render import Options, emit, progress, table, when
 from . import _shared as s
 
 if TYPE_CHECKING:
-    from ...client import EscrowClient
+    from ...clients.sync import EscrowClient
     from ...models import Trade
 
 trade_app = typer.Typer(name="trade", no_args_is_help=True, help=(

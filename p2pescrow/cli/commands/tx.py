@@ -14,11 +14,11 @@ import typer
 
 from ...errors import InputError
 from ..app import app, command
-from ..output import Options, emit, progress, table
+from ..render import Options, emit, progress, table
 
 if TYPE_CHECKING:
     from ...transport.journal import Entry
-    from ...transport.pipeline import Transactor
+    from ...transport.sync import Transactor
 
 tx_app = typer.Typer(name="tx", no_args_is_help=True,
                      help="Transactions sent but not seen mined: list, rebroadcast or replace them.")
@@ -55,7 +55,7 @@ def _node(options: Options) -> tuple[Any, Any, str, int]:
 
 
 def _transactor(w3: Any, signer: Any, url: str, chain_id: int) -> Transactor:
-    from ...transport.pipeline import Transactor
+    from ...transport.sync import Transactor
 
     return Transactor(w3, signer, url=url, chain_id=chain_id)
 
@@ -128,7 +128,7 @@ def replace(ctx: typer.Context, hash_: Annotated[str, typer.Argument(
         metavar="HASH", help="A journaled transaction (see `tx pending`).", show_default=False)]) -> None:
     """Send the same call with the same nonce and fees raised by at least 12.5 %, and wait for it."""
     from ...transport.journal import JOURNAL, entry_for
-    from ...transport.pipeline import Call, Preview
+    from ...transport.sync import Call, Preview
     from ..context import confirm_send, signer
 
     options = _options(ctx)

@@ -20,8 +20,8 @@ from support.escrow_cli import CHAIN_ID, DEV, PLATFORM_FEE_BPS, Chain, Cli
 from web3 import Web3
 
 from p2pescrow import EscrowClient
-from p2pescrow._nodes import start_node
 from p2pescrow.deployments import Registry
+from p2pescrow.node.process import start_node
 from p2pescrow.transport.nonces import NONCES
 
 

@@ -13,7 +13,7 @@ from support.escrow_cli import DEV, Chain, Cli, one_error_line
 from p2pescrow import accounts
 from p2pescrow.config import HOME_ENV
 from p2pescrow.networks import Network, Networks
-from p2pescrow.transport.pipeline import Call
+from p2pescrow.transport.sync import Call
 
 pytestmark = pytest.mark.anvil
 

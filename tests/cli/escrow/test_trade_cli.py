@@ -13,7 +13,7 @@ from support.escrow_cli import DEV, ETHER, Chain, Cli, one_error_line
 
 from p2pescrow.build import load_artifact
 from p2pescrow.deployments import deploy_data
-from p2pescrow.transport.pipeline import Call
+from p2pescrow.transport.sync import Call
 
 pytestmark = pytest.mark.anvil
 

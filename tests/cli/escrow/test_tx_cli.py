@@ -13,7 +13,7 @@ from support.escrow_cli import DEV, Chain, Cli, one_error_line
 from p2pescrow import errors
 from p2pescrow.accounts import dev_account
 from p2pescrow.transport.journal import JOURNAL
-from p2pescrow.transport.pipeline import Call, Transactor
+from p2pescrow.transport.sync import Call, Transactor
 
 pytestmark = pytest.mark.anvil
 

@@ -1,6 +1,6 @@
 """Start-up times: imports in a fresh interpreter, and the ``p2pescrow`` command.
 
-Part of ``python -m p2pescrow.bench`` (``--only cli``). Every figure is the wall time of a
+Part of ``python -m tools.bench`` (``--only cli``). Every figure is the wall time of a
 subprocess, median of :data:`REPEATS` after one untimed run (which warms the bytecode cache):
 
 * ``python -c "import X"`` minus ``python -c pass``: what importing X adds to a script;
@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 REPEATS = 5
-IMPORTS = ("p2pescrow", "p2pescrow.client", "web3")
+IMPORTS = ("p2pescrow", "p2pescrow.clients.sync", "web3")
 MISSING = "n/a (command missing)"
 
 
@@ -82,8 +82,8 @@ def _has(cli: str, words: Sequence[str], env: dict[str, str]) -> bool:
 
 
 def _trade_show(cli: str, env: dict[str, str], home: Path) -> dict[str, Any]:
-    from ._nodes import start_node
-    from .bench_speed import AMOUNT_ETH, _sdk_client, deploy_chain
+    from p2pescrow.node.process import start_node
+    from tools.bench_speed import AMOUNT_ETH, _sdk_client, deploy_chain
 
     with start_node("anvil") as node:
         chain = deploy_chain(node.url, node.accounts, home)

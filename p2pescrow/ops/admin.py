@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from .errors import InputError
+from ..errors import InputError
 
 if TYPE_CHECKING:
-    from .client import EscrowClient
-    from .deployments import Deployment, Registry
-    from .transport.pipeline import Call, TxResult
+    from ..clients.sync import EscrowClient
+    from ..deployments import Deployment, Registry
+    from ..transport.sync import Call, TxResult
 
 #: The ``kind`` of the document :func:`export_document` writes.
 EXPORT_KIND = "p2pescrow-deployment/1"
@@ -26,9 +26,9 @@ def export_document(deployment: Deployment) -> dict[str, Any]:
     addresses, ABIs and deployment block, the settings recorded at deployment, the custom errors of
     every artifact (to decode reverts, OpenZeppelin's included), and the EIP-712 domain and types of
     signed offers (``eth_signTypedData_v4`` input, less the message)."""
-    from . import __version__
-    from .build import load_artifact, load_errors
-    from .core.offers import DOMAIN_NAME, DOMAIN_VERSION, OFFER_FIELDS
+    from .. import __version__
+    from .._artifacts import load_artifact, load_errors
+    from ..core.offers import DOMAIN_NAME, DOMAIN_VERSION, OFFER_FIELDS
 
     contracts = {}
     for name, address, code_hash in (
@@ -77,7 +77,7 @@ class Change:
 
 def _change(client: EscrowClient, contract: str, setting: str, current: Any, new: Any, fn: str,
             *args: Any) -> Change:
-    from .transport.pipeline import Call
+    from ..transport.sync import Call
 
     target = client.escrow if contract == "escrow" else client.reputation_contract
     call = Call(target.address, target.encode_abi(fn, list(args)), description=f"{contract}.{fn}",
@@ -88,7 +88,7 @@ def _change(client: EscrowClient, contract: str, setting: str, current: Any, new
 def plan_fee(client: EscrowClient, *, fee_bps: int | None = None,
              recipient: str | None = None) -> list[Change]:
     """The transactions that set the platform fee and/or the fee recipient (none if unchanged)."""
-    from .client import checksum
+    from ..clients.sync import checksum
 
     if fee_bps is None and recipient is None:
         raise InputError("nothing to change: give a fee in basis points and/or a fee recipient")
@@ -128,7 +128,7 @@ def _contracts(client: EscrowClient, which: str) -> list[tuple[str, Any]]:
 
 def plan_transfer(client: EscrowClient, new_owner: str, which: str = "both") -> list[Change]:
     """Step one of the two-step transfer: offer ownership to ``new_owner`` (who must accept)."""
-    from .client import checksum
+    from ..clients.sync import checksum
 
     wanted = checksum(new_owner, "new owner")
     changes = []
@@ -143,7 +143,7 @@ def plan_transfer(client: EscrowClient, new_owner: str, which: str = "both") -> 
 
 def plan_accept(client: EscrowClient, which: str = "both") -> list[Change]:
     """Step two: this account accepts ownership wherever it was offered it."""
-    from .client import checksum
+    from ..clients.sync import checksum
 
     changes = []
     for label, contract in _contracts(client, which):
@@ -161,7 +161,7 @@ def apply(client: EscrowClient, changes: list[Change]) -> list[TxResult]:
 
 def simulate(client: EscrowClient, change: Change) -> str | None:
     """None if ``change`` would go through now when sent by this client's account, else why not."""
-    from .errors import P2PEscrowError
+    from ..errors import P2PEscrowError
 
     try:
         client.tx.simulate(change.call)
@@ -172,7 +172,7 @@ def simulate(client: EscrowClient, change: Change) -> str | None:
 
 def record(registry: Registry, client: EscrowClient) -> Deployment:
     """Bring the registry's record up to date with the escrow's owner and fee settings."""
-    from .client import checksum
+    from ..clients.sync import checksum
 
     deployment = client.deployment
     updated = replace(deployment, owner=checksum(client.escrow.functions.owner().call()),

@@ -1,6 +1,6 @@
 """Run Slither on the shipped contracts through the project's compiler, and judge every finding.
 
-``python -m p2pescrow.build.slither`` (``make slither``, part of ``make lint`` and ``make test``):
+``python -m tools.slither`` (``make slither``, part of ``make lint`` and ``make test``):
 
 1. writes the solc standard-JSON input of the shipped build (``contracts/**`` except
    ``contracts/test/``, plus every import and ``settings.ERROR_SOURCES``: the same sources and
@@ -38,10 +38,10 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .builder import Project, _collect
-from .compiler import find_compiler
-from .settings import build_settings
-from .sources import standard_json_input
+from p2pescrow.build.builder import Project, _collect
+from p2pescrow.build.compiler import find_compiler
+from p2pescrow.build.settings import build_settings
+from p2pescrow.build.sources import standard_json_input
 
 TRIAGE_FILE = "slither.triage.json"
 FAILING_IMPACTS = ("High", "Medium")
@@ -285,7 +285,7 @@ def _short(text: str, lines: int = 8) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m p2pescrow.build.slither", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tools.slither", description=__doc__)
     parser.add_argument("--no-cache", action="store_true", help="always run Slither")
     parser.add_argument("-v", "--verbose", action="store_true", help="print every finding")
     args = parser.parse_args(argv)

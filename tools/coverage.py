@@ -41,10 +41,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .builder import Project, _collect, compile_sources
-from .compiler import find_compiler
-from .errors import BuildError
-from .settings import build_settings
+from p2pescrow.build.builder import Project, _collect, compile_sources
+from p2pescrow.build.compiler import find_compiler
+from p2pescrow.build.errors import BuildError
+from p2pescrow.build.settings import build_settings
 
 ENV = "P2PESCROW_COVERAGE"
 JUMPI = 0x57
@@ -419,7 +419,7 @@ def render(coverage: Coverage, *, show_missing: bool = True) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m p2pescrow.build.coverage", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m tools.coverage", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("hits", type=Path, help=f"what the tests recorded ({ENV}=<this file>)")
     parser.add_argument("--record", type=Path, help="also write the figures as JSON here")

@@ -6,7 +6,7 @@
 
 Both ways parse the same options (``brownie run`` passes words, turned into ``--options`` here), use
 the same deployments registry (``$P2PESCROW_HOME``, else ``~/.config/p2pescrow``) and the same
-implementation (:mod:`p2pescrow.deployments`, :mod:`p2pescrow.operations`).
+implementation (:mod:`p2pescrow.deployments`, :mod:`p2pescrow.ops.admin`).
 
 Accounts: ``--account NAME`` (or ``$P2PESCROW_ACCOUNT``) names an encrypted p2pescrow keystore
 (``p2pescrow accounts new/import``), ``dev0``..``dev9`` (the public dev keys: only on the dev chain
@@ -30,27 +30,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import (
+from ..errors import (
+    EXIT_INPUT,
+    EXIT_INTERNAL,
+    EXIT_OK,
+    EXIT_REVERT,
     AccountError,
     ContractError,
     InputError,
     P2PEscrowError,
+    exit_code_for,
 )
 
 if TYPE_CHECKING:
     from web3 import Web3
 
-    from .client import EscrowClient
-    from .deployments import Deployment, Registry
-    from .transport.pipeline import Signer, Transactor
+    from ..clients.sync import EscrowClient
+    from ..deployments import Deployment, Registry
+    from ..transport.sync import Signer, Transactor
 
 #: Chain ids on which the public dev keys dev0..dev9 may be used.
 DEV_CHAIN_IDS = frozenset({31337, 1337})
 
-EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_REVERT, EXIT_NETWORK, EXIT_TIMEOUT = 0, 1, 2, 3, 4, 5
 
-# Scripts exit as the CLI does: one mapping from error to exit code, kept in the CLI.
-from .cli.output import exit_code_for  # noqa: E402
+# Scripts exit as the CLI does: each error carries its exit code (p2pescrow.errors.exit_code_for).
 
 
 class _Usage(Exception):
@@ -131,7 +134,7 @@ class Env:
     @property
     def registry(self) -> Registry:
         if self._registry is None:
-            from .deployments import Registry
+            from ..deployments import Registry
 
             self._registry = Registry()
         return self._registry
@@ -145,12 +148,12 @@ class Env:
         return signer
 
     def transactor(self) -> Transactor:
-        from .transport.pipeline import Transactor
+        from ..transport.sync import Transactor
 
         return Transactor(self.w3, self.signer(), url=self.url, chain_id=self.chain_id)
 
     def deployment(self) -> Deployment:
-        from .deployments import NoDeployment
+        from ..deployments import NoDeployment
 
         deployment = self.registry.get(self.chain_id)
         if deployment is None:
@@ -159,7 +162,7 @@ class Env:
 
     def client(self, *, signer: bool = True) -> EscrowClient:
         """A client on the recorded deployment (its code verified), acting as the account."""
-        from .client import EscrowClient
+        from ..clients.sync import EscrowClient
 
         account: Any = self.signer() if signer else "0x" + "00" * 20
         return EscrowClient.from_web3(self.w3, account, registry=self.registry, url=self.url)
@@ -265,15 +268,15 @@ class Script:
     def _python_env(self, args: argparse.Namespace) -> Env:
         from web3 import Web3
 
-        from .errors import WrongChain
-        from .transport.reverts import translate
+        from ..errors import WrongChain
+        from ..transport.reverts import translate
 
         self._load_env(args)
         url, expected = args.rpc_url or None, args.chain_id
         name = args.network or (None if url else os.environ.get("P2PESCROW_NETWORK"))
         if name:
-            from .devchain import resolve
-            from .networks import Networks
+            from ..networks import Networks
+            from ..node.devchain import resolve
 
             net = resolve(Networks().get(name))  # local/ganache: where `p2pescrow node start` runs them
             url = url or net.rpc_url
@@ -310,7 +313,7 @@ class Script:
                              "--network NAME`, not an option of the script")
         chain_id = int(web3.eth.chain_id)
         if args.chain_id is not None and chain_id != args.chain_id:
-            from .errors import WrongChain
+            from ..errors import WrongChain
 
             raise WrongChain(args.chain_id, chain_id)
         self._load_env(args)  # brownie has loaded .env already (dotenv: .env); --env-file adds one
@@ -344,7 +347,7 @@ def _brownie_keystore(name: str, password_file: str | None) -> Signer:
 
 def load_account(name: str, chain_id: int, password_file: str | None = None) -> Signer:
     """A p2pescrow keystore (decrypted here), or a dev key on a dev chain."""
-    from . import accounts
+    from .. import accounts
 
     if name in accounts.DEV_NAMES:
         if chain_id not in DEV_CHAIN_IDS:
@@ -382,14 +385,14 @@ def print_checks(env: Env, checks: list[Any]) -> int:
         mark = "ok  " if check.ok else ("FAIL" if check.ok is False else "info")
         env.out(f"  {mark}  {check.name.ljust(width)}  {check.detail}")
     failed = [c for c in checks if c.ok is False]
-    return EXIT_FAILED if failed else EXIT_OK
+    return EXIT_INTERNAL if failed else EXIT_OK
 
 
 def run_changes(env: Env, client: EscrowClient, changes: list[Any], *, dry_run: bool) -> int:
     """Show owner changes; with ``dry_run`` simulate them as this account and stop there, else send
     them and bring the registry's record up to date. 0 ok (or nothing to do), 3 a change would be
     refused (dry run)."""
-    from . import operations
+    from . import admin as operations
 
     where = f"on {env.network} (chain id {env.chain_id}), escrow {client.deployment.escrow}, as {client.address}"
     if not changes:

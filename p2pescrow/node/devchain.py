@@ -30,13 +30,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from . import _nodes
-from .config import config_dir
-from .errors import ConfigError, NetworkError
+from ..config import config_dir
+from ..errors import ConfigError, NetworkError
+from . import process as _nodes
 
 if TYPE_CHECKING:
-    from .deployments import Deployment
-    from .networks import Network
+    from ..deployments import Deployment
+    from ..networks import Network
 
 Engine = Literal["anvil", "ganache"]
 ENGINES: tuple[Engine, ...] = ("anvil", "ganache")
@@ -103,7 +103,7 @@ def state_path(engine: str) -> Path:
 
 def _check_engine(engine: str) -> None:
     if engine not in ENGINES:
-        from .errors import InputError
+        from ..errors import InputError
 
         raise InputError(f"unknown engine {engine!r}: use anvil or ganache")
 
@@ -205,9 +205,9 @@ def ensure_deployment(record: NodeRecord, report: Callable[[str], None] | None =
     fee 25 bps, paid to dev0), recorded. Returns ``(deployment, deployed_now)``."""
     from web3 import Web3
 
-    from .accounts import dev_account
-    from .deployments import Registry, ensure_deployed
-    from .transport.pipeline import Transactor
+    from ..accounts import dev_account
+    from ..deployments import Registry, ensure_deployed
+    from ..transport.sync import Transactor
 
     w3 = Web3(Web3.HTTPProvider(record.url, request_kwargs={"timeout": 30}))
     dev0 = dev_account("dev0")
@@ -248,7 +248,7 @@ def status(engine: str) -> NodeStatus:
 
 
 def _recorded_deployment(chain_id: int) -> Deployment | None:
-    from .deployments import Registry
+    from ..deployments import Registry
 
     return Registry().get(chain_id)
 
@@ -258,7 +258,7 @@ def reset(engine: str) -> tuple[NodeRecord | None, list[Path], bool]:
 
     Returns ``(the stopped node or None, the paths deleted, whether a deployment was forgotten)``.
     """
-    from .deployments import Registry
+    from ..deployments import Registry
 
     stopped = stop(engine)
     removed: list[Path] = []

@@ -1,7 +1,7 @@
 """A narrated run of real trades on an embedded chain: ``p2pescrow demo`` (and ``make demo``).
 
-Everything goes through the SDK (:class:`~p2pescrow.client.EscrowClient` on
-:meth:`~p2pescrow.client.EscrowClient.embedded`): the shipped contracts are deployed to an in-process
+Everything goes through the SDK (:class:`~p2pescrow.clients.sync.EscrowClient` on
+:meth:`~p2pescrow.clients.sync.EscrowClient.embedded`): the shipped contracts are deployed to an in-process
 py-evm chain, and two peers (Alice and Bob) and an arbiter (Carol) run a happy trade, a dispute
 ruled with a split, a settlement and a timeout; then Dave, a seller with a fresh key, signs an offer
 that Erin fills. Both rate, and the final reputation table closes the run. Every figure printed is
@@ -16,11 +16,11 @@ from typing import Any
 
 from eth_account import Account
 
-from .cli.output import table
-from .client import EscrowClient, TradeResult
-from .core.offers import SignedOffer
-from .models import from_base_units
-from .transport.pipeline import Call, TxResult
+from ..clients.sync import EscrowClient, TradeResult
+from ..core.offers import SignedOffer
+from ..models import from_base_units
+from ..transport.sync import Call, TxResult
+from .render import table
 
 PLATFORM_FEE_BPS = 25
 DAY = 86_400

@@ -13,29 +13,10 @@ from typing import Any, NoReturn
 import typer
 
 from ..errors import (
-    AccountError,
-    ConfigError,
     ContractError,
-    InputError,
-    InsufficientFunds,
-    NetworkError,
-    NonceConflict,
     P2PEscrowError,
-    PendingTransaction,
-    TransactionDropped,
-    TransactionReplaced,
-    TransactionTimeout,
+    exit_code_for,
 )
-
-# Exit codes, documented in `p2pescrow --help`.
-EXIT_OK = 0
-EXIT_INTERNAL = 1
-EXIT_INPUT = 2  # usage, input, configuration and account errors (nothing was sent)
-EXIT_REVERT = 3  # the chain would refuse it: a revert, or not enough funds (nothing was sent)
-EXIT_NETWORK = 4  # the node is unreachable, on another chain, or has no/other contracts
-# a transaction situation, nothing lost: sent but no receipt in time (or dropped, replaced, or an
-# earlier one is pending: the hash is printed), or another transaction took its nonce (nothing sent)
-EXIT_TIMEOUT = 5
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok; 2 usage or input error (nothing sent); 3 refused by the contract or not "
@@ -60,19 +41,6 @@ class Options:
     confirmations: int = 1
     #: Seconds to wait for a receipt (and its confirmations) before exiting 5 with the hash.
     timeout: float = 120.0
-
-
-def exit_code_for(exc: BaseException) -> int:
-    if isinstance(exc, (TransactionTimeout, TransactionDropped, TransactionReplaced, PendingTransaction,
-                        NonceConflict)):
-        return EXIT_TIMEOUT
-    if isinstance(exc, (ContractError, InsufficientFunds)):
-        return EXIT_REVERT
-    if isinstance(exc, NetworkError):
-        return EXIT_NETWORK
-    if isinstance(exc, (InputError, ConfigError, AccountError)):
-        return EXIT_INPUT
-    return EXIT_INTERNAL
 
 
 def fail(exc: P2PEscrowError, options: Options | None = None) -> NoReturn:

@@ -1,10 +1,10 @@
 """SDK throughput on Anvil, next to the same transactions sent with bare web3.py.
 
-Part of ``python -m p2pescrow.bench`` (``--only sdk``). One Anvil (automine, no step tracing),
+Part of ``python -m tools.bench`` (``--only sdk``). One Anvil (automine, no step tracing),
 the contracts deployed into a throwaway registry, then:
 
 * sequential: full ETH happy-path trades (createAndFund, then release; each receipt awaited)
-  through :class:`~p2pescrow.client.EscrowClient` and through bare web3.py
+  through :class:`~p2pescrow.clients.sync.EscrowClient` and through bare web3.py
   (``build_transaction`` -> ``eth_account`` sign -> ``send_raw_transaction`` ->
   ``wait_for_transaction_receipt``), interleaved, warm-ups first, median of the repeats;
 * pipelined: ``createAndFund`` sends without waiting in between, then all receipts: the async
@@ -66,8 +66,8 @@ def deploy_chain(url: str, dev_keys: list[Any], home: Path) -> Chain:
     from eth_account import Account
     from web3 import Web3
 
-    from .client import EscrowClient
-    from .deployments import Registry
+    from p2pescrow.clients.sync import EscrowClient
+    from p2pescrow.deployments import Registry
 
     accounts = [Account.from_key(k.private_key) for k in dev_keys]
     registry = Registry(home / "deployments.json")
@@ -97,7 +97,7 @@ def _counting_web3(url: str) -> tuple[Any, list[int]]:
 
 
 def _sdk_client(chain: Chain, account: Any, w3: Any = None) -> Any:
-    from .client import EscrowClient
+    from p2pescrow.clients.sync import EscrowClient
 
     if w3 is None:
         client = EscrowClient.connect(chain.url, account, registry=chain.registry)
@@ -126,7 +126,7 @@ class BareTrader:
     """The same trade with bare web3.py: build_transaction, sign locally, send raw, wait."""
 
     def __init__(self, w3: Any, chain: Chain, account: Any, seller: str) -> None:
-        from .build import load_artifact
+        from p2pescrow.build import load_artifact
 
         deployment = chain.registry.get(int(w3.eth.chain_id))
         self.w3 = w3
@@ -229,7 +229,7 @@ def measure_sequential(chain: Chain, cfg: SpeedConfig) -> dict[str, Any]:
 
 
 async def _async_sdk_runs(chain: Chain, account: Any, seller: str, cfg: SpeedConfig) -> list[float]:
-    from .aio import AsyncEscrowClient
+    from p2pescrow.clients.aio import AsyncEscrowClient
 
     client = await AsyncEscrowClient.connect(chain.url, account, registry=chain.registry,
                                              poll_interval=POLL)
@@ -293,7 +293,7 @@ def measure_pipelined(chain: Chain, cfg: SpeedConfig) -> dict[str, Any]:
 
 def run(cfg: SpeedConfig | None = None) -> dict[str, Any]:
     """Start an Anvil, deploy, measure both sections; the JSON-able figures."""
-    from ._nodes import start_node
+    from p2pescrow.node.process import start_node
 
     cfg = cfg or SpeedConfig()
     with tempfile.TemporaryDirectory(prefix="p2pescrow-bench-") as tmp, start_node("anvil") as node:

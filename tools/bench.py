@@ -1,6 +1,6 @@
 """Benchmarks: the gas of every trade path and operation (and where it goes), SDK and CLI speed.
 
-``python -m p2pescrow.bench`` (``make bench``) starts one Anvil (see :mod:`p2pescrow._nodes`),
+``python -m tools.bench`` (``make bench``) starts one Anvil (see :mod:`p2pescrow.node.process`),
 deploys Reputation + P2PEscrow with a 0.25% platform fee and the test tokens, and measures
 ``gasUsed`` from the receipts. Every scenario runs twice on the same deployment and the SECOND
 run is the one reported: the first warms the storage a live deployment has already written
@@ -10,8 +10,8 @@ every path to buckets with Anvil's ``debug_traceTransaction`` (struct logger, pe
 Options: ``--json PATH`` (``-`` for stdout) writes every figure as JSON; ``--update-snapshot``
 rewrites ``tests/gas_snapshot.json``, which ``tests/test_gas_snapshot.py`` holds the contracts to.
 ``--only gas,sdk,cli`` picks sections (default: all): besides gas, SDK throughput against bare
-web3.py (:mod:`p2pescrow.bench_speed`, JSON key ``sdk``) and import / CLI start-up times
-(:mod:`p2pescrow.bench_cli`, JSON key ``cli``); the gas figures stay at the top level of the JSON.
+web3.py (:mod:`tools.bench_speed`, JSON key ``sdk``) and import / CLI start-up times
+(:mod:`tools.bench_cli`, JSON key ``cli``); the gas figures stay at the top level of the JSON.
 
 The measurement itself (:func:`measure`) only needs a web3 instance, the dev accounts (address and
 private key; the node must manage them, so ``transact({"from": ...})`` works) and a way to let time
@@ -666,7 +666,7 @@ def _sections(value: str) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m p2pescrow.bench", description=__doc__.split(
+    parser = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__.split(
         "\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", metavar="PATH", help="write the figures as JSON (- for stdout)")
     parser.add_argument("--update-snapshot", action="store_true",
@@ -683,7 +683,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     texts: list[str] = []
     measurement = None
     if "gas" in args.only:
-        from p2pescrow._nodes import start_node
+        from p2pescrow.node.process import start_node
 
         # --steps-tracing: Anvil records the per-opcode steps debug_traceTransaction returns.
         with start_node("anvil", extra_args=[] if args.no_trace else ["--steps-tracing"]) as node:
@@ -693,12 +693,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         doc.update(report(measurement, buckets))
         texts.append(format_report(measurement, buckets))
     if "sdk" in args.only:
-        from p2pescrow import bench_speed
+        from tools import bench_speed
 
         doc["sdk"] = bench_speed.run()
         texts.append(bench_speed.format_report(doc["sdk"]))
     if "cli" in args.only:
-        from p2pescrow import bench_cli
+        from tools import bench_cli
 
         doc["cli"] = bench_cli.run()
         texts.append(bench_cli.format_report(doc["cli"]))

@@ -1,12 +1,12 @@
 """``make assurance``: the README's "Assurance" figures, each produced by a command, never typed in.
 
-``python -m p2pescrow.build.assurance [--write]`` gathers:
+``python -m tools.assurance [--write]`` gathers:
 
 * tests collected per suite: ``pytest --collect-only -q`` on ``tests/`` (``.venv``) and on
   ``tests_brownie/`` (``.venv-brownie``, brownie's pytest plugin; it starts Anvil to collect);
 * the fault cases: the tests marked ``fault`` (``pytest --collect-only -q -m fault``), each of which
   injects a real fault (a node killed, a lossy proxy, a concurrent sender, a reorg, ...);
-* Slither: the summary of :mod:`p2pescrow.build.slither` (its cached result if the contracts are
+* Slither: the summary of :mod:`tools.slither` (its cached result if the contracts are
   unchanged);
 * contract coverage: ``assurance/coverage.json``, written by ``make coverage``;
 * fuzzing: the hypothesis profiles that ``tests/contracts/test_stateful.py`` registers
@@ -32,7 +32,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .paths import source_checkout_root
+from p2pescrow.build.paths import source_checkout_root
 
 _COLLECTED = re.compile(r"^(\d+)(?:/(\d+))? tests? collected", re.MULTILINE)
 _NO_TESTS = re.compile(r"^no tests collected", re.MULTILINE)
@@ -98,7 +98,7 @@ def fuzz_profiles(root: Path) -> dict[str, dict[str, int]]:
 
 
 def slither_summary(root: Path) -> str:
-    proc = subprocess.run([sys.executable, "-m", "p2pescrow.build.slither"], cwd=root,
+    proc = subprocess.run([sys.executable, "-m", "tools.slither"], cwd=root,
                           capture_output=True, text=True, check=False)
     lines = proc.stdout.strip().splitlines()
     if proc.returncode != 0 or not lines:
@@ -203,7 +203,7 @@ def readme_block(readme: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m p2pescrow.build.assurance", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m tools.assurance", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--brownie-python", help="the .venv-brownie interpreter (skipped if absent)")
     parser.add_argument("--write", action="store_true",
