@@ -4,6 +4,7 @@ A node started here outlives the command that started it. What it needs to be fo
 in ``<config dir>/node/``::
 
     anvil.json           pid, port, chain id of the running Anvil (removed when it stops)
+    anvil.port           the port it last ran on (kept after it stops: the network still names it)
     anvil.log            its output
     anvil-state.json     its chain state: loaded on start, dumped every few seconds and on exit
     ganache.json, ganache.log, ganache-db/   the same for Ganache (a LevelDB folder)
@@ -96,6 +97,19 @@ def log_path(engine: str) -> Path:
     return node_dir() / f"{engine}.log"
 
 
+def last_port_path(engine: str) -> Path:
+    return node_dir() / f"{engine}.port"
+
+
+def last_port(engine: str) -> int | None:
+    """The port the engine's node last ran on (running or stopped), if it ever ran here."""
+    try:
+        port = int(last_port_path(engine).read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return port if 0 < port < 65536 else None
+
+
 def state_path(engine: str) -> Path:
     """Anvil's state file, or Ganache's database folder."""
     return node_dir() / ("anvil-state.json" if engine == "anvil" else "ganache-db")
@@ -153,14 +167,18 @@ def running(engine: str) -> NodeRecord | None:
 
 
 def resolve(network: Network) -> Network:
-    """``local``/``ganache`` pointed at the port their managed node really runs on, if it runs."""
+    """``local``/``ganache`` pointed at the port their managed node runs on, or last ran on once
+    stopped: an error then names that port, and another node listening on the default port is
+    never used silently in its place."""
     if not network.builtin:
         return network
     for engine, name in NETWORK_OF.items():
         if network.name == name:
             record = running(engine)
-            if record is not None and record.url != network.rpc_url:
-                return replace(network, rpc_url=record.url)
+            port = record.port if record is not None else last_port(engine)
+            url = f"http://127.0.0.1:{port}" if port is not None else None
+            if url is not None and url != network.rpc_url:
+                return replace(network, rpc_url=url)
     return network
 
 
@@ -176,14 +194,22 @@ def _extra_args(engine: str) -> list[str]:
 def start(engine: str = "anvil", *, port: int | None = None) -> tuple[NodeRecord, bool]:
     """Start the engine's node in the background; returns ``(record, started)``.
 
-    ``started`` is False when it was already running (then nothing changes). Raises
-    :class:`NodeError` if the binary is missing, the port is taken, or the node does not come up.
+    ``started`` is False when it was already running (then nothing changes); asking for another
+    port than the one it runs on raises :class:`InputError` (stop it first). Without ``port`` it
+    starts on the port it last ran on (else the engine's default). Raises :class:`NodeError` if
+    the binary is missing, the port is taken, or the node does not come up.
     """
     _check_engine(engine)
     current = running(engine)
     if current is not None:
+        if port is not None and port != current.port:
+            from ..errors import InputError
+
+            raise InputError(f"{engine} already runs on port {current.port}, not {port}",
+                             hint=f"stop it first (`p2pescrow node stop --engine {engine}`), then start it "
+                                  f"with --port {port}")
         return current, False
-    port = port or DEFAULT_PORTS[engine]
+    port = port or last_port(engine) or DEFAULT_PORTS[engine]
     node_dir().mkdir(parents=True, exist_ok=True)
     try:
         node = _nodes.start_detached(engine, port=port, log_path=log_path(engine),  # type: ignore[arg-type]
@@ -197,6 +223,7 @@ def start(engine: str = "anvil", *, port: int | None = None) -> tuple[NodeRecord
     record = NodeRecord(engine, node.pid, node.port, node.chain_id,
                         datetime.now(UTC).replace(microsecond=0).isoformat())
     _write_record(record)
+    last_port_path(engine).write_text(f"{record.port}\n")
     return record, True
 
 

@@ -123,8 +123,8 @@ def stop(ctx: typer.Context, engine: AnyEngineOption = None) -> None:
         if record is not None:
             stopped.append({"engine": name, "pid": record.pid, "url": record.url})
     if stopped:
-        text = [f"stopped {s['engine']} (pid {s['pid']}); its state is kept in {devchain.state_path(s['engine'])}"
-                for s in stopped]
+        text = [f"stopped {s['engine']} (pid {s['pid']}); its state is kept in {devchain.state_path(s['engine'])}, "
+                f"and `p2pescrow node start` starts it again at {s['url']}" for s in stopped]
     else:
         text = "no local node was running"
     emit(options, {"stopped": stopped}, text)
