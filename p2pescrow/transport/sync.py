@@ -8,7 +8,6 @@ account signs here and only the signed bytes leave.
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +16,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.contract import Contract
 
+from ..bindings import Event, decode_events
 from ..errors import (
     InsufficientFunds,
     NodeUnreachable,
@@ -78,15 +78,6 @@ class Preview:
     def max_cost(self) -> int:
         """The most the sender can pay: value + gas limit x max fee."""
         return self.value + self.gas * self.max_fee_per_gas
-
-
-@dataclass(frozen=True)
-class Event:
-    """A decoded event of a transaction."""
-
-    name: str
-    address: str
-    args: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -519,22 +510,3 @@ def _conflict_notice(exc: NonceConflict) -> str:
     return (f"nonce {exc.nonce} of {exc.account} was taken by another transaction from this account "
             "(nothing was sent): checking the call again and sending it with the next nonce")
 
-
-def decode_events(receipt: Any, decoders: tuple[Contract, ...]) -> tuple[Event, ...]:
-    """Decode every log of ``receipt`` that one of ``decoders`` (contracts) emitted."""
-    by_address = {c.address.lower(): c for c in decoders}
-    events: list[Event] = []
-    for log in receipt["logs"]:
-        contract = by_address.get(str(log["address"]).lower())
-        if contract is None:
-            continue
-        for abi_event in contract.events:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                try:
-                    decoded = abi_event().process_log(log)
-                except Exception:  # noqa: BLE001 - not this event
-                    continue
-            events.append(Event(decoded["event"], str(log["address"]), dict(decoded["args"])))
-            break
-    return tuple(events)
