@@ -1,0 +1,251 @@
+"""Contract calls and their answers as bytes, from the shipped ABI: no I/O, no web3.
+
+The one decoder of the package: the SDK's clients and the CLI's fast read path (which does not
+import web3) both encode calls and decode results, events and reverts here. It works on plain
+JSON-RPC values (``0x`` hex strings, or bytes), so any transport can feed it.
+
+    from p2pescrow.core.codec import escrow_codec
+
+    codec = escrow_codec()
+    data = codec.encode_call("escrowOf", trade_id)        # "0x..." for eth_call
+    held, deadline, state, marks, bps = codec.decode_output("escrowOf", answer)
+    event = codec.decode_log(log)                          # DecodedLog("TradeCreated", {...}) or None
+
+Values come out as web3.py gives them (addresses checksummed, integers as ``int``, struct outputs
+of a call as tuples, structs in events as dicts keyed by field name), with one difference: fixed-size
+``bytesN`` values (trade ids, hashes) are ``0x`` hex strings, as trade ids are everywhere else in the
+package.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from eth_abi import decode, encode
+from eth_utils import keccak, to_checksum_address
+
+from .._artifacts import load_artifact
+from ..errors import ContractError, decode_revert
+from ..models import ReputationRecord, Terms
+
+__all__ = [
+    "Codec",
+    "DecodedLog",
+    "abi_type",
+    "escrow_codec",
+    "hex_bytes",
+    "reputation_codec",
+    "reputation_from_output",
+    "slot_from_output",
+    "terms_from_event",
+]
+
+
+def hex_bytes(value: str | bytes | bytearray) -> bytes:
+    """``0x``-hex text (as JSON-RPC carries it) or bytes, as bytes."""
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    text = value[2:] if value[:2] in ("0x", "0X") else value
+    return bytes.fromhex(text)
+
+
+def abi_type(entry: Mapping[str, Any]) -> str:
+    """The canonical type of an ABI parameter: tuples spelled out, ``(address,uint256)[]``."""
+    kind = str(entry["type"])
+    if not kind.startswith("tuple"):
+        return kind
+    inner = ",".join(abi_type(c) for c in entry.get("components", []))
+    return f"({inner}){kind[len('tuple'):]}"
+
+
+def _signature(entry: Mapping[str, Any]) -> str:
+    return f"{entry['name']}({','.join(abi_type(i) for i in entry.get('inputs', []))})"
+
+
+def _arg(value: Any, entry: Mapping[str, Any]) -> Any:
+    """A Python argument as eth-abi encodes it: hex text for bytes, dicts/tuples for structs."""
+    kind = str(entry["type"])
+    if kind.endswith("]"):
+        inner = {**entry, "type": kind[: kind.rindex("[")]}
+        return [_arg(v, inner) for v in value]
+    if kind == "tuple":
+        parts = entry.get("components", [])
+        items = [value[c["name"]] for c in parts] if isinstance(value, Mapping) else list(value)
+        return tuple(_arg(v, c) for v, c in zip(items, parts, strict=True))
+    if kind.startswith("bytes") and isinstance(value, str):
+        return hex_bytes(value)
+    return value
+
+
+def _value(value: Any, entry: Mapping[str, Any], *, structs_as_dicts: bool) -> Any:
+    """A decoded value as the package shows it (see the module docstring)."""
+    kind = str(entry["type"])
+    if kind.endswith("]"):
+        inner = {**entry, "type": kind[: kind.rindex("[")]}
+        return [_value(v, inner, structs_as_dicts=structs_as_dicts) for v in value]
+    if kind == "tuple":
+        parts = entry.get("components", [])
+        values = [_value(v, c, structs_as_dicts=structs_as_dicts) for v, c in zip(value, parts, strict=True)]
+        if structs_as_dicts:
+            return {c["name"]: v for c, v in zip(parts, values, strict=True)}
+        return tuple(values)
+    if kind == "address":
+        return to_checksum_address(value)
+    if kind.startswith("bytes") and kind != "bytes":
+        return "0x" + bytes(value).hex()
+    return value
+
+
+@dataclass(frozen=True)
+class DecodedLog:
+    """One decoded event log: its name, arguments, and where it was emitted."""
+
+    name: str
+    args: dict[str, Any]
+    address: str
+    block_number: int | None = None
+    tx_hash: str | None = None
+    log_index: int | None = None
+
+
+def _number(value: Any) -> int | None:
+    if value is None:
+        return None
+    return int(value, 16) if isinstance(value, str) else int(value)
+
+
+def _hex(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else "0x" + bytes(value).hex()
+
+
+class Codec:
+    """Encode calls to one contract and decode its results, events and errors."""
+
+    def __init__(self, abi: Sequence[Mapping[str, Any]]) -> None:
+        self.abi = list(abi)
+        self._functions: dict[str, list[Mapping[str, Any]]] = {}
+        self._events: dict[str, Mapping[str, Any]] = {}
+        self._by_topic: dict[str, Mapping[str, Any]] = {}
+        for entry in self.abi:
+            if entry.get("type") == "function":
+                self._functions.setdefault(str(entry["name"]), []).append(entry)
+            elif entry.get("type") == "event":
+                self._events[str(entry["name"])] = entry
+                if not entry.get("anonymous"):
+                    self._by_topic["0x" + keccak(text=_signature(entry)).hex()] = entry
+
+    @classmethod
+    def for_contract(cls, name: str) -> Codec:
+        """The codec of a shipped contract (``P2PEscrow``, ``Reputation``)."""
+        return cls(load_artifact(name)["abi"])
+
+    # -- calls --------------------------------------------------------------------------------
+    def function(self, name: str, arg_count: int | None = None) -> Mapping[str, Any]:
+        """The ABI entry of function ``name`` (an overload chosen by its number of arguments)."""
+        found = self._functions.get(name, [])
+        if arg_count is not None and len(found) > 1:
+            found = [f for f in found if len(f.get("inputs", [])) == arg_count]
+        if not found:
+            raise KeyError(f"no function {name!r} in this ABI")
+        if len(found) > 1:
+            raise KeyError(f"function {name!r} is overloaded: give its arguments")
+        return found[0]
+
+    def selector(self, name: str, arg_count: int | None = None) -> str:
+        """The 4-byte selector, ``0x``-hex."""
+        return "0x" + keccak(text=_signature(self.function(name, arg_count))).hex()[:8]
+
+    def encode_call(self, name: str, *args: Any) -> str:
+        """Call data for ``name(*args)``, ``0x``-hex (addresses, ints, bytes or hex, tuples or dicts)."""
+        entry = self.function(name, len(args))
+        inputs = entry.get("inputs", [])
+        if len(args) != len(inputs):
+            raise TypeError(f"{name} takes {len(inputs)} arguments, {len(args)} given")
+        types = [abi_type(i) for i in inputs]
+        values = [_arg(a, i) for a, i in zip(args, inputs, strict=True)]
+        return self.selector(name, len(args)) + encode(types, values).hex()
+
+    def decode_output(self, name: str, data: str | bytes) -> Any:
+        """What ``name`` returned: the value when it returns one, else a tuple of them."""
+        entry = self.function(name) if len(self._functions.get(name, [])) == 1 else None
+        if entry is None:
+            raise KeyError(f"function {name!r} is missing or overloaded")
+        outputs = entry.get("outputs", [])
+        raw = decode([abi_type(o) for o in outputs], hex_bytes(data))
+        values = tuple(_value(v, o, structs_as_dicts=False) for v, o in zip(raw, outputs, strict=True))
+        return values[0] if len(values) == 1 else values
+
+    # -- events -------------------------------------------------------------------------------
+    def topic(self, event: str) -> str:
+        """``topic0`` of event ``event``: the keccak of its signature, ``0x``-hex."""
+        return "0x" + keccak(text=_signature(self._events[event])).hex()
+
+    def decode_log(self, log: Mapping[str, Any]) -> DecodedLog | None:
+        """A JSON-RPC log (``topics``, ``data``, ``address``, ...) decoded, or None when it is not
+        one of this contract's events."""
+        topics = [_hex(t) or "" for t in log.get("topics", [])]
+        entry = self._by_topic.get(topics[0].lower()) if topics else None
+        if entry is None:
+            return None
+        inputs = entry.get("inputs", [])
+        indexed = [i for i in inputs if i.get("indexed")]
+        plain = [i for i in inputs if not i.get("indexed")]
+        if len(topics) - 1 != len(indexed):
+            return None
+        values: dict[str, Any] = {}
+        for topic, param in zip(topics[1:], indexed, strict=True):
+            kind = abi_type(param)
+            if kind in ("string", "bytes") or kind.startswith("(") or kind.endswith("]"):
+                values[param["name"]] = topic  # a dynamic value is indexed as its hash
+            else:
+                values[param["name"]] = _value(decode([kind], hex_bytes(topic))[0], param, structs_as_dicts=True)
+        raw = decode([abi_type(p) for p in plain], hex_bytes(log.get("data") or b""))
+        for value, param in zip(raw, plain, strict=True):
+            values[param["name"]] = _value(value, param, structs_as_dicts=True)
+        args = {str(i["name"]): values[i["name"]] for i in inputs}
+        return DecodedLog(str(entry["name"]), args, to_checksum_address(_hex(log["address"]) or ""),
+                          _number(log.get("blockNumber")), _hex(log.get("transactionHash")),
+                          _number(log.get("logIndex")))
+
+    # -- errors -------------------------------------------------------------------------------
+    @staticmethod
+    def decode_error(data: str | bytes) -> ContractError:
+        """The typed exception for revert data (:func:`p2pescrow.errors.decode_revert`)."""
+        return decode_revert(data)
+
+
+@cache
+def escrow_codec() -> Codec:
+    """The codec of the shipped ``P2PEscrow`` contract (built once per process)."""
+    return Codec.for_contract("P2PEscrow")
+
+
+@cache
+def reputation_codec() -> Codec:
+    """The codec of the shipped ``Reputation`` contract (built once per process)."""
+    return Codec.for_contract("Reputation")
+
+
+# -- the values the reads need, as the package's models ------------------------------------------
+def terms_from_event(raw: Mapping[str, Any] | Sequence[Any]) -> Terms:
+    """The ``terms`` argument of ``TradeCreated`` (a dict by field name, or a tuple) as :class:`Terms`."""
+    values = list(raw.values()) if isinstance(raw, Mapping) else list(raw)
+    values[11] = hex_bytes(values[11])  # termsHash: Terms keeps it as bytes
+    return Terms.from_tuple(values)
+
+
+def slot_from_output(value: Sequence[Any]) -> tuple[int, int, int, int, int]:
+    """``escrowOf``'s struct as the slot :func:`p2pescrow.core.trades.trade_from_slot` takes."""
+    held, deadline, state, marks, settlement_bps = (int(x) for x in value)
+    return held, deadline, state, marks, settlement_bps
+
+
+def reputation_from_output(address: str, value: Sequence[Any]) -> ReputationRecord:
+    """``recordOf``'s answer ``(record, ratingSum)`` as a :class:`ReputationRecord`."""
+    record, rating_sum = value
+    return ReputationRecord(to_checksum_address(address), *(int(x) for x in record), int(rating_sum))
