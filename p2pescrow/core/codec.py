@@ -8,13 +8,13 @@ JSON-RPC values (``0x`` hex strings, or bytes), so any transport can feed it.
 
     codec = escrow_codec()
     data = codec.encode_call("escrowOf", trade_id)        # "0x..." for eth_call
-    held, deadline, state, marks, bps = codec.decode_output("escrowOf", answer)
+    slot = slot_from_output(codec.decode_output("escrowOf", answer))  # {"held": ..., ...} -> ints
     event = codec.decode_log(log)                          # DecodedLog("TradeCreated", {...}) or None
 
-Values come out as web3.py gives them (addresses checksummed, integers as ``int``, struct outputs
-of a call as tuples, structs in events as dicts keyed by field name), with one difference: fixed-size
-``bytesN`` values (trade ids, hashes) are ``0x`` hex strings, as trade ids are everywhere else in the
-package.
+Values come out as :func:`p2pescrow.bindings.plain` gives them, for call results and events alike:
+addresses checksummed, integers as ``int``, structs as dicts keyed by field name, and ``bytes32``
+values (trade ids, hashes) as ``0x`` hex strings, as trade ids are everywhere else in the package.
+Event logs are decoded by :func:`p2pescrow.bindings.decode_log`: one decoder, not two.
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ from eth_abi import decode, encode
 from eth_utils import keccak, to_checksum_address
 
 from .._artifacts import load_artifact
+from ..bindings import abi_type, decode_log, plain, terms_from_event
 from ..errors import ContractError, decode_revert
-from ..models import ReputationRecord, Terms
+from ..models import ReputationRecord
 
 __all__ = [
     "Codec",
@@ -52,17 +53,8 @@ def hex_bytes(value: str | bytes | bytearray) -> bytes:
     return bytes.fromhex(text)
 
 
-def abi_type(entry: Mapping[str, Any]) -> str:
-    """The canonical type of an ABI parameter: tuples spelled out, ``(address,uint256)[]``."""
-    kind = str(entry["type"])
-    if not kind.startswith("tuple"):
-        return kind
-    inner = ",".join(abi_type(c) for c in entry.get("components", []))
-    return f"({inner}){kind[len('tuple'):]}"
-
-
 def _signature(entry: Mapping[str, Any]) -> str:
-    return f"{entry['name']}({','.join(abi_type(i) for i in entry.get('inputs', []))})"
+    return f"{entry['name']}({','.join(abi_type(dict(i)) for i in entry.get('inputs', []))})"
 
 
 def _arg(value: Any, entry: Mapping[str, Any]) -> Any:
@@ -77,25 +69,6 @@ def _arg(value: Any, entry: Mapping[str, Any]) -> Any:
         return tuple(_arg(v, c) for v, c in zip(items, parts, strict=True))
     if kind.startswith("bytes") and isinstance(value, str):
         return hex_bytes(value)
-    return value
-
-
-def _value(value: Any, entry: Mapping[str, Any], *, structs_as_dicts: bool) -> Any:
-    """A decoded value as the package shows it (see the module docstring)."""
-    kind = str(entry["type"])
-    if kind.endswith("]"):
-        inner = {**entry, "type": kind[: kind.rindex("[")]}
-        return [_value(v, inner, structs_as_dicts=structs_as_dicts) for v in value]
-    if kind == "tuple":
-        parts = entry.get("components", [])
-        values = [_value(v, c, structs_as_dicts=structs_as_dicts) for v, c in zip(value, parts, strict=True)]
-        if structs_as_dicts:
-            return {c["name"]: v for c, v in zip(parts, values, strict=True)}
-        return tuple(values)
-    if kind == "address":
-        return to_checksum_address(value)
-    if kind.startswith("bytes") and kind != "bytes":
-        return "0x" + bytes(value).hex()
     return value
 
 
@@ -130,14 +103,11 @@ class Codec:
         self.abi = list(abi)
         self._functions: dict[str, list[Mapping[str, Any]]] = {}
         self._events: dict[str, Mapping[str, Any]] = {}
-        self._by_topic: dict[str, Mapping[str, Any]] = {}
         for entry in self.abi:
             if entry.get("type") == "function":
                 self._functions.setdefault(str(entry["name"]), []).append(entry)
             elif entry.get("type") == "event":
                 self._events[str(entry["name"])] = entry
-                if not entry.get("anonymous"):
-                    self._by_topic["0x" + keccak(text=_signature(entry)).hex()] = entry
 
     @classmethod
     def for_contract(cls, name: str) -> Codec:
@@ -166,7 +136,7 @@ class Codec:
         inputs = entry.get("inputs", [])
         if len(args) != len(inputs):
             raise TypeError(f"{name} takes {len(inputs)} arguments, {len(args)} given")
-        types = [abi_type(i) for i in inputs]
+        types = [abi_type(dict(i)) for i in inputs]
         values = [_arg(a, i) for a, i in zip(args, inputs, strict=True)]
         return self.selector(name, len(args)) + encode(types, values).hex()
 
@@ -176,8 +146,8 @@ class Codec:
         if entry is None:
             raise KeyError(f"function {name!r} is missing or overloaded")
         outputs = entry.get("outputs", [])
-        raw = decode([abi_type(o) for o in outputs], hex_bytes(data))
-        values = tuple(_value(v, o, structs_as_dicts=False) for v, o in zip(raw, outputs, strict=True))
+        raw = decode([abi_type(dict(o)) for o in outputs], hex_bytes(data))
+        values = tuple(plain(dict(o), v) for v, o in zip(raw, outputs, strict=True))
         return values[0] if len(values) == 1 else values
 
     # -- events -------------------------------------------------------------------------------
@@ -187,30 +157,12 @@ class Codec:
 
     def decode_log(self, log: Mapping[str, Any]) -> DecodedLog | None:
         """A JSON-RPC log (``topics``, ``data``, ``address``, ...) decoded, or None when it is not
-        one of this contract's events."""
-        topics = [_hex(t) or "" for t in log.get("topics", [])]
-        entry = self._by_topic.get(topics[0].lower()) if topics else None
-        if entry is None:
+        one of this contract's events (the decoding is :func:`p2pescrow.bindings.decode_log`'s)."""
+        event = decode_log(log, self.abi)
+        if event is None:
             return None
-        inputs = entry.get("inputs", [])
-        indexed = [i for i in inputs if i.get("indexed")]
-        plain = [i for i in inputs if not i.get("indexed")]
-        if len(topics) - 1 != len(indexed):
-            return None
-        values: dict[str, Any] = {}
-        for topic, param in zip(topics[1:], indexed, strict=True):
-            kind = abi_type(param)
-            if kind in ("string", "bytes") or kind.startswith("(") or kind.endswith("]"):
-                values[param["name"]] = topic  # a dynamic value is indexed as its hash
-            else:
-                values[param["name"]] = _value(decode([kind], hex_bytes(topic))[0], param, structs_as_dicts=True)
-        raw = decode([abi_type(p) for p in plain], hex_bytes(log.get("data") or b""))
-        for value, param in zip(raw, plain, strict=True):
-            values[param["name"]] = _value(value, param, structs_as_dicts=True)
-        args = {str(i["name"]): values[i["name"]] for i in inputs}
-        return DecodedLog(str(entry["name"]), args, to_checksum_address(_hex(log["address"]) or ""),
-                          _number(log.get("blockNumber")), _hex(log.get("transactionHash")),
-                          _number(log.get("logIndex")))
+        return DecodedLog(event.name, event.args, event.address, _number(log.get("blockNumber")),
+                          _hex(log.get("transactionHash")), _number(log.get("logIndex")))
 
     # -- errors -------------------------------------------------------------------------------
     @staticmethod
@@ -232,20 +184,17 @@ def reputation_codec() -> Codec:
 
 
 # -- the values the reads need, as the package's models ------------------------------------------
-def terms_from_event(raw: Mapping[str, Any] | Sequence[Any]) -> Terms:
-    """The ``terms`` argument of ``TradeCreated`` (a dict by field name, or a tuple) as :class:`Terms`."""
-    values = list(raw.values()) if isinstance(raw, Mapping) else list(raw)
-    values[11] = hex_bytes(values[11])  # termsHash: Terms keeps it as bytes
-    return Terms.from_tuple(values)
+def _fields(value: Mapping[str, Any] | Sequence[Any]) -> list[Any]:
+    return list(value.values()) if isinstance(value, Mapping) else list(value)
 
 
-def slot_from_output(value: Sequence[Any]) -> tuple[int, int, int, int, int]:
+def slot_from_output(value: Mapping[str, Any] | Sequence[Any]) -> tuple[int, int, int, int, int]:
     """``escrowOf``'s struct as the slot :func:`p2pescrow.core.trades.trade_from_slot` takes."""
-    held, deadline, state, marks, settlement_bps = (int(x) for x in value)
+    held, deadline, state, marks, settlement_bps = (int(x) for x in _fields(value))
     return held, deadline, state, marks, settlement_bps
 
 
 def reputation_from_output(address: str, value: Sequence[Any]) -> ReputationRecord:
     """``recordOf``'s answer ``(record, ratingSum)`` as a :class:`ReputationRecord`."""
     record, rating_sum = value
-    return ReputationRecord(to_checksum_address(address), *(int(x) for x in record), int(rating_sum))
+    return ReputationRecord(to_checksum_address(address), *(int(x) for x in _fields(record)), int(rating_sum))
