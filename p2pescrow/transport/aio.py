@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from typing import Any
 
 from web3 import AsyncWeb3, Web3
@@ -104,8 +105,13 @@ class AsyncTransactor:
         except Exception:  # noqa: BLE001
             return DEFAULT_TIP
 
-    async def send(self, call: Call, preview: Preview | None = None) -> TxResult:
+    async def send(self, call: Call, preview: Preview | None = None, *,
+                   before_send: Callable[[Call, Preview], None] | None = None,
+                   on_sent: Callable[[str], None] | None = None) -> TxResult:
+        """The whole path, awaited; ``before_send`` and ``on_sent`` as on the sync path."""
         preview = preview or await self.preview(call)
+        if before_send is not None:
+            before_send(call, preview)
         tx = {**self._base_tx(call), "gas": preview.gas, "chainId": self.chain_id}
         if preview.max_priority_fee_per_gas is None:
             tx["gasPrice"] = preview.max_fee_per_gas
@@ -113,6 +119,8 @@ class AsyncTransactor:
             tx["maxFeePerGas"] = preview.max_fee_per_gas
             tx["maxPriorityFeePerGas"] = preview.max_priority_fee_per_gas
         tx_hash = await self._broadcast_call(call, tx)
+        if on_sent is not None:
+            on_sent(tx_hash)
         return await self.wait(tx_hash, call.decoders)
 
     async def _broadcast_call(self, call: Call, tx: dict[str, Any]) -> str:
