@@ -1,11 +1,18 @@
-"""Fixtures shared by the whole suite, and the secrets check.
+"""What the whole suite shares: the layer markers, a throwaway config folder, the secrets scan, the
+checks over the whole run, and the contract coverage recording.
+
+The suite is laid out by layer (``tests/<layer>/``): contracts, sdk, nodes, cli, ops, e2e, tooling.
+Tests under ``tests/e2e`` are marked ``e2e`` and those under ``tests/nodes`` ``nodes`` here, so that
+``make test-fast`` (``-m "not e2e and not nodes"``) leaves them out wherever they are run from.
 
 The secrets check (a plugin, here so that it covers every folder): after each phase of each test,
 what pytest captured (stdout, stderr, log records), the failure report and every CLI/subprocess
 output the test's helpers saw are scanned for the registered secrets (``support/secrets.py``: the
 dev keys of the test mnemonic, the test passwords, every key the SDK harness makes, and whatever a
 test registers through the ``secrets`` fixture). A leak fails that test, and the secret is redacted
-from what the report shows; the run's summary lists the leaks.
+from what the report shows; the run's summary lists the leaks. At the end of the session,
+``support/session_checks.py`` checks that the real config folder was not touched and that no key
+appeared in an exception text.
 """
 
 from __future__ import annotations
@@ -17,9 +24,26 @@ from typing import Any
 
 import pytest
 from support import secrets as _secrets
-from support.chain import Chain
-from support.escrow import Deployment, deploy_all
-from support.secrets_plugin import pytest_configure  # noqa: F401 - the secrets scan
+from support.secrets_plugin import pytest_configure as _secrets_configure
+from support.session_checks import session_checks  # noqa: F401 - session fixture
+
+_TESTS = Path(__file__).resolve().parent
+#: Folders whose every test carries the marker of the same name.
+LAYER_MARKERS = {"e2e": "e2e", "nodes": "nodes"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _secrets_configure(config)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        try:
+            layer = Path(item.path).resolve().relative_to(_TESTS).parts[0]
+        except ValueError:
+            continue
+        if layer in LAYER_MARKERS:
+            item.add_marker(LAYER_MARKERS[layer])
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -41,25 +65,6 @@ def secrets() -> Any:
     """The suite's secret registry: ``secrets.register(value, label=...)`` adds a key or password
     that must never appear in any output."""
     return _secrets
-
-
-@pytest.fixture(scope="session")
-def chain() -> Chain:
-    """One embedded py-evm chain for the session."""
-    return Chain()
-
-
-@pytest.fixture(scope="session")
-def _deployed(chain: Chain) -> Deployment:
-    return deploy_all(chain)
-
-
-@pytest.fixture
-def d(_deployed: Deployment, chain: Chain) -> Iterator[Deployment]:
-    """The deployed contracts, accounts and tokens, inside a snapshot reverted after the test."""
-    snapshot = chain.snapshot()
-    yield _deployed
-    chain.revert(snapshot)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

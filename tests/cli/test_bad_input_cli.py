@@ -22,26 +22,26 @@ UNKNOWN_ID = "0x" + "5a" * 32
 
 
 @pytest.fixture(scope="module")
-def funded(chain: Chain) -> str:
+def funded(deployed_anvil: Chain) -> str:
     """A funded trade: dev1 buys from dev2 for 1 ETH."""
-    return chain.sdk("dev1").create(seller=DEV["dev2"], amount="1").trade_id
+    return deployed_anvil.sdk("dev1").create(seller=DEV["dev2"], amount="1").trade_id
 
 
 @pytest.fixture(scope="module")
-def completed(chain: Chain) -> str:
-    sdk = chain.sdk("dev1")
+def completed(deployed_anvil: Chain) -> str:
+    sdk = deployed_anvil.sdk("dev1")
     trade_id = sdk.create(seller=DEV["dev2"], amount="1").trade_id
     sdk.release(trade_id)
     return trade_id
 
 
 @pytest.fixture(scope="module")
-def keystore(home: Path, chain: Chain) -> Iterator[str]:
+def keystore(home: Path, deployed_anvil: Chain) -> Iterator[str]:
     """A funded keystore account ``carol`` in the module's home; yields its address."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(HOME_ENV, str(home))
         address = accounts.create("carol", PASSWORD)
-    chain.sdk("dev0").tx.send(Call(address, "0x", 10**18, "fund carol"))
+    deployed_anvil.sdk("dev0").tx.send(Call(address, "0x", 10**18, "fund carol"))
     yield address
 
 
@@ -118,25 +118,25 @@ CORPUS = [
 
 @pytest.mark.parametrize(("args", "code", "words"), CORPUS)
 def test_bad_input_is_one_line_an_exit_code_and_nothing_sent(
-        cli: Cli, chain: Chain, funded: str, args: list[str], code: int, words: str) -> None:
-    nonce = chain.nonce(DEV["dev1"])
+        cli: Cli, deployed_anvil: Chain, funded: str, args: list[str], code: int, words: str) -> None:
+    nonce = deployed_anvil.nonce(DEV["dev1"])
 
     result = cli(*[a.replace("{trade}", funded) for a in args])
 
     assert result.exit_code == code, result.stderr
     assert words in one_error_line(result)
-    assert chain.nonce(DEV["dev1"]) == nonce
+    assert deployed_anvil.nonce(DEV["dev1"]) == nonce
 
 
-def test_a_revert_shows_the_decoded_custom_error_with_exit_3(cli: Cli, chain: Chain, completed: str) -> None:
-    nonce = chain.nonce(DEV["dev1"])
+def test_a_revert_shows_the_decoded_custom_error_with_exit_3(cli: Cli, deployed_anvil: Chain, completed: str) -> None:
+    nonce = deployed_anvil.nonce(DEV["dev1"])
 
     result = cli("trade", "release", completed)
 
     assert result.exit_code == 3
     line = one_error_line(result)
     assert line.startswith(f"error: WrongState(id={completed}, state=4 (COMPLETED)): ")
-    assert chain.nonce(DEV["dev1"]) == nonce
+    assert deployed_anvil.nonce(DEV["dev1"]) == nonce
 
 
 def test_errors_with_json_are_also_one_document_on_stdout(cli: Cli) -> None:
@@ -149,23 +149,23 @@ def test_errors_with_json_are_also_one_document_on_stdout(cli: Cli) -> None:
 
 
 # -- accounts -----------------------------------------------------------------------------------------
-def test_a_wrong_password_is_exit_2_and_nothing_is_sent(cli: Cli, chain: Chain, funded: str, keystore: str,
+def test_a_wrong_password_is_exit_2_and_nothing_is_sent(cli: Cli, deployed_anvil: Chain, funded: str, keystore: str,
                                                          password_file: Callable[[str], Path]) -> None:
-    nonce = chain.nonce(keystore)
+    nonce = deployed_anvil.nonce(keystore)
 
     result = cli("--password-file", str(password_file("not it")), "trade", "create", "--seller", DEV["dev2"],
                  "--amount", "0.1", account="carol")
 
     assert result.exit_code == 2 and "wrong password for keystore 'carol'" in one_error_line(result)
-    assert chain.nonce(keystore) == nonce
+    assert deployed_anvil.nonce(keystore) == nonce
 
 
-def test_the_right_password_sends_and_reads_need_none(cli: Cli, chain: Chain, keystore: str,
+def test_the_right_password_sends_and_reads_need_none(cli: Cli, deployed_anvil: Chain, keystore: str,
                                                       password_file: Callable[[str], Path]) -> None:
-    nonce = chain.nonce(keystore)
+    nonce = deployed_anvil.nonce(keystore)
     document = cli.json("trade", "create", "--seller", DEV["dev2"], "--amount", "0.1",
                         extra=("--password-file", str(password_file(PASSWORD))), account="carol")
-    assert document["trade"]["buyer"] == keystore and chain.nonce(keystore) == nonce + 1
+    assert document["trade"]["buyer"] == keystore and deployed_anvil.nonce(keystore) == nonce + 1
 
     shown = cli.ok("trade", "show", document["trade_id"], account="carol")  # no password asked
     assert f"buyer     {keystore}  (you)" in shown.stdout
@@ -177,14 +177,14 @@ def test_a_missing_keystore_is_exit_2(cli: Cli, funded: str) -> None:
     assert result.exit_code == 2 and "no keystore named 'nobody'" in one_error_line(result)
 
 
-def test_sending_needs_an_account_off_dev_chains(cli: Cli, chain: Chain, funded: str) -> None:
-    nonce = chain.nonce(DEV["dev1"])
+def test_sending_needs_an_account_off_dev_chains(cli: Cli, deployed_anvil: Chain, funded: str) -> None:
+    nonce = deployed_anvil.nonce(DEV["dev1"])
     without = cli("trade", "release", funded, network=None, account=None)  # plain --rpc-url: not a dev chain
     with_dev_key = cli("trade", "release", funded, network=None, account="dev1")
 
     assert without.exit_code == 2 and "no account selected" in one_error_line(without)
     assert with_dev_key.exit_code == 2 and "only allowed on local dev chains" in one_error_line(with_dev_key)
-    assert chain.nonce(DEV["dev1"]) == nonce
+    assert deployed_anvil.nonce(DEV["dev1"]) == nonce
     mine = cli("trade", "list", "--mine", network=None, account=None)
     assert mine.exit_code == 2 and "--mine needs an account" in one_error_line(mine)
 
@@ -198,15 +198,15 @@ def test_a_dead_rpc_url_is_exit_4(cli: Cli, funded: str) -> None:
         assert result.exit_code == 4 and "cannot reach the node at http://127.0.0.1:1" in one_error_line(result)
 
 
-def test_a_network_on_another_chain_is_exit_4(cli: Cli, chain: Chain, funded: str) -> None:
-    Networks().add(Network("elsewhere", chain.url, 11155111))
-    nonce = chain.nonce(DEV["dev1"])
+def test_a_network_on_another_chain_is_exit_4(cli: Cli, deployed_anvil: Chain, funded: str) -> None:
+    Networks().add(Network("elsewhere", deployed_anvil.url, 11155111))
+    nonce = deployed_anvil.nonce(DEV["dev1"])
 
     result = cli("trade", "show", funded, network="elsewhere", rpc_url=None, account=None)
 
     assert result.exit_code == 4
     assert "expected chain id 11155111, but the node serves chain id 31337" in one_error_line(result)
-    assert chain.nonce(DEV["dev1"]) == nonce
+    assert deployed_anvil.nonce(DEV["dev1"]) == nonce
 
 
 def test_an_unknown_network_is_exit_2(cli: Cli, funded: str) -> None:
@@ -222,15 +222,16 @@ def test_an_unknown_network_is_exit_2(cli: Cli, funded: str) -> None:
     ('{"kind": "p2pescrow-offer/1", "offer": {}}', "malformed offer document"),
     ("", "the offer document is empty"),
 ])
-def test_a_malformed_offer_file_is_exit_2(cli: Cli, chain: Chain, tmp_path: Path, content: str, words: str) -> None:
+def test_a_malformed_offer_file_is_exit_2(cli: Cli, deployed_anvil: Chain, tmp_path: Path, content: str,
+                                          words: str) -> None:
     path = tmp_path / "offer.json"
     path.write_text(content)
-    nonce = chain.nonce(DEV["dev1"])
+    nonce = deployed_anvil.nonce(DEV["dev1"])
 
     for command in ("show", "verify", "fill"):
         result = cli("offer", command, str(path))
         assert result.exit_code == 2 and words in one_error_line(result), command
-    assert chain.nonce(DEV["dev1"]) == nonce
+    assert deployed_anvil.nonce(DEV["dev1"]) == nonce
 
 
 def test_a_missing_offer_file_is_exit_2(cli: Cli, tmp_path: Path) -> None:
@@ -239,13 +240,13 @@ def test_a_missing_offer_file_is_exit_2(cli: Cli, tmp_path: Path) -> None:
     assert result.exit_code == 2 and "cannot read the offer file" in one_error_line(result)
 
 
-def test_an_expired_offer_is_refused_before_sending(cli: Cli, chain: Chain, tmp_path: Path) -> None:
+def test_an_expired_offer_is_refused_before_sending(cli: Cli, deployed_anvil: Chain, tmp_path: Path) -> None:
     path = tmp_path / "offer.json"
-    path.write_text(chain.sdk("dev5").create_offer(amount="0.1", expires_in=-60).to_json())
-    nonce = chain.nonce(DEV["dev1"])
+    path.write_text(deployed_anvil.sdk("dev5").create_offer(amount="0.1", expires_in=-60).to_json())
+    nonce = deployed_anvil.nonce(DEV["dev1"])
 
     for command in ("verify", "fill"):
         result = cli("offer", command, str(path))
         assert result.exit_code == 2 and "the offer expired at" in one_error_line(result)
-    assert chain.nonce(DEV["dev1"]) == nonce
+    assert deployed_anvil.nonce(DEV["dev1"]) == nonce
     assert "ago)" in cli.ok("offer", "show", str(path)).stdout

@@ -21,8 +21,8 @@ SELLER = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"  # dev2
 
 
 @pytest.fixture
-def chain(tmp_path: Path):
-    """(home, url): Anvil with a one-second block time, the contracts deployed, the registry in home."""
+def mining_anvil(tmp_path: Path):
+    """(home, url): an Anvil mining a block every second, the contracts deployed, the registry in home."""
     home = tmp_path / "home"
     home.mkdir()
     with start_node("anvil", chain_id=31337, extra_args=["--block-time", "1"]) as node:
@@ -40,8 +40,8 @@ def create(home: Path, url: str, *options: str):
                "trade", "create", "--seller", SELLER, "--amount", "0.1", home=home)
 
 
-def test_a_command_waits_for_the_confirmations_asked(chain) -> None:
-    home, url = chain
+def test_a_command_waits_for_the_confirmations_asked(mining_anvil) -> None:
+    home, url = mining_anvil
     result = create(home, url, "--json", "--confirmations", "3")
     assert result.exit_code == 0, result.stderr
     done = as_json(result)
@@ -50,8 +50,8 @@ def test_a_command_waits_for_the_confirmations_asked(chain) -> None:
     assert w3.eth.block_number - mined_in + 1 >= 3  # two more blocks came before it reported
 
 
-def test_a_timeout_exits_5_with_the_hash_and_the_transaction_is_still_mined(chain) -> None:
-    home, url = chain
+def test_a_timeout_exits_5_with_the_hash_and_the_transaction_is_still_mined(mining_anvil) -> None:
+    home, url = mining_anvil
     result = create(home, url, "--confirmations", "30", "--timeout", "2")
     assert result.exit_code == 5, result.stderr
     assert "waiting for 30 confirmations" in result.stderr  # the progress line says what it waits for
@@ -62,7 +62,7 @@ def test_a_timeout_exits_5_with_the_hash_and_the_transaction_is_still_mined(chai
     assert receipt["status"] == 1  # not lost: mined, just not buried 30 deep within 2 s
 
 
-def test_confirmations_must_be_at_least_one(chain) -> None:
-    home, url = chain
+def test_confirmations_must_be_at_least_one(mining_anvil) -> None:
+    home, url = mining_anvil
     result = create(home, url, "--confirmations", "0")
     assert result.exit_code == 2 and "--confirmations" in result.stderr

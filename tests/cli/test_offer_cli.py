@@ -19,13 +19,13 @@ def sign(cli: Cli, *options: str, account: str = "dev5") -> str:
     return cli.ok("offer", "create", "--amount", "0.75 ETH", *options, account=account).stdout
 
 
-def test_create_prints_the_document_and_sends_nothing(cli: Cli, chain: Chain) -> None:
-    nonce = chain.nonce(DEV["dev5"])
+def test_create_prints_the_document_and_sends_nothing(cli: Cli, deployed_anvil: Chain) -> None:
+    nonce = deployed_anvil.nonce(DEV["dev5"])
 
     result = cli.ok("offer", "create", "--amount", "0.75", "--terms", "a bike", "--expires-in", "2h",
                     account="dev5")
 
-    assert chain.nonce(DEV["dev5"]) == nonce
+    assert deployed_anvil.nonce(DEV["dev5"]) == nonce
     document = result.stdout.strip()
     assert "\n" not in document
     signed = SignedOffer.from_json(document)
@@ -50,16 +50,16 @@ def test_create_to_a_file_and_show_it_offline(cli: Cli, tmp_path: Path) -> None:
     assert document["offer"]["amount"]["value"] == "1.25" and document["offer"]["signed_by_seller"] is True
 
 
-def test_verify_then_fill_from_stdin_creates_and_funds_the_trade(cli: Cli, chain: Chain) -> None:
+def test_verify_then_fill_from_stdin_creates_and_funds_the_trade(cli: Cli, deployed_anvil: Chain) -> None:
     document = sign(cli, "--terms", "a bike")
     verified = cli.ok("offer", "verify", "-", input=document, account="dev6")
     assert verified.stdout.startswith("Offer OK") and "0.75 ETH" in verified.stdout
     assert cli.json("offer", "verify", "-", input=document, account="dev6")["valid"] is True
-    nonce = chain.nonce(DEV["dev6"])
+    nonce = deployed_anvil.nonce(DEV["dev6"])
 
     filled = cli.json("offer", "fill", "-", input=document, account="dev6")
 
-    assert chain.nonce(DEV["dev6"]) == nonce + 1
+    assert deployed_anvil.nonce(DEV["dev6"]) == nonce + 1
     trade = filled["trade"]
     assert trade["id"] == filled["trade_id"] and trade["state"] == "FUNDED"
     assert (trade["buyer"], trade["seller"]) == (DEV["dev6"], DEV["dev5"])
@@ -75,7 +75,7 @@ def test_fill_prints_a_summary(cli: Cli) -> None:
     assert "state     FUNDED, holding 0.75 ETH" in result.stdout
 
 
-def test_a_revoked_offer_cannot_be_filled(cli: Cli, chain: Chain, tmp_path: Path) -> None:
+def test_a_revoked_offer_cannot_be_filled(cli: Cli, deployed_anvil: Chain, tmp_path: Path) -> None:
     path = tmp_path / "offer.json"
     path.write_text(sign(cli))
     nonce = json.loads(path.read_text())["offer"]["nonce"]
@@ -83,10 +83,10 @@ def test_a_revoked_offer_cannot_be_filled(cli: Cli, chain: Chain, tmp_path: Path
     revoked = cli.json("offer", "revoke", nonce, account="dev5")
     assert revoked["nonce"] == nonce and revoked["tx"]["events"][0]["name"] == "OfferRevoked"
 
-    buyer_nonce = chain.nonce(DEV["dev6"])
+    buyer_nonce = deployed_anvil.nonce(DEV["dev6"])
     result = cli("offer", "fill", str(path), account="dev6")
     assert result.exit_code == 2 and "nonce used" in one_error_line(result)
-    assert chain.nonce(DEV["dev6"]) == buyer_nonce
+    assert deployed_anvil.nonce(DEV["dev6"]) == buyer_nonce
 
 
 def test_an_offer_reserved_for_another_buyer_is_refused(cli: Cli) -> None:

@@ -32,15 +32,15 @@ def test_rate_the_seller_and_read_the_record(cli: Cli) -> None:
     assert cli.json("rep", "show", account="dev8")["reputation"]["address"] == DEV["dev8"]  # yours
 
 
-def test_rating_twice_is_refused_by_the_contract(cli: Cli, chain: Chain) -> None:
+def test_rating_twice_is_refused_by_the_contract(cli: Cli, deployed_anvil: Chain) -> None:
     trade_id = finished(cli, "dev1", "dev9")
     cli.ok("rep", "rate", trade_id, "--score", "5")
-    nonce = chain.nonce(DEV["dev1"])
+    nonce = deployed_anvil.nonce(DEV["dev1"])
 
     result = cli("rep", "rate", trade_id, "--score", "5")
 
     assert result.exit_code == 3 and "NotRateable" in one_error_line(result)
-    assert chain.nonce(DEV["dev1"]) == nonce
+    assert deployed_anvil.nonce(DEV["dev1"]) == nonce
 
 
 def test_only_a_party_may_rate_and_only_1_to_5(cli: Cli) -> None:

@@ -20,19 +20,19 @@ pytestmark = pytest.mark.anvil
 FEE = 25  # platform fee, bps
 
 
-def held_by_escrow(chain: Chain) -> int:
-    return chain.balance(chain.deployment.escrow)
+def held_by_escrow(deployed_anvil: Chain) -> int:
+    return deployed_anvil.balance(deployed_anvil.deployment.escrow)
 
 
 # -- create and fund ----------------------------------------------------------------------------------
-def test_create_as_buyer_funds_at_once_and_says_what_happened(cli: Cli, chain: Chain) -> None:
-    before, nonce = held_by_escrow(chain), chain.nonce(DEV["dev1"])
+def test_create_as_buyer_funds_at_once_and_says_what_happened(cli: Cli, deployed_anvil: Chain) -> None:
+    before, nonce = held_by_escrow(deployed_anvil), deployed_anvil.nonce(DEV["dev1"])
 
     result = cli.ok("trade", "create", "--seller", DEV["dev2"], "--amount", "1.5 ETH", "--arbiter", DEV["dev3"],
                     "--arbiter-fee", "1%", "--terms", "a camera, as pictured")
 
-    assert held_by_escrow(chain) - before == 15 * ETHER // 10
-    assert chain.nonce(DEV["dev1"]) == nonce + 1
+    assert held_by_escrow(deployed_anvil) - before == 15 * ETHER // 10
+    assert deployed_anvil.nonce(DEV["dev1"]) == nonce + 1
     out = result.stdout
     assert "Created trade 0x" in out and "paid 1.5 ETH into escrow" in out
     assert "gas used" in out and "state     FUNDED, holding 1.5 ETH" in out
@@ -55,23 +55,23 @@ def test_create_speaks_json(cli: Cli) -> None:
     assert [e["name"] for e in document["tx"]["events"]] == ["TradeCreated"]
 
 
-def test_a_seller_creates_and_the_buyer_funds_later(cli: Cli, chain: Chain) -> None:
+def test_a_seller_creates_and_the_buyer_funds_later(cli: Cli, deployed_anvil: Chain) -> None:
     created = cli.json("trade", "create", "--buyer", DEV["dev1"], "--amount", "0.5", account="dev2")
     trade_id = created["trade_id"]
     assert created["trade"]["state"] == "AWAITING_FUNDING" and created["trade"]["held"]["value"] == "0"
     assert created["trade"]["you"]["may"] == ["trade cancel"]
 
-    before = held_by_escrow(chain)
+    before = held_by_escrow(deployed_anvil)
     funded = cli.json("trade", "fund", trade_id)
 
     assert funded["trade"]["state"] == "FUNDED" and funded["trade"]["held"]["value"] == "0.5"
-    assert held_by_escrow(chain) - before == ETHER // 2
+    assert held_by_escrow(deployed_anvil) - before == ETHER // 2
 
 
-def test_a_buyer_may_create_without_funding_and_cancel(cli: Cli, chain: Chain) -> None:
-    before = held_by_escrow(chain)
+def test_a_buyer_may_create_without_funding_and_cancel(cli: Cli, deployed_anvil: Chain) -> None:
+    before = held_by_escrow(deployed_anvil)
     trade_id = cli.create("dev2", "2", "--no-fund")
-    assert held_by_escrow(chain) == before
+    assert held_by_escrow(deployed_anvil) == before
 
     result = cli.ok("trade", "cancel", trade_id)
 
@@ -79,12 +79,12 @@ def test_a_buyer_may_create_without_funding_and_cancel(cli: Cli, chain: Chain) -
     assert cli.json("trade", "show", trade_id)["trade"]["state"] == "CANCELLED"
 
 
-def test_an_erc20_trade_shows_the_token_symbol_and_approves_exactly(cli: Cli, chain: Chain) -> None:
-    dev0 = chain.sdk("dev0")
+def test_an_erc20_trade_shows_the_token_symbol_and_approves_exactly(cli: Cli, deployed_anvil: Chain) -> None:
+    dev0 = deployed_anvil.sdk("dev0")
     artifact = load_artifact("TestToken", test=True)
     token = dev0.tx.send(Call(None, deploy_data(artifact, "Test Dollar", "TUSD", 6))).contract_address
     assert token is not None
-    erc20 = chain.w3.eth.contract(address=token, abi=artifact["abi"])
+    erc20 = deployed_anvil.w3.eth.contract(address=token, abi=artifact["abi"])
     dev0.tx.send(Call(token, erc20.encode_abi("mint", [DEV["dev1"], 1_000 * 10**6])))
 
     wrong = cli("trade", "create", "--seller", DEV["dev2"], "--token", token, "--amount", "250 ETH")
@@ -93,42 +93,42 @@ def test_an_erc20_trade_shows_the_token_symbol_and_approves_exactly(cli: Cli, ch
     document = cli.json("trade", "create", "--seller", DEV["dev2"], "--token", token, "--amount", "250 TUSD")
 
     assert document["trade"]["amount"] == {"value": "250", "base_units": str(250 * 10**6), "symbol": "TUSD"}
-    assert erc20.functions.balanceOf(chain.deployment.escrow).call() == 250 * 10**6
-    assert erc20.functions.allowance(DEV["dev1"], chain.deployment.escrow).call() == 0
+    assert erc20.functions.balanceOf(deployed_anvil.deployment.escrow).call() == 250 * 10**6
+    assert erc20.functions.allowance(DEV["dev1"], deployed_anvil.deployment.escrow).call() == 0
     shown = cli.ok("trade", "show", document["trade_id"]).stdout
     assert "250 TUSD" in shown and token in shown
 
 
 # -- paying out ---------------------------------------------------------------------------------------
-def test_partial_release_then_the_seller_refunds_the_rest(cli: Cli, chain: Chain) -> None:
+def test_partial_release_then_the_seller_refunds_the_rest(cli: Cli, deployed_anvil: Chain) -> None:
     trade_id = cli.create("dev2", "1")
-    seller = chain.balance(DEV["dev2"])
+    seller = deployed_anvil.balance(DEV["dev2"])
 
     released = cli.ok("trade", "release", trade_id, "--amount", "0.4 ETH")
 
     assert "Released 0.4 ETH to the seller." in released.stdout
     assert "FUNDED, holding 0.6 ETH" in released.stdout
-    assert chain.balance(DEV["dev2"]) - seller == 4 * ETHER // 10 * (10_000 - FEE) // 10_000
+    assert deployed_anvil.balance(DEV["dev2"]) - seller == 4 * ETHER // 10 * (10_000 - FEE) // 10_000
 
-    gas_paid = chain.balance(DEV["dev1"])
+    gas_paid = deployed_anvil.balance(DEV["dev1"])
     refunded = cli.json("trade", "refund", trade_id, account="dev2")
 
     assert refunded["trade"]["state"] == "COMPLETED"  # the seller was paid a part: not a refund
-    assert chain.balance(DEV["dev1"]) - gas_paid == 6 * ETHER // 10
+    assert deployed_anvil.balance(DEV["dev1"]) - gas_paid == 6 * ETHER // 10
 
 
-def test_release_everything_by_default(cli: Cli, chain: Chain) -> None:
+def test_release_everything_by_default(cli: Cli, deployed_anvil: Chain) -> None:
     trade_id = cli.create("dev2", "1")
-    seller = chain.balance(DEV["dev2"])
+    seller = deployed_anvil.balance(DEV["dev2"])
 
     document = cli.json("trade", "release", trade_id[:12])  # a unique prefix is enough
 
     assert document["trade"]["state"] == "COMPLETED" and document["trade"]["held"]["value"] == "0"
-    assert chain.balance(DEV["dev2"]) - seller == ETHER * (10_000 - FEE) // 10_000
+    assert deployed_anvil.balance(DEV["dev2"]) - seller == ETHER * (10_000 - FEE) // 10_000
     assert [e["name"] for e in document["tx"]["events"]] == ["Released", "OutcomeRecorded"]
 
 
-def test_deliver_then_anyone_applies_the_timeout_which_pays_the_seller(cli: Cli, chain: Chain) -> None:
+def test_deliver_then_anyone_applies_the_timeout_which_pays_the_seller(cli: Cli, deployed_anvil: Chain) -> None:
     trade_id = cli.create("dev2", "1", "--release-window", "1d")
     delivered = cli.ok("trade", "deliver", trade_id, account="dev2")
     assert "Marked delivered." in delivered.stdout
@@ -136,18 +136,18 @@ def test_deliver_then_anyone_applies_the_timeout_which_pays_the_seller(cli: Cli,
     early = cli("trade", "timeout", trade_id, account="dev4")
     assert early.exit_code == 3 and "DeadlineNotReached" in one_error_line(early)
 
-    chain.sleep(86_400)
+    deployed_anvil.sleep(86_400)
     shown = cli.ok("trade", "show", trade_id, account="dev4").stdout
     assert "release window ended" in shown and "trade timeout" in shown
-    seller = chain.balance(DEV["dev2"])
+    seller = deployed_anvil.balance(DEV["dev2"])
     result = cli.ok("trade", "timeout", trade_id, account="dev4")
 
     assert "Timed out: release to the seller." in result.stdout and "COMPLETED" in result.stdout
-    assert chain.balance(DEV["dev2"]) - seller == ETHER * (10_000 - FEE) // 10_000
+    assert deployed_anvil.balance(DEV["dev2"]) - seller == ETHER * (10_000 - FEE) // 10_000
 
 
 # -- settling and disputing ---------------------------------------------------------------------------
-def test_settle_then_accept_pays_the_split(cli: Cli, chain: Chain) -> None:
+def test_settle_then_accept_pays_the_split(cli: Cli, deployed_anvil: Chain) -> None:
     trade_id = cli.create("dev2", "2")
     proposed = cli.ok("trade", "settle", trade_id, "--buyer-share", "60%", account="dev2")
     assert "Proposed 60% to the buyer." in proposed.stdout
@@ -156,31 +156,31 @@ def test_settle_then_accept_pays_the_split(cli: Cli, chain: Chain) -> None:
     refused = cli("trade", "accept", trade_id, "--buyer-share", "50%")
     assert refused.exit_code == 2 and "gives the buyer 60%, not 50%" in one_error_line(refused)
 
-    buyer = chain.balance(DEV["dev1"])
+    buyer = deployed_anvil.balance(DEV["dev1"])
     document = cli.json("trade", "accept", trade_id, "--buyer-share", "6000bps")
 
     assert document["trade"]["state"] == "SETTLED"
     settled = next(e for e in document["tx"]["events"] if e["name"] == "Settled")
     assert settled["args"]["toBuyer"] == 12 * ETHER // 10
     gas = int(document["tx"]["gas_cost"]["base_units"])
-    assert chain.balance(DEV["dev1"]) - buyer == 12 * ETHER // 10 - gas
+    assert deployed_anvil.balance(DEV["dev1"]) - buyer == 12 * ETHER // 10 - gas
 
 
-def test_accepting_without_a_proposal_is_refused_before_sending(cli: Cli, chain: Chain) -> None:
+def test_accepting_without_a_proposal_is_refused_before_sending(cli: Cli, deployed_anvil: Chain) -> None:
     trade_id = cli.create("dev2", "1")
-    nonce = chain.nonce(DEV["dev1"])
+    nonce = deployed_anvil.nonce(DEV["dev1"])
 
     result = cli("trade", "accept", trade_id)
 
     assert result.exit_code == 2 and "no settlement proposal" in one_error_line(result)
-    assert chain.nonce(DEV["dev1"]) == nonce
+    assert deployed_anvil.nonce(DEV["dev1"]) == nonce
 
 
-def test_dispute_evidence_and_a_ruling_split(cli: Cli, chain: Chain) -> None:
+def test_dispute_evidence_and_a_ruling_split(cli: Cli, deployed_anvil: Chain) -> None:
     trade_id = cli.create("dev2", "1", "--arbiter", DEV["dev3"], "--arbiter-fee", "2%")
     assert "Disputed." in cli.ok("trade", "dispute", trade_id).stdout
     cli.ok("trade", "evidence", trade_id, "https://example.com/photo.jpg", account="dev2")
-    arbiter = chain.balance(DEV["dev3"])
+    arbiter = deployed_anvil.balance(DEV["dev3"])
 
     document = cli.json("trade", "rule", trade_id, "--buyer-share", "60%", account="dev3")
 
@@ -189,19 +189,19 @@ def test_dispute_evidence_and_a_ruling_split(cli: Cli, chain: Chain) -> None:
     assert ruled["arbiterFee"] == 2 * ETHER // 100
     assert ruled["toBuyer"] == 98 * ETHER // 100 * 6 // 10
     gas = int(document["tx"]["gas_cost"]["base_units"])
-    assert chain.balance(DEV["dev3"]) - arbiter == 2 * ETHER // 100 - gas
+    assert deployed_anvil.balance(DEV["dev3"]) - arbiter == 2 * ETHER // 100 - gas
     history = cli.ok("trade", "history", trade_id).stdout
     assert "EvidenceSubmitted" in history and "https://example.com/photo.jpg" in history
     assert "Ruled: buyerBps 60%, toBuyer 0.588 ETH" in history
 
 
-def test_an_unruled_dispute_is_resolved_50_50_after_the_window(cli: Cli, chain: Chain) -> None:
+def test_an_unruled_dispute_is_resolved_50_50_after_the_window(cli: Cli, deployed_anvil: Chain) -> None:
     trade_id = cli.create("dev2", "1", "--arbiter", DEV["dev3"], "--arbitration-window", "2d")
     cli.ok("trade", "dispute", trade_id, account="dev2")
     too_early = cli("trade", "resolve", trade_id, account="dev5")
     assert too_early.exit_code == 3 and "DeadlineNotReached" in one_error_line(too_early)
 
-    chain.sleep(2 * 86_400)
+    deployed_anvil.sleep(2 * 86_400)
     document = cli.json("trade", "resolve", trade_id, account="dev5")
 
     assert document["trade"]["state"] == "RESOLVED"
@@ -209,13 +209,13 @@ def test_an_unruled_dispute_is_resolved_50_50_after_the_window(cli: Cli, chain: 
     assert expired["toBuyer"] == ETHER // 2
 
 
-def test_withdraw_with_nothing_credited_is_refused_by_the_contract(cli: Cli, chain: Chain) -> None:
-    nonce = chain.nonce(DEV["dev1"])
+def test_withdraw_with_nothing_credited_is_refused_by_the_contract(cli: Cli, deployed_anvil: Chain) -> None:
+    nonce = deployed_anvil.nonce(DEV["dev1"])
 
     result = cli("trade", "withdraw")
 
     assert result.exit_code == 3 and "NothingToWithdraw" in one_error_line(result)
-    assert chain.nonce(DEV["dev1"]) == nonce
+    assert deployed_anvil.nonce(DEV["dev1"]) == nonce
 
 
 # -- confirmation -------------------------------------------------------------------------------------
@@ -228,13 +228,13 @@ def terminal(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_before_sending_it_shows_amounts_fees_counterparty_and_gas_and_asks(
-        cli: Cli, chain: Chain, terminal: None) -> None:
+        cli: Cli, deployed_anvil: Chain, terminal: None) -> None:
     trade_id = cli.create("dev2", "1")
-    nonce = chain.nonce(DEV["dev1"])
+    nonce = deployed_anvil.nonce(DEV["dev1"])
 
     declined = cli("trade", "release", trade_id, yes=False, input="n\n")
 
-    assert declined.exit_code == 1 and chain.nonce(DEV["dev1"]) == nonce
+    assert declined.exit_code == 1 and deployed_anvil.nonce(DEV["dev1"]) == nonce
     shown = declined.stderr
     assert "About to send: release" in shown
     assert f"release 1 ETH of the 1 ETH held to seller {DEV['dev2']}" in shown
@@ -242,7 +242,7 @@ def test_before_sending_it_shows_amounts_fees_counterparty_and_gas_and_asks(
     assert "gas: up to" in shown and "Send it?" in shown
 
     accepted = cli("trade", "release", trade_id, yes=False, input="y\n")
-    assert accepted.exit_code == 0 and chain.nonce(DEV["dev1"]) == nonce + 1
+    assert accepted.exit_code == 0 and deployed_anvil.nonce(DEV["dev1"]) == nonce + 1
 
 
 def test_create_shows_the_terms_before_asking(cli: Cli, terminal: None) -> None:
@@ -256,14 +256,14 @@ def test_create_shows_the_terms_before_asking(cli: Cli, terminal: None) -> None:
         assert words in result.stderr
 
 
-def test_without_yes_and_without_a_terminal_nothing_is_sent(cli: Cli, chain: Chain) -> None:
+def test_without_yes_and_without_a_terminal_nothing_is_sent(cli: Cli, deployed_anvil: Chain) -> None:
     trade_id = cli.create("dev2", "1")
-    nonce = chain.nonce(DEV["dev1"])
+    nonce = deployed_anvil.nonce(DEV["dev1"])
 
     result = cli("trade", "release", trade_id, yes=False)
 
     assert result.exit_code == 2 and "pass --yes" in one_error_line(result)
-    assert chain.nonce(DEV["dev1"]) == nonce
+    assert deployed_anvil.nonce(DEV["dev1"]) == nonce
 
 
 # -- reading ------------------------------------------------------------------------------------------
@@ -328,10 +328,10 @@ def test_history_lists_every_event_in_order(cli: Cli) -> None:
     assert "OutcomeRecorded: outcome Completed" in text
 
 
-def test_watch_prints_new_events_as_they_come(cli: Cli, chain: Chain) -> None:
+def test_watch_prints_new_events_as_they_come(cli: Cli, deployed_anvil: Chain) -> None:
     def later() -> None:
         time.sleep(1.5)
-        chain.sdk("dev6").create(seller=DEV["dev7"], amount="0.3")
+        deployed_anvil.sdk("dev6").create(seller=DEV["dev7"], amount="0.3")
 
     threading.Thread(target=later, daemon=True).start()
     text = cli.ok("trade", "watch", "--seconds", "4", "--interval", "0.2", account=None)

@@ -19,24 +19,24 @@ pytestmark = pytest.mark.anvil
 
 
 @pytest.fixture
-def manual_mining(chain: Chain):
-    chain.w3.provider.make_request("evm_setAutomine", [False])
+def manual_mining(deployed_anvil: Chain):
+    deployed_anvil.w3.provider.make_request("evm_setAutomine", [False])
     yield
-    chain.w3.provider.make_request("evm_setAutomine", [True])
+    deployed_anvil.w3.provider.make_request("evm_setAutomine", [True])
 
 
-def left_pending(chain: Chain, name: str, to: str, wei: int) -> str:
+def left_pending(deployed_anvil: Chain, name: str, to: str, wei: int) -> str:
     """Send as ``name`` and give up waiting: what a run that died after sending leaves behind."""
-    t = Transactor(chain.w3, dev_account(name), url=chain.url, timeout=0.2, poll_interval=0.01)
+    t = Transactor(deployed_anvil.w3, dev_account(name), url=deployed_anvil.url, timeout=0.2, poll_interval=0.01)
     with pytest.raises(errors.TransactionTimeout) as info:
         t.send(Call(to, "0x", wei, "pay"))
     return info.value.tx_hash
 
 
-def test_pending_resend_after_the_node_lost_it(cli: Cli, chain: Chain, manual_mining) -> None:
+def test_pending_resend_after_the_node_lost_it(cli: Cli, deployed_anvil: Chain, manual_mining) -> None:
     payee = DEV["dev7"]
-    before = chain.balance(payee)
-    tx_hash = left_pending(chain, "dev4", payee, 10**15)
+    before = deployed_anvil.balance(payee)
+    tx_hash = left_pending(deployed_anvil, "dev4", payee, 10**15)
 
     listed = cli.json("tx", "pending", account="dev4")["transactions"]
     assert [(t["hash"], t["status"], t["nonce"]) for t in listed] == [(tx_hash, "pending", 0)]
@@ -44,30 +44,30 @@ def test_pending_resend_after_the_node_lost_it(cli: Cli, chain: Chain, manual_mi
     refused = cli("trade", "create", "--seller", DEV["dev2"], "--amount", "1", account="dev4")
     assert refused.exit_code == 5 and tx_hash in one_error_line(refused) and "tx pending" in refused.stderr
 
-    chain.w3.provider.make_request("anvil_dropTransaction", [tx_hash])
+    deployed_anvil.w3.provider.make_request("anvil_dropTransaction", [tx_hash])
     assert cli.json("tx", "pending")["transactions"][0]["status"] == "dropped"
     resent = cli.json("tx", "resend", tx_hash)
     assert resent["resent"] is True
-    chain.w3.provider.make_request("evm_mine", [])
-    assert chain.w3.eth.get_transaction_receipt(tx_hash)["status"] == 1
+    deployed_anvil.w3.provider.make_request("evm_mine", [])
+    assert deployed_anvil.w3.eth.get_transaction_receipt(tx_hash)["status"] == 1
     assert cli.json("tx", "pending")["transactions"][0]["status"] == "mined"
     assert cli.json("tx", "pending")["transactions"] == []
-    assert chain.balance(payee) - before == 10**15  # paid exactly once
+    assert deployed_anvil.balance(payee) - before == 10**15  # paid exactly once
 
 
-def test_replace_bumps_fees_and_keeps_the_nonce(cli: Cli, chain: Chain, manual_mining) -> None:
+def test_replace_bumps_fees_and_keeps_the_nonce(cli: Cli, deployed_anvil: Chain, manual_mining) -> None:
     payee = DEV["dev8"]
-    before = chain.balance(payee)
-    tx_hash = left_pending(chain, "dev5", payee, 10**15)
-    original = chain.w3.eth.get_transaction(tx_hash)
+    before = deployed_anvil.balance(payee)
+    tx_hash = left_pending(deployed_anvil, "dev5", payee, 10**15)
+    original = deployed_anvil.w3.eth.get_transaction(tx_hash)
     done = threading.Event()
 
     def mine_once_replaced() -> None:  # the pool drops the original when the replacement comes in
         while not done.is_set():
             try:
-                chain.w3.eth.get_transaction(tx_hash)
+                deployed_anvil.w3.eth.get_transaction(tx_hash)
             except Exception:  # noqa: BLE001 - TransactionNotFound: replaced in the pool
-                chain.w3.provider.make_request("evm_mine", [])
+                deployed_anvil.w3.provider.make_request("evm_mine", [])
                 return
             time.sleep(0.02)
 
@@ -81,18 +81,18 @@ def test_replace_bumps_fees_and_keeps_the_nonce(cli: Cli, chain: Chain, manual_m
 
     new_hash = document["tx"]["hash"]
     assert document["replaced"] == tx_hash and new_hash != tx_hash
-    new = chain.w3.eth.get_transaction(new_hash)
+    new = deployed_anvil.w3.eth.get_transaction(new_hash)
     assert new["nonce"] == original["nonce"]
     assert new["maxPriorityFeePerGas"] * 8 >= original["maxPriorityFeePerGas"] * 9
     assert new["maxFeePerGas"] * 8 >= original["maxFeePerGas"] * 9
-    assert chain.balance(payee) - before == 10**15  # once: the original can never be mined now
-    assert JOURNAL.entries(chain.node.chain_id, DEV["dev5"]) == []
+    assert deployed_anvil.balance(payee) - before == 10**15  # once: the original can never be mined now
+    assert JOURNAL.entries(deployed_anvil.node.chain_id, DEV["dev5"]) == []
     assert cli.json("tx", "pending")["transactions"] == []
 
 
-def test_replace_needs_the_sender(cli: Cli, chain: Chain, manual_mining) -> None:
-    tx_hash = left_pending(chain, "dev6", DEV["dev9"], 1)
+def test_replace_needs_the_sender(cli: Cli, deployed_anvil: Chain, manual_mining) -> None:
+    tx_hash = left_pending(deployed_anvil, "dev6", DEV["dev9"], 1)
     result = cli("tx", "replace", tx_hash, account="dev1")
     assert result.exit_code == 2 and "was sent by" in one_error_line(result)
-    chain.w3.provider.make_request("evm_mine", [])
+    deployed_anvil.w3.provider.make_request("evm_mine", [])
     assert cli.json("tx", "pending")["transactions"][0]["status"] == "mined"

@@ -52,8 +52,8 @@ GUARD = "ReentrancyGuardReentrantCall"
 
 
 @pytest.fixture
-def d(d):
-    return fast(d)
+def deployed(deployed):
+    return fast(deployed)
 
 
 def fee(gross: int) -> int:
@@ -69,7 +69,7 @@ def fee(gross: int) -> int:
 class Scene:
     """A funded trade with a hostile party in `role`: ETH (LeanReentrant) or ReentrantToken."""
 
-    d: Deployment
+    deployed: Deployment
     asset: str
     role: str
     attacker: Party
@@ -123,24 +123,24 @@ class Scene:
         return {role: gains[self.terms[role]] for role in ("buyer", "seller", "arbiter")}
 
     def assert_escrow_holds_exactly_what_it_owes(self) -> None:
-        d, token = self.d, self.token_address
+        deployed, token = self.d, self.token_address
         owed = (
-            sum(d.escrow_of(t)["held"] for t in [self.terms, *self.others])
-            + d.escrow.functions.feesAccrued(token).call()
-            + sum(d.escrow.functions.credits(a, token).call() for a in self.parties())
+            sum(deployed.escrow_of(t)["held"] for t in [self.terms, *self.others])
+            + deployed.escrow.functions.feesAccrued(token).call()
+            + sum(deployed.escrow.functions.credits(a, token).call() for a in self.parties())
         )
-        assert balance_of(d, token, d.escrow.address) == owed
+        assert balance_of(deployed, token, deployed.escrow.address) == owed
 
 
-def scene(d: Deployment, asset: str, role: str, **overrides: Any) -> Scene:
+def scene(deployed: Deployment, asset: str, role: str, **overrides: Any) -> Scene:
     """A funded trade whose `role` (buyer/seller/arbiter) is the attacker."""
     if asset == "eth":
-        attacker, token = lean_party(d), None
+        attacker, token = lean_party(deployed), None
     else:
-        attacker, token = malicious_party(d), deploy_test(d, "ReentrantToken")
-        for holder in (d.buyer, attacker.address):
-            d.send(token.functions.mint(holder, 10**24), d.owner)
-    terms = d.terms(
+        attacker, token = malicious_party(deployed), deploy_test(deployed, "ReentrantToken")
+        for holder in (deployed.buyer, attacker.address):
+            deployed.send(token.functions.mint(holder, 10**24), deployed.owner)
+    terms = deployed.terms(
         **{
             role: attacker.address,
             "token": token.address if token else ETH,
@@ -148,17 +148,17 @@ def scene(d: Deployment, asset: str, role: str, **overrides: Any) -> Scene:
             **overrides,
         }
     )
-    s = Scene(d, asset, role, attacker, terms, token)
+    s = Scene(deployed, asset, role, attacker, terms, token)
     if token is not None:
         if role == "buyer":
             attacker.approve(token.address, A)
         else:
-            d.send(token.functions.approve(d.escrow.address, A), d.buyer)
+            deployed.send(token.functions.approve(deployed.escrow.address, A), deployed.buyer)
     if token is not None:
         s.act(terms["buyer"], "createAndFund", terms)
     else:
         _fund_eth(s)
-    assert d.state_of(terms) == "Funded"
+    assert deployed.state_of(terms) == "Funded"
     return s
 
 
@@ -186,13 +186,13 @@ ASSETS = pytest.mark.parametrize("asset", ["eth", "token"])
 
 @ASSETS
 @pytest.mark.parametrize("reentry", ["refund", "timeout", "withdraw", "release_other_trade"])
-def test_seller_reentering_during_full_release_is_blocked_and_paid_once(d, asset, reentry):
-    s = scene(d, asset, "seller")
+def test_seller_reentering_during_full_release_is_blocked_and_paid_once(deployed, asset, reentry):
+    s = scene(deployed, asset, "seller")
     t = s.terms
     if reentry == "release_other_trade":
         # The seller is also the *buyer* of a second funded trade and releases it mid-payout.
-        other = d.terms(
-            buyer=s.attacker.address, seller=d.stranger, token=s.token_address, amount=A
+        other = deployed.terms(
+            buyer=s.attacker.address, seller=deployed.stranger, token=s.token_address, amount=A
         )
         if s.token is not None:
             s.attacker.approve(s.token.address, A)
@@ -209,63 +209,63 @@ def test_seller_reentering_during_full_release_is_blocked_and_paid_once(d, asset
         }[reentry]
         s.arm(reentry, *args)
 
-    receipt = s.act(d.buyer, "release", t, A)
+    receipt = s.act(deployed.buyer, "release", t, A)
 
     s.assert_reentry_blocked(receipt)
     assert s.gains() == {"buyer": 0, "seller": A - FEE, "arbiter": 0}
-    assert d.state_of(t) == "Completed"
-    assert len(d.events(receipt, "Released")) == 1
+    assert deployed.state_of(t) == "Completed"
+    assert len(deployed.events(receipt, "Released")) == 1
     if reentry == "release_other_trade":
-        assert d.escrow_of(other)["held"] == A and d.state_of(other) == "Funded"
+        assert deployed.escrow_of(other)["held"] == A and deployed.state_of(other) == "Funded"
     s.assert_escrow_holds_exactly_what_it_owes()
     with reverts("WrongState", state=STATE["Completed"]):
-        s.act(d.buyer, "release", t, A)
+        s.act(deployed.buyer, "release", t, A)
 
 
 @ASSETS
-def test_seller_reentering_refund_during_partial_release_is_blocked(d, asset):
-    s = scene(d, asset, "seller")
+def test_seller_reentering_refund_during_partial_release_is_blocked(deployed, asset):
+    s = scene(deployed, asset, "seller")
     t = s.terms
     s.arm("refund", t, 3 * A // 4)  # would hand the rest back and end the trade mid-release
 
-    receipt = s.act(d.buyer, "release", t, A // 4)
+    receipt = s.act(deployed.buyer, "release", t, A // 4)
 
     s.assert_reentry_blocked(receipt)
     assert s.gains() == {"buyer": 0, "seller": A // 4 - fee(A // 4), "arbiter": 0}
-    assert d.escrow_of(t)["held"] == 3 * A // 4 and d.state_of(t) == "Funded"
+    assert deployed.escrow_of(t)["held"] == 3 * A // 4 and deployed.state_of(t) == "Funded"
     s.assert_escrow_holds_exactly_what_it_owes()
-    s.act(d.buyer, "release", t, 3 * A // 4)
-    assert d.state_of(t) == "Completed"
+    s.act(deployed.buyer, "release", t, 3 * A // 4)
+    assert deployed.state_of(t) == "Completed"
     assert s.gains()["seller"] == A // 4 - fee(A // 4) + 3 * A // 4 - fee(3 * A // 4)
     s.assert_escrow_holds_exactly_what_it_owes()
 
 
 @ASSETS
 @pytest.mark.parametrize("part", [A, A // 3], ids=["full", "partial"])
-def test_buyer_reentering_release_during_refund_is_blocked(d, asset, part):
-    s = scene(d, asset, "buyer")
+def test_buyer_reentering_release_during_refund_is_blocked(deployed, asset, part):
+    s = scene(deployed, asset, "buyer")
     t = s.terms
     s.arm("release", t, A - part if part != A else A)
 
-    receipt = s.act(d.seller, "refund", t, part)
+    receipt = s.act(deployed.seller, "refund", t, part)
 
     s.assert_reentry_blocked(receipt)
     assert s.gains() == {"buyer": part, "seller": 0, "arbiter": 0}
-    assert d.escrow_of(t)["held"] == A - part
-    assert d.state_of(t) == ("Refunded" if part == A else "Funded")
+    assert deployed.escrow_of(t)["held"] == A - part
+    assert deployed.state_of(t) == ("Refunded" if part == A else "Funded")
     s.assert_escrow_holds_exactly_what_it_owes()
 
 
 @ASSETS
 @pytest.mark.parametrize("to_seller", [True, False], ids=["to_seller", "to_buyer"])
-def test_receiver_reentering_timeout_during_timeout_is_blocked(d, asset, to_seller):
+def test_receiver_reentering_timeout_during_timeout_is_blocked(deployed, asset, to_seller):
     role = "seller" if to_seller else "buyer"
-    s = scene(d, asset, role, flags=FLAG_TIMEOUT_RELEASES if to_seller else 0)
+    s = scene(deployed, asset, role, flags=FLAG_TIMEOUT_RELEASES if to_seller else 0)
     t = s.terms
     s.arm("timeout", t)
-    d.chain.set_next_timestamp(d.escrow_of(t)["deadline"])
+    deployed.chain.set_next_timestamp(deployed.escrow_of(t)["deadline"])
 
-    receipt = s.act(d.stranger, "timeout", t)
+    receipt = s.act(deployed.stranger, "timeout", t)
 
     s.assert_reentry_blocked(receipt)
     expected = (
@@ -274,18 +274,18 @@ def test_receiver_reentering_timeout_during_timeout_is_blocked(d, asset, to_sell
         else {"buyer": A, "seller": 0, "arbiter": 0}
     )
     assert s.gains() == expected
-    assert d.state_of(t) == ("Completed" if to_seller else "Refunded")
-    assert len(d.events(receipt, "TimedOut")) == 1
+    assert deployed.state_of(t) == ("Completed" if to_seller else "Refunded")
+    assert len(deployed.events(receipt, "TimedOut")) == 1
     s.assert_escrow_holds_exactly_what_it_owes()
     with reverts("WrongState"):
-        s.act(d.stranger, "timeout", t)
+        s.act(deployed.stranger, "timeout", t)
 
 
 @ASSETS
-def test_buyer_reentering_accept_during_settlement_payout_is_blocked(d, asset):
-    s = scene(d, asset, "buyer")
+def test_buyer_reentering_accept_during_settlement_payout_is_blocked(deployed, asset):
+    s = scene(deployed, asset, "buyer")
     t = s.terms
-    s.act(d.seller, "proposeSettlement", t, 3000)
+    s.act(deployed.seller, "proposeSettlement", t, 3000)
     s.arm("acceptSettlement", t, 3000)
 
     receipt = s.act(s.attacker.address, "acceptSettlement", t, 3000)
@@ -293,14 +293,14 @@ def test_buyer_reentering_accept_during_settlement_payout_is_blocked(d, asset):
     s.assert_reentry_blocked(receipt)
     parts = split(A, 3000, 0, PLATFORM_FEE_BPS)
     assert s.gains() == {"buyer": parts["toBuyer"], "seller": parts["toSeller"], "arbiter": 0}
-    assert d.state_of(t) == "Settled"
-    assert len(d.events(receipt, "Settled")) == 1
+    assert deployed.state_of(t) == "Settled"
+    assert len(deployed.events(receipt, "Settled")) == 1
     s.assert_escrow_holds_exactly_what_it_owes()
 
 
 @ASSETS
-def test_arbiter_reentering_rule_during_its_ruling_is_blocked(d, asset):
-    s = scene(d, asset, "arbiter")
+def test_arbiter_reentering_rule_during_its_ruling_is_blocked(deployed, asset):
+    s = scene(deployed, asset, "arbiter")
     t = s.terms
     dispute_now(s)
     s.arm("rule", t, 0)  # a second ruling, all to the seller
@@ -314,95 +314,95 @@ def test_arbiter_reentering_rule_during_its_ruling_is_blocked(d, asset):
         "seller": parts["toSeller"],
         "arbiter": parts["arbiterFee"],
     }
-    assert d.state_of(t) == "Resolved"
-    assert len(d.events(receipt, "Ruled")) == 1
+    assert deployed.state_of(t) == "Resolved"
+    assert len(deployed.events(receipt, "Ruled")) == 1
     s.assert_escrow_holds_exactly_what_it_owes()
 
 
 @ASSETS
-def test_buyer_reentering_resolve_during_expired_dispute_payout_is_blocked(d, asset):
-    s = scene(d, asset, "buyer")
+def test_buyer_reentering_resolve_during_expired_dispute_payout_is_blocked(deployed, asset):
+    s = scene(deployed, asset, "buyer")
     t = s.terms
     dispute_now(s)
     s.arm("resolveExpiredDispute", t)
-    d.chain.set_next_timestamp(d.escrow_of(t)["deadline"])
+    deployed.chain.set_next_timestamp(deployed.escrow_of(t)["deadline"])
 
-    receipt = s.act(d.stranger, "resolveExpiredDispute", t)
+    receipt = s.act(deployed.stranger, "resolveExpiredDispute", t)
 
     s.assert_reentry_blocked(receipt)
     parts = split(A, BPS // 2, 0, PLATFORM_FEE_BPS)
     assert s.gains() == {"buyer": parts["toBuyer"], "seller": parts["toSeller"], "arbiter": 0}
-    assert d.state_of(t) == "Resolved"
-    assert len(d.events(receipt, "DisputeExpired")) == 1
+    assert deployed.state_of(t) == "Resolved"
+    assert len(deployed.events(receipt, "DisputeExpired")) == 1
     s.assert_escrow_holds_exactly_what_it_owes()
 
 
 @ASSETS
 @pytest.mark.parametrize("path", ["release", "rule"])
-def test_reentering_a_non_payout_function_sees_the_trade_already_closed(d, asset, path):
+def test_reentering_a_non_payout_function_sees_the_trade_already_closed(deployed, asset, path):
     """Effects before interactions: mid-payout, the trade's slot already says it is over."""
-    s = scene(d, asset, "seller")
+    s = scene(deployed, asset, "seller")
     t = s.terms
     if path == "release":
         s.arm("dispute", t)
-        receipt = s.act(d.buyer, "release", t, A)
+        receipt = s.act(deployed.buyer, "release", t, A)
         s.assert_reentry_blocked(receipt, "WrongState", state=STATE["Completed"])
     else:
         dispute_now(s)
         s.arm("proposeSettlement", t, 0)
-        receipt = s.act(d.arbiter, "rule", t, 0)
+        receipt = s.act(deployed.arbiter, "rule", t, 0)
         s.assert_reentry_blocked(receipt, "WrongState", state=STATE["Resolved"])
     s.assert_escrow_holds_exactly_what_it_owes()
 
 
-def test_stock_malicious_party_is_credited_under_the_eth_stipend(d):
+def test_stock_malicious_party_is_credited_under_the_eth_stipend(deployed):
     """MaliciousParty's Reenter hook needs more than the 50k-gas stipend: the payout is credited,
     the re-entry never runs, and the trade still completes."""
-    party = malicious_party(d)
-    t = d.terms(seller=party.address)
-    d.create_and_fund(t)
+    party = malicious_party(deployed)
+    t = deployed.terms(seller=party.address)
+    deployed.create_and_fund(t)
     party.arm("refund", t, A)
 
-    d.send(d.escrow.functions.release(t, A), d.buyer)
+    deployed.send(deployed.escrow.functions.release(t, A), deployed.buyer)
 
     assert party.reentry() == (0, False, None)
-    assert d.escrow.functions.credits(party.address, ETH).call() == A - FEE
-    assert d.chain.balance(party.address) == 10 * 10**18
-    assert d.state_of(t) == "Completed"
+    assert deployed.escrow.functions.credits(party.address, ETH).call() == A - FEE
+    assert deployed.chain.balance(party.address) == 10 * 10**18
+    assert deployed.state_of(t) == "Completed"
 
 
-def test_reentering_withdraw_during_eth_withdraw_is_blocked_and_pays_once(d):
-    party = malicious_party(d, "Revert")
-    t = d.terms(seller=party.address)
-    d.create_and_fund(t)
-    d.send(d.escrow.functions.release(t, A), d.buyer)
-    assert d.escrow.functions.credits(party.address, ETH).call() == A - FEE
+def test_reentering_withdraw_during_eth_withdraw_is_blocked_and_pays_once(deployed):
+    party = malicious_party(deployed, "Revert")
+    t = deployed.terms(seller=party.address)
+    deployed.create_and_fund(t)
+    deployed.send(deployed.escrow.functions.release(t, A), deployed.buyer)
+    assert deployed.escrow.functions.credits(party.address, ETH).call() == A - FEE
     party.arm("withdraw", ETH, party.address)  # withdraw forwards all gas: the hook does run
-    before = d.chain.balance(party.address)
+    before = deployed.chain.balance(party.address)
 
     party.call("withdraw", ETH, party.address)
 
     attempts, ok, revert = party.reentry()
     assert (attempts, ok, revert.name) == (1, False, GUARD)
-    assert d.chain.balance(party.address) - before == A - FEE
-    assert d.escrow.functions.credits(party.address, ETH).call() == 0
-    assert d.chain.balance(d.escrow.address) == d.escrow.functions.feesAccrued(ETH).call() == FEE
+    assert deployed.chain.balance(party.address) - before == A - FEE
+    assert deployed.escrow.functions.credits(party.address, ETH).call() == 0
+    assert deployed.chain.balance(deployed.escrow.address) == deployed.escrow.functions.feesAccrued(ETH).call() == FEE
     with reverts("NothingToWithdraw"):
         party.call("withdraw", ETH, party.address)
 
 
-def test_reentering_withdraw_fees_during_token_fee_payout_is_blocked(d):
-    s = scene(d, "token", "seller")
+def test_reentering_withdraw_fees_during_token_fee_payout_is_blocked(deployed):
+    s = scene(deployed, "token", "seller")
     t = s.terms
-    s.act(d.buyer, "release", t, A)  # fee accrues; the hook is not armed yet
+    s.act(deployed.buyer, "release", t, A)  # fee accrues; the hook is not armed yet
     s.arm("withdrawFees", s.token.address)
 
-    receipt = s.act(d.stranger, "withdrawFees", s.token.address)
+    receipt = s.act(deployed.stranger, "withdrawFees", s.token.address)
 
     s.assert_reentry_blocked(receipt)
-    assert s.money.gained(d.fee_recipient) == FEE
-    assert d.escrow.functions.feesAccrued(s.token.address).call() == 0
-    assert balance_of(d, s.token.address, d.escrow.address) == 0
+    assert s.money.gained(deployed.fee_recipient) == FEE
+    assert deployed.escrow.functions.feesAccrued(s.token.address).call() == 0
+    assert balance_of(deployed, s.token.address, deployed.escrow.address) == 0
 
 
 # --------------------------------------------------------------------------------------------------
@@ -411,16 +411,16 @@ def test_reentering_withdraw_fees_during_token_fee_payout_is_blocked(d):
 
 
 @pytest.mark.parametrize("outer", ["createAndFund", "fund"])
-def test_reentrant_funding_of_a_second_trade_during_the_pull_is_blocked(d, outer):
+def test_reentrant_funding_of_a_second_trade_during_the_pull_is_blocked(deployed, outer):
     """A re-entrant fund inside the pull would be counted twice (the outer balance-difference would
     include it); the pull is guarded, so it fails and every trade holds exactly what arrived."""
-    buyer = malicious_party(d)
-    token = deploy_test(d, "ReentrantToken")
-    d.send(token.functions.mint(buyer.address, 10**24), d.owner)
+    buyer = malicious_party(deployed)
+    token = deploy_test(deployed, "ReentrantToken")
+    deployed.send(token.functions.mint(buyer.address, 10**24), deployed.owner)
     buyer.approve(token.address, 10**24)
-    first = d.terms(buyer=buyer.address, token=token.address, amount=1000)
-    second = d.terms(buyer=buyer.address, token=token.address, amount=500)
-    third = d.terms(buyer=buyer.address, token=token.address, amount=700)
+    first = deployed.terms(buyer=buyer.address, token=token.address, amount=1000)
+    second = deployed.terms(buyer=buyer.address, token=token.address, amount=500)
+    third = deployed.terms(buyer=buyer.address, token=token.address, amount=700)
     buyer.call("create", second)
     if outer == "fund":
         buyer.call("create", first)
@@ -428,7 +428,7 @@ def test_reentrant_funding_of_a_second_trade_during_the_pull_is_blocked(d, outer
     else:
         buyer.arm("fund", second)
     hook = bytes.fromhex(buyer.contract.encode_abi("onTokenTransfer", [])[2:])
-    d.send(token.functions.arm(buyer.address, hook), d.owner)
+    deployed.send(token.functions.arm(buyer.address, hook), deployed.owner)
 
     buyer.call(outer, first)
 
@@ -437,10 +437,10 @@ def test_reentrant_funding_of_a_second_trade_during_the_pull_is_blocked(d, outer
     assert (
         not token.functions.armed().call()
     )  # the token's hook ran (and the party's re-entry failed)
-    assert d.escrow_of(first)["held"] == 1000 and d.state_of(first) == "Funded"
-    assert d.state_of(second) == "AwaitingFunding" and d.escrow_of(second)["held"] == 0
-    assert d.state_of(third) == "None"
-    assert token.functions.balanceOf(d.escrow.address).call() == 1000
+    assert deployed.escrow_of(first)["held"] == 1000 and deployed.state_of(first) == "Funded"
+    assert deployed.state_of(second) == "AwaitingFunding" and deployed.escrow_of(second)["held"] == 0
+    assert deployed.state_of(third) == "None"
+    assert token.functions.balanceOf(deployed.escrow.address).call() == 1000
 
 
 # --------------------------------------------------------------------------------------------------
@@ -449,64 +449,64 @@ def test_reentrant_funding_of_a_second_trade_during_the_pull_is_blocked(d, outer
 
 
 @pytest.mark.parametrize("role", ["seller", "buyer"])
-def test_rejecting_eth_receiver_is_credited_and_withdraws_to_another_address(d, role):
-    party = malicious_party(d, "Revert")
-    t = d.terms(**{role: party.address})
+def test_rejecting_eth_receiver_is_credited_and_withdraws_to_another_address(deployed, role):
+    party = malicious_party(deployed, "Revert")
+    t = deployed.terms(**{role: party.address})
     if role == "buyer":
         party.call("createAndFund", t, value=A)
-        d.send(d.escrow.functions.refund(t, A), d.seller)
+        deployed.send(deployed.escrow.functions.refund(t, A), deployed.seller)
         owed, state = A, "Refunded"
     else:
-        d.create_and_fund(t)
-        d.send(d.escrow.functions.release(t, A), d.buyer)
+        deployed.create_and_fund(t)
+        deployed.send(deployed.escrow.functions.release(t, A), deployed.buyer)
         owed, state = A - FEE, "Completed"
-    assert d.state_of(t) == state
-    assert d.escrow.functions.credits(party.address, ETH).call() == owed
+    assert deployed.state_of(t) == state
+    assert deployed.escrow.functions.credits(party.address, ETH).call() == owed
 
     with reverts("WithdrawFailed", to=party.address.lower()):  # it still rejects ETH itself
         party.call("withdraw", ETH, party.address)
-    elsewhere = d.chain.accounts[7]
-    before = d.chain.balance(elsewhere)
+    elsewhere = deployed.chain.accounts[7]
+    before = deployed.chain.balance(elsewhere)
     party.call("withdraw", ETH, elsewhere)
 
-    assert d.chain.balance(elsewhere) - before == owed
-    assert d.escrow.functions.credits(party.address, ETH).call() == 0
-    assert d.chain.balance(d.escrow.address) == d.escrow.functions.feesAccrued(ETH).call()
+    assert deployed.chain.balance(elsewhere) - before == owed
+    assert deployed.escrow.functions.credits(party.address, ETH).call() == 0
+    assert deployed.chain.balance(deployed.escrow.address) == deployed.escrow.functions.feesAccrued(ETH).call()
 
 
-def test_blacklisted_token_seller_is_credited_and_withdraws_to_another_address(d):
-    token = d.tokens["blacklist"]
-    t = d.terms(token=token.address, amount=A)
-    d.create_and_fund(t)
-    d.send(token.functions.setBlacklisted(d.seller, True), d.owner)
+def test_blacklisted_token_seller_is_credited_and_withdraws_to_another_address(deployed):
+    token = deployed.tokens["blacklist"]
+    t = deployed.terms(token=token.address, amount=A)
+    deployed.create_and_fund(t)
+    deployed.send(token.functions.setBlacklisted(deployed.seller, True), deployed.owner)
 
-    d.send(d.escrow.functions.release(t, A), d.buyer)
+    deployed.send(deployed.escrow.functions.release(t, A), deployed.buyer)
 
-    assert d.state_of(t) == "Completed"
-    assert d.escrow.functions.credits(d.seller, token.address).call() == A - FEE
-    elsewhere = d.chain.accounts[7]
-    d.send(d.escrow.functions.withdraw(token.address, elsewhere), d.seller)
+    assert deployed.state_of(t) == "Completed"
+    assert deployed.escrow.functions.credits(deployed.seller, token.address).call() == A - FEE
+    elsewhere = deployed.chain.accounts[7]
+    deployed.send(deployed.escrow.functions.withdraw(token.address, elsewhere), deployed.seller)
     assert token.functions.balanceOf(elsewhere).call() == A - FEE
-    assert token.functions.balanceOf(d.escrow.address).call() == FEE
+    assert token.functions.balanceOf(deployed.escrow.address).call() == FEE
 
 
 @pytest.mark.parametrize("mode", ["BurnGas", "ReturnBomb"])
-def test_gas_griefing_receiver_is_credited_within_a_normal_gas_limit(d, mode):
-    baseline = d.terms()
-    d.create_and_fund(baseline)
-    normal = d.send(d.escrow.functions.release(baseline, A), d.buyer)["gasUsed"]
-    party = malicious_party(d, mode)
-    t = d.terms(seller=party.address)
-    d.create_and_fund(t)
+def test_gas_griefing_receiver_is_credited_within_a_normal_gas_limit(deployed, mode):
+    baseline = deployed.terms()
+    deployed.create_and_fund(baseline)
+    normal = deployed.send(deployed.escrow.functions.release(baseline, A), deployed.buyer)["gasUsed"]
+    party = malicious_party(deployed, mode)
+    t = deployed.terms(seller=party.address)
+    deployed.create_and_fund(t)
 
-    receipt = send_raw(d, d.escrow.functions.release(t, A), d.buyer, gas=500_000)
+    receipt = send_raw(deployed, deployed.escrow.functions.release(t, A), deployed.buyer, gas=500_000)
 
     assert receipt["status"] == 1
     assert (
         receipt["gasUsed"] <= normal + 50_000 + 25_000
     )  # at most the stipend plus the credit write
-    assert d.escrow.functions.credits(party.address, ETH).call() == A - FEE
-    assert d.state_of(t) == "Completed"
+    assert deployed.escrow.functions.credits(party.address, ETH).call() == A - FEE
+    assert deployed.state_of(t) == "Completed"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -514,51 +514,54 @@ def test_gas_griefing_receiver_is_credited_within_a_normal_gas_limit(d, mode):
 # --------------------------------------------------------------------------------------------------
 
 
-def test_dispute_landing_before_release_freezes_funds_for_the_arbiter(d):
-    t = d.terms()
-    d.create_and_fund(t)
-    money = Money(d, ETH, [d.buyer, d.seller, d.arbiter])
-    money.paid_gas(d.send(d.escrow.functions.dispute(t), d.seller))  # the front-runner
+def test_dispute_landing_before_release_freezes_funds_for_the_arbiter(deployed):
+    t = deployed.terms()
+    deployed.create_and_fund(t)
+    money = Money(deployed, ETH, [deployed.buyer, deployed.seller, deployed.arbiter])
+    money.paid_gas(deployed.send(deployed.escrow.functions.dispute(t), deployed.seller))  # the front-runner
 
     with reverts("WrongState", state=STATE["Disputed"]):
-        d.send(d.escrow.functions.release(t, A), d.buyer)
+        deployed.send(deployed.escrow.functions.release(t, A), deployed.buyer)
     with reverts("WrongState", state=STATE["Disputed"]):
-        d.send(d.escrow.functions.refund(t, A), d.seller)
-    assert d.escrow_of(t)["held"] == A and d.chain.balance(d.escrow.address) == A
+        deployed.send(deployed.escrow.functions.refund(t, A), deployed.seller)
+    assert deployed.escrow_of(t)["held"] == A and deployed.chain.balance(deployed.escrow.address) == A
 
-    money.paid_gas(d.send(d.escrow.functions.rule(t, BPS), d.arbiter))
+    money.paid_gas(deployed.send(deployed.escrow.functions.rule(t, BPS), deployed.arbiter))
     parts = split(A, BPS, t["arbiterFeeBps"], PLATFORM_FEE_BPS)
-    assert money.gains() == {d.buyer: parts["toBuyer"], d.seller: 0, d.arbiter: parts["arbiterFee"]}
+    assert money.gains() == {
+        deployed.buyer: parts["toBuyer"], deployed.seller: 0, deployed.arbiter: parts["arbiterFee"]
+    }
 
 
-def test_release_landing_before_dispute_makes_the_dispute_fail(d):
-    t = d.terms()
-    d.create_and_fund(t)
-    d.send(d.escrow.functions.release(t, A), d.buyer)
+def test_release_landing_before_dispute_makes_the_dispute_fail(deployed):
+    t = deployed.terms()
+    deployed.create_and_fund(t)
+    deployed.send(deployed.escrow.functions.release(t, A), deployed.buyer)
 
     with reverts("WrongState", state=STATE["Completed"]):
-        d.send(d.escrow.functions.dispute(t), d.seller)
-    assert d.state_of(t) == "Completed"
+        deployed.send(deployed.escrow.functions.dispute(t), deployed.seller)
+    assert deployed.state_of(t) == "Completed"
 
 
-def test_settlement_swapped_just_before_acceptance_is_not_accepted(d):
-    t = d.terms()
-    d.create_and_fund(t)
-    d.send(d.escrow.functions.proposeSettlement(t, 5000), d.seller)
-    d.send(d.escrow.functions.proposeSettlement(t, 1000), d.seller)  # swapped in front of the buyer
+def test_settlement_swapped_just_before_acceptance_is_not_accepted(deployed):
+    t = deployed.terms()
+    deployed.create_and_fund(t)
+    deployed.send(deployed.escrow.functions.proposeSettlement(t, 5000), deployed.seller)
+    # swapped in front of the buyer
+    deployed.send(deployed.escrow.functions.proposeSettlement(t, 1000), deployed.seller)
 
     with reverts("SettlementMismatch", proposedBps=1000, acceptedBps=5000):
-        d.send(d.escrow.functions.acceptSettlement(t, 5000), d.buyer)
-    assert d.state_of(t) == "Funded" and d.chain.balance(d.escrow.address) == A
+        deployed.send(deployed.escrow.functions.acceptSettlement(t, 5000), deployed.buyer)
+    assert deployed.state_of(t) == "Funded" and deployed.chain.balance(deployed.escrow.address) == A
 
 
-def test_a_party_cannot_accept_its_own_proposal(d):
-    t = d.terms()
-    d.create_and_fund(t)
-    d.send(d.escrow.functions.proposeSettlement(t, 0), d.seller)
+def test_a_party_cannot_accept_its_own_proposal(deployed):
+    t = deployed.terms()
+    deployed.create_and_fund(t)
+    deployed.send(deployed.escrow.functions.proposeSettlement(t, 0), deployed.seller)
 
     with reverts("SettlementMismatch", proposedBps=0, acceptedBps=0):
-        d.send(d.escrow.functions.acceptSettlement(t, 0), d.seller)
+        deployed.send(deployed.escrow.functions.acceptSettlement(t, 0), deployed.seller)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -567,35 +570,35 @@ def test_a_party_cannot_accept_its_own_proposal(d):
 
 
 @pytest.mark.parametrize("fn", ["create", "createAndFund"])
-def test_buyer_equal_to_seller_is_rejected(d, fn):
+def test_buyer_equal_to_seller_is_rejected(deployed, fn):
     # Calling `create` as both parties counts as the seller creating (the creator flag must say so).
     flags = FLAG_RECORD_REPUTATION | (FLAG_CREATED_BY_SELLER if fn == "create" else 0)
-    t = d.terms(seller=d.buyer, flags=flags)
-    with reverts("SameParty", party=d.buyer.lower()):
-        d.send(getattr(d.escrow.functions, fn)(t), d.buyer, A if fn == "createAndFund" else 0)
+    t = deployed.terms(seller=deployed.buyer, flags=flags)
+    with reverts("SameParty", party=deployed.buyer.lower()):
+        deployed.send(getattr(deployed.escrow.functions, fn)(t), deployed.buyer, A if fn == "createAndFund" else 0)
 
 
-def test_seller_filling_its_own_offer_is_rejected(d):
-    offer = _offer(d)
-    signature = sign_offer(d, offer, private_key(d, d.seller))
-    with reverts("SameParty", party=d.seller.lower()):
-        d.send(d.escrow.functions.fillOffer(offer, signature), d.seller, A)
+def test_seller_filling_its_own_offer_is_rejected(deployed):
+    offer = _offer(deployed)
+    signature = sign_offer(deployed, offer, private_key(deployed, deployed.seller))
+    with reverts("SameParty", party=deployed.seller.lower()):
+        deployed.send(deployed.escrow.functions.fillOffer(offer, signature), deployed.seller, A)
 
 
 @pytest.mark.parametrize("arbiter", ["buyer", "seller"])
 @pytest.mark.parametrize("fn", ["create", "createAndFund"])
-def test_arbiter_equal_to_a_party_is_rejected(d, arbiter, fn):
-    t = d.terms(arbiter=getattr(d, arbiter))
-    with reverts("ArbiterIsParty", arbiter=getattr(d, arbiter).lower()):
-        d.send(getattr(d.escrow.functions, fn)(t), d.buyer, A if fn == "createAndFund" else 0)
+def test_arbiter_equal_to_a_party_is_rejected(deployed, arbiter, fn):
+    t = deployed.terms(arbiter=getattr(deployed, arbiter))
+    with reverts("ArbiterIsParty", arbiter=getattr(deployed, arbiter).lower()):
+        deployed.send(getattr(deployed.escrow.functions, fn)(t), deployed.buyer, A if fn == "createAndFund" else 0)
 
 
-def _offer(d: Deployment, **overrides: Any) -> dict[str, Any]:
+def _offer(deployed: Deployment, **overrides: Any) -> dict[str, Any]:
     offer = {
-        "seller": d.seller,
+        "seller": deployed.seller,
         "buyer": "0x" + "00" * 20,
         "token": ETH,
-        "arbiter": d.arbiter,
+        "arbiter": deployed.arbiter,
         "amount": A,
         "arbiterFeeBps": 100,
         "platformFeeBps": PLATFORM_FEE_BPS,
@@ -604,7 +607,7 @@ def _offer(d: Deployment, **overrides: Any) -> dict[str, Any]:
         "flags": 0,
         "termsHash": b"\x22" * 32,
         "nonce": 7,
-        "expiry": d.chain.now() + 3600,
+        "expiry": deployed.chain.now() + 3600,
     }
     offer.update(overrides)
     return offer
@@ -647,8 +650,8 @@ OWNER_REACH = {
 }
 
 
-def test_every_state_changing_function_is_covered_by_the_owner_audit(d):
-    abi = d.escrow.abi
+def test_every_state_changing_function_is_covered_by_the_owner_audit(deployed):
+    abi = deployed.escrow.abi
     mutating = {
         e["name"]
         for e in abi
@@ -657,35 +660,35 @@ def test_every_state_changing_function_is_covered_by_the_owner_audit(d):
     assert mutating == set(OWNER_REACH)
 
 
-def _open_trades(d: Deployment) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+def _open_trades(deployed: Deployment) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """A funded ETH trade (with a seller proposal), a disputed token trade and accrued fees."""
-    token = d.tokens["standard"].address
-    funded = d.terms()
-    disputed = d.terms(token=token, amount=A)
-    paid = d.terms()
+    token = deployed.tokens["standard"].address
+    funded = deployed.terms()
+    disputed = deployed.terms(token=token, amount=A)
+    paid = deployed.terms()
     for t in (funded, disputed, paid):
-        d.create_and_fund(t)
-    d.send(d.escrow.functions.proposeSettlement(funded, 0), d.seller)
-    d.send(d.escrow.functions.dispute(disputed), d.buyer)
-    d.send(d.escrow.functions.release(paid, A), d.buyer)
+        deployed.create_and_fund(t)
+    deployed.send(deployed.escrow.functions.proposeSettlement(funded, 0), deployed.seller)
+    deployed.send(deployed.escrow.functions.dispute(disputed), deployed.buyer)
+    deployed.send(deployed.escrow.functions.release(paid, A), deployed.buyer)
     return funded, disputed, paid
 
 
-def _escrow_books(d: Deployment, trades: list[dict[str, Any]]) -> tuple[int, int, list[int]]:
-    token = d.tokens["standard"].address
+def _escrow_books(deployed: Deployment, trades: list[dict[str, Any]]) -> tuple[int, int, list[int]]:
+    token = deployed.tokens["standard"].address
     return (
-        d.chain.balance(d.escrow.address),
-        balance_of(d, token, d.escrow.address),
-        [d.escrow_of(t)["held"] for t in trades],
+        deployed.chain.balance(deployed.escrow.address),
+        balance_of(deployed, token, deployed.escrow.address),
+        [deployed.escrow_of(t)["held"] for t in trades],
     )
 
 
-def test_owner_can_reach_no_held_funds_through_any_function(d):
-    funded, disputed, paid = _open_trades(d)
-    books = _escrow_books(d, [funded, disputed])
-    owner = d.owner
-    f = d.escrow.functions
-    offer = _offer(d)
+def test_owner_can_reach_no_held_funds_through_any_function(deployed):
+    funded, disputed, paid = _open_trades(deployed)
+    books = _escrow_books(deployed, [funded, disputed])
+    owner = deployed.owner
+    f = deployed.escrow.functions
+    offer = _offer(deployed)
     permit = (0, 0, b"\x00" * 32, b"\x00" * 32)
     attempts = {
         "release": f.release(funded, A),
@@ -710,53 +713,53 @@ def test_owner_can_reach_no_held_funds_through_any_function(d):
     }
     for name, call in attempts.items():
         with reverts(OWNER_REACH[name]):
-            d.send(call, owner)
-    assert _escrow_books(d, [funded, disputed]) == books
+            deployed.send(call, owner)
+    assert _escrow_books(deployed, [funded, disputed]) == books
 
     # Owner-only settings, in turn: none moves a wei of what is held.
     for call, sender in [
         (f.setPlatformFee(500), owner),
         (f.pause(), owner),
         (f.unpause(), owner),
-        (f.transferOwnership(d.stranger), owner),
-        (f.acceptOwnership(), d.stranger),
-        (f.renounceOwnership(), d.stranger),
+        (f.transferOwnership(deployed.stranger), owner),
+        (f.acceptOwnership(), deployed.stranger),
+        (f.renounceOwnership(), deployed.stranger),
     ]:
-        d.send(call, sender)
-        assert _escrow_books(d, [funded, disputed]) == books
+        deployed.send(call, sender)
+        assert _escrow_books(deployed, [funded, disputed]) == books
 
 
-def test_redirecting_fees_moves_only_fees(d):
-    funded, _, _ = _open_trades(d)
-    d.send(d.escrow.functions.setFeeRecipient(d.owner), d.owner)
-    money = Money(d, ETH, [d.owner, d.fee_recipient])
+def test_redirecting_fees_moves_only_fees(deployed):
+    funded, _, _ = _open_trades(deployed)
+    deployed.send(deployed.escrow.functions.setFeeRecipient(deployed.owner), deployed.owner)
+    money = Money(deployed, ETH, [deployed.owner, deployed.fee_recipient])
 
-    money.paid_gas(d.send(d.escrow.functions.withdrawFees(ETH), d.owner))
+    money.paid_gas(deployed.send(deployed.escrow.functions.withdrawFees(ETH), deployed.owner))
 
-    assert money.gains() == {d.owner: FEE, d.fee_recipient: 0}
-    assert d.chain.balance(d.escrow.address) == A == d.escrow_of(funded)["held"]
+    assert money.gains() == {deployed.owner: FEE, deployed.fee_recipient: 0}
+    assert deployed.chain.balance(deployed.escrow.address) == A == deployed.escrow_of(funded)["held"]
     with reverts("NothingToWithdraw"):
-        d.send(d.escrow.functions.withdrawFees(ETH), d.owner)
+        deployed.send(deployed.escrow.functions.withdrawFees(ETH), deployed.owner)
 
 
-def test_pause_blocks_new_trades_but_not_open_ones(d):
-    release_me, refund_me, time_me, fund_me = d.terms(), d.terms(), d.terms(), d.terms()
+def test_pause_blocks_new_trades_but_not_open_ones(deployed):
+    release_me, refund_me, time_me, fund_me = deployed.terms(), deployed.terms(), deployed.terms(), deployed.terms()
     for t in (release_me, refund_me, time_me):
-        d.create_and_fund(t)
-    d.send(d.escrow.functions.create(fund_me), d.buyer)
-    d.send(d.escrow.functions.pause(), d.owner)
+        deployed.create_and_fund(t)
+    deployed.send(deployed.escrow.functions.create(fund_me), deployed.buyer)
+    deployed.send(deployed.escrow.functions.pause(), deployed.owner)
 
     with reverts("EnforcedPause"):
-        d.create_and_fund(d.terms())
+        deployed.create_and_fund(deployed.terms())
     with reverts("EnforcedPause"):
-        d.send(d.escrow.functions.create(d.terms()), d.buyer)
-    d.send(d.escrow.functions.release(release_me, A), d.buyer)
-    d.send(d.escrow.functions.refund(refund_me, A), d.seller)
-    d.send(d.escrow.functions.fund(fund_me), d.buyer, A)
-    d.chain.set_next_timestamp(d.escrow_of(time_me)["deadline"])
-    d.send(d.escrow.functions.timeout(time_me), d.stranger)
+        deployed.send(deployed.escrow.functions.create(deployed.terms()), deployed.buyer)
+    deployed.send(deployed.escrow.functions.release(release_me, A), deployed.buyer)
+    deployed.send(deployed.escrow.functions.refund(refund_me, A), deployed.seller)
+    deployed.send(deployed.escrow.functions.fund(fund_me), deployed.buyer, A)
+    deployed.chain.set_next_timestamp(deployed.escrow_of(time_me)["deadline"])
+    deployed.send(deployed.escrow.functions.timeout(time_me), deployed.stranger)
 
-    assert [d.state_of(t) for t in (release_me, refund_me, time_me, fund_me)] == [
+    assert [deployed.state_of(t) for t in (release_me, refund_me, time_me, fund_me)] == [
         "Completed",
         "Refunded",
         "Refunded",
@@ -764,31 +767,31 @@ def test_pause_blocks_new_trades_but_not_open_ones(d):
     ]
 
 
-def test_renounced_ownership_blocks_no_trade(d):
-    t = d.terms()
-    d.create_and_fund(t)
-    d.send(d.escrow.functions.renounceOwnership(), d.owner)
+def test_renounced_ownership_blocks_no_trade(deployed):
+    t = deployed.terms()
+    deployed.create_and_fund(t)
+    deployed.send(deployed.escrow.functions.renounceOwnership(), deployed.owner)
 
-    with reverts("OwnableUnauthorizedAccount", account=d.owner.lower()):
-        d.send(d.escrow.functions.pause(), d.owner)
-    d.send(d.escrow.functions.dispute(t), d.buyer)
-    d.send(d.escrow.functions.rule(t, 5000), d.arbiter)
-    fresh = d.terms()
-    d.create_and_fund(fresh)
-    d.send(d.escrow.functions.release(fresh, A), d.buyer)
-    d.send(d.escrow.functions.withdrawFees(ETH), d.stranger)
-    assert (d.state_of(t), d.state_of(fresh)) == ("Resolved", "Completed")
-    assert d.chain.balance(d.escrow.address) == 0
+    with reverts("OwnableUnauthorizedAccount", account=deployed.owner.lower()):
+        deployed.send(deployed.escrow.functions.pause(), deployed.owner)
+    deployed.send(deployed.escrow.functions.dispute(t), deployed.buyer)
+    deployed.send(deployed.escrow.functions.rule(t, 5000), deployed.arbiter)
+    fresh = deployed.terms()
+    deployed.create_and_fund(fresh)
+    deployed.send(deployed.escrow.functions.release(fresh, A), deployed.buyer)
+    deployed.send(deployed.escrow.functions.withdrawFees(ETH), deployed.stranger)
+    assert (deployed.state_of(t), deployed.state_of(fresh)) == ("Resolved", "Completed")
+    assert deployed.chain.balance(deployed.escrow.address) == 0
 
 
-def test_fee_change_does_not_reach_open_trades(d):
-    t = d.terms()
-    d.create_and_fund(t)
-    d.send(d.escrow.functions.setPlatformFee(500), d.owner)
+def test_fee_change_does_not_reach_open_trades(deployed):
+    t = deployed.terms()
+    deployed.create_and_fund(t)
+    deployed.send(deployed.escrow.functions.setPlatformFee(500), deployed.owner)
 
-    receipt = d.send(d.escrow.functions.release(t, A), d.buyer)
+    receipt = deployed.send(deployed.escrow.functions.release(t, A), deployed.buyer)
 
-    assert d.events(receipt, "Released")[0]["platformFee"] == FEE
+    assert deployed.events(receipt, "Released")[0]["platformFee"] == FEE
 
 
 # --------------------------------------------------------------------------------------------------
@@ -796,23 +799,23 @@ def test_fee_change_does_not_reach_open_trades(d):
 # --------------------------------------------------------------------------------------------------
 
 
-def test_forced_eth_breaks_nothing_and_belongs_to_no_one(d):
-    released, refunded = d.terms(), d.terms()
-    d.create_and_fund(released)
-    d.create_and_fund(refunded)
+def test_forced_eth_breaks_nothing_and_belongs_to_no_one(deployed):
+    released, refunded = deployed.terms(), deployed.terms()
+    deployed.create_and_fund(released)
+    deployed.create_and_fund(refunded)
     forced = 3 * 10**18
-    deploy_test(d, "ForceSend", d.escrow.address, value=forced)
-    assert d.chain.balance(d.escrow.address) == 2 * A + forced
+    deploy_test(deployed, "ForceSend", deployed.escrow.address, value=forced)
+    assert deployed.chain.balance(deployed.escrow.address) == 2 * A + forced
 
-    d.send(d.escrow.functions.release(released, A), d.buyer)
-    d.send(d.escrow.functions.refund(refunded, A), d.seller)
-    d.send(d.escrow.functions.withdrawFees(ETH), d.stranger)
+    deployed.send(deployed.escrow.functions.release(released, A), deployed.buyer)
+    deployed.send(deployed.escrow.functions.refund(refunded, A), deployed.seller)
+    deployed.send(deployed.escrow.functions.withdrawFees(ETH), deployed.stranger)
 
-    assert (d.state_of(released), d.state_of(refunded)) == ("Completed", "Refunded")
-    assert d.chain.balance(d.escrow.address) == forced
-    for account in (d.owner, d.stranger, d.buyer, d.seller):
+    assert (deployed.state_of(released), deployed.state_of(refunded)) == ("Completed", "Refunded")
+    assert deployed.chain.balance(deployed.escrow.address) == forced
+    for account in (deployed.owner, deployed.stranger, deployed.buyer, deployed.seller):
         with reverts("NothingToWithdraw"):
-            d.send(d.escrow.functions.withdraw(ETH, account), account)
+            deployed.send(deployed.escrow.functions.withdraw(ETH, account), account)
 
 
 STRANGER_CALLS = [
@@ -830,15 +833,15 @@ STRANGER_CALLS = [
 
 
 @pytest.mark.parametrize("fn", STRANGER_CALLS)
-def test_stranger_cannot_act_on_someone_elses_trade(d, fn):
-    t = d.terms()
-    d.create_and_fund(t)
-    d.send(d.escrow.functions.proposeSettlement(t, BPS), d.buyer)
+def test_stranger_cannot_act_on_someone_elses_trade(deployed, fn):
+    t = deployed.terms()
+    deployed.create_and_fund(t)
+    deployed.send(deployed.escrow.functions.proposeSettlement(t, BPS), deployed.buyer)
     if fn == "rule":
-        d.send(d.escrow.functions.dispute(t), d.buyer)
+        deployed.send(deployed.escrow.functions.dispute(t), deployed.buyer)
     if fn == "rate":
-        d.send(d.escrow.functions.release(t, A), d.buyer)
-    before = d.chain.balance(d.escrow.address)
+        deployed.send(deployed.escrow.functions.release(t, A), deployed.buyer)
+    before = deployed.chain.balance(deployed.escrow.address)
     args = {
         "release": (t, A),
         "refund": (t, A),
@@ -850,38 +853,38 @@ def test_stranger_cannot_act_on_someone_elses_trade(d, fn):
     }.get(fn, (t,))
     value = A if fn == "fund" else 0
 
-    with reverts("Unauthorized", caller=d.stranger.lower(), id=trade_id(t)):
-        d.send(getattr(d.escrow.functions, fn)(*args), d.stranger, value)
-    assert d.chain.balance(d.escrow.address) == before
+    with reverts("Unauthorized", caller=deployed.stranger.lower(), id=trade_id(t)):
+        deployed.send(getattr(deployed.escrow.functions, fn)(*args), deployed.stranger, value)
+    assert deployed.chain.balance(deployed.escrow.address) == before
 
 
-def test_stranger_cannot_cancel_before_the_funding_deadline(d):
-    t = d.terms()
-    d.send(d.escrow.functions.create(t), d.buyer)
+def test_stranger_cannot_cancel_before_the_funding_deadline(deployed):
+    t = deployed.terms()
+    deployed.send(deployed.escrow.functions.create(t), deployed.buyer)
     with reverts("DeadlineNotReached"):
-        d.send(d.escrow.functions.cancel(t), d.stranger)
-    assert d.state_of(t) == "AwaitingFunding"
+        deployed.send(deployed.escrow.functions.cancel(t), deployed.stranger)
+    assert deployed.state_of(t) == "AwaitingFunding"
 
 
 TAMPERINGS = {
-    "amount": lambda d: {"amount": A // 2},
-    "seller": lambda d: {"seller": d.stranger},
-    "buyer": lambda d: {"buyer": d.stranger},
-    "platformFeeBps": lambda d: {"platformFeeBps": 0},
-    "arbiterFeeBps": lambda d: {"arbiterFeeBps": 2000},
-    "arbiter": lambda d: {"arbiter": d.stranger},
-    "flags": lambda d: {"flags": FLAG_TIMEOUT_RELEASES},
-    "token": lambda d: {"token": d.tokens["standard"].address},
+    "amount": lambda deployed: {"amount": A // 2},
+    "seller": lambda deployed: {"seller": deployed.stranger},
+    "buyer": lambda deployed: {"buyer": deployed.stranger},
+    "platformFeeBps": lambda deployed: {"platformFeeBps": 0},
+    "arbiterFeeBps": lambda deployed: {"arbiterFeeBps": 2000},
+    "arbiter": lambda deployed: {"arbiter": deployed.stranger},
+    "flags": lambda deployed: {"flags": FLAG_TIMEOUT_RELEASES},
+    "token": lambda deployed: {"token": deployed.tokens["standard"].address},
 }
 
 
 @pytest.mark.parametrize("field_name", list(TAMPERINGS))
-def test_tampered_terms_reach_no_trade(d, field_name):
-    t = d.terms()
-    d.create_and_fund(t)
-    forged = {**t, **TAMPERINGS[field_name](d)}
+def test_tampered_terms_reach_no_trade(deployed, field_name):
+    t = deployed.terms()
+    deployed.create_and_fund(t)
+    forged = {**t, **TAMPERINGS[field_name](deployed)}
     forged_id = trade_id(forged)
-    f = d.escrow.functions
+    f = deployed.escrow.functions
     attempts = [
         (f.release(forged, A // 2), forged["buyer"]),
         (f.refund(forged, A // 2), forged["seller"]),
@@ -889,11 +892,11 @@ def test_tampered_terms_reach_no_trade(d, field_name):
         (f.proposeSettlement(forged, 0), forged["seller"]),
         (f.markDelivered(forged), forged["seller"]),
     ]
-    d.chain.sleep(t["releaseWindow"])
-    attempts.append((f.timeout(forged), d.stranger))
+    deployed.chain.sleep(t["releaseWindow"])
+    attempts.append((f.timeout(forged), deployed.stranger))
 
     for call, sender in attempts:
         with reverts("UnknownTrade", id=forged_id):
-            d.send(call, sender)
-    assert d.escrow_of(t)["held"] == A and d.chain.balance(d.escrow.address) == A
-    assert d.escrow_of(forged)["state"] == STATE["None"]
+            deployed.send(call, sender)
+    assert deployed.escrow_of(t)["held"] == A and deployed.chain.balance(deployed.escrow.address) == A
+    assert deployed.escrow_of(forged)["state"] == STATE["None"]

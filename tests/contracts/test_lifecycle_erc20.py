@@ -48,28 +48,28 @@ def fee(amount: int, bps: int = PLATFORM_FEE_BPS) -> int:
     return amount * bps // BPS
 
 
-def one(d: Deployment, receipt: dict[str, Any], name: str, contract: Any = None) -> Any:
-    found = d.events(receipt, name, contract)
+def one(deployed: Deployment, receipt: dict[str, Any], name: str, contract: Any = None) -> Any:
+    found = deployed.events(receipt, name, contract)
     assert len(found) == 1, f"expected one {name}, got {found}"
     return found[0]
 
 
-def block_time(d: Deployment, receipt: dict[str, Any]) -> int:
-    return int(d.chain.w3.eth.get_block(receipt["blockNumber"])["timestamp"])
+def block_time(deployed: Deployment, receipt: dict[str, Any]) -> int:
+    return int(deployed.chain.w3.eth.get_block(receipt["blockNumber"])["timestamp"])
 
 
 class Ledger:
     """Token balances of the usual accounts and the escrow, before/after."""
 
-    def __init__(self, d: Deployment, token: str) -> None:
-        self.d, self.token = d, token
+    def __init__(self, deployed: Deployment, token: str) -> None:
+        self.d, self.token = deployed, token
         self.who = {
-            "buyer": d.buyer,
-            "seller": d.seller,
-            "arbiter": d.arbiter,
-            "stranger": d.stranger,
-            "fee_recipient": d.fee_recipient,
-            "escrow": d.escrow.address,
+            "buyer": deployed.buyer,
+            "seller": deployed.seller,
+            "arbiter": deployed.arbiter,
+            "stranger": deployed.stranger,
+            "fee_recipient": deployed.fee_recipient,
+            "escrow": deployed.escrow.address,
         }
         self.before = self._read()
 
@@ -81,56 +81,56 @@ class Ledger:
         return {k: now[k] - self.before[k] for k in self.who}
 
 
-def token_terms(d: Deployment, kind: str, **overrides: Any) -> dict[str, Any]:
-    return d.terms(token=d.tokens[kind].address, amount=amount_for(kind), **overrides)
+def token_terms(deployed: Deployment, kind: str, **overrides: Any) -> dict[str, Any]:
+    return deployed.terms(token=deployed.tokens[kind].address, amount=amount_for(kind), **overrides)
 
 
-def funded(d: Deployment, kind: str, **overrides: Any) -> dict[str, Any]:
-    t = token_terms(d, kind, **overrides)
-    approve(d, t["token"], t["buyer"], t["amount"])
-    tx(d, d.escrow.functions.createAndFund(t), t["buyer"])
+def funded(deployed: Deployment, kind: str, **overrides: Any) -> dict[str, Any]:
+    t = token_terms(deployed, kind, **overrides)
+    approve(deployed, t["token"], t["buyer"], t["amount"])
+    tx(deployed, deployed.escrow.functions.createAndFund(t), t["buyer"])
     return t
 
 
-def fees_accrued(d: Deployment, t: dict[str, Any]) -> int:
-    return int(d.escrow.functions.feesAccrued(t["token"]).call())
+def fees_accrued(deployed: Deployment, t: dict[str, Any]) -> int:
+    return int(deployed.escrow.functions.feesAccrued(t["token"]).call())
 
 
 # -- exact tokens ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("kind", EXACT)
-def test_seller_created_trade_funded_by_buyer_pulls_exact_amount(d: Deployment, kind: str) -> None:
-    t = token_terms(d, kind, flags=FLAG_RECORD_REPUTATION | FLAG_CREATED_BY_SELLER)
-    tx(d, d.escrow.functions.create(t), d.seller)
-    assert d.state_of(t) == "AwaitingFunding"
-    approve(d, t["token"], d.buyer, t["amount"])
-    led = Ledger(d, t["token"])
-    r = tx(d, d.escrow.functions.fund(t), d.buyer)
-    e = one(d, r, "TradeFunded")
+def test_seller_created_trade_funded_by_buyer_pulls_exact_amount(deployed: Deployment, kind: str) -> None:
+    t = token_terms(deployed, kind, flags=FLAG_RECORD_REPUTATION | FLAG_CREATED_BY_SELLER)
+    tx(deployed, deployed.escrow.functions.create(t), deployed.seller)
+    assert deployed.state_of(t) == "AwaitingFunding"
+    approve(deployed, t["token"], deployed.buyer, t["amount"])
+    led = Ledger(deployed, t["token"])
+    r = tx(deployed, deployed.escrow.functions.fund(t), deployed.buyer)
+    e = one(deployed, r, "TradeFunded")
     assert (e["id"], e["held"], e["deadline"]) == (
         trade_id(t),
         t["amount"],
-        block_time(d, r) + t["releaseWindow"],
+        block_time(deployed, r) + t["releaseWindow"],
     )
     assert led.delta()["buyer"] == -t["amount"] and led.delta()["escrow"] == t["amount"]
-    assert d.escrow_of(t)["held"] == t["amount"] and d.state_of(t) == "Funded"
+    assert deployed.escrow_of(t)["held"] == t["amount"] and deployed.state_of(t) == "Funded"
 
 
 @pytest.mark.parametrize("kind", EXACT)
-def test_create_and_fund_then_release_in_parts(d: Deployment, kind: str) -> None:
-    t = token_terms(d, kind)
-    approve(d, t["token"], d.buyer, t["amount"])
-    led = Ledger(d, t["token"])
-    r = tx(d, d.escrow.functions.createAndFund(t), d.buyer)
-    e = one(d, r, "TradeCreated")
+def test_create_and_fund_then_release_in_parts(deployed: Deployment, kind: str) -> None:
+    t = token_terms(deployed, kind)
+    approve(deployed, t["token"], deployed.buyer, t["amount"])
+    led = Ledger(deployed, t["token"])
+    r = tx(deployed, deployed.escrow.functions.createAndFund(t), deployed.buyer)
+    e = one(deployed, r, "TradeCreated")
     assert dict(e["terms"]) == t and e["held"] == t["amount"]
     assert led.delta()["escrow"] == t["amount"]
     first = t["amount"] // 3
     rest = t["amount"] - first
-    r1 = tx(d, d.escrow.functions.release(t, first), d.buyer)
-    assert one(d, r1, "Released")["heldAfter"] == rest and d.state_of(t) == "Funded"
-    r2 = tx(d, d.escrow.functions.release(t, rest), d.buyer)
-    assert one(d, r2, "Released")["platformFee"] == fee(rest)
-    assert d.state_of(t) == "Completed"
+    r1 = tx(deployed, deployed.escrow.functions.release(t, first), deployed.buyer)
+    assert one(deployed, r1, "Released")["heldAfter"] == rest and deployed.state_of(t) == "Funded"
+    r2 = tx(deployed, deployed.escrow.functions.release(t, rest), deployed.buyer)
+    assert one(deployed, r2, "Released")["platformFee"] == fee(rest)
+    assert deployed.state_of(t) == "Completed"
     fees = fee(first) + fee(rest)
     delta = led.delta()
     assert (
@@ -138,19 +138,19 @@ def test_create_and_fund_then_release_in_parts(d: Deployment, kind: str) -> None
         and delta["buyer"] == -t["amount"]
         and delta["escrow"] == fees
     )
-    assert fees_accrued(d, t) == fees
-    assert d.record(d.seller)["completedAsSeller"] == 1
+    assert fees_accrued(deployed, t) == fees
+    assert deployed.record(deployed.seller)["completedAsSeller"] == 1
 
 
 @pytest.mark.parametrize("kind", CORE)
-def test_partial_refund_then_release_of_the_rest(d: Deployment, kind: str) -> None:
-    t = funded(d, kind)
+def test_partial_refund_then_release_of_the_rest(deployed: Deployment, kind: str) -> None:
+    t = funded(deployed, kind)
     part = t["amount"] // 4
-    led = Ledger(d, t["token"])
-    tx(d, d.escrow.functions.refund(t, part), d.seller)
-    assert d.state_of(t) == "Funded"
-    tx(d, d.escrow.functions.release(t, t["amount"] - part), d.buyer)
-    assert d.state_of(t) == "Completed"
+    led = Ledger(deployed, t["token"])
+    tx(deployed, deployed.escrow.functions.refund(t, part), deployed.seller)
+    assert deployed.state_of(t) == "Funded"
+    tx(deployed, deployed.escrow.functions.release(t, t["amount"] - part), deployed.buyer)
+    assert deployed.state_of(t) == "Completed"
     delta = led.delta()
     assert delta["buyer"] == part
     assert delta["seller"] == t["amount"] - part - fee(t["amount"] - part)
@@ -158,23 +158,23 @@ def test_partial_refund_then_release_of_the_rest(d: Deployment, kind: str) -> No
 
 
 @pytest.mark.parametrize("kind", EXACT)
-def test_full_refund_returns_every_token(d: Deployment, kind: str) -> None:
-    t = funded(d, kind)
-    led = Ledger(d, t["token"])
-    r = tx(d, d.escrow.functions.refund(t, t["amount"]), d.seller)
-    assert one(d, r, "Refunded")["toBuyer"] == t["amount"]
+def test_full_refund_returns_every_token(deployed: Deployment, kind: str) -> None:
+    t = funded(deployed, kind)
+    led = Ledger(deployed, t["token"])
+    r = tx(deployed, deployed.escrow.functions.refund(t, t["amount"]), deployed.seller)
+    assert one(deployed, r, "Refunded")["toBuyer"] == t["amount"]
     assert led.delta()["buyer"] == t["amount"] and led.delta()["escrow"] == -t["amount"]
-    assert d.state_of(t) == "Refunded" and fees_accrued(d, t) == 0
+    assert deployed.state_of(t) == "Refunded" and fees_accrued(deployed, t) == 0
 
 
 @pytest.mark.parametrize("kind", CORE)
-def test_ruling_pays_exact_token_shares(d: Deployment, kind: str) -> None:
-    t = funded(d, kind, arbiterFeeBps=250)
-    tx(d, d.escrow.functions.dispute(t), d.buyer)
-    led = Ledger(d, t["token"])
-    r = tx(d, d.escrow.functions.rule(t, 4001), d.arbiter)
+def test_ruling_pays_exact_token_shares(deployed: Deployment, kind: str) -> None:
+    t = funded(deployed, kind, arbiterFeeBps=250)
+    tx(deployed, deployed.escrow.functions.dispute(t), deployed.buyer)
+    led = Ledger(deployed, t["token"])
+    r = tx(deployed, deployed.escrow.functions.rule(t, 4001), deployed.arbiter)
     s = split(t["amount"], 4001, 250, PLATFORM_FEE_BPS)
-    e = one(d, r, "Ruled")
+    e = one(deployed, r, "Ruled")
     assert (e["toBuyer"], e["toSeller"], e["arbiterFee"], e["platformFee"]) == (
         s["toBuyer"],
         s["toSeller"],
@@ -189,19 +189,19 @@ def test_ruling_pays_exact_token_shares(d: Deployment, kind: str) -> None:
     )
     assert delta["escrow"] == -(t["amount"] - s["platformFee"])
     assert sum(s.values()) == t["amount"]
-    assert fees_accrued(d, t) == s["platformFee"]
-    assert d.state_of(t) == "Resolved"
+    assert fees_accrued(deployed, t) == s["platformFee"]
+    assert deployed.state_of(t) == "Resolved"
 
 
 @pytest.mark.parametrize("kind", CORE)
-def test_settlement_in_dispute_pays_agreed_token_split(d: Deployment, kind: str) -> None:
-    t = funded(d, kind)
-    tx(d, d.escrow.functions.dispute(t), d.seller)
-    tx(d, d.escrow.functions.proposeSettlement(t, 2500), d.buyer)
-    led = Ledger(d, t["token"])
-    r = tx(d, d.escrow.functions.acceptSettlement(t, 2500), d.seller)
+def test_settlement_in_dispute_pays_agreed_token_split(deployed: Deployment, kind: str) -> None:
+    t = funded(deployed, kind)
+    tx(deployed, deployed.escrow.functions.dispute(t), deployed.seller)
+    tx(deployed, deployed.escrow.functions.proposeSettlement(t, 2500), deployed.buyer)
+    led = Ledger(deployed, t["token"])
+    r = tx(deployed, deployed.escrow.functions.acceptSettlement(t, 2500), deployed.seller)
     s = split(t["amount"], 2500, 0, PLATFORM_FEE_BPS)
-    e = one(d, r, "Settled")
+    e = one(deployed, r, "Settled")
     assert (e["toBuyer"], e["toSeller"], e["platformFee"]) == (
         s["toBuyer"],
         s["toSeller"],
@@ -212,37 +212,37 @@ def test_settlement_in_dispute_pays_agreed_token_split(d: Deployment, kind: str)
         s["toSeller"],
         0,
     )
-    assert d.state_of(t) == "Settled"
+    assert deployed.state_of(t) == "Settled"
 
 
 @pytest.mark.parametrize("kind", CORE)
 @pytest.mark.parametrize("releases", [True, False], ids=["release-policy", "refund-policy"])
-def test_timeout_applies_policy_with_tokens(d: Deployment, kind: str, releases: bool) -> None:
+def test_timeout_applies_policy_with_tokens(deployed: Deployment, kind: str, releases: bool) -> None:
     flags = FLAG_RECORD_REPUTATION | (FLAG_TIMEOUT_RELEASES if releases else 0)
-    t = funded(d, kind, flags=flags)
-    d.chain.set_next_timestamp(d.escrow_of(t)["deadline"])
-    led = Ledger(d, t["token"])
-    r = tx(d, d.escrow.functions.timeout(t), d.stranger)
-    e = one(d, r, "TimedOut")
+    t = funded(deployed, kind, flags=flags)
+    deployed.chain.set_next_timestamp(deployed.escrow_of(t)["deadline"])
+    led = Ledger(deployed, t["token"])
+    r = tx(deployed, deployed.escrow.functions.timeout(t), deployed.stranger)
+    e = one(deployed, r, "TimedOut")
     assert (e["toSeller"], e["amount"]) == (releases, t["amount"])
     if releases:
         assert led.delta()["seller"] == t["amount"] - fee(t["amount"]) and led.delta()["buyer"] == 0
-        assert d.state_of(t) == "Completed"
+        assert deployed.state_of(t) == "Completed"
     else:
         assert led.delta()["buyer"] == t["amount"] and led.delta()["seller"] == 0
-        assert d.state_of(t) == "Refunded"
+        assert deployed.state_of(t) == "Refunded"
 
 
 @pytest.mark.parametrize("kind", CORE)
-def test_expired_dispute_even_token_split_and_fees_withdrawn(d: Deployment, kind: str) -> None:
-    t = funded(d, kind)
-    tx(d, d.escrow.functions.dispute(t), d.buyer)
-    d.chain.set_next_timestamp(d.escrow_of(t)["deadline"])
-    led = Ledger(d, t["token"])
-    r = tx(d, d.escrow.functions.resolveExpiredDispute(t), d.stranger)
+def test_expired_dispute_even_token_split_and_fees_withdrawn(deployed: Deployment, kind: str) -> None:
+    t = funded(deployed, kind)
+    tx(deployed, deployed.escrow.functions.dispute(t), deployed.buyer)
+    deployed.chain.set_next_timestamp(deployed.escrow_of(t)["deadline"])
+    led = Ledger(deployed, t["token"])
+    r = tx(deployed, deployed.escrow.functions.resolveExpiredDispute(t), deployed.stranger)
     to_buyer = t["amount"] // 2
     gross = t["amount"] - to_buyer
-    e = one(d, r, "DisputeExpired")
+    e = one(deployed, r, "DisputeExpired")
     assert (e["toBuyer"], e["toSeller"], e["platformFee"]) == (
         to_buyer,
         gross - fee(gross),
@@ -253,54 +253,54 @@ def test_expired_dispute_even_token_split_and_fees_withdrawn(d: Deployment, kind
         gross - fee(gross),
         0,
     )
-    r = tx(d, d.escrow.functions.withdrawFees(t["token"]), d.stranger)
-    e = one(d, r, "FeesWithdrawn")
-    assert (e["token"], e["recipient"], e["amount"]) == (t["token"], d.fee_recipient, fee(gross))
+    r = tx(deployed, deployed.escrow.functions.withdrawFees(t["token"]), deployed.stranger)
+    e = one(deployed, r, "FeesWithdrawn")
+    assert (e["token"], e["recipient"], e["amount"]) == (t["token"], deployed.fee_recipient, fee(gross))
     assert led.delta()["fee_recipient"] == fee(gross)
-    assert fees_accrued(d, t) == 0
-    assert balance_of(d, t["token"], d.escrow.address) == 0
+    assert fees_accrued(deployed, t) == 0
+    assert balance_of(deployed, t["token"], deployed.escrow.address) == 0
 
 
 @pytest.mark.parametrize("kind", CORE)
-def test_buyer_created_trade_marked_delivered_times_out_to_seller(d: Deployment, kind: str) -> None:
-    t = token_terms(d, kind)  # timeout refunds the buyer unless delivery is marked
-    tx(d, d.escrow.functions.create(t), d.buyer)
-    approve(d, t["token"], d.buyer, t["amount"])
-    tx(d, d.escrow.functions.fund(t), d.buyer)
-    r = tx(d, d.escrow.functions.markDelivered(t), d.seller)
-    deadline = block_time(d, r) + t["releaseWindow"]
-    assert one(d, r, "DeliveryMarked")["deadline"] == deadline == d.escrow_of(t)["deadline"]
-    d.chain.set_next_timestamp(deadline)
-    led = Ledger(d, t["token"])
-    r = tx(d, d.escrow.functions.timeout(t), d.stranger)
-    e = one(d, r, "TimedOut")
+def test_buyer_created_trade_marked_delivered_times_out_to_seller(deployed: Deployment, kind: str) -> None:
+    t = token_terms(deployed, kind)  # timeout refunds the buyer unless delivery is marked
+    tx(deployed, deployed.escrow.functions.create(t), deployed.buyer)
+    approve(deployed, t["token"], deployed.buyer, t["amount"])
+    tx(deployed, deployed.escrow.functions.fund(t), deployed.buyer)
+    r = tx(deployed, deployed.escrow.functions.markDelivered(t), deployed.seller)
+    deadline = block_time(deployed, r) + t["releaseWindow"]
+    assert one(deployed, r, "DeliveryMarked")["deadline"] == deadline == deployed.escrow_of(t)["deadline"]
+    deployed.chain.set_next_timestamp(deadline)
+    led = Ledger(deployed, t["token"])
+    r = tx(deployed, deployed.escrow.functions.timeout(t), deployed.stranger)
+    e = one(deployed, r, "TimedOut")
     assert (e["toSeller"], e["amount"], e["platformFee"]) == (True, t["amount"], fee(t["amount"]))
     assert led.delta()["seller"] == t["amount"] - fee(t["amount"]) and led.delta()["buyer"] == 0
-    assert fees_accrued(d, t) == fee(t["amount"])
-    assert d.state_of(t) == "Completed"
+    assert fees_accrued(deployed, t) == fee(t["amount"])
+    assert deployed.state_of(t) == "Completed"
 
 
 @pytest.mark.parametrize("kind", CORE)
-def test_cancelled_token_trade_moves_nothing(d: Deployment, kind: str) -> None:
-    t = token_terms(d, kind)
-    tx(d, d.escrow.functions.create(t), d.buyer)
-    approve(d, t["token"], d.buyer, t["amount"])
-    led = Ledger(d, t["token"])
-    tx(d, d.escrow.functions.cancel(t), d.buyer)
-    assert d.state_of(t) == "Cancelled"
+def test_cancelled_token_trade_moves_nothing(deployed: Deployment, kind: str) -> None:
+    t = token_terms(deployed, kind)
+    tx(deployed, deployed.escrow.functions.create(t), deployed.buyer)
+    approve(deployed, t["token"], deployed.buyer, t["amount"])
+    led = Ledger(deployed, t["token"])
+    tx(deployed, deployed.escrow.functions.cancel(t), deployed.buyer)
+    assert deployed.state_of(t) == "Cancelled"
     assert led.delta() == {k: 0 for k in led.who}
 
 
-def test_six_decimal_token_fee_rounds_down_on_small_amounts(d: Deployment) -> None:
+def test_six_decimal_token_fee_rounds_down_on_small_amounts(deployed: Deployment) -> None:
     # 399 base units at 0.25%: fee 0.9975 -> 0; 400 -> exactly 1
-    t = d.terms(token=d.tokens["six_decimals"].address, amount=799)
-    d.create_and_fund(t)
-    led = Ledger(d, t["token"])
-    r1 = tx(d, d.escrow.functions.release(t, 399), d.buyer)
-    r2 = tx(d, d.escrow.functions.release(t, 400), d.buyer)
-    assert one(d, r1, "Released")["platformFee"] == 0
-    assert one(d, r2, "Released")["platformFee"] == 1
-    assert led.delta()["seller"] == 798 and fees_accrued(d, t) == 1
+    t = deployed.terms(token=deployed.tokens["six_decimals"].address, amount=799)
+    deployed.create_and_fund(t)
+    led = Ledger(deployed, t["token"])
+    r1 = tx(deployed, deployed.escrow.functions.release(t, 399), deployed.buyer)
+    r2 = tx(deployed, deployed.escrow.functions.release(t, 400), deployed.buyer)
+    assert one(deployed, r1, "Released")["platformFee"] == 0
+    assert one(deployed, r2, "Released")["platformFee"] == 1
+    assert led.delta()["seller"] == 798 and fees_accrued(deployed, t) == 1
 
 
 # -- fee-on-transfer -------------------------------------------------------------------------------
@@ -308,173 +308,174 @@ def fot_arrived(amount: int) -> int:
     return amount - amount * 100 // BPS  # the token burns 1% of every transfer
 
 
-def test_fee_on_transfer_trade_holds_what_arrived(d: Deployment) -> None:
-    t = token_terms(d, "fee_on_transfer")
-    approve(d, t["token"], d.buyer, t["amount"])
-    led = Ledger(d, t["token"])
-    r = tx(d, d.escrow.functions.createAndFund(t), d.buyer)
+def test_fee_on_transfer_trade_holds_what_arrived(deployed: Deployment) -> None:
+    t = token_terms(deployed, "fee_on_transfer")
+    approve(deployed, t["token"], deployed.buyer, t["amount"])
+    led = Ledger(deployed, t["token"])
+    r = tx(deployed, deployed.escrow.functions.createAndFund(t), deployed.buyer)
     held = fot_arrived(t["amount"])
     assert held < t["amount"]
-    assert one(d, r, "TradeCreated")["held"] == held
-    assert d.escrow_of(t)["held"] == held
+    assert one(deployed, r, "TradeCreated")["held"] == held
+    assert deployed.escrow_of(t)["held"] == held
     assert led.delta()["escrow"] == held and led.delta()["buyer"] == -t["amount"]
 
 
-def test_fee_on_transfer_fund_reports_what_arrived(d: Deployment) -> None:
-    t = token_terms(d, "fee_on_transfer")
-    tx(d, d.escrow.functions.create(t), d.buyer)
-    approve(d, t["token"], d.buyer, t["amount"])
-    r = tx(d, d.escrow.functions.fund(t), d.buyer)
-    assert one(d, r, "TradeFunded")["held"] == fot_arrived(t["amount"])
-    assert d.escrow_of(t)["held"] == fot_arrived(t["amount"])
+def test_fee_on_transfer_fund_reports_what_arrived(deployed: Deployment) -> None:
+    t = token_terms(deployed, "fee_on_transfer")
+    tx(deployed, deployed.escrow.functions.create(t), deployed.buyer)
+    approve(deployed, t["token"], deployed.buyer, t["amount"])
+    r = tx(deployed, deployed.escrow.functions.fund(t), deployed.buyer)
+    assert one(deployed, r, "TradeFunded")["held"] == fot_arrived(t["amount"])
+    assert deployed.escrow_of(t)["held"] == fot_arrived(t["amount"])
 
 
-def test_fee_on_transfer_release_pays_from_what_arrived(d: Deployment) -> None:
-    t = funded(d, "fee_on_transfer")
+def test_fee_on_transfer_release_pays_from_what_arrived(deployed: Deployment) -> None:
+    t = funded(deployed, "fee_on_transfer")
     held = fot_arrived(t["amount"])
     with reverts("InvalidPart", requested=t["amount"], held=held):
-        d.send(d.escrow.functions.release(t, t["amount"]), d.buyer)
-    led = Ledger(d, t["token"])
-    r = tx(d, d.escrow.functions.release(t, held), d.buyer)
-    e = one(d, r, "Released")
+        deployed.send(deployed.escrow.functions.release(t, t["amount"]), deployed.buyer)
+    led = Ledger(deployed, t["token"])
+    r = tx(deployed, deployed.escrow.functions.release(t, held), deployed.buyer)
+    e = one(deployed, r, "Released")
     assert (e["toSeller"], e["platformFee"], e["heldAfter"]) == (held - fee(held), fee(held), 0)
     assert led.delta()["seller"] == fot_arrived(
         held - fee(held)
     )  # the token takes its cut on the way out
     assert led.delta()["escrow"] == -(held - fee(held))
-    assert fees_accrued(d, t) == fee(held)
-    assert d.state_of(t) == "Completed"
-    tx(d, d.escrow.functions.withdrawFees(t["token"]), d.stranger)
+    assert fees_accrued(deployed, t) == fee(held)
+    assert deployed.state_of(t) == "Completed"
+    tx(deployed, deployed.escrow.functions.withdrawFees(t["token"]), deployed.stranger)
     assert led.delta()["fee_recipient"] == fot_arrived(fee(held))
-    assert balance_of(d, t["token"], d.escrow.address) == 0  # nothing stuck, nothing missing
+    assert balance_of(deployed, t["token"], deployed.escrow.address) == 0  # nothing stuck, nothing missing
 
 
-def test_fee_on_transfer_ruling_splits_what_arrived(d: Deployment) -> None:
-    t = funded(d, "fee_on_transfer")
+def test_fee_on_transfer_ruling_splits_what_arrived(deployed: Deployment) -> None:
+    t = funded(deployed, "fee_on_transfer")
     held = fot_arrived(t["amount"])
-    tx(d, d.escrow.functions.dispute(t), d.buyer)
-    r = tx(d, d.escrow.functions.rule(t, 5000), d.arbiter)
+    tx(deployed, deployed.escrow.functions.dispute(t), deployed.buyer)
+    r = tx(deployed, deployed.escrow.functions.rule(t, 5000), deployed.arbiter)
     s = split(held, 5000, 100, PLATFORM_FEE_BPS)
-    e = one(d, r, "Ruled")
+    e = one(deployed, r, "Ruled")
     assert (e["toBuyer"], e["toSeller"], e["arbiterFee"], e["platformFee"]) == (
         s["toBuyer"],
         s["toSeller"],
         s["arbiterFee"],
         s["platformFee"],
     )
-    assert balance_of(d, t["token"], d.escrow.address) == s["platformFee"]
+    assert balance_of(deployed, t["token"], deployed.escrow.address) == s["platformFee"]
 
 
-def test_fee_on_transfer_refund_returns_what_arrived(d: Deployment) -> None:
-    t = funded(d, "fee_on_transfer")
+def test_fee_on_transfer_refund_returns_what_arrived(deployed: Deployment) -> None:
+    t = funded(deployed, "fee_on_transfer")
     held = fot_arrived(t["amount"])
-    led = Ledger(d, t["token"])
-    r = tx(d, d.escrow.functions.refund(t, held), d.seller)
-    assert one(d, r, "Refunded")["toBuyer"] == held
+    led = Ledger(deployed, t["token"])
+    r = tx(deployed, deployed.escrow.functions.refund(t, held), deployed.seller)
+    assert one(deployed, r, "Refunded")["toBuyer"] == held
     assert led.delta()["buyer"] == fot_arrived(held)
-    assert d.state_of(t) == "Refunded" and balance_of(d, t["token"], d.escrow.address) == 0
+    assert deployed.state_of(t) == "Refunded" and balance_of(deployed, t["token"], deployed.escrow.address) == 0
 
 
 # -- blacklist -------------------------------------------------------------------------------------
-def test_blacklisted_seller_payout_is_credited_and_withdrawn_elsewhere(d: Deployment) -> None:
-    token = d.tokens["blacklist"]
-    t = funded(d, "blacklist")
-    tx(d, token.functions.setBlacklisted(d.seller, True), d.owner)
-    led = Ledger(d, t["token"])
-    r = tx(d, d.escrow.functions.release(t, t["amount"]), d.buyer)
+def test_blacklisted_seller_payout_is_credited_and_withdrawn_elsewhere(deployed: Deployment) -> None:
+    token = deployed.tokens["blacklist"]
+    t = funded(deployed, "blacklist")
+    tx(deployed, token.functions.setBlacklisted(deployed.seller, True), deployed.owner)
+    led = Ledger(deployed, t["token"])
+    r = tx(deployed, deployed.escrow.functions.release(t, t["amount"]), deployed.buyer)
     net = t["amount"] - fee(t["amount"])
-    e = one(d, r, "PaymentCredited")
-    assert (e["receiver"], e["token"], e["amount"]) == (d.seller, t["token"], net)
-    assert d.state_of(t) == "Completed"  # the payout did not block the transition
-    assert d.escrow.functions.credits(d.seller, t["token"]).call() == net
+    e = one(deployed, r, "PaymentCredited")
+    assert (e["receiver"], e["token"], e["amount"]) == (deployed.seller, t["token"], net)
+    assert deployed.state_of(t) == "Completed"  # the payout did not block the transition
+    assert deployed.escrow.functions.credits(deployed.seller, t["token"]).call() == net
     assert led.delta()["escrow"] == 0 and led.delta()["seller"] == 0
-    with reverts("Blacklisted", account=d.seller):
-        d.send(d.escrow.functions.withdraw(t["token"], d.seller), d.seller)
-    r = tx(d, d.escrow.functions.withdraw(t["token"], d.stranger), d.seller)
-    e = one(d, r, "Withdrawn")
+    with reverts("Blacklisted", account=deployed.seller):
+        deployed.send(deployed.escrow.functions.withdraw(t["token"], deployed.seller), deployed.seller)
+    r = tx(deployed, deployed.escrow.functions.withdraw(t["token"], deployed.stranger), deployed.seller)
+    e = one(deployed, r, "Withdrawn")
     assert (e["account"], e["token"], e["to"], e["amount"]) == (
-        d.seller,
+        deployed.seller,
         t["token"],
-        d.stranger,
+        deployed.stranger,
         net,
     )
     assert led.delta()["stranger"] == net
-    assert d.escrow.functions.credits(d.seller, t["token"]).call() == 0
+    assert deployed.escrow.functions.credits(deployed.seller, t["token"]).call() == 0
     assert led.delta()["escrow"] == -net
 
 
-def test_blacklisted_buyer_refund_is_credited_and_ruling_still_pays_seller(d: Deployment) -> None:
-    token = d.tokens["blacklist"]
-    t = funded(d, "blacklist")
-    tx(d, d.escrow.functions.dispute(t), d.seller)
-    tx(d, token.functions.setBlacklisted(d.buyer, True), d.owner)
-    led = Ledger(d, t["token"])
-    r = tx(d, d.escrow.functions.rule(t, 5000), d.arbiter)
+def test_blacklisted_buyer_refund_is_credited_and_ruling_still_pays_seller(deployed: Deployment) -> None:
+    token = deployed.tokens["blacklist"]
+    t = funded(deployed, "blacklist")
+    tx(deployed, deployed.escrow.functions.dispute(t), deployed.seller)
+    tx(deployed, token.functions.setBlacklisted(deployed.buyer, True), deployed.owner)
+    led = Ledger(deployed, t["token"])
+    r = tx(deployed, deployed.escrow.functions.rule(t, 5000), deployed.arbiter)
     s = split(t["amount"], 5000, 100, PLATFORM_FEE_BPS)
-    e = one(d, r, "PaymentCredited")
-    assert (e["receiver"], e["amount"]) == (d.buyer, s["toBuyer"])
+    e = one(deployed, r, "PaymentCredited")
+    assert (e["receiver"], e["amount"]) == (deployed.buyer, s["toBuyer"])
     assert led.delta()["seller"] == s["toSeller"] and led.delta()["arbiter"] == s["arbiterFee"]
-    assert d.escrow.functions.credits(d.buyer, t["token"]).call() == s["toBuyer"]
-    tx(d, d.escrow.functions.withdraw(t["token"], d.stranger), d.buyer)
+    assert deployed.escrow.functions.credits(deployed.buyer, t["token"]).call() == s["toBuyer"]
+    tx(deployed, deployed.escrow.functions.withdraw(t["token"], deployed.stranger), deployed.buyer)
     assert led.delta()["stranger"] == s["toBuyer"]
 
 
 # -- permit ----------------------------------------------------------------------------------------
-def test_create_and_fund_with_permit_needs_no_approve(d: Deployment) -> None:
-    token = d.tokens["permit"]
-    t = token_terms(d, "permit")
-    assert token.functions.allowance(d.buyer, d.escrow.address).call() == 0
-    permit = sign_permit(d, token, d.buyer, d.escrow.address, t["amount"], next_time(d) + 3600)
-    led = Ledger(d, t["token"])
-    block_before = d.chain.w3.eth.block_number
-    r = tx(d, d.escrow.functions.createAndFundWithPermit(t, permit), d.buyer)
+def test_create_and_fund_with_permit_needs_no_approve(deployed: Deployment) -> None:
+    token = deployed.tokens["permit"]
+    t = token_terms(deployed, "permit")
+    assert token.functions.allowance(deployed.buyer, deployed.escrow.address).call() == 0
+    permit = sign_permit(deployed, token, deployed.buyer, deployed.escrow.address, t["amount"],
+                         next_time(deployed) + 3600)
+    led = Ledger(deployed, t["token"])
+    block_before = deployed.chain.w3.eth.block_number
+    r = tx(deployed, deployed.escrow.functions.createAndFundWithPermit(t, permit), deployed.buyer)
     assert r["blockNumber"] == block_before + 1  # one transaction
-    assert one(d, r, "TradeCreated")["held"] == t["amount"]
+    assert one(deployed, r, "TradeCreated")["held"] == t["amount"]
     assert led.delta()["buyer"] == -t["amount"] and led.delta()["escrow"] == t["amount"]
-    assert token.functions.allowance(d.buyer, d.escrow.address).call() == 0
-    assert token.functions.nonces(d.buyer).call() == 1
-    assert d.state_of(t) == "Funded"
-    tx(d, d.escrow.functions.release(t, t["amount"]), d.buyer)
+    assert token.functions.allowance(deployed.buyer, deployed.escrow.address).call() == 0
+    assert token.functions.nonces(deployed.buyer).call() == 1
+    assert deployed.state_of(t) == "Funded"
+    tx(deployed, deployed.escrow.functions.release(t, t["amount"]), deployed.buyer)
     assert led.delta()["seller"] == t["amount"] - fee(t["amount"])
 
 
-def test_front_run_permit_does_not_block_funding(d: Deployment) -> None:
-    token = d.tokens["permit"]
-    t = token_terms(d, "permit")
-    p = sign_permit(d, token, d.buyer, d.escrow.address, t["amount"], next_time(d) + 3600)
+def test_front_run_permit_does_not_block_funding(deployed: Deployment) -> None:
+    token = deployed.tokens["permit"]
+    t = token_terms(deployed, "permit")
+    p = sign_permit(deployed, token, deployed.buyer, deployed.escrow.address, t["amount"], next_time(deployed) + 3600)
     # someone submits the buyer's permit first: the escrow's own permit call then fails, the
     # allowance stays
     tx(
-        d,
+        deployed,
         token.functions.permit(
-            d.buyer, d.escrow.address, t["amount"], p["deadline"], p["v"], p["r"], p["s"]
+            deployed.buyer, deployed.escrow.address, t["amount"], p["deadline"], p["v"], p["r"], p["s"]
         ),
-        d.stranger,
+        deployed.stranger,
     )
-    tx(d, d.escrow.functions.createAndFundWithPermit(t, p), d.buyer)
-    assert d.state_of(t) == "Funded" and d.escrow_of(t)["held"] == t["amount"]
+    tx(deployed, deployed.escrow.functions.createAndFundWithPermit(t, p), deployed.buyer)
+    assert deployed.state_of(t) == "Funded" and deployed.escrow_of(t)["held"] == t["amount"]
 
 
-def test_bad_permit_without_allowance_fails_on_transfer(d: Deployment) -> None:
-    token = d.tokens["permit"]
-    t = token_terms(d, "permit")
+def test_bad_permit_without_allowance_fails_on_transfer(deployed: Deployment) -> None:
+    token = deployed.tokens["permit"]
+    t = token_terms(deployed, "permit")
     p = sign_permit(
-        d, token, d.buyer, d.escrow.address, t["amount"] - 1, next_time(d) + 3600
+        deployed, token, deployed.buyer, deployed.escrow.address, t["amount"] - 1, next_time(deployed) + 3600
     )  # wrong value
     with reverts(
-        "ERC20InsufficientAllowance", spender=d.escrow.address, allowance=0, needed=t["amount"]
+        "ERC20InsufficientAllowance", spender=deployed.escrow.address, allowance=0, needed=t["amount"]
     ):
-        d.send(d.escrow.functions.createAndFundWithPermit(t, p), d.buyer)
-    assert d.state_of(t) == "None"
+        deployed.send(deployed.escrow.functions.createAndFundWithPermit(t, p), deployed.buyer)
+    assert deployed.state_of(t) == "None"
 
 
-def test_reputation_outcome_recorded_for_token_trade(d: Deployment) -> None:
-    t = funded(d, "standard")
-    r = tx(d, d.escrow.functions.release(t, t["amount"]), d.buyer)
-    e = one(d, r, "OutcomeRecorded", d.reputation)
+def test_reputation_outcome_recorded_for_token_trade(deployed: Deployment) -> None:
+    t = funded(deployed, "standard")
+    r = tx(deployed, deployed.escrow.functions.release(t, t["amount"]), deployed.buyer)
+    e = one(deployed, r, "OutcomeRecorded", deployed.reputation)
     assert (e["escrow"], e["tradeId"], e["outcome"]) == (
-        d.escrow.address,
+        deployed.escrow.address,
         trade_id(t),
         OUTCOME["Completed"],
     )
-    assert d.escrow_of(t)["state"] == STATE["Completed"]
+    assert deployed.escrow_of(t)["state"] == STATE["Completed"]

@@ -30,34 +30,34 @@ from support.offers import (
 )
 
 
-def one(d: Deployment, receipt: dict[str, Any], name: str) -> Any:
-    found = d.events(receipt, name)
+def one(deployed: Deployment, receipt: dict[str, Any], name: str) -> Any:
+    found = deployed.events(receipt, name)
     assert len(found) == 1, f"expected one {name}, got {found}"
     return found[0]
 
 
-def fill(d: Deployment, o: dict[str, Any], signature: bytes, buyer: str) -> dict[str, Any]:
+def fill(deployed: Deployment, o: dict[str, Any], signature: bytes, buyer: str) -> dict[str, Any]:
     value = o["amount"] if o["token"] == ETH else 0
-    return tx(d, d.escrow.functions.fillOffer(o, signature), buyer, value)
+    return tx(deployed, deployed.escrow.functions.fillOffer(o, signature), buyer, value)
 
 
-def try_fill(d: Deployment, o: dict[str, Any], signature: bytes, buyer: str) -> None:
+def try_fill(deployed: Deployment, o: dict[str, Any], signature: bytes, buyer: str) -> None:
     """Fill through gas estimation, so that a revert surfaces with its error."""
     value = o["amount"] if o["token"] == ETH else 0
-    d.send(d.escrow.functions.fillOffer(o, signature), buyer, value)
+    deployed.send(deployed.escrow.functions.fillOffer(o, signature), buyer, value)
 
 
 # -- digest ----------------------------------------------------------------------------------------
-def test_python_digest_equals_contract_offer_digest(d: Deployment) -> None:
+def test_python_digest_equals_contract_offer_digest(deployed: Deployment) -> None:
     o = offer(
-        d,
-        buyer=d.buyer,
-        token=d.tokens["standard"].address,
+        deployed,
+        buyer=deployed.buyer,
+        token=deployed.tokens["standard"].address,
         nonce=2**200 + 5,
         termsHash=b"\xab" * 32,
     )
-    assert d.escrow.functions.OFFER_TYPEHASH().call() == offer_typehash()
-    assert d.escrow.functions.offerDigest(o).call() == offer_digest(d, o)
+    assert deployed.escrow.functions.OFFER_TYPEHASH().call() == offer_typehash()
+    assert deployed.escrow.functions.offerDigest(o).call() == offer_digest(deployed, o)
     domain_type = (
         "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
     )
@@ -65,154 +65,155 @@ def test_python_digest_equals_contract_offer_digest(d: Deployment) -> None:
         keccak(text=domain_type)
         + keccak(text="P2PEscrow")
         + keccak(text="1")
-        + d.chain.w3.eth.chain_id.to_bytes(32, "big")
+        + deployed.chain.w3.eth.chain_id.to_bytes(32, "big")
         + bytes(12)
-        + bytes.fromhex(d.escrow.address[2:])
+        + bytes.fromhex(deployed.escrow.address[2:])
     )
-    assert d.escrow.functions.domainSeparator().call() == domain
+    assert deployed.escrow.functions.domainSeparator().call() == domain
     # every field is part of the digest
     for name, typ in OFFER_FIELDS:
         changed = dict(o)
         if typ == "address":
-            changed[name] = d.stranger
+            changed[name] = deployed.stranger
         elif typ == "bytes32":
             changed[name] = b"\x01" * 32
         else:
             changed[name] = o[name] + 1
-        assert offer_digest(d, changed) != offer_digest(d, o), name
-        assert d.escrow.functions.offerDigest(changed).call() == offer_digest(d, changed), name
+        assert offer_digest(deployed, changed) != offer_digest(deployed, o), name
+        assert deployed.escrow.functions.offerDigest(changed).call() == offer_digest(deployed, changed), name
 
 
 # -- filling ---------------------------------------------------------------------------------------
-def test_anyone_can_fill_an_open_offer_seller_pays_no_gas(d: Deployment) -> None:
-    o = offer(d)  # buyer = 0: anyone
-    sig = sign_offer(d, o)
-    seller_eth = balance_of(d, ETH, d.seller)
-    filler = d.stranger
-    r = fill(d, o, sig, filler)
+def test_anyone_can_fill_an_open_offer_seller_pays_no_gas(deployed: Deployment) -> None:
+    o = offer(deployed)  # buyer = 0: anyone
+    sig = sign_offer(deployed, o)
+    seller_eth = balance_of(deployed, ETH, deployed.seller)
+    filler = deployed.stranger
+    r = fill(deployed, o, sig, filler)
     t = terms_of_offer(o, filler)
     tid = trade_id(t)
-    e = one(d, r, "OfferFilled")
-    assert (e["seller"], e["nonce"], e["id"]) == (d.seller, o["nonce"], tid)
-    created = one(d, r, "TradeCreated")
+    e = one(deployed, r, "OfferFilled")
+    assert (e["seller"], e["nonce"], e["id"]) == (deployed.seller, o["nonce"], tid)
+    created = one(deployed, r, "TradeCreated")
     assert (created["id"], created["buyer"], created["seller"], created["held"]) == (
         tid,
         filler,
-        d.seller,
+        deployed.seller,
         o["amount"],
     )
     assert dict(created["terms"]) == t
-    assert d.state_of(t) == "Funded" and d.escrow_of(t)["held"] == o["amount"]
-    assert d.escrow.functions.isNonceUsed(d.seller, o["nonce"]).call()
-    assert balance_of(d, ETH, d.seller) == seller_eth  # the seller sent no transaction
-    assert balance_of(d, ETH, d.escrow.address) == o["amount"]
+    assert deployed.state_of(t) == "Funded" and deployed.escrow_of(t)["held"] == o["amount"]
+    assert deployed.escrow.functions.isNonceUsed(deployed.seller, o["nonce"]).call()
+    assert balance_of(deployed, ETH, deployed.seller) == seller_eth  # the seller sent no transaction
+    assert balance_of(deployed, ETH, deployed.escrow.address) == o["amount"]
     # the trade goes on like any other: the filler is its buyer
-    tx(d, d.escrow.functions.release(t, o["amount"]), filler)
-    assert d.state_of(t) == "Completed"
+    tx(deployed, deployed.escrow.functions.release(t, o["amount"]), filler)
+    assert deployed.state_of(t) == "Completed"
     assert (
-        balance_of(d, ETH, d.seller)
+        balance_of(deployed, ETH, deployed.seller)
         == seller_eth + o["amount"] - o["amount"] * PLATFORM_FEE_BPS // 10_000
     )
 
 
-def test_reserved_offer_can_be_filled_only_by_its_buyer(d: Deployment) -> None:
-    o = offer(d, buyer=d.buyer)
-    sig = sign_offer(d, o)
-    with reverts("NotOfferBuyer", buyer=d.buyer):
-        try_fill(d, o, sig, d.stranger)
-    assert not d.escrow.functions.isNonceUsed(d.seller, o["nonce"]).call()
-    fill(d, o, sig, d.buyer)
-    assert d.state_of(terms_of_offer(o, d.buyer)) == "Funded"
+def test_reserved_offer_can_be_filled_only_by_its_buyer(deployed: Deployment) -> None:
+    o = offer(deployed, buyer=deployed.buyer)
+    sig = sign_offer(deployed, o)
+    with reverts("NotOfferBuyer", buyer=deployed.buyer):
+        try_fill(deployed, o, sig, deployed.stranger)
+    assert not deployed.escrow.functions.isNonceUsed(deployed.seller, o["nonce"]).call()
+    fill(deployed, o, sig, deployed.buyer)
+    assert deployed.state_of(terms_of_offer(o, deployed.buyer)) == "Funded"
 
 
-def test_erc20_offer_fill_pulls_tokens_from_the_filler(d: Deployment) -> None:
-    token = d.tokens["six_decimals"]
-    o = offer(d, token=token.address, amount=250 * 10**6)
-    sig = sign_offer(d, o)
-    approve(d, token.address, d.buyer, o["amount"])
-    before = balance_of(d, token.address, d.buyer)
-    seller_eth = balance_of(d, ETH, d.seller)
-    fill(d, o, sig, d.buyer)
-    t = terms_of_offer(o, d.buyer)
-    assert d.state_of(t) == "Funded" and d.escrow_of(t)["held"] == o["amount"]
-    assert balance_of(d, token.address, d.buyer) == before - o["amount"]
-    assert balance_of(d, token.address, d.escrow.address) == o["amount"]
-    assert balance_of(d, ETH, d.seller) == seller_eth
+def test_erc20_offer_fill_pulls_tokens_from_the_filler(deployed: Deployment) -> None:
+    token = deployed.tokens["six_decimals"]
+    o = offer(deployed, token=token.address, amount=250 * 10**6)
+    sig = sign_offer(deployed, o)
+    approve(deployed, token.address, deployed.buyer, o["amount"])
+    before = balance_of(deployed, token.address, deployed.buyer)
+    seller_eth = balance_of(deployed, ETH, deployed.seller)
+    fill(deployed, o, sig, deployed.buyer)
+    t = terms_of_offer(o, deployed.buyer)
+    assert deployed.state_of(t) == "Funded" and deployed.escrow_of(t)["held"] == o["amount"]
+    assert balance_of(deployed, token.address, deployed.buyer) == before - o["amount"]
+    assert balance_of(deployed, token.address, deployed.escrow.address) == o["amount"]
+    assert balance_of(deployed, ETH, deployed.seller) == seller_eth
 
 
-def test_permit_offer_fill_is_one_transaction_without_approve(d: Deployment) -> None:
-    token = d.tokens["permit"]
-    o = offer(d, token=token.address, amount=42 * 10**18, buyer=d.buyer)
-    sig = sign_offer(d, o)
-    permit = sign_permit(d, token, d.buyer, d.escrow.address, o["amount"], next_time(d) + 600)
-    assert token.functions.allowance(d.buyer, d.escrow.address).call() == 0
-    before = balance_of(d, token.address, d.buyer)
-    seller_eth = balance_of(d, ETH, d.seller)
-    block = d.chain.w3.eth.block_number
-    r = tx(d, d.escrow.functions.fillOfferWithPermit(o, sig, permit), d.buyer)
+def test_permit_offer_fill_is_one_transaction_without_approve(deployed: Deployment) -> None:
+    token = deployed.tokens["permit"]
+    o = offer(deployed, token=token.address, amount=42 * 10**18, buyer=deployed.buyer)
+    sig = sign_offer(deployed, o)
+    permit = sign_permit(deployed, token, deployed.buyer, deployed.escrow.address, o["amount"],
+                         next_time(deployed) + 600)
+    assert token.functions.allowance(deployed.buyer, deployed.escrow.address).call() == 0
+    before = balance_of(deployed, token.address, deployed.buyer)
+    seller_eth = balance_of(deployed, ETH, deployed.seller)
+    block = deployed.chain.w3.eth.block_number
+    r = tx(deployed, deployed.escrow.functions.fillOfferWithPermit(o, sig, permit), deployed.buyer)
     assert r["blockNumber"] == block + 1
-    t = terms_of_offer(o, d.buyer)
-    assert one(d, r, "OfferFilled")["id"] == trade_id(t)
-    assert d.state_of(t) == "Funded"
-    assert balance_of(d, token.address, d.buyer) == before - o["amount"]
-    assert token.functions.allowance(d.buyer, d.escrow.address).call() == 0
-    assert balance_of(d, ETH, d.seller) == seller_eth
+    t = terms_of_offer(o, deployed.buyer)
+    assert one(deployed, r, "OfferFilled")["id"] == trade_id(t)
+    assert deployed.state_of(t) == "Funded"
+    assert balance_of(deployed, token.address, deployed.buyer) == before - o["amount"]
+    assert token.functions.allowance(deployed.buyer, deployed.escrow.address).call() == 0
+    assert balance_of(deployed, ETH, deployed.seller) == seller_eth
 
 
-def test_offer_with_reputation_off_and_release_policy_keeps_its_flags(d: Deployment) -> None:
-    o = offer(d, flags=1)
-    fill(d, o, sign_offer(d, o), d.buyer)
-    t = terms_of_offer(o, d.buyer)
+def test_offer_with_reputation_off_and_release_policy_keeps_its_flags(deployed: Deployment) -> None:
+    o = offer(deployed, flags=1)
+    fill(deployed, o, sign_offer(deployed, o), deployed.buyer)
+    t = terms_of_offer(o, deployed.buyer)
     assert t["flags"] == 1 | 4
-    d.chain.set_next_timestamp(d.escrow_of(t)["deadline"])
-    tx(d, d.escrow.functions.timeout(t), d.stranger)
-    assert d.escrow_of(t)["state"] == STATE["Completed"]
-    assert d.record(d.seller)["completedAsSeller"] == 0  # reputation flag off
+    deployed.chain.set_next_timestamp(deployed.escrow_of(t)["deadline"])
+    tx(deployed, deployed.escrow.functions.timeout(t), deployed.stranger)
+    assert deployed.escrow_of(t)["state"] == STATE["Completed"]
+    assert deployed.record(deployed.seller)["completedAsSeller"] == 0  # reputation flag off
 
 
 # -- replay and forgery ----------------------------------------------------------------------------
-def test_same_offer_cannot_be_filled_twice(d: Deployment) -> None:
-    o = offer(d)
-    sig = sign_offer(d, o)
-    fill(d, o, sig, d.buyer)
-    with reverts("NonceUsed", seller=d.seller, nonce=o["nonce"]):
-        try_fill(d, o, sig, d.stranger)
-    with reverts("NonceUsed", seller=d.seller, nonce=o["nonce"]):
-        try_fill(d, o, sig, d.buyer)
+def test_same_offer_cannot_be_filled_twice(deployed: Deployment) -> None:
+    o = offer(deployed)
+    sig = sign_offer(deployed, o)
+    fill(deployed, o, sig, deployed.buyer)
+    with reverts("NonceUsed", seller=deployed.seller, nonce=o["nonce"]):
+        try_fill(deployed, o, sig, deployed.stranger)
+    with reverts("NonceUsed", seller=deployed.seller, nonce=o["nonce"]):
+        try_fill(deployed, o, sig, deployed.buyer)
 
 
-def test_signature_is_bound_to_the_escrow_contract(d: Deployment) -> None:
-    other = d.chain.deploy(
-        "P2PEscrow", d.owner, d.fee_recipient, PLATFORM_FEE_BPS, d.reputation.address
+def test_signature_is_bound_to_the_escrow_contract(deployed: Deployment) -> None:
+    other = deployed.chain.deploy(
+        "P2PEscrow", deployed.owner, deployed.fee_recipient, PLATFORM_FEE_BPS, deployed.reputation.address
     )
-    o = offer(d)
-    sig = sign_offer(d, o)  # for d.escrow
-    assert other.functions.offerDigest(o).call() != d.escrow.functions.offerDigest(o).call()
-    with reverts("InvalidSignature", seller=d.seller):
-        d.send(other.functions.fillOffer(o, sig), d.buyer, o["amount"])
+    o = offer(deployed)
+    sig = sign_offer(deployed, o)  # for d.escrow
+    assert other.functions.offerDigest(o).call() != deployed.escrow.functions.offerDigest(o).call()
+    with reverts("InvalidSignature", seller=deployed.seller):
+        deployed.send(other.functions.fillOffer(o, sig), deployed.buyer, o["amount"])
     # the same offer signed for the other deployment fills there
     tx(
-        d,
-        other.functions.fillOffer(o, sign_offer(d, o, verifying_contract=other.address)),
-        d.buyer,
+        deployed,
+        other.functions.fillOffer(o, sign_offer(deployed, o, verifying_contract=other.address)),
+        deployed.buyer,
         o["amount"],
     )
-    assert other.functions.isNonceUsed(d.seller, o["nonce"]).call()
-    assert not d.escrow.functions.isNonceUsed(d.seller, o["nonce"]).call()
+    assert other.functions.isNonceUsed(deployed.seller, o["nonce"]).call()
+    assert not deployed.escrow.functions.isNonceUsed(deployed.seller, o["nonce"]).call()
 
 
-def test_signature_for_another_chain_is_rejected(d: Deployment) -> None:
-    o = offer(d)
-    sig = sign_offer(d, o, chain_id=1)
-    with reverts("InvalidSignature", seller=d.seller):
-        try_fill(d, o, sig, d.buyer)
+def test_signature_for_another_chain_is_rejected(deployed: Deployment) -> None:
+    o = offer(deployed)
+    sig = sign_offer(deployed, o, chain_id=1)
+    with reverts("InvalidSignature", seller=deployed.seller):
+        try_fill(deployed, o, sig, deployed.buyer)
 
 
-def test_signature_by_someone_other_than_the_seller_is_rejected(d: Deployment) -> None:
-    o = offer(d)
-    sig = sign_offer(d, o, signer=d.stranger)
-    with reverts("InvalidSignature", seller=d.seller):
-        try_fill(d, o, sig, d.buyer)
+def test_signature_by_someone_other_than_the_seller_is_rejected(deployed: Deployment) -> None:
+    o = offer(deployed)
+    sig = sign_offer(deployed, o, signer=deployed.stranger)
+    with reverts("InvalidSignature", seller=deployed.seller):
+        try_fill(deployed, o, sig, deployed.buyer)
 
 
 @pytest.mark.parametrize(
@@ -220,10 +221,10 @@ def test_signature_by_someone_other_than_the_seller_is_rejected(d: Deployment) -
     [b"", b"\x00" * 65, b"\x01" * 64, b"\x02" * 70],
     ids=["empty", "zero", "short", "long"],
 )
-def test_malformed_signature_is_rejected(d: Deployment, signature: bytes) -> None:
-    o = offer(d)
-    with reverts("InvalidSignature", seller=d.seller):
-        try_fill(d, o, signature, d.buyer)
+def test_malformed_signature_is_rejected(deployed: Deployment, signature: bytes) -> None:
+    o = offer(deployed)
+    with reverts("InvalidSignature", seller=deployed.seller):
+        try_fill(deployed, o, signature, deployed.buyer)
 
 
 TAMPER: dict[str, Any] = {
@@ -243,85 +244,85 @@ TAMPER: dict[str, Any] = {
 
 
 @pytest.mark.parametrize("field", list(TAMPER))
-def test_tampered_offer_field_invalidates_signature(d: Deployment, field: str) -> None:
-    o = offer(d)
-    sig = sign_offer(d, o)
+def test_tampered_offer_field_invalidates_signature(deployed: Deployment, field: str) -> None:
+    o = offer(deployed)
+    sig = sign_offer(deployed, o)
     tampered = dict(o)
     value = TAMPER[field]
     if value in ("stranger", "buyer"):
-        value = getattr(d, value)
+        value = getattr(deployed, value)
     elif value == "standard":
-        value = d.tokens["standard"].address
-        approve(d, value, d.buyer, o["amount"])
+        value = deployed.tokens["standard"].address
+        approve(deployed, value, deployed.buyer, o["amount"])
     elif value is None:
         value = o[field] + 1
     tampered[field] = value
     seller = tampered["seller"]
     with reverts("InvalidSignature", seller=seller):
-        try_fill(d, tampered, sig, d.buyer)
+        try_fill(deployed, tampered, sig, deployed.buyer)
 
 
-def test_tampered_platform_fee_is_rejected_by_signature(d: Deployment) -> None:
-    o = offer(d)
-    sig = sign_offer(d, o)
-    with reverts("InvalidSignature", seller=d.seller):
-        try_fill(d, dict(o, platformFeeBps=0), sig, d.buyer)
+def test_tampered_platform_fee_is_rejected_by_signature(deployed: Deployment) -> None:
+    o = offer(deployed)
+    sig = sign_offer(deployed, o)
+    with reverts("InvalidSignature", seller=deployed.seller):
+        try_fill(deployed, dict(o, platformFeeBps=0), sig, deployed.buyer)
 
 
-def test_offer_signed_before_a_fee_change_cannot_be_filled_after_it(d: Deployment) -> None:
-    o = offer(d)
-    sig = sign_offer(d, o)
-    tx(d, d.escrow.functions.setPlatformFee(100), d.owner)
+def test_offer_signed_before_a_fee_change_cannot_be_filled_after_it(deployed: Deployment) -> None:
+    o = offer(deployed)
+    sig = sign_offer(deployed, o)
+    tx(deployed, deployed.escrow.functions.setPlatformFee(100), deployed.owner)
     with reverts("PlatformFeeMismatch", given=PLATFORM_FEE_BPS, current=100):
-        try_fill(d, o, sig, d.buyer)
+        try_fill(deployed, o, sig, deployed.buyer)
 
 
 # -- expiry ----------------------------------------------------------------------------------------
-def test_offer_is_valid_up_to_its_expiry_second(d: Deployment) -> None:
-    expiry = next_time(d) + 1000
-    o = offer(d, expiry=expiry)
-    d.chain.set_next_timestamp(expiry)
-    fill(d, o, sign_offer(d, o), d.buyer)
-    assert d.state_of(terms_of_offer(o, d.buyer)) == "Funded"
+def test_offer_is_valid_up_to_its_expiry_second(deployed: Deployment) -> None:
+    expiry = next_time(deployed) + 1000
+    o = offer(deployed, expiry=expiry)
+    deployed.chain.set_next_timestamp(expiry)
+    fill(deployed, o, sign_offer(deployed, o), deployed.buyer)
+    assert deployed.state_of(terms_of_offer(o, deployed.buyer)) == "Funded"
 
 
-def test_offer_is_invalid_one_second_after_expiry(d: Deployment) -> None:
-    expiry = next_time(d) + 1000
-    o = offer(d, expiry=expiry)
-    d.chain.set_next_timestamp(expiry + 1)
+def test_offer_is_invalid_one_second_after_expiry(deployed: Deployment) -> None:
+    expiry = next_time(deployed) + 1000
+    o = offer(deployed, expiry=expiry)
+    deployed.chain.set_next_timestamp(expiry + 1)
     with reverts("OfferExpired", expiry=expiry):
-        try_fill(d, o, sign_offer(d, o), d.buyer)
+        try_fill(deployed, o, sign_offer(deployed, o), deployed.buyer)
 
 
 # -- nonces ----------------------------------------------------------------------------------------
-def test_revoked_offer_cannot_be_filled(d: Deployment) -> None:
-    o = offer(d)
-    sig = sign_offer(d, o)
-    r = tx(d, d.escrow.functions.revokeOffer(o["nonce"]), d.seller)
-    e = one(d, r, "OfferRevoked")
-    assert (e["seller"], e["nonce"]) == (d.seller, o["nonce"])
-    assert d.escrow.functions.isNonceUsed(d.seller, o["nonce"]).call()
-    with reverts("NonceUsed", seller=d.seller, nonce=o["nonce"]):
-        try_fill(d, o, sig, d.buyer)
-    with reverts("NonceUsed", seller=d.seller, nonce=o["nonce"]):
-        d.send(d.escrow.functions.revokeOffer(o["nonce"]), d.seller)
+def test_revoked_offer_cannot_be_filled(deployed: Deployment) -> None:
+    o = offer(deployed)
+    sig = sign_offer(deployed, o)
+    r = tx(deployed, deployed.escrow.functions.revokeOffer(o["nonce"]), deployed.seller)
+    e = one(deployed, r, "OfferRevoked")
+    assert (e["seller"], e["nonce"]) == (deployed.seller, o["nonce"])
+    assert deployed.escrow.functions.isNonceUsed(deployed.seller, o["nonce"]).call()
+    with reverts("NonceUsed", seller=deployed.seller, nonce=o["nonce"]):
+        try_fill(deployed, o, sig, deployed.buyer)
+    with reverts("NonceUsed", seller=deployed.seller, nonce=o["nonce"]):
+        deployed.send(deployed.escrow.functions.revokeOffer(o["nonce"]), deployed.seller)
 
 
-def test_nonces_are_per_seller_and_per_bit(d: Deployment) -> None:
-    used = d.escrow.functions.isNonceUsed
+def test_nonces_are_per_seller_and_per_bit(deployed: Deployment) -> None:
+    used = deployed.escrow.functions.isNonceUsed
     for nonce in (0, 255, 256, 2**256 - 1):
-        assert not used(d.seller, nonce).call()
-    tx(d, d.escrow.functions.revokeOffer(255), d.seller)
-    tx(d, d.escrow.functions.revokeOffer(2**256 - 1), d.seller)
-    assert used(d.seller, 255).call() and used(d.seller, 2**256 - 1).call()
+        assert not used(deployed.seller, nonce).call()
+    tx(deployed, deployed.escrow.functions.revokeOffer(255), deployed.seller)
+    tx(deployed, deployed.escrow.functions.revokeOffer(2**256 - 1), deployed.seller)
+    assert used(deployed.seller, 255).call() and used(deployed.seller, 2**256 - 1).call()
     assert (
-        not used(d.seller, 0).call()
-        and not used(d.seller, 254).call()
-        and not used(d.seller, 256).call()
+        not used(deployed.seller, 0).call()
+        and not used(deployed.seller, 254).call()
+        and not used(deployed.seller, 256).call()
     )
-    assert not used(d.stranger, 255).call()  # another seller's nonce space
+    assert not used(deployed.stranger, 255).call()  # another seller's nonce space
     # a revocation by someone else does not touch the seller's nonce
-    o = offer(d, nonce=7)
-    tx(d, d.escrow.functions.revokeOffer(7), d.stranger)
-    fill(d, o, sign_offer(d, o), d.buyer)
-    assert used(d.seller, 7).call()
+    o = offer(deployed, nonce=7)
+    tx(deployed, deployed.escrow.functions.revokeOffer(7), deployed.stranger)
+    fill(deployed, o, sign_offer(deployed, o), deployed.buyer)
+    assert used(deployed.seller, 7).call()

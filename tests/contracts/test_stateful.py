@@ -176,9 +176,9 @@ _canonical = functools.lru_cache(maxsize=None)(to_canonical_address)
 class Raw:
     """py-evm state reads: balances and storage, no EVM execution."""
 
-    def __init__(self, d: Deployment, tokens: dict[str, str]) -> None:
-        self.backend = d.chain.tester.backend
-        self.escrow = to_canonical_address(d.escrow.address)
+    def __init__(self, deployed: Deployment, tokens: dict[str, str]) -> None:
+        self.backend = deployed.chain.tester.backend
+        self.escrow = to_canonical_address(deployed.escrow.address)
         self.tokens = {name: to_canonical_address(address) for name, address in tokens.items()}
 
     def state(self) -> Any:
@@ -218,69 +218,69 @@ class Raw:
 class World:
     """Accounts, hostile parties, tokens and approvals, deployed once; examples revert to `base`."""
 
-    def __init__(self, d: FastDeployment) -> None:
-        self.d = d
-        acc = d.chain.accounts
+    def __init__(self, deployed: FastDeployment) -> None:
+        self.d = deployed
+        acc = deployed.chain.accounts
         self.tokens = {
-            name: d.tokens[name] for name in ("standard", "no_return", "fee_on_transfer")
+            name: deployed.tokens[name] for name in ("standard", "no_return", "fee_on_transfer")
         }
         self.token_address = {"eth": ETH, **{name: c.address for name, c in self.tokens.items()}}
         self.operator, self.extra, self.vault, self.alt_recipient = acc[5], acc[6], acc[7], acc[8]
         self.malicious = [
-            malicious_party(d, "Revert", eth=0, tokens=tuple(self.tokens.values()))
+            malicious_party(deployed, "Revert", eth=0, tokens=tuple(self.tokens.values()))
             for _ in range(3)
         ]
         self.by_address = {m.address: m for m in self.malicious}
         self.parties = [
-            d.buyer,
-            d.seller,
+            deployed.buyer,
+            deployed.seller,
             self.extra,
             self.malicious[0].address,
             self.malicious[1].address,
         ]
-        self.arbiters = [d.arbiter, self.malicious[2].address]
+        self.arbiters = [deployed.arbiter, self.malicious[2].address]
         self.tracked = [*acc, *self.by_address]
         for token in self.tokens.values():
-            d.send(token.functions.mint(self.extra, 10**30), d.owner)
+            deployed.send(token.functions.mint(self.extra, 10**30), deployed.owner)
             for party in self.parties:
                 if (
                     party in self.by_address
                 ):  # through execute: MaliciousParty.approve wants a bool back
                     approve = bytes.fromhex(
-                        token.encode_abi("approve", [d.escrow.address, MAX_UINT])[2:]
+                        token.encode_abi("approve", [deployed.escrow.address, MAX_UINT])[2:]
                     )
-                    d.send(
+                    deployed.send(
                         self.by_address[party].contract.functions.execute(token.address, approve),
                         self.operator,
                     )
                 else:
-                    d.send(token.functions.approve(d.escrow.address, MAX_UINT), party)
-        self.raw = Raw(d, {n: a for n, a in self.token_address.items() if n != "eth"})
+                    deployed.send(token.functions.approve(deployed.escrow.address, MAX_UINT), party)
+        self.raw = Raw(deployed, {n: a for n, a in self.token_address.items() if n != "eth"})
         self._check_layout()
-        self.base = d.chain.snapshot()
+        self.base = deployed.chain.snapshot()
 
     def _check_layout(self) -> None:
         """The raw slots agree with the ABI getters (on a throwaway trade, reverted)."""
-        d, snap = self.d, self.d.chain.snapshot()
+        deployed, snap = self.d, self.d.chain.snapshot()
         hostile = self.malicious[0]
-        t = d.terms(seller=hostile.address)
-        d.create_and_fund(t)
-        d.send(d.escrow.functions.release(t, t["amount"] // 3), d.buyer)
+        t = deployed.terms(seller=hostile.address)
+        deployed.create_and_fund(t)
+        deployed.send(deployed.escrow.functions.release(t, t["amount"] // 3), deployed.buyer)
         state = self.raw.state()
-        assert self.raw.escrow_slot(state, t) == d.escrow_of(t)
-        assert self.raw.fees(state, ETH) == d.escrow.functions.feesAccrued(ETH).call() > 0
+        assert self.raw.escrow_slot(state, t) == deployed.escrow_of(t)
+        assert self.raw.fees(state, ETH) == deployed.escrow.functions.feesAccrued(ETH).call() > 0
         assert (
             self.raw.credit(state, hostile.address, ETH)
-            == d.escrow.functions.credits(hostile.address, ETH).call()
+            == deployed.escrow.functions.credits(hostile.address, ETH).call()
             > 0
         )
         for asset, token in self.tokens.items():
             assert (
-                self.raw.balance(state, asset, d.buyer)
-                == token.functions.balanceOf(d.buyer).call()
+                self.raw.balance(state, asset, deployed.buyer)
+                == token.functions.balanceOf(deployed.buyer).call()
                 > 0
             )
-        d.chain.revert(snap)
+        deployed.chain.revert(snap)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -428,14 +428,14 @@ class EscrowMachine(RuleBasedStateMachine):
     ) -> Any:
         """`who` calls escrow.`fn_name`: expected to revert with `expect` (simulated, nothing
         mined), or to succeed (sent; gas and value charged to the sender in the model)."""
-        d = self.d
+        deployed = self.d
         if who in self.w.by_address:
             fn = self.w.by_address[who].contract.functions.execute(
-                d.escrow.address, calldata(d, fn_name, *args)
+                deployed.escrow.address, calldata(deployed, fn_name, *args)
             )
             sender = self.w.operator
         else:
-            fn, sender = getattr(d.escrow.functions, fn_name)(*args), who
+            fn, sender = getattr(deployed.escrow.functions, fn_name)(*args), who
         tx = {"from": sender, "value": value}
         event(f"{fn_name}: {expect or 'ok'}")
         OUTCOMES[f"{fn_name}: {expect or 'ok'}"] += 1
@@ -461,7 +461,7 @@ class EscrowMachine(RuleBasedStateMachine):
 
     def _read_events(self, receipt: Any) -> None:
         """Per-trade money in and out as the contract reports it (checked against the model)."""
-        d = self.d
+        deployed = self.d
         for name, fields_in, fields_out in (
             ("TradeCreated", ["held"], []),
             ("TradeFunded", ["held"], []),
@@ -472,15 +472,15 @@ class EscrowMachine(RuleBasedStateMachine):
             ("Ruled", [], ["toBuyer", "toSeller", "arbiterFee", "platformFee"]),
             ("DisputeExpired", [], ["toBuyer", "toSeller", "platformFee"]),
         ):
-            for args in d.events(receipt, name):
+            for args in deployed.events(receipt, name):
                 trade = self.by_id[bytes(args["id"])]
                 trade.events_in += sum(args[f] for f in fields_in)
                 trade.events_out += sum(args[f] for f in fields_out)
                 if fields_out and args.get("heldAfter", 0) == 0:
                     trade.finals += 1
-        reputation = d.reputation.address
+        reputation = deployed.reputation.address
         if any(log["address"] == reputation for log in receipt["logs"]):
-            for args in d.events(receipt, "Rated", d.reputation):
+            for args in deployed.events(receipt, "Rated", deployed.reputation):
                 trade = self.by_id[bytes(args["tradeId"])]
                 t = trade.terms
                 assert trade.state in FINISHED and trade.has(MARK_SELLER_PAID), (
@@ -1233,8 +1233,8 @@ class EscrowMachine(RuleBasedStateMachine):
 
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:SELFDESTRUCT opcode:DeprecationWarning")
-def test_random_action_sequences_keep_every_invariant(d):
-    world = World(fast(d))
+def test_random_action_sequences_keep_every_invariant(deployed):
+    world = World(fast(deployed))
     chosen = fuzz_settings()
     FIGURES.clear()
     EXAMPLE_STEPS.clear()

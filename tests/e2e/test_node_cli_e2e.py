@@ -62,6 +62,12 @@ def send_eth(url: str, sender: str, to: str, wei: int) -> None:
         time.sleep(0.1)
 
 
+def token_balance(url: str, token: str, holder: str) -> int:
+    """``balanceOf(holder)`` by a raw eth_call: what the chain says, not what the CLI says."""
+    data = "0x70a08231" + "00" * 12 + holder[2:].lower()
+    return int(_nodes.rpc(url, "eth_call", [{"to": token, "data": data}, "latest"]), 16)
+
+
 def start_stop_persist(engine: str, home: Path) -> tuple[int, dict]:
     """start -> again -> status -> deploy refused -> a transfer -> stop -> start -> all still there."""
     port = free_port()
@@ -89,6 +95,21 @@ def start_stop_persist(engine: str, home: Path) -> tuple[int, dict]:
     assert refused.exit_code == 2
     assert f"already deployed on chain {CHAIN_ID[engine]} at {escrow}" in one_error_line(refused.stderr)
 
+    tokens = started["deployment"]["dev_tokens"]
+    assert sorted(tokens) == ["DEUR", "DUSD"] and tokens == node["deployment"]["dev_tokens"]
+    assert f"DUSD:       {tokens['DUSD']} (dev token)" in text
+    assert token_balance(started["url"], tokens["DUSD"], DEV9) == 1_000_000 * 10**6  # minted at deployment
+    newcomer = "0x" + "5e" * 20
+    funded = ok(run("--json", "--network", NETWORK[engine], "node", "fund", newcomer, home=home))
+    assert [(f["symbol"], f["amount"]) for f in funded["funded"]] == [
+        ("ETH", "10"), ("DUSD", "10000"), ("DEUR", "10000")]
+    ok(run("--json", "--network", NETWORK[engine], "node", "fund", newcomer, "0.5 eth", "2.25 DUSD", home=home))
+    assert int(_nodes.rpc(started["url"], "eth_getBalance", [newcomer, "latest"]), 16) == 105 * 10**17
+    assert token_balance(started["url"], tokens["DUSD"], newcomer) == 10_002_250_000
+    assert token_balance(started["url"], tokens["DEUR"], newcomer) == 10_000 * 10**18
+    unknown = run("--network", NETWORK[engine], "node", "fund", newcomer, "5 USDC", home=home)
+    assert unknown.exit_code == 2 and "USDC is not a dev token" in one_error_line(unknown.stderr)
+
     send_eth(started["url"], DEV1, DEV9, 3 * 10**18 // 2)
     assert balance_of(home, engine, "dev9") == "10001.5"
     block = ok(run("--json", "node", "status", *engine_args, home=home))["nodes"][0]["block"]
@@ -97,14 +118,13 @@ def start_stop_persist(engine: str, home: Path) -> tuple[int, dict]:
     assert [s["pid"] for s in stopped["stopped"]] == [started["pid"]]
     assert not _nodes.process_alive(started["pid"])
     assert ok(run("--json", "node", "status", *engine_args, home=home))["running"] is False
-    # The stopped node no longer answers for the network: it falls back to the default port, where
-    # nobody is (None), or another program's node (then anything but the state we made).
+    # The stopped node's network still names its port (nobody answers there): never the default
+    # port, where another program's node may listen.
     down = as_json(run("--json", "--network", NETWORK[engine], "accounts", "show", "dev9", home=home))
-    default_url = Networks().get(NETWORK[engine]).rpc_url
-    if _nodes.rpc(default_url, "eth_chainId") is None:
-        assert down["balance_wei"] is None
-    else:
-        assert down["balance_wei"] != 10_001_500_000_000_000_000_000
+    assert down["balance_wei"] is None
+    assert Networks().get(NETWORK[engine]).rpc_url != f"http://127.0.0.1:{port}"  # the built-in default
+    failed = run("--network", NETWORK[engine], "trade", "show", "0x" + "11" * 32, home=home)
+    assert failed.exit_code == 4 and f"127.0.0.1:{port}" in one_error_line(failed.stderr)
 
     restarted = ok(run("--json", "node", "start", *engine_args, "--port", str(port), home=home))
     assert restarted["started"] is True and restarted["deployed_now"] is False
@@ -179,3 +199,18 @@ def test_node_start_text_says_where_it_runs_and_how_to_stop(home: Path) -> None:
     assert "starting anvil" in result.stderr  # progress goes to stderr
     stopped = run("node", "stop", home=home)
     assert "stopped anvil" in stopped.stdout
+
+
+@pytest.mark.anvil
+def test_funding_is_refused_on_a_chain_that_is_not_a_local_dev_chain(home: Path) -> None:
+    """Chain id 11155111 (Sepolia's) on loopback, not started by `p2pescrow node`: not a dev chain,
+    so nothing is sent, even though dev0's key could sign there."""
+    needs("anvil")
+    with _nodes.start_node("anvil", chain_id=11155111) as node:
+        before = _nodes.rpc(node.url, "eth_getTransactionCount", [DEV1, "latest"])
+        refused = run("--rpc-url", node.url, "node", "fund", DEV9, "1 ETH", home=home)
+
+        assert refused.exit_code == 2
+        assert "only for local dev chains" in one_error_line(refused.stderr)
+        assert _nodes.rpc(node.url, "eth_blockNumber") == "0x0"
+        assert _nodes.rpc(node.url, "eth_getTransactionCount", [DEV1, "latest"]) == before

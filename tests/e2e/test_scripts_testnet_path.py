@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 from eth_account import Account
+from support.workspace import PASSWORD, SEPOLIA, Workspace, make_keystore
 from web3 import Web3
 
 from p2pescrow import EscrowClient, TradeState, accounts
@@ -22,8 +23,6 @@ from p2pescrow.build import load_artifact
 from p2pescrow.core.offers import DOMAIN_NAME, OFFER_FIELDS
 from p2pescrow.deployments import Registry
 from p2pescrow.node.process import Node, NodeBinaryNotFound, find_binary, start_node
-
-from .conftest import PASSWORD, SEPOLIA, Workspace, make_keystore
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 ETHER = 10**18

@@ -18,16 +18,16 @@ def fee_of(gross: int) -> int:
     return gross * FEE_BPS // 10_000
 
 
-def test_eth_happy_path(h):
-    buyer_acct, buyer = h.party(5)
-    seller = h.account(0)
-    start = h.eth(buyer_acct.address)
+def test_eth_happy_path(real_node):
+    buyer_acct, buyer = real_node.party(5)
+    seller = real_node.account(0)
+    start = real_node.eth(buyer_acct.address)
     created = buyer.create(seller=seller.address, amount="1.5")
     assert buyer.trade(created.trade_id).state is TradeState.FUNDED
     released = buyer.release(created.trade_id)
     amount = 3 * ETHER // 2
-    assert h.eth(seller.address) == amount - fee_of(amount)
-    assert h.eth(buyer_acct.address) == start - amount - created.tx.fee - released.fee
+    assert real_node.eth(seller.address) == amount - fee_of(amount)
+    assert real_node.eth(buyer_acct.address) == start - amount - created.tx.fee - released.fee
     assert buyer.trade(created.trade_id).state is TradeState.COMPLETED
     assert buyer.reputation(seller.address).completed_as_seller == 1
     assert [e.name for e in buyer.history(created.trade_id)] == [
@@ -37,16 +37,16 @@ def test_eth_happy_path(h):
     ]
 
 
-def test_erc20_happy_path(h):
-    token = h.token(decimals=6)
-    buyer_acct, buyer = h.party(5)
-    seller = h.account(0)
-    h.mint(token, buyer_acct.address, 500 * 10**6)
-    nonce = h.nonce(buyer_acct.address)
+def test_erc20_happy_path(real_node):
+    token = real_node.token(decimals=6)
+    buyer_acct, buyer = real_node.party(5)
+    seller = real_node.account(0)
+    real_node.mint(token, buyer_acct.address, 500 * 10**6)
+    nonce = real_node.nonce(buyer_acct.address)
     created = buyer.create(seller=seller.address, token=token.address, amount="120.25")
-    assert h.nonce(buyer_acct.address) == nonce + 2
+    assert real_node.nonce(buyer_acct.address) == nonce + 2
     assert token.functions.allowance(buyer_acct.address, buyer.deployment.escrow).call() == 0
-    assert [a["value"] for a in h.erc20_logs(token, "Approval", owner=buyer_acct.address)] == [
+    assert [a["value"] for a in real_node.erc20_logs(token, "Approval", owner=buyer_acct.address)] == [
         120_250_000
     ]
     buyer.release(created.trade_id)
@@ -54,88 +54,88 @@ def test_erc20_happy_path(h):
     assert buyer.trade(created.trade_id).state is TradeState.COMPLETED
 
 
-def test_dispute_and_ruling(h):
-    buyer_acct, buyer = h.party(5)
-    seller = h.account(0)
-    arbiter_acct, arbiter = h.party(1)
+def test_dispute_and_ruling(real_node):
+    buyer_acct, buyer = real_node.party(5)
+    seller = real_node.account(0)
+    arbiter_acct, arbiter = real_node.party(1)
     trade_id = buyer.create(
         seller=seller.address, amount="1", arbiter=arbiter_acct.address, arbiter_fee_bps=100
     ).trade_id
     buyer.dispute(trade_id)
     assert buyer.trade(trade_id).state is TradeState.DISPUTED
-    before = h.eth(buyer_acct.address)
+    before = real_node.eth(buyer_acct.address)
     ruled = arbiter.rule(trade_id, 7_000)
     arbiter_fee = ETHER // 100
     to_buyer = (ETHER - arbiter_fee) * 7_000 // 10_000
     gross = ETHER - arbiter_fee - to_buyer
     assert ruled.event("Ruled").args["toBuyer"] == to_buyer
-    assert h.eth(buyer_acct.address) == before + to_buyer
-    assert h.eth(seller.address) == gross - fee_of(gross)
+    assert real_node.eth(buyer_acct.address) == before + to_buyer
+    assert real_node.eth(seller.address) == gross - fee_of(gross)
     assert buyer.trade(trade_id).state is TradeState.RESOLVED
     assert buyer.reputation(seller.address).disputes_split == 1
 
 
-def test_settlement(h):
-    buyer_acct, buyer = h.party(5)
-    seller_acct, seller = h.party(1)
+def test_settlement(real_node):
+    buyer_acct, buyer = real_node.party(5)
+    seller_acct, seller = real_node.party(1)
     trade_id = buyer.create(seller=seller_acct.address, amount="2").trade_id
     buyer.propose_settlement(trade_id, 4_000)
     assert seller.trade(trade_id).next_actions[Role.SELLER][-1] == "accept_settlement"
-    before = h.eth(buyer_acct.address)
+    before = real_node.eth(buyer_acct.address)
     seller.accept_settlement(trade_id)
-    assert h.eth(buyer_acct.address) == before + 2 * ETHER * 4_000 // 10_000
+    assert real_node.eth(buyer_acct.address) == before + 2 * ETHER * 4_000 // 10_000
     assert buyer.trade(trade_id).state is TradeState.SETTLED
     assert buyer.reputation(buyer_acct.address).settled == 1
 
 
-def test_timeout(h):
-    buyer_acct, buyer = h.party(5)
-    seller = h.account(0)
+def test_timeout(real_node):
+    buyer_acct, buyer = real_node.party(5)
+    seller = real_node.account(0)
     trade_id = buyer.create(
         seller=seller.address, amount="1", release_window=3_600, timeout_releases=True
     ).trade_id
-    with h.no_tx(buyer_acct.address), pytest.raises(errors.DeadlineNotReached):
+    with real_node.no_tx(buyer_acct.address), pytest.raises(errors.DeadlineNotReached):
         buyer.timeout(trade_id)
-    h.sleep(3_601)
+    real_node.sleep(3_601)
     assert buyer.trade(trade_id).next_actions[Role.ANYONE] == ("timeout",)
     buyer.timeout(trade_id)
-    assert h.eth(seller.address) == ETHER - fee_of(ETHER)
+    assert real_node.eth(seller.address) == ETHER - fee_of(ETHER)
     assert buyer.trade(trade_id).state is TradeState.COMPLETED
 
 
-def test_signed_offer_with_permit(h):
-    token = h.token("PermitToken")
-    seller = h.account(0)
-    buyer_acct, buyer = h.party(5)
-    h.mint(token, buyer_acct.address, 10 * ETHER)
-    document = h.client(seller).create_offer(amount="4", token=token.address).to_json()
+def test_signed_offer_with_permit(real_node):
+    token = real_node.token("PermitToken")
+    seller = real_node.account(0)
+    buyer_acct, buyer = real_node.party(5)
+    real_node.mint(token, buyer_acct.address, 10 * ETHER)
+    document = real_node.client(seller).create_offer(amount="4", token=token.address).to_json()
     offer = SignedOffer.from_json(document)
     assert offer.chain_id == buyer.deployment.chain_id
     buyer.verify_offer(offer)
-    nonce = h.nonce(buyer_acct.address)
+    nonce = real_node.nonce(buyer_acct.address)
     filled = buyer.fill_offer(offer)
-    assert h.nonce(buyer_acct.address) == nonce + 1
+    assert real_node.nonce(buyer_acct.address) == nonce + 1
     assert token.functions.allowance(buyer_acct.address, buyer.deployment.escrow).call() == 0
-    assert h.nonce(seller.address) == 0
+    assert real_node.nonce(seller.address) == 0
     buyer.release(filled.trade_id)
     assert token.functions.balanceOf(seller.address).call() == 4 * ETHER - fee_of(4 * ETHER)
-    with h.no_tx(buyer_acct.address), pytest.raises(errors.InputError, match="nonce used"):
+    with real_node.no_tx(buyer_acct.address), pytest.raises(errors.InputError, match="nonce used"):
         buyer.fill_offer(offer)
 
 
-def test_insufficient_funds_before_sending(h):
-    poor_acct, poor = h.party("0.5")
+def test_insufficient_funds_before_sending(real_node):
+    poor_acct, poor = real_node.party("0.5")
     with (
-        h.no_tx(poor_acct.address),
+        real_node.no_tx(poor_acct.address),
         pytest.raises(errors.InsufficientFunds, match=r"needs 1 ETH, has 0\.5 ETH"),
     ):
-        poor.create(seller=h.account(0).address, amount="1")
-    exact_acct, exact = h.party("1")  # the amount, but nothing for gas
+        poor.create(seller=real_node.account(0).address, amount="1")
+    exact_acct, exact = real_node.party("1")  # the amount, but nothing for gas
     with (
-        h.no_tx(exact_acct.address),
+        real_node.no_tx(exact_acct.address),
         pytest.raises(errors.InsufficientFunds, match=f"has {ETHER} wei"),
     ):
-        exact.create(seller=h.account(0).address, amount="1")
+        exact.create(seller=real_node.account(0).address, amount="1")
 
 
 # -- the same revert, the same class and arguments everywhere --------------------------------------
@@ -143,13 +143,13 @@ SAME_BUYER = Account.create()
 SAME_SELLER = Account.create()
 
 
-def _revert_fingerprints(h) -> list[tuple[str, dict]]:
+def _revert_fingerprints(real_node) -> list[tuple[str, dict]]:
     """Identical terms on every chain give the identical trade id, so even the ids match."""
-    h.log.add_key(SAME_BUYER.key)
-    h.log.add_key(SAME_SELLER.key)
-    h.send_eth(SAME_BUYER.address, 5 * ETHER)
-    h.send_eth(SAME_SELLER.address, ETHER)
-    buyer, seller = h.client(SAME_BUYER), h.client(SAME_SELLER)
+    real_node.log.add_key(SAME_BUYER.key)
+    real_node.log.add_key(SAME_SELLER.key)
+    real_node.send_eth(SAME_BUYER.address, 5 * ETHER)
+    real_node.send_eth(SAME_SELLER.address, ETHER)
+    buyer, seller = real_node.client(SAME_BUYER), real_node.client(SAME_SELLER)
     terms = buyer.build_terms(seller=SAME_SELLER.address, amount="1", salt=424242)
     trade_id = buyer.create_from_terms(terms).trade_id
     found = []
@@ -160,13 +160,13 @@ def _revert_fingerprints(h) -> list[tuple[str, dict]]:
         lambda: seller.accept_settlement(trade_id, 5_000),
     ):
         with (
-            h.no_tx(SAME_BUYER.address, SAME_SELLER.address),
+            real_node.no_tx(SAME_BUYER.address, SAME_SELLER.address),
             pytest.raises(errors.ContractError) as info,
         ):
             action()
         found.append((type(info.value).__name__, info.value.args_by_name, info.value.data))
     buyer.release(trade_id)
-    with h.no_tx(SAME_BUYER.address), pytest.raises(errors.WrongState) as info:
+    with real_node.no_tx(SAME_BUYER.address), pytest.raises(errors.WrongState) as info:
         buyer.release(trade_id)
     found.append((type(info.value).__name__, info.value.args_by_name, info.value.data))
     return found
@@ -175,7 +175,7 @@ def _revert_fingerprints(h) -> list[tuple[str, dict]]:
 @pytest.mark.anvil
 @pytest.mark.ganache
 def test_reverts_decode_identically_on_every_backend(embedded, anvil, ganache):
-    results = {h.kind: _revert_fingerprints(h) for h in (embedded, anvil, ganache)}
+    results = {real_node.kind: _revert_fingerprints(real_node) for real_node in (embedded, anvil, ganache)}
     assert results["anvil"] == results["embedded"] == results["ganache"]
     names = [name for name, _, _ in results["embedded"]]
     assert names == ["Unauthorized", "InvalidPart", "NoArbiter", "SettlementMismatch", "WrongState"]

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from eth_account import Account
+from support.harness import node_chain_id
 from web3 import AsyncWeb3, Web3
 from web3.middleware import Web3Middleware
 
@@ -29,8 +30,6 @@ from p2pescrow.transport.aio import AsyncTransactor
 from p2pescrow.transport.journal import JOURNAL
 from p2pescrow.transport.nonces import NONCES
 from p2pescrow.transport.sync import Call, Transactor
-
-from .conftest import node_chain_id
 
 pytestmark = [pytest.mark.anvil, pytest.mark.fault]
 ETHER = 10**18

@@ -14,13 +14,12 @@ from typing import Any
 
 import pytest
 from eth_account import Account
+from support.harness import funded
 from web3 import AsyncWeb3, Web3
 
 from p2pescrow.transport.aio import AsyncTransactor
 from p2pescrow.transport.journal import JOURNAL
 from p2pescrow.transport.sync import Call
-
-from .conftest import funded
 
 pytestmark = [pytest.mark.anvil, pytest.mark.fault]
 ETHER = 10**18

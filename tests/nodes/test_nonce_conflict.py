@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from support.harness import funded
 from web3 import AsyncWeb3, Web3
 
 from p2pescrow import EscrowClient, errors
@@ -24,8 +25,6 @@ from p2pescrow.transport.aio import AsyncTransactor
 from p2pescrow.transport.journal import JOURNAL
 from p2pescrow.transport.reverts import ALREADY_KNOWN, NONCE_TAKEN, refusal_error, send_refusal
 from p2pescrow.transport.sync import Call, Transactor
-
-from .conftest import funded
 
 pytestmark = pytest.mark.anvil
 ETHER = 10**18

@@ -56,10 +56,10 @@ def asked(methods: list[str]) -> Counter[str]:
     return counts
 
 
-def test_a_trade_asks_each_thing_once(h):
-    acct = h.account(10)
-    client = EscrowClient.connect(h.node.url, acct, deployment=h.base.deployment, poll_interval=0.01)
-    seller = h.account(0).address
+def test_a_trade_asks_each_thing_once(real_node):
+    acct = real_node.account(10)
+    client = EscrowClient.connect(real_node.node.url, acct, deployment=real_node.base.deployment, poll_interval=0.01)
+    seller = real_node.account(0).address
     client.release(client.create(seller=seller, amount="1").trade_id)  # warm: chain checked once
     methods: list[str] = []
     client.w3.middleware_onion.inject(counting(methods), layer=0)
@@ -69,13 +69,13 @@ def test_a_trade_asks_each_thing_once(h):
     assert asked(methods) == TRANSACTION + CLIENT_READ
 
 
-def test_an_async_trade_asks_each_thing_once(h):
-    acct = h.account(10)
-    seller = h.account(0).address
+def test_an_async_trade_asks_each_thing_once(real_node):
+    acct = real_node.account(10)
+    seller = real_node.account(0).address
     methods: list[str] = []
 
     async def run() -> list[Counter[str]]:
-        client = await AsyncEscrowClient.connect(h.node.url, acct, deployment=h.base.deployment,
+        client = await AsyncEscrowClient.connect(real_node.node.url, acct, deployment=real_node.base.deployment,
                                                  poll_interval=0.01)
         try:
             await client.release((await client.create(seller=seller, amount="1")).trade_id)

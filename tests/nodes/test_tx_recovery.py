@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import pytest
 from eth_account import Account
+from support.harness import node_chain_id
 from web3 import Web3
 
 from p2pescrow import errors
 from p2pescrow.node.process import start_node
 from p2pescrow.transport.journal import JOURNAL
 from p2pescrow.transport.sync import Call, Transactor
-
-from .conftest import node_chain_id
 
 pytestmark = pytest.mark.anvil
 

@@ -34,23 +34,23 @@ def pay(to: str, wei: int = 1) -> Call:
 
 
 # -- signer recovered from the signed transaction -------------------------------------------------
-def test_a_signature_by_another_key_is_refused_before_broadcasting(e):
-    claimed, actual = e.account(1), e.account(1)
+def test_a_signature_by_another_key_is_refused_before_broadcasting(embedded):
+    claimed, actual = embedded.account(1), embedded.account(1)
     log_key = claimed.key  # the impostor's keys are registered by e.account (leak check)
     nonces = NonceManager()
-    tx = Transactor(e.w3, Impostor(claimed, actual), url="embedded", chain_id=e.base.deployment.chain_id,
+    tx = Transactor(embedded.w3, Impostor(claimed, actual), url="embedded", chain_id=embedded.base.deployment.chain_id,
                     poll_interval=0.01, nonces=nonces)
 
-    with e.no_tx(claimed.address, actual.address), pytest.raises(SignerMismatch) as raised:
-        tx.send(pay(e.funder_address))
+    with embedded.no_tx(claimed.address, actual.address), pytest.raises(SignerMismatch) as raised:
+        tx.send(pay(embedded.funder_address))
 
     assert raised.value.sender == claimed.address and raised.value.recovered == actual.address
     assert log_key.hex() not in str(raised.value)
     # the reserved nonce was given back: the honest account then sends with nonce 0
-    honest = Transactor(e.w3, claimed, url="embedded", chain_id=e.base.deployment.chain_id,
+    honest = Transactor(embedded.w3, claimed, url="embedded", chain_id=embedded.base.deployment.chain_id,
                         poll_interval=0.01, nonces=nonces)
-    honest.send(pay(e.funder_address))
-    assert e.nonce(claimed.address) == 1
+    honest.send(pay(embedded.funder_address))
+    assert embedded.nonce(claimed.address) == 1
 
 
 def test_check_signed_accepts_the_sender_and_names_the_real_signer():
@@ -66,35 +66,35 @@ def test_check_signed_accepts_the_sender_and_names_the_real_signer():
 
 
 # -- eth_chainId against the configured chain id ---------------------------------------------------
-def test_a_transactor_configured_for_another_chain_refuses_to_broadcast(e):
-    acct = e.account(1)
-    tx = Transactor(e.w3, acct, url="embedded", chain_id=1, poll_interval=0.01, nonces=NonceManager())
+def test_a_transactor_configured_for_another_chain_refuses_to_broadcast(embedded):
+    acct = embedded.account(1)
+    tx = Transactor(embedded.w3, acct, url="embedded", chain_id=1, poll_interval=0.01, nonces=NonceManager())
 
-    with e.no_tx(acct.address), pytest.raises(WrongChain) as raised:
-        tx.send(pay(e.funder_address))
+    with embedded.no_tx(acct.address), pytest.raises(WrongChain) as raised:
+        tx.send(pay(embedded.funder_address))
 
-    assert raised.value.expected == 1 and raised.value.actual == e.base.deployment.chain_id
-
-
-def test_a_node_managed_signer_is_checked_too(e):
-    dev = e.base.dev_accounts[5]
-    tx = Transactor(e.w3, dev, url="embedded", chain_id=5, poll_interval=0.01)
-
-    with e.no_tx(dev), pytest.raises(WrongChain):
-        tx.send(pay(e.funder_address))
+    assert raised.value.expected == 1 and raised.value.actual == embedded.base.deployment.chain_id
 
 
-def test_the_chain_is_asked_once_per_transactor(e, monkeypatch):
+def test_a_node_managed_signer_is_checked_too(embedded):
+    dev = embedded.base.dev_accounts[5]
+    tx = Transactor(embedded.w3, dev, url="embedded", chain_id=5, poll_interval=0.01)
+
+    with embedded.no_tx(dev), pytest.raises(WrongChain):
+        tx.send(pay(embedded.funder_address))
+
+
+def test_the_chain_is_asked_once_per_transactor(embedded, monkeypatch):
     calls = []
     real = guards.check_node_chain
     monkeypatch.setattr(guards, "check_node_chain", lambda *a: (calls.append(a), real(*a))[1])
-    acct = e.account(1)
-    tx = Transactor(e.w3, acct, url="embedded", chain_id=e.base.deployment.chain_id, poll_interval=0.01)
+    acct = embedded.account(1)
+    tx = Transactor(embedded.w3, acct, url="embedded", chain_id=embedded.base.deployment.chain_id, poll_interval=0.01)
 
     for _ in range(3):
-        tx.send(pay(e.funder_address))
+        tx.send(pay(embedded.funder_address))
 
-    assert len(calls) == 1 and e.nonce(acct.address) == 3
+    assert len(calls) == 1 and embedded.nonce(acct.address) == 3
 
 
 def test_check_node_chain_reads_hex_and_ints():

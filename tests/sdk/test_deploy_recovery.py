@@ -7,6 +7,8 @@ tests/e2e/test_deploy_script_recovery.py.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from eth_tester import EthereumTester, PyEVMBackend
 from web3 import EthereumTesterProvider, Web3

@@ -22,19 +22,19 @@ ETHER = 10**18
 
 
 @pytest.fixture
-def funded(e):
+def funded(embedded):
     """A funded ETH trade: (buyer account and client, seller account and client, trade id)."""
-    buyer_acct, buyer = e.party()
-    seller_acct, seller = e.party(1)
+    buyer_acct, buyer = embedded.party()
+    seller_acct, seller = embedded.party(1)
     trade_id = buyer.create(seller=seller_acct.address, amount="1").trade_id
     return buyer_acct, buyer, seller_acct, seller, trade_id
 
 
 # -- reverts, decoded before gas is spent ----------------------------------------------------------
-def test_wrong_state(e, funded):
+def test_wrong_state(embedded, funded):
     buyer_acct, buyer, _, _, trade_id = funded
     buyer.release(trade_id)
-    with e.no_tx(buyer_acct.address), pytest.raises(errors.WrongState) as info:
+    with embedded.no_tx(buyer_acct.address), pytest.raises(errors.WrongState) as info:
         buyer.release(trade_id, "0.1")
     assert info.value.id == bytes.fromhex(trade_id[2:]) and info.value.state == 4
     assert isinstance(info.value, errors.ContractError) and isinstance(info.value, P2PEscrowError)
@@ -42,69 +42,69 @@ def test_wrong_state(e, funded):
     assert info.value.data.startswith(errors.WrongState.selector)
 
 
-def test_unauthorized(e, funded):
+def test_unauthorized(embedded, funded):
     _, _, seller_acct, seller, trade_id = funded
-    with e.no_tx(seller_acct.address), pytest.raises(errors.Unauthorized) as info:
+    with embedded.no_tx(seller_acct.address), pytest.raises(errors.Unauthorized) as info:
         seller.release(trade_id)
     assert info.value.caller == seller_acct.address
     assert info.value.id == bytes.fromhex(trade_id[2:])
 
 
-def test_deadline_passed(e):
-    buyer_acct, buyer = e.party()
-    seller_acct, seller = e.party(1)
+def test_deadline_passed(embedded):
+    buyer_acct, buyer = embedded.party()
+    seller_acct, seller = embedded.party(1)
     unfunded = seller.create(buyer=buyer_acct.address, amount="1", funding_window=300).trade_id
     funded = buyer.create(
-        seller=seller_acct.address, amount="1", release_window=300, arbiter=e.account(0).address
+        seller=seller_acct.address, amount="1", release_window=300, arbiter=embedded.account(0).address
     ).trade_id
-    e.sleep(300)
-    with e.no_tx(buyer_acct.address), pytest.raises(errors.DeadlinePassed) as info:
+    embedded.sleep(300)
+    with embedded.no_tx(buyer_acct.address), pytest.raises(errors.DeadlinePassed) as info:
         buyer.fund(unfunded)
     assert info.value.deadline == int(buyer.trade(unfunded).deadline.timestamp())
-    with e.no_tx(buyer_acct.address), pytest.raises(errors.DeadlinePassed):
+    with embedded.no_tx(buyer_acct.address), pytest.raises(errors.DeadlinePassed):
         buyer.dispute(funded)
-    with e.no_tx(seller_acct.address), pytest.raises(errors.DeadlinePassed):
+    with embedded.no_tx(seller_acct.address), pytest.raises(errors.DeadlinePassed):
         seller.mark_delivered(funded)
 
 
-def test_invalid_part(e, funded):
+def test_invalid_part(embedded, funded):
     buyer_acct, buyer, _, _, trade_id = funded
-    with e.no_tx(buyer_acct.address), pytest.raises(errors.InvalidPart) as info:
+    with embedded.no_tx(buyer_acct.address), pytest.raises(errors.InvalidPart) as info:
         buyer.release(trade_id, "1.5")
     assert (info.value.requested, info.value.held) == (3 * ETHER // 2, ETHER)
 
 
-def test_more_reverts_map_to_their_classes(e, funded):
+def test_more_reverts_map_to_their_classes(embedded, funded):
     buyer_acct, buyer, seller_acct, seller, trade_id = funded
-    with e.no_tx(buyer_acct.address), pytest.raises(errors.NoArbiter):
+    with embedded.no_tx(buyer_acct.address), pytest.raises(errors.NoArbiter):
         buyer.dispute(trade_id)
-    with e.no_tx(buyer_acct.address), pytest.raises(errors.SettlementMismatch) as info:
+    with embedded.no_tx(buyer_acct.address), pytest.raises(errors.SettlementMismatch) as info:
         buyer.accept_settlement(trade_id, 5_000)
     assert (info.value.proposedBps, info.value.acceptedBps) == (0, 5_000)
-    with e.no_tx(buyer_acct.address), pytest.raises(errors.BpsTooHigh):
+    with embedded.no_tx(buyer_acct.address), pytest.raises(errors.BpsTooHigh):
         buyer.propose_settlement(trade_id, 10_001)
     seller.mark_delivered(trade_id)
-    with e.no_tx(seller_acct.address), pytest.raises(errors.AlreadyMarked):
+    with embedded.no_tx(seller_acct.address), pytest.raises(errors.AlreadyMarked):
         seller.mark_delivered(trade_id)
-    with e.no_tx(buyer_acct.address), pytest.raises(errors.NothingToWithdraw):
+    with embedded.no_tx(buyer_acct.address), pytest.raises(errors.NothingToWithdraw):
         buyer.withdraw()
-    with e.no_tx(buyer_acct.address), pytest.raises(errors.OwnableUnauthorizedAccount):
+    with embedded.no_tx(buyer_acct.address), pytest.raises(errors.OwnableUnauthorizedAccount):
         buyer.set_platform_fee(100)
-    with e.no_tx(buyer_acct.address), pytest.raises(errors.InvalidWindow):
+    with embedded.no_tx(buyer_acct.address), pytest.raises(errors.InvalidWindow):
         buyer.create(seller=seller_acct.address, amount="1", release_window=0)
-    with e.no_tx(buyer_acct.address), pytest.raises(errors.ArbiterIsParty):
+    with embedded.no_tx(buyer_acct.address), pytest.raises(errors.ArbiterIsParty):
         buyer.create(seller=seller_acct.address, amount="1", arbiter=seller_acct.address)
 
 
-def test_owner_operations(e):
+def test_owner_operations(embedded):
     """Owner ops through the client: pause stops new trades (typed revert), fee changes apply to
     new trades only (the client fills in the fee in force)."""
-    owner = e.base  # dev account 0 deployed and owns the contracts
-    buyer_acct, buyer = e.party()
-    seller = e.account(0)
+    owner = embedded.base  # dev account 0 deployed and owns the contracts
+    buyer_acct, buyer = embedded.party()
+    seller = embedded.account(0)
     owner.pause()
     try:
-        with e.no_tx(buyer_acct.address), pytest.raises(errors.EnforcedPause):
+        with embedded.no_tx(buyer_acct.address), pytest.raises(errors.EnforcedPause):
             buyer.create(seller=seller.address, amount="0.1")
     finally:
         owner.unpause()
@@ -113,32 +113,32 @@ def test_owner_operations(e):
         trade_id = buyer.create(seller=seller.address, amount="1").trade_id
         assert buyer.trade(trade_id).platform_fee_bps == 50
         buyer.release(trade_id)
-        assert e.eth(seller.address) == ETHER - ETHER * 50 // 10_000
+        assert embedded.eth(seller.address) == ETHER - ETHER * 50 // 10_000
     finally:
         owner.set_platform_fee(25)
 
 
 # -- funds, checked with the numbers ---------------------------------------------------------------
-def test_not_enough_eth(e):
-    buyer_acct, buyer = e.party("0.1")
-    seller = e.account(0)
-    with e.no_tx(buyer_acct.address), pytest.raises(errors.InsufficientFunds) as info:
+def test_not_enough_eth(embedded):
+    buyer_acct, buyer = embedded.party("0.1")
+    seller = embedded.account(0)
+    with embedded.no_tx(buyer_acct.address), pytest.raises(errors.InsufficientFunds) as info:
         buyer.create(seller=seller.address, amount="1.5")
     assert "needs 1.5 ETH" in str(info.value) and "has 0.1 ETH" in str(info.value)
     assert isinstance(info.value, errors.TransactionError)
 
 
-def test_enough_for_the_amount_but_not_for_gas(e):
-    buyer_acct, buyer = e.party("1")
-    with e.no_tx(buyer_acct.address), pytest.raises(errors.InsufficientFunds) as info:
-        buyer.create(seller=e.account(0).address, amount="1")
+def test_enough_for_the_amount_but_not_for_gas(embedded):
+    buyer_acct, buyer = embedded.party("1")
+    with embedded.no_tx(buyer_acct.address), pytest.raises(errors.InsufficientFunds) as info:
+        buyer.create(seller=embedded.account(0).address, amount="1")
     assert "value + " in str(info.value) and f"has {ETHER} wei" in str(info.value)
 
 
-def test_not_enough_tokens(e, token_buyer):
+def test_not_enough_tokens(embedded, token_buyer):
     token, buyer_acct, buyer = token_buyer
-    with e.no_tx(buyer_acct.address), pytest.raises(errors.InsufficientFunds) as info:
-        buyer.create(seller=e.account(0).address, token=token.address, amount="250.5")
+    with embedded.no_tx(buyer_acct.address), pytest.raises(errors.InsufficientFunds) as info:
+        buyer.create(seller=embedded.account(0).address, token=token.address, amount="250.5")
     assert str(info.value) == "insufficient TUSD balance: needs 250.5 TUSD, has 100 TUSD"
 
 
@@ -162,17 +162,17 @@ def token_buyer(embedded):
         ("ten", "not a number"),
     ],
 )
-def test_invalid_amounts(e, token_buyer, amount, reason):
+def test_invalid_amounts(embedded, token_buyer, amount, reason):
     token, buyer_acct, buyer = token_buyer
-    with e.no_tx(buyer_acct.address), pytest.raises(errors.InvalidAmount, match=reason):
-        buyer.create(seller=e.account(0).address, token=token.address, amount=amount)
+    with embedded.no_tx(buyer_acct.address), pytest.raises(errors.InvalidAmount, match=reason):
+        buyer.create(seller=embedded.account(0).address, token=token.address, amount=amount)
 
 
-def test_invalid_part_amounts_are_refused_before_sending(e, funded):
+def test_invalid_part_amounts_are_refused_before_sending(embedded, funded):
     buyer_acct, buyer, _, _, trade_id = funded
-    with e.no_tx(buyer_acct.address), pytest.raises(errors.InvalidAmount, match="float"):
+    with embedded.no_tx(buyer_acct.address), pytest.raises(errors.InvalidAmount, match="float"):
         buyer.release(trade_id, 0.1)
-    with e.no_tx(buyer_acct.address), pytest.raises(errors.InvalidAmount, match="19 decimals"):
+    with embedded.no_tx(buyer_acct.address), pytest.raises(errors.InvalidAmount, match="19 decimals"):
         buyer.release(trade_id, "0.0000000000000000001")
 
 
@@ -186,7 +186,7 @@ def _bad_checksum(address: str) -> str:
 
 
 @pytest.mark.parametrize("kind", ["bad checksum", "too short", "not hex", "empty"])
-def test_invalid_addresses(e, token_buyer, kind):
+def test_invalid_addresses(embedded, token_buyer, kind):
     _, buyer_acct, buyer = token_buyer
     good = Account.create().address
     while good[2:].isdigit() or good[2:].lower() == good[2:] or good[2:].upper() == good[2:]:
@@ -197,7 +197,7 @@ def test_invalid_addresses(e, token_buyer, kind):
         "not hex": "0x" + "zz" * 20,
         "empty": "",
     }[kind]
-    with e.no_tx(buyer_acct.address), pytest.raises(errors.InvalidAddress) as info:
+    with embedded.no_tx(buyer_acct.address), pytest.raises(errors.InvalidAddress) as info:
         buyer.create(seller=value, amount="1")
     assert repr(value) in str(info.value)
     if kind == "bad checksum":
@@ -207,50 +207,50 @@ def test_invalid_addresses(e, token_buyer, kind):
         )  # lower case is fine
 
 
-def test_unknown_and_malformed_trade_ids(e):
-    buyer_acct, buyer = e.party()
+def test_unknown_and_malformed_trade_ids(embedded):
+    buyer_acct, buyer = embedded.party()
     unknown = "0x" + "ab" * 32
-    with e.no_tx(buyer_acct.address), pytest.raises(errors.InputError, match="no trade 0xabab"):
+    with embedded.no_tx(buyer_acct.address), pytest.raises(errors.InputError, match="no trade 0xabab"):
         buyer.release(unknown)
     with pytest.raises(errors.InputError, match="not a trade id"):
         buyer.trade("0x1234")
 
 
 # -- networks and deployments ----------------------------------------------------------------------
-def test_wrong_chain(e):
+def test_wrong_chain(embedded):
     with pytest.raises(errors.WrongChain) as info:
         EscrowClient.from_web3(
-            e.w3, Account.create(), deployment=e.base.deployment, expected_chain_id=1
+            embedded.w3, Account.create(), deployment=embedded.base.deployment, expected_chain_id=1
         )
-    assert (info.value.expected, info.value.actual) == (1, e.base.deployment.chain_id)
+    assert (info.value.expected, info.value.actual) == (1, embedded.base.deployment.chain_id)
     assert isinstance(info.value, errors.NetworkError)
 
 
-def test_no_deployment(e, tmp_path):
-    with pytest.raises(NoDeployment, match=f"chain id {e.base.deployment.chain_id}") as info:
-        EscrowClient.from_web3(e.w3, Account.create(), registry=Registry(tmp_path / "empty.json"))
+def test_no_deployment(embedded, tmp_path):
+    with pytest.raises(NoDeployment, match=f"chain id {embedded.base.deployment.chain_id}") as info:
+        EscrowClient.from_web3(embedded.w3, Account.create(), registry=Registry(tmp_path / "empty.json"))
     assert info.value.hint and isinstance(info.value, errors.ConfigError)
 
 
-def test_deployment_mismatch(e, tmp_path):
-    other_code = e.token(decimals=6)
+def test_deployment_mismatch(embedded, tmp_path):
+    other_code = embedded.token(decimals=6)
     registry = Registry(tmp_path / "deployments.json")
-    registry.put(replace(e.base.deployment, escrow=other_code.address))
+    registry.put(replace(embedded.base.deployment, escrow=other_code.address))
     with pytest.raises(DeploymentMismatch, match=other_code.address) as info:
-        EscrowClient.from_web3(e.w3, Account.create(), registry=registry)
+        EscrowClient.from_web3(embedded.w3, Account.create(), registry=registry)
     assert isinstance(info.value, errors.NetworkError)
-    registry.put(e.base.deployment)  # the right record connects
+    registry.put(embedded.base.deployment)  # the right record connects
     assert (
-        EscrowClient.from_web3(e.w3, Account.create(), registry=registry).deployment
-        == e.base.deployment
+        EscrowClient.from_web3(embedded.w3, Account.create(), registry=registry).deployment
+        == embedded.base.deployment
     )
 
 
-def test_corrupt_registry_is_a_config_error(e, tmp_path):
+def test_corrupt_registry_is_a_config_error(embedded, tmp_path):
     path = tmp_path / "deployments.json"
     path.write_text("{oops")
     with pytest.raises(errors.ConfigError, match="not valid JSON"):
-        EscrowClient.from_web3(e.w3, Account.create(), registry=Registry(path))
+        EscrowClient.from_web3(embedded.w3, Account.create(), registry=Registry(path))
 
 
 def _dead_url() -> str:
@@ -310,15 +310,15 @@ def test_node_killed_while_waiting_for_the_receipt(tmp_path, error_log, fresh_ch
     assert isinstance(info.value, errors.NodeUnreachable) and info.value.url == node.url
 
 
-def test_timeout_carries_the_hash(e):
+def test_timeout_carries_the_hash(embedded):
     """A receipt that does not come in time: TransactionTimeout with the hash (embedded chain with
     a zero timeout and one more confirmation than will ever arrive)."""
-    buyer_acct = e.account()
-    client = e.client(buyer_acct, timeout=0.2, confirmations=10**6)
+    buyer_acct = embedded.account()
+    client = embedded.client(buyer_acct, timeout=0.2, confirmations=10**6)
     with pytest.raises(errors.TransactionTimeout) as info:
-        client.create(seller=e.account(0).address, amount="0.1")
+        client.create(seller=embedded.account(0).address, amount="0.1")
     assert info.value.tx_hash.startswith("0x") and info.value.tx_hash in str(info.value)
-    assert e.nonce(buyer_acct.address) == 1  # it was sent (and mined): the hash lets you find it
-    receipt = e.w3.eth.get_transaction_receipt(info.value.tx_hash)
+    assert embedded.nonce(buyer_acct.address) == 1  # it was sent (and mined): the hash lets you find it
+    receipt = embedded.w3.eth.get_transaction_receipt(info.value.tx_hash)
     assert receipt["status"] == 1
     assert json.dumps(str(info.value))  # a plain message

@@ -19,10 +19,10 @@ def fee_of(gross: int) -> int:
     return gross * PLATFORM_FEE_BPS // 10_000
 
 
-def test_create_and_release_everything(e):
-    buyer_acct, buyer = e.party()
-    seller = e.account(0)
-    start = e.eth(buyer_acct.address)
+def test_create_and_release_everything(embedded):
+    buyer_acct, buyer = embedded.party()
+    seller = embedded.account(0)
+    start = embedded.eth(buyer_acct.address)
 
     created = buyer.create(seller=seller.address, amount="1.5")
     amount = 1_500_000_000_000_000_000
@@ -30,7 +30,7 @@ def test_create_and_release_everything(e):
     assert event["held"] == amount and "0x" + event["id"].hex() == created.trade_id
     trade = buyer.trade(created.trade_id)
     assert trade.state is TradeState.FUNDED and trade.held == amount
-    assert e.eth(buyer.deployment.escrow) >= amount
+    assert embedded.eth(buyer.deployment.escrow) >= amount
 
     released = buyer.release(created.trade_id)
     assert released.event("Released").args == {
@@ -39,8 +39,8 @@ def test_create_and_release_everything(e):
         "platformFee": fee_of(amount),
         "heldAfter": 0,
     }
-    assert e.eth(seller.address) == amount - fee_of(amount)
-    assert e.eth(buyer_acct.address) == start - amount - created.tx.fee - released.fee
+    assert embedded.eth(seller.address) == amount - fee_of(amount)
+    assert embedded.eth(buyer_acct.address) == start - amount - created.tx.fee - released.fee
     trade = buyer.trade(created.trade_id)
     assert trade.state is TradeState.COMPLETED and trade.held == 0 and trade.seller_paid
     assert buyer.reputation(buyer_acct.address).completed_as_buyer == 1
@@ -48,9 +48,9 @@ def test_create_and_release_everything(e):
     assert [ev.name for ev in released.events] == ["Released", "OutcomeRecorded"]
 
 
-def test_release_in_parts(e):
-    _buyer_acct, buyer = e.party()
-    seller = e.account(0)
+def test_release_in_parts(embedded):
+    _buyer_acct, buyer = embedded.party()
+    seller = embedded.account(0)
     trade_id = buyer.create(seller=seller.address, amount="1.5").trade_id
 
     buyer.release(trade_id, "0.5")
@@ -60,47 +60,47 @@ def test_release_in_parts(e):
         trade.state is TradeState.FUNDED and trade.held == ETHER and trade.held_human == Decimal(1)
     )
     assert trade.seller_paid
-    assert e.eth(seller.address) == part - fee_of(part)
+    assert embedded.eth(seller.address) == part - fee_of(part)
 
     last = buyer.release(trade_id, Decimal("1"))
     assert last.event("Released").args["heldAfter"] == 0
     assert buyer.trade(trade_id).state is TradeState.COMPLETED
-    assert e.eth(seller.address) == part - fee_of(part) + ETHER - fee_of(ETHER)
+    assert embedded.eth(seller.address) == part - fee_of(part) + ETHER - fee_of(ETHER)
 
 
-def test_refund_in_parts_returns_everything_to_the_buyer(e):
-    buyer_acct, buyer = e.party()
-    seller_acct, seller = e.party(1)
+def test_refund_in_parts_returns_everything_to_the_buyer(embedded):
+    buyer_acct, buyer = embedded.party()
+    seller_acct, seller = embedded.party(1)
     trade_id = buyer.create(seller=seller_acct.address, amount="2").trade_id
-    after_funding = e.eth(buyer_acct.address)
+    after_funding = embedded.eth(buyer_acct.address)
 
     seller.refund(trade_id, "0.5")
     assert buyer.trade(trade_id).held == 3 * ETHER // 2
     final = seller.refund(trade_id)
     assert final.event("Refunded").args["toBuyer"] == 3 * ETHER // 2
-    assert e.eth(buyer_acct.address) == after_funding + 2 * ETHER
+    assert embedded.eth(buyer_acct.address) == after_funding + 2 * ETHER
     assert buyer.trade(trade_id).state is TradeState.REFUNDED
     assert buyer.reputation(buyer_acct.address).refunded == 1
     assert buyer.reputation(seller_acct.address).refunded == 1
 
 
-def test_cancel_an_unfunded_trade_moves_nothing(e):
-    buyer_acct, buyer = e.party()
-    seller = e.account(0)
+def test_cancel_an_unfunded_trade_moves_nothing(embedded):
+    buyer_acct, buyer = embedded.party()
+    seller = embedded.account(0)
     created = buyer.create(seller=seller.address, amount="1", fund=False)
     trade = buyer.trade(created.trade_id)
     assert trade.state is TradeState.AWAITING_FUNDING and trade.held == 0
     assert trade.next_actions[Role.BUYER] == ("fund", "cancel")
-    before = e.eth(buyer_acct.address)
+    before = embedded.eth(buyer_acct.address)
     cancelled = buyer.cancel(created.trade_id)
     assert cancelled.event("Cancelled").args["by"] == buyer_acct.address
     assert buyer.trade(created.trade_id).state is TradeState.CANCELLED
-    assert e.eth(buyer_acct.address) == before - cancelled.fee
+    assert embedded.eth(buyer_acct.address) == before - cancelled.fee
 
 
-def test_seller_creates_and_buyer_funds(e):
-    buyer_acct, buyer = e.party()
-    _seller_acct, seller = e.party(1)
+def test_seller_creates_and_buyer_funds(embedded):
+    buyer_acct, buyer = embedded.party()
+    _seller_acct, seller = embedded.party(1)
     trade_id = seller.create(buyer=buyer_acct.address, amount="0.75").trade_id
     trade = buyer.trade(trade_id)
     assert trade.terms.created_by_seller and trade.state is TradeState.AWAITING_FUNDING
@@ -112,12 +112,12 @@ def test_seller_creates_and_buyer_funds(e):
     assert buyer.trade(trade_id).state is TradeState.FUNDED
 
 
-def test_settlement_pays_the_agreed_split(e):
-    buyer_acct, buyer = e.party()
-    seller_acct, seller = e.party(1)
+def test_settlement_pays_the_agreed_split(embedded):
+    buyer_acct, buyer = embedded.party()
+    seller_acct, seller = embedded.party(1)
     trade_id = buyer.create(seller=seller_acct.address, amount="1").trade_id
-    buyer_after_funding = e.eth(buyer_acct.address)
-    seller_before = e.eth(seller_acct.address)
+    buyer_after_funding = embedded.eth(buyer_acct.address)
+    seller_before = embedded.eth(seller_acct.address)
 
     proposal = seller.propose_settlement(trade_id, 3_000)
     trade = buyer.trade(trade_id)
@@ -130,8 +130,8 @@ def test_settlement_pays_the_agreed_split(e):
     gross = ETHER - to_buyer
     assert accepted.event("Settled").args["toBuyer"] == to_buyer
     assert accepted.event("Settled").args["toSeller"] == gross - fee_of(gross)
-    assert e.eth(buyer_acct.address) == buyer_after_funding + to_buyer - accepted.fee
-    assert e.eth(seller_acct.address) == seller_before - proposal.fee + gross - fee_of(gross)
+    assert embedded.eth(buyer_acct.address) == buyer_after_funding + to_buyer - accepted.fee
+    assert embedded.eth(seller_acct.address) == seller_before - proposal.fee + gross - fee_of(gross)
     assert buyer.trade(trade_id).state is TradeState.SETTLED
     assert buyer.reputation(buyer_acct.address).settled == 1
 
@@ -144,10 +144,10 @@ def test_settlement_pays_the_agreed_split(e):
         (0, "disputes_lost", "disputes_won"),
     ],
 )
-def test_dispute_and_ruling(e, buyer_bps, buyer_field, seller_field):
-    buyer_acct, buyer = e.party()
-    seller = e.account(0)
-    arbiter_acct, arbiter = e.party(1)
+def test_dispute_and_ruling(embedded, buyer_bps, buyer_field, seller_field):
+    buyer_acct, buyer = embedded.party()
+    seller = embedded.account(0)
+    arbiter_acct, arbiter = embedded.party(1)
     trade_id = buyer.create(
         seller=seller.address, amount="2", arbiter=arbiter_acct.address, arbiter_fee_bps=200
     ).trade_id
@@ -156,7 +156,7 @@ def test_dispute_and_ruling(e, buyer_bps, buyer_field, seller_field):
     assert trade.state is TradeState.DISPUTED
     assert int(trade.deadline.timestamp()) == disputed.event("Disputed").args["deadline"]
     assert trade.next_actions[Role.ARBITER] == ("rule",)
-    buyer_before, arbiter_before = e.eth(buyer_acct.address), e.eth(arbiter_acct.address)
+    buyer_before, arbiter_before = embedded.eth(buyer_acct.address), embedded.eth(arbiter_acct.address)
 
     ruled = arbiter.rule(trade_id, buyer_bps)
     held = 2 * ETHER
@@ -171,34 +171,34 @@ def test_dispute_and_ruling(e, buyer_bps, buyer_field, seller_field):
         "arbiterFee": arbiter_fee,
         "platformFee": fee_of(gross),
     }
-    assert e.eth(buyer_acct.address) == buyer_before + to_buyer
-    assert e.eth(seller.address) == gross - fee_of(gross)
-    assert e.eth(arbiter_acct.address) == arbiter_before + arbiter_fee - ruled.fee
+    assert embedded.eth(buyer_acct.address) == buyer_before + to_buyer
+    assert embedded.eth(seller.address) == gross - fee_of(gross)
+    assert embedded.eth(arbiter_acct.address) == arbiter_before + arbiter_fee - ruled.fee
     assert buyer.trade(trade_id).state is TradeState.RESOLVED
     assert getattr(buyer.reputation(buyer_acct.address), buyer_field) == 1
     assert getattr(buyer.reputation(seller.address), seller_field) == 1
 
 
-def test_timeout_refunds_by_default(e):
-    buyer_acct, buyer = e.party()
-    seller = e.account(0)
-    _, outsider = e.party(1)
+def test_timeout_refunds_by_default(embedded):
+    buyer_acct, buyer = embedded.party()
+    seller = embedded.account(0)
+    _, outsider = embedded.party(1)
     trade_id = buyer.create(seller=seller.address, amount="1", release_window=3_600).trade_id
-    with e.no_tx(outsider.address), pytest.raises(errors.DeadlineNotReached):
+    with embedded.no_tx(outsider.address), pytest.raises(errors.DeadlineNotReached):
         outsider.timeout(trade_id)
-    after_funding = e.eth(buyer_acct.address)
-    e.sleep(3_600)
+    after_funding = embedded.eth(buyer_acct.address)
+    embedded.sleep(3_600)
     assert buyer.trade(trade_id).next_actions[Role.ANYONE] == ("timeout",)
     timed = outsider.timeout(trade_id)
     assert timed.event("TimedOut").args["toSeller"] is False
-    assert e.eth(buyer_acct.address) == after_funding + ETHER
+    assert embedded.eth(buyer_acct.address) == after_funding + ETHER
     assert buyer.trade(trade_id).state is TradeState.REFUNDED
 
 
 @pytest.mark.parametrize("how", ["timeout_releases", "mark_delivered"])
-def test_timeout_releases_to_the_seller(e, how):
-    _buyer_acct, buyer = e.party()
-    seller_acct, seller = e.party(1)
+def test_timeout_releases_to_the_seller(embedded, how):
+    _buyer_acct, buyer = embedded.party()
+    seller_acct, seller = embedded.party(1)
     trade_id = buyer.create(
         seller=seller_acct.address,
         amount="1",
@@ -211,19 +211,19 @@ def test_timeout_releases_to_the_seller(e, how):
         assert marked.event("DeliveryMarked").args["deadline"] == int(
             buyer.trade(trade_id).deadline.timestamp()
         )
-    seller_before = e.eth(seller_acct.address)
-    e.sleep(3_600)
+    seller_before = embedded.eth(seller_acct.address)
+    embedded.sleep(3_600)
     timed = buyer.timeout(trade_id)
     assert timed.event("TimedOut").args["toSeller"] is True
-    assert e.eth(seller_acct.address) == seller_before + ETHER - fee_of(ETHER)
+    assert embedded.eth(seller_acct.address) == seller_before + ETHER - fee_of(ETHER)
     assert buyer.trade(trade_id).state is TradeState.COMPLETED
 
 
-def test_expired_dispute_splits_evenly_without_arbiter_fee(e):
-    buyer_acct, buyer = e.party()
-    seller = e.account(0)
-    arbiter = e.account(0)
-    _, outsider = e.party(1)
+def test_expired_dispute_splits_evenly_without_arbiter_fee(embedded):
+    buyer_acct, buyer = embedded.party()
+    seller = embedded.account(0)
+    arbiter = embedded.account(0)
+    _, outsider = embedded.party(1)
     held = 10**18 + 1  # odd wei goes to the seller's side
     trade_id = buyer.create(
         seller=seller.address,
@@ -233,27 +233,27 @@ def test_expired_dispute_splits_evenly_without_arbiter_fee(e):
         arbitration_window=7_200,
     ).trade_id
     buyer.dispute(trade_id)
-    with e.no_tx(outsider.address), pytest.raises(errors.DeadlineNotReached):
+    with embedded.no_tx(outsider.address), pytest.raises(errors.DeadlineNotReached):
         outsider.resolve_expired_dispute(trade_id)
-    before = e.eth(buyer_acct.address)
-    e.sleep(7_200)
+    before = embedded.eth(buyer_acct.address)
+    embedded.sleep(7_200)
     assert "resolve_expired_dispute" in buyer.trade(trade_id).next_actions[Role.ANYONE]
     resolved = outsider.resolve_expired_dispute(trade_id)
     to_buyer = held // 2
     gross = held - to_buyer
     assert resolved.event("DisputeExpired").args["toBuyer"] == to_buyer
-    assert e.eth(buyer_acct.address) == before + to_buyer
-    assert e.eth(seller.address) == gross - fee_of(gross)
-    assert e.eth(arbiter.address) == 0
+    assert embedded.eth(buyer_acct.address) == before + to_buyer
+    assert embedded.eth(seller.address) == gross - fee_of(gross)
+    assert embedded.eth(arbiter.address) == 0
     assert buyer.trade(trade_id).state is TradeState.RESOLVED
     assert buyer.reputation(seller.address).disputes_split == 1
 
 
-def test_evidence_from_parties_and_arbiter(e):
-    buyer_acct, buyer = e.party()
-    seller_acct, seller = e.party(1)
-    arbiter_acct, arbiter = e.party(1)
-    _, outsider = e.party(1)
+def test_evidence_from_parties_and_arbiter(embedded):
+    buyer_acct, buyer = embedded.party()
+    seller_acct, seller = embedded.party(1)
+    arbiter_acct, arbiter = embedded.party(1)
+    _, outsider = embedded.party(1)
     trade_id = buyer.create(
         seller=seller_acct.address, amount="1", arbiter=arbiter_acct.address
     ).trade_id
@@ -261,7 +261,7 @@ def test_evidence_from_parties_and_arbiter(e):
     digest = "0x" + "ab" * 32
     by_seller = seller.submit_evidence(trade_id, "https://tracking.example/1", digest)
     by_arbiter = arbiter.submit_evidence(trade_id, "ipfs://notes")
-    with e.no_tx(outsider.address), pytest.raises(errors.Unauthorized) as info:
+    with embedded.no_tx(outsider.address), pytest.raises(errors.Unauthorized) as info:
         outsider.submit_evidence(trade_id, "spam")
     assert info.value.caller == outsider.address
     evidence = [tx.event("EvidenceSubmitted").args for tx in (sent, by_seller, by_arbiter)]
@@ -275,11 +275,11 @@ def test_evidence_from_parties_and_arbiter(e):
     assert buyer.trade(trade_id).state is TradeState.FUNDED  # evidence changes nothing
 
 
-def test_rating_both_ways_once(e):
-    buyer_acct, buyer = e.party()
-    seller_acct, seller = e.party(1)
+def test_rating_both_ways_once(embedded):
+    buyer_acct, buyer = embedded.party()
+    seller_acct, seller = embedded.party(1)
     trade_id = buyer.create(seller=seller_acct.address, amount="1").trade_id
-    with e.no_tx(buyer_acct.address), pytest.raises(errors.NotRateable):
+    with embedded.no_tx(buyer_acct.address), pytest.raises(errors.NotRateable):
         buyer.rate(trade_id, 5)  # not finished yet
     buyer.release(trade_id)
     assert buyer.trade(trade_id).next_actions[Role.BUYER] == ("rate",)
@@ -298,19 +298,19 @@ def test_rating_both_ways_once(e):
     )
     assert record.completed_as_seller == 1 and record.score == 100
     assert buyer.reputation(buyer_acct.address).average_rating == Decimal("4.00")
-    with e.no_tx(buyer_acct.address), pytest.raises(errors.NotRateable):
+    with embedded.no_tx(buyer_acct.address), pytest.raises(errors.NotRateable):
         buyer.rate(trade_id, 1)  # once only
-    with e.no_tx(buyer_acct.address), pytest.raises(errors.InputError, match="1 to 5"):
+    with embedded.no_tx(buyer_acct.address), pytest.raises(errors.InputError, match="1 to 5"):
         buyer.rate(trade_id, 6)
 
 
-def test_withdraw_credits_of_a_blacklisted_seller(e):
-    token = e.token("BlacklistToken")
-    buyer_acct, buyer = e.party()
-    seller_acct, seller = e.party(1)
-    elsewhere = e.account(0)
-    e.mint(token, buyer_acct.address, 1_000 * ETHER)
-    e.transact(token, "setBlacklisted", seller_acct.address, True)
+def test_withdraw_credits_of_a_blacklisted_seller(embedded):
+    token = embedded.token("BlacklistToken")
+    buyer_acct, buyer = embedded.party()
+    seller_acct, seller = embedded.party(1)
+    elsewhere = embedded.account(0)
+    embedded.mint(token, buyer_acct.address, 1_000 * ETHER)
+    embedded.transact(token, "setBlacklisted", seller_acct.address, True)
     trade_id = buyer.create(seller=seller_acct.address, token=token.address, amount="100").trade_id
 
     released = buyer.release(trade_id)
@@ -326,17 +326,17 @@ def test_withdraw_credits_of_a_blacklisted_seller(e):
     withdrawn = seller.withdraw(token.address, to=elsewhere.address)
     assert withdrawn.event("Withdrawn").args["amount"] == net
     assert token.functions.balanceOf(elsewhere.address).call() == net
-    with e.no_tx(seller_acct.address), pytest.raises(errors.NothingToWithdraw) as info:
+    with embedded.no_tx(seller_acct.address), pytest.raises(errors.NothingToWithdraw) as info:
         seller.withdraw(token.address)
     assert info.value.account == seller_acct.address
 
 
-def test_withdraw_fees_to_the_fee_recipient(e):
-    token = e.token(decimals=6)
-    buyer_acct, buyer = e.party()
-    seller = e.account(0)
-    _, anyone = e.party(1)
-    e.mint(token, buyer_acct.address, 1_000 * 10**6)
+def test_withdraw_fees_to_the_fee_recipient(embedded):
+    token = embedded.token(decimals=6)
+    buyer_acct, buyer = embedded.party()
+    seller = embedded.account(0)
+    _, anyone = embedded.party(1)
+    embedded.mint(token, buyer_acct.address, 1_000 * 10**6)
     trade_id = buyer.create(seller=seller.address, token=token.address, amount="400").trade_id
     buyer.release(trade_id)
     recipient = buyer.deployment.fee_recipient
@@ -345,14 +345,14 @@ def test_withdraw_fees_to_the_fee_recipient(e):
     paid = anyone.withdraw_fees(token.address)
     assert paid.event("FeesWithdrawn").args["amount"] == fee_of(400 * 10**6) == 1_000_000
     assert token.functions.balanceOf(recipient).call() == before + 1_000_000
-    with e.no_tx(anyone.address), pytest.raises(errors.NothingToWithdraw):
+    with embedded.no_tx(anyone.address), pytest.raises(errors.NothingToWithdraw):
         anyone.withdraw_fees(token.address)
 
     # ETH fees: whatever accrued goes to the recipient, to the wei
     eth_trade = buyer.create(seller=seller.address, amount="1").trade_id
     buyer.release(eth_trade)
-    eth_before = e.eth(recipient)
+    eth_before = embedded.eth(recipient)
     paid = anyone.withdraw_fees()
     amount = paid.event("FeesWithdrawn").args["amount"]
     assert amount >= fee_of(ETHER)
-    assert e.eth(recipient) == eth_before + amount
+    assert embedded.eth(recipient) == eth_before + amount

@@ -16,13 +16,13 @@ ETHER = 10**18
 
 
 @pytest.fixture
-def offer_parties(e):
-    seller = e.account(0)  # signs only: needs no ETH
-    buyer_acct, buyer = e.party()
-    return seller, e.client(seller), buyer_acct, buyer
+def offer_parties(embedded):
+    seller = embedded.account(0)  # signs only: needs no ETH
+    buyer_acct, buyer = embedded.party()
+    return seller, embedded.client(seller), buyer_acct, buyer
 
 
-def test_eth_offer_round_trip_through_json(e, offer_parties):
+def test_eth_offer_round_trip_through_json(embedded, offer_parties):
     seller, seller_client, buyer_acct, buyer = offer_parties
     signed = seller_client.create_offer(amount="1.25", terms="2 concert tickets", expires_in=3_600)
     document = signed.to_json()
@@ -32,10 +32,10 @@ def test_eth_offer_round_trip_through_json(e, offer_parties):
     parsed = SignedOffer.from_json(document)
     assert parsed == signed
     buyer.verify_offer(parsed)
-    nonce = e.nonce(buyer_acct.address)
+    nonce = embedded.nonce(buyer_acct.address)
     filled = buyer.fill_offer(parsed)
-    assert e.nonce(buyer_acct.address) == nonce + 1
-    assert e.nonce(seller.address) == 0  # the seller never sent anything
+    assert embedded.nonce(buyer_acct.address) == nonce + 1
+    assert embedded.nonce(seller.address) == 0  # the seller never sent anything
     assert filled.tx.event("OfferFilled").args["nonce"] == signed.offer.nonce
 
     trade = buyer.trade(filled.trade_id)
@@ -43,17 +43,17 @@ def test_eth_offer_round_trip_through_json(e, offer_parties):
     assert (trade.buyer, trade.seller) == (buyer_acct.address, seller.address)
     assert trade.terms.created_by_seller and trade.terms.salt == signed.offer.nonce
     buyer.release(filled.trade_id)
-    assert e.eth(seller.address) == 5 * ETHER // 4 * 9_975 // 10_000
+    assert embedded.eth(seller.address) == 5 * ETHER // 4 * 9_975 // 10_000
 
 
-def test_permit_offer_fills_in_one_transaction(e, offer_parties):
+def test_permit_offer_fills_in_one_transaction(embedded, offer_parties):
     _seller, seller_client, buyer_acct, buyer = offer_parties
-    token = e.token("PermitToken")
-    e.mint(token, buyer_acct.address, 5 * ETHER)
+    token = embedded.token("PermitToken")
+    embedded.mint(token, buyer_acct.address, 5 * ETHER)
     signed = seller_client.create_offer(amount="2", token=token.address, buyer=buyer_acct.address)
-    nonce = e.nonce(buyer_acct.address)
+    nonce = embedded.nonce(buyer_acct.address)
     filled = buyer.fill_offer(SignedOffer.from_json(signed.to_json()))
-    assert e.nonce(buyer_acct.address) == nonce + 1  # no approve transaction
+    assert embedded.nonce(buyer_acct.address) == nonce + 1  # no approve transaction
     assert token.functions.allowance(buyer_acct.address, buyer.deployment.escrow).call() == 0
     assert token.functions.balanceOf(buyer_acct.address).call() == 3 * ETHER
     assert buyer.trade(filled.trade_id).state is TradeState.FUNDED
@@ -105,11 +105,11 @@ MALFORMED = {
 
 
 @pytest.mark.parametrize("malformation", sorted(MALFORMED))
-def test_malformed_documents_are_refused_with_the_reason(e, offer_parties, malformation):
+def test_malformed_documents_are_refused_with_the_reason(embedded, offer_parties, malformation):
     _, seller_client, buyer_acct, buyer = offer_parties
     signed = seller_client.create_offer(amount="1")
     mutate, reason = MALFORMED[malformation]
-    with e.no_tx(buyer_acct.address), pytest.raises(OfferError, match=reason) as info:
+    with embedded.no_tx(buyer_acct.address), pytest.raises(OfferError, match=reason) as info:
         buyer.fill_offer(SignedOffer.from_json(mutate(_document(signed))))
     assert isinstance(info.value, errors.InputError)
 
@@ -124,93 +124,93 @@ def _tamper_signature(signed: SignedOffer) -> SignedOffer:
     ("tamper", "reason"),
     [
         (
-            lambda s, e: SignedOffer.from_json(
+            lambda s, embedded: SignedOffer.from_json(
                 json.dumps({**_document(s), "offer": {**_document(s)["offer"], "amount": "1"}})
             ),
             "not the seller's",
         ),
-        (lambda s, e: _tamper_signature(s), "signature"),
-        (lambda s, e: replace(s, signature=s.signature[:40]), "signature"),
+        (lambda s, embedded: _tamper_signature(s), "signature"),
+        (lambda s, embedded: replace(s, signature=s.signature[:40]), "signature"),
         (
-            lambda s, e: SignedOffer.from_json(json.dumps({**_document(s), "chainId": 1})),
+            lambda s, embedded: SignedOffer.from_json(json.dumps({**_document(s), "chainId": 1})),
             "chain id 1",
         ),
-        (lambda s, e: replace(s, escrow=e.base.deployment.reputation), "escrow"),
+        (lambda s, embedded: replace(s, escrow=embedded.base.deployment.reputation), "escrow"),
     ],
 )
-def test_tampered_or_foreign_offers_are_refused(e, offer_parties, tamper, reason):
+def test_tampered_or_foreign_offers_are_refused(embedded, offer_parties, tamper, reason):
     _, seller_client, buyer_acct, buyer = offer_parties
-    bad = tamper(seller_client.create_offer(amount="1"), e)
-    with e.no_tx(buyer_acct.address), pytest.raises(OfferError, match=reason):
+    bad = tamper(seller_client.create_offer(amount="1"), embedded)
+    with embedded.no_tx(buyer_acct.address), pytest.raises(OfferError, match=reason):
         buyer.fill_offer(bad)
 
 
-def test_expired_offer(e, offer_parties):
+def test_expired_offer(embedded, offer_parties):
     _, seller_client, buyer_acct, buyer = offer_parties
     signed = seller_client.create_offer(amount="1", expires_in=60)
-    e.sleep(120)
-    with e.no_tx(buyer_acct.address), pytest.raises(OfferError, match="expired at"):
+    embedded.sleep(120)
+    with embedded.no_tx(buyer_acct.address), pytest.raises(OfferError, match="expired at"):
         buyer.fill_offer(signed)
 
 
-def test_offer_expiring_at_the_latest_block_is_refused_before_sending(e, offer_parties):
+def test_offer_expiring_at_the_latest_block_is_refused_before_sending(embedded, offer_parties):
     """The fill would be mined in a later block, after the expiry: refused by the check, not by a
     failed simulation."""
     _, seller_client, buyer_acct, buyer = offer_parties
     signed = seller_client.create_offer(amount="1", expires_in=60)
-    e.base.sleep(signed.offer.expiry - buyer._now())  # embedded: the latest block is then at the expiry
+    embedded.base.sleep(signed.offer.expiry - buyer._now())  # embedded: the latest block is then at the expiry
     assert buyer._now() == signed.offer.expiry
-    with e.no_tx(buyer_acct.address), pytest.raises(OfferError, match="expired at"):
+    with embedded.no_tx(buyer_acct.address), pytest.raises(OfferError, match="expired at"):
         buyer.fill_offer(signed)
 
 
-def test_used_and_revoked_nonces(e, offer_parties):
+def test_used_and_revoked_nonces(embedded, offer_parties):
     seller, seller_client, buyer_acct, buyer = offer_parties
     signed = seller_client.create_offer(amount="0.1")
     buyer.fill_offer(signed)
-    with e.no_tx(buyer_acct.address), pytest.raises(OfferError, match="already filled or revoked"):
+    with embedded.no_tx(buyer_acct.address), pytest.raises(OfferError, match="already filled or revoked"):
         buyer.fill_offer(signed)
 
-    e.send_eth(seller.address, ETHER)
+    embedded.send_eth(seller.address, ETHER)
     revoked = seller_client.create_offer(amount="0.1")
     seller_client.revoke_offer(revoked.offer.nonce).event("OfferRevoked")
-    with e.no_tx(buyer_acct.address), pytest.raises(OfferError, match="nonce used"):
+    with embedded.no_tx(buyer_acct.address), pytest.raises(OfferError, match="nonce used"):
         buyer.fill_offer(revoked)
 
 
-def test_offer_reserved_for_another_buyer(e, offer_parties):
+def test_offer_reserved_for_another_buyer(embedded, offer_parties):
     _, seller_client, buyer_acct, buyer = offer_parties
-    signed = seller_client.create_offer(amount="0.1", buyer=e.account(0).address)
-    with e.no_tx(buyer_acct.address), pytest.raises(OfferError, match="reserved for buyer"):
+    signed = seller_client.create_offer(amount="0.1", buyer=embedded.account(0).address)
+    with embedded.no_tx(buyer_acct.address), pytest.raises(OfferError, match="reserved for buyer"):
         buyer.fill_offer(signed)
 
 
-def test_offer_signed_before_a_fee_change(e, offer_parties):
+def test_offer_signed_before_a_fee_change(embedded, offer_parties):
     """The platform fee changed since the offer was signed: refused up front, saying so."""
     _, seller_client, buyer_acct, buyer = offer_parties
     signed = seller_client.create_offer(amount="0.1")
-    e.base.set_platform_fee(30)  # dev account 0 owns the embedded deployment
+    embedded.base.set_platform_fee(30)  # dev account 0 owns the embedded deployment
     try:
         with (
-            e.no_tx(buyer_acct.address),
+            embedded.no_tx(buyer_acct.address),
             pytest.raises(OfferError, match="25 bps; the fee is now 30 bps"),
         ):
             buyer.fill_offer(signed)
     finally:
-        e.base.set_platform_fee(25)
+        embedded.base.set_platform_fee(25)
     buyer.fill_offer(signed)  # valid again
 
 
-def test_signing_an_offer_needs_a_local_account(e):
-    node_account = e.base.as_account(e.base.dev_accounts[5])
+def test_signing_an_offer_needs_a_local_account(embedded):
+    node_account = embedded.base.as_account(embedded.base.dev_accounts[5])
     with pytest.raises(errors.InputError, match="local account"):
         node_account.create_offer(amount="1")
 
 
-def test_next_actions_of_a_filled_offer(e, offer_parties):
+def test_next_actions_of_a_filled_offer(embedded, offer_parties):
     _, seller_client, _buyer_acct, buyer = offer_parties
     filled = buyer.fill_offer(
-        seller_client.create_offer(amount="0.1", arbiter=e.account(0).address)
+        seller_client.create_offer(amount="0.1", arbiter=embedded.account(0).address)
     )
     actions = buyer.trade(filled.trade_id).next_actions
     assert actions[Role.BUYER] == ("release", "dispute", "propose_settlement")

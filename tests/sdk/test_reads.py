@@ -14,17 +14,17 @@ from p2pescrow.models import Role
 ETHER = 10**18
 
 
-def fresh_client(e, account) -> EscrowClient:
+def fresh_client(embedded, account) -> EscrowClient:
     """A client with an empty terms cache: everything is rebuilt from events."""
-    return e.client(account, timeout=30)
+    return embedded.client(account, timeout=30)
 
 
-def test_trade_fields_rebuilt_from_events_by_another_client(e):
-    buyer_acct, buyer = e.party()
-    seller_acct = e.account(0)
-    arbiter = e.account(0)
-    token = e.token(decimals=6)
-    e.mint(token, buyer_acct.address, 10**6 * 10**6)
+def test_trade_fields_rebuilt_from_events_by_another_client(embedded):
+    buyer_acct, buyer = embedded.party()
+    seller_acct = embedded.account(0)
+    arbiter = embedded.account(0)
+    token = embedded.token(decimals=6)
+    embedded.mint(token, buyer_acct.address, 10**6 * 10**6)
     created = buyer.create(
         seller=seller_acct.address,
         token=token.address,
@@ -34,9 +34,9 @@ def test_trade_fields_rebuilt_from_events_by_another_client(e):
         release_window=2 * 86_400,
         terms="one used bicycle",
     )
-    block_time = e.w3.eth.get_block(created.tx.block_number)["timestamp"]
+    block_time = embedded.w3.eth.get_block(created.tx.block_number)["timestamp"]
 
-    trade = fresh_client(e, seller_acct).trade(created.trade_id)
+    trade = fresh_client(embedded, seller_acct).trade(created.trade_id)
     assert trade.id == created.trade_id
     assert trade.amount == 1_234_567_890 and trade.held == 1_234_567_890
     assert trade.amount_human == Decimal("1234.56789") and isinstance(trade.held_human, Decimal)
@@ -55,16 +55,16 @@ def test_trade_fields_rebuilt_from_events_by_another_client(e):
     assert trade.settlement_proposer is Role.BUYER and trade.settlement_bps == 2_500
     assert "accept_settlement" in trade.next_actions[Role.SELLER]
 
-    e.sleep(2 * 86_400)
+    embedded.sleep(2 * 86_400)
     trade = buyer.trade(created.trade_id)
     assert trade.next_actions[Role.ANYONE] == ("timeout",)
     assert "dispute" not in trade.next_actions[Role.BUYER]
     assert "mark_delivered" not in trade.next_actions[Role.SELLER]
 
 
-def test_terminal_trade_has_no_deadline(e):
-    _buyer_acct, buyer = e.party()
-    trade_id = buyer.create(seller=e.account(0).address, amount="0.1").trade_id
+def test_terminal_trade_has_no_deadline(embedded):
+    _buyer_acct, buyer = embedded.party()
+    trade_id = buyer.create(seller=embedded.account(0).address, amount="0.1").trade_id
     buyer.release(trade_id)
     trade = buyer.trade(trade_id)
     assert trade.state.is_terminal and trade.deadline is None
@@ -72,26 +72,26 @@ def test_terminal_trade_has_no_deadline(e):
     assert trade.next_actions[Role.BUYER] == ("rate",)
 
 
-def test_unfunded_trade_next_actions_and_the_expired_funding_window(e):
-    buyer_acct, buyer = e.party()
-    _seller_acct, seller = e.party(1)
+def test_unfunded_trade_next_actions_and_the_expired_funding_window(embedded):
+    buyer_acct, buyer = embedded.party()
+    _seller_acct, seller = embedded.party(1)
     trade_id = seller.create(buyer=buyer_acct.address, amount="1", funding_window=600).trade_id
     actions = buyer.trade(trade_id).next_actions
     assert actions == {Role.BUYER: ("fund",), Role.SELLER: ("cancel",)}
-    e.sleep(600)
+    embedded.sleep(600)
     actions = buyer.trade(trade_id).next_actions
     assert actions == {Role.SELLER: ("cancel",), Role.ANYONE: ("cancel",)}
-    _, outsider = e.party(1)
+    _, outsider = embedded.party(1)
     outsider.cancel(trade_id)  # anyone, once the funding window is over
     assert buyer.trade(trade_id).state is TradeState.CANCELLED
 
 
-def test_trades_filters_by_party_state_and_token(e):
-    buyer_acct, buyer = e.party()
-    seller_acct, seller = e.party(1)
-    other_seller = e.account(0)
-    token = e.token(decimals=6)
-    e.mint(token, buyer_acct.address, 100 * 10**6)
+def test_trades_filters_by_party_state_and_token(embedded):
+    buyer_acct, buyer = embedded.party()
+    seller_acct, seller = embedded.party(1)
+    other_seller = embedded.account(0)
+    token = embedded.token(decimals=6)
+    embedded.mint(token, buyer_acct.address, 100 * 10**6)
     eth_funded = buyer.create(seller=seller_acct.address, amount="0.2").trade_id
     tok_funded = buyer.create(seller=seller_acct.address, token=token.address, amount="5").trade_id
     unfunded = seller.create(buyer=buyer_acct.address, amount="0.3").trade_id
@@ -101,7 +101,7 @@ def test_trades_filters_by_party_state_and_token(e):
     def ids(trades):
         return {t.id for t in trades}
 
-    reader = fresh_client(e, e.account(0))
+    reader = fresh_client(embedded, embedded.account(0))
     assert ids(reader.trades(party=buyer_acct.address)) == {
         eth_funded,
         tok_funded,
@@ -119,9 +119,9 @@ def test_trades_filters_by_party_state_and_token(e):
     }  # all trades of the escrow, by token
 
 
-def test_history_lists_every_event_of_a_trade_in_order(e):
-    buyer_acct, buyer = e.party()
-    seller_acct, seller = e.party(1)
+def test_history_lists_every_event_of_a_trade_in_order(embedded):
+    buyer_acct, buyer = embedded.party()
+    seller_acct, seller = embedded.party(1)
     created = buyer.create(seller=seller_acct.address, amount="0.5")
     trade_id = created.trade_id
     seller.mark_delivered(trade_id)
@@ -130,7 +130,7 @@ def test_history_lists_every_event_of_a_trade_in_order(e):
     buyer.rate(trade_id, 3)
     buyer.create(seller=seller_acct.address, amount="0.5")  # another trade: not in this history
 
-    history = fresh_client(e, buyer_acct).history(trade_id)
+    history = fresh_client(embedded, buyer_acct).history(trade_id)
     assert [h.name for h in history] == [
         "TradeCreated",
         "DeliveryMarked",
@@ -145,9 +145,9 @@ def test_history_lists_every_event_of_a_trade_in_order(e):
     assert [h.block for h in history] == sorted(h.block for h in history)
 
 
-def test_watch_yields_events_that_happen_after_it_starts(e):
-    _buyer_acct, buyer = e.party()
-    seller = e.account(0)
+def test_watch_yields_events_that_happen_after_it_starts(embedded):
+    _buyer_acct, buyer = embedded.party()
+    seller = embedded.account(0)
     before = buyer.create(seller=seller.address, amount="0.1").trade_id  # before watching: not seen
     events = buyer.watch(poll_interval=0.05, stop_after=1.0)
     created = buyer.create(seller=seller.address, amount="0.2")
@@ -163,9 +163,9 @@ def test_watch_yields_events_that_happen_after_it_starts(e):
     assert all(ev.args.get("id") != bytes.fromhex(before[2:]) for ev in seen)
 
 
-def test_watch_from_a_block_replays_history(e):
-    _buyer_acct, buyer = e.party()
-    created = buyer.create(seller=e.account(0).address, amount="0.1")
+def test_watch_from_a_block_replays_history(embedded):
+    _buyer_acct, buyer = embedded.party()
+    created = buyer.create(seller=embedded.account(0).address, amount="0.1")
     replay = list(
         buyer.watch(from_block=created.tx.block_number, poll_interval=0.01, stop_after=0.2)
     )
@@ -173,10 +173,10 @@ def test_watch_from_a_block_replays_history(e):
     assert replay[0].args["id"] == bytes.fromhex(created.trade_id[2:])
 
 
-def test_reputation_score_and_average(e):
-    buyer_acct, buyer = e.party()
-    seller_acct, _seller = e.party(1)
-    arbiter_acct, arbiter = e.party(1)
+def test_reputation_score_and_average(embedded):
+    buyer_acct, buyer = embedded.party()
+    seller_acct, _seller = embedded.party(1)
+    arbiter_acct, arbiter = embedded.party(1)
     assert buyer.reputation(seller_acct.address).trades == 0
     assert buyer.reputation(seller_acct.address).score == 0
     assert buyer.reputation(seller_acct.address).average_rating is None
@@ -189,7 +189,7 @@ def test_reputation_score_and_average(e):
     ).trade_id
     buyer.dispute(lost)
     arbiter.rule(lost, 10_000)  # the buyer wins everything
-    with e.no_tx(buyer_acct.address), pytest.raises(errors.NotRateable):
+    with embedded.no_tx(buyer_acct.address), pytest.raises(errors.NotRateable):
         buyer.rate(lost, 1)  # the seller was not paid: nothing to rate
 
     record = buyer.reputation(seller_acct.address)
@@ -206,9 +206,9 @@ def test_reputation_score_and_average(e):
 
 
 @pytest.mark.parametrize("amount", ["0.000000000000000001", "12345.678901234567890123"])
-def test_amounts_are_exact_on_chain(e, amount):
-    _buyer_acct, buyer = e.party(20_000)
-    created = buyer.create(seller=e.account(0).address, amount=amount)
+def test_amounts_are_exact_on_chain(embedded, amount):
+    _buyer_acct, buyer = embedded.party(20_000)
+    created = buyer.create(seller=embedded.account(0).address, amount=amount)
     trade = buyer.trade(created.trade_id)
     assert trade.amount_human == Decimal(amount)
     assert trade.held == int(Decimal(amount) * ETHER)

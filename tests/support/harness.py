@@ -1,5 +1,6 @@
-"""Fixtures of the SDK suite: an embedded chain, an Anvil and a Ganache per module, and a
-:class:`Harness` that makes fresh funded LocalAccounts and test tokens on any of them.
+"""The SDK harness, shared by tests/sdk and tests/nodes (their conftest.py files import these
+fixtures): an embedded chain, an Anvil and a Ganache per module, and a :class:`Harness` that makes
+fresh funded LocalAccounts and test tokens on any of them.
 
 Every test acts with fresh accounts, so tests need no snapshots (the SDK's process-wide nonce
 counter would not survive a revert anyway). Setup (funding, minting, deploying test tokens) goes
@@ -9,7 +10,7 @@ Two suite-wide guards:
 - ``P2PESCROW_HOME`` points at a temporary folder in every module: no test touches ~/.config.
 - every :class:`~p2pescrow.errors.P2PEscrowError` constructed while the modules run is recorded,
   and none of their texts may contain a private key the suite used (checked after each module and
-  in test_zz_secrets.py).
+  at the end of the session: :func:`session_leaks`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from typing import Any
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from support import secrets
 from web3 import Web3
 from web3.contract import Contract
 
@@ -36,6 +36,8 @@ from p2pescrow.deployments import Registry, deploy_data
 from p2pescrow.errors import P2PEscrowError
 from p2pescrow.node.process import Node, start_node
 from p2pescrow.transport.sync import Call, Transactor
+
+from . import secrets
 
 ETHER = 10**18
 PLATFORM_FEE_BPS = 25
@@ -71,7 +73,7 @@ class ErrorLog:
         return found
 
 
-_ERROR_LOG = ErrorLog()
+ERROR_LOG = ErrorLog()
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -82,29 +84,13 @@ def error_log() -> Iterator[ErrorLog]:
 
     def recording(self: P2PEscrowError, *args: Any, **kwargs: Any) -> None:
         original(self, *args, **kwargs)
-        _ERROR_LOG.raised.append(self)
+        ERROR_LOG.raised.append(self)
 
     P2PEscrowError.__init__ = recording  # type: ignore[method-assign]
-    yield _ERROR_LOG
+    yield ERROR_LOG
     P2PEscrowError.__init__ = original  # type: ignore[method-assign]
-    leaks = _ERROR_LOG.leaks()
+    leaks = ERROR_LOG.leaks()
     assert not leaks, f"private keys appeared in exception texts: {leaks}"
-
-
-def _real_config_state() -> list[tuple[str, float]]:
-    """What the real ~/.config/p2pescrow holds (paths, mtimes): the suite must leave it alone."""
-    real = Path.home() / ".config" / "p2pescrow"
-    if not real.exists():
-        return []
-    return sorted((str(p), p.stat().st_mtime) for p in real.rglob("*"))
-
-
-REAL_CONFIG_BEFORE = _real_config_state()
-
-
-@pytest.fixture
-def real_config_unchanged() -> bool:
-    return _real_config_state() == REAL_CONFIG_BEFORE
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -298,13 +284,7 @@ NODES = [
 
 
 @pytest.fixture(params=NODES)
-def h(request: pytest.FixtureRequest) -> Harness:
+def real_node(request: pytest.FixtureRequest) -> Harness:
     """The same test on a real Anvil and a real Ganache (the embedded chain runs the same scenarios,
     and more, in test_lifecycle_*.py)."""
     return request.getfixturevalue(request.param)
-
-
-@pytest.fixture
-def e(embedded: Harness) -> Harness:
-    """The embedded chain only."""
-    return embedded

@@ -1,6 +1,7 @@
-"""Fixtures of the scripts suite: scripts/*.py run as a user runs them (``python scripts/X.py``,
-a subprocess) against a real node started with a non-dev chain id (Sepolia's), with an encrypted
-keystore account, in an isolated ``P2PESCROW_HOME`` and with their own .env file.
+"""The scripts' workspace (fixture ``workspace``, in tests/e2e/conftest.py): scripts/*.py run as a
+user runs them (``python scripts/X.py``, a subprocess) against a real node started with a non-dev
+chain id (Sepolia's), with an encrypted keystore account, in an isolated ``P2PESCROW_HOME`` and with
+their own .env file.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import secrets
+
+from . import secrets
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO / "scripts"

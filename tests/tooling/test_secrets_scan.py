@@ -81,7 +81,7 @@ def test_a_real_pytest_run_that_prints_a_key_fails_with_it_redacted(tmp_path: Pa
         def test_clean():
             print("nothing to see")
     """))
-    tests_dir = str(Path(__file__).parent)
+    tests_dir = str(Path(__file__).resolve().parents[1])  # tests/, where support/ is
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [tests_dir, os.environ.get("PYTHONPATH")]))}
     done = subprocess.run([sys.executable, "-m", "pytest", "-p", "support.secrets_plugin", "-p", "no:cacheprovider",
                            "-rA", "test_leaky.py"], cwd=tmp_path, env=env, capture_output=True, text=True,
