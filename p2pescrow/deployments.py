@@ -11,7 +11,7 @@ import json
 import os
 import tempfile
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +40,8 @@ class Deployment:
     platform_fee_bps: int
     escrow_code_hash: str
     reputation_code_hash: str
+    #: Dev tokens on a local chain (symbol -> address), deployed by `p2pescrow node start`.
+    dev_tokens: dict[str, str] = field(default_factory=dict, hash=False)
 
 
 class DeploymentMismatch(NetworkError):
@@ -183,9 +185,15 @@ def code_hash(w3: Web3, address: str) -> str:
 
 def verify(w3: Web3, deployment: Deployment) -> None:
     """Refuse a deployment whose addresses hold other code than was deployed there."""
-    for name, address, expected in (("escrow", deployment.escrow, deployment.escrow_code_hash),
-                                    ("reputation", deployment.reputation, deployment.reputation_code_hash)):
-        actual = code_hash(w3, address)
+    check_code_hashes(deployment, code_hash(w3, deployment.escrow), code_hash(w3, deployment.reputation))
+
+
+def check_code_hashes(deployment: Deployment, escrow_hash: str, reputation_hash: str) -> None:
+    """:func:`verify` once the code hashes at the two addresses are known (``0x``-hex keccak), for
+    callers that read the code without web3."""
+    for name, address, expected, actual in (
+            ("escrow", deployment.escrow, deployment.escrow_code_hash, escrow_hash),
+            ("reputation", deployment.reputation, deployment.reputation_code_hash, reputation_hash)):
         if actual != expected:
             raise DeploymentMismatch(
                 f"the recorded {name} address {address} on chain {deployment.chain_id} holds other code "

@@ -28,9 +28,10 @@ OPTIMIZER_RUNS = 200
 #: brownie-config.yaml.
 REMAPPINGS = ("@openzeppelin/=node_modules/@openzeppelin/",)
 
-#: Contracts shipped as artifacts: the deployable ones. Test doubles under contracts/test/ are
+#: Contracts shipped as artifacts: the deployable ones (the dev tokens of contracts/dev/ included:
+#: `p2pescrow node start` deploys them on a local chain). Test doubles under contracts/test/ are
 #: compiled for the test suite only and never shipped.
-DEPLOYABLE = ("P2PEscrow", "Reputation")
+DEPLOYABLE = ("P2PEscrow", "Reputation", "DevToken", "DevPermitToken")
 
 #: Extra sources compiled with the contracts only so that ``errors.json`` knows their custom
 #: errors: a token built on OpenZeppelin 5 reverts with IERC20Errors (ERC20InsufficientBalance,

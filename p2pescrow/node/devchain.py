@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..config import config_dir
 from ..errors import ConfigError, NetworkError
@@ -229,7 +229,8 @@ def start(engine: str = "anvil", *, port: int | None = None) -> tuple[NodeRecord
 
 def ensure_deployment(record: NodeRecord, report: Callable[[str], None] | None = None) -> tuple[Deployment, bool]:
     """The node's recorded deployment if its code is there, else a new one by ``dev0`` (platform
-    fee 25 bps, paid to dev0), recorded. Returns ``(deployment, deployed_now)``."""
+    fee 25 bps, paid to dev0), recorded; and the dev tokens (:data:`DEV_TOKENS`) deployed and
+    recorded with it if they are not there yet. Returns ``(deployment, deployed_now)``."""
     from web3 import Web3
 
     from ..accounts import dev_account
@@ -237,10 +238,151 @@ def ensure_deployment(record: NodeRecord, report: Callable[[str], None] | None =
     from ..transport.sync import Transactor
 
     w3 = Web3(Web3.HTTPProvider(record.url, request_kwargs={"timeout": 30}))
+    w3.middleware_onion.remove("validation")
     dev0 = dev_account("dev0")
-    outcome = ensure_deployed(Transactor(w3, dev0, url=record.url), Registry(), fee_recipient=dev0.address,
+    transactor = Transactor(w3, dev0, url=record.url, chain_id=record.chain_id)
+    registry = Registry()
+    outcome = ensure_deployed(transactor, registry, fee_recipient=dev0.address,
                               platform_fee_bps=PLATFORM_FEE_BPS, report=report)
-    return outcome.deployment, outcome.status != "existing"
+    deployment = outcome.deployment
+    if not _tokens_live(w3, deployment):
+        deployment = replace(deployment, dev_tokens=_deploy_dev_tokens(transactor, report))
+        registry.put(deployment)
+    return deployment, outcome.status != "existing"
+
+
+# -- dev tokens and funding ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class DevTokenSpec:
+    """A token :func:`ensure_deployment` deploys on a local chain (contracts/dev/DevTokens.sol)."""
+
+    contract: str
+    name: str
+    symbol: str
+    decimals: int
+    #: What each dev account (dev0..dev9) holds from the start, in whole tokens.
+    per_account: int
+
+
+#: A plain ERC-20 (approve, then fund) and an EIP-2612 one (funds in one transaction, by permit).
+DEV_TOKENS = (DevTokenSpec("DevToken", "Dev Dollar", "DUSD", 6, 1_000_000),
+              DevTokenSpec("DevPermitToken", "Dev Permit Euro", "DEUR", 18, 1_000_000))
+#: What `node fund` gives when no amount is named: enough to try every walkthrough trade.
+DEFAULT_FUNDING = {"ETH": 10, "DUSD": 10_000, "DEUR": 10_000}
+
+
+def _tokens_live(w3: Any, deployment: Deployment) -> bool:
+    symbols = {spec.symbol for spec in DEV_TOKENS}
+    if set(deployment.dev_tokens) != symbols:
+        return False
+    return all(len(bytes(w3.eth.get_code(address))) > 0 for address in deployment.dev_tokens.values())
+
+
+def _deploy_dev_tokens(transactor: Any, report: Callable[[str], None] | None) -> dict[str, str]:
+    from .._artifacts import load_artifact
+    from ..deployments import deploy_data
+    from ..transport.sync import Call
+    from .process import dev_accounts
+
+    holders = [account.address for account in dev_accounts()]
+    addresses: dict[str, str] = {}
+    for spec in DEV_TOKENS:
+        data = deploy_data(load_artifact(spec.contract), spec.name, spec.symbol, holders,
+                           spec.per_account * 10**spec.decimals)
+        result = transactor.send(Call(None, data, description=f"deploy {spec.contract} ({spec.symbol})"))
+        addresses[spec.symbol] = str(result.contract_address)
+        if report is not None:
+            report(f"deployed {spec.name} ({spec.symbol}) at {result.contract_address}; "
+                   f"dev0..dev9 hold {spec.per_account:,} {spec.symbol} each")
+    return addresses
+
+
+def is_local_dev_chain(url: str | None, chain_id: int) -> bool:
+    """A chain where the dev accounts' public keys may act and `node fund` may mint: one that
+    `p2pescrow node` started (it is recorded), or chain id 31337 or 1337 on a loopback URL. Nothing
+    else is, whatever its chain id (a testnet fork on chain id 31337 behind a remote URL is not)."""
+    if url is None:
+        return True  # the embedded chain lives in this process
+    for engine in ENGINES:
+        record = running(engine)
+        if record is not None and record.url == url.rstrip("/") and record.chain_id == chain_id:
+            return True
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(url).hostname or "").lower()
+    loopback = host == "localhost" or host == "::1" or host.startswith("127.")
+    return loopback and chain_id in (31337, 1337)
+
+
+@dataclass(frozen=True)
+class Funding:
+    """One credit made by :func:`fund`: what, how much (base units) and the transaction."""
+
+    symbol: str
+    amount: int
+    decimals: int
+    tx_hash: str
+
+
+def fund(url: str, to: str, amounts: dict[str, Any] | None = None, *,
+         report: Callable[[str], None] | None = None) -> list[Funding]:
+    """Give ``to`` ETH (sent by dev0) and dev tokens (minted by dev0) on a local dev chain.
+
+    ``amounts`` maps a symbol (``ETH`` or one of :data:`DEV_TOKENS`) to an amount in whole units
+    (``Decimal``, ``str`` or ``int``); default :data:`DEFAULT_FUNDING`. Refused with
+    :class:`~p2pescrow.errors.InputError`, nothing sent, on any chain that is not a local dev chain
+    (:func:`is_local_dev_chain`) or when a symbol is not a dev token of this chain; every amount is
+    checked before the first transaction. ``report(line)`` is told each transaction before it is sent."""
+    from ..errors import InputError, NodeUnreachable
+
+    chain_id = _nodes._chain_id_of(url, timeout=5.0)
+    if chain_id is None:
+        raise NodeUnreachable(url, "no answer to eth_chainId")
+    if not is_local_dev_chain(url, chain_id):
+        raise InputError(f"funding is only for local dev chains; {url} (chain id {chain_id}) is not one",
+                         hint="start one with `p2pescrow node start`")
+    from web3 import Web3
+
+    from ..accounts import dev_account
+    from ..core.terms import checksum
+    from ..deployments import Registry
+    from ..models import from_base_units, to_base_units
+    from ..transport.sync import Call, Transactor
+
+    recipient = checksum(to, "address to fund")
+    wanted = {str(k).upper(): v for k, v in (amounts or DEFAULT_FUNDING).items()}
+    deployment = Registry().get(chain_id)
+    tokens = dict(deployment.dev_tokens) if deployment is not None else {}
+    decimals = {spec.symbol: spec.decimals for spec in DEV_TOKENS}
+    unknown = [s for s in wanted if s != "ETH" and s not in tokens]
+    if unknown:
+        known = ", ".join(["ETH", *tokens]) if tokens else "ETH (no dev tokens are recorded for this chain)"
+        raise InputError(f"{', '.join(unknown)} is not a dev token of chain id {chain_id}: use {known}",
+                         hint="`p2pescrow node start` deploys the dev tokens")
+    plan = [(symbol, to_base_units(value, 18 if symbol == "ETH" else decimals[symbol]))
+            for symbol, value in wanted.items()]  # every amount checked before anything is sent
+    w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 30}))
+    w3.middleware_onion.remove("validation")
+    transactor = Transactor(w3, dev_account("dev0"), url=url, chain_id=chain_id)
+    done: list[Funding] = []
+    for symbol, amount in plan:
+        if symbol == "ETH":
+            call = Call(recipient, "0x", amount, f"send {from_base_units(amount, 18)} ETH to {recipient}")
+        else:
+            call = Call(tokens[symbol], _mint_data(recipient, amount), 0,
+                        f"mint {from_base_units(amount, decimals[symbol])} {symbol} to {recipient}")
+        if report is not None:
+            report(f"{call.description} ...")
+        result = transactor.send(call)
+        done.append(Funding(symbol, amount, 18 if symbol == "ETH" else decimals[symbol], result.tx_hash))
+    return done
+
+
+def _mint_data(to: str, amount: int) -> str:
+    from eth_abi import encode
+    from eth_utils import keccak
+
+    return "0x" + keccak(text="mint(address,uint256)")[:4].hex() + encode(["address", "uint256"], [to, amount]).hex()
 
 
 def stop(engine: str, *, timeout: float = STOP_TIMEOUT) -> NodeRecord | None:

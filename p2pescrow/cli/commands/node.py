@@ -93,6 +93,8 @@ def start(ctx: typer.Context, engine: EngineOption = Engine.anvil, port: PortOpt
         if deployment is not None:
             verb = "deployed" if result.get("deployed_now") else "deployment found"
             lines.append(f"{verb}: escrow {deployment['escrow']}, reputation {deployment['reputation']}")
+            lines += [f"dev token {symbol}: {address} (dev0..dev9 hold some; `p2pescrow node fund` gives more)"
+                      for symbol, address in deployment.get("dev_tokens", {}).items()]
     from ...node.devchain import DEFAULT_PORTS
 
     default_port = DEFAULT_PORTS[engine.value]
@@ -178,10 +180,70 @@ def _status_lines(report: NodeStatus) -> list[str]:
         )
         lines += [f"  escrow:     {report.deployment.escrow}{flag}",
                   f"  reputation: {report.deployment.reputation}"]
+        lines += [f"  {symbol + ':':<11} {address} (dev token)" for symbol, address in
+                  report.deployment.dev_tokens.items()]
     else:
         lines.append("  contracts:  none recorded (deploy with `p2pescrow deploy`)")
     lines.append(f"  log:        {report.log}")
     return lines
+
+
+@command(node_app, "fund")
+def fund(ctx: typer.Context,
+         who: Annotated[str, typer.Argument(help="An address, a keystore name (see `accounts list`) or dev0..dev9.",
+                                            show_default=False)],
+         amounts: Annotated[list[str] | None, typer.Argument(
+             help="What to give, e.g. '10 ETH' '500 DUSD' (default: 10 ETH, 10,000 DUSD and 10,000 DEUR).",
+             show_default=False)] = None) -> None:
+    """Give an account ETH and dev tokens on the local chain (sent and minted by dev0).
+
+    Only on a local dev chain: one `p2pescrow node start` runs, or chain id 31337/1337 on a loopback
+    URL; refused anywhere else. The dev tokens are DUSD (a plain ERC-20, 6 decimals) and DEUR
+    (EIP-2612 permit, 18 decimals); `p2pescrow node status` shows their addresses, for a trade's
+    `--token`.
+
+    \b
+    Example:
+      p2pescrow accounts new alice
+      p2pescrow node fund alice
+      p2pescrow node fund 0x70997970C51812dc3A010C7d01b50e0d17dc79C8 '1.5 ETH' '250 DUSD'
+    """
+    from ...errors import InputError
+    from ...models import from_base_units
+    from ...node import devchain
+    from ..context import network
+    from ..parse import split_symbol
+
+    options: Options = ctx.obj
+    net = network(options)
+    if net.rpc_url is None:
+        raise InputError("the embedded chain lives only as long as one command: fund accounts on a node",
+                         hint="start one with `p2pescrow node start`")
+    wanted: dict[str, str] = {}
+    for text in amounts or []:
+        number, symbol = split_symbol(text)
+        if symbol is None:
+            raise InputError(f"{text!r} names no token: write it as '10 ETH' or '500 DUSD'")
+        wanted[symbol.upper()] = number
+    address = _address_of(who)
+    done = devchain.fund(net.rpc_url, address, wanted or None, report=lambda line: progress(line, options))
+    document = {"address": address, "funded": [
+        {"symbol": f.symbol, "amount": str(from_base_units(f.amount, f.decimals)), "base_units": str(f.amount),
+         "tx_hash": f.tx_hash} for f in done]}
+    emit(options, document, [f"{address} got {from_base_units(f.amount, f.decimals)} {f.symbol} ({f.tx_hash})"
+                             for f in done])
+
+
+def _address_of(who: str) -> str:
+    """An address as given, or the address of a dev account or keystore (nothing is unlocked)."""
+    from ... import accounts
+    from ...core.terms import checksum
+
+    if who.startswith("0x"):
+        return checksum(who, "address to fund")
+    if who in accounts.DEV_NAMES:
+        return str(accounts.dev_account(who).address)
+    return accounts.address_of(who)
 
 
 @command(node_app, "reset")
