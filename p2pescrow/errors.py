@@ -399,8 +399,18 @@ def decode_revert(data: bytes | str) -> ContractError:
         return UnknownRevert(hex_data)
     from eth_utils import to_checksum_address
 
-    shown = [to_checksum_address(v) if t == "address" else v for t, v in zip(types, values, strict=False)]
+    shown = [_plain(t, v, to_checksum_address) for t, v in zip(types, values, strict=False)]
     return cls(hex_data, **dict(zip(names, shown, strict=False)))
+
+
+def _plain(abi_type: str, value: Any, to_checksum_address: Any) -> Any:
+    """A decoded argument as the SDK hands values out: addresses checksummed, ``bytes32`` as
+    lower-case ``0x…`` hex (a trade id's form: ``exc.id == trade.trade_id``)."""
+    if abi_type == "address":
+        return to_checksum_address(value)
+    if abi_type == "bytes32":
+        return "0x" + bytes(value).hex()
+    return value
 
 
 def __getattr__(name: str) -> type[ContractError]:

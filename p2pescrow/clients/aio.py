@@ -4,268 +4,470 @@
     result = await client.create(seller=bob, amount="1.5")
     await client.release(result.trade_id)
 
-Same operations, names and errors as :class:`p2pescrow.clients.sync.EscrowClient`; it shares the I/O-free
-core (inputs, trade ids, next actions, offers), the :class:`~p2pescrow.transport.sync.Call`
-encoding and the nonce manager, and awaits its own transaction path
-(:mod:`p2pescrow.transport.aio`).
+Every public operation of :class:`p2pescrow.clients.sync.EscrowClient`, with the same names,
+parameters, behaviour and errors, awaited. Both subclass
+:class:`~p2pescrow.clients._base.ClientBase`, which holds every step that is not I/O; this class
+only reads and sends, through the asyncio transaction path (:mod:`p2pescrow.transport.aio`).
+``tests/sdk/test_client_surface.py`` keeps the two surfaces equal.
 """
 
 from __future__ import annotations
 
-import warnings
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from eth_utils import keccak, to_checksum_address
 from web3 import AsyncWeb3
-from web3.contract import AsyncContract
 
-from .._artifacts import load_artifact
+from .. import chains
+from ..bindings import Event
 from ..core import offers as offer_core
-from ..core.terms import bytes32, checksum, new_terms, normalise_id, offer_terms
-from ..core.trades import trade_from_slot, trade_id
-from ..deployments import Deployment, DeploymentMismatch, NoDeployment, Registry
-from ..errors import InputError, InsufficientFunds, WrongChain
-from ..models import ETH_TOKEN, ZERO_ADDRESS, ReputationRecord, Terms, TokenInfo, Trade, to_base_units
+from ..core.checks import check_can_pay, check_offer_state, check_offer_target
+from ..core.terms import DAY, bytes32, checksum, new_terms, normalise_id, offer_terms
+from ..deployments import Deployment, Registry
+from ..deployments import deploy as deploy_contracts
+from ..models import ReputationRecord, Terms, TokenInfo, Trade, TradeState
 from ..transport.aio import AsyncTransactor
+from ..transport.logs import async_get_logs
 from ..transport.reverts import translate
-from ..transport.sync import Call, Signer, TxResult
+from ..transport.sync import Call, Preview, Signer, Transactor, TxResult
+from ._base import CREATE_ONLY, PAY_ETH, ClientBase, HistoryEntry, TradeResult
 
-_TRADE_CREATED = "0x" + keccak(text=f"TradeCreated(bytes32,address,address,{Terms.ABI_TYPE},uint256,uint256)").hex()
 
-
-class AsyncEscrowClient:
+class AsyncEscrowClient(ClientBase):
     """A connection to one chain's p2pescrow deployment, acting as one account, for asyncio."""
 
     def __init__(self, w3: AsyncWeb3, deployment: Deployment, signer: Signer, *, url: str = "",
-                 **options: Any) -> None:
-        self.w3 = w3
-        self.deployment = deployment
-        self.url = url
-        self.tx = AsyncTransactor(w3, signer, chain_id=deployment.chain_id, url=url, **options)
-        self.escrow: AsyncContract = w3.eth.contract(address=deployment.escrow,  # type: ignore[assignment]
-                                                     abi=load_artifact("P2PEscrow")["abi"])
-        self.reputation_contract: AsyncContract = w3.eth.contract(  # type: ignore[assignment]
-            address=deployment.reputation, abi=load_artifact("Reputation")["abi"])
-        self._terms: dict[str, Terms] = {}
-        self._tokens: dict[str, TokenInfo] = {ZERO_ADDRESS: ETH_TOKEN}
+                 timeout: float = 120.0, confirmations: int = 1, poll_interval: float = 0.05,
+                 dev_accounts: list[str] | None = None,
+                 chain: Any = None) -> None:
+        self.tx = AsyncTransactor(w3, signer, chain_id=deployment.chain_id, url=url, timeout=timeout,
+                                  confirmations=confirmations, poll_interval=poll_interval)
+        self._setup(w3, deployment, url=url, dev_accounts=dev_accounts, chain=chain)
 
+    # -- connecting ----------------------------------------------------------------------------
     @classmethod
-    async def connect(cls, rpc_url: str, account: Signer, *, deployment: Deployment | None = None,
+    async def connect(cls, rpc_url: str, account: Signer | None = None, *, deployment: Deployment | None = None,
                       registry: Registry | None = None, expected_chain_id: int | None = None,
                       **options: Any) -> AsyncEscrowClient:
-        """Connect by URL; addresses from the registry for the node's chain id, code verified."""
-        provider: Any = (AsyncWeb3.WebSocketProvider(rpc_url) if rpc_url.startswith(("ws://", "wss://"))
-                         else AsyncWeb3.AsyncHTTPProvider(rpc_url))
-        w3 = AsyncWeb3(provider)
-        # As in EscrowClient.connect: web3's validation middleware asks the node for its chain id
-        # before and after every call and estimate; this client checks the chain on connect and
-        # before its first broadcast, and signs with that id, so it is pure cost.
-        w3.middleware_onion.remove("validation")
-        if rpc_url.startswith(("ws://", "wss://")):
-            await provider.connect()
-        return await cls.from_web3(w3, account, deployment=deployment, registry=registry,
-                                   expected_chain_id=expected_chain_id, url=rpc_url, **options)
+        """Connect by URL (http(s):// or ws(s)://); addresses from the registry for the node's chain
+        id unless ``deployment`` is given; their code is verified."""
+        return await cls.from_web3(await chains.async_web3_for(rpc_url), account, deployment=deployment,
+                                   registry=registry, expected_chain_id=expected_chain_id, url=rpc_url,
+                                   **options)
 
     @classmethod
-    async def from_web3(cls, w3: AsyncWeb3, account: Signer, *, deployment: Deployment | None = None,
+    async def from_web3(cls, w3: AsyncWeb3, account: Signer | None = None, *, deployment: Deployment | None = None,
                         registry: Registry | None = None, expected_chain_id: int | None = None,
                         url: str = "", **options: Any) -> AsyncEscrowClient:
         """Use an existing ``AsyncWeb3`` instance."""
+        url = url or chains.provider_url(w3)
         try:
             chain_id = int(await w3.eth.chain_id)
         except Exception as exc:  # noqa: BLE001
             raise translate(exc, url) from None
-        if expected_chain_id is not None and chain_id != expected_chain_id:
-            raise WrongChain(expected_chain_id, chain_id)
-        if deployment is None:
-            deployment = (registry or Registry()).get(chain_id)
-            if deployment is None:
-                raise NoDeployment(chain_id)
-        for name, address, expected in (("escrow", deployment.escrow, deployment.escrow_code_hash),
-                                        ("reputation", deployment.reputation, deployment.reputation_code_hash)):
-            if "0x" + keccak(bytes(await w3.eth.get_code(address))).hex() != expected:  # type: ignore[arg-type]
-                raise DeploymentMismatch(f"the recorded {name} address {address} holds other code")
-        return cls(w3, deployment, account, url=url, **options)
+        deployment = cls._deployment_for(chain_id, expected_chain_id=expected_chain_id, deployment=deployment,
+                                         registry=registry)
+        escrow_code, reputation_code = await asyncio.gather(w3.eth.get_code(deployment.escrow),  # type: ignore[arg-type]
+                                                            w3.eth.get_code(deployment.reputation))  # type: ignore[arg-type]
+        cls._check_code(deployment, {"escrow": bytes(escrow_code), "reputation": bytes(reputation_code)})
+        signer = cls._default_signer(account, list(await w3.eth.accounts) if account is None else [])
+        return cls(w3, deployment, signer, url=url, **options)
 
-    @property
-    def address(self) -> str:
-        return self.tx.address
+    @classmethod
+    async def from_network(cls, name: str, account: Signer | None = None, **options: Any) -> AsyncEscrowClient:
+        """Connect to a named network (as :meth:`EscrowClient.from_network`)."""
+        network = chains.network(name)
+        if network.rpc_url is None:
+            client = await cls.embedded(**options)
+            return client.as_account(account) if account is not None else client
+        return await cls.connect(network.rpc_url, account, expected_chain_id=network.chain_id, **options)
 
-    # -- helpers -------------------------------------------------------------------------------
+    @classmethod
+    async def embedded(cls, *, platform_fee_bps: int = 25, **options: Any) -> AsyncEscrowClient:
+        """An in-process py-evm chain with ten funded dev accounts and the contracts deployed, over
+        web3's AsyncEthereumTesterProvider (as :meth:`EscrowClient.embedded`; the deployment itself
+        runs on the sync path, in-process)."""
+        tester = chains.embedded_tester()
+        sync_w3 = chains.embedded_web3(tester)
+        accounts = [checksum(a) for a in sync_w3.eth.accounts]
+        deployment = deploy_contracts(Transactor(sync_w3, accounts[0], url="embedded", poll_interval=0),
+                                      platform_fee_bps=platform_fee_bps)
+        return cls(chains.embedded_async_web3(tester), deployment, accounts[0], url="embedded",
+                   dev_accounts=accounts, chain=tester, **options)
+
+    def as_account(self, signer: Signer) -> AsyncEscrowClient:
+        """The same connection and deployment, acting as another account."""
+        clone = AsyncEscrowClient(self.w3, self.deployment, signer, **self._clone_options())
+        self._share_caches(clone)
+        return clone
+
+    # -- embedded-chain helpers -------------------------------------------------------------------
+    async def sleep(self, seconds: int) -> None:
+        """Let chain time pass (embedded chain, Anvil and Ganache)."""
+        if self._chain is not None:
+            pending = int(self._chain.get_block_by_number("pending")["timestamp"])
+            self._chain.time_travel(pending + seconds)
+            return
+        await self.w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
+        await self.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+
+    # -- tokens and amounts ----------------------------------------------------------------------
     async def token(self, address: str | None) -> TokenInfo:
-        address = ZERO_ADDRESS if address in (None, "", "ETH", "eth") else checksum(address, "token address")
-        if address not in self._tokens:
-            from .sync import _ERC20_ABI
-
-            erc20 = self.w3.eth.contract(address=to_checksum_address(address), abi=_ERC20_ABI)
+        """Symbol and decimals of a token (cached); None or the zero address is ETH."""
+        key = self._token_key(address)
+        if key not in self._tokens:
+            erc20 = self._erc20(key)
             try:
-                symbol, decimals = await erc20.functions.symbol().call(), await erc20.functions.decimals().call()
+                symbol, decimals = await asyncio.gather(erc20.functions.symbol().call(),
+                                                        erc20.functions.decimals().call())
             except Exception as exc:  # noqa: BLE001
-                raise InputError(f"{address} does not look like an ERC-20 token ({type(exc).__name__})") from None
-            self._tokens[address] = TokenInfo(address, str(symbol), int(decimals))
-        return self._tokens[address]
+                raise self._not_a_token(key, exc) from None
+            self._tokens[key] = TokenInfo(key, str(symbol), int(decimals))
+        return self._tokens[key]
 
-    def _call(self, fn: str, args: list[Any], value: int = 0) -> Call:
-        return Call(self.deployment.escrow, self.escrow.encode_abi(fn, args), value, fn,
-                    (self.escrow, self.reputation_contract))  # type: ignore[arg-type]
-
-    async def _act(self, fn: str, *args: Any, value: int = 0) -> TxResult:
-        return await self.tx.send(self._call(fn, list(args), value))
+    async def balance(self, token: str | None = None, account: str | None = None) -> int:
+        """Balance in base units of ETH (default) or a token."""
+        who = self._who(account)
+        info = await self.token(token)
+        if info.is_eth:
+            return int(await self.w3.eth.get_balance(who))  # type: ignore[arg-type]
+        return int(await self._erc20(info.address).functions.balanceOf(who).call())
 
     async def _balance(self, token: TokenInfo) -> int:
-        if token.is_eth:
-            return int(await self.w3.eth.get_balance(self.address))
-        from .sync import _ERC20_ABI
+        """This account's balance of ``token`` (kept for code written against the earlier client)."""
+        return await self.balance(token.address)
 
-        erc20 = self.w3.eth.contract(address=token.address, abi=_ERC20_ABI)
-        return int(await erc20.functions.balanceOf(self.address).call())
+    # -- sending -----------------------------------------------------------------------------------
+    async def _send(self, call: Call) -> TxResult:
+        return await self.tx.send(call, before_send=self.before_send, on_sent=self.on_sent)
 
-    async def _check_can_pay(self, terms: Terms) -> None:
-        """The buyer holds the trade's tokens; an ETH amount is the transaction's value, checked by
-        the transaction path against the balance it reads anyway (see the sync client)."""
-        if terms.is_eth:
-            return
-        info = await self.token(terms.token)
-        balance = await self._balance(info)
-        if balance < terms.amount:
-            raise InsufficientFunds(f"{info.symbol} balance", f"{info.human(terms.amount)} {info.symbol}",
-                                    f"{info.human(balance)} {info.symbol}")
+    async def preview(self, call: Call) -> Preview:
+        """Simulate and price a call without sending it."""
+        return await self.tx.preview(call)
 
-    async def _approve(self, token: str, amount: int) -> None:
-        from .sync import _ERC20_ABI
+    async def _act(self, fn: str, *args: Any, value: int = 0) -> TxResult:
+        return await self._send(self._call(fn, list(args), value=value))
 
-        erc20 = self.w3.eth.contract(address=to_checksum_address(token), abi=_ERC20_ABI)
-        if int(await erc20.functions.allowance(self.address, self.deployment.escrow).call()) >= amount:
-            return
-        await self.tx.send(Call(token, erc20.encode_abi("approve", [self.deployment.escrow, amount]),
-                                description="approve"))
+    # -- creating and funding ----------------------------------------------------------------------
+    async def build_terms(self, *, amount: Decimal | str | int, buyer: str | None = None,
+                          seller: str | None = None, token: str | None = None, arbiter: str | None = None,
+                          arbiter_fee_bps: int = 0, funding_window: int = DAY, release_window: int = 3 * DAY,
+                          arbitration_window: int = 7 * DAY, timeout_releases: bool = False,
+                          record_reputation: bool = True, terms: str | bytes | None = None,
+                          salt: int | None = None) -> Terms:
+        """The terms of a new trade (as :meth:`EscrowClient.build_terms`)."""
+        info, fee = await asyncio.gather(self.token(token), self._platform_fee())
+        return new_terms(self.address, info, fee, amount=amount, buyer=buyer,
+                         seller=seller, arbiter=arbiter, arbiter_fee_bps=arbiter_fee_bps,
+                         funding_window=funding_window, release_window=release_window,
+                         arbitration_window=arbitration_window, timeout_releases=timeout_releases,
+                         record_reputation=record_reputation, terms=terms, salt=salt)
 
-    # -- operations ----------------------------------------------------------------------------
-    async def create(self, *, fund: bool = True, token: str | None = None, **options: Any) -> Any:
-        """Create (and, as buyer, fund) a trade; options as :meth:`EscrowClient.build_terms`."""
-        from .sync import TradeResult
+    async def _platform_fee(self) -> int:
+        return int(await self.escrow.functions.platformFeeBps().call())
 
-        info = await self.token(token)
-        fee = int(await self.escrow.functions.platformFeeBps().call())
-        terms = new_terms(self.address, info, fee, **options)
-        key = trade_id(terms)
-        self._terms[key] = terms
-        if terms.buyer != self.address or not fund:
+    async def create(self, *, fund: bool = True, permit: bool | None = None, **terms_options: Any) -> TradeResult:
+        """Create (and, as buyer, fund) a trade: as :meth:`EscrowClient.create`, ERC-20 funding
+        with an EIP-2612 permit when the token has one (one transaction), else an exact approval."""
+        terms = await self.build_terms(**terms_options)
+        return await self.create_from_terms(terms, fund=fund, permit=permit)
+
+    async def create_from_terms(self, terms: Terms, *, fund: bool = True,
+                                permit: bool | None = None) -> TradeResult:
+        """Create a trade with these terms (funded as in :meth:`create`)."""
+        key = self._remember(terms)
+        payment = self._payment(terms, fund)
+        if payment == CREATE_ONLY:
             return TradeResult(key, await self._act("create", terms.as_tuple()))
         await self._check_can_pay(terms)
-        if not terms.is_eth:
-            await self._approve(terms.token, terms.amount)
-        return TradeResult(key, await self._act("createAndFund", terms.as_tuple(),
-                                                value=terms.amount if terms.is_eth else 0))
+        if payment == PAY_ETH:
+            return TradeResult(key, await self._act("createAndFund", terms.as_tuple(), value=terms.amount))
+        permit_arg = await self._permit(terms.token, terms.amount, permit)
+        if permit_arg is not None:
+            return TradeResult(key, await self._act("createAndFundWithPermit", terms.as_tuple(), permit_arg))
+        await self._approve(terms.token, terms.amount)
+        return TradeResult(key, await self._act("createAndFund", terms.as_tuple()))
 
     async def fund(self, trade_id_: str) -> TxResult:
+        """Fund a trade created earlier (buyer only)."""
         terms = await self.terms(trade_id_)
         await self._check_can_pay(terms)
-        if not terms.is_eth:
-            await self._approve(terms.token, terms.amount)
-        return await self._act("fund", terms.as_tuple(), value=terms.amount if terms.is_eth else 0)
+        if terms.is_eth:
+            return await self._act("fund", terms.as_tuple(), value=terms.amount)
+        await self._approve(terms.token, terms.amount)
+        return await self._act("fund", terms.as_tuple())
 
-    async def _part(self, trade_id_: str, amount: Decimal | str | int | None) -> tuple[Terms, int]:
-        terms = await self.terms(trade_id_)
+    async def _check_can_pay(self, terms: Terms) -> None:
+        """The buyer holds the trade's tokens (ETH: checked by the transaction path, see the sync twin)."""
+        if terms.is_eth:
+            return
+        info, balance = await asyncio.gather(self.token(terms.token), self.balance(terms.token))
+        check_can_pay(info, terms.amount, balance)
+
+    async def _approve(self, token: str, amount: int) -> None:
+        """Approve exactly what is needed, never more (and nothing if the allowance covers it)."""
+        allowance = await self._erc20(token).functions.allowance(self.address, self.deployment.escrow).call()
+        if int(allowance) >= amount:
+            return
+        await self._send(self._approve_call(token, amount))
+
+    async def _permit(self, token: str, amount: int, wanted: bool | None) -> tuple[int, int, bytes, bytes] | None:
+        """A signed permit, or None to approve instead (``nonces`` and ``eip712Domain`` read once each)."""
+        if not self._may_permit(wanted):
+            return None
+        erc20 = self._erc20(token)
+        try:
+            nonce, domain = await asyncio.gather(erc20.functions.nonces(self.address).call(),
+                                                 erc20.functions.eip712Domain().call())
+        except Exception:  # noqa: BLE001 - no EIP-2612 / ERC-5267 on this token
+            self._no_permit(token, wanted)
+            return None
+        return self._permit_arg(tuple(domain), int(nonce), amount, await self._now())
+
+    # -- acting on a trade -------------------------------------------------------------------------
+    async def _amount(self, trade_id_: str, terms: Terms, amount: Decimal | str | int | None) -> int:
         if amount is None:
-            held = int((await self.escrow.functions.escrowOf(_id_bytes(trade_id_)).call())[0])
-            return terms, held
-        return terms, to_base_units(amount, (await self.token(terms.token)).decimals)
+            return await self._held(trade_id_)
+        return self._part(amount, await self.token(terms.token))
 
     async def release(self, trade_id_: str, amount: Decimal | str | int | None = None) -> TxResult:
-        terms, part = await self._part(trade_id_, amount)
-        return await self._act("release", terms.as_tuple(), part)
+        """Buyer: release everything held (default) or ``amount`` to the seller."""
+        terms = await self.terms(trade_id_)
+        return await self._act("release", terms.as_tuple(), await self._amount(trade_id_, terms, amount))
 
     async def refund(self, trade_id_: str, amount: Decimal | str | int | None = None) -> TxResult:
-        terms, part = await self._part(trade_id_, amount)
-        return await self._act("refund", terms.as_tuple(), part)
+        """Seller: refund everything held (default) or ``amount`` to the buyer."""
+        terms = await self.terms(trade_id_)
+        return await self._act("refund", terms.as_tuple(), await self._amount(trade_id_, terms, amount))
 
     async def _on_trade(self, fn: str, trade_id_: str, *args: Any) -> TxResult:
         return await self._act(fn, (await self.terms(trade_id_)).as_tuple(), *args)
 
     async def cancel(self, trade_id_: str) -> TxResult:
+        """Cancel an unfunded trade (its creator; anyone after the funding deadline)."""
         return await self._on_trade("cancel", trade_id_)
 
     async def mark_delivered(self, trade_id_: str) -> TxResult:
+        """Seller: mark delivered/paid."""
         return await self._on_trade("markDelivered", trade_id_)
 
     async def propose_settlement(self, trade_id_: str, buyer_bps: int) -> TxResult:
+        """Propose a split: ``buyer_bps`` basis points of what is held to the buyer."""
         return await self._on_trade("proposeSettlement", trade_id_, buyer_bps)
 
-    async def accept_settlement(self, trade_id_: str, buyer_bps: int) -> TxResult:
+    async def accept_settlement(self, trade_id_: str, buyer_bps: int | None = None) -> TxResult:
+        """Accept the counterparty's proposal (``buyer_bps`` defaults to the one on chain)."""
+        if buyer_bps is None:
+            buyer_bps = self._accepted_bps(await self.trade(trade_id_))
         return await self._on_trade("acceptSettlement", trade_id_, buyer_bps)
 
     async def dispute(self, trade_id_: str) -> TxResult:
+        """Open a dispute (buyer or seller, before the deadline, on a trade with an arbiter)."""
         return await self._on_trade("dispute", trade_id_)
 
     async def rule(self, trade_id_: str, buyer_bps: int) -> TxResult:
+        """Arbiter: rule ``buyer_bps`` basis points (after the arbiter's fee) to the buyer."""
         return await self._on_trade("rule", trade_id_, buyer_bps)
 
     async def timeout(self, trade_id_: str) -> TxResult:
+        """Anyone, from the deadline on: apply the timeout outcome fixed at creation."""
         return await self._on_trade("timeout", trade_id_)
 
     async def resolve_expired_dispute(self, trade_id_: str) -> TxResult:
+        """Anyone, from the arbitration deadline on: end a dispute the arbiter did not rule (50/50)."""
         return await self._on_trade("resolveExpiredDispute", trade_id_)
 
     async def submit_evidence(self, trade_id_: str, uri: str, content_hash: bytes | str | None = None) -> TxResult:
-        digest = bytes32(content_hash) if content_hash is not None else keccak(text=uri)
-        return await self._on_trade("submitEvidence", trade_id_, uri, digest)
-
-    async def rate(self, trade_id_: str, score: int, comment: str | bytes | None = None) -> TxResult:
-        if not 1 <= score <= 5:
-            raise InputError(f"a rating is 1 to 5, not {score}")
-        return await self._on_trade("rate", trade_id_, score, bytes32(comment))
+        """Attach evidence (a URI and the hash of its content) to a trade."""
+        return await self._on_trade("submitEvidence", trade_id_, uri, self._evidence_digest(uri, content_hash))
 
     async def withdraw(self, token: str | None = None, to: str | None = None) -> TxResult:
-        return await self._act("withdraw", (await self.token(token)).address, checksum(to) if to else self.address)
+        """Withdraw this account's credits to ``to``."""
+        return await self._act("withdraw", (await self.token(token)).address, self._who(to))
 
-    async def fill_offer(self, signed: offer_core.SignedOffer) -> Any:
-        """Fill a signed offer as the buyer (ETH, or ERC-20 with an exact approval)."""
-        from .sync import TradeResult
+    async def withdraw_fees(self, token: str | None = None) -> TxResult:
+        """Pay accrued platform fees in ``token`` to the fee recipient (anyone may call)."""
+        return await self._act("withdrawFees", (await self.token(token)).address)
 
-        if signed.chain_id != self.deployment.chain_id or signed.escrow != self.deployment.escrow:
-            raise offer_core.OfferError("the offer is for another chain or escrow contract")
-        if signed.signer() != signed.offer.seller:
-            raise offer_core.OfferError("the signature is not the seller's (tampered or wrong signer)")
-        terms = offer_terms(signed.offer, self.address)
-        self._terms[trade_id(terms)] = terms
+    async def rate(self, trade_id_: str, score: int, comment: str | bytes | None = None) -> TxResult:
+        """Rate the counterparty of a finished trade 1-5."""
+        self._check_score(score)
+        return await self._on_trade("rate", trade_id_, score, bytes32(comment))
+
+    # -- owner settings ----------------------------------------------------------------------------
+    async def set_platform_fee(self, bps: int) -> TxResult:
+        """Owner: the platform fee of new trades, in basis points."""
+        return await self._act("setPlatformFee", bps)
+
+    async def set_fee_recipient(self, recipient: str) -> TxResult:
+        """Owner: where platform fees are paid."""
+        return await self._act("setFeeRecipient", checksum(recipient))
+
+    async def pause(self) -> TxResult:
+        """Owner: stop new trades and funding."""
+        return await self._act("pause")
+
+    async def unpause(self) -> TxResult:
+        """Owner: end a pause."""
+        return await self._act("unpause")
+
+    # -- signed offers -----------------------------------------------------------------------------
+    async def create_offer(self, *, amount: Decimal | str | int, token: str | None = None,
+                           buyer: str | None = None, arbiter: str | None = None, arbiter_fee_bps: int = 0,
+                           release_window: int = 3 * DAY, arbitration_window: int = 7 * DAY,
+                           timeout_releases: bool = False, record_reputation: bool = True,
+                           terms: str | bytes | None = None, expires_in: int = DAY,
+                           nonce: int | None = None) -> offer_core.SignedOffer:
+        """Sign an offer locally as the seller (no transaction, no gas). Needs a local account."""
+        self._check_local_signer()
+        info, fee, now = await asyncio.gather(self.token(token), self._platform_fee(), self._now())
+        return self._offer(info, fee, now, amount=amount, buyer=buyer, arbiter=arbiter,
+                           arbiter_fee_bps=arbiter_fee_bps, release_window=release_window,
+                           arbitration_window=arbitration_window, timeout_releases=timeout_releases,
+                           record_reputation=record_reputation, terms=terms, expires_in=expires_in, nonce=nonce)
+
+    async def verify_offer(self, signed: offer_core.SignedOffer) -> None:
+        """Check an offer before spending gas: chain, contract, signer, digest, expiry, nonce, fee,
+        buyer (the four reads run concurrently)."""
+        check_offer_target(signed, self.deployment.chain_id, self.deployment.escrow)
+        offer = signed.offer
+        digest, now, used, fee = await asyncio.gather(
+            self.escrow.functions.offerDigest(offer.as_tuple()).call(), self._now(),
+            self.escrow.functions.isNonceUsed(offer.seller, offer.nonce).call(), self._platform_fee())
+        check_offer_state(signed, contract_digest=bytes(digest), latest_time=now, nonce_used=bool(used),
+                          platform_fee_bps=fee, buyer=self.address)
+
+    async def fill_offer(self, signed: offer_core.SignedOffer, *, permit: bool | None = None) -> TradeResult:
+        """Verify, then fill an offer as the buyer: creates and funds the trade in one transaction."""
+        await self.verify_offer(signed)
+        offer = signed.offer
+        terms = offer_terms(offer, self.address)
+        key = self._remember(terms)
         await self._check_can_pay(terms)
-        if not terms.is_eth:
-            await self._approve(terms.token, terms.amount)
-        tx = await self._act("fillOffer", signed.offer.as_tuple(), signed.signature,
-                             value=terms.amount if terms.is_eth else 0)
-        return TradeResult(trade_id(terms), tx)
+        if terms.is_eth:
+            return TradeResult(key, await self._act("fillOffer", offer.as_tuple(), signed.signature,
+                                                    value=terms.amount))
+        permit_arg = await self._permit(terms.token, terms.amount, permit)
+        if permit_arg is not None:
+            return TradeResult(key, await self._act("fillOfferWithPermit", offer.as_tuple(), signed.signature,
+                                                    permit_arg))
+        await self._approve(terms.token, terms.amount)
+        return TradeResult(key, await self._act("fillOffer", offer.as_tuple(), signed.signature))
+
+    async def revoke_offer(self, nonce: int) -> TxResult:
+        """Revoke an offer nonce: no offer signed with it can be filled any more."""
+        return await self._act("revokeOffer", nonce)
 
     # -- reads -------------------------------------------------------------------------------------
+    async def _now(self) -> int:
+        return int((await self.w3.eth.get_block("latest"))["timestamp"])
+
+    async def now(self) -> datetime:
+        """The chain's time (the latest block's timestamp)."""
+        return datetime.fromtimestamp(await self._now(), UTC)
+
+    async def credits(self, token: str | None = None, account: str | None = None) -> int:
+        """Payouts credited to ``account`` (default: this one) in ``token`` (default ETH)."""
+        info = await self.token(token)
+        return int(await self.escrow.functions.credits(self._who(account), info.address).call())
+
+    async def _held(self, trade_id_: str) -> int:
+        return (await self._slot(trade_id_))[0]
+
+    async def _slot(self, trade_id_: str) -> tuple[int, ...]:
+        return tuple(int(x) for x in await self.escrow.functions.escrowOf(self._id_bytes(trade_id_)).call())
+
     async def terms(self, trade_id_: str) -> Terms:
+        """The terms of a trade, from its TradeCreated event (cached), read through the log
+        paginator (providers that limit eth_getLogs ranges included)."""
         key = normalise_id(trade_id_)
-        if key not in self._terms:
-            logs = await self.w3.eth.get_logs({"address": self.deployment.escrow,  # type: ignore[typeddict-item]
-                                               "topics": [_TRADE_CREATED, key],
-                                               "fromBlock": self.deployment.block, "toBlock": "latest"})
-            if not logs:
-                raise InputError(f"no trade {key} on this escrow (chain id {self.deployment.chain_id})")
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                raw = self.escrow.events.TradeCreated().process_log(logs[0])["args"]["terms"]
-            self._terms[key] = Terms.from_tuple(tuple(raw.values()) if hasattr(raw, "values") else tuple(raw))
-        return self._terms[key]
+        if key not in self._terms_cache:
+            head = int(await self.w3.eth.block_number)
+            async for log in async_get_logs(self.w3, self._terms_query(key), self.deployment.block, head):
+                if self._learn_terms(log) == key:
+                    break
+            else:
+                raise self._no_trade(key)
+        return self._terms_cache[key]
 
     async def trade(self, trade_id_: str) -> Trade:
+        """A trade's terms, state, amounts, deadline and what each party may do next."""
         terms = await self.terms(trade_id_)
-        slot = tuple(int(x) for x in await self.escrow.functions.escrowOf(_id_bytes(trade_id_)).call())
-        now = int((await self.w3.eth.get_block("latest"))["timestamp"])
-        return trade_from_slot(terms, await self.token(terms.token), slot, now)  # type: ignore[arg-type]
+        info, slot, now = await asyncio.gather(self.token(terms.token), self._slot(trade_id_), self._now())
+        return self._trade(terms, info, slot, now)
+
+    async def trades(self, *, party: str | None = None, state: TradeState | None = None,
+                     token: str | None = None) -> list[Trade]:
+        """Trades of this escrow, filtered by party (buyer or seller), state and token."""
+        head = int(await self.w3.eth.block_number)
+        ids: dict[str, None] = {}
+        for query in self._trades_queries(party):
+            async for log in async_get_logs(self.w3, query, self.deployment.block, head):
+                key = self._learn_terms(log)
+                if key is not None:
+                    ids[key] = None
+        token_address = (await self.token(token)).address if token else None
+        kept = [key for key in ids if self._keep(key, token_address)]
+        trades = await asyncio.gather(*(self.trade(key) for key in kept))
+        return [t for t in trades if state is None or t.state is state]
+
+    async def history(self, trade_id_: str) -> list[HistoryEntry]:
+        """Every event of a trade (escrow and reputation), oldest first."""
+        key = normalise_id(trade_id_)
+        head = int(await self.w3.eth.block_number)
+        entries: list[HistoryEntry] = []
+        for contract, query in self._history_queries(key):
+            async for log in async_get_logs(self.w3, query, self.deployment.block, head):
+                entry = self._history_entry(log, contract)
+                if entry is not None:
+                    entries.append(entry)
+        entries.sort(key=lambda e: e.block)
+        return entries
+
+    async def watch(self, *, from_block: int | None = None, poll_interval: float = 1.0,
+                    stop_after: float | None = None) -> AsyncIterator[Event]:
+        """New escrow and reputation events as blocks arrive (polling): ``async for event in await
+        client.watch()``. "New" means after the head when ``watch`` is awaited."""
+        start = int(await self.w3.eth.block_number) + 1 if from_block is None else from_block
+        ends = None if stop_after is None else time.monotonic() + stop_after
+        return self._watch(start, ends, poll_interval)
+
+    async def _watch(self, start: int, ends: float | None, poll_interval: float) -> AsyncIterator[Event]:
+        while True:  # poll, then check the time: the last poll covers everything up to the end
+            head = int(await self.w3.eth.block_number)
+            if head >= start:
+                for contract in (self.escrow, self.reputation_contract):
+                    async for log in async_get_logs(self.w3, {"address": contract.address}, start, head):
+                        event = self._watched(log, contract)
+                        if event is not None:
+                            yield event
+                start = head + 1
+            if ends is not None and time.monotonic() >= ends:
+                return
+            await asyncio.sleep(poll_interval)
 
     async def reputation(self, address: str) -> ReputationRecord:
+        """An address's record, with a derived 0-100 score."""
         who = checksum(address)
-        record, rating_sum = await self.reputation_contract.functions.recordOf(who).call()
-        return ReputationRecord(who, *(int(x) for x in record), int(rating_sum))
+        return self._record(who, await self.reputation_contract.functions.recordOf(who).call())
+
+    # -- deploying -----------------------------------------------------------------------------------
+    @staticmethod
+    async def deploy(w3: AsyncWeb3, account: Signer, *, fee_recipient: str | None = None,
+                     platform_fee_bps: int = 0, owner: str | None = None, registry: Registry | None = None,
+                     url: str = "") -> Deployment:
+        """Deploy escrow + reputation and record the deployment (as :meth:`EscrowClient.deploy`,
+        recoverable). The recoverable deployment exists on the sync path only: it runs in a worker
+        thread, on a ``Web3`` to the same node (:func:`p2pescrow.chains.sync_twin`)."""
+        sync_w3 = chains.sync_twin(w3)
+        transactor = Transactor(sync_w3, account, url=url or chains.provider_url(w3))
+        return await asyncio.to_thread(deploy_contracts, transactor, fee_recipient=fee_recipient,
+                                       platform_fee_bps=platform_fee_bps, owner=owner,
+                                       registry=registry or Registry())
 
 
-def _id_bytes(value: str) -> bytes:
-    return bytes.fromhex(normalise_id(value)[2:])
-
-
-__all__ = ["AsyncEscrowClient"]
+__all__ = ["AsyncEscrowClient", "HistoryEntry", "TradeResult"]

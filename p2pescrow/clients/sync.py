@@ -12,107 +12,46 @@
 Every write goes through the one transaction path (:mod:`p2pescrow.transport.sync`): it is
 simulated first, so a revert raises its typed error (:mod:`p2pescrow.errors`) before any gas is
 spent, and balances and allowances are checked with the numbers before anything is sent.
+
+This class only reads and sends; what to read and send, and every decision on what was read, is
+in :class:`~p2pescrow.clients._base.ClientBase`, shared with the asyncio twin
+:class:`~p2pescrow.clients.aio.AsyncEscrowClient`.
 """
 
 from __future__ import annotations
 
-import secrets
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from eth_account.messages import encode_typed_data
-from eth_utils import keccak, to_checksum_address
 from web3 import Web3
-from web3.contract import Contract
 
-from .._artifacts import load_artifact
+from .. import chains
+from ..bindings import Event
 from ..core import offers as offer_core
+from ..core.checks import check_can_pay, check_offer_state, check_offer_target
 from ..core.terms import DAY, bytes32, checksum, new_terms, normalise_id, offer_terms
-from ..core.trades import trade_from_slot, trade_id
-from ..deployments import Deployment, NoDeployment, Registry, verify
+from ..deployments import Deployment, Registry
 from ..deployments import deploy as deploy_contracts
-from ..errors import InputError, InsufficientFunds, P2PEscrowError
-from ..models import (
-    ETH_TOKEN,
-    FLAG_RECORD_REPUTATION,
-    FLAG_TIMEOUT_RELEASES,
-    ZERO_ADDRESS,
-    ReputationRecord,
-    Terms,
-    TokenInfo,
-    Trade,
-    TradeState,
-    to_base_units,
-)
+from ..models import ReputationRecord, Terms, TokenInfo, Trade, TradeState
 from ..transport.logs import get_logs
 from ..transport.reverts import translate
-from ..transport.sync import Call, Event, Preview, Signer, Transactor, TxResult
-
-_TRADE_CREATED = "0x" + keccak(text=f"TradeCreated(bytes32,address,address,{Terms.ABI_TYPE},uint256,uint256)").hex()
-_ERC20_ABI = [
-    {"type": "function", "name": n, "stateMutability": "view", "inputs": i, "outputs": [{"type": o, "name": ""}]}
-    for n, i, o in (
-        ("symbol", [], "string"), ("decimals", [], "uint8"),
-        ("balanceOf", [{"type": "address", "name": "a"}], "uint256"),
-        ("allowance", [{"type": "address", "name": "o"}, {"type": "address", "name": "s"}], "uint256"),
-        ("nonces", [{"type": "address", "name": "o"}], "uint256"),
-        ("name", [], "string"),
-    )
-] + [
-    {"type": "function", "name": "approve", "stateMutability": "nonpayable",
-     "inputs": [{"type": "address", "name": "s"}, {"type": "uint256", "name": "v"}], "outputs": []},
-    {"type": "function", "name": "eip712Domain", "stateMutability": "view", "inputs": [], "outputs": [
-        {"type": "bytes1", "name": "fields"}, {"type": "string", "name": "name"},
-        {"type": "string", "name": "version"}, {"type": "uint256", "name": "chainId"},
-        {"type": "address", "name": "verifyingContract"}, {"type": "bytes32", "name": "salt"},
-        {"type": "uint256[]", "name": "extensions"}]},
-]
+from ..transport.sync import Call, Preview, Signer, Transactor, TxResult
+from ._base import CREATE_ONLY, PAY_ETH, ClientBase, HistoryEntry, TradeResult
 
 
-@dataclass(frozen=True)
-class TradeResult:
-    """A transaction that created a trade: its id and the mined transaction."""
-
-    trade_id: str
-    tx: TxResult
-
-
-@dataclass(frozen=True)
-class HistoryEntry:
-    """One event in a trade's history."""
-
-    block: int
-    tx_hash: str
-    name: str
-    args: dict[str, Any]
-
-
-class EscrowClient:
+class EscrowClient(ClientBase):
     """A connection to one chain's p2pescrow deployment, acting as one account."""
 
     def __init__(self, w3: Web3, deployment: Deployment, signer: Signer, *, url: str = "",
                  timeout: float = 120.0, confirmations: int = 1, poll_interval: float = 0.05,
                  dev_accounts: list[str] | None = None,
                  chain: Any = None) -> None:
-        self.w3 = w3
-        self.deployment = deployment
-        self.url = url
         self.tx = Transactor(w3, signer, url=url, chain_id=deployment.chain_id, timeout=timeout,
                              confirmations=confirmations, poll_interval=poll_interval)
-        self.escrow: Contract = w3.eth.contract(address=deployment.escrow, abi=load_artifact("P2PEscrow")["abi"])
-        self.reputation_contract: Contract = w3.eth.contract(
-            address=deployment.reputation, abi=load_artifact("Reputation")["abi"])
-        self.dev_accounts = dev_accounts or []
-        self._chain = chain  # the embedded chain (EthereumTester), if any
-        #: Hooks for interactive front ends (the CLI): see :meth:`Transactor.send`.
-        self.before_send: Callable[[Call, Preview], None] | None = None
-        self.on_sent: Callable[[str], None] | None = None
-        self._terms_cache: dict[str, Terms] = {}
-        self._tokens: dict[str, TokenInfo] = {ZERO_ADDRESS: ETH_TOKEN}
+        self._setup(w3, deployment, url=url, dev_accounts=dev_accounts, chain=chain)
 
     # -- connecting ----------------------------------------------------------------------------
     @classmethod
@@ -121,15 +60,7 @@ class EscrowClient:
                 **options: Any) -> EscrowClient:
         """Connect to a node by URL (http(s):// or ws(s)://). Contract addresses come from the
         registry for the node's chain id unless ``deployment`` is given; their code is verified."""
-        if rpc_url.startswith(("ws://", "wss://")):
-            provider: Any = Web3.LegacyWebSocketProvider(rpc_url)
-        else:
-            provider = Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 30})
-        w3 = Web3(provider)
-        # web3's validation middleware asks the node for its chain id on every call and estimate;
-        # this client checks the chain once on connect and signs with that id, so it is pure cost.
-        w3.middleware_onion.remove("validation")
-        return cls.from_web3(w3, account, deployment=deployment, registry=registry,
+        return cls.from_web3(chains.web3_for(rpc_url), account, deployment=deployment, registry=registry,
                              expected_chain_id=expected_chain_id, url=rpc_url, **options)
 
     @classmethod
@@ -137,32 +68,23 @@ class EscrowClient:
                   registry: Registry | None = None, expected_chain_id: int | None = None,
                   url: str = "", **options: Any) -> EscrowClient:
         """Use an existing ``Web3`` instance."""
-        url = url or str(getattr(w3.provider, "endpoint_uri", "") or type(w3.provider).__name__)
+        url = url or chains.provider_url(w3)
         try:
             chain_id = int(w3.eth.chain_id)
         except Exception as exc:  # noqa: BLE001
             raise translate(exc, url) from None
-        if expected_chain_id is not None and chain_id != expected_chain_id:
-            from ..errors import WrongChain
-
-            raise WrongChain(expected_chain_id, chain_id)
-        if deployment is None:
-            deployment = (registry or Registry()).get(chain_id)
-            if deployment is None:
-                raise NoDeployment(chain_id)
-        verify(w3, deployment)
-        signer = account if account is not None else (w3.eth.accounts[0] if w3.eth.accounts else None)
-        if signer is None:
-            raise P2PEscrowError("no account given and the node manages none")
+        deployment = cls._deployment_for(chain_id, expected_chain_id=expected_chain_id, deployment=deployment,
+                                         registry=registry)
+        cls._check_code(deployment, {"escrow": bytes(w3.eth.get_code(deployment.escrow)),  # type: ignore[arg-type]
+                                     "reputation": bytes(w3.eth.get_code(deployment.reputation))})  # type: ignore[arg-type]
+        signer = cls._default_signer(account, list(w3.eth.accounts) if account is None else [])
         return cls(w3, deployment, signer, url=url, **options)
 
     @classmethod
     def from_network(cls, name: str, account: Signer | None = None, **options: Any) -> EscrowClient:
         """Connect to a named network: ``local``, ``ganache``, ``embedded`` or one the user added
         (``p2pescrow networks add``). The node must serve the network's chain id."""
-        from ..networks import Networks
-
-        network = Networks().get(name)
+        network = chains.network(name)
         if network.rpc_url is None:
             client = cls.embedded(**options)
             return client.as_account(account) if account is not None else client
@@ -174,15 +96,9 @@ class EscrowClient:
 
         Account 0 deploys and owns the contracts and receives platform fees; the client acts as
         account 0 until :meth:`as_account`. Needs the ``dev`` extra (eth-tester)."""
-        from eth_tester import EthereumTester, PyEVMBackend
-        from web3 import EthereumTesterProvider
-
-        tester = EthereumTester(PyEVMBackend())
-        chain = getattr(tester.backend, "chain", None)
-        if chain is not None and hasattr(chain, "gas_estimator"):
-            chain.gas_estimator = _quick_gas_estimate
-        w3 = Web3(EthereumTesterProvider(tester))
-        accounts = [to_checksum_address(a) for a in w3.eth.accounts]
+        tester = chains.embedded_tester()
+        w3 = chains.embedded_web3(tester)
+        accounts = [checksum(a) for a in w3.eth.accounts]
         transactor = Transactor(w3, accounts[0], url="embedded", poll_interval=0)
         deployment = deploy_contracts(transactor, platform_fee_bps=platform_fee_bps)
         return cls(w3, deployment, accounts[0], url="embedded", dev_accounts=accounts, chain=tester,
@@ -190,17 +106,9 @@ class EscrowClient:
 
     def as_account(self, signer: Signer) -> EscrowClient:
         """The same connection and deployment, acting as another account."""
-        clone = EscrowClient(self.w3, self.deployment, signer, url=self.url, timeout=self.tx.timeout,
-                             confirmations=self.tx.confirmations, poll_interval=self.tx.poll_interval,
-                             dev_accounts=self.dev_accounts, chain=self._chain)
-        clone._terms_cache = self._terms_cache
-        clone._tokens = self._tokens
+        clone = EscrowClient(self.w3, self.deployment, signer, **self._clone_options())
+        self._share_caches(clone)
         return clone
-
-    @property
-    def address(self) -> str:
-        """The account this client acts as."""
-        return self.tx.address
 
     # -- embedded-chain helpers -------------------------------------------------------------------
     def sleep(self, seconds: int) -> None:
@@ -215,33 +123,25 @@ class EscrowClient:
     # -- tokens and amounts ----------------------------------------------------------------------
     def token(self, address: str | None) -> TokenInfo:
         """Symbol and decimals of a token (cached); None or the zero address is ETH."""
-        address = ZERO_ADDRESS if address in (None, "", "ETH", "eth") else checksum(address, "token address")
-        if address in self._tokens:
-            return self._tokens[address]
-        erc20 = self._erc20(address)
-        try:
-            info = TokenInfo(address, str(erc20.functions.symbol().call()), int(erc20.functions.decimals().call()))
-        except Exception as exc:  # noqa: BLE001
-            raise InputError(f"{address} does not look like an ERC-20 token ({type(exc).__name__})") from None
-        self._tokens[address] = info
-        return info
-
-    def _erc20(self, address: str) -> Contract:
-        return self.w3.eth.contract(address=to_checksum_address(address), abi=_ERC20_ABI)
+        key = self._token_key(address)
+        if key not in self._tokens:
+            erc20 = self._erc20(key)
+            try:
+                self._tokens[key] = TokenInfo(key, str(erc20.functions.symbol().call()),
+                                              int(erc20.functions.decimals().call()))
+            except Exception as exc:  # noqa: BLE001
+                raise self._not_a_token(key, exc) from None
+        return self._tokens[key]
 
     def balance(self, token: str | None = None, account: str | None = None) -> int:
         """Balance in base units of ETH (default) or a token."""
-        who = checksum(account) if account else self.address
+        who = self._who(account)
         info = self.token(token)
         if info.is_eth:
             return int(self.w3.eth.get_balance(who))
         return int(self._erc20(info.address).functions.balanceOf(who).call())
 
     # -- sending -----------------------------------------------------------------------------------
-    def _call(self, fn: str, args: list[Any], *, value: int = 0, description: str = "") -> Call:
-        return Call(self.deployment.escrow, self.escrow.encode_abi(fn, args), value,
-                    description or fn, (self.escrow, self.reputation_contract))
-
     def _send(self, call: Call) -> TxResult:
         return self.tx.send(call, before_send=self.before_send, on_sent=self.on_sent)
 
@@ -261,12 +161,14 @@ class EscrowClient:
                     salt: int | None = None) -> Terms:
         """The terms of a new trade in which this account is the buyer (give ``seller``) or the
         seller (give ``buyer``). The platform fee in force is filled in."""
-        return new_terms(self.address, self.token(token),
-                         int(self.escrow.functions.platformFeeBps().call()), amount=amount, buyer=buyer,
+        return new_terms(self.address, self.token(token), self._platform_fee(), amount=amount, buyer=buyer,
                          seller=seller, arbiter=arbiter, arbiter_fee_bps=arbiter_fee_bps,
                          funding_window=funding_window, release_window=release_window,
                          arbitration_window=arbitration_window, timeout_releases=timeout_releases,
                          record_reputation=record_reputation, terms=terms, salt=salt)
+
+    def _platform_fee(self) -> int:
+        return int(self.escrow.functions.platformFeeBps().call())
 
     def create(self, *, fund: bool = True, permit: bool | None = None, **terms_options: Any) -> TradeResult:
         """Create a trade (see :meth:`build_terms` for the options). As buyer, it is funded in the same
@@ -277,18 +179,19 @@ class EscrowClient:
         return self.create_from_terms(terms, fund=fund, permit=permit)
 
     def create_from_terms(self, terms: Terms, *, fund: bool = True, permit: bool | None = None) -> TradeResult:
-        self._terms_cache[trade_id(terms)] = terms
-        if terms.buyer != self.address or not fund:
-            return TradeResult(trade_id(terms), self._act("create", terms.as_tuple()))
+        """Create a trade with these terms (funded as in :meth:`create`)."""
+        key = self._remember(terms)
+        payment = self._payment(terms, fund)
+        if payment == CREATE_ONLY:
+            return TradeResult(key, self._act("create", terms.as_tuple()))
         self._check_can_pay(terms)
-        if terms.is_eth:
-            tx = self._act("createAndFund", terms.as_tuple(), value=terms.amount)
-        elif self._use_permit(terms.token, permit):
-            tx = self._act("createAndFundWithPermit", terms.as_tuple(), self._permit(terms.token, terms.amount))
-        else:
-            self._approve(terms.token, terms.amount)
-            tx = self._act("createAndFund", terms.as_tuple())
-        return TradeResult(trade_id(terms), tx)
+        if payment == PAY_ETH:
+            return TradeResult(key, self._act("createAndFund", terms.as_tuple(), value=terms.amount))
+        permit_arg = self._permit(terms.token, terms.amount, permit)
+        if permit_arg is not None:
+            return TradeResult(key, self._act("createAndFundWithPermit", terms.as_tuple(), permit_arg))
+        self._approve(terms.token, terms.amount)
+        return TradeResult(key, self._act("createAndFund", terms.as_tuple()))
 
     def fund(self, trade_id_: str) -> TxResult:
         """Fund a trade created earlier (buyer only)."""
@@ -305,68 +208,44 @@ class EscrowClient:
         it reads anyway (in ETH, before simulating), so it is not read twice."""
         if terms.is_eth:
             return
-        info = self.token(terms.token)
-        balance = self.balance(terms.token)
-        if balance < terms.amount:
-            raise InsufficientFunds(f"{info.symbol} balance", f"{info.human(terms.amount)} {info.symbol}",
-                                    f"{info.human(balance)} {info.symbol}")
+        check_can_pay(self.token(terms.token), terms.amount, self.balance(terms.token))
 
     def _approve(self, token: str, amount: int) -> None:
         """Approve exactly what is needed, never more (and nothing if the allowance covers it)."""
-        erc20 = self._erc20(token)
-        if int(erc20.functions.allowance(self.address, self.deployment.escrow).call()) >= amount:
+        if int(self._erc20(token).functions.allowance(self.address, self.deployment.escrow).call()) >= amount:
             return
-        self._send(Call(token, erc20.encode_abi("approve", [self.deployment.escrow, amount]),
-                        description="approve"))
+        self._send(self._approve_call(token, amount))
 
-    def _use_permit(self, token: str, wanted: bool | None) -> bool:
-        if wanted is False or isinstance(self.tx.signer, str):
-            return False
-        try:
-            self._erc20(token).functions.nonces(self.address).call()
-            self._erc20(token).functions.eip712Domain().call()
-            return True
-        except Exception:  # noqa: BLE001 - no EIP-2612 / ERC-5267 on this token
-            if wanted:
-                raise InputError(f"token {token} does not support EIP-2612 permits") from None
-            return False
-
-    def _permit(self, token: str, amount: int, lifetime: int = 3600) -> tuple[int, int, bytes, bytes]:
+    def _permit(self, token: str, amount: int, wanted: bool | None) -> tuple[int, int, bytes, bytes] | None:
+        """A signed EIP-2612 permit for ``amount``, or None to approve instead. The token's
+        ``nonces`` and ``eip712Domain`` are read once each: they are both the support check and the
+        message's inputs."""
+        if not self._may_permit(wanted):
+            return None
         erc20 = self._erc20(token)
-        _, name, version, chain_id, verifying, _, _ = erc20.functions.eip712Domain().call()
-        deadline = self._now() + lifetime
-        message = {
-            "types": {
-                "EIP712Domain": [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
-                                 {"name": "chainId", "type": "uint256"},
-                                 {"name": "verifyingContract", "type": "address"}],
-                "Permit": [{"name": "owner", "type": "address"}, {"name": "spender", "type": "address"},
-                           {"name": "value", "type": "uint256"}, {"name": "nonce", "type": "uint256"},
-                           {"name": "deadline", "type": "uint256"}],
-            },
-            "primaryType": "Permit",
-            "domain": {"name": name, "version": version, "chainId": chain_id, "verifyingContract": verifying},
-            "message": {"owner": self.address, "spender": self.deployment.escrow, "value": amount,
-                        "nonce": int(erc20.functions.nonces(self.address).call()), "deadline": deadline},
-        }
-        signed = self.tx.signer.sign_message(encode_typed_data(full_message=message))  # type: ignore[union-attr]
-        return (deadline, signed.v, signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big"))
+        try:
+            nonce = int(erc20.functions.nonces(self.address).call())
+            domain = tuple(erc20.functions.eip712Domain().call())
+        except Exception:  # noqa: BLE001 - no EIP-2612 / ERC-5267 on this token
+            self._no_permit(token, wanted)
+            return None
+        return self._permit_arg(domain, nonce, amount, self._now())
 
     # -- acting on a trade -------------------------------------------------------------------------
-    def _part(self, terms: Terms, amount: Decimal | str | int | None, held: int) -> int:
+    def _amount(self, trade_id_: str, terms: Terms, amount: Decimal | str | int | None) -> int:
         if amount is None:
-            return held
-        return to_base_units(amount, self.token(terms.token).decimals)
+            return self._held(trade_id_)
+        return self._part(amount, self.token(terms.token))
 
     def release(self, trade_id_: str, amount: Decimal | str | int | None = None) -> TxResult:
         """Buyer: release everything held (default) or ``amount`` to the seller."""
         terms = self.terms(trade_id_)
-        return self._act("release", terms.as_tuple(), self._part(terms, amount, self._held(trade_id_)))
+        return self._act("release", terms.as_tuple(), self._amount(trade_id_, terms, amount))
 
     def refund(self, trade_id_: str, amount: Decimal | str | int | None = None) -> TxResult:
         """Seller: refund everything held (default) or ``amount`` to the buyer."""
         terms = self.terms(trade_id_)
-        return self._act("refund", terms.as_tuple(), self._part(terms, amount, self._held(trade_id_)))
+        return self._act("refund", terms.as_tuple(), self._amount(trade_id_, terms, amount))
 
     def cancel(self, trade_id_: str) -> TxResult:
         """Cancel an unfunded trade (its creator; anyone after the funding deadline)."""
@@ -383,10 +262,7 @@ class EscrowClient:
     def accept_settlement(self, trade_id_: str, buyer_bps: int | None = None) -> TxResult:
         """Accept the counterparty's proposal (``buyer_bps`` defaults to the one on chain)."""
         if buyer_bps is None:
-            trade = self.trade(trade_id_)
-            if trade.settlement_bps is None:
-                raise InputError("there is no settlement proposal to accept")
-            buyer_bps = trade.settlement_bps
+            buyer_bps = self._accepted_bps(self.trade(trade_id_))
         return self._act("acceptSettlement", self.terms(trade_id_).as_tuple(), buyer_bps)
 
     def dispute(self, trade_id_: str) -> TxResult:
@@ -407,12 +283,12 @@ class EscrowClient:
 
     def submit_evidence(self, trade_id_: str, uri: str, content_hash: bytes | str | None = None) -> TxResult:
         """Attach evidence (a URI and the hash of its content) to a trade."""
-        digest = bytes32(content_hash) if content_hash is not None else keccak(text=uri)
+        digest = self._evidence_digest(uri, content_hash)
         return self._act("submitEvidence", self.terms(trade_id_).as_tuple(), uri, digest)
 
     def withdraw(self, token: str | None = None, to: str | None = None) -> TxResult:
         """Withdraw this account's credits (payouts that could not be delivered) to ``to``."""
-        return self._act("withdraw", self.token(token).address, checksum(to) if to else self.address)
+        return self._act("withdraw", self.token(token).address, self._who(to))
 
     def withdraw_fees(self, token: str | None = None) -> TxResult:
         """Pay accrued platform fees in ``token`` to the fee recipient (anyone may call)."""
@@ -420,21 +296,24 @@ class EscrowClient:
 
     def rate(self, trade_id_: str, score: int, comment: str | bytes | None = None) -> TxResult:
         """Rate the counterparty of a finished trade 1-5 (once; the comment is stored as its hash)."""
-        if not 1 <= score <= 5:
-            raise InputError(f"a rating is 1 to 5, not {score}")
+        self._check_score(score)
         return self._act("rate", self.terms(trade_id_).as_tuple(), score, bytes32(comment))
 
     # -- owner settings ----------------------------------------------------------------------------
     def set_platform_fee(self, bps: int) -> TxResult:
+        """Owner: the platform fee of new trades, in basis points."""
         return self._act("setPlatformFee", bps)
 
     def set_fee_recipient(self, recipient: str) -> TxResult:
+        """Owner: where platform fees are paid."""
         return self._act("setFeeRecipient", checksum(recipient))
 
     def pause(self) -> TxResult:
+        """Owner: stop new trades and funding (trades in progress can still be settled)."""
         return self._act("pause")
 
     def unpause(self) -> TxResult:
+        """Owner: end a pause."""
         return self._act("unpause")
 
     # -- signed offers -----------------------------------------------------------------------------
@@ -444,64 +323,37 @@ class EscrowClient:
                      record_reputation: bool = True, terms: str | bytes | None = None,
                      expires_in: int = DAY, nonce: int | None = None) -> offer_core.SignedOffer:
         """Sign an offer locally as the seller (no transaction, no gas). Needs a local account."""
-        if isinstance(self.tx.signer, str):
-            raise InputError("signing offers needs a local account (key or keystore), not a node account")
-        info = self.token(token)
-        offer = offer_core.Offer(
-            seller=self.address, buyer=checksum(buyer) if buyer else ZERO_ADDRESS, token=info.address,
-            arbiter=checksum(arbiter) if arbiter else ZERO_ADDRESS,
-            amount=to_base_units(amount, info.decimals), arbiterFeeBps=arbiter_fee_bps,
-            platformFeeBps=int(self.escrow.functions.platformFeeBps().call()),
-            releaseWindow=release_window, arbitrationWindow=arbitration_window,
-            flags=(FLAG_TIMEOUT_RELEASES if timeout_releases else 0)
-            | (FLAG_RECORD_REPUTATION if record_reputation else 0),
-            termsHash=bytes32(terms), nonce=nonce if nonce is not None else secrets.randbits(64),
-            expiry=self._now() + expires_in)
-        return offer_core.sign_offer(offer, self.deployment.chain_id, self.deployment.escrow, self.tx.signer)
+        self._check_local_signer()
+        return self._offer(self.token(token), self._platform_fee(), self._now(), amount=amount, buyer=buyer,
+                           arbiter=arbiter, arbiter_fee_bps=arbiter_fee_bps, release_window=release_window,
+                           arbitration_window=arbitration_window, timeout_releases=timeout_releases,
+                           record_reputation=record_reputation, terms=terms, expires_in=expires_in, nonce=nonce)
 
     def verify_offer(self, signed: offer_core.SignedOffer) -> None:
         """Check an offer before spending gas: chain, contract, signer, expiry, nonce, fee, buyer.
         Raises :class:`~p2pescrow.core.offers.OfferError` saying what is wrong."""
+        check_offer_target(signed, self.deployment.chain_id, self.deployment.escrow)
         offer = signed.offer
-        if signed.chain_id != self.deployment.chain_id:
-            raise offer_core.OfferError(
-                f"the offer is for chain id {signed.chain_id}, this network is {self.deployment.chain_id}")
-        if signed.escrow != self.deployment.escrow:
-            raise offer_core.OfferError(f"the offer is for escrow {signed.escrow}, not {self.deployment.escrow}")
-        if signed.signer() != offer.seller:
-            raise offer_core.OfferError("the signature is not the seller's (tampered or wrong signer)")
-        if not self.escrow.functions.offerDigest(offer.as_tuple()).call() == _digest(signed):
-            raise offer_core.OfferError("the contract computes another digest for this offer")
-        # The fill lands in a later block, whose timestamp is at least the latest one's + 1: an
-        # offer expiring at the latest block's time can no longer be filled.
-        if self._now() >= offer.expiry:
-            expired = datetime.fromtimestamp(offer.expiry, UTC).isoformat()
-            raise offer_core.OfferError(f"the offer expired at {expired} (no block after it can fill it)")
-        if self.escrow.functions.isNonceUsed(offer.seller, offer.nonce).call():
-            raise offer_core.OfferError("the offer was already filled or revoked (nonce used)")
-        fee = int(self.escrow.functions.platformFeeBps().call())
-        if fee != offer.platformFeeBps:
-            raise offer_core.OfferError(f"the offer names a platform fee of {offer.platformFeeBps} bps; "
-                                        f"the fee is now {fee} bps")
-        if int(offer.buyer, 16) != 0 and offer.buyer != self.address:
-            raise offer_core.OfferError(f"the offer is reserved for buyer {offer.buyer}")
+        check_offer_state(
+            signed, contract_digest=bytes(self.escrow.functions.offerDigest(offer.as_tuple()).call()),
+            latest_time=self._now(), nonce_used=bool(self.escrow.functions.isNonceUsed(offer.seller,
+                                                                                       offer.nonce).call()),
+            platform_fee_bps=self._platform_fee(), buyer=self.address)
 
     def fill_offer(self, signed: offer_core.SignedOffer, *, permit: bool | None = None) -> TradeResult:
         """Verify, then fill an offer as the buyer: creates and funds the trade in one transaction."""
         self.verify_offer(signed)
         offer = signed.offer
         terms = offer_terms(offer, self.address)
-        self._terms_cache[trade_id(terms)] = terms
+        key = self._remember(terms)
         self._check_can_pay(terms)
         if terms.is_eth:
-            tx = self._act("fillOffer", offer.as_tuple(), signed.signature, value=terms.amount)
-        elif self._use_permit(terms.token, permit):
-            tx = self._act("fillOfferWithPermit", offer.as_tuple(), signed.signature,
-                           self._permit(terms.token, terms.amount))
-        else:
-            self._approve(terms.token, terms.amount)
-            tx = self._act("fillOffer", offer.as_tuple(), signed.signature)
-        return TradeResult(trade_id(terms), tx)
+            return TradeResult(key, self._act("fillOffer", offer.as_tuple(), signed.signature, value=terms.amount))
+        permit_arg = self._permit(terms.token, terms.amount, permit)
+        if permit_arg is not None:
+            return TradeResult(key, self._act("fillOfferWithPermit", offer.as_tuple(), signed.signature, permit_arg))
+        self._approve(terms.token, terms.amount)
+        return TradeResult(key, self._act("fillOffer", offer.as_tuple(), signed.signature))
 
     def revoke_offer(self, nonce: int) -> TxResult:
         """Revoke an offer nonce: no offer signed with it can be filled any more."""
@@ -519,57 +371,48 @@ class EscrowClient:
     def credits(self, token: str | None = None, account: str | None = None) -> int:
         """Payouts credited to ``account`` (default: this one) in ``token`` (default ETH) because
         they could not be delivered; :meth:`withdraw` pays them out. Base units."""
-        who = checksum(account) if account else self.address
-        return int(self.escrow.functions.credits(who, self.token(token).address).call())
+        return int(self.escrow.functions.credits(self._who(account), self.token(token).address).call())
 
     def _held(self, trade_id_: str) -> int:
-        return int(self.escrow.functions.escrowOf(_id_bytes(trade_id_)).call()[0])
+        return self._slot(trade_id_)[0]
+
+    def _slot(self, trade_id_: str) -> tuple[int, ...]:
+        return tuple(int(x) for x in self.escrow.functions.escrowOf(self._id_bytes(trade_id_)).call())
 
     def terms(self, trade_id_: str) -> Terms:
         """The terms of a trade, from its TradeCreated event (cached: they never change)."""
         key = normalise_id(trade_id_)
-        if key in self._terms_cache:
-            return self._terms_cache[key]
-        params = {"address": self.deployment.escrow, "topics": [_TRADE_CREATED, key]}
-        for log in get_logs(self.w3, params, self.deployment.block, int(self.w3.eth.block_number)):
-            terms = _terms_from_event(self.escrow.events.TradeCreated().process_log(log)["args"]["terms"])
-            self._terms_cache[key] = terms
-            return terms
-        raise InputError(f"no trade {key} on this escrow (chain id {self.deployment.chain_id})",
-                         hint="check the trade id and the network")
+        if key not in self._terms_cache:
+            for log in get_logs(self.w3, self._terms_query(key), self.deployment.block, int(self.w3.eth.block_number)):
+                if self._learn_terms(log) == key:
+                    break
+            else:
+                raise self._no_trade(key)
+        return self._terms_cache[key]
 
     def trade(self, trade_id_: str) -> Trade:
         """A trade's terms, state, amounts, deadline and what each party may do next."""
         terms = self.terms(trade_id_)
-        slot = tuple(int(x) for x in self.escrow.functions.escrowOf(_id_bytes(trade_id_)).call())
-        return trade_from_slot(terms, self.token(terms.token), slot, self._now())  # type: ignore[arg-type]
+        return self._trade(terms, self.token(terms.token), self._slot(trade_id_), self._now())
 
     def trades(self, *, party: str | None = None, state: TradeState | None = None,
                token: str | None = None) -> list[Trade]:
         """Trades of this escrow, filtered by party (buyer or seller), state and token."""
-        event = self.escrow.events.TradeCreated()
         head = int(self.w3.eth.block_number)
-        queries: list[list[Any]] = [[_TRADE_CREATED]]
-        if party:
-            topic = "0x" + "00" * 12 + checksum(party)[2:].lower()
-            queries = [[_TRADE_CREATED, None, topic], [_TRADE_CREATED, None, None, topic]]
         ids: dict[str, None] = {}
-        for topics in queries:
-            for log in get_logs(self.w3, {"address": self.deployment.escrow, "topics": topics},
-                                self.deployment.block, head):
-                args = event.process_log(log)["args"]
-                key = "0x" + bytes(args["id"]).hex()
-                self._terms_cache[key] = _terms_from_event(args["terms"])
-                ids[key] = None
-        token_addr = self.token(token).address if token else None
+        for query in self._trades_queries(party):
+            for log in get_logs(self.w3, query, self.deployment.block, head):
+                key = self._learn_terms(log)
+                if key is not None:
+                    ids[key] = None
+        token_address = self.token(token).address if token else None
         result = []
         for key in ids:
-            if token_addr is not None and self._terms_cache[key].token != token_addr:
+            if not self._keep(key, token_address):
                 continue  # the terms came with the event: no need to read this trade's state
             trade = self.trade(key)
-            if state is not None and trade.state is not state:
-                continue
-            result.append(trade)
+            if state is None or trade.state is state:
+                result.append(trade)
         return result
 
     def history(self, trade_id_: str) -> list[HistoryEntry]:
@@ -577,14 +420,11 @@ class EscrowClient:
         key = normalise_id(trade_id_)
         head = int(self.w3.eth.block_number)
         entries: list[HistoryEntry] = []
-        for contract, topics in ((self.escrow, [None, key]), (self.reputation_contract, [None, None, key]),
-                                 (self.reputation_contract, [None, key])):
-            for log in get_logs(self.w3, {"address": contract.address, "topics": topics},
-                                self.deployment.block, head):
-                decoded = _decode_log(contract, log)
-                if decoded is not None:
-                    entries.append(HistoryEntry(int(log["blockNumber"]), "0x" + bytes(log["transactionHash"]).hex(),
-                                                decoded.name, decoded.args))
+        for contract, query in self._history_queries(key):
+            for log in get_logs(self.w3, query, self.deployment.block, head):
+                entry = self._history_entry(log, contract)
+                if entry is not None:
+                    entries.append(entry)
         entries.sort(key=lambda e: e.block)
         return entries
 
@@ -602,9 +442,9 @@ class EscrowClient:
             if head >= start:
                 for contract in (self.escrow, self.reputation_contract):
                     for log in get_logs(self.w3, {"address": contract.address}, start, head):
-                        decoded = _decode_log(contract, log)
-                        if decoded is not None:
-                            yield decoded
+                        event = self._watched(log, contract)
+                        if event is not None:
+                            yield event
                 start = head + 1
             if ends is not None and time.monotonic() >= ends:
                 return
@@ -613,8 +453,7 @@ class EscrowClient:
     def reputation(self, address: str) -> ReputationRecord:
         """An address's record, with a derived 0-100 score."""
         who = checksum(address)
-        record, rating_sum = self.reputation_contract.functions.recordOf(who).call()
-        return ReputationRecord(who, *(int(x) for x in record), int(rating_sum))
+        return self._record(who, self.reputation_contract.functions.recordOf(who).call())
 
     # -- deploying -----------------------------------------------------------------------------------
     @staticmethod
@@ -627,54 +466,6 @@ class EscrowClient:
         return deploy_contracts(Transactor(w3, account, url=url), fee_recipient=fee_recipient,
                                 platform_fee_bps=platform_fee_bps, owner=owner,
                                 registry=registry or Registry())
-
-
-def _quick_gas_estimate(state: Any, transaction: Any) -> int:
-    """Gas estimates for the embedded chain in two or three EVM runs, not py-evm's ~13-run binary
-    search (which made every embedded transaction ~4x slower): one run at the block gas limit gives
-    the gas used; a limit with headroom (the 63/64 rule, the contract's gas-left checks) is then
-    confirmed by a second run. Anything unusual falls back to py-evm's own search."""
-    from eth.estimators.gas import binary_gas_search_intrinsic_tolerance
-    from eth.vm.spoof import SpoofTransaction
-
-    def run(gas: int) -> Any:
-        snapshot = state.snapshot()
-        try:
-            return state.apply_transaction(SpoofTransaction(transaction, gas=gas, gas_price=0))
-        finally:
-            state.revert(snapshot)
-
-    limit = int(state.gas_limit)
-    first = run(limit)
-    if not first.is_error:
-        used = limit - int(first.get_gas_remaining())
-        for candidate in (used * 5 // 4 + 30_000, used * 2 + 150_000):
-            candidate = min(candidate, limit)
-            if not run(candidate).is_error:
-                return candidate
-    return int(binary_gas_search_intrinsic_tolerance(state, transaction))
-
-
-def _terms_from_event(raw: Any) -> Terms:
-    """web3 decodes the struct as a mapping of field name to value."""
-    return Terms.from_tuple(tuple(raw.values()) if hasattr(raw, "values") else tuple(raw))
-
-
-def _id_bytes(value: str) -> bytes:
-    return bytes.fromhex(normalise_id(value)[2:])
-
-
-def _digest(signed: offer_core.SignedOffer) -> bytes:
-    from eth_account.messages import _hash_eip191_message
-
-    return bytes(_hash_eip191_message(encode_typed_data(full_message=signed.typed_data())))
-
-
-def _decode_log(contract: Contract, log: Any) -> Event | None:
-    from ..transport.sync import decode_events
-
-    events = decode_events({"logs": [log]}, (contract,))
-    return events[0] if events else None
 
 
 __all__ = ["EscrowClient", "HistoryEntry", "TradeResult", "checksum"]

@@ -25,7 +25,7 @@ def test_revert_data_decodes_into_the_typed_error_with_arguments_and_message():
     data = selector + encode(["bytes32", "uint8"], [b"\x01" * 32, 4])
     exc = errors.decode_revert(data)
     assert isinstance(exc, errors.WrongState)
-    assert exc.id == b"\x01" * 32 and exc.state == 4
+    assert exc.id == "0x" + "01" * 32 and exc.state == 4  # bytes32 as 0x-hex, like a trade id
     assert "not in a state that allows this" in str(exc)
     assert exc.data == "0x" + data.hex()
 

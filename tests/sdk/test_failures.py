@@ -36,7 +36,7 @@ def test_wrong_state(embedded, funded):
     buyer.release(trade_id)
     with embedded.no_tx(buyer_acct.address), pytest.raises(errors.WrongState) as info:
         buyer.release(trade_id, "0.1")
-    assert info.value.id == bytes.fromhex(trade_id[2:]) and info.value.state == 4
+    assert info.value.id == trade_id and info.value.state == 4
     assert isinstance(info.value, errors.ContractError) and isinstance(info.value, P2PEscrowError)
     assert "not in a state that allows this" in str(info.value)
     assert info.value.data.startswith(errors.WrongState.selector)
@@ -47,7 +47,7 @@ def test_unauthorized(embedded, funded):
     with embedded.no_tx(seller_acct.address), pytest.raises(errors.Unauthorized) as info:
         seller.release(trade_id)
     assert info.value.caller == seller_acct.address
-    assert info.value.id == bytes.fromhex(trade_id[2:])
+    assert info.value.id == trade_id
 
 
 def test_deadline_passed(embedded):

@@ -27,14 +27,14 @@ def test_create_and_release_everything(embedded):
     created = buyer.create(seller=seller.address, amount="1.5")
     amount = 1_500_000_000_000_000_000
     event = created.tx.event("TradeCreated").args
-    assert event["held"] == amount and "0x" + event["id"].hex() == created.trade_id
+    assert event["held"] == amount and event["id"] == created.trade_id
     trade = buyer.trade(created.trade_id)
     assert trade.state is TradeState.FUNDED and trade.held == amount
     assert embedded.eth(buyer.deployment.escrow) >= amount
 
     released = buyer.release(created.trade_id)
     assert released.event("Released").args == {
-        "id": bytes.fromhex(created.trade_id[2:]),
+        "id": created.trade_id,
         "toSeller": amount - fee_of(amount),
         "platformFee": fee_of(amount),
         "heldAfter": 0,
@@ -164,7 +164,7 @@ def test_dispute_and_ruling(embedded, buyer_bps, buyer_field, seller_field):
     to_buyer = (held - arbiter_fee) * buyer_bps // 10_000
     gross = held - arbiter_fee - to_buyer
     assert ruled.event("Ruled").args == {
-        "id": bytes.fromhex(trade_id[2:]),
+        "id": trade_id,
         "buyerBps": buyer_bps,
         "toBuyer": to_buyer,
         "toSeller": gross - fee_of(gross),
@@ -266,12 +266,12 @@ def test_evidence_from_parties_and_arbiter(embedded):
     assert info.value.caller == outsider.address
     evidence = [tx.event("EvidenceSubmitted").args for tx in (sent, by_seller, by_arbiter)]
     assert [(x["id"], x["by"], x["uri"]) for x in evidence] == [
-        (bytes.fromhex(trade_id[2:]), buyer_acct.address, "ipfs://receipt"),
-        (bytes.fromhex(trade_id[2:]), seller_acct.address, "https://tracking.example/1"),
-        (bytes.fromhex(trade_id[2:]), arbiter_acct.address, "ipfs://notes"),
+        (trade_id, buyer_acct.address, "ipfs://receipt"),
+        (trade_id, seller_acct.address, "https://tracking.example/1"),
+        (trade_id, arbiter_acct.address, "ipfs://notes"),
     ]
-    assert evidence[0]["contentHash"] == keccak(text="ipfs://receipt")  # default: hash of the URI
-    assert evidence[1]["contentHash"] == bytes.fromhex("ab" * 32)
+    assert evidence[0]["contentHash"] == "0x" + keccak(text="ipfs://receipt").hex()  # default: hash of the URI
+    assert evidence[1]["contentHash"] == "0x" + "ab" * 32
     assert buyer.trade(trade_id).state is TradeState.FUNDED  # evidence changes nothing
 
 
@@ -285,7 +285,7 @@ def test_rating_both_ways_once(embedded):
     assert buyer.trade(trade_id).next_actions[Role.BUYER] == ("rate",)
     rated = buyer.rate(trade_id, 5, "fast and friendly")
     assert rated.event("Rated").args["ratee"] == seller_acct.address
-    assert rated.event("Rated").args["commentHash"] == keccak(text="fast and friendly")
+    assert rated.event("Rated").args["commentHash"] == "0x" + keccak(text="fast and friendly").hex()
     seller.rate(trade_id, 4)
     trade = buyer.trade(trade_id)
     assert trade.rated_by == {Role.BUYER, Role.SELLER} and Role.BUYER not in trade.next_actions

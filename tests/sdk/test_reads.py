@@ -156,11 +156,11 @@ def test_watch_yields_events_that_happen_after_it_starts(embedded):
     ours = [
         ev
         for ev in seen
-        if ev.args.get("id") == bytes.fromhex(created.trade_id[2:])
-        or ev.args.get("tradeId") == bytes.fromhex(created.trade_id[2:])
+        if ev.args.get("id") == created.trade_id
+        or ev.args.get("tradeId") == created.trade_id
     ]
     assert [ev.name for ev in ours] == ["TradeCreated", "Released", "OutcomeRecorded"]
-    assert all(ev.args.get("id") != bytes.fromhex(before[2:]) for ev in seen)
+    assert all(ev.args.get("id") != before for ev in seen)
 
 
 def test_watch_from_a_block_replays_history(embedded):
@@ -170,7 +170,7 @@ def test_watch_from_a_block_replays_history(embedded):
         buyer.watch(from_block=created.tx.block_number, poll_interval=0.01, stop_after=0.2)
     )
     assert replay[0].name == "TradeCreated"
-    assert replay[0].args["id"] == bytes.fromhex(created.trade_id[2:])
+    assert replay[0].args["id"] == created.trade_id
 
 
 def test_reputation_score_and_average(embedded):

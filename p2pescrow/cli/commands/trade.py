@@ -408,7 +408,7 @@ def watch(
     try:
         for event in client.watch(poll_interval=interval, stop_after=seconds):
             raw = event.args.get("id", event.args.get("tradeId"))
-            key = "0x" + bytes(raw).hex() if isinstance(raw, (bytes, bytearray)) else None
+            key = raw if isinstance(raw, str) else None  # bytes32 ids come decoded as 0x-hex
             if only is not None and key != only:
                 continue
             seen.append({"name": event.name, "contract": event.address, "trade_id": key,

@@ -1,0 +1,285 @@
+"""What the sync and the asyncio client share: everything that does no I/O.
+
+:class:`ClientBase` holds the state of a client (deployment, contract objects, caches, hooks) and
+every step of an operation that is not a request: which contract call an operation sends, the
+arguments built from the caller's input, the log queries a read needs, and the decisions taken on
+values already read (in :mod:`p2pescrow.core.checks`). :class:`~.sync.EscrowClient` and
+:class:`~.aio.AsyncEscrowClient` subclass it and only read and send, one plainly, one awaited
+(the way web3.py's ``BaseContract`` carries what ``Contract`` and ``AsyncContract`` only wrap).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from eth_utils import keccak
+
+from .. import bindings
+from ..core import offers as offer_core
+from ..core.permit import PERMIT_LIFETIME, sign_permit
+from ..core.terms import DAY, bytes32, checksum, normalise_id
+from ..core.trades import trade_from_slot, trade_id
+from ..deployments import Deployment, DeploymentMismatch, NoDeployment, Registry
+from ..errors import InputError, P2PEscrowError, WrongChain
+from ..models import (
+    ETH_TOKEN,
+    FLAG_RECORD_REPUTATION,
+    FLAG_TIMEOUT_RELEASES,
+    ZERO_ADDRESS,
+    ReputationRecord,
+    Terms,
+    TokenInfo,
+    Trade,
+    to_base_units,
+)
+from ..transport.sync import Call, Preview, Signer, TxResult
+
+#: How a buyer pays when creating or filling: nothing (create only), ETH as the value, tokens.
+CREATE_ONLY, PAY_ETH, PAY_TOKEN = "create", "eth", "token"
+
+
+@dataclass(frozen=True)
+class TradeResult:
+    """A transaction that created a trade: its id and the mined transaction."""
+
+    trade_id: str
+    tx: TxResult
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One event in a trade's history."""
+
+    block: int
+    tx_hash: str
+    name: str
+    args: dict[str, Any]
+
+
+class ClientBase:
+    """State and I/O-free steps of a client of one chain's p2pescrow deployment, as one account."""
+
+    w3: Any
+    tx: Any  # the transaction path: a Transactor or an AsyncTransactor
+
+    def _setup(self, w3: Any, deployment: Deployment, *, url: str, dev_accounts: list[str] | None,
+               chain: Any) -> None:
+        self.w3 = w3
+        self.deployment = deployment
+        self.url = url
+        self.escrow = bindings.escrow_contract(w3, deployment.escrow)
+        self.reputation_contract = bindings.reputation_contract(w3, deployment.reputation)
+        self.dev_accounts = dev_accounts or []
+        self._chain = chain  # the embedded chain (EthereumTester), if any
+        #: Hooks for interactive front ends (the CLI): ``before_send(call, preview)`` runs once a
+        #: call is simulated and priced, before signing (raise to stop); ``on_sent(tx_hash)`` once
+        #: the node took it.
+        self.before_send: Callable[[Call, Preview], None] | None = None
+        self.on_sent: Callable[[str], None] | None = None
+        self._terms_cache: dict[str, Terms] = {}
+        self._tokens: dict[str, TokenInfo] = {ZERO_ADDRESS: ETH_TOKEN}
+
+    def _share_caches(self, other: ClientBase) -> None:
+        """``as_account`` clones share what never changes: terms and token metadata."""
+        other._terms_cache = self._terms_cache
+        other._tokens = self._tokens
+
+    def _clone_options(self) -> dict[str, Any]:
+        return {"url": self.url, "timeout": self.tx.timeout, "confirmations": self.tx.confirmations,
+                "poll_interval": self.tx.poll_interval, "dev_accounts": self.dev_accounts, "chain": self._chain}
+
+    @property
+    def address(self) -> str:
+        """The account this client acts as."""
+        return str(self.tx.address)
+
+    # -- connecting: decisions on what the node said ------------------------------------------
+    @staticmethod
+    def _deployment_for(chain_id: int, *, expected_chain_id: int | None, deployment: Deployment | None,
+                        registry: Registry | None) -> Deployment:
+        """The deployment to use on a node serving ``chain_id``."""
+        if expected_chain_id is not None and chain_id != expected_chain_id:
+            raise WrongChain(expected_chain_id, chain_id)
+        if deployment is None:
+            deployment = (registry or Registry()).get(chain_id)
+            if deployment is None:
+                raise NoDeployment(chain_id)
+        return deployment
+
+    @staticmethod
+    def _check_code(deployment: Deployment, codes: dict[str, bytes]) -> None:
+        """Refuse a deployment whose addresses hold other code than was deployed there (``codes``:
+        ``escrow`` and ``reputation`` code as read), as :func:`p2pescrow.deployments.verify`."""
+        for name, address, expected in (("escrow", deployment.escrow, deployment.escrow_code_hash),
+                                        ("reputation", deployment.reputation, deployment.reputation_code_hash)):
+            if "0x" + keccak(bytes(codes[name])).hex() != expected:
+                raise DeploymentMismatch(
+                    f"the recorded {name} address {address} on chain {deployment.chain_id} holds other code "
+                    f"than was deployed there (was the chain reset?)",
+                    hint="redeploy with `p2pescrow deploy --force`, or point at the right network")
+
+    @staticmethod
+    def _default_signer(account: Signer | None, node_accounts: list[str]) -> Signer:
+        signer = account if account is not None else (node_accounts[0] if node_accounts else None)
+        if signer is None:
+            raise P2PEscrowError("no account given and the node manages none")
+        return signer
+
+    # -- tokens ----------------------------------------------------------------------------------
+    @staticmethod
+    def _token_key(address: str | None) -> str:
+        return ZERO_ADDRESS if address in (None, "", "ETH", "eth") else checksum(str(address), "token address")
+
+    def _erc20(self, address: str) -> Any:
+        return bindings.erc20_contract(self.w3, address)
+
+    @staticmethod
+    def _not_a_token(address: str, exc: BaseException) -> InputError:
+        return InputError(f"{address} does not look like an ERC-20 token ({type(exc).__name__})")
+
+    def _who(self, account: str | None) -> str:
+        return checksum(account) if account else self.address
+
+    # -- calls -------------------------------------------------------------------------------------
+    def _call(self, fn: str, args: list[Any], *, value: int = 0, description: str = "") -> Call:
+        return Call(self.deployment.escrow, self.escrow.encode_abi(fn, args), value,
+                    description or fn, (self.escrow, self.reputation_contract))
+
+    def _approve_call(self, token: str, amount: int) -> Call:
+        """Approve exactly ``amount`` to the escrow, never more."""
+        return Call(token, self._erc20(token).encode_abi("approve", [self.deployment.escrow, amount]),
+                    description="approve")
+
+    def _remember(self, terms: Terms) -> str:
+        key = trade_id(terms)
+        self._terms_cache[key] = terms
+        return key
+
+    def _payment(self, terms: Terms, fund: bool = True) -> str:
+        """How this account pays when sending ``terms``: not at all (it is the seller, or does not
+        fund now), ETH as the transaction's value, or tokens (a permit or an approval first)."""
+        if terms.buyer != self.address or not fund:
+            return CREATE_ONLY
+        return PAY_ETH if terms.is_eth else PAY_TOKEN
+
+    def _may_permit(self, wanted: bool | None) -> bool:
+        """Whether to try a permit: not when refused, nor for a node-managed account (it cannot
+        sign typed data here)."""
+        return wanted is not False and not isinstance(self.tx.signer, str)
+
+    @staticmethod
+    def _no_permit(token: str, wanted: bool | None) -> bool:
+        """The token answered neither ``nonces`` nor ``eip712Domain``: approve instead, unless a
+        permit was asked for."""
+        if wanted:
+            raise InputError(f"token {token} does not support EIP-2612 permits")
+        return False
+
+    def _permit_arg(self, domain: tuple[Any, ...], nonce: int, amount: int, now: int) -> tuple[int, int, bytes, bytes]:
+        return sign_permit(self.tx.signer, domain, owner=self.address, spender=self.deployment.escrow,
+                           value=amount, nonce=nonce, deadline=now + PERMIT_LIFETIME)
+
+    def _part(self, amount: Decimal | str | int, info: TokenInfo) -> int:
+        return to_base_units(amount, info.decimals)
+
+    @staticmethod
+    def _accepted_bps(trade: Trade) -> int:
+        if trade.settlement_bps is None:
+            raise InputError("there is no settlement proposal to accept")
+        return int(trade.settlement_bps)
+
+    @staticmethod
+    def _check_score(score: int) -> None:
+        if not 1 <= score <= 5:
+            raise InputError(f"a rating is 1 to 5, not {score}")
+
+    @staticmethod
+    def _evidence_digest(uri: str, content_hash: bytes | str | None) -> bytes:
+        return bytes32(content_hash) if content_hash is not None else keccak(text=uri)
+
+    def _offer(self, info: TokenInfo, platform_fee_bps: int, now: int, *, amount: Decimal | str | int,
+               buyer: str | None, arbiter: str | None, arbiter_fee_bps: int, release_window: int,
+               arbitration_window: int, timeout_releases: bool, record_reputation: bool,
+               terms: str | bytes | None, expires_in: int, nonce: int | None) -> offer_core.SignedOffer:
+        """A signed offer of this account as the seller (local signing, no I/O)."""
+        offer = offer_core.Offer(
+            seller=self.address, buyer=checksum(buyer) if buyer else ZERO_ADDRESS, token=info.address,
+            arbiter=checksum(arbiter) if arbiter else ZERO_ADDRESS,
+            amount=to_base_units(amount, info.decimals), arbiterFeeBps=arbiter_fee_bps,
+            platformFeeBps=platform_fee_bps, releaseWindow=release_window, arbitrationWindow=arbitration_window,
+            flags=(FLAG_TIMEOUT_RELEASES if timeout_releases else 0)
+            | (FLAG_RECORD_REPUTATION if record_reputation else 0),
+            termsHash=bytes32(terms), nonce=nonce if nonce is not None else secrets.randbits(64),
+            expiry=now + expires_in)
+        return offer_core.sign_offer(offer, self.deployment.chain_id, self.deployment.escrow, self.tx.signer)
+
+    def _check_local_signer(self) -> None:
+        if isinstance(self.tx.signer, str):
+            raise InputError("signing offers needs a local account (key or keystore), not a node account")
+
+    # -- reads: queries and decoding ---------------------------------------------------------------
+    @staticmethod
+    def _id_bytes(value: str) -> bytes:
+        return bytes.fromhex(normalise_id(value)[2:])
+
+    def _terms_query(self, key: str) -> dict[str, Any]:
+        return {"address": self.deployment.escrow, "topics": [bindings.TRADE_CREATED, key]}
+
+    def _no_trade(self, key: str) -> InputError:
+        return InputError(f"no trade {key} on this escrow (chain id {self.deployment.chain_id})",
+                          hint="check the trade id and the network")
+
+    def _learn_terms(self, log: Any) -> str | None:
+        """Cache the terms a TradeCreated ``log`` carries; its trade id (None: not TradeCreated)."""
+        found = bindings.trade_created(log, self.escrow.abi)
+        if found is None:
+            return None
+        self._terms_cache[found[0]] = found[1]
+        return found[0]
+
+    def _trades_queries(self, party: str | None) -> list[dict[str, Any]]:
+        """The TradeCreated log queries of :meth:`trades`: all, or the party as buyer and as seller."""
+        queries: list[list[Any]] = [[bindings.TRADE_CREATED]]
+        if party:
+            topic = "0x" + "00" * 12 + checksum(party)[2:].lower()
+            queries = [[bindings.TRADE_CREATED, None, topic], [bindings.TRADE_CREATED, None, None, topic]]
+        return [{"address": self.deployment.escrow, "topics": topics} for topics in queries]
+
+    def _history_queries(self, key: str) -> list[tuple[Any, dict[str, Any]]]:
+        """(contract, log query) pairs of :meth:`history`: the escrow's events with the id first,
+        the reputation's Rated (id first) and OutcomeRecorded (id second)."""
+        return [(contract, {"address": contract.address, "topics": topics})
+                for contract, topics in ((self.escrow, [None, key]), (self.reputation_contract, [None, None, key]),
+                                         (self.reputation_contract, [None, key]))]
+
+    @staticmethod
+    def _history_entry(log: Any, contract: Any) -> HistoryEntry | None:
+        event = bindings.decode_log(log, contract.abi)
+        if event is None:
+            return None
+        return HistoryEntry(int(log["blockNumber"]), "0x" + bytes(log["transactionHash"]).hex(), event.name,
+                            event.args)
+
+    @staticmethod
+    def _watched(log: Any, contract: Any) -> bindings.Event | None:
+        return bindings.decode_log(log, contract.abi)
+
+    def _keep(self, key: str, token_address: str | None) -> bool:
+        """:meth:`trades` with a token filter: the terms came with the event, no state read needed."""
+        return token_address is None or self._terms_cache[key].token == token_address
+
+    @staticmethod
+    def _trade(terms: Terms, info: TokenInfo, slot: tuple[int, ...], now: int) -> Trade:
+        return trade_from_slot(terms, info, slot, now)  # type: ignore[arg-type]
+
+    @staticmethod
+    def _record(who: str, raw: Any) -> ReputationRecord:
+        record, rating_sum = raw
+        return ReputationRecord(who, *(int(x) for x in record), int(rating_sum))
+
+
+__all__ = ["DAY", "ClientBase", "HistoryEntry", "TradeResult"]
