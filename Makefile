@@ -30,7 +30,7 @@ RUN_ENV = PATH="$$(for d in $(CURDIR)/node_modules/@foundry-rs/anvil-*/bin; do \
 	[ -x "$$d/anvil" ] && printf '%s:' "$$d" && break; done)$(CURDIR)/node_modules/.bin:$$PATH"
 
 .PHONY: help setup brownie compile check-artifacts test test-main test-brownie coverage coverage-gate fuzz slither \
-	assurance demo bench lint \
+	assurance demo diagram bench lint \
 	clean distclean
 
 help:
@@ -44,6 +44,7 @@ help:
 	@echo "make coverage         contract line/branch coverage of tests/contracts (kept in assurance/coverage.json)"
 	@echo "make fuzz             the deep property tests: stateful escrow fuzz (400 x 60 steps), split arithmetic"
 	@echo "make demo             run \`p2pescrow demo\`: real trades on an embedded chain, narrated"
+	@echo "make diagram          redraw docs/trade-states.svg from the state table in p2pescrow/states.py"
 	@echo "make bench            run the benchmarks (python -m tools.bench)"
 	@echo "make slither          Slither on contracts/ through the project's solc; fails on untriaged findings"
 	@echo "make assurance        README's Assurance figures: tests, faults, coverage, fuzz, Slither (from commands)"
@@ -147,6 +148,10 @@ assurance: setup brownie
 
 demo: setup
 	$(VENV)/bin/p2pescrow demo
+
+# README's picture of a trade's life, drawn from p2pescrow/states.py (a test checks it is current).
+diagram: setup
+	$(PY) -m tools.diagram
 
 bench: setup
 	$(RUN_ENV) $(PY) -m tools.bench

@@ -1,12 +1,16 @@
-"""The states of a trade, as the escrow contract numbers them (``IP2PEscrow.State``).
+"""The states of a trade, as the escrow contract numbers them (``IP2PEscrow.State``), and the one
+table of how a trade moves between them (:data:`TRANSITIONS`).
 
 Its own module, below :mod:`p2pescrow.errors` and :mod:`p2pescrow.models`: an error names the state a
 trade was in (``state=4 (COMPLETED)``), and a model carries it, without either importing the other.
+The trade-state picture (README, the market pages) is drawn from :data:`TRANSITIONS` by
+:mod:`p2pescrow.diagram`; a test checks every action it names is a function of the escrow.
 """
 
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 
 
 class TradeState(enum.IntEnum):
@@ -27,4 +31,41 @@ class TradeState(enum.IntEnum):
         return self >= TradeState.COMPLETED
 
 
-__all__ = ["TradeState"]
+@dataclass(frozen=True)
+class Transition:
+    """One way a trade moves: from ``source`` (None: the trade does not exist yet) to ``target``,
+    by one of ``actions`` (escrow functions), done by ``who``, allowed ``when``."""
+
+    source: TradeState | None
+    target: TradeState
+    actions: tuple[str, ...]
+    who: str
+    when: str = ""
+
+
+_S = TradeState
+#: How a trade moves, as the escrow enforces it. The timeout outcome (release or refund) is fixed in
+#: the terms at creation; marking delivery makes the timeout release, after a fresh release window.
+TRANSITIONS: tuple[Transition, ...] = (
+    Transition(None, _S.AWAITING_FUNDING, ("create",), "buyer or seller"),
+    Transition(None, _S.FUNDED, ("createAndFund", "fillOffer"), "buyer",
+               "created and funded at once (with a permit too)"),
+    Transition(_S.AWAITING_FUNDING, _S.FUNDED, ("fund",), "buyer", "before the funding deadline"),
+    Transition(_S.AWAITING_FUNDING, _S.CANCELLED, ("cancel",), "creator", "anyone after the funding deadline"),
+    Transition(_S.FUNDED, _S.FUNDED, ("release", "refund"), "buyer / seller", "a part"),
+    Transition(_S.FUNDED, _S.FUNDED, ("markDelivered",), "seller", "the timeout then releases"),
+    Transition(_S.FUNDED, _S.COMPLETED, ("release",), "buyer", "what is left"),
+    Transition(_S.FUNDED, _S.COMPLETED, ("timeout",), "anyone",
+               "from the deadline, if the terms release on timeout or delivery was marked"),
+    Transition(_S.FUNDED, _S.REFUNDED, ("refund",), "seller", "what is left (Completed if a part was released)"),
+    Transition(_S.FUNDED, _S.REFUNDED, ("timeout",), "anyone", "from the deadline, if the terms refund on timeout"),
+    Transition(_S.FUNDED, _S.DISPUTED, ("dispute",), "buyer or seller", "before the deadline, with an arbiter"),
+    Transition(_S.FUNDED, _S.SETTLED, ("proposeSettlement", "acceptSettlement"), "one party, then the other"),
+    Transition(_S.DISPUTED, _S.SETTLED, ("proposeSettlement", "acceptSettlement"), "one party, then the other"),
+    Transition(_S.DISPUTED, _S.RESOLVED, ("rule",), "arbiter", "before the arbitration deadline"),
+    Transition(_S.DISPUTED, _S.RESOLVED, ("resolveExpiredDispute",), "anyone",
+               "after it: 50/50, no arbiter fee"),
+)
+
+
+__all__ = ["TRANSITIONS", "TradeState", "Transition"]
