@@ -1,0 +1,385 @@
+"""The behaviours the async client once lost, run on BOTH clients (parametrized sync/async), on the
+embedded chain (the async client over web3's AsyncEthereumTesterProvider):
+
+- an ERC-20 create with an EIP-2612 token uses a permit: one transaction, no approval;
+- fill_offer verifies everything (digest, expiry, nonce, fee, reserved buyer) before sending;
+- terms() reads logs through the paginator (a provider refusing large block ranges still answers);
+- accept_settlement(trade_id) takes the proposal on chain; create returns a TradeResult;
+- bytes32 values come out as the same 0x-hex strings as trade ids, in errors and in events.
+
+The async client is driven through a small blocking proxy (one event loop per module), so each
+test body is written once and reads as the story on either client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any, ClassVar
+
+import pytest
+from eth_account import Account
+from web3.middleware import Web3Middleware
+
+from p2pescrow import TradeState, errors
+from p2pescrow.build import load_artifact
+from p2pescrow.chains import embedded_web3
+from p2pescrow.clients._base import ClientBase, TradeResult
+from p2pescrow.clients.aio import AsyncEscrowClient
+from p2pescrow.clients.sync import EscrowClient
+from p2pescrow.core.offers import OfferError, sign_offer
+from p2pescrow.deployments import deploy_data
+from p2pescrow.transport.logs import async_get_logs, get_logs
+from p2pescrow.transport.sync import Call, Transactor
+
+ETHER = 10**18
+
+
+class Blocking:
+    """Calls an async client's operations to completion on one event loop; sync clients pass
+    through unchanged. Clients it returns (``as_account``) are wrapped too."""
+
+    def __init__(self, client: Any, runner: asyncio.Runner) -> None:
+        self._client, self._runner = client, runner
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            out = attr(*args, **kwargs)
+            if inspect.iscoroutine(out):
+                out = self._runner.run(out)
+            return Blocking(out, self._runner) if isinstance(out, AsyncEscrowClient) else out
+
+        return call
+
+    @property
+    def raw(self) -> Any:
+        return self._client
+
+
+class Chain:
+    """One embedded chain and a client of the kind under test, with helpers that go around it
+    (funding, test tokens, nonces: plain web3 on the same chain)."""
+
+    def __init__(self, kind: str, client: Any) -> None:
+        self.kind, self.client = kind, client
+        self.w3 = embedded_web3(client._chain)
+        self.funder = Transactor(self.w3, client.dev_accounts[0], url="embedded", poll_interval=0)
+
+    def party(self, eth: int = 100) -> tuple[Any, Any]:
+        acct = Account.create()
+        if eth:
+            self.funder.send(Call(acct.address, "0x", eth * ETHER, "fund"))
+        return acct, self.client.as_account(acct)
+
+    def deploy(self, name: str, *args: Any) -> Any:
+        artifact = load_artifact(name, test=True)
+        result = self.funder.send(Call(None, deploy_data(artifact, *args), description=f"deploy {name}"))
+        return self.w3.eth.contract(address=result.contract_address, abi=artifact["abi"])
+
+    def mint(self, token: Any, to: str, amount: int) -> None:
+        self.funder.send(Call(token.address, token.encode_abi("mint", [to, amount]), description="mint"))
+
+    def nonce(self, address: str) -> int:
+        return int(self.w3.eth.get_transaction_count(address))
+
+
+@pytest.fixture(scope="module")
+def runner() -> Iterator[asyncio.Runner]:
+    with asyncio.Runner() as loop:
+        yield loop
+
+
+@pytest.fixture(scope="module")
+def sync_chain() -> Chain:
+    return Chain("sync", EscrowClient.embedded(platform_fee_bps=25))
+
+
+@pytest.fixture(scope="module")
+def async_chain(runner: asyncio.Runner) -> Chain:
+    return Chain("async", Blocking(runner.run(AsyncEscrowClient.embedded(platform_fee_bps=25)), runner))
+
+
+@pytest.fixture(params=["sync", "async"])
+def chain(request: pytest.FixtureRequest) -> Chain:
+    return request.getfixturevalue(f"{request.param}_chain")
+
+
+# -- (a) ERC-20 create with a permit ------------------------------------------------------------------
+def test_erc20_create_with_a_permit_token_is_one_transaction(chain):
+    buyer_acct, buyer = chain.party()
+    seller_acct, _ = chain.party(0)
+    token = chain.deploy("PermitToken")
+    chain.mint(token, buyer_acct.address, 5 * ETHER)
+    before = chain.nonce(buyer_acct.address)
+
+    created = buyer.create(seller=seller_acct.address, amount="2", token=token.address)
+
+    assert isinstance(created, TradeResult)
+    assert chain.nonce(buyer_acct.address) == before + 1  # createAndFundWithPermit: no approve
+    assert token.functions.allowance(buyer_acct.address, buyer.deployment.escrow).call() == 0
+    assert token.functions.balanceOf(buyer_acct.address).call() == 3 * ETHER
+    assert buyer.trade(created.trade_id).state is TradeState.FUNDED
+
+
+def test_permit_reads_the_domain_and_the_nonce_once_each(chain, monkeypatch):
+    buyer_acct, buyer = chain.party()
+    seller_acct, _ = chain.party(0)
+    token = chain.deploy("PermitToken")
+    chain.mint(token, buyer_acct.address, 5 * ETHER)
+    asked: list[str] = []
+    real = ClientBase._erc20
+
+    class Functions:
+        def __init__(self, functions: Any) -> None:
+            self._functions = functions
+
+        def __getattr__(self, name: str) -> Any:
+            asked.append(name)
+            return getattr(self._functions, name)
+
+    class Counting:
+        def __init__(self, contract: Any) -> None:
+            self._contract = contract
+            self.functions = Functions(contract.functions)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._contract, name)
+
+    monkeypatch.setattr(ClientBase, "_erc20", lambda self, address: Counting(real(self, address)))
+    buyer.create(seller=seller_acct.address, amount="1", token=token.address)
+    assert asked.count("eip712Domain") == 1 and asked.count("nonces") == 1, asked
+    assert chain.nonce(buyer_acct.address) == 1  # and the permit was used: one transaction
+
+
+def test_a_plain_erc20_token_is_approved_exactly_then_funded(chain):
+    buyer_acct, buyer = chain.party()
+    seller_acct, _ = chain.party(0)
+    token = chain.deploy("TestToken", "Test Dollar", "TUSD", 6)
+    chain.mint(token, buyer_acct.address, 10 * 10**6)
+    before = chain.nonce(buyer_acct.address)
+
+    created = buyer.create(seller=seller_acct.address, amount="4", token=token.address)
+
+    assert chain.nonce(buyer_acct.address) == before + 2  # approve + createAndFund
+    assert token.functions.allowance(buyer_acct.address, buyer.deployment.escrow).call() == 0
+    assert buyer.trade(created.trade_id).held == 4 * 10**6
+
+
+# -- (b) fill_offer verifies fully before sending --------------------------------------------------------
+@pytest.fixture
+def offer_parties(chain):
+    seller_acct, seller = chain.party(0)  # signs only
+    buyer_acct, buyer = chain.party()
+    return seller_acct, seller, buyer_acct, buyer
+
+
+def refused_before_sending(chain: Chain, buyer_acct: Any, buyer: Any, signed: Any, match: str) -> None:
+    before = (chain.nonce(buyer_acct.address), chain.w3.eth.get_balance(buyer_acct.address))
+    with pytest.raises(OfferError, match=match):
+        buyer.fill_offer(signed)
+    assert (chain.nonce(buyer_acct.address), chain.w3.eth.get_balance(buyer_acct.address)) == before
+
+
+def test_an_expired_offer_is_refused_before_sending(chain, offer_parties):
+    _seller_acct, seller, buyer_acct, buyer = offer_parties
+    signed = seller.create_offer(amount="0.1", expires_in=60)
+    buyer.sleep(120)
+    refused_before_sending(chain, buyer_acct, buyer, signed, "expired")
+
+
+def test_a_used_offer_is_refused_before_sending(chain, offer_parties):
+    _seller_acct, seller, buyer_acct, buyer = offer_parties
+    signed = seller.create_offer(amount="0.1")
+    buyer.fill_offer(signed)
+    refused_before_sending(chain, buyer_acct, buyer, signed, "nonce used")
+
+
+def test_an_offer_with_another_fee_is_refused_before_sending(chain, offer_parties):
+    seller_acct, seller, buyer_acct, buyer = offer_parties
+    signed = seller.create_offer(amount="0.1")  # names the fee in force, 25 bps
+    other_fee = sign_offer(replace(signed.offer, platformFeeBps=30), signed.chain_id, signed.escrow, seller_acct)
+    refused_before_sending(chain, buyer_acct, buyer, other_fee, "platform fee of 30 bps")
+
+
+def test_an_offer_reserved_for_another_buyer_is_refused_before_sending(chain, offer_parties):
+    _seller_acct, seller, buyer_acct, buyer = offer_parties
+    other, _ = chain.party(0)
+    signed = seller.create_offer(amount="0.1", buyer=other.address)
+    refused_before_sending(chain, buyer_acct, buyer, signed, "reserved for buyer")
+
+
+def test_a_tampered_offer_is_refused_before_sending(chain, offer_parties):
+    _seller_acct, seller, buyer_acct, buyer = offer_parties
+    signed = seller.create_offer(amount="0.1")
+    tampered = replace(signed, offer=replace(signed.offer, amount=signed.offer.amount // 2))
+    refused_before_sending(chain, buyer_acct, buyer, tampered, "not the seller's")
+
+
+def test_a_good_offer_is_filled(chain, offer_parties):
+    _seller_acct, seller, _buyer_acct, buyer = offer_parties
+    signed = seller.create_offer(amount="0.1")
+    filled = buyer.fill_offer(signed)
+    assert isinstance(filled, TradeResult)
+    assert buyer.trade(filled.trade_id).state is TradeState.FUNDED
+
+
+# -- (c) terms() through the paginator -----------------------------------------------------------------
+class RangeLimit(Web3Middleware):
+    """A provider that refuses eth_getLogs over more than 2 blocks (as hosted RPCs cap ranges)."""
+
+    refused: ClassVar[list[tuple[int, int]]] = []
+
+    @staticmethod
+    def _check(method: str, params: Any) -> None:
+        if method == "eth_getLogs":
+            span = [int(str(params[0][k]), 0) for k in ("fromBlock", "toBlock")]
+            if span[1] - span[0] + 1 > 2:
+                RangeLimit.refused.append((span[0], span[1]))
+                raise ValueError({"code": -32005, "message": "query exceeds max block range 2"})
+
+    def wrap_make_request(self, make_request: Any) -> Any:
+        def middleware(method: str, params: Any) -> Any:
+            self._check(method, params)
+            return make_request(method, params)
+        return middleware
+
+    async def async_wrap_make_request(self, make_request: Any) -> Any:
+        async def middleware(method: str, params: Any) -> Any:
+            self._check(method, params)
+            return await make_request(method, params)
+        return middleware
+
+
+def test_terms_are_read_through_the_paginator_on_a_range_limited_provider(chain, runner):
+    buyer_acct, buyer = chain.party()
+    seller_acct, _ = chain.party(0)
+    created = buyer.create(seller=seller_acct.address, amount="0.5")
+    for _ in range(4):  # a few more blocks after the trade
+        chain.party(1)
+
+    client = chain.client.raw if chain.kind == "async" else chain.client
+    if chain.kind == "async":
+        from p2pescrow.chains import embedded_async_web3
+
+        w3 = embedded_async_web3(client._chain)
+        w3.middleware_onion.add(RangeLimit)
+        fresh = Blocking(runner.run(AsyncEscrowClient.from_web3(w3, client.dev_accounts[0],
+                                                                deployment=client.deployment, url="embedded")),
+                         runner)
+    else:
+        w3 = embedded_web3(client._chain)
+        w3.middleware_onion.add(RangeLimit)
+        fresh = EscrowClient.from_web3(w3, client.dev_accounts[0], deployment=client.deployment, url="embedded")
+    RangeLimit.refused.clear()
+
+    terms = fresh.terms(created.trade_id)  # a fresh client: nothing cached
+
+    assert RangeLimit.refused, "the provider never refused a range: the test proves nothing"
+    assert terms.buyer == buyer_acct.address and terms.amount == ETHER // 2
+    assert fresh.trade(created.trade_id).state is TradeState.FUNDED
+
+
+class _RangeLimitedNode:
+    """An AsyncWeb3 stand-in refusing eth_getLogs ranges wider than ``limit`` blocks."""
+
+    def __init__(self, limit: int, logs_at: list[int]) -> None:
+        self.limit, self.logs_at, self.calls = limit, logs_at, []
+        self.eth = self
+
+    async def get_logs(self, params: dict[str, int]) -> list[dict[str, int]]:
+        start, end = params["fromBlock"], params["toBlock"]
+        self.calls.append((start, end))
+        if end - start + 1 > self.limit:
+            raise ValueError({"code": -32005, "message": f"query exceeds max block range {self.limit}"})
+        return [{"blockNumber": b} for b in self.logs_at if start <= b <= end]
+
+
+def test_async_log_pages_shrink_like_the_sync_ones_and_miss_nothing():
+    logs_at = [5, 999, 1_000, 1_001, 25_000, 49_999]
+    node = _RangeLimitedNode(limit=1_000, logs_at=logs_at)
+
+    async def scan() -> list[int]:
+        return [log["blockNumber"] async for log in async_get_logs(node, {}, 0, 50_000, page=10_000)]
+
+    assert asyncio.run(scan()) == logs_at
+    assert all(end - start + 1 <= 1_000 for start, end in node.calls[-5:])
+
+    class SyncNode(_RangeLimitedNode):
+        def get_logs(self, params):  # type: ignore[override]
+            start, end = params["fromBlock"], params["toBlock"]
+            self.calls.append((start, end))
+            if end - start + 1 > self.limit:
+                raise ValueError(f"query exceeds max block range {self.limit}")
+            return [{"blockNumber": b} for b in self.logs_at if start <= b <= end]
+
+    twin = SyncNode(limit=1_000, logs_at=logs_at)
+    assert [log["blockNumber"] for log in get_logs(twin, {}, 0, 50_000, page=10_000)] == logs_at
+    assert twin.calls == node.calls  # the same pages, asked in the same order
+
+
+def test_async_log_pages_do_not_mistake_other_errors_for_range_limits():
+    class Broken(_RangeLimitedNode):
+        async def get_logs(self, params):  # type: ignore[override]
+            raise ValueError("method not found")
+
+    async def scan() -> list[Any]:
+        return [log async for log in async_get_logs(Broken(10, []), {}, 0, 100)]
+
+    with pytest.raises(ValueError, match="method not found"):
+        asyncio.run(scan())
+
+
+# -- (d) accept_settlement with the proposal on chain; typed results ------------------------------------
+def test_accept_settlement_takes_the_proposal_on_chain(chain):
+    _buyer_acct, buyer = chain.party()
+    seller_acct, seller = chain.party(1)
+    created = buyer.create(seller=seller_acct.address, amount="1")
+    buyer.propose_settlement(created.trade_id, 4_000)
+
+    settled = seller.accept_settlement(created.trade_id)
+
+    assert settled.event("Settled").args["buyerBps"] == 4_000
+    assert buyer.trade(created.trade_id).state is TradeState.SETTLED
+
+
+def test_accept_settlement_without_a_proposal_says_so_before_sending(chain):
+    _buyer_acct, buyer = chain.party()
+    seller_acct, seller = chain.party(1)
+    created = buyer.create(seller=seller_acct.address, amount="1")
+    before = chain.nonce(seller_acct.address)
+    with pytest.raises(errors.InputError, match="no settlement proposal"):
+        seller.accept_settlement(created.trade_id)
+    assert chain.nonce(seller_acct.address) == before
+
+
+# -- bytes32 as 0x-hex, in errors and in events -------------------------------------------------------------
+def test_a_typed_errors_trade_id_equals_the_trades_id(chain):
+    _buyer_acct, buyer = chain.party()
+    seller_acct, _ = chain.party(0)
+    created = buyer.create(seller=seller_acct.address, amount="0.2")
+    buyer.release(created.trade_id)
+    trade = buyer.trade(created.trade_id)
+
+    with pytest.raises(errors.WrongState) as info:
+        buyer.cancel(created.trade_id)
+
+    assert info.value.id == trade.id == created.trade_id
+    assert isinstance(info.value.id, str) and info.value.id == info.value.id.lower()
+
+
+def test_event_ids_and_hashes_are_0x_hex_like_trade_ids(chain):
+    _buyer_acct, buyer = chain.party()
+    seller_acct, _ = chain.party(0)
+    created = buyer.create(seller=seller_acct.address, amount="0.2", terms="two tickets")
+
+    event = created.tx.event("TradeCreated")
+    assert event.args["id"] == created.trade_id
+    assert event.args["terms"]["termsHash"] == "0x" + buyer.trade(created.trade_id).terms.terms_hash.hex()
+    history = buyer.history(created.trade_id)
+    assert [h.name for h in history] == ["TradeCreated"] and history[0].args["id"] == created.trade_id
