@@ -22,7 +22,7 @@ from typing import Any
 
 from web3 import AsyncWeb3
 
-from .. import chains
+from .. import chains, errors
 from ..bindings import Event
 from ..core import offers as offer_core
 from ..core.checks import check_can_pay, check_offer_state, check_offer_target
@@ -168,13 +168,24 @@ class AsyncEscrowClient(ClientBase):
                          record_reputation=record_reputation, terms=terms, salt=salt)
 
     async def _platform_fee(self) -> int:
-        return int(await self.escrow.functions.platformFeeBps().call())
+        self._fee_seen = int(await self.escrow.functions.platformFeeBps().call())
+        return self._fee_seen
 
     async def create(self, *, fund: bool = True, permit: bool | None = None, **terms_options: Any) -> TradeResult:
         """Create (and, as buyer, fund) a trade: as :meth:`EscrowClient.create`, ERC-20 funding
-        with an EIP-2612 permit when the token has one (one transaction), else an exact approval."""
-        terms = await self.build_terms(**terms_options)
-        return await self.create_from_terms(terms, fund=fund, permit=permit)
+        with an EIP-2612 permit when the token has one (one transaction), else an exact approval.
+        The platform fee is the one last read, refreshed when the contract says it changed."""
+        fee = getattr(self, "_fee_seen", None)
+        if fee is None:
+            fee = await self._platform_fee()
+        options = {k: v for k, v in terms_options.items() if k != "token"}
+        try:
+            terms = new_terms(self.address, await self.token(terms_options.get("token")), fee, **options)
+            return await self.create_from_terms(terms, fund=fund, permit=permit)
+        except errors.error_class("PlatformFeeMismatch") as exc:
+            self._fee_seen = int(exc.current)  # type: ignore[attr-defined]
+            terms = new_terms(self.address, await self.token(terms_options.get("token")), self._fee_seen, **options)
+            return await self.create_from_terms(terms, fund=fund, permit=permit)
 
     async def create_from_terms(self, terms: Terms, *, fund: bool = True,
                                 permit: bool | None = None) -> TradeResult:

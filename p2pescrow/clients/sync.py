@@ -28,7 +28,7 @@ from typing import Any
 
 from web3 import Web3
 
-from .. import chains
+from .. import chains, errors
 from ..bindings import Event
 from ..core import offers as offer_core
 from ..core.checks import check_can_pay, check_offer_state, check_offer_target
@@ -168,15 +168,29 @@ class EscrowClient(ClientBase):
                          record_reputation=record_reputation, terms=terms, salt=salt)
 
     def _platform_fee(self) -> int:
-        return int(self.escrow.functions.platformFeeBps().call())
+        self._fee_seen = int(self.escrow.functions.platformFeeBps().call())
+        return self._fee_seen
 
     def create(self, *, fund: bool = True, permit: bool | None = None, **terms_options: Any) -> TradeResult:
         """Create a trade (see :meth:`build_terms` for the options). As buyer, it is funded in the same
         transaction unless ``fund=False``; ERC-20 funding uses an EIP-2612 permit when the token has
         one and this account signs locally (``permit=False`` to approve instead), else an approval of
-        exactly the amount."""
-        terms = self.build_terms(**terms_options)
-        return self.create_from_terms(terms, fund=fund, permit=permit)
+        exactly the amount.
+
+        The platform fee is the one last read (no request per trade); if it changed since, the
+        contract refuses the terms (PlatformFeeMismatch, before anything is signed) and the trade is
+        created once more with the fee the contract names."""
+        fee = getattr(self, "_fee_seen", None)
+        if fee is None:
+            fee = self._platform_fee()
+        options = {k: v for k, v in terms_options.items() if k != "token"}
+        try:
+            terms = new_terms(self.address, self.token(terms_options.get("token")), fee, **options)
+            return self.create_from_terms(terms, fund=fund, permit=permit)
+        except errors.error_class("PlatformFeeMismatch") as exc:
+            self._fee_seen = int(exc.current)  # type: ignore[attr-defined]
+            terms = new_terms(self.address, self.token(terms_options.get("token")), self._fee_seen, **options)
+            return self.create_from_terms(terms, fund=fund, permit=permit)
 
     def create_from_terms(self, terms: Terms, *, fund: bool = True, permit: bool | None = None) -> TradeResult:
         """Create a trade with these terms (funded as in :meth:`create`)."""

@@ -1,6 +1,6 @@
 """The transaction journal: every signed transaction is written down before it is broadcast.
 
-One JSON file per transaction under ``<config dir>/journal/<chain id>/<account>/<nonce>-<hash>.json``,
+One JSON file per transaction under ``<config dir>/journal/<node>/<account>/<nonce>-<hash>.json``,
 written atomically (temporary file, fsync, rename) *before* ``eth_sendRawTransaction``, and removed
 once its receipt is seen. A file left behind means a run died (or the node went away) between
 sending and seeing the receipt: the next send from that account resolves it first (mined, replaced,
@@ -9,6 +9,12 @@ twice). ``p2pescrow tx pending|resend|replace`` shows and handles them by hand.
 
 Entries hold the raw signed bytes and the transaction's fields (to, data, value, gas, fees) so a
 stuck one can be re-sent or replaced; never a key.
+
+``<node>`` is the node's identity: its chain id and the first 16 hex digits of its genesis block
+hash (``31337-1a2b...``), so two local nodes that share a chain id (every Anvil is 31337) never
+take each other's transactions for abandoned or replaced ones. Entries written under the chain id
+alone (``<config dir>/journal/31337/...``, before the genesis hash was part of the key) are still
+read, by every node with that chain id, and resolved as before.
 """
 
 from __future__ import annotations
@@ -55,6 +61,7 @@ class Entry:
     created: float = field(default_factory=time.time)
     status: str = PENDING
     note: str = ""
+    genesis: str = ""  # the node's genesis block hash ("" in entries written before it was recorded)
 
     def fields(self) -> dict[str, Any]:
         """The unsigned transaction (for a replacement: same nonce, same call)."""
@@ -70,9 +77,11 @@ class Entry:
         return tx
 
 
-def entry_for(chain_id: int, account: str, tx: dict[str, Any], signed: Any, description: str = "") -> Entry:
-    """The journal entry of ``signed`` (an eth-account SignedTransaction of ``tx``)."""
-    return Entry(chain_id=chain_id, account=account, nonce=int(tx["nonce"]),
+def entry_for(chain_id: int, account: str, tx: dict[str, Any], signed: Any, description: str = "",
+              genesis: str = "") -> Entry:
+    """The journal entry of ``signed`` (an eth-account SignedTransaction of ``tx``) sent to the node
+    whose genesis block hash is ``genesis``."""
+    return Entry(chain_id=chain_id, account=account, nonce=int(tx["nonce"]), genesis=genesis,
                  tx_hash="0x" + bytes(signed.hash).hex(), raw="0x" + bytes(signed.raw_transaction).hex(),
                  to=tx.get("to"), data=str(tx.get("data", "0x")), value=int(tx.get("value", 0)),
                  gas=int(tx["gas"]), max_fee_per_gas=tx.get("maxFeePerGas"),
@@ -95,6 +104,14 @@ def _track(tx_hash: str, on: bool) -> None:
         (_IN_FLIGHT.add if on else _IN_FLIGHT.discard)(tx_hash.lower())
 
 
+def node_folder(chain_id: int, genesis: str = "") -> str:
+    """The folder name of a node: ``<chain id>-<16 hex digits of its genesis hash>``, or the chain id
+    alone for entries written before the genesis hash was part of the key."""
+    if not genesis:
+        return str(int(chain_id))
+    return f"{int(chain_id)}-{genesis.lower().removeprefix('0x')[:16]}"
+
+
 class Journal:
     """The journal folder (default: ``<config dir>/journal``, looked up at each use)."""
 
@@ -105,27 +122,37 @@ class Journal:
     def root(self) -> Path:
         return self._root if self._root is not None else config_dir() / "journal"
 
-    def _folder(self, chain_id: int, account: str) -> Path:
-        return self.root / str(chain_id) / account.lower()
+    def _folder(self, chain_id: int, account: str, genesis: str = "") -> Path:
+        return self.root / node_folder(chain_id, genesis) / account.lower()
 
     def _path(self, entry: Entry) -> Path:
-        return self._folder(entry.chain_id, entry.account) / f"{entry.nonce:08d}-{entry.tx_hash.lower()}.json"
+        return (self._folder(entry.chain_id, entry.account, entry.genesis)
+                / f"{entry.nonce:08d}-{entry.tx_hash.lower()}.json")
+
+    def _nodes(self, chain_id: int | None, genesis: str) -> list[Path]:
+        """The node folders to read: this node's and the legacy chain-id one (``genesis`` given),
+        or every node of the chain id (only ``chain_id``), or all of them."""
+        if chain_id is None:
+            return [p for p in self.root.glob("*") if p.is_dir()]
+        if genesis:
+            return [self.root / node_folder(chain_id, genesis), self.root / str(chain_id)]
+        return [self.root / str(chain_id), *sorted(self.root.glob(f"{chain_id}-*"))]
 
     @contextlib.contextmanager
-    def lock(self, chain_id: int, account: str) -> Iterator[None]:
+    def lock(self, chain_id: int, account: str, genesis: str = "") -> Iterator[None]:
         """Held from the journal check to the broadcast: two processes sending from one account
         take turns (the second then sees the first's transaction, and the node's new nonce)."""
-        with self._lock_file(chain_id, account) as fd:
+        with self._lock_file(chain_id, account, genesis) as fd:
             if fd is not None:
                 fcntl.flock(fd, fcntl.LOCK_EX)
             yield
 
     @contextlib.asynccontextmanager
-    async def async_lock(self, chain_id: int, account: str) -> AsyncIterator[None]:
+    async def async_lock(self, chain_id: int, account: str, genesis: str = "") -> AsyncIterator[None]:
         """The same lock for asyncio code (a process on the sync path and one on the asyncio path
         take turns too). Polled rather than waited for: a blocking flock would stop the event loop,
         and every other task of the process with it, for as long as another process holds it."""
-        with self._lock_file(chain_id, account) as fd:
+        with self._lock_file(chain_id, account, genesis) as fd:
             while fd is not None:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -135,10 +162,10 @@ class Journal:
             yield
 
     @contextlib.contextmanager
-    def _lock_file(self, chain_id: int, account: str) -> Iterator[int | None]:
-        """The open lock file of (chain, account), unlocked on the way out (however the body ends,
+    def _lock_file(self, chain_id: int, account: str, genesis: str = "") -> Iterator[int | None]:
+        """The open lock file of (node, account), unlocked on the way out (however the body ends,
         and harmlessly if it never locked); None where there is no flock (Windows)."""
-        folder = self._folder(chain_id, account)
+        folder = self._folder(chain_id, account, genesis)
         folder.mkdir(parents=True, exist_ok=True)
         with open(folder / ".lock", "a+") as f:
             if fcntl is None:
@@ -172,14 +199,16 @@ class Journal:
         self.record(new, track=False)
         return new
 
-    def finish(self, entry_or_hash: Entry | str, chain_id: int | None = None, account: str | None = None) -> None:
+    def finish(self, entry_or_hash: Entry | str, chain_id: int | None = None, account: str | None = None,
+               genesis: str = "") -> None:
         """Forget a transaction: mined (or never broadcast, or resolved)."""
         if isinstance(entry_or_hash, Entry):
             paths = [self._path(entry_or_hash)]
             tx_hash = entry_or_hash.tx_hash
         else:
             tx_hash = entry_or_hash
-            paths = [e_path for e_path, _ in self._scan(chain_id, account) if tx_hash.lower() in e_path.name]
+            paths = [e_path for e_path, _ in self._scan(chain_id, account, genesis)
+                     if tx_hash.lower() in e_path.name]
         for path in paths:
             try:
                 path.unlink()
@@ -187,13 +216,13 @@ class Journal:
                 pass
         _track(tx_hash, False)
 
-    def _scan(self, chain_id: int | None = None, account: str | None = None) -> list[tuple[Path, Entry]]:
-        if chain_id is not None and account is not None:
-            folders = [self._folder(chain_id, account)]
-        elif chain_id is not None:
-            folders = [p for p in (self.root / str(chain_id)).glob("*") if p.is_dir()]
+    def _scan(self, chain_id: int | None = None, account: str | None = None,
+              genesis: str = "") -> list[tuple[Path, Entry]]:
+        nodes = self._nodes(chain_id, genesis)
+        if account is not None:
+            folders = [node / account.lower() for node in nodes]
         else:
-            folders = [p for p in self.root.glob("*/*") if p.is_dir()]
+            folders = [p for node in nodes for p in node.glob("*") if p.is_dir()]
         found: list[tuple[Path, Entry]] = []
         for folder in folders:
             try:
@@ -207,17 +236,18 @@ class Journal:
                     continue  # half-written by a dying run: the rename never happened for real entries
         return found
 
-    def entries(self, chain_id: int | None = None, account: str | None = None, *,
+    def entries(self, chain_id: int | None = None, account: str | None = None, *, genesis: str = "",
                 leftovers_only: bool = False) -> list[Entry]:
-        """Unfinished entries, oldest nonce first; ``leftovers_only`` skips those this process is
-        still sending or waiting for."""
-        out = [e for _, e in self._scan(chain_id, account) if e.status == PENDING]
+        """Unfinished entries, oldest nonce first: of the node ``(chain_id, genesis)`` (and those
+        written under the chain id alone), or of every node of ``chain_id`` when no ``genesis`` is
+        given; ``leftovers_only`` skips those this process is still sending or waiting for."""
+        out = [e for _, e in self._scan(chain_id, account, genesis) if e.status == PENDING]
         if leftovers_only:
             out = [e for e in out if not in_flight(e.tx_hash)]
         return sorted(out, key=lambda e: (e.chain_id, e.account, e.nonce, e.created))
 
-    def find(self, tx_hash: str, chain_id: int | None = None) -> Entry | None:
-        for _, entry in self._scan(chain_id):
+    def find(self, tx_hash: str, chain_id: int | None = None, genesis: str = "") -> Entry | None:
+        for _, entry in self._scan(chain_id, None, genesis):
             if entry.tx_hash.lower() == tx_hash.lower():
                 return entry
         return None

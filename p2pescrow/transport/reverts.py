@@ -60,7 +60,7 @@ def _coerce(value: Any) -> bytes | None:
     if isinstance(value, (bytes, bytearray)):
         return bytes(value)
     if isinstance(value, dict):
-        for key in ("data", "error"):
+        for key in ("data", "error", "result"):  # Ganache 7's eth_estimateGas: {"result": "0x<data>", ...}
             found = _coerce(value.get(key))
             if found is not None:
                 return found

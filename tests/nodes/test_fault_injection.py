@@ -173,13 +173,15 @@ def test_already_known_after_a_retry_is_resolved_by_hash(node, error_log):
     w3 = Web3(Web3.HTTPProvider(node.url))
     t = Transactor(w3, payer, url=node.url, timeout=10, poll_interval=0.01)
     w3.provider.make_request("evm_setAutomine", [False])
-    real_known, calls = t._known, []
+    real_known, calls = t._known_steps, []
 
-    def known_once_unreachable(tx_hash):
+    def known_once_unreachable(tx_hash):  # the lookup step: the first one gets no answer
         calls.append(tx_hash)
-        return None if len(calls) == 1 else real_known(tx_hash)
+        if len(calls) == 1:
+            return None
+        return (yield from real_known(tx_hash))
 
-    t._known = known_once_unreachable  # type: ignore[method-assign]
+    t._known_steps = known_once_unreachable  # type: ignore[method-assign]
     real_send = w3.eth.send_raw_transaction
     sends: list[bytes] = []
 

@@ -24,12 +24,12 @@ from p2pescrow.transport.sync import Call
 pytestmark = [pytest.mark.anvil, pytest.mark.fault]
 ETHER = 10**18
 
-# Another process on the sync path: holds the account's journal lock for argv[3] seconds, and prints
-# the time just before letting it go.
+# Another process on the sync path: holds the account's journal lock on the node (argv[1] chain id,
+# argv[4] genesis hash) for argv[3] seconds, and prints the time just before letting it go.
 HOLD = """
 import sys, time
 from p2pescrow.transport.journal import JOURNAL
-with JOURNAL.lock(int(sys.argv[1]), sys.argv[2]):
+with JOURNAL.lock(int(sys.argv[1]), sys.argv[2], sys.argv[4]):
     print("locked", flush=True)
     time.sleep(float(sys.argv[3]))
     print(repr(time.time()), flush=True)
@@ -79,7 +79,8 @@ def test_async_send_waits_for_another_process_holding_the_lock_without_blocking_
     w3 = Web3(Web3.HTTPProvider(node.url))
     chain_id = int(w3.eth.chain_id)
     signer = Timed(acct)
-    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(chain_id), acct.address, "1.0"],
+    genesis = "0x" + bytes(w3.eth.get_block(0)["hash"]).hex()
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(chain_id), acct.address, "1.0", genesis],
                               stdout=subprocess.PIPE, text=True, env=os.environ.copy())
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
