@@ -53,6 +53,7 @@ def password(name: str, password_file: str | None = None, *,
     if path_text:
         path = Path(path_text).expanduser()
         try:
+            _check_private(path, "password file")
             return path.read_text().rstrip("\r\n")
         except OSError as exc:
             raise InputError(f"cannot read the password file {path}: {exc.strerror}") from None
@@ -274,13 +275,19 @@ def address_of(name: str) -> str:
     return str(to_checksum_address("0x" + str(address).removeprefix("0x")))
 
 
+def _check_private(path: Path, what: str) -> None:
+    """A secret's file must be the owner's alone: a keystore or a password file that others can
+    read is refused (and said how to fix), never used. Raises OSError if it cannot be read."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise AccountError(f"{what} {path} is readable by others (mode {mode:o}); run `chmod 600 {path}`")
+
+
 def _read(name: str) -> dict[str, Any]:
     path = _path(name)
     if not path.exists():
         raise KeystoreNotFound(name, keystore_dir())
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
-        raise AccountError(f"keystore {path} is readable by others (mode {mode:o}); run `chmod 600 {path}`")
+    _check_private(path, "keystore")
     try:
         data = json.loads(path.read_text())
     except json.JSONDecodeError:

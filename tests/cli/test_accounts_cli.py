@@ -39,6 +39,7 @@ def never_shown(result: object, *secrets: str) -> None:
 def password_file(tmp_path: Path) -> Path:
     path = tmp_path / "password.txt"
     path.write_text(TEST_PASSWORD + "\n")
+    path.chmod(0o600)
     return path
 
 
@@ -98,6 +99,7 @@ def test_new_without_a_terminal_or_password_source_says_how_to_give_one() -> Non
 def test_new_refuses_an_empty_password(tmp_path: Path) -> None:
     empty = tmp_path / "empty.txt"
     empty.write_text("\n")
+    empty.chmod(0o600)
 
     result = invoke("--password-file", str(empty), "accounts", "new", "alice")
 
@@ -339,6 +341,8 @@ def test_password_sources_are_taken_in_one_order_for_cli_and_scripts(
     given, from_env = tmp_path / "given", tmp_path / "env"
     given.write_text("from-the-file\n")
     from_env.write_text("from-the-env-file\r\n")
+    given.chmod(0o600)
+    from_env.chmod(0o600)
     monkeypatch.setenv("P2PESCROW_PASSWORD_FILE", str(from_env))
     monkeypatch.setenv("P2PESCROW_PASSWORD", "from-the-variable")
     assert accounts.password("alice", str(given)) == "from-the-file"

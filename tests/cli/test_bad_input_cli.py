@@ -51,6 +51,7 @@ def password_file(tmp_path: Path) -> Callable[[str], Path]:
     def write(text: str) -> Path:
         path = tmp_path / "password.txt"
         path.write_text(text + "\n")
+        path.chmod(0o600)
         return path
     return write
 

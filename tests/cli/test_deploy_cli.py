@@ -154,6 +154,7 @@ def bob(tmp_path: Path) -> Path:
     """A keystore 'bob' (dev1's key) and the file holding its password."""
     password_file = tmp_path / "pw"
     password_file.write_text(TEST_PASSWORD)
+    password_file.chmod(0o600)
     imported = invoke("--password-file", str(password_file), "accounts", "import", "bob", "--private-key",
                       input=DEV1_KEY)
     assert imported.exit_code == 0, imported.stderr
@@ -171,6 +172,7 @@ def test_deploy_with_a_keystore(anvil: _nodes.Node, bob: Path) -> None:
 def test_a_wrong_password_is_one_line_and_exit_2(anvil: _nodes.Node, bob: Path, tmp_path: Path) -> None:
     wrong = tmp_path / "wrong"
     wrong.write_text("not the password")
+    wrong.chmod(0o600)
 
     result = invoke(*on(anvil), "--account", "bob", "--password-file", str(wrong), "--yes", "deploy")
     document = invoke(*on(anvil), "--account", "bob", "--password-file", str(wrong), "--yes", "--json", "deploy")
@@ -193,6 +195,7 @@ def test_a_missing_keystore_is_exit_2_with_a_hint(anvil: _nodes.Node) -> None:
 def test_an_account_without_ether_is_refused_with_exit_3(anvil: _nodes.Node, tmp_path: Path) -> None:
     password_file = tmp_path / "pw"
     password_file.write_text(TEST_PASSWORD)
+    password_file.chmod(0o600)
     assert invoke("--password-file", str(password_file), "accounts", "new", "pauper").exit_code == 0
 
     result = invoke(*on(anvil), "--account", "pauper", "--password-file", str(password_file), "--yes", "deploy")

@@ -118,11 +118,29 @@ def test_a_shared_keystore_folder_is_tightened_to_0700_on_write(home: Path, pass
     assert mode(home / "keystores" / "bob.json") == 0o600
 
 
+@pytest.mark.parametrize("file_mode", [0o640, 0o604, 0o644])
+def test_a_password_file_others_can_read_is_refused_like_a_keystore(
+        home: Path, tmp_path: Path, file_mode: int) -> None:
+    shared = tmp_path / "shared-password.txt"
+    shared.write_text(TEST_PASSWORD + "\n")
+    shared.chmod(file_mode)
+
+    result = invoke("--password-file", str(shared), "accounts", "import", "bob", "--private-key", input=DEV1_KEY)
+
+    assert result.exit_code == 2
+    line = one_error_line(result.stderr)
+    assert f"password file {shared} is readable by others (mode {file_mode:o})" in line
+    assert f"chmod 600 {shared}" in line
+    assert not (home / "keystores" / "bob.json").exists()
+    assert TEST_PASSWORD not in result.stdout + result.stderr
+
+
 # -- accounts import --keystore ----------------------------------------------------------------------
 @pytest.fixture
 def password_file(tmp_path: Path) -> Path:
     path = tmp_path / "password.txt"
     path.write_text(TEST_PASSWORD + "\n")
+    path.chmod(0o600)
     return path
 
 
@@ -164,6 +182,7 @@ def test_import_keystore_with_the_wrong_password_stores_nothing(
     source.write_text(json.dumps(standard_keystore))
     wrong = tmp_path / "wrong.txt"
     wrong.write_text("not the password\n")
+    wrong.chmod(0o600)
 
     result = invoke("--password-file", str(wrong), "accounts", "import", "bob", "--keystore", str(source))
 

@@ -91,6 +91,7 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Works
     password_file = tmp_path / "password"
     password_file.write_text(PASSWORD + "\n")
     password_file.chmod(0o600)
+    password_file.chmod(0o600)
     ws = Workspace(home, tmp_path / "test.env", password_file)
     ws.write_env()
     yield ws

@@ -121,9 +121,9 @@ def import_(ctx: typer.Context,
     else:
         phrase = _secret("Mnemonic")
         address = accounts.mnemonic_address(phrase, index)
-    if not options.json:
-        typer.echo(f"importing {address} as {name}", err=True)
     secret = _new_password(options, name)
+    if not options.json:  # the key derivation takes a moment
+        typer.echo(f"importing {address} as {name}", err=True)
     if private_key:
         accounts.import_private_key(name, key, secret)
     else:
