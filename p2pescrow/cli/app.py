@@ -13,7 +13,8 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from ..errors import EXIT_INTERNAL, P2PEscrowError
-from .render import EXIT_CODES_HELP, Options, fail
+from .context import Options, options
+from .render import EXIT_CODES_HELP, fail
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -98,8 +99,7 @@ def command(group: typer.Typer, name: str, **kwargs: Any) -> Callable[[F], F]:
             try:
                 return fn(*args, **kw)
             except P2PEscrowError as exc:
-                ctx = _context(args, kw)
-                fail(exc, ctx.find_object(Options) if ctx else None)
+                fail(exc, options(_context(args, kw)))
             except KeyboardInterrupt:
                 typer.echo("interrupted", err=True)
                 raise typer.Exit(130) from None

@@ -1,25 +1,50 @@
-"""From global options to a connected client: network, account, password, confirmation, progress.
+"""The global options and what they select: the one way a command reaches ``--network``,
+``--rpc-url``, ``--account``, ``--json``, ``--yes``, ... and gets a client, a reader or a signer.
 
-The one place where commands meet the SDK's connection logic, so every command resolves
-``--network``/``--rpc-url``/``--account`` the same way.
+Every command resolves the options the same way, here: ``options(ctx)``, then ``client(options)``
+to send, ``reader(options)`` to read (no web3 imported: see :mod:`p2pescrow.reader`), or
+``network``/``signer``/``viewer`` for the few commands that need only a part of it.
+Imported by ``--help``: the SDK is imported inside the functions.
 """
 
 from __future__ import annotations
 
-import sys
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import typer
 
-from ..errors import AccountError, InputError
-from .render import Options, progress
+from ..errors import AccountError
 
 if TYPE_CHECKING:
     from ..clients.sync import EscrowClient
     from ..networks import Network
-    from ..transport.sync import Call, Preview
+    from ..reader import Reads
+    from ..transport.sync import Transactor
 
 DEFAULT_NETWORK = "local"
+
+
+@dataclass
+class Options:
+    """The global options (``p2pescrow --help``), set by the root command for every command."""
+
+    network: str | None = None
+    rpc_url: str | None = None
+    account: str | None = None
+    password_file: str | None = None
+    json: bool = False
+    yes: bool = False
+    #: Blocks a transaction must be buried under (1: its own) before a command reports it done.
+    confirmations: int = 1
+    #: Seconds to wait for a receipt (and its confirmations) before exiting 5 with the hash.
+    timeout: float = 120.0
+
+
+def options(ctx: typer.Context | None) -> Options:
+    """The global options of the running command (defaults outside one)."""
+    found = ctx.find_object(Options) if ctx is not None else None
+    return found if found is not None else Options()
 
 
 def network(options: Options) -> Network:
@@ -67,17 +92,31 @@ def signer(options: Options, net: Network) -> Any:
 
 
 def viewer(options: Options, net: Network) -> str | None:
-    """The address the options name, without unlocking anything (for reads): None if no account."""
+    """The address the options name, without unlocking anything (for reads): None if no account.
+    No key is derived (eth-account is not even imported): dev addresses are listed, keystores
+    carry theirs."""
     from .. import accounts
 
     name = options.account
     if name is None:
-        return accounts.dev_account("dev0").address if net.dev else None
+        return accounts.DEV_ADDRESSES[0] if net.dev else None
     if name in accounts.DEV_NAMES:
         if not net.dev:
             raise AccountError(f"{name} is a public dev key: it is only allowed on local dev chains")
-        return str(accounts.dev_account(name).address)
+        return accounts.DEV_ADDRESSES[accounts.DEV_NAMES.index(name)]
     return accounts.address_of(name)
+
+
+def _embedded(options: Options) -> EscrowClient:
+    """A fresh in-process chain for this one invocation, acting as a dev account."""
+    from .. import accounts
+    from ..clients.sync import EscrowClient
+
+    name = options.account or "dev0"
+    if name not in accounts.DEV_NAMES:
+        raise AccountError("the embedded chain has only its dev accounts: use --account dev0..dev9")
+    base = EscrowClient.embedded()
+    return base.as_account(base.dev_accounts[accounts.DEV_NAMES.index(name)])
 
 
 def client(options: Options, *, hooks: bool = True, read_only: bool = False) -> EscrowClient:
@@ -87,17 +126,14 @@ def client(options: Options, *, hooks: bool = True, read_only: bool = False) -> 
     client acts as the named account's address (or the zero address when none is named), which
     is enough to say what "you" may do, and it never signs.
     """
-    from .. import accounts
     from ..clients.sync import EscrowClient
     from ..models import ZERO_ADDRESS
+    from .confirm import confirm_send
+    from .render import progress
 
     net = network(options)
-    if net.rpc_url is None:  # embedded: a fresh in-process chain for this one invocation
-        name = options.account or "dev0"
-        if name not in accounts.DEV_NAMES:
-            raise AccountError("the embedded chain has only its dev accounts: use --account dev0..dev9")
-        base = EscrowClient.embedded()
-        result = base.as_account(base.dev_accounts[accounts.DEV_NAMES.index(name)])
+    if net.rpc_url is None:
+        result = _embedded(options)
     elif read_only:
         result = EscrowClient.connect(net.rpc_url, viewer(options, net) or ZERO_ADDRESS,
                                       expected_chain_id=net.chain_id)
@@ -105,26 +141,40 @@ def client(options: Options, *, hooks: bool = True, read_only: bool = False) -> 
         result = EscrowClient.connect(net.rpc_url, signer(options, net), expected_chain_id=net.chain_id,
                                       confirmations=options.confirmations, timeout=options.timeout)
     if hooks:
-        result.before_send = lambda call, preview: confirm_send(options, call, preview)
+        sender = result.address
+        result.before_send = lambda call, preview: confirm_send(options, call, preview, sender=sender)
         waiting = "the receipt" if options.confirmations <= 1 else f"{options.confirmations} confirmations"
         result.on_sent = lambda tx_hash: progress(f"sent {tx_hash}, waiting for {waiting} ...", options)
         result.tx.on_notice = lambda text: progress(text, options)
     return result
 
 
-def confirm_send(options: Options, call: Call, preview: Preview, details: list[str] | None = None) -> None:
-    """Show what a transaction will do and cost, and ask (unless ``--yes``)."""
-    from ..models import from_base_units
+def reader(options: Options) -> Reads:
+    """What read-only commands read through: an :class:`~p2pescrow.reader.EscrowReader` (plain
+    JSON-RPC, no web3: a read answers in a fraction of a second) acting as the viewer's address,
+    or, on the embedded chain, which exists only in this process, the SDK client itself."""
+    net = network(options)
+    if net.rpc_url is None or not net.rpc_url.startswith(("http://", "https://")):
+        return client(options, hooks=False, read_only=True)
+    from ..reader import EscrowReader
 
-    lines = [f"About to send: {call.description}"] + [f"  {d}" for d in details or []]
-    if call.value:
-        lines.append(f"  value: {from_base_units(call.value, 18)} ETH")
-    most = from_base_units(preview.gas * preview.max_fee_per_gas, 18)
-    lines.append(f"  gas: up to {preview.gas:,}, at most {most} ETH")
-    if options.yes:
-        return
-    if options.json or not sys.stdin.isatty():
-        raise InputError("confirmation needed and there is no terminal to ask", hint="pass --yes")
-    typer.echo("\n".join(lines), err=True)
-    if not typer.confirm("Send it?", default=False, err=True):
-        raise typer.Abort()
+    return EscrowReader.connect(net.rpc_url, viewer(options, net), expected_chain_id=net.chain_id)
+
+
+def transactor(options: Options, net: Network, account: Any) -> Transactor:
+    """The transaction path to the selected node as ``account``, its chain id checked against the
+    network's (for the commands that act on the chain itself: deploy)."""
+    from ..chains import web3_for
+    from ..errors import WrongChain
+    from ..transport.reverts import translate
+    from ..transport.sync import Transactor
+
+    assert net.rpc_url is not None
+    w3 = web3_for(net.rpc_url)
+    try:
+        chain_id = int(w3.eth.chain_id)
+    except Exception as exc:  # noqa: BLE001 - every provider raises its own types
+        raise translate(exc, net.rpc_url) from None
+    if net.chain_id is not None and chain_id != net.chain_id:
+        raise WrongChain(net.chain_id, chain_id)
+    return Transactor(w3, account, url=net.rpc_url, chain_id=chain_id)

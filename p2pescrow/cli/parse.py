@@ -1,11 +1,19 @@
-"""Parsing what traders type: amounts with symbols, durations, shares. No web3 here."""
+"""Parsing what traders type: addresses, trade ids (or their prefixes), amounts with symbols,
+durations, shares, states. Every input is parsed here, once. No web3 here (``--help`` imports it).
+"""
 
 from __future__ import annotations
 
 import re
+import string
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 
 from ..errors import InputError, InvalidAmount
+
+if TYPE_CHECKING:
+    from ..models import TokenInfo, TradeState
+    from ..reader import Reads
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$", re.I)
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3_600, "d": 86_400, "w": 604_800}
@@ -70,3 +78,59 @@ def share_bps(text: str) -> int:
     if not 0 <= value <= 10_000:
         raise InputError(f"invalid share {text!r}: must be between 0% and 100%")
     return value
+
+
+def address(value: str, what: str = "address") -> str:
+    """A checksummed address, or an InvalidAddress error (checked before connecting)."""
+    from ..core.terms import checksum
+
+    return checksum(value.strip(), what)
+
+
+def token_address(value: str | None) -> str | None:
+    """``--token``: None (or ``ETH``) for ETH, else a checksummed token address."""
+    return None if value is None or value.upper() == "ETH" else address(value, "token address")
+
+
+def trade_id(reads: Reads, text: str) -> str:
+    """A full trade id, from ``0x`` + 64 hex digits or a unique prefix of 8+ hex digits (looked up
+    among the escrow's trades)."""
+    raw = text.strip().lower()
+    body = raw[2:] if raw.startswith("0x") else raw
+    if not body or len(body) > 64 or any(c not in string.hexdigits for c in body):
+        raise InputError(f"not a trade id: {text!r} (expected 0x and 64 hex digits)")
+    if len(body) == 64:
+        return "0x" + body
+    if len(body) < 8:
+        raise InputError(f"trade id prefix {text!r} is too short: give at least 8 hex digits")
+    matches = [t.id for t in reads.trades() if t.id[2:].startswith(body)]
+    if not matches:
+        raise InputError(f"no trade id starts with {text!r} on this escrow", hint="see `p2pescrow trade list`")
+    if len(matches) > 1:
+        raise InputError(f"trade id prefix {text!r} is ambiguous: {len(matches)} trades match",
+                         hint="give more digits")
+    return matches[0]
+
+
+def base_units(text: str, token: TokenInfo) -> int:
+    """``"1.5"`` / ``"1.5 ETH"`` / ``"250 USDC"`` -> base units of ``token`` (symbol checked, exact,
+    positive)."""
+    from ..models import to_base_units
+
+    return to_base_units(amount(text, token.symbol), token.decimals)
+
+
+STATE_HELP = "A state: awaiting-funding, funded, disputed, completed, refunded, settled, resolved, cancelled."
+
+
+def state(text: str | None) -> TradeState | None:
+    """``funded`` / ``awaiting-funding`` -> the TradeState (None: any)."""
+    from ..models import TradeState
+
+    if text is None:
+        return None
+    key = text.strip().upper().replace("-", "_")
+    if key not in TradeState.__members__ or key == "NONE":
+        names = ", ".join(n.lower().replace("_", "-") for n in TradeState.__members__ if n != "NONE")
+        raise InputError(f"unknown state {text!r}: use one of {names}")
+    return TradeState[key]

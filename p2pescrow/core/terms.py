@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import secrets
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from eth_utils import is_address, is_checksum_address, keccak, to_checksum_address
 
@@ -20,7 +21,9 @@ from ..models import (
     TokenInfo,
     to_base_units,
 )
-from .offers import Offer
+
+if TYPE_CHECKING:  # offers imports eth-account (half a second): the fast read path needs none of it
+    from .offers import Offer
 
 DAY = 86_400
 

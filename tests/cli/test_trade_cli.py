@@ -222,9 +222,9 @@ def test_withdraw_with_nothing_credited_is_refused_by_the_contract(cli: Cli, dep
 @pytest.fixture
 def terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make the confirmation believe it talks to a terminal (CliRunner's stdin is not one)."""
-    import p2pescrow.cli.context as context
+    import p2pescrow.cli.confirm as confirm
 
-    monkeypatch.setattr(context, "sys", SimpleNamespace(stdin=SimpleNamespace(isatty=lambda: True)))
+    monkeypatch.setattr(confirm, "sys", SimpleNamespace(stdin=SimpleNamespace(isatty=lambda: True)))
 
 
 def test_before_sending_it_shows_amounts_fees_counterparty_and_gas_and_asks(

@@ -13,8 +13,10 @@ from typing import Annotated
 import typer
 
 from ...errors import AccountError, InputError
+from .. import context
 from ..app import app, command
-from ..render import Options, emit, table
+from ..context import Options
+from ..render import emit, table
 
 accounts_app = typer.Typer(
     name="accounts", no_args_is_help=True,
@@ -62,7 +64,7 @@ def new(ctx: typer.Context,
     """
     from ... import accounts
 
-    options: Options = ctx.obj
+    options = context.options(ctx)
     accounts.check_new_name(name)
     secret = _new_password(options, name)
     address = accounts.create(name, secret)
@@ -96,7 +98,7 @@ def import_(ctx: typer.Context,
     """
     from ... import accounts
 
-    options: Options = ctx.obj
+    options = context.options(ctx)
     if ctx.args:  # refused without echoing them: a pasted key must not reach the terminal log
         raise InputError(f"unexpected arguments after {name} (not shown, in case they hold a key): keys and "
                          "mnemonics are only read from a hidden prompt or standard input",
@@ -142,7 +144,7 @@ def list_(ctx: typer.Context) -> None:
     """
     from ... import accounts
 
-    options: Options = ctx.obj
+    options = context.options(ctx)
     entries = []
     for name in accounts.names():
         try:
@@ -175,7 +177,7 @@ def show(ctx: typer.Context,
     """
     from ... import accounts
 
-    options: Options = ctx.obj
+    options = context.options(ctx)
     if name in accounts.DEV_NAMES:
         address, kind, keystore = accounts.DEV_ADDRESSES[accounts.DEV_NAMES.index(name)], "dev", None
     else:
@@ -233,7 +235,7 @@ def delete(ctx: typer.Context,
     """
     from ... import accounts
 
-    options: Options = ctx.obj
+    options = context.options(ctx)
     options.yes = options.yes or yes
     if name in accounts.DEV_NAMES:
         raise InputError(f"{name} is a built-in dev account; there is nothing to delete")

@@ -8,8 +8,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import typer
 
+from .. import context
 from ..app import app, command
-from ..render import Options, emit, table
+from ..render import emit, table
 
 networks_app = typer.Typer(
     name="networks", no_args_is_help=True,
@@ -46,7 +47,7 @@ def list_(ctx: typer.Context) -> None:
     from ...networks import Networks
     from ...node import devchain
 
-    options: Options = ctx.obj
+    options = context.options(ctx)
     registry = Registry()
     entries = []
     for net in Networks().all():
@@ -89,7 +90,7 @@ def add(ctx: typer.Context,
     from ...errors import InputError
     from ...networks import Network, Networks
 
-    options: Options = ctx.obj
+    options = context.options(ctx)
     if explorer is not None and not explorer.startswith(("http://", "https://")):
         raise InputError(f"invalid explorer URL {explorer!r}: expected http(s)://")
     networks = Networks()
@@ -112,6 +113,6 @@ def remove(ctx: typer.Context,
     """
     from ...networks import Networks
 
-    options: Options = ctx.obj
+    options = context.options(ctx)
     Networks().remove(name)
     emit(options, {"name": name, "removed": True}, f"removed {name}")

@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from .. import context
 from ..app import app, command
-from ..render import Options, emit, progress
+from ..context import Options
+from ..render import emit, progress
 
 if TYPE_CHECKING:
     from ...node.devchain import NodeStatus
@@ -82,7 +84,7 @@ def start(ctx: typer.Context, engine: EngineOption = Engine.anvil, port: PortOpt
       p2pescrow node start
       p2pescrow accounts show dev1
     """
-    options: Options = ctx.obj
+    options = context.options(ctx)
     result = _start(options, engine.value, port)
     deployment = result.get("deployment")
     network = result["network"]
@@ -116,7 +118,7 @@ def stop(ctx: typer.Context, engine: AnyEngineOption = None) -> None:
     """
     from ...node import devchain
 
-    options: Options = ctx.obj
+    options = context.options(ctx)
     stopped = []
     for name in _engines(engine):
         if devchain.running(name) is not None:
@@ -142,7 +144,7 @@ def status(ctx: typer.Context, engine: AnyEngineOption = None) -> None:
     """
     from ...node import devchain
 
-    options: Options = ctx.obj
+    options = context.options(ctx)
     reports = [devchain.status(name) for name in _engines(engine)]
     documents = [_status_document(r) for r in reports]
     lines: list[str] = []
@@ -214,7 +216,7 @@ def fund(ctx: typer.Context,
     from ..context import network
     from ..parse import split_symbol
 
-    options: Options = ctx.obj
+    options = context.options(ctx)
     net = network(options)
     if net.rpc_url is None:
         raise InputError("the embedded chain lives only as long as one command: fund accounts on a node",
@@ -260,7 +262,7 @@ def reset(ctx: typer.Context, engine: EngineOption = Engine.anvil,
     from ...errors import InputError
     from ...node import devchain
 
-    options: Options = ctx.obj
+    options = context.options(ctx)
     options.yes = options.yes or yes
     name = engine.value
     if not options.yes:

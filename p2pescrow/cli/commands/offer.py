@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ...errors import InputError
+from .. import confirm, context, parse
 from ..app import app, command
 from ..context import client as connect
-from ..render import emit, progress, when
-from . import _shared as s
+from ..render import amount_document, emit, human, percent, progress, span, trade_result, tx_document, tx_lines, when
 
 if TYPE_CHECKING:
     from ...clients.sync import EscrowClient
@@ -61,8 +61,8 @@ def _describe(
     o = signed.offer
     expiry = datetime.fromtimestamp(o.expiry, UTC)
     if token is not None:
-        amount_text = s.human(o.amount, token) + ("" if token.is_eth else f"  (token {o.token})")
-        amount_doc: dict[str, Any] = s.amount_document(o.amount, token)
+        amount_text = human(o.amount, token) + ("" if token.is_eth else f"  (token {o.token})")
+        amount_doc: dict[str, Any] = amount_document(o.amount, token)
     else:
         amount_text = f"{o.amount} base units of token {o.token}"
         amount_doc = {"value": None, "base_units": str(o.amount), "symbol": None}
@@ -86,9 +86,9 @@ def _describe(
         ("seller", o.seller),
         ("buyer", "anyone" if anyone else o.buyer),
         ("amount", amount_text),
-        ("arbiter", f"{o.arbiter}, fee {s.percent(o.arbiterFeeBps)}" if document["arbiter"] else "none"),
-        ("fees", f"platform {s.percent(o.platformFeeBps)} of what the seller receives"),
-        ("windows", f"release {s.span(o.releaseWindow)}, arbitration {s.span(o.arbitrationWindow)}"),
+        ("arbiter", f"{o.arbiter}, fee {percent(o.arbiterFeeBps)}" if document["arbiter"] else "none"),
+        ("fees", f"platform {percent(o.platformFeeBps)} of what the seller receives"),
+        ("windows", f"release {span(o.releaseWindow)}, arbitration {span(o.arbitrationWindow)}"),
         ("timeout", "releases to the seller" if releases else "refunds the buyer unless marked delivered"),
         ("expires", when(expiry, now)),
         ("nonce", str(o.nonce)),
@@ -125,32 +125,30 @@ def create(
                                             metavar="FILE")] = None,
 ) -> None:
     """Sign an offer as the seller (no transaction, no gas) and print its JSON document."""
-    from ..parse import amount as parse_amount
     from ..parse import duration, share_bps
 
-    buyer_address = s.address(buyer, "buyer address") if buyer else None
-    arbiter_address = s.address(arbiter, "arbiter address") if arbiter else None
-    token_address = None if token is None or token.upper() == "ETH" else s.address(token, "token address")
+    buyer_address = parse.address(buyer, "buyer address") if buyer else None
+    arbiter_address = parse.address(arbiter, "arbiter address") if arbiter else None
+    token_address = parse.token_address(token)
     fee_bps = share_bps(arbiter_fee)
     if fee_bps and arbiter_address is None:
         raise InputError("--arbiter-fee needs an --arbiter")
     windows = {"release_window": duration(release_window), "arbitration_window": duration(arbitration_window),
                "expires_in": duration(expires_in)}
     offer_nonce = _nonce(nonce) if nonce is not None else None
-    options = s.options_of(ctx)
+    options = context.options(ctx)
     client = connect(options, hooks=False)
     info = client.token(token_address)
-    number = parse_amount(amount, info.symbol)
-    s.base_units(amount, info)
+    units = parse.base_units(amount, info)  # exact and positive, or an InvalidAmount now
     signed = client.create_offer(
-        amount=number, token=token_address, buyer=buyer_address, arbiter=arbiter_address,
+        amount=info.human(units), token=token_address, buyer=buyer_address, arbiter=arbiter_address,
         arbiter_fee_bps=fee_bps, timeout_releases=timeout_releases, record_reputation=not no_reputation,
         terms=terms, nonce=offer_nonce, **windows)
     document = signed.to_json()
     summary, lines = _describe(signed, info, client.now())
     if out is None:
         typer.echo(document)
-        progress(f"Signed an offer of {s.human(signed.offer.amount, info)} (nonce {signed.offer.nonce}); "
+        progress(f"Signed an offer of {human(signed.offer.amount, info)} (nonce {signed.offer.nonce}); "
                  f"revoke it with `p2pescrow offer revoke {signed.offer.nonce}`.", options)
         return
     path = Path(out).expanduser()
@@ -179,7 +177,7 @@ def show(ctx: typer.Context, source: FileArg) -> None:
     from ...models import ETH_TOKEN
 
     signed = _load(source)
-    options = s.options_of(ctx)
+    options = context.options(ctx)
     token = ETH_TOKEN if signed.offer.token == ETH_TOKEN.address else None
     document, lines = _describe(signed, token)
     emit(options, {"offer": document}, ["Offer", *lines])
@@ -195,7 +193,7 @@ def _checked(client: EscrowClient, signed: SignedOffer) -> tuple[TokenInfo, dict
 def verify(ctx: typer.Context, source: FileArg) -> None:
     """Check an offer against the chain: contract, signer, expiry, nonce, fee and buyer (exit 2 if bad)."""
     signed = _load(source)
-    options = s.options_of(ctx)
+    options = context.options(ctx)
     client = connect(options, read_only=True)
     client.verify_offer(signed)
     _, document, lines = _checked(client, signed)
@@ -208,19 +206,19 @@ def fill(ctx: typer.Context, source: FileArg) -> None:
     from ...models import FLAG_TIMEOUT_RELEASES
 
     signed = _load(source)
-    options = s.options_of(ctx)
+    options = context.options(ctx)
     client = connect(options)
     info = client.token(signed.offer.token)
     o = signed.offer
-    lines = [f"fill the offer of seller {o.seller}: pay {s.human(o.amount, info)} into escrow",
-             f"arbiter: {o.arbiter}, fee {s.percent(o.arbiterFeeBps)}" if int(o.arbiter, 16) else "arbiter: none",
-             f"platform fee: {s.percent(o.platformFeeBps)} of what the seller receives",
-             f"release window {s.span(o.releaseWindow)}; on timeout: "
+    lines = [f"fill the offer of seller {o.seller}: pay {human(o.amount, info)} into escrow",
+             f"arbiter: {o.arbiter}, fee {percent(o.arbiterFeeBps)}" if int(o.arbiter, 16) else "arbiter: none",
+             f"platform fee: {percent(o.platformFeeBps)} of what the seller receives",
+             f"release window {span(o.releaseWindow)}; on timeout: "
              + ("release to the seller" if o.flags & FLAG_TIMEOUT_RELEASES
                 else "refund the buyer unless marked delivered")]
-    result = s.send(options, client, s.approve_or(info, o.amount, lines), lambda: client.fill_offer(signed))
-    s.trade_result(options, client, "fill", f"Filled the offer: trade {result.trade_id} holds "
-                   f"{s.human(o.amount, info)}.", result.tx, result.trade_id, trade_id=result.trade_id)
+    result = confirm.send(options, client, confirm.approve_or(info, o.amount, lines), lambda: client.fill_offer(signed))
+    trade_result(options, client, "fill", f"Filled the offer: trade {result.trade_id} holds "
+                 f"{human(o.amount, info)}.", result.tx, result.trade_id, trade_id=result.trade_id)
 
 
 @command(offer_app, "revoke")
@@ -228,9 +226,9 @@ def revoke(ctx: typer.Context, nonce: Annotated[str, typer.Argument(
         metavar="NONCE", help="The nonce of the offer (see `offer show`).", show_default=False)]) -> None:
     """Seller: revoke an offer nonce, so no offer signed with it can be filled."""
     value = _nonce(nonce)
-    options = s.options_of(ctx)
+    options = context.options(ctx)
     client = connect(options)
     lines = [f"revoke offer nonce {value} of {client.address}: no offer signed with it can be filled"]
-    tx = s.send(options, client, lines, lambda: client.revoke_offer(value))
-    emit(options, {"action": "revoke", "nonce": str(value), "seller": client.address, "tx": s.tx_document(tx)},
-         [f"Revoked offer nonce {value}.", *s.tx_lines(options, tx)])
+    tx = confirm.send(options, client, lines, lambda: client.revoke_offer(value))
+    emit(options, {"action": "revoke", "nonce": str(value), "seller": client.address, "tx": tx_document(tx)},
+         [f"Revoked offer nonce {value}.", *tx_lines(options, tx)])

@@ -7,10 +7,10 @@ from typing import Annotated
 import typer
 
 from ...errors import InputError
+from .. import confirm, context, parse
 from ..app import app, command
 from ..context import client as connect
-from ..render import emit, table
-from . import _shared as s
+from ..render import emit, me, roles, table, trade_result
 
 rep_app = typer.Typer(name="rep", no_args_is_help=True,
                       help="Reputation: outcomes of finished trades and 1-5 ratings, per address.")
@@ -21,14 +21,14 @@ app.add_typer(rep_app)
 def show(ctx: typer.Context, address: Annotated[str | None, typer.Argument(
         metavar="[ADDRESS]", help="Whose record (default: your account).", show_default=False)] = None) -> None:
     """An address's record: trades by outcome, ratings, and a 0-100 score."""
-    who = s.address(address) if address else None
-    options = s.options_of(ctx)
-    client = connect(options, read_only=True)
+    who = parse.address(address) if address else None
+    options = context.options(ctx)
+    reads = context.reader(options)
     if who is None:
-        who = s.me(client)
+        who = me(reads)
         if who is None:
             raise InputError("whose reputation? pass an ADDRESS, or --account NAME")
-    r = client.reputation(who)
+    r = reads.reputation(who)
     average = r.average_rating
     rows = [("completed as buyer", str(r.completed_as_buyer)), ("completed as seller", str(r.completed_as_seller)),
             ("settled", str(r.settled)), ("refunded", str(r.refunded)), ("disputes won", str(r.disputes_won)),
@@ -61,10 +61,10 @@ def rate(
     """Rate the counterparty of a finished trade (once per party; stored with the trade's outcome)."""
     if not 1 <= score <= 5:
         raise InputError(f"invalid score {score}: rate 1 (worst) to 5 (best)")
-    options = s.options_of(ctx)
+    options = context.options(ctx)
     client = connect(options)
-    t = client.trade(s.trade_id(client, trade))
-    mine = s.roles(t, client.address)
+    t = client.trade(parse.trade_id(client, trade))
+    mine = roles(t, client.address)
     if "buyer" in mine:
         role, ratee = "seller", t.seller
     elif "seller" in mine:
@@ -74,6 +74,6 @@ def rate(
     lines = [f"rate the {role} {ratee} {score}/5 for trade {t.id}"]
     if comment:
         lines.append("comment: stored as its keccak hash (keep the text to prove it later)")
-    tx = s.send(options, client, lines, lambda: client.rate(t.id, score, comment))
-    s.trade_result(options, client, "rate", f"Rated the {role} {score}/5.", tx, t.id,
-                   rating={"ratee": ratee, "score": score})
+    tx = confirm.send(options, client, lines, lambda: client.rate(t.id, score, comment))
+    trade_result(options, client, "rate", f"Rated the {role} {score}/5.", tx, t.id,
+                 rating={"ratee": ratee, "score": score})

@@ -8,15 +8,37 @@ new state. Reads (``show``, ``list``, ``history``, ``watch``) need no password.
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ...errors import InputError
+from .. import confirm, context, parse
 from ..app import app, command
+from ..context import Options
 from ..context import client as connect
-from ..render import Options, emit, progress, table, when
-from . import _shared as s
+from ..render import (
+    amount_document,
+    emit,
+    event_text,
+    human,
+    me,
+    percent,
+    plain,
+    progress,
+    roles,
+    short,
+    span,
+    table,
+    timeout_outcome,
+    trade_document,
+    trade_lines,
+    trade_result,
+    tx_document,
+    tx_lines,
+    when,
+)
 
 if TYPE_CHECKING:
     from ...clients.sync import EscrowClient
@@ -38,22 +60,29 @@ BPS = 10_000
 
 def _open(ctx: typer.Context, text: str, *, read_only: bool = False) -> tuple[Options, EscrowClient, Trade]:
     """Options, a connected client, and the trade ``text`` names."""
-    options = s.options_of(ctx)
+    options = context.options(ctx)
     client = connect(options, read_only=read_only)
-    return options, client, client.trade(s.trade_id(client, text))
+    return options, client, client.trade(parse.trade_id(client, text))
+
+
+def _part(trade: Trade, units: int) -> Decimal | None:
+    """The amount to pay out, as the SDK takes it: exactly the ``units`` shown in the confirmation
+    (so the SDK does not read the trade a second time). Nothing held: None, and the contract
+    says why."""
+    return trade.token.human(units) if units else None
 
 
 def _split_lines(trade: Trade, held: int, buyer_bps: int, arbiter_fee_bps: int = 0) -> list[str]:
     from ...core.trades import split
 
     parts = split(held, buyer_bps, arbiter_fee_bps, trade.platform_fee_bps)
-    lines = [f"buyer {trade.buyer} receives {s.human(parts['to_buyer'], trade.token)} ({s.percent(buyer_bps)})",
-             f"seller {trade.seller} receives {s.human(parts['to_seller'], trade.token)} "
-             f"(after the {s.percent(trade.platform_fee_bps)} platform fee: "
-             f"{s.human(parts['platform_fee'], trade.token)})"]
+    lines = [f"buyer {trade.buyer} receives {human(parts['to_buyer'], trade.token)} ({percent(buyer_bps)})",
+             f"seller {trade.seller} receives {human(parts['to_seller'], trade.token)} "
+             f"(after the {percent(trade.platform_fee_bps)} platform fee: "
+             f"{human(parts['platform_fee'], trade.token)})"]
     if arbiter_fee_bps:
-        lines.append(f"arbiter {trade.arbiter} receives {s.human(parts['arbiter_fee'], trade.token)} "
-                     f"({s.percent(arbiter_fee_bps)} fee, taken first)")
+        lines.append(f"arbiter {trade.arbiter} receives {human(parts['arbiter_fee'], trade.token)} "
+                     f"({percent(arbiter_fee_bps)} fee, taken first)")
     return lines
 
 
@@ -83,59 +112,57 @@ def create(
     no_fund: Annotated[bool, typer.Option("--no-fund", help="As buyer: create now, fund later.")] = False,
 ) -> None:
     """Create a trade: with --seller you buy (and fund it now), with --buyer you sell."""
-    from ..parse import amount as parse_amount
     from ..parse import duration, share_bps
 
     if (seller is None) == (buyer is None):
         raise InputError("name the counterparty: --seller ADDRESS (you buy) or --buyer ADDRESS (you sell)")
-    counterparty = s.address(seller or buyer or "", "seller address" if seller else "buyer address")
-    arbiter_address = s.address(arbiter, "arbiter address") if arbiter else None
-    token_address = None if token is None or token.upper() == "ETH" else s.address(token, "token address")
+    counterparty = parse.address(seller or buyer or "", "seller address" if seller else "buyer address")
+    arbiter_address = parse.address(arbiter, "arbiter address") if arbiter else None
+    token_address = parse.token_address(token)
     fee_bps = share_bps(arbiter_fee)
     if fee_bps and arbiter_address is None:
         raise InputError("--arbiter-fee needs an --arbiter")
     windows = {"funding_window": duration(funding_window), "release_window": duration(release_window),
                "arbitration_window": duration(arbitration_window)}
 
-    options = s.options_of(ctx)
+    options = context.options(ctx)
     client = connect(options)
     if counterparty == client.address:
         raise InputError(f"the {'seller' if seller else 'buyer'} {counterparty} is your own account")
     info = client.token(token_address)
-    number = parse_amount(amount, info.symbol)
-    s.base_units(amount, info)  # exact and positive, or an InvalidAmount now
+    units = parse.base_units(amount, info)  # exact and positive, or an InvalidAmount now
     t = client.build_terms(
-        amount=number, token=token_address, arbiter=arbiter_address, arbiter_fee_bps=fee_bps,
+        amount=info.human(units), token=token_address, arbiter=arbiter_address, arbiter_fee_bps=fee_bps,
         timeout_releases=timeout_releases, record_reputation=not no_reputation, terms=terms, **windows,
         **({"seller": counterparty} if seller else {"buyer": counterparty}))
     fund = seller is not None and not no_fund
-    total = s.human(t.amount, info)
+    total = human(t.amount, info)
     lines = [f"create a trade: you {'buy from seller' if seller else 'sell to buyer'} {counterparty}",
              f"amount: {total}" + (", paid into escrow now" if fund else ", funded later by the buyer"),
-             f"arbiter: {t.arbiter}, fee {s.percent(fee_bps)} if they rule" if arbiter_address
+             f"arbiter: {t.arbiter}, fee {percent(fee_bps)} if they rule" if arbiter_address
              else "arbiter: none (no disputes: release, refund, settle or time out)",
-             f"platform fee: {s.percent(t.platform_fee_bps)} of what the seller receives",
-             f"windows: funding {s.span(t.funding_window)}, release {s.span(t.release_window)}, "
-             f"arbitration {s.span(t.arbitration_window)}",
+             f"platform fee: {percent(t.platform_fee_bps)} of what the seller receives",
+             f"windows: funding {span(t.funding_window)}, release {span(t.release_window)}, "
+             f"arbitration {span(t.arbitration_window)}",
              "on timeout: " + ("release to the seller" if timeout_releases
                                else "refund the buyer, unless the seller marked it delivered")]
-    result = s.send(options, client, s.approve_or(info, t.amount, lines),
-                    lambda: client.create_from_terms(t, fund=fund))
+    result = confirm.send(options, client, confirm.approve_or(info, t.amount, lines),
+                          lambda: client.create_from_terms(t, fund=fund))
     headline = (f"Created trade {result.trade_id} and paid {total} into escrow." if fund
                 else f"Created trade {result.trade_id} for {total}; it awaits funding by the buyer.")
-    s.trade_result(options, client, "create", headline, result.tx, result.trade_id, trade_id=result.trade_id)
+    trade_result(options, client, "create", headline, result.tx, result.trade_id, trade_id=result.trade_id)
 
 
 @command(trade_app, "fund")
 def fund(ctx: typer.Context, trade: TradeArg) -> None:
     """Buyer: pay the amount of a trade created earlier into escrow."""
     options, client, t = _open(ctx, trade)
-    lines = [f"fund trade {t.id}: pay {s.human(t.amount, t.token)} into escrow",
+    lines = [f"fund trade {t.id}: pay {human(t.amount, t.token)} into escrow",
              f"seller: {t.seller}", f"arbiter: {t.arbiter or 'none'}",
-             f"then the seller has {s.span(t.terms.release_window)} before the timeout may {s.timeout_outcome(t)}"]
-    tx = s.send(options, client, s.approve_or(t.token, t.amount, lines), lambda: client.fund(t.id))
-    s.trade_result(options, client, "fund", f"Funded trade {t.id}: {s.human(t.amount, t.token)} in escrow.",
-                   tx, t.id)
+             f"then the seller has {span(t.terms.release_window)} before the timeout may {timeout_outcome(t)}"]
+    tx = confirm.send(options, client, confirm.approve_or(t.token, t.amount, lines), lambda: client.fund(t.id))
+    trade_result(options, client, "fund", f"Funded trade {t.id}: {human(t.amount, t.token)} in escrow.",
+                 tx, t.id)
 
 
 # -- paying out ------------------------------------------------------------------------------------
@@ -143,43 +170,38 @@ def fund(ctx: typer.Context, trade: TradeArg) -> None:
 def release(ctx: typer.Context, trade: TradeArg, *, amount: AmountPart = None) -> None:
     """Buyer: pay the seller everything held, or --amount of it (partial delivery)."""
     from ...core.trades import split
-    from ..parse import amount as parse_amount
 
     options, client, t = _open(ctx, trade)
-    number = parse_amount(amount, t.token.symbol) if amount is not None else None
-    units = s.base_units(amount, t.token) if amount is not None else t.held
+    units = parse.base_units(amount, t.token) if amount is not None else t.held
     parts = split(units, 0, 0, t.platform_fee_bps)
-    lines = [f"release {s.human(units, t.token)} of the {s.human(t.held, t.token)} held to seller {t.seller}",
-             f"the seller receives {s.human(parts['to_seller'], t.token)} after the "
-             f"{s.percent(t.platform_fee_bps)} platform fee ({s.human(parts['platform_fee'], t.token)})"]
+    lines = [f"release {human(units, t.token)} of the {human(t.held, t.token)} held to seller {t.seller}",
+             f"the seller receives {human(parts['to_seller'], t.token)} after the "
+             f"{percent(t.platform_fee_bps)} platform fee ({human(parts['platform_fee'], t.token)})"]
     if 0 < units < t.held:
-        lines.append(f"{s.human(t.held - units, t.token)} stays in escrow")
-    tx = s.send(options, client, lines, lambda: client.release(t.id, number))
-    s.trade_result(options, client, "release", f"Released {s.human(units, t.token)} to the seller.", tx, t.id)
+        lines.append(f"{human(t.held - units, t.token)} stays in escrow")
+    tx = confirm.send(options, client, lines, lambda: client.release(t.id, _part(t, units)))
+    trade_result(options, client, "release", f"Released {human(units, t.token)} to the seller.", tx, t.id)
 
 
 @command(trade_app, "refund")
 def refund(ctx: typer.Context, trade: TradeArg, *, amount: AmountPart = None) -> None:
     """Seller: give the buyer back everything held, or --amount of it."""
-    from ..parse import amount as parse_amount
-
     options, client, t = _open(ctx, trade)
-    number = parse_amount(amount, t.token.symbol) if amount is not None else None
-    units = s.base_units(amount, t.token) if amount is not None else t.held
-    lines = [f"refund {s.human(units, t.token)} of the {s.human(t.held, t.token)} held to buyer {t.buyer}"]
+    units = parse.base_units(amount, t.token) if amount is not None else t.held
+    lines = [f"refund {human(units, t.token)} of the {human(t.held, t.token)} held to buyer {t.buyer}"]
     if 0 < units < t.held:
-        lines.append(f"{s.human(t.held - units, t.token)} stays in escrow")
-    tx = s.send(options, client, lines, lambda: client.refund(t.id, number))
-    s.trade_result(options, client, "refund", f"Refunded {s.human(units, t.token)} to the buyer.", tx, t.id)
+        lines.append(f"{human(t.held - units, t.token)} stays in escrow")
+    tx = confirm.send(options, client, lines, lambda: client.refund(t.id, _part(t, units)))
+    trade_result(options, client, "refund", f"Refunded {human(units, t.token)} to the buyer.", tx, t.id)
 
 
 @command(trade_app, "cancel")
 def cancel(ctx: typer.Context, trade: TradeArg) -> None:
     """Cancel a trade that was never funded (its creator; anyone after the funding deadline)."""
     options, client, t = _open(ctx, trade)
-    lines = [f"cancel trade {t.id} ({s.human(t.amount, t.token)}, not funded: nothing moves)"]
-    tx = s.send(options, client, lines, lambda: client.cancel(t.id))
-    s.trade_result(options, client, "cancel", f"Cancelled trade {t.id}.", tx, t.id)
+    lines = [f"cancel trade {t.id} ({human(t.amount, t.token)}, not funded: nothing moves)"]
+    tx = confirm.send(options, client, lines, lambda: client.cancel(t.id))
+    trade_result(options, client, "cancel", f"Cancelled trade {t.id}.", tx, t.id)
 
 
 @command(trade_app, "deliver")
@@ -187,10 +209,10 @@ def deliver(ctx: typer.Context, trade: TradeArg) -> None:
     """Seller: mark the trade delivered (or paid); the timeout then pays you instead of refunding."""
     options, client, t = _open(ctx, trade)
     lines = [f"mark trade {t.id} delivered: from now on the timeout releases "
-             f"{s.human(t.held, t.token)} to you, the seller",
-             f"the buyer gets a fresh release window of {s.span(t.terms.release_window)} to release or dispute"]
-    tx = s.send(options, client, lines, lambda: client.mark_delivered(t.id))
-    s.trade_result(options, client, "deliver", "Marked delivered.", tx, t.id)
+             f"{human(t.held, t.token)} to you, the seller",
+             f"the buyer gets a fresh release window of {span(t.terms.release_window)} to release or dispute"]
+    tx = confirm.send(options, client, lines, lambda: client.mark_delivered(t.id))
+    trade_result(options, client, "deliver", "Marked delivered.", tx, t.id)
 
 
 @command(trade_app, "timeout")
@@ -198,10 +220,10 @@ def timeout(ctx: typer.Context, trade: TradeArg) -> None:
     """Anyone, once the release window has ended: apply the outcome fixed at creation."""
     options, client, t = _open(ctx, trade)
     to_seller = t.terms.timeout_releases or t.delivery_marked
-    lines = [f"apply the timeout to trade {t.id}: {s.timeout_outcome(t)}"]
-    lines += _split_lines(t, t.held, 0) if to_seller else [f"buyer {t.buyer} receives {s.human(t.held, t.token)}"]
-    tx = s.send(options, client, lines, lambda: client.timeout(t.id))
-    s.trade_result(options, client, "timeout", f"Timed out: {s.timeout_outcome(t)}.", tx, t.id)
+    lines = [f"apply the timeout to trade {t.id}: {timeout_outcome(t)}"]
+    lines += _split_lines(t, t.held, 0) if to_seller else [f"buyer {t.buyer} receives {human(t.held, t.token)}"]
+    tx = confirm.send(options, client, lines, lambda: client.timeout(t.id))
+    trade_result(options, client, "timeout", f"Timed out: {timeout_outcome(t)}.", tx, t.id)
 
 
 # -- settling and disputing ------------------------------------------------------------------------
@@ -212,11 +234,11 @@ def settle(ctx: typer.Context, trade: TradeArg, *, buyer_share: BuyerShare) -> N
 
     bps = share_bps(buyer_share)
     options, client, t = _open(ctx, trade)
-    lines = [f"propose a settlement of trade {t.id}: {s.percent(bps)} of "
-             f"{s.human(t.held, t.token)} to the buyer", *_split_lines(t, t.held, bps),
+    lines = [f"propose a settlement of trade {t.id}: {percent(bps)} of "
+             f"{human(t.held, t.token)} to the buyer", *_split_lines(t, t.held, bps),
              "nothing moves until the counterparty accepts"]
-    tx = s.send(options, client, lines, lambda: client.propose_settlement(t.id, bps))
-    s.trade_result(options, client, "settle", f"Proposed {s.percent(bps)} to the buyer.", tx, t.id)
+    tx = confirm.send(options, client, lines, lambda: client.propose_settlement(t.id, bps))
+    trade_result(options, client, "settle", f"Proposed {percent(bps)} to the buyer.", tx, t.id)
 
 
 @command(trade_app, "accept")
@@ -231,11 +253,11 @@ def accept(ctx: typer.Context, trade: TradeArg, *, buyer_share: Annotated[str | 
     if bps is None:
         raise InputError(f"there is no settlement proposal on trade {t.id} to accept")
     if expected is not None and expected != bps:
-        raise InputError(f"the proposal gives the buyer {s.percent(bps)}, not {s.percent(expected)}")
+        raise InputError(f"the proposal gives the buyer {percent(bps)}, not {percent(expected)}")
     lines = [f"accept the settlement of trade {t.id} proposed by the "
              f"{t.settlement_proposer.value if t.settlement_proposer else '?'}", *_split_lines(t, t.held, bps)]
-    tx = s.send(options, client, lines, lambda: client.accept_settlement(t.id, bps))
-    s.trade_result(options, client, "accept", f"Settled: {s.percent(bps)} to the buyer.", tx, t.id)
+    tx = confirm.send(options, client, lines, lambda: client.accept_settlement(t.id, bps))
+    trade_result(options, client, "accept", f"Settled: {percent(bps)} to the buyer.", tx, t.id)
 
 
 @command(trade_app, "dispute")
@@ -243,12 +265,12 @@ def dispute(ctx: typer.Context, trade: TradeArg) -> None:
     """Buyer or seller: freeze the trade and ask the arbiter to rule."""
     options, client, t = _open(ctx, trade)
     fee = t.held * t.arbiter_fee_bps // BPS
-    lines = [f"open a dispute on trade {t.id} ({s.human(t.held, t.token)} held)",
-             f"arbiter {t.arbiter or 'none'} may rule within {s.span(t.terms.arbitration_window)}, "
-             f"for a fee of {s.percent(t.arbiter_fee_bps)} ({s.human(fee, t.token)})",
+    lines = [f"open a dispute on trade {t.id} ({human(t.held, t.token)} held)",
+             f"arbiter {t.arbiter or 'none'} may rule within {span(t.terms.arbitration_window)}, "
+             f"for a fee of {percent(t.arbiter_fee_bps)} ({human(fee, t.token)})",
              "if they do not, anyone may then split it 50/50; you can still settle meanwhile"]
-    tx = s.send(options, client, lines, lambda: client.dispute(t.id))
-    s.trade_result(options, client, "dispute", "Disputed.", tx, t.id)
+    tx = confirm.send(options, client, lines, lambda: client.dispute(t.id))
+    trade_result(options, client, "dispute", "Disputed.", tx, t.id)
 
 
 @command(trade_app, "rule")
@@ -258,10 +280,10 @@ def rule(ctx: typer.Context, trade: TradeArg, *, buyer_share: BuyerShare) -> Non
 
     bps = share_bps(buyer_share)
     options, client, t = _open(ctx, trade)
-    lines = [f"rule on trade {t.id}: {s.percent(bps)} to the buyer",
+    lines = [f"rule on trade {t.id}: {percent(bps)} to the buyer",
              *_split_lines(t, t.held, bps, t.arbiter_fee_bps)]
-    tx = s.send(options, client, lines, lambda: client.rule(t.id, bps))
-    s.trade_result(options, client, "rule", f"Ruled: {s.percent(bps)} to the buyer.", tx, t.id)
+    tx = confirm.send(options, client, lines, lambda: client.rule(t.id, bps))
+    trade_result(options, client, "rule", f"Ruled: {percent(bps)} to the buyer.", tx, t.id)
 
 
 @command(trade_app, "resolve")
@@ -270,8 +292,8 @@ def resolve(ctx: typer.Context, trade: TradeArg) -> None:
     options, client, t = _open(ctx, trade)
     lines = [f"end the expired dispute on trade {t.id} with an even split (no arbiter fee)",
              *_split_lines(t, t.held, BPS // 2)]
-    tx = s.send(options, client, lines, lambda: client.resolve_expired_dispute(t.id))
-    s.trade_result(options, client, "resolve", "Resolved 50/50.", tx, t.id)
+    tx = confirm.send(options, client, lines, lambda: client.resolve_expired_dispute(t.id))
+    trade_result(options, client, "resolve", "Resolved 50/50.", tx, t.id)
 
 
 @command(trade_app, "evidence")
@@ -287,8 +309,8 @@ def evidence(ctx: typer.Context, trade: TradeArg,
             raise InputError(f"invalid --hash {content_hash!r}: expected 0x and 64 hex digits")
     options, client, t = _open(ctx, trade)
     lines = [f"attach evidence to trade {t.id}: {uri}" + (f" (hash {content_hash})" if content_hash else "")]
-    tx = s.send(options, client, lines, lambda: client.submit_evidence(t.id, uri, content_hash))
-    s.trade_result(options, client, "evidence", "Evidence attached.", tx, t.id, uri=uri)
+    tx = confirm.send(options, client, lines, lambda: client.submit_evidence(t.id, uri, content_hash))
+    trade_result(options, client, "evidence", "Evidence attached.", tx, t.id, uri=uri)
 
 
 @command(trade_app, "withdraw")
@@ -298,41 +320,28 @@ def withdraw(
     to: Annotated[str | None, typer.Option("--to", help="Where to send it (default: your account).")] = None,
 ) -> None:
     """Withdraw your credits: payouts the escrow could not deliver to you (e.g. a rejecting wallet)."""
-    token_address = None if token is None or token.upper() == "ETH" else s.address(token, "token address")
-    receiver = s.address(to, "--to address") if to else None
-    options = s.options_of(ctx)
+    token_address = parse.token_address(token)
+    receiver = parse.address(to, "--to address") if to else None
+    options = context.options(ctx)
     client = connect(options)
     info = client.token(token_address)
     credit = client.credits(token_address)
-    lines = [f"withdraw your credits of {s.human(credit, info)} to {receiver or client.address}"]
-    tx = s.send(options, client, lines, lambda: client.withdraw(token_address, receiver))
-    emit(options, {"action": "withdraw", "amount": s.amount_document(credit, info),
-                   "to": receiver or client.address, "tx": s.tx_document(tx)},
-         [f"Withdrew {s.human(credit, info)} to {receiver or client.address}.", *s.tx_lines(options, tx)])
+    lines = [f"withdraw your credits of {human(credit, info)} to {receiver or client.address}"]
+    tx = confirm.send(options, client, lines, lambda: client.withdraw(token_address, receiver))
+    emit(options, {"action": "withdraw", "amount": amount_document(credit, info),
+                   "to": receiver or client.address, "tx": tx_document(tx)},
+         [f"Withdrew {human(credit, info)} to {receiver or client.address}.", *tx_lines(options, tx)])
 
 
 # -- reading ---------------------------------------------------------------------------------------
 @command(trade_app, "show")
 def show(ctx: typer.Context, trade: TradeArg) -> None:
     """A trade: parties, amounts, state, deadline, fees, and what you may do next."""
-    options, client, t = _open(ctx, trade, read_only=True)
-    you = s.me(client)
-    emit(options, {"trade": s.trade_document(t, you)}, s.trade_lines(t, you, client.now()))
-
-
-_STATE_HELP = "A state: awaiting-funding, funded, disputed, completed, refunded, settled, resolved, cancelled."
-
-
-def _state(text: str | None) -> Any:
-    from ...models import TradeState
-
-    if text is None:
-        return None
-    key = text.strip().upper().replace("-", "_")
-    if key not in TradeState.__members__ or key == "NONE":
-        names = ", ".join(n.lower().replace("_", "-") for n in TradeState.__members__ if n != "NONE")
-        raise InputError(f"unknown state {text!r}: use one of {names}")
-    return TradeState[key]
+    options = context.options(ctx)
+    reads = context.reader(options)
+    t = reads.trade(parse.trade_id(reads, trade))
+    you = me(reads)
+    emit(options, {"trade": trade_document(t, you)}, trade_lines(t, you, reads.now()))
 
 
 @command(trade_app, "list")
@@ -341,30 +350,30 @@ def list_(
     mine: Annotated[bool, typer.Option("--mine", help="Only trades where you are buyer or seller.")] = False,
     party: Annotated[str | None, typer.Option("--party", help="Only trades where ADDRESS is buyer or seller.",
                                               metavar="ADDRESS")] = None,
-    state: Annotated[str | None, typer.Option("--state", help=_STATE_HELP)] = None,
+    state: Annotated[str | None, typer.Option("--state", help=parse.STATE_HELP)] = None,
     token: Annotated[str | None, typer.Option("--token", help="Only trades in this token (address or ETH).")] = None,
 ) -> None:
     """Trades on this escrow, as a table (newest last)."""
     if mine and party:
         raise InputError("use either --mine or --party, not both")
-    wanted_state = _state(state)
-    who = s.address(party, "--party address") if party else None
-    token_filter = None if token is None else ("ETH" if token.upper() == "ETH" else s.address(token, "token address"))
-    options = s.options_of(ctx)
-    client = connect(options, read_only=True)
-    you = s.me(client)
+    wanted_state = parse.state(state)
+    who = parse.address(party, "--party address") if party else None
+    token_filter = None if token is None else (parse.token_address(token) or "ETH")
+    options = context.options(ctx)
+    reads = context.reader(options)
+    you = me(reads)
     if mine:
         if you is None:
             raise InputError("--mine needs an account: pass --account NAME")
         who = you
-    trades = client.trades(party=who, state=wanted_state, token=token_filter)
-    now = client.now()
-    rows = [(t.id[:10], t.state.name, ",".join(s.roles(t, you)) or "-", s.human(t.amount, t.token),
-             s.human(t.held, t.token), s.short(t.buyer), s.short(t.seller),
+    trades = reads.trades(party=who, state=wanted_state, token=token_filter)
+    now = reads.now()
+    rows = [(t.id[:10], t.state.name, ",".join(roles(t, you)) or "-", human(t.amount, t.token),
+             human(t.held, t.token), short(t.buyer), short(t.seller),
              when(t.deadline, now).split(" (")[-1].rstrip(")") if t.deadline else "-") for t in trades]
     text = (table(rows, ("TRADE", "STATE", "YOU", "AMOUNT", "HELD", "BUYER", "SELLER", "DEADLINE"))
             if rows else "No trades.")
-    emit(options, {"trades": [s.trade_document(t, you) for t in trades]}, text)
+    emit(options, {"trades": [trade_document(t, you) for t in trades]}, text)
 
 
 @command(trade_app, "history")
@@ -372,9 +381,9 @@ def history(ctx: typer.Context, trade: TradeArg) -> None:
     """Every event of a trade, oldest first."""
     options, client, t = _open(ctx, trade, read_only=True)
     entries = client.history(t.id)
-    rows = [(str(e.block), s.short(e.tx_hash), s.event_text(e.name, e.args, t.token)) for e in entries]
+    rows = [(str(e.block), short(e.tx_hash), event_text(e.name, e.args, t.token)) for e in entries]
     emit(options, {"trade_id": t.id, "events": [
-        {"block": e.block, "tx_hash": e.tx_hash, "name": e.name, "args": s.plain(e.args)} for e in entries]},
+        {"block": e.block, "tx_hash": e.tx_hash, "name": e.name, "args": plain(e.args)} for e in entries]},
         table(rows, ("BLOCK", "TX", "EVENT")))
 
 
@@ -387,9 +396,9 @@ def watch(
     interval: Annotated[float, typer.Option("--interval", help="Seconds between polls.", min=0.05)] = 1.0,
 ) -> None:
     """Print escrow and reputation events as they happen (with --json: one document at the end)."""
-    options = s.options_of(ctx)
+    options = context.options(ctx)
     client = connect(options, read_only=True)
-    only = s.trade_id(client, trade) if trade else None
+    only = parse.trade_id(client, trade) if trade else None
     tokens: dict[str, Any] = {}
     seen: list[dict[str, Any]] = []
 
@@ -412,10 +421,10 @@ def watch(
             if only is not None and key != only:
                 continue
             seen.append({"name": event.name, "contract": event.address, "trade_id": key,
-                         "args": s.plain(event.args)})
+                         "args": plain(event.args)})
             if not options.json:
                 stamp = time.strftime("%H:%M:%S")
-                text = s.event_text(event.name, event.args, token_of(key))
+                text = event_text(event.name, event.args, token_of(key))
                 typer.echo(f"{stamp}  {key[:10] if key else '-':<10}  {text}")
     except KeyboardInterrupt:
         pass

@@ -1,0 +1,198 @@
+"""EscrowReader: the read operations of :class:`~p2pescrow.clients.sync.EscrowClient` (a trade,
+the trades, a reputation record, a token, the chain's time) without web3 or eth-account.
+
+Importing web3 costs about a second; a command that only reads (``p2pescrow trade show``) should
+answer in a fraction of that. The reader speaks JSON-RPC with the standard library
+(:mod:`p2pescrow.transport.rpc`), batches what it can, and decodes with the same I/O-free codec the
+SDK uses (:mod:`p2pescrow.core.codec`), so both give the same :class:`~p2pescrow.models.Trade`.
+It checks what the SDK checks on connecting: the chain id, the registry's deployment, and the code
+hashes at its addresses.
+
+    reader = EscrowReader.connect("http://127.0.0.1:8545")
+    trade = reader.trade("0x1f2e...")
+    print(trade.state, reader.reputation(trade.seller).score)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from eth_utils import keccak
+
+from .bindings import ERC20_ABI, TRADE_CREATED
+from .core.codec import (
+    Codec,
+    escrow_codec,
+    reputation_codec,
+    reputation_from_output,
+    slot_from_output,
+    terms_from_event,
+)
+from .core.terms import checksum, normalise_id
+from .core.trades import trade_from_slot
+from .deployments import Deployment, NoDeployment, Registry, check_code_hashes
+from .errors import InputError, NetworkError, P2PEscrowError, WrongChain
+from .models import ETH_TOKEN, ZERO_ADDRESS, ReputationRecord, Terms, TokenInfo, Trade, TradeState
+from .transport.rpc import RpcClient
+
+__all__ = ["EscrowReader", "Reads"]
+
+
+class Reads(Protocol):
+    """What a read-only command needs; both :class:`EscrowReader` and ``EscrowClient`` have it."""
+
+    @property
+    def address(self) -> str: ...
+
+    def trade(self, trade_id_: str) -> Trade: ...
+
+    def trades(self, *, party: str | None = None, state: TradeState | None = None,
+               token: str | None = None) -> list[Trade]: ...
+
+    def reputation(self, address: str) -> ReputationRecord: ...
+
+    def now(self) -> datetime: ...
+
+
+def _code_hash(code: str) -> str:
+    return "0x" + keccak(hexstr=code or "0x").hex()
+
+
+class EscrowReader:
+    """Read-only access to one chain's p2pescrow deployment over JSON-RPC, on behalf of ``address``
+    (whose roles the CLI shows; nothing is ever signed)."""
+
+    def __init__(self, rpc: RpcClient, deployment: Deployment, address: str = ZERO_ADDRESS) -> None:
+        self.rpc = rpc
+        self.deployment = deployment
+        self.address = address
+        self.url = rpc.url
+        self._escrow = escrow_codec()
+        self._reputation = reputation_codec()
+        self._erc20 = Codec(ERC20_ABI)
+        self._terms: dict[str, Terms] = {}
+        self._tokens: dict[str, TokenInfo] = {ZERO_ADDRESS: ETH_TOKEN}
+
+    @classmethod
+    def connect(cls, rpc_url: str, address: str | None = None, *, deployment: Deployment | None = None,
+                registry: Registry | None = None, expected_chain_id: int | None = None,
+                timeout: float = 30.0) -> EscrowReader:
+        """Connect by HTTP(S) URL: the chain id is checked against ``expected_chain_id``, the
+        deployment comes from the registry for the node's chain id unless given, and the code at
+        its addresses must be the code recorded at deployment (as ``EscrowClient.connect``)."""
+        rpc = RpcClient(rpc_url, timeout=timeout)
+        chain_id = int(rpc.request("eth_chainId"), 16)
+        if expected_chain_id is not None and chain_id != expected_chain_id:
+            raise WrongChain(expected_chain_id, chain_id)
+        if deployment is None:
+            deployment = (registry or Registry()).get(chain_id)
+            if deployment is None:
+                raise NoDeployment(chain_id)
+        escrow_code, reputation_code = rpc.batch([("eth_getCode", [deployment.escrow, "latest"]),
+                                                  ("eth_getCode", [deployment.reputation, "latest"])])
+        check_code_hashes(deployment, _code_hash(escrow_code), _code_hash(reputation_code))
+        return cls(rpc, deployment, checksum(address) if address else ZERO_ADDRESS)
+
+    # -- the chain ------------------------------------------------------------------------------------
+    def _head(self) -> tuple[int, int]:
+        """The latest block's number and timestamp."""
+        block = self.rpc.request("eth_getBlockByNumber", ["latest", False])
+        return int(block["number"], 16), int(block["timestamp"], 16)
+
+    def now(self) -> datetime:
+        """The chain's time (the latest block's timestamp), as ``EscrowClient.now``."""
+        return datetime.fromtimestamp(self._head()[1], UTC)
+
+    # -- tokens ---------------------------------------------------------------------------------------
+    def token(self, address: str | None) -> TokenInfo:
+        """Symbol and decimals of a token (cached); None or the zero address is ETH."""
+        address = ZERO_ADDRESS if address in (None, "", "ETH", "eth") else checksum(address or "", "token address")
+        if address in self._tokens:
+            return self._tokens[address]
+        try:
+            symbol, decimals = self.rpc.batch([
+                ("eth_call", [{"to": address, "data": self._erc20.encode_call("symbol")}, "latest"]),
+                ("eth_call", [{"to": address, "data": self._erc20.encode_call("decimals")}, "latest"])])
+            info = TokenInfo(address, str(self._erc20.decode_output("symbol", symbol)),
+                             int(self._erc20.decode_output("decimals", decimals)))
+        except NetworkError:
+            raise  # the node, not the token: reported as it is
+        except P2PEscrowError as exc:
+            raise InputError(f"{address} does not look like an ERC-20 token ({type(exc).__name__})") from None
+        except Exception as exc:  # noqa: BLE001 - an answer that does not decode: not a token
+            raise InputError(f"{address} does not look like an ERC-20 token ({type(exc).__name__})") from None
+        self._tokens[address] = info
+        return info
+
+    # -- trades ---------------------------------------------------------------------------------------
+    def _created(self, topics: list[Any], head: int) -> Iterable[tuple[str, Terms]]:
+        """(trade id, terms) of each TradeCreated log matching ``topics``, oldest first (cached)."""
+        params = {"address": self.deployment.escrow, "topics": topics}
+        for log in self.rpc.get_logs(params, self.deployment.block, head):
+            event = self._escrow.decode_log(log)
+            if event is None or event.name != "TradeCreated":
+                continue
+            key = str(event.args["id"])
+            terms = self._terms.get(key)
+            if terms is None:
+                terms = self._terms[key] = terms_from_event(event.args["terms"])
+            yield key, terms
+
+    def terms(self, trade_id_: str, head: int | None = None) -> Terms:
+        """The terms of a trade, from its TradeCreated event (cached: they never change)."""
+        key = normalise_id(trade_id_)
+        if key in self._terms:
+            return self._terms[key]
+        for _, terms in self._created([TRADE_CREATED, key], self._head()[0] if head is None else head):
+            return terms
+        raise InputError(f"no trade {key} on this escrow (chain id {self.deployment.chain_id})",
+                         hint="check the trade id and the network")
+
+    def _slots(self, keys: list[str]) -> tuple[list[tuple[int, int, int, int, int]], int, int]:
+        """The escrow slots of ``keys`` and the latest block's number and time, in one round trip."""
+        calls: list[tuple[str, list[Any]]] = [("eth_getBlockByNumber", ["latest", False])]
+        calls += [("eth_call", [{"to": self.deployment.escrow, "data": self._escrow.encode_call("escrowOf", k)},
+                                "latest"]) for k in keys]
+        block, *answers = self.rpc.batch(calls)
+        slots = [slot_from_output(self._escrow.decode_output("escrowOf", a)) for a in answers]
+        return slots, int(block["number"], 16), int(block["timestamp"], 16)
+
+    def trade(self, trade_id_: str) -> Trade:
+        """A trade's terms, state, amounts, deadline and what each party may do next."""
+        key = normalise_id(trade_id_)
+        (slot,), head, now = self._slots([key])
+        terms = self.terms(key, head)
+        return trade_from_slot(terms, self.token(terms.token), slot, now)
+
+    def trades(self, *, party: str | None = None, state: TradeState | None = None,
+               token: str | None = None) -> list[Trade]:
+        """Trades of this escrow, filtered by party (buyer or seller), state and token (as
+        ``EscrowClient.trades``); the states of all of them are read in one round trip."""
+        head = self._head()[0]
+        queries: list[list[Any]] = [[TRADE_CREATED]]
+        if party:
+            topic = "0x" + "00" * 12 + checksum(party)[2:].lower()
+            queries = [[TRADE_CREATED, None, topic], [TRADE_CREATED, None, None, topic]]
+        found: dict[str, Terms] = {}
+        for topics in queries:
+            found.update(self._created(topics, head))
+        token_address = self.token(token).address if token else None
+        keys = [k for k, t in found.items() if token_address is None or t.token == token_address]
+        if not keys:
+            return []
+        slots, _, now = self._slots(keys)
+        result = []
+        for key, slot in zip(keys, slots, strict=True):
+            trade = trade_from_slot(found[key], self.token(found[key].token), slot, now)
+            if state is None or trade.state is state:
+                result.append(trade)
+        return result
+
+    # -- reputation -----------------------------------------------------------------------------------
+    def reputation(self, address: str) -> ReputationRecord:
+        """An address's record, with a derived 0-100 score."""
+        who = checksum(address)
+        answer = self.rpc.call(self.deployment.reputation, self._reputation.encode_call("recordOf", who))
+        return reputation_from_output(who, self._reputation.decode_output("recordOf", answer))
