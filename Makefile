@@ -22,6 +22,8 @@ BVENV_STAMP := $(BVENV)/.stamp-pyproject
 FUZZ_RECORD ?= assurance/fuzz-deep.json
 COVERAGE_RECORD ?= assurance/coverage.json
 COVERAGE_HITS := .build/coverage/hits.json
+# Under pytest-xdist each worker writes its own part beside it (hits.gw0.json ...); the gate merges them.
+COVERAGE_PARTS := .build/coverage/hits.*.json
 COVERAGE_MIN := 95
 
 # Test runs find anvil (the native binary from npm, no Node wrapper in between), ganache and
@@ -29,8 +31,17 @@ COVERAGE_MIN := 95
 RUN_ENV = PATH="$$(for d in $(CURDIR)/node_modules/@foundry-rs/anvil-*/bin; do \
 	[ -x "$$d/anvil" ] && printf '%s:' "$$d" && break; done)$(CURDIR)/node_modules/.bin:$$PATH"
 
-.PHONY: help setup brownie compile check-artifacts test test-main test-brownie coverage coverage-gate fuzz slither \
-	assurance demo diagram bench lint \
+# The main suite and the fast one run on pytest-xdist workers, one test file per worker at a time
+# (module fixtures such as a module's Anvil are built once). `make test-fast WORKERS=0`: one process.
+WORKERS ?= auto
+XDIST = -n $(WORKERS) --dist loadfile
+# Leaves out the layers that start real nodes or run subprocesses (tests/nodes, tests/e2e; the brownie
+# suite is apart anyway): the edit-test loop.
+FAST_MARKERS := not e2e and not nodes
+LINT_IMPORTS = $(VENV)/bin/lint-imports --cache-dir .build/import-linter
+
+.PHONY: help setup brownie compile check-artifacts test test-fast test-main test-brownie coverage coverage-gate fuzz \
+	slither lint-imports assurance demo diagram bench lint \
 	clean distclean
 
 help:
@@ -38,7 +49,8 @@ help:
 	@echo "make compile          compile contracts/ into p2pescrow/artifacts/"
 	@echo "make check-artifacts  fail if p2pescrow/artifacts/ differs from a fresh compile"
 	@echo "make brownie          create .venv-brownie (eth-brownie 1.22.2), register solc for it, .env"
-	@echo "make test             both suites: pytest tests/ (.venv) and brownie test (.venv-brownie), and slither"
+	@echo "make test             both suites: pytest tests/ (.venv) and brownie test (.venv-brownie), slither, lint-imports"
+	@echo "make test-fast        the edit-test loop: tests/ but nodes and e2e, on all cores (under 2 minutes)"
 	@echo "make test-main        only the main pytest suite"
 	@echo "make test-brownie     only the brownie suite (tests_brownie/)"
 	@echo "make coverage         contract line/branch coverage of tests/contracts (kept in assurance/coverage.json)"
@@ -48,7 +60,8 @@ help:
 	@echo "make bench            run the benchmarks (python -m tools.bench)"
 	@echo "make slither          Slither on contracts/ through the project's solc; fails on untriaged findings"
 	@echo "make assurance        README's Assurance figures: tests, faults, coverage, fuzz, Slither (from commands)"
-	@echo "make lint             ruff check, and slither"
+	@echo "make lint             ruff check, lint-imports (the layers in pyproject.toml), and slither"
+	@echo "make lint-imports     only the import layers (import-linter)"
 	@echo "make clean            remove build output and caches (keeps .venv, node_modules)"
 	@echo "make distclean        clean, and remove .venv and node_modules too"
 
@@ -88,8 +101,14 @@ check-artifacts: setup
 # main suite never runs under brownie's pytest plugin (.venv has no brownie; this makes it sure).
 # It also records which contract code py-evm ran, for the coverage gate of `make test`.
 test-main: setup
-	rm -f $(COVERAGE_HITS)
-	status=0; P2PESCROW_COVERAGE=$(COVERAGE_HITS) $(RUN_ENV) $(PY) -m pytest -q -p no:pytest-brownie tests/ \
+	rm -f $(COVERAGE_HITS) $(COVERAGE_PARTS)
+	status=0; P2PESCROW_COVERAGE=$(COVERAGE_HITS) $(RUN_ENV) $(PY) -m pytest -q -p no:pytest-brownie $(XDIST) tests/ \
+		|| status=$$?; \
+	if [ $$status -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; \
+	exit $$status
+
+test-fast: setup
+	status=0; $(RUN_ENV) $(PY) -m pytest -q -p no:pytest-brownie $(XDIST) -m "$(FAST_MARKERS)" tests/ \
 		|| status=$$?; \
 	if [ $$status -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$status
@@ -101,15 +120,18 @@ test-brownie: brownie
 	if [ $$status -eq 5 ]; then echo "error: brownie test collected no tests" >&2; exit 1; fi; \
 	exit $$status
 
-# Both suites, the coverage gate and Slither run even if one fails; any failing fails `make test`.
+# Both suites, the coverage gate, Slither and the import layers run even if one fails; any failing
+# fails `make test`.
 test: setup brownie
 	main=0; $(MAKE) --no-print-directory test-main || main=$$?; \
 	coverage=0; $(MAKE) --no-print-directory coverage-gate || coverage=$$?; \
 	brownie=0; $(MAKE) --no-print-directory test-brownie || brownie=$$?; \
 	slither=0; $(MAKE) --no-print-directory slither || slither=$$?; \
-	if [ $$main -ne 0 ] || [ $$coverage -ne 0 ] || [ $$brownie -ne 0 ] || [ $$slither -ne 0 ]; then \
+	imports=0; $(MAKE) --no-print-directory lint-imports || imports=$$?; \
+	if [ $$main -ne 0 ] || [ $$coverage -ne 0 ] || [ $$brownie -ne 0 ] || [ $$slither -ne 0 ] \
+			|| [ $$imports -ne 0 ]; then \
 		echo "error: main suite exit $$main, coverage gate exit $$coverage, brownie suite exit $$brownie," \
-			"slither exit $$slither" >&2; \
+			"slither exit $$slither, lint-imports exit $$imports" >&2; \
 		exit 1; fi
 
 # Contract line and branch coverage (tools/coverage.py), measured on the optimized bytecode
@@ -117,7 +139,7 @@ test: setup brownie
 # for README; `coverage-gate`: what the last `make test-main` recorded (the whole suite); both fail
 # below $(COVERAGE_MIN)% of lines.
 coverage: setup
-	rm -f $(COVERAGE_HITS)
+	rm -f $(COVERAGE_HITS) $(COVERAGE_PARTS)
 	P2PESCROW_COVERAGE=$(COVERAGE_HITS) $(RUN_ENV) $(PY) -m pytest -q -p no:pytest-brownie tests/contracts
 	$(PY) -m tools.coverage $(COVERAGE_HITS) --record $(COVERAGE_RECORD) --fail-under $(COVERAGE_MIN)
 
@@ -156,13 +178,19 @@ diagram: setup
 bench: setup
 	$(RUN_ENV) $(PY) -m tools.bench
 
-# ruff and Slither both run; either failing fails `make lint`.
+# The layers and rules of pyproject.toml's [tool.importlinter]: nothing imports upward, the SDK never
+# imports the CLI, the build or tools/, core/ does no I/O, no import cycles.
+lint-imports: setup
+	$(LINT_IMPORTS)
+
+# ruff, lint-imports and Slither all run; any failing fails `make lint`.
 lint: setup
-	@ruff=0; if [ -x $(VENV)/bin/ruff ]; then $(VENV)/bin/ruff check p2pescrow tests $(wildcard scripts) || ruff=$$?; \
+	@ruff=0; if [ -x $(VENV)/bin/ruff ]; then $(VENV)/bin/ruff check p2pescrow tests tools $(wildcard scripts) || ruff=$$?; \
 	else echo "ruff is not installed in $(VENV); skipping ruff"; fi; \
+	imports=0; $(MAKE) --no-print-directory lint-imports || imports=$$?; \
 	slither=0; $(MAKE) --no-print-directory slither || slither=$$?; \
-	if [ $$ruff -ne 0 ] || [ $$slither -ne 0 ]; then \
-		echo "error: ruff exit $$ruff, slither exit $$slither" >&2; exit 1; fi
+	if [ $$ruff -ne 0 ] || [ $$imports -ne 0 ] || [ $$slither -ne 0 ]; then \
+		echo "error: ruff exit $$ruff, lint-imports exit $$imports, slither exit $$slither" >&2; exit 1; fi
 
 clean:
 	rm -rf .build build dist *.egg-info .pytest_cache .hypothesis .ruff_cache .mypy_cache

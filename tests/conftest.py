@@ -68,20 +68,32 @@ def secrets() -> Any:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """``make coverage``: with P2PESCROW_COVERAGE=<file>, record which contract code py-evm runs."""
-    if os.environ.get("P2PESCROW_COVERAGE"):
-        from tools.coverage import Recorder
+    """``make coverage``: with P2PESCROW_COVERAGE=<file>, record which contract code py-evm runs.
 
-        recorder = Recorder()
-        recorder.install()
-        session.config.stash[_RECORDER] = recorder
+    Under pytest-xdist each worker runs tests in its own process and writes its own part
+    (``hits.gw0.json`` beside ``hits.json``); the controller runs none and writes nothing.
+    ``python -m tools.coverage hits.json`` merges the file and its parts."""
+    path = os.environ.get("P2PESCROW_COVERAGE")
+    if not path or _is_xdist_controller(session.config):
+        return
+    from tools.coverage import Recorder, part_path
+
+    recorder = Recorder()
+    recorder.install()
+    session.config.stash[_RECORDER] = (recorder, part_path(Path(path), os.environ.get("PYTEST_XDIST_WORKER")))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    recorder = session.config.stash.get(_RECORDER, None)
-    if recorder is not None:
+    recording = session.config.stash.get(_RECORDER, None)
+    if recording is not None:
+        recorder, path = recording
         recorder.uninstall()
-        recorder.dump(Path(os.environ["P2PESCROW_COVERAGE"]))
+        recorder.dump(path)
+
+
+def _is_xdist_controller(config: pytest.Config) -> bool:
+    """True in the process that hands tests to xdist workers (``-n N`` with N > 0)."""
+    return not hasattr(config, "workerinput") and bool(getattr(config.option, "numprocesses", None))
 
 
 _RECORDER = pytest.StashKey["Any"]()

@@ -134,12 +134,28 @@ class Recorder:
         path.write_text(json.dumps({"codes": codes}) + "\n")
 
 
+def part_path(path: Path, worker: str | None) -> Path:
+    """Where one process of a run writes: ``path`` itself, or for pytest-xdist worker ``gw0`` its
+    part ``hits.gw0.json`` beside ``hits.json`` (workers are separate processes, each records what
+    its own tests ran)."""
+    return path.with_name(f"{path.stem}.{worker}{path.suffix}") if worker else path
+
+
+def hit_files(path: Path) -> list[Path]:
+    """``path`` and every worker part written beside it (see :func:`part_path`), those that exist."""
+    parts = sorted(path.parent.glob(f"{path.stem}.*{path.suffix}")) if path.parent.is_dir() else []
+    return [p for p in [path, *parts] if p.is_file()]
+
+
 def load_hits(path: Path) -> list[tuple[bytes, set[int], set[tuple[int, int]]]]:
-    document = json.loads(path.read_text())
-    return [
-        (bytes.fromhex(entry["code"]), set(entry["pcs"]), {(a, b) for a, b in entry["jumps"]})
-        for entry in document["codes"]
-    ]
+    """What ``path`` and its worker parts recorded, merged per piece of code."""
+    merged: dict[bytes, tuple[set[int], set[tuple[int, int]]]] = {}
+    for file in hit_files(path):
+        for entry in json.loads(file.read_text())["codes"]:
+            pcs, jumps = merged.setdefault(bytes.fromhex(entry["code"]), (set(), set()))
+            pcs.update(entry["pcs"])
+            jumps.update((a, b) for a, b in entry["jumps"])
+    return [(code, pcs, jumps) for code, (pcs, jumps) in merged.items()]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -426,7 +442,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--fail-under", type=float, default=0.0,
                         help="exit 1 if line coverage (percent) is below this")
     args = parser.parse_args(argv)
-    if not args.hits.is_file():
+    if not hit_files(args.hits):
         print(f"error: {args.hits} does not exist; run the tests with {ENV}={args.hits} first",
               file=sys.stderr)
         return 2

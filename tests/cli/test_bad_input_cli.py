@@ -36,10 +36,10 @@ def completed(deployed_anvil: Chain) -> str:
 
 
 @pytest.fixture(scope="module")
-def keystore(home: Path, deployed_anvil: Chain) -> Iterator[str]:
+def keystore(anvil_home: Path, deployed_anvil: Chain) -> Iterator[str]:
     """A funded keystore account ``carol`` in the module's home; yields its address."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(HOME_ENV, str(home))
+        mp.setenv(HOME_ENV, str(anvil_home))
         address = accounts.create("carol", PASSWORD)
     deployed_anvil.sdk("dev0").tx.send(Call(address, "0x", 10**18, "fund carol"))
     yield address

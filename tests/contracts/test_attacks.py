@@ -87,7 +87,7 @@ class Scene:
         if who == self.attacker.address:
             receipt = self.attacker.call(fn_name, *args)
         else:
-            receipt = self.d.send(getattr(self.d.escrow.functions, fn_name)(*args), who)
+            receipt = self.deployed.send(getattr(self.deployed.escrow.functions, fn_name)(*args), who)
         if self.money is not None:
             self.money.paid_gas(receipt)
         return receipt
@@ -97,12 +97,12 @@ class Scene:
         self.attacker.arm(fn_name, *args)
         if self.token is not None:
             hook = bytes.fromhex(self.attacker.contract.encode_abi("onTokenTransfer", [])[2:])
-            self.d.send(self.token.functions.arm(self.attacker.address, hook), self.d.owner)
-        self.money = Money(self.d, self.token_address, self.parties())
+            self.deployed.send(self.token.functions.arm(self.attacker.address, hook), self.deployed.owner)
+        self.money = Money(self.deployed, self.token_address, self.parties())
 
     def parties(self) -> list[str]:
         t = self.terms
-        return [t["buyer"], t["seller"], t["arbiter"], self.d.fee_recipient, self.d.stranger]
+        return [t["buyer"], t["seller"], t["arbiter"], self.deployed.fee_recipient, self.deployed.stranger]
 
     def assert_reentry_blocked(
         self, receipt: dict[str, Any], error: str = GUARD, **args: Any
@@ -123,7 +123,7 @@ class Scene:
         return {role: gains[self.terms[role]] for role in ("buyer", "seller", "arbiter")}
 
     def assert_escrow_holds_exactly_what_it_owes(self) -> None:
-        deployed, token = self.d, self.token_address
+        deployed, token = self.deployed, self.token_address
         owed = (
             sum(deployed.escrow_of(t)["held"] for t in [self.terms, *self.others])
             + deployed.escrow.functions.feesAccrued(token).call()
@@ -167,13 +167,13 @@ def _fund_eth(s: Scene) -> None:
     if t["buyer"] == s.attacker.address:
         s.attacker.call("createAndFund", t, value=t["amount"])
     else:
-        s.d.send(s.d.escrow.functions.createAndFund(t), t["buyer"], t["amount"])
+        s.deployed.send(s.deployed.escrow.functions.createAndFund(t), t["buyer"], t["amount"])
 
 
 def dispute_now(s: Scene) -> None:
     t = s.terms
     s.act(t["buyer"], "dispute", t)
-    assert s.d.state_of(t) == "Disputed"
+    assert s.deployed.state_of(t) == "Disputed"
 
 
 ASSETS = pytest.mark.parametrize("asset", ["eth", "token"])

@@ -13,7 +13,7 @@ import pytest
 
 from tools import assurance
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def record(path: Path) -> dict:

@@ -42,7 +42,7 @@ from p2pescrow.build.compiler import shim_wrapper_text
 from p2pescrow.build.paths import find_node_modules
 from p2pescrow.build.sources import collect_sources, import_paths, resolve_import
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 COMMITTED = REPO / "p2pescrow" / "artifacts"
 HAVE_SOLCJS = shutil.which("node") is not None and (
     (REPO / "node_modules" / "solc" / "package.json").is_file()

@@ -5,13 +5,18 @@ are told apart)."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from support.chain import Chain
 from support.escrow import deploy_all
 
-from tools.coverage import JUMPI, Recorder, instructions, load_hits, masked_equal, measure
+from tools.coverage import JUMPI, Recorder, hit_files, instructions, load_hits, masked_equal, measure, part_path
+
+REPO = Path(__file__).resolve().parents[2]
 
 ESCROW = "contracts/P2PEscrow.sol"
 
@@ -60,7 +65,7 @@ def test_figures_follow_what_ran(tmp_path: Path) -> None:
     coverage = measure(load_hits(hits))
     assert coverage.matched["P2PEscrow"] >= 2  # its creation code and its deployed code
     escrow = next(f for f in coverage.files if f.unit == ESCROW)
-    text = (Path(__file__).resolve().parent.parent / ESCROW).read_text()
+    text = (Path(__file__).resolve().parents[2] / ESCROW).read_text()
     assert escrow.lines[line_of(text, "return _domainSeparatorV4();")]
     assert escrow.lines[line_of(text, "return _nonceBitmap[seller][nonce >> 8]")]
     fee_check = line_of(text, "if (feeRecipient_ == address(0)) revert ZeroFeeRecipient();")
@@ -72,3 +77,37 @@ def test_figures_follow_what_ran(tmp_path: Path) -> None:
     assert rated in escrow.missing_lines()
     covered, total = coverage.lines
     assert 0 < covered < total and coverage.branches[0] < coverage.branches[1]
+
+
+def test_the_parts_xdist_workers_write_are_merged(tmp_path: Path) -> None:
+    hits = tmp_path / "hits.json"
+    assert part_path(hits, None) == hits and part_path(hits, "gw1") == tmp_path / "hits.gw1.json"
+    assert hit_files(hits) == []
+    part_path(hits, "gw0").write_text(json.dumps({"codes": [{"code": "6001", "pcs": [0], "jumps": [[3, 1]]}]}))
+    part_path(hits, "gw1").write_text(json.dumps({"codes": [
+        {"code": "6001", "pcs": [2], "jumps": [[3, 0]]}, {"code": "6002", "pcs": [0], "jumps": []}]}))
+    (tmp_path / "other.gw0.json").write_text("not ours")
+
+    merged = {code: (pcs, jumps) for code, pcs, jumps in load_hits(hits)}
+
+    assert merged == {bytes.fromhex("6001"): ({0, 2}, {(3, 0), (3, 1)}), bytes.fromhex("6002"): ({0}, set())}
+
+
+@pytest.mark.slow
+def test_a_run_spread_over_xdist_workers_records_all_it_ran(tmp_path: Path) -> None:
+    """Two contract test files on two workers (one each): every worker writes its part, the parts
+    hold what each ran, and the merge is what the gate measures."""
+    hits = tmp_path / "hits.json"
+    env = {**os.environ, "P2PESCROW_COVERAGE": str(hits)}
+    files = ["tests/contracts/test_reputation.py", "tests/contracts/test_split_arithmetic.py"]
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:pytest-brownie", "-p", "no:cacheprovider",
+                           "-n", "2", "--dist", "loadfile", *files], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    parts = hit_files(hits)
+    assert [p.name for p in parts] == ["hits.gw0.json", "hits.gw1.json"]  # the controller ran nothing
+    each = [{bytes.fromhex(e["code"]) for e in json.loads(p.read_text())["codes"]} for p in parts]
+    assert all(each)
+    coverage = measure(load_hits(hits))
+    assert coverage.matched["P2PEscrow"] and coverage.matched["Reputation"]
+    assert coverage.lines[0] >= max(measure(load_hits(p)).lines[0] for p in parts)

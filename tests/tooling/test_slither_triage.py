@@ -14,7 +14,7 @@ import pytest
 
 from tools.slither import TRIAGE_FILE, findings_of, judge, load_triage
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _element(file: str, kind: str = "function", name: str = "f", signature: str | None = "f()",
