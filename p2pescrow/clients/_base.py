@@ -14,12 +14,14 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from eth_utils import keccak
 
 from .. import bindings
 from ..core import offers as offer_core
+from ..core.codec import Codec, escrow_codec
 from ..core.permit import PERMIT_LIFETIME, sign_permit
 from ..core.terms import DAY, bytes32, checksum, normalise_id
 from ..core.trades import trade_from_slot, trade_id
@@ -30,7 +32,6 @@ from ..models import (
     FLAG_RECORD_REPUTATION,
     FLAG_TIMEOUT_RELEASES,
     ZERO_ADDRESS,
-    ReputationRecord,
     Terms,
     TokenInfo,
     Trade,
@@ -40,6 +41,12 @@ from ..transport.sync import Call, Preview, Signer, TxResult
 
 #: How a buyer pays when creating or filling: nothing (create only), ETH as the value, tokens.
 CREATE_ONLY, PAY_ETH, PAY_TOKEN = "create", "eth", "token"
+
+
+@cache
+def erc20_codec() -> Codec:
+    """The codec of the ERC-20 (and EIP-2612 / ERC-5267) functions the clients use."""
+    return Codec(bindings.ERC20_ABI)
 
 
 @dataclass(frozen=True)
@@ -134,9 +141,6 @@ class ClientBase:
     def _token_key(address: str | None) -> str:
         return ZERO_ADDRESS if address in (None, "", "ETH", "eth") else checksum(str(address), "token address")
 
-    def _erc20(self, address: str) -> Any:
-        return bindings.erc20_contract(self.w3, address)
-
     @staticmethod
     def _not_a_token(address: str, exc: BaseException) -> InputError:
         return InputError(f"{address} does not look like an ERC-20 token ({type(exc).__name__})")
@@ -146,13 +150,20 @@ class ClientBase:
 
     # -- calls -------------------------------------------------------------------------------------
     def _call(self, fn: str, args: list[Any], *, value: int = 0, description: str = "") -> Call:
-        return Call(self.deployment.escrow, self.escrow.encode_abi(fn, args), value,
+        """A call to the escrow, encoded by the codec; its events decoded with the escrow's and the
+        reputation contract's ABIs."""
+        return Call(self.deployment.escrow, escrow_codec().encode_call(fn, *args), value,
                     description or fn, (self.escrow, self.reputation_contract))
 
     def _approve_call(self, token: str, amount: int) -> Call:
         """Approve exactly ``amount`` to the escrow, never more."""
-        return Call(token, self._erc20(token).encode_abi("approve", [self.deployment.escrow, amount]),
+        return Call(token, erc20_codec().encode_call("approve", self.deployment.escrow, amount),
                     description="approve")
+
+    @staticmethod
+    def _view_tx(to: str, codec: Codec, fn: str, *args: Any) -> dict[str, Any]:
+        """The eth_call of a view: ``fn(*args)`` on the contract at ``to``."""
+        return {"to": to, "data": codec.encode_call(fn, *args)}
 
     def _remember(self, terms: Terms) -> str:
         key = trade_id(terms)
@@ -275,11 +286,6 @@ class ClientBase:
     @staticmethod
     def _trade(terms: Terms, info: TokenInfo, slot: tuple[int, ...], now: int) -> Trade:
         return trade_from_slot(terms, info, slot, now)  # type: ignore[arg-type]
-
-    @staticmethod
-    def _record(who: str, raw: Any) -> ReputationRecord:
-        record, rating_sum = raw
-        return ReputationRecord(who, *(int(x) for x in record), int(rating_sum))
 
 
 __all__ = ["DAY", "ClientBase", "HistoryEntry", "TradeResult"]

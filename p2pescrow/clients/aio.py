@@ -26,6 +26,7 @@ from .. import chains, errors
 from ..bindings import Event
 from ..core import offers as offer_core
 from ..core.checks import check_can_pay, check_offer_state, check_offer_target
+from ..core.codec import Codec, escrow_codec, reputation_codec, reputation_from_output, slot_from_output
 from ..core.terms import DAY, bytes32, checksum, new_terms, normalise_id, offer_terms
 from ..deployments import Deployment, Registry
 from ..deployments import deploy as deploy_contracts
@@ -34,7 +35,7 @@ from ..transport.aio import AsyncTransactor
 from ..transport.logs import async_get_logs
 from ..transport.reverts import translate
 from ..transport.sync import Call, Preview, Signer, Transactor, TxResult
-from ._base import CREATE_ONLY, PAY_ETH, ClientBase, HistoryEntry, TradeResult
+from ._base import CREATE_ONLY, PAY_ETH, ClientBase, HistoryEntry, TradeResult, erc20_codec
 
 
 class AsyncEscrowClient(ClientBase):
@@ -120,10 +121,9 @@ class AsyncEscrowClient(ClientBase):
         """Symbol and decimals of a token (cached); None or the zero address is ETH."""
         key = self._token_key(address)
         if key not in self._tokens:
-            erc20 = self._erc20(key)
             try:
-                symbol, decimals = await asyncio.gather(erc20.functions.symbol().call(),
-                                                        erc20.functions.decimals().call())
+                symbol, decimals = await asyncio.gather(self._view(key, erc20_codec(), "symbol"),
+                                                        self._view(key, erc20_codec(), "decimals"))
             except Exception as exc:  # noqa: BLE001
                 raise self._not_a_token(key, exc) from None
             self._tokens[key] = TokenInfo(key, str(symbol), int(decimals))
@@ -135,11 +135,19 @@ class AsyncEscrowClient(ClientBase):
         info = await self.token(token)
         if info.is_eth:
             return int(await self.w3.eth.get_balance(who))  # type: ignore[arg-type]
-        return int(await self._erc20(info.address).functions.balanceOf(who).call())
+        return int(await self._view(info.address, erc20_codec(), "balanceOf", who))
 
     async def _balance(self, token: TokenInfo) -> int:
         """This account's balance of ``token`` (kept for code written against the earlier client)."""
         return await self.balance(token.address)
+
+    # -- reading: eth_call, decoded by the one codec --------------------------------------------------
+    async def _view(self, to: str, codec: Codec, fn: str, *args: Any) -> Any:
+        """``fn(*args)`` of the contract at ``to``, encoded and decoded by ``codec`` (no web3 ABI layer)."""
+        return codec.decode_output(fn, await self.w3.eth.call(self._view_tx(to, codec, fn, *args), "latest"))  # type: ignore[arg-type]
+
+    async def _escrow_view(self, fn: str, *args: Any) -> Any:
+        return await self._view(self.deployment.escrow, escrow_codec(), fn, *args)
 
     # -- sending -----------------------------------------------------------------------------------
     async def _send(self, call: Call) -> TxResult:
@@ -168,7 +176,7 @@ class AsyncEscrowClient(ClientBase):
                          record_reputation=record_reputation, terms=terms, salt=salt)
 
     async def _platform_fee(self) -> int:
-        self._fee_seen = int(await self.escrow.functions.platformFeeBps().call())
+        self._fee_seen = int(await self._escrow_view("platformFeeBps"))
         return self._fee_seen
 
     async def create(self, *, fund: bool = True, permit: bool | None = None, **terms_options: Any) -> TradeResult:
@@ -221,7 +229,7 @@ class AsyncEscrowClient(ClientBase):
 
     async def _approve(self, token: str, amount: int) -> None:
         """Approve exactly what is needed, never more (and nothing if the allowance covers it)."""
-        allowance = await self._erc20(token).functions.allowance(self.address, self.deployment.escrow).call()
+        allowance = await self._view(token, erc20_codec(), "allowance", self.address, self.deployment.escrow)
         if int(allowance) >= amount:
             return
         await self._send(self._approve_call(token, amount))
@@ -230,10 +238,9 @@ class AsyncEscrowClient(ClientBase):
         """A signed permit, or None to approve instead (``nonces`` and ``eip712Domain`` read once each)."""
         if not self._may_permit(wanted):
             return None
-        erc20 = self._erc20(token)
         try:
-            nonce, domain = await asyncio.gather(erc20.functions.nonces(self.address).call(),
-                                                 erc20.functions.eip712Domain().call())
+            nonce, domain = await asyncio.gather(self._view(token, erc20_codec(), "nonces", self.address),
+                                                 self._view(token, erc20_codec(), "eip712Domain"))
         except Exception:  # noqa: BLE001 - no EIP-2612 / ERC-5267 on this token
             self._no_permit(token, wanted)
             return None
@@ -347,9 +354,9 @@ class AsyncEscrowClient(ClientBase):
         check_offer_target(signed, self.deployment.chain_id, self.deployment.escrow)
         offer = signed.offer
         digest, now, used, fee = await asyncio.gather(
-            self.escrow.functions.offerDigest(offer.as_tuple()).call(), self._now(),
-            self.escrow.functions.isNonceUsed(offer.seller, offer.nonce).call(), self._platform_fee())
-        check_offer_state(signed, contract_digest=bytes(digest), latest_time=now, nonce_used=bool(used),
+            self._escrow_view("offerDigest", offer.as_tuple()), self._now(),
+            self._escrow_view("isNonceUsed", offer.seller, offer.nonce), self._platform_fee())
+        check_offer_state(signed, contract_digest=digest, latest_time=now, nonce_used=bool(used),
                           platform_fee_bps=fee, buyer=self.address)
 
     async def fill_offer(self, signed: offer_core.SignedOffer, *, permit: bool | None = None) -> TradeResult:
@@ -384,13 +391,13 @@ class AsyncEscrowClient(ClientBase):
     async def credits(self, token: str | None = None, account: str | None = None) -> int:
         """Payouts credited to ``account`` (default: this one) in ``token`` (default ETH)."""
         info = await self.token(token)
-        return int(await self.escrow.functions.credits(self._who(account), info.address).call())
+        return int(await self._escrow_view("credits", self._who(account), info.address))
 
     async def _held(self, trade_id_: str) -> int:
         return (await self._slot(trade_id_))[0]
 
     async def _slot(self, trade_id_: str) -> tuple[int, ...]:
-        return tuple(int(x) for x in await self.escrow.functions.escrowOf(self._id_bytes(trade_id_)).call())
+        return slot_from_output(await self._escrow_view("escrowOf", self._id_bytes(trade_id_)))
 
     async def terms(self, trade_id_: str) -> Terms:
         """The terms of a trade, from its TradeCreated event (cached), read through the log
@@ -464,7 +471,8 @@ class AsyncEscrowClient(ClientBase):
     async def reputation(self, address: str) -> ReputationRecord:
         """An address's record, with a derived 0-100 score."""
         who = checksum(address)
-        return self._record(who, await self.reputation_contract.functions.recordOf(who).call())
+        raw = await self._view(self.deployment.reputation, reputation_codec(), "recordOf", who)
+        return reputation_from_output(who, raw)
 
     # -- deploying -----------------------------------------------------------------------------------
     @staticmethod

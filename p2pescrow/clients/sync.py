@@ -32,6 +32,7 @@ from .. import chains, errors
 from ..bindings import Event
 from ..core import offers as offer_core
 from ..core.checks import check_can_pay, check_offer_state, check_offer_target
+from ..core.codec import Codec, escrow_codec, reputation_codec, reputation_from_output, slot_from_output
 from ..core.terms import DAY, bytes32, checksum, new_terms, normalise_id, offer_terms
 from ..deployments import Deployment, Registry
 from ..deployments import deploy as deploy_contracts
@@ -39,7 +40,7 @@ from ..models import ReputationRecord, Terms, TokenInfo, Trade, TradeState
 from ..transport.logs import get_logs
 from ..transport.reverts import translate
 from ..transport.sync import Call, Preview, Signer, Transactor, TxResult
-from ._base import CREATE_ONLY, PAY_ETH, ClientBase, HistoryEntry, TradeResult
+from ._base import CREATE_ONLY, PAY_ETH, ClientBase, HistoryEntry, TradeResult, erc20_codec
 
 
 class EscrowClient(ClientBase):
@@ -125,10 +126,9 @@ class EscrowClient(ClientBase):
         """Symbol and decimals of a token (cached); None or the zero address is ETH."""
         key = self._token_key(address)
         if key not in self._tokens:
-            erc20 = self._erc20(key)
             try:
-                self._tokens[key] = TokenInfo(key, str(erc20.functions.symbol().call()),
-                                              int(erc20.functions.decimals().call()))
+                self._tokens[key] = TokenInfo(key, str(self._view(key, erc20_codec(), "symbol")),
+                                              int(self._view(key, erc20_codec(), "decimals")))
             except Exception as exc:  # noqa: BLE001
                 raise self._not_a_token(key, exc) from None
         return self._tokens[key]
@@ -139,7 +139,15 @@ class EscrowClient(ClientBase):
         info = self.token(token)
         if info.is_eth:
             return int(self.w3.eth.get_balance(who))
-        return int(self._erc20(info.address).functions.balanceOf(who).call())
+        return int(self._view(info.address, erc20_codec(), "balanceOf", who))
+
+    # -- reading: eth_call, decoded by the one codec --------------------------------------------------
+    def _view(self, to: str, codec: Codec, fn: str, *args: Any) -> Any:
+        """``fn(*args)`` of the contract at ``to``, encoded and decoded by ``codec`` (no web3 ABI layer)."""
+        return codec.decode_output(fn, self.w3.eth.call(self._view_tx(to, codec, fn, *args), "latest"))  # type: ignore[arg-type]
+
+    def _escrow_view(self, fn: str, *args: Any) -> Any:
+        return self._view(self.deployment.escrow, escrow_codec(), fn, *args)
 
     # -- sending -----------------------------------------------------------------------------------
     def _send(self, call: Call) -> TxResult:
@@ -168,7 +176,7 @@ class EscrowClient(ClientBase):
                          record_reputation=record_reputation, terms=terms, salt=salt)
 
     def _platform_fee(self) -> int:
-        self._fee_seen = int(self.escrow.functions.platformFeeBps().call())
+        self._fee_seen = int(self._escrow_view("platformFeeBps"))
         return self._fee_seen
 
     def create(self, *, fund: bool = True, permit: bool | None = None, **terms_options: Any) -> TradeResult:
@@ -226,7 +234,8 @@ class EscrowClient(ClientBase):
 
     def _approve(self, token: str, amount: int) -> None:
         """Approve exactly what is needed, never more (and nothing if the allowance covers it)."""
-        if int(self._erc20(token).functions.allowance(self.address, self.deployment.escrow).call()) >= amount:
+        allowance = self._view(token, erc20_codec(), "allowance", self.address, self.deployment.escrow)
+        if int(allowance) >= amount:
             return
         self._send(self._approve_call(token, amount))
 
@@ -236,10 +245,9 @@ class EscrowClient(ClientBase):
         message's inputs."""
         if not self._may_permit(wanted):
             return None
-        erc20 = self._erc20(token)
         try:
-            nonce = int(erc20.functions.nonces(self.address).call())
-            domain = tuple(erc20.functions.eip712Domain().call())
+            nonce = int(self._view(token, erc20_codec(), "nonces", self.address))
+            domain = tuple(self._view(token, erc20_codec(), "eip712Domain"))
         except Exception:  # noqa: BLE001 - no EIP-2612 / ERC-5267 on this token
             self._no_permit(token, wanted)
             return None
@@ -349,9 +357,8 @@ class EscrowClient(ClientBase):
         check_offer_target(signed, self.deployment.chain_id, self.deployment.escrow)
         offer = signed.offer
         check_offer_state(
-            signed, contract_digest=bytes(self.escrow.functions.offerDigest(offer.as_tuple()).call()),
-            latest_time=self._now(), nonce_used=bool(self.escrow.functions.isNonceUsed(offer.seller,
-                                                                                       offer.nonce).call()),
+            signed, contract_digest=self._escrow_view("offerDigest", offer.as_tuple()), latest_time=self._now(),
+            nonce_used=bool(self._escrow_view("isNonceUsed", offer.seller, offer.nonce)),
             platform_fee_bps=self._platform_fee(), buyer=self.address)
 
     def fill_offer(self, signed: offer_core.SignedOffer, *, permit: bool | None = None) -> TradeResult:
@@ -385,13 +392,13 @@ class EscrowClient(ClientBase):
     def credits(self, token: str | None = None, account: str | None = None) -> int:
         """Payouts credited to ``account`` (default: this one) in ``token`` (default ETH) because
         they could not be delivered; :meth:`withdraw` pays them out. Base units."""
-        return int(self.escrow.functions.credits(self._who(account), self.token(token).address).call())
+        return int(self._escrow_view("credits", self._who(account), self.token(token).address))
 
     def _held(self, trade_id_: str) -> int:
         return self._slot(trade_id_)[0]
 
     def _slot(self, trade_id_: str) -> tuple[int, ...]:
-        return tuple(int(x) for x in self.escrow.functions.escrowOf(self._id_bytes(trade_id_)).call())
+        return slot_from_output(self._escrow_view("escrowOf", self._id_bytes(trade_id_)))
 
     def terms(self, trade_id_: str) -> Terms:
         """The terms of a trade, from its TradeCreated event (cached: they never change)."""
@@ -467,7 +474,7 @@ class EscrowClient(ClientBase):
     def reputation(self, address: str) -> ReputationRecord:
         """An address's record, with a derived 0-100 score."""
         who = checksum(address)
-        return self._record(who, self.reputation_contract.functions.recordOf(who).call())
+        return reputation_from_output(who, self._view(self.deployment.reputation, reputation_codec(), "recordOf", who))
 
     # -- deploying -----------------------------------------------------------------------------------
     @staticmethod

@@ -30,12 +30,14 @@ def offer_digest(signed: SignedOffer) -> bytes:
     return bytes(_hash_eip191_message(encode_typed_data(full_message=signed.typed_data())))
 
 
-def check_offer_state(signed: SignedOffer, *, contract_digest: bytes, latest_time: int, nonce_used: bool,
+def check_offer_state(signed: SignedOffer, *, contract_digest: bytes | str, latest_time: int, nonce_used: bool,
                       platform_fee_bps: int, buyer: str) -> None:
     """The offer can be filled by ``buyer`` now, given what was read from the chain: the contract
     computes the same digest, it has not expired, its nonce is unused, it names the platform fee in
     force, and it is open to anyone or reserved for ``buyer``."""
     offer = signed.offer
+    if isinstance(contract_digest, str):  # the codec hands bytes32 out as 0x-hex
+        contract_digest = bytes.fromhex(contract_digest.removeprefix("0x"))
     if bytes(contract_digest) != offer_digest(signed):
         raise OfferError("the contract computes another digest for this offer")
     # The fill lands in a later block, whose timestamp is at least the latest one's + 1: an offer

@@ -26,7 +26,7 @@ from web3.middleware import Web3Middleware
 from p2pescrow import TradeState, errors
 from p2pescrow.build import load_artifact
 from p2pescrow.chains import embedded_web3
-from p2pescrow.clients._base import ClientBase, TradeResult
+from p2pescrow.clients._base import TradeResult, erc20_codec
 from p2pescrow.clients.aio import AsyncEscrowClient
 from p2pescrow.clients.sync import EscrowClient
 from p2pescrow.core.offers import OfferError, sign_offer
@@ -127,33 +127,40 @@ def test_erc20_create_with_a_permit_token_is_one_transaction(chain):
     assert buyer.trade(created.trade_id).state is TradeState.FUNDED
 
 
-def test_permit_reads_the_domain_and_the_nonce_once_each(chain, monkeypatch):
+class CallRecorder(Web3Middleware):
+    """Records the selector of every eth_call the client makes."""
+
+    selectors: ClassVar[list[str]] = []
+
+    def wrap_make_request(self, make_request: Any) -> Any:
+        def middleware(method: str, params: Any) -> Any:
+            if method == "eth_call":
+                CallRecorder.selectors.append(str(params[0]["data"])[:10])
+            return make_request(method, params)
+        return middleware
+
+    async def async_wrap_make_request(self, make_request: Any) -> Any:
+        async def middleware(method: str, params: Any) -> Any:
+            if method == "eth_call":
+                CallRecorder.selectors.append(str(params[0]["data"])[:10])
+            return await make_request(method, params)
+        return middleware
+
+
+def test_permit_reads_the_domain_and_the_nonce_once_each(chain):
     buyer_acct, buyer = chain.party()
     seller_acct, _ = chain.party(0)
     token = chain.deploy("PermitToken")
     chain.mint(token, buyer_acct.address, 5 * ETHER)
-    asked: list[str] = []
-    real = ClientBase._erc20
-
-    class Functions:
-        def __init__(self, functions: Any) -> None:
-            self._functions = functions
-
-        def __getattr__(self, name: str) -> Any:
-            asked.append(name)
-            return getattr(self._functions, name)
-
-    class Counting:
-        def __init__(self, contract: Any) -> None:
-            self._contract = contract
-            self.functions = Functions(contract.functions)
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(self._contract, name)
-
-    monkeypatch.setattr(ClientBase, "_erc20", lambda self, address: Counting(real(self, address)))
-    buyer.create(seller=seller_acct.address, amount="1", token=token.address)
-    assert asked.count("eip712Domain") == 1 and asked.count("nonces") == 1, asked
+    CallRecorder.selectors.clear()
+    buyer.w3.middleware_onion.add(CallRecorder, name="call-recorder")
+    try:
+        buyer.create(seller=seller_acct.address, amount="1", token=token.address)
+    finally:
+        buyer.w3.middleware_onion.remove("call-recorder")
+    asked = CallRecorder.selectors
+    assert asked.count(erc20_codec().selector("eip712Domain")) == 1, asked
+    assert asked.count(erc20_codec().selector("nonces")) == 1, asked
     assert chain.nonce(buyer_acct.address) == 1  # and the permit was used: one transaction
 
 
