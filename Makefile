@@ -84,11 +84,14 @@ $(BVENV_STAMP): pyproject.toml
 	$(BVENV)/bin/python -m pip install --quiet --disable-pip-version-check -e '.[brownie]'
 	touch $@
 
-# Each time (it is cheap): register the solcjs shim as py-solc-x's solc 0.8.30 (~/.solcx), so
-# brownie compiles offline; brownie-config.yaml reads .env, which must exist (git ignores it).
+# Each time (it is cheap): the solcjs shim as py-solc-x's solc 0.8.30 in .build/solcx/, and a
+# start-up line in .venv-brownie pointing $SOLCX_BINARY_PATH there, so brownie compiles offline with
+# this checkout's solc; nothing outside the checkout is written (brownie keeps its own data in
+# ~/.brownie when it runs). brownie-config.yaml reads .env, which must exist (git ignores it).
 brownie: $(BVENV_STAMP) $(NODE_STAMP)
-	@$(BVENV)/bin/python -c 'from p2pescrow.build import install_shim_for_solcx as i; r = i(); \
-		print(f"solc for brownie: {r.path} ({r.status})")'
+	@$(BVENV)/bin/python -c 'import sysconfig; from pathlib import Path; \
+		from p2pescrow.build import register_solc_for_brownie as r; \
+		d = r(Path.cwd(), Path(sysconfig.get_paths()["purelib"])); print(f"solc for brownie: {d.shim.path} ({d.shim.status})")'
 	@test -f .env || { cp .env.example .env && echo "created .env from .env.example"; }
 
 compile: setup

@@ -16,6 +16,13 @@ import pytest
 from tests_brownie.helpers import FEE_BPS
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """brownie 1.22's own `chain.snapshot/revert/sleep/mine` call its deprecated `rpc.*` twins and
+    warn about themselves (FutureWarning: "rpc.X should not be called directly") on every isolated
+    test: dozens of lines about brownie's internals that say nothing about this project."""
+    config.addinivalue_line("filterwarnings", r"ignore:rpc\.\w+ should not be called directly:FutureWarning")
+
+
 @pytest.fixture(autouse=True)
 def isolation(fn_isolation):
     """Every test starts from the module's deployment; what it does is reverted afterwards."""

@@ -8,7 +8,14 @@
 from __future__ import annotations
 
 from .builder import BuildResult, Project, build, build_tests, check, compile_sources
-from .compiler import Compiler, ShimRegistration, find_compiler, install_shim_for_solcx
+from .compiler import (
+    BrownieSolc,
+    Compiler,
+    ShimRegistration,
+    find_compiler,
+    install_shim_for_solcx,
+    register_solc_for_brownie,
+)
 from .errors import ArtifactNotFound, BuildError, CompilationFailed, CompilerNotFound
 from .loader import load_artifact, load_errors, shipped_artifact_names
 from .settings import (
@@ -30,6 +37,7 @@ __all__ = [
     "REMAPPINGS",
     "SOLC_VERSION",
     "ArtifactNotFound",
+    "BrownieSolc",
     "BuildError",
     "BuildResult",
     "CompilationFailed",
@@ -46,6 +54,7 @@ __all__ = [
     "install_shim_for_solcx",
     "load_artifact",
     "load_errors",
+    "register_solc_for_brownie",
     "shipped_artifact_names",
     "solc_settings",
 ]

@@ -134,17 +134,20 @@ def solc_version_text(path: Path) -> str:
     return match.group(1) + match.group(2)
 
 
-def install_shim_for_solcx(*, node_modules: Path | None = None) -> ShimRegistration:
-    """Register the solcjs shim as py-solc-x's ``solc-v<SOLC_VERSION>``, if that slot is free.
+def install_shim_for_solcx(*, node_modules: Path | None = None, folder: Path | None = None) -> ShimRegistration:
+    """Register the solcjs shim as py-solc-x's ``solc-v<SOLC_VERSION>`` in ``folder`` (default:
+    py-solc-x's install folder, ``$SOLCX_BINARY_PATH`` or ``~/.solcx``), if that slot is free.
 
     py-solc-x (and eth-brownie through it) takes any executable named ``solc-v<version>`` in its
-    install folder (``~/.solcx`` or ``$SOLCX_BINARY_PATH``) for an installed compiler, which is
-    how ``brownie compile`` works without downloading solc. A file already there that is not
-    ours — a real native solc — is never overwritten.
+    install folder for an installed compiler, which is how ``brownie compile`` works without
+    downloading solc. A file already there that is not ours — a real native solc — is never
+    overwritten. ``make brownie`` uses :func:`register_solc_for_brownie`, which keeps it in the
+    checkout.
     """
-    import solcx
+    if folder is None:
+        import solcx
 
-    folder = Path(solcx.get_solcx_install_folder())
+        folder = Path(solcx.get_solcx_install_folder())
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"solc-v{SOLC_VERSION}"
     text = shim_wrapper_text(_require_node(), _require_solc_package(node_modules))
@@ -157,6 +160,36 @@ def install_shim_for_solcx(*, node_modules: Path | None = None) -> ShimRegistrat
         return ShimRegistration(target, "updated")
     _write_executable(target, text)
     return ShimRegistration(target, "installed")
+
+
+#: py-solc-x looks for installed compilers in ``$SOLCX_BINARY_PATH`` (else ``~/.solcx``).
+SOLCX_PATH_ENV = "SOLCX_BINARY_PATH"
+#: The file :func:`register_solc_for_brownie` writes into brownie's venv.
+BROWNIE_PTH = "p2pescrow-solcx.pth"
+
+
+@dataclass(frozen=True)
+class BrownieSolc:
+    """What :func:`register_solc_for_brownie` did: the shim, and the start-up file pointing at it."""
+
+    shim: ShimRegistration
+    pth: Path
+
+
+def register_solc_for_brownie(root: Path, site_packages: Path, *, node_modules: Path | None = None) -> BrownieSolc:
+    """Give brownie this checkout's solc without touching anything outside the checkout.
+
+    The shim goes to ``<root>/.build/solcx/solc-v<SOLC_VERSION>``, and ``site_packages`` (brownie's
+    own venv, ``.venv-brownie``) gets a ``.pth`` start-up line that sets ``$SOLCX_BINARY_PATH`` to
+    that folder unless it is already set: every brownie run from that venv then finds it, with no
+    variable to export. (brownie reads ``.env`` only after it compiled, so .env cannot carry it.)
+    A machine-wide ``~/.solcx`` is never read or written, so deleting this checkout cannot break
+    another checkout's brownie, as a shared ``~/.solcx`` entry pointing into a deleted clone did."""
+    folder = root / ".build" / "solcx"
+    shim = install_shim_for_solcx(node_modules=node_modules, folder=folder)
+    pth = site_packages / BROWNIE_PTH
+    pth.write_text(f"import os; os.environ.setdefault({SOLCX_PATH_ENV!r}, {str(folder)!r})\n")
+    return BrownieSolc(shim, pth)
 
 
 def shim_wrapper_text(node: Path, node_modules: Path) -> str:
