@@ -1,5 +1,5 @@
 """The behaviours the async client once lost, run on BOTH clients (parametrized sync/async), on the
-embedded chain (the async client over web3's AsyncEthereumTesterProvider):
+embedded chain (the async client over web3's AsyncEthereumTesterProvider) and on Anvil:
 
 - an ERC-20 create with an EIP-2612 token uses a permit: one transaction, no approval;
 - fill_offer verifies everything (digest, expiry, nonce, fee, reserved buyer) before sending;
@@ -25,7 +25,7 @@ from web3.middleware import Web3Middleware
 
 from p2pescrow import TradeState, errors
 from p2pescrow.build import load_artifact
-from p2pescrow.chains import embedded_web3
+from p2pescrow.chains import async_web3_for, embedded_async_web3, embedded_web3, web3_for
 from p2pescrow.clients._base import TradeResult, erc20_codec
 from p2pescrow.clients.aio import AsyncEscrowClient
 from p2pescrow.clients.sync import EscrowClient
@@ -63,16 +63,21 @@ class Blocking:
 
 
 class Chain:
-    """One embedded chain and a client of the kind under test, with helpers that go around it
-    (funding, test tokens, nonces: plain web3 on the same chain)."""
+    """A chain (embedded or Anvil) and a client of the kind under test, with helpers that go around
+    the client (funding, test tokens, nonces: plain web3 and a funder on the same chain)."""
 
-    def __init__(self, kind: str, client: Any) -> None:
-        self.kind, self.client = kind, client
-        self.w3 = embedded_web3(client._chain)
-        self.funder = Transactor(self.w3, client.dev_accounts[0], url="embedded", poll_interval=0)
+    def __init__(self, kind: str, client: Any, w3: Any, funder: Transactor, log: Any, url: str,
+                 runner: asyncio.Runner) -> None:
+        self.kind, self.client, self.w3, self.funder, self.log = kind, client, w3, funder, log
+        self.url, self.runner = url, runner
+
+    @property
+    def is_async(self) -> bool:
+        return self.kind.startswith("async")
 
     def party(self, eth: int = 100) -> tuple[Any, Any]:
         acct = Account.create()
+        self.log.add_key(acct.key)
         if eth:
             self.funder.send(Call(acct.address, "0x", eth * ETHER, "fund"))
         return acct, self.client.as_account(acct)
@@ -88,6 +93,20 @@ class Chain:
     def nonce(self, address: str) -> int:
         return int(self.w3.eth.get_transaction_count(address))
 
+    def fresh_client(self, middleware: type[Web3Middleware]) -> Any:
+        """A new client of the same kind, on its own connection with ``middleware`` (nothing cached)."""
+        base = self.client.raw if self.is_async else self.client
+        tester = base._chain
+        if self.is_async:
+            w3 = embedded_async_web3(tester) if tester is not None else self.runner.run(async_web3_for(self.url))
+            w3.middleware_onion.add(middleware)
+            client = self.runner.run(AsyncEscrowClient.from_web3(w3, base.tx.signer, deployment=base.deployment,
+                                                                 url=self.url))
+            return Blocking(client, self.runner)
+        w3 = embedded_web3(tester) if tester is not None else web3_for(self.url)
+        w3.middleware_onion.add(middleware)
+        return EscrowClient.from_web3(w3, base.tx.signer, deployment=base.deployment, url=self.url)
+
 
 @pytest.fixture(scope="module")
 def runner() -> Iterator[asyncio.Runner]:
@@ -95,18 +114,40 @@ def runner() -> Iterator[asyncio.Runner]:
         yield loop
 
 
-@pytest.fixture(scope="module")
-def sync_chain() -> Chain:
-    return Chain("sync", EscrowClient.embedded(platform_fee_bps=25))
+def embedded_chain(kind: str, client: Any, raw: Any, log: Any, runner: asyncio.Runner) -> Chain:
+    w3 = embedded_web3(raw._chain)
+    funder = Transactor(w3, raw.dev_accounts[0], url="embedded", poll_interval=0)
+    return Chain(kind, client, w3, funder, log, "embedded", runner)
 
 
 @pytest.fixture(scope="module")
-def async_chain(runner: asyncio.Runner) -> Chain:
-    return Chain("async", Blocking(runner.run(AsyncEscrowClient.embedded(platform_fee_bps=25)), runner))
+def sync_chain(error_log: Any, runner: asyncio.Runner) -> Chain:
+    client = EscrowClient.embedded(platform_fee_bps=25)
+    return embedded_chain("sync", client, client, error_log, runner)
 
 
-@pytest.fixture(params=["sync", "async"])
+@pytest.fixture(scope="module")
+def async_chain(error_log: Any, runner: asyncio.Runner) -> Chain:
+    client = runner.run(AsyncEscrowClient.embedded(platform_fee_bps=25))
+    return embedded_chain("async", Blocking(client, runner), client, error_log, runner)
+
+
+@pytest.fixture(scope="module")
+def sync_anvil_chain(anvil: Any, runner: asyncio.Runner) -> Chain:
+    return Chain("sync-anvil", anvil.base, anvil.w3, anvil.funder, anvil.log, anvil.base.url, runner)
+
+
+@pytest.fixture(scope="module")
+def async_anvil_chain(anvil: Any, runner: asyncio.Runner) -> Chain:
+    client = runner.run(AsyncEscrowClient.connect(anvil.base.url, anvil.base.tx.signer,
+                                                  deployment=anvil.base.deployment, poll_interval=0.01))
+    return Chain("async-anvil", Blocking(client, runner), anvil.w3, anvil.funder, anvil.log, anvil.base.url, runner)
+
+
+@pytest.fixture(params=["sync", "async", pytest.param("sync_anvil", marks=pytest.mark.anvil),
+                        pytest.param("async_anvil", marks=pytest.mark.anvil)])
 def chain(request: pytest.FixtureRequest) -> Chain:
+    """The same story on the sync and the async client, on the embedded chain and on Anvil."""
     return request.getfixturevalue(f"{request.param}_chain")
 
 
@@ -263,29 +304,16 @@ class RangeLimit(Web3Middleware):
         return middleware
 
 
-def test_terms_are_read_through_the_paginator_on_a_range_limited_provider(chain, runner):
+def test_terms_are_read_through_the_paginator_on_a_range_limited_provider(chain):
     buyer_acct, buyer = chain.party()
     seller_acct, _ = chain.party(0)
     created = buyer.create(seller=seller_acct.address, amount="0.5")
     for _ in range(4):  # a few more blocks after the trade
         chain.party(1)
-
-    client = chain.client.raw if chain.kind == "async" else chain.client
-    if chain.kind == "async":
-        from p2pescrow.chains import embedded_async_web3
-
-        w3 = embedded_async_web3(client._chain)
-        w3.middleware_onion.add(RangeLimit)
-        fresh = Blocking(runner.run(AsyncEscrowClient.from_web3(w3, client.dev_accounts[0],
-                                                                deployment=client.deployment, url="embedded")),
-                         runner)
-    else:
-        w3 = embedded_web3(client._chain)
-        w3.middleware_onion.add(RangeLimit)
-        fresh = EscrowClient.from_web3(w3, client.dev_accounts[0], deployment=client.deployment, url="embedded")
+    fresh = chain.fresh_client(RangeLimit)  # its own connection: nothing cached
     RangeLimit.refused.clear()
 
-    terms = fresh.terms(created.trade_id)  # a fresh client: nothing cached
+    terms = fresh.terms(created.trade_id)
 
     assert RangeLimit.refused, "the provider never refused a range: the test proves nothing"
     assert terms.buyer == buyer_acct.address and terms.amount == ETHER // 2
