@@ -30,7 +30,7 @@ from p2pescrow.clients._base import TradeResult, erc20_codec
 from p2pescrow.clients.aio import AsyncEscrowClient
 from p2pescrow.clients.sync import EscrowClient
 from p2pescrow.core.offers import OfferError, sign_offer
-from p2pescrow.deployments import deploy_data
+from p2pescrow.deployments import Registry, deploy_data
 from p2pescrow.transport.logs import async_get_logs, get_logs
 from p2pescrow.transport.sync import Call, Transactor
 
@@ -418,3 +418,104 @@ def test_event_ids_and_hashes_are_0x_hex_like_trade_ids(chain):
     assert event.args["terms"]["termsHash"] == "0x" + buyer.trade(created.trade_id).terms.terms_hash.hex()
     history = buyer.history(created.trade_id)
     assert [h.name for h in history] == ["TradeCreated"] and history[0].args["id"] == created.trade_id
+
+
+# -- the rest of the surface, driven on both clients ---------------------------------------------------
+def events_of(chain: Chain, stream: Any) -> list[Any]:
+    """The events a finite ``watch`` stream yields (an async iterator on the async client)."""
+    if not chain.is_async:
+        return list(stream)
+
+    async def collect() -> list[Any]:
+        return [event async for event in stream]
+
+    return chain.runner.run(collect())
+
+
+def test_trades_history_and_watch_list_a_trade_by_party_and_state(chain):
+    buyer_acct, buyer = chain.party()
+    seller_acct, _ = chain.party(0)
+    created = buyer.create(seller=seller_acct.address, amount="0.3")
+    released = buyer.release(created.trade_id)
+
+    mine = buyer.trades(party=buyer_acct.address)
+    assert [t.id for t in mine] == [created.trade_id] and mine[0].state is TradeState.COMPLETED
+    assert buyer.trades(party=seller_acct.address, state=TradeState.FUNDED) == []
+    assert [h.name for h in buyer.history(created.trade_id)] == ["TradeCreated", "Released", "OutcomeRecorded"]
+    replay = events_of(chain, buyer.watch(from_block=created.tx.block_number, poll_interval=0.01, stop_after=0))
+    ours = [e.name for e in replay if e.args.get("id", e.args.get("tradeId")) == created.trade_id]
+    assert ours == ["TradeCreated", "Released", "OutcomeRecorded"]
+    assert released.block_number >= created.tx.block_number
+
+
+def test_owner_settings_pause_and_fee(chain):
+    owner = chain.client
+    buyer_acct, buyer = chain.party()
+    seller_acct, _ = chain.party(0)
+    owner.pause()
+    try:
+        before = chain.nonce(buyer_acct.address)
+        with pytest.raises(errors.error_class("EnforcedPause")):
+            buyer.create(seller=seller_acct.address, amount="0.1")
+        assert chain.nonce(buyer_acct.address) == before  # refused before sending
+    finally:
+        owner.unpause()
+    buyer.create(seller=seller_acct.address, amount="0.1")  # the buyer's client has now seen 25 bps
+    owner.set_platform_fee(40)
+    try:
+        created = buyer.create(seller=seller_acct.address, amount="0.1")  # refused at 25, made at 40
+        assert buyer.trade(created.trade_id).terms.platform_fee_bps == 40
+    finally:
+        owner.set_platform_fee(25)
+    owner.set_fee_recipient(owner.address)
+
+
+def test_a_revoked_offer_cannot_be_filled(chain):
+    _seller_acct, seller = chain.party(1)
+    buyer_acct, buyer = chain.party()
+    signed = seller.create_offer(amount="0.1")
+    revoked = seller.revoke_offer(signed.offer.nonce)
+    assert revoked.event("OfferRevoked").args["nonce"] == signed.offer.nonce
+    refused_before_sending(chain, buyer_acct, buyer, signed, "nonce used")
+
+
+def test_fees_are_withdrawn_to_the_recipient_and_credits_read(chain):
+    _buyer_acct, buyer = chain.party()
+    seller_acct, _ = chain.party(0)
+    created = buyer.create(seller=seller_acct.address, amount="1")
+    buyer.release(created.trade_id)
+    fee = ETHER * 25 // 10_000
+
+    withdrawn = buyer.withdraw_fees()  # anyone may call: paid to the recipient
+
+    event = withdrawn.event("FeesWithdrawn")
+    assert event.args["recipient"] == chain.client.address and event.args["amount"] >= fee
+    assert buyer.credits() == 0 and buyer.credits(account=seller_acct.address) == 0
+    assert buyer.balance(account=seller_acct.address) == ETHER - fee
+
+
+def test_time_passes_on_the_chain(chain):
+    _, client = chain.party(0)
+    before = client.now()
+    client.sleep(3_600)
+    assert (client.now() - before).total_seconds() >= 3_600
+
+
+def test_deploy_then_connect_to_the_new_contracts(chain, tmp_path):
+    deployer_acct, _ = chain.party(10)
+    client = chain.client
+    deployment = client.deploy(client.w3, deployer_acct, platform_fee_bps=10,
+                               registry=Registry(tmp_path / "deployments.json"), url=client.url)
+    assert Registry(tmp_path / "deployments.json").get(deployment.chain_id) == deployment
+    fresh = client.from_web3(client.w3, deployer_acct, deployment=deployment, url=client.url)
+    seller_acct, _ = chain.party(0)
+    created = fresh.create(seller=seller_acct.address, amount="0.1")
+    assert fresh.trade(created.trade_id).terms.platform_fee_bps == 10
+    assert created.tx.event("TradeCreated").address == deployment.escrow
+
+
+def test_the_embedded_network_by_name(chain):
+    client = chain.client.from_network("embedded")
+    buyer = client.as_account(client.dev_accounts[1])
+    created = buyer.create(seller=client.dev_accounts[2], amount="0.1")
+    assert client.trade(created.trade_id).state is TradeState.FUNDED
