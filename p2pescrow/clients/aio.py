@@ -37,6 +37,9 @@ from ..transport.reverts import translate
 from ..transport.sync import Call, Preview, Signer, Transactor, TxResult
 from ._base import CREATE_ONLY, PAY_ETH, ClientBase, HistoryEntry, TradeResult, erc20_codec
 
+#: How many trades :meth:`AsyncEscrowClient.trades` reads at once (the sync client reads one by one).
+CONCURRENT_READS = 16
+
 
 class AsyncEscrowClient(ClientBase):
     """A connection to one chain's p2pescrow deployment, acting as one account, for asyncio."""
@@ -430,7 +433,13 @@ class AsyncEscrowClient(ClientBase):
                     ids[key] = None
         token_address = (await self.token(token)).address if token else None
         kept = [key for key in ids if self._keep(key, token_address)]
-        trades = await asyncio.gather(*(self.trade(key) for key in kept))
+        gate = asyncio.Semaphore(CONCURRENT_READS)
+
+        async def read(key: str) -> Trade:
+            async with gate:
+                return await self.trade(key)
+
+        trades = await asyncio.gather(*(read(key) for key in kept))  # in the order the events came
         return [t for t in trades if state is None or t.state is state]
 
     async def history(self, trade_id_: str) -> list[HistoryEntry]:
