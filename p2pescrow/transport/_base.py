@@ -243,6 +243,7 @@ class BaseTransactor:
         #: Called with a line for the user when the journal resolves an earlier run's transaction.
         self.on_notice: Callable[[str], None] | None = None
         self._nonce_of: dict[str, int] = {}  # hash -> nonce, of what this transactor sent
+        self._journaled: dict[str, Entry] = {}  # hash -> its journal entry, until its receipt is seen
         self._node_checked = False
         self._tip: tuple[int, float] | None = None  # the node's suggested tip, and when it was asked
 
@@ -410,6 +411,7 @@ class BaseTransactor:
         if self.journal is not None:
             entry = self.journal.record(entry_for(int(self._chain_id or 0), self.address, tx, signed, description,
                                                   genesis=self.genesis or ""))
+            self._journaled[tx_hash] = entry
         self._nonce_of[tx_hash] = int(tx["nonce"])
         try:
             return (yield from self._send_raw_steps(signed.raw_transaction, tx_hash,
@@ -420,6 +422,7 @@ class BaseTransactor:
             raise
         except Exception:
             if entry is not None and self.journal is not None:
+                self._journaled.pop(tx_hash, None)
                 self.journal.finish(entry)  # refused: nothing was broadcast
             raise
 
@@ -599,6 +602,7 @@ class BaseTransactor:
                 self.nonces.release(self._nonce_key)
             raise
         finally:
+            self._journaled.pop(tx_hash, None)
             if self.journal is not None:
                 self.journal.release(tx_hash)
 
@@ -666,7 +670,12 @@ class BaseTransactor:
         return TransactionDropped(tx_hash, nonce)
 
     def _journal_finish(self, tx_hash: str) -> None:
-        if self.journal is not None and self.signer is not None and not isinstance(self.signer, str):
+        if self.journal is None or self.signer is None or isinstance(self.signer, str):
+            return
+        entry = self._journaled.pop(tx_hash, None)
+        if entry is not None:
+            self.journal.finish(entry)  # its file, known: no folder scan
+        else:
             self.journal.finish(tx_hash, int(self._chain_id or 0), self.address, self.genesis or "")
 
     def _lost(self, exc: BaseException, tx_hash: str) -> Exception:

@@ -1,10 +1,11 @@
 """The transaction journal: every signed transaction is written down before it is broadcast.
 
 One JSON file per transaction under ``<config dir>/journal/<node>/<account>/<nonce>-<hash>.json``,
-written atomically (temporary file, fsync, rename) *before* ``eth_sendRawTransaction``, and removed
-once its receipt is seen. A file left behind means a run died (or the node went away) between
-sending and seeing the receipt: the next send from that account resolves it first (mined, replaced,
-still pending, or lost by the node and rebroadcast with the same raw bytes, which can never pay
+written atomically (temporary file, rename) *before* ``eth_sendRawTransaction``, flushed to the disk
+(file and folder) by a background thread right after, and removed once its receipt is seen. A file
+left behind means a run died (or the node went away) between sending and seeing the receipt: the
+next send from that account resolves it first (mined, replaced, still pending, or lost by the node
+and rebroadcast with the same raw bytes, which can never pay
 twice). ``p2pescrow tx pending|resend|replace`` shows and handles them by hand.
 
 Entries hold the raw signed bytes and the transaction's fields (to, data, value, gas, fees) so a
@@ -27,6 +28,7 @@ import random
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -104,6 +106,40 @@ def _track(tx_hash: str, on: bool) -> None:
         (_IN_FLIGHT.add if on else _IN_FLIGHT.discard)(tx_hash.lower())
 
 
+_FLUSHER: ThreadPoolExecutor | None = None
+
+
+def _flusher() -> ThreadPoolExecutor:
+    """One worker per process, first in first out; the interpreter waits for it at exit."""
+    global _FLUSHER
+    with _GUARD:
+        if _FLUSHER is None:
+            _FLUSHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="p2pescrow-journal")
+        return _FLUSHER
+
+
+def _flush_to_disk(path: Path) -> None:
+    """fsync ``path`` and then its folder (the rename); nothing if it is already gone."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        folder = os.open(path.parent, os.O_RDONLY)
+    except OSError:  # Windows: folders cannot be opened (nor fsynced)
+        return
+    try:
+        os.fsync(folder)
+    except OSError:
+        pass
+    finally:
+        os.close(folder)
+
+
 def node_folder(chain_id: int, genesis: str = "") -> str:
     """The folder name of a node: ``<chain id>-<16 hex digits of its genesis hash>``, or the chain id
     alone for entries written before the genesis hash was part of the key."""
@@ -177,18 +213,30 @@ class Journal:
                 fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
     def record(self, entry: Entry, *, track: bool = True) -> Entry:
-        """Write ``entry`` durably (before broadcasting it); this process now owns it."""
+        """Write ``entry`` (before broadcasting it); this process now owns it.
+
+        The file is written whole under a temporary name and renamed, so a run that dies at any
+        point leaves no entry or a complete one, and the entry is in the file system when this
+        returns: a run killed right after the broadcast finds it. Flushing it to the disk (the file,
+        then its folder, so that the rename survives a power loss too) costs milliseconds and is done
+        by a background thread within milliseconds of the broadcast rather than before it (see
+        :meth:`flush`); an entry already finished when its turn comes (its receipt came first) is
+        not flushed."""
         path = self._path(entry)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + f".{os.getpid()}.{threading.get_ident()}.tmp")
         with open(tmp, "w") as f:
             f.write(json.dumps(asdict(entry), sort_keys=True))
-            f.flush()
-            os.fsync(f.fileno())
         os.replace(tmp, path)
+        _flusher().submit(_flush_to_disk, path)
         if track:
             _track(entry.tx_hash, True)
         return entry
+
+    @staticmethod
+    def flush() -> None:
+        """Wait until every entry recorded so far is on the disk (or finished)."""
+        _flusher().submit(lambda: None).result()
 
     def release(self, tx_hash: str) -> None:
         """This process no longer waits for ``tx_hash`` (its entry, if left, is a leftover)."""
