@@ -23,10 +23,10 @@ from .. import bindings
 from ..core import offers as offer_core
 from ..core.codec import Codec, escrow_codec
 from ..core.permit import PERMIT_LIFETIME, sign_permit
-from ..core.terms import DAY, bytes32, checksum, normalise_id
+from ..core.terms import DAY, bytes32, checksum, new_terms, normalise_id
 from ..core.trades import trade_from_slot, trade_id
 from ..deployments import Deployment, DeploymentMismatch, NoDeployment, Registry
-from ..errors import InputError, P2PEscrowError, WrongChain
+from ..errors import InputError, P2PEscrowError, WrongChain, error_class
 from ..models import (
     ETH_TOKEN,
     FLAG_RECORD_REPUTATION,
@@ -164,6 +164,22 @@ class ClientBase:
     def _view_tx(to: str, codec: Codec, fn: str, *args: Any) -> dict[str, Any]:
         """The eth_call of a view: ``fn(*args)`` on the contract at ``to``."""
         return {"to": to, "data": codec.encode_call(fn, *args)}
+
+    #: The platform fee this client last read: :meth:`create` builds terms with it (no request per
+    #: trade); the contract refuses terms with another fee (PlatformFeeMismatch, nothing sent), which
+    #: tells the fee in force, and the trade is created again with it.
+    _fee_seen: int | None = None
+
+    def _terms_at(self, info: TokenInfo, fee: int, options: dict[str, Any]) -> Terms:
+        """``create``'s terms (options as ``build_terms``) at ``fee``."""
+        return new_terms(self.address, info, fee, **{k: v for k, v in options.items() if k != "token"})
+
+    def _fee_in_force(self, exc: BaseException) -> int | None:
+        """The fee the contract named if ``exc`` is its PlatformFeeMismatch (remembered), else None."""
+        if not isinstance(exc, error_class("PlatformFeeMismatch")):
+            return None
+        self._fee_seen = int(exc.current)  # type: ignore[attr-defined]
+        return self._fee_seen
 
     def _remember(self, terms: Terms) -> str:
         key = trade_id(terms)

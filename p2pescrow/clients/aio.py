@@ -22,7 +22,7 @@ from typing import Any
 
 from web3 import AsyncWeb3
 
-from .. import chains, errors
+from .. import chains
 from ..bindings import Event
 from ..core import offers as offer_core
 from ..core.checks import check_can_pay, check_offer_state, check_offer_target
@@ -30,6 +30,7 @@ from ..core.codec import Codec, escrow_codec, reputation_codec, reputation_from_
 from ..core.terms import DAY, bytes32, checksum, new_terms, normalise_id, offer_terms
 from ..deployments import Deployment, Registry
 from ..deployments import deploy as deploy_contracts
+from ..errors import ContractError
 from ..models import ReputationRecord, Terms, TokenInfo, Trade, TradeState
 from ..transport.aio import AsyncTransactor
 from ..transport.logs import async_get_logs
@@ -186,17 +187,15 @@ class AsyncEscrowClient(ClientBase):
         """Create (and, as buyer, fund) a trade: as :meth:`EscrowClient.create`, ERC-20 funding
         with an EIP-2612 permit when the token has one (one transaction), else an exact approval.
         The platform fee is the one last read, refreshed when the contract says it changed."""
-        fee = getattr(self, "_fee_seen", None)
-        if fee is None:
-            fee = await self._platform_fee()
-        options = {k: v for k, v in terms_options.items() if k != "token"}
+        info = await self.token(terms_options.get("token"))
+        fee = self._fee_seen if self._fee_seen is not None else await self._platform_fee()
         try:
-            terms = new_terms(self.address, await self.token(terms_options.get("token")), fee, **options)
-            return await self.create_from_terms(terms, fund=fund, permit=permit)
-        except errors.error_class("PlatformFeeMismatch") as exc:
-            self._fee_seen = int(exc.current)  # type: ignore[attr-defined]
-            terms = new_terms(self.address, await self.token(terms_options.get("token")), self._fee_seen, **options)
-            return await self.create_from_terms(terms, fund=fund, permit=permit)
+            return await self.create_from_terms(self._terms_at(info, fee, terms_options), fund=fund, permit=permit)
+        except ContractError as exc:
+            fee = self._fee_in_force(exc)
+            if fee is None:
+                raise
+        return await self.create_from_terms(self._terms_at(info, fee, terms_options), fund=fund, permit=permit)
 
     async def create_from_terms(self, terms: Terms, *, fund: bool = True,
                                 permit: bool | None = None) -> TradeResult:

@@ -28,7 +28,7 @@ from typing import Any
 
 from web3 import Web3
 
-from .. import chains, errors
+from .. import chains
 from ..bindings import Event
 from ..core import offers as offer_core
 from ..core.checks import check_can_pay, check_offer_state, check_offer_target
@@ -36,6 +36,7 @@ from ..core.codec import Codec, escrow_codec, reputation_codec, reputation_from_
 from ..core.terms import DAY, bytes32, checksum, new_terms, normalise_id, offer_terms
 from ..deployments import Deployment, Registry
 from ..deployments import deploy as deploy_contracts
+from ..errors import ContractError
 from ..models import ReputationRecord, Terms, TokenInfo, Trade, TradeState
 from ..transport.logs import get_logs
 from ..transport.reverts import translate
@@ -188,17 +189,15 @@ class EscrowClient(ClientBase):
         The platform fee is the one last read (no request per trade); if it changed since, the
         contract refuses the terms (PlatformFeeMismatch, before anything is signed) and the trade is
         created once more with the fee the contract names."""
-        fee = getattr(self, "_fee_seen", None)
-        if fee is None:
-            fee = self._platform_fee()
-        options = {k: v for k, v in terms_options.items() if k != "token"}
+        info = self.token(terms_options.get("token"))
+        fee = self._fee_seen if self._fee_seen is not None else self._platform_fee()
         try:
-            terms = new_terms(self.address, self.token(terms_options.get("token")), fee, **options)
-            return self.create_from_terms(terms, fund=fund, permit=permit)
-        except errors.error_class("PlatformFeeMismatch") as exc:
-            self._fee_seen = int(exc.current)  # type: ignore[attr-defined]
-            terms = new_terms(self.address, self.token(terms_options.get("token")), self._fee_seen, **options)
-            return self.create_from_terms(terms, fund=fund, permit=permit)
+            return self.create_from_terms(self._terms_at(info, fee, terms_options), fund=fund, permit=permit)
+        except ContractError as exc:
+            fee = self._fee_in_force(exc)
+            if fee is None:
+                raise
+        return self.create_from_terms(self._terms_at(info, fee, terms_options), fund=fund, permit=permit)
 
     def create_from_terms(self, terms: Terms, *, fund: bool = True, permit: bool | None = None) -> TradeResult:
         """Create a trade with these terms (funded as in :meth:`create`)."""
