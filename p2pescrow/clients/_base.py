@@ -25,7 +25,7 @@ from ..core.codec import Codec, escrow_codec
 from ..core.permit import PERMIT_LIFETIME, sign_permit
 from ..core.terms import DAY, bytes32, checksum, new_terms, normalise_id
 from ..core.trades import trade_from_slot, trade_id
-from ..deployments import Deployment, DeploymentMismatch, NoDeployment, Registry
+from ..deployments import Deployment, NoDeployment, Registry, check_code_hashes
 from ..errors import InputError, P2PEscrowError, WrongChain, error_class
 from ..models import (
     ETH_TOKEN,
@@ -120,14 +120,9 @@ class ClientBase:
     @staticmethod
     def _check_code(deployment: Deployment, codes: dict[str, bytes]) -> None:
         """Refuse a deployment whose addresses hold other code than was deployed there (``codes``:
-        ``escrow`` and ``reputation`` code as read), as :func:`p2pescrow.deployments.verify`."""
-        for name, address, expected in (("escrow", deployment.escrow, deployment.escrow_code_hash),
-                                        ("reputation", deployment.reputation, deployment.reputation_code_hash)):
-            if "0x" + keccak(bytes(codes[name])).hex() != expected:
-                raise DeploymentMismatch(
-                    f"the recorded {name} address {address} on chain {deployment.chain_id} holds other code "
-                    f"than was deployed there (was the chain reset?)",
-                    hint="redeploy with `p2pescrow deploy --force`, or point at the right network")
+        the ``escrow`` and ``reputation`` code as read): :func:`p2pescrow.deployments.check_code_hashes`."""
+        check_code_hashes(deployment, "0x" + keccak(bytes(codes["escrow"])).hex(),
+                          "0x" + keccak(bytes(codes["reputation"])).hex())
 
     @staticmethod
     def _default_signer(account: Signer | None, node_accounts: list[str]) -> Signer:
