@@ -30,7 +30,7 @@ from p2pescrow.clients._base import TradeResult, erc20_codec
 from p2pescrow.clients.aio import AsyncEscrowClient
 from p2pescrow.clients.sync import EscrowClient
 from p2pescrow.core.offers import OfferError, sign_offer
-from p2pescrow.deployments import Registry, deploy_data
+from p2pescrow.deployments import DeploymentMismatch, Registry, deploy_data
 from p2pescrow.transport.logs import async_get_logs, get_logs
 from p2pescrow.transport.sync import Call, Transactor
 
@@ -519,3 +519,13 @@ def test_the_embedded_network_by_name(chain):
     buyer = client.as_account(client.dev_accounts[1])
     created = buyer.create(seller=client.dev_accounts[2], amount="0.1")
     assert client.trade(created.trade_id).state is TradeState.FUNDED
+
+
+def test_connecting_checks_the_chain_and_the_code_at_the_recorded_addresses(chain):
+    client = chain.client
+    other_code = replace(client.deployment, escrow_code_hash="0x" + "00" * 32)
+    with pytest.raises(DeploymentMismatch, match="holds other code"):
+        client.from_web3(client.w3, client.address, deployment=other_code, url=client.url)
+    with pytest.raises(errors.WrongChain):
+        client.from_web3(client.w3, client.address, expected_chain_id=client.deployment.chain_id + 1,
+                         deployment=client.deployment, url=client.url)
