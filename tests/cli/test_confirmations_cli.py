@@ -4,6 +4,8 @@ mined later). On an Anvil that mines one block per second, as a public chain doe
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,26 +15,44 @@ from web3 import Web3
 from p2pescrow import EscrowClient
 from p2pescrow.accounts import dev_account
 from p2pescrow.deployments import Registry
-from p2pescrow.node.process import start_node
+from p2pescrow.node.process import dev_accounts, rpc, start_node
 from p2pescrow.transport.nonces import NONCES
 
 pytestmark = pytest.mark.anvil
 SELLER = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"  # dev2
 
 
+@pytest.fixture(scope="module")
+def _mining_anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+    """(registry file, url): one Anvil for the module, mining a block every second, the contracts
+    deployed."""
+    registry = tmp_path_factory.mktemp("deployed") / "deployments.json"
+    with start_node("anvil", chain_id=31337, extra_args=["--block-time", "1"]) as node:
+        _forget_nonces(node.accounts)
+        EscrowClient.deploy(Web3(Web3.HTTPProvider(node.url)), dev_account("dev0"),
+                            registry=Registry(registry), url=node.url)
+        yield registry, node.url
+        _forget_nonces(node.accounts)  # other modules start their own chain 31337
+
+
 @pytest.fixture
-def mining_anvil(tmp_path: Path):
-    """(home, url): an Anvil mining a block every second, the contracts deployed, the registry in home."""
+def mining_anvil(_mining_anvil: tuple[Path, str], tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """(home, url): the module's Anvil as each test found it (a chain snapshot, reverted after the
+    test), and a fresh home holding its deployments registry (no journal from another test)."""
+    registry, url = _mining_anvil
     home = tmp_path / "home"
     home.mkdir()
-    with start_node("anvil", chain_id=31337, extra_args=["--block-time", "1"]) as node:
-        for account in node.accounts:
-            NONCES.release((31337, account.address))
-        EscrowClient.deploy(Web3(Web3.HTTPProvider(node.url)), dev_account("dev0"),
-                            registry=Registry(home / "deployments.json"), url=node.url)
-        yield home, node.url
-        for account in node.accounts:  # other modules start their own chain 31337
-            NONCES.release((31337, account.address))
+    shutil.copy2(registry, home / "deployments.json")
+    snapshot = rpc(url, "evm_snapshot")
+    _forget_nonces(dev_accounts())
+    yield home, url
+    assert rpc(url, "evm_revert", [snapshot])
+    _forget_nonces(dev_accounts())
+
+
+def _forget_nonces(accounts) -> None:
+    for account in accounts:
+        NONCES.release((31337, account.address))
 
 
 def create(home: Path, url: str, *options: str):

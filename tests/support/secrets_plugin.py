@@ -10,9 +10,14 @@ import pytest
 
 from . import secrets
 
+_LEAKS = "secret leaks"
+"""The ``user_properties`` entry a leaking report carries: reports travel from pytest-xdist workers
+to the controller, which writes the summary, with their user properties."""
+
 
 class SecretsScan:
-    """Per session: scan every test phase's report; fail the test on a leak; list leaks at the end."""
+    """Per session: scan every test phase's report (where the test ran: in an xdist worker, there);
+    fail the test on a leak; list leaks at the end (where reports are logged: the controller)."""
 
     def __init__(self) -> None:
         self.leaks: list[str] = []
@@ -22,7 +27,14 @@ class SecretsScan:
         outcome = yield
         report = outcome.get_result()
         leaks = secrets.check_report(report, secrets.drain_observed())
-        self.leaks.extend(f"{item.nodeid} ({call.when}): {leak}" for leak in leaks)
+        if leaks:
+            report.user_properties = [*report.user_properties,
+                                      (_LEAKS, [f"{item.nodeid} ({call.when}): {leak}" for leak in leaks])]
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for name, value in report.user_properties:
+            if name == _LEAKS:
+                self.leaks.extend(value)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.leaks:

@@ -71,7 +71,8 @@ def test_a_clean_report_is_left_alone(secrets):
     assert clean.outcome == "passed" and clean.longrepr is None
 
 
-def test_a_real_pytest_run_that_prints_a_key_fails_with_it_redacted(tmp_path: Path, key):
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one-process", "xdist"])
+def test_a_real_pytest_run_that_prints_a_key_fails_with_it_redacted(tmp_path: Path, key, workers):
     (tmp_path / "test_leaky.py").write_text(textwrap.dedent("""
         from p2pescrow.accounts import dev_account
 
@@ -84,7 +85,7 @@ def test_a_real_pytest_run_that_prints_a_key_fails_with_it_redacted(tmp_path: Pa
     tests_dir = str(Path(__file__).resolve().parents[1])  # tests/, where support/ is
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [tests_dir, os.environ.get("PYTHONPATH")]))}
     done = subprocess.run([sys.executable, "-m", "pytest", "-p", "support.secrets_plugin", "-p", "no:cacheprovider",
-                           "-rA", "test_leaky.py"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                           "-rA", *workers, "test_leaky.py"], cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=120)
     output = done.stdout + done.stderr
 
