@@ -5,7 +5,7 @@ shared by both clients and the transport (no I/O here: a contract object only en
 decodes until a client calls it)::
 
     escrow = escrow_contract(w3, deployment.escrow)       # Web3 or AsyncWeb3
-    TOPICS["TradeCreated"]                                # '0x…' topic of the event
+    topics()["TradeCreated"]                              # '0x…' topic of the event
     decode_events(receipt, (escrow,))                     # (Event('TradeCreated', …), …)
 
 Decoded values are plain Python: addresses checksummed, ``bytes32`` values as lower-case ``0x…``
@@ -107,22 +107,11 @@ def event_topics(abi: list[dict[str, Any]]) -> dict[str, str]:
 
 
 @cache
-def _escrow_topics() -> dict[str, str]:
+def topics() -> dict[str, str]:
+    """Event name -> ``0x…`` topic 0, for every escrow and reputation event (``topics()["Released"]``)."""
     return {**event_topics(reputation_abi()), **event_topics(escrow_abi())}
 
 
-class _Topics(dict[str, str]):
-    """Event name -> ``0x…`` topic 0, for the escrow's and the reputation contract's events."""
-
-    def __missing__(self, key: str) -> str:
-        self.update(_escrow_topics())
-        if key not in self:
-            raise KeyError(key)
-        return self[key]
-
-
-#: ``TOPICS["TradeCreated"]``: the topic 0 of every escrow and reputation event (filled on first use).
-TOPICS: dict[str, str] = _Topics()
 #: The TradeCreated topic, spelled from the :class:`~p2pescrow.models.Terms` struct type.
 TRADE_CREATED = "0x" + keccak(text=f"TradeCreated(bytes32,address,address,{Terms.ABI_TYPE},uint256,uint256)").hex()
 
@@ -238,7 +227,7 @@ def trade_created(log: Any, abi: list[dict[str, Any]] | None = None) -> tuple[st
 
 
 __all__ = [
-    "ERC20_ABI", "TOPICS", "TRADE_CREATED", "Event", "abi_type", "decode_events", "decode_log", "erc20_contract",
+    "ERC20_ABI", "TRADE_CREATED", "Event", "abi_type", "decode_events", "decode_log", "erc20_contract",
     "escrow_abi", "escrow_contract", "event_topics", "plain", "reputation_abi", "reputation_contract",
-    "terms_from_event", "topic", "trade_created",
+    "terms_from_event", "topic", "topics", "trade_created",
 ]
