@@ -161,20 +161,13 @@ def reader(options: Options) -> Reads:
     return EscrowReader.connect(net.rpc_url, viewer(options, net), expected_chain_id=net.chain_id)
 
 
-def transactor(options: Options, net: Network, account: Any) -> Transactor:
-    """The transaction path to the selected node as ``account``, its chain id checked against the
-    network's (for the commands that act on the chain itself: deploy)."""
-    from ..chains import web3_for
-    from ..errors import WrongChain
-    from ..transport.reverts import translate
+def transactor(options: Options, account: Any = None) -> Transactor:
+    """The transaction path to the selected node, its chain checked against the network's, signing
+    as ``account`` (None: the node only; for the commands that act on the chain itself: deploy)."""
+    from ..errors import InputError
     from ..transport.sync import Transactor
 
-    assert net.rpc_url is not None
-    w3 = web3_for(net.rpc_url)
-    try:
-        chain_id = int(w3.eth.chain_id)
-    except Exception as exc:  # noqa: BLE001 - every provider raises its own types
-        raise translate(exc, net.rpc_url) from None
-    if net.chain_id is not None and chain_id != net.chain_id:
-        raise WrongChain(net.chain_id, chain_id)
-    return Transactor(w3, account, url=net.rpc_url, chain_id=chain_id)
+    net = network(options)
+    if net.rpc_url is None:
+        raise InputError("the embedded chain lives only inside one command", hint="pick a node with --network")
+    return Transactor.connect(net.rpc_url, account, expected_chain_id=net.chain_id)

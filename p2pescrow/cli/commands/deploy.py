@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from .. import context
 from ..app import app, command
-from ..render import Options, emit, progress
+from ..context import Options
+from ..render import emit, progress
+
+if TYPE_CHECKING:
+    from ...transport.sync import Transactor
 
 #: P2PEscrow.MAX_PLATFORM_FEE_BPS (the constructor refuses more; checked here to fail early).
 MAX_FEE_BPS = 500
@@ -34,47 +39,35 @@ def deploy(ctx: typer.Context,
     Example:
       p2pescrow --network sepolia --account alice deploy --fee-bps 25
     """
-    from web3 import Web3
-
-    from ...clients.sync import checksum
     from ...deployments import DeploymentMismatch, Registry, ensure_deployed, verify
-    from ...errors import ConfigError, InputError, WrongChain
-    from ...transport.reverts import translate
-    from ...transport.sync import Transactor
-    from ..context import network, signer
+    from ...errors import ConfigError, InputError
+    from ..context import network, signer, transactor
+    from ..parse import address
 
-    options: Options = ctx.obj
+    options = context.options(ctx)
     options.yes = options.yes or yes
     net = network(options)
     if net.rpc_url is None:
         raise InputError("the embedded chain is created, contracts included, afresh for each command: "
                          "there is nothing to deploy to", hint="pick a node with --network or --rpc-url")
-    recipient = checksum(fee_recipient, "fee recipient") if fee_recipient else None
-    provider: Any = (Web3.LegacyWebSocketProvider(net.rpc_url) if net.rpc_url.startswith(("ws://", "wss://"))
-                     else Web3.HTTPProvider(net.rpc_url, request_kwargs={"timeout": 30}))
-    w3 = Web3(provider)
-    try:
-        chain_id = int(w3.eth.chain_id)
-    except Exception as exc:  # noqa: BLE001 - every provider raises its own types
-        raise translate(exc, net.rpc_url) from None
-    if net.chain_id is not None and chain_id != net.chain_id:
-        raise WrongChain(net.chain_id, chain_id)
+    recipient = address(fee_recipient, "fee recipient") if fee_recipient else None
+    node = transactor(options)  # the node, its chain checked; no account needed yet
+    chain_id = node.chain_id
 
     registry = Registry()
     previous = registry.get(chain_id)
     if previous is not None and not force:
         try:
-            verify(w3, previous)
+            verify(node.w3, previous)
         except DeploymentMismatch:
             pass  # its chain was reset: ensure_deployed says so and deploys anew
         else:
             raise ConfigError(f"already deployed on chain {chain_id} at {previous.escrow} "
                               f"(reputation {previous.reputation}), use --force to deploy again")
 
-    account = signer(options, net)
-    transactor = Transactor(w3, account, url=net.rpc_url)
-    _confirm(options, transactor, net.name, chain_id, fee_bps, recipient)
-    outcome = ensure_deployed(transactor, registry, fee_recipient=recipient, platform_fee_bps=fee_bps,
+    sender = transactor(options, signer(options, net))
+    _confirm(options, sender, net.name, chain_id, fee_bps, recipient)
+    outcome = ensure_deployed(sender, registry, fee_recipient=recipient, platform_fee_bps=fee_bps,
                               force=force, report=lambda line: progress(line, options))
     deployment = outcome.deployment
     replaced = outcome.replaced.escrow if outcome.replaced is not None else None
@@ -88,33 +81,25 @@ def deploy(ctx: typer.Context,
           f"recorded in {registry.path}" + (f" (replacing {replaced})" if replaced else "")])
 
 
-def _confirm(options: Options, transactor: Any, network_name: str, chain_id: int, fee_bps: int,
+def _confirm(options: Options, sender: Transactor, network_name: str, chain_id: int, fee_bps: int,
              recipient: str | None) -> None:
     """Price the two deployments (which also checks they would succeed), show it, and ask."""
-    import sys
-
     from ..._artifacts import load_artifact
     from ...deployments import deploy_data
-    from ...errors import InputError
     from ...models import from_base_units
     from ...transport.sync import Call
+    from ..confirm import ask
 
-    owner = transactor.address
-    rep = transactor.preview(Call(None, deploy_data(load_artifact("Reputation"), owner)))
+    owner = sender.address
+    rep = sender.preview(Call(None, deploy_data(load_artifact("Reputation"), owner)))
     # The escrow's constructor only stores the reputation address: any address prices it right.
-    esc = transactor.preview(Call(None, deploy_data(load_artifact("P2PEscrow"), owner, recipient or owner,
-                                                    fee_bps, owner)))
+    esc = sender.preview(Call(None, deploy_data(load_artifact("P2PEscrow"), owner, recipient or owner,
+                                                fee_bps, owner)))
     gas = rep.gas + esc.gas
     cost = rep.gas * rep.max_fee_per_gas + esc.gas * esc.max_fee_per_gas
-    lines = [f"About to deploy p2pescrow on {network_name} (chain {chain_id}):",
-             f"  from / owner:  {owner}",
-             f"  platform fee:  {fee_bps} bps ({fee_bps / 100:g}%) to {recipient or owner}",
-             "  transactions:  3 (Reputation, P2PEscrow, authorise the escrow)",
-             f"  gas:           about {gas:,} plus a small call, at most {from_base_units(cost, 18)} ETH"]
-    if options.yes:
-        return
-    if options.json or not sys.stdin.isatty():
-        raise InputError("confirmation needed and there is no terminal to ask", hint="pass --yes")
-    typer.echo("\n".join(lines), err=True)
-    if not typer.confirm("Deploy?", default=False, err=True):
-        raise typer.Abort()
+    ask(options, [f"About to deploy p2pescrow on {network_name} (chain {chain_id}):",
+                  f"  from / owner:  {owner}",
+                  f"  platform fee:  {fee_bps} bps ({fee_bps / 100:g}%) to {recipient or owner}",
+                  "  transactions:  3 (Reputation, P2PEscrow, authorise the escrow)",
+                  f"  gas:           about {gas:,} plus a small call, at most {from_base_units(cost, 18)} ETH"],
+        "Deploy?")

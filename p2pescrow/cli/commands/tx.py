@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ...errors import InputError
+from .. import context
 from ..app import app, command
-from ..render import Options, emit, progress, table
+from ..context import Options
+from ..render import emit, progress, table
 
 if TYPE_CHECKING:
     from ...transport.journal import Entry
@@ -23,11 +25,6 @@ if TYPE_CHECKING:
 tx_app = typer.Typer(name="tx", no_args_is_help=True,
                      help="Transactions sent but not seen mined: list, rebroadcast or replace them.")
 app.add_typer(tx_app)
-
-
-def _options(ctx: typer.Context) -> Options:
-    found = ctx.find_object(Options)
-    return found if found is not None else Options()
 
 
 def _transactor(options: Options, signer: Any = None) -> Transactor:
@@ -71,7 +68,7 @@ def pending(ctx: typer.Context) -> None:
     Statuses: pending (the node has it), dropped (the node lost it: `tx resend`), replaced (another
     transaction used its nonce), mined (now closed).
     """
-    options = _options(ctx)
+    options = context.options(ctx)
     t = _transactor(options)
     rows, documents = [], []
     for entry in t.journaled():
@@ -88,7 +85,7 @@ def pending(ctx: typer.Context) -> None:
 def resend(ctx: typer.Context, hash_: Annotated[str, typer.Argument(
         metavar="HASH", help="A journaled transaction (see `tx pending`).", show_default=False)]) -> None:
     """Broadcast a journaled transaction again: the same signed bytes (same hash, same nonce)."""
-    options = _options(ctx)
+    options = context.options(ctx)
     t = _transactor(options)
     entry = _entry(t, hash_)
     status = t.status(entry)
@@ -109,7 +106,7 @@ def replace(ctx: typer.Context, hash_: Annotated[str, typer.Argument(
     from ..confirm import confirm_send
     from ..context import network, signer
 
-    options = _options(ctx)
+    options = context.options(ctx)
     t = _transactor(options, signer(options, network(options)))
     entry = _entry(t, hash_)
 
