@@ -43,5 +43,15 @@ def test_sdk_section_on_anvil(monkeypatch: pytest.MonkeyPatch,
     doc = json.loads(capsys.readouterr().out)
     seq = doc["sdk"]["sequential"]
     assert seq["sdk"]["gas_per_trade"] == seq["web3"]["gas_per_trade"]  # the same transactions
-    assert seq["sdk"]["tx_per_s"] > 0 and doc["sdk"]["pipelined"]["web3"]["tx_per_s"] > 0
-    assert "Pipelined" in bench_speed.format_report(doc["sdk"])
+    pipe = doc["sdk"]["pipelined"]
+    assert seq["sdk"]["tx_per_s"] > 0 and pipe["web3"]["tx_per_s"] > 0 and pipe["web3_async"]["tx_per_s"] > 0
+    assert seq["sdk"]["rpc_per_trade"] < seq["web3"]["rpc_per_trade"]  # 9 (4 + 5) against web3's ~14
+    assert seq["ratio"] > 0 and pipe["ratio"] > 0 and seq["target"] == pipe["target"] == 0.9
+    report = bench_speed.format_report(doc["sdk"])
+    assert "Pipelined" in report and report.count("target >= 0.9x") == 2
+
+
+def test_the_bare_path_has_no_middleware() -> None:
+    """web3's validation middleware asks eth_chainId around every call and estimate; the SDK drops
+    it, so the bare path the SDK is held to must not carry it (nor any other) either."""
+    assert list(bench_speed.bare_web3("http://127.0.0.1:1").middleware_onion) == []
