@@ -33,7 +33,8 @@ def ask(options: Options, lines: list[str], question: str = "Send it?") -> None:
         return
     if options.json or not sys.stdin.isatty():
         raise InputError("confirmation needed and there is no terminal to ask", hint="pass --yes")
-    typer.echo("\n".join(lines), err=True)
+    if lines:
+        typer.echo("\n".join(lines), err=True)
     if not typer.confirm(question, default=False, err=True):
         raise typer.Abort()
 

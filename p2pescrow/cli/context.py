@@ -53,13 +53,14 @@ def network(options: Options) -> Network:
     ``local``/``ganache`` follow the node `p2pescrow node start` runs, whatever its port.
     """
     from ..networks import Network, Networks
-    from ..node.devchain import resolve
 
     if options.rpc_url and not options.network:
         return Network("custom", options.rpc_url, None)
     chosen = Networks().get(options.network or DEFAULT_NETWORK)
     if options.rpc_url:
         return Network(chosen.name, options.rpc_url, chosen.chain_id, chosen.explorer, dev=chosen.dev)
+    from ..node.devchain import resolve
+
     return resolve(chosen)
 
 

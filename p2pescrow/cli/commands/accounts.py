@@ -234,6 +234,7 @@ def delete(ctx: typer.Context,
       p2pescrow accounts delete alice
     """
     from ... import accounts
+    from ..confirm import ask
 
     options = context.options(ctx)
     options.yes = options.yes or yes
@@ -245,11 +246,6 @@ def delete(ctx: typer.Context,
         if isinstance(exc, accounts.KeystoreNotFound):
             raise
         address = "address unreadable"  # a damaged or over-shared file can still be deleted
-    if not options.yes:
-        if options.json or not sys.stdin.isatty():
-            raise InputError("confirmation needed and there is no terminal to ask", hint="pass --yes")
-        if not typer.confirm(f"Delete keystore {name} ({address})? Without a backup its funds are lost",
-                             default=False, err=True):
-            raise typer.Abort()
+    ask(options, [], f"Delete keystore {name} ({address})? Without a backup its funds are lost")
     accounts.delete(name)
     emit(options, {"name": name, "address": address, "deleted": True}, f"deleted {name} ({address})")

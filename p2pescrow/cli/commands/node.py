@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -259,18 +258,13 @@ def reset(ctx: typer.Context, engine: EngineOption = Engine.anvil,
     Example:
       p2pescrow node reset --start --yes
     """
-    from ...errors import InputError
     from ...node import devchain
+    from ..confirm import ask
 
     options = context.options(ctx)
     options.yes = options.yes or yes
     name = engine.value
-    if not options.yes:
-        if options.json or not sys.stdin.isatty():
-            raise InputError("confirmation needed and there is no terminal to ask", hint="pass --yes")
-        if not typer.confirm(f"Delete the {name} chain (all its blocks, balances and contracts)?",
-                             default=False, err=True):
-            raise typer.Abort()
+    ask(options, [], f"Delete the {name} chain (all its blocks, balances and contracts)?")
     stopped, removed, forgotten = devchain.reset(name)
     document: dict[str, Any] = {"engine": name, "stopped": stopped is not None,
                                 "removed": [str(p) for p in removed], "deployment_forgotten": forgotten}
