@@ -192,6 +192,32 @@ def test_a_call_the_other_transaction_made_invalid_raises_its_revert_on_the_retr
     assert JOURNAL.entries(buyer.tx.chain_id, acct.address) == []
 
 
+@pytest.mark.fault
+def test_a_nonce_used_between_two_sends_is_caught_and_the_next_send_asks_the_node(node, w3, error_log):
+    """After a send, the next nonce is counted locally (the node is not asked). Another wallet with
+    the same key sends in between: ours goes out with the taken nonce, is refused ("nonce too low",
+    nothing sent), and is retried once with the node's count; the one after needs no retry."""
+    acct = funded(node, error_log)
+    payee, other_payee = Account.create().address, Account.create().address
+    t = Transactor(w3, acct, url=node.url, timeout=10, poll_interval=0.01)
+    notices: list[str] = []
+    t.on_notice = notices.append
+    t.send(Call(payee, "0x", 1, "first"))
+    block = w3.eth.get_block("latest")
+    theirs = acct.sign_transaction({"to": other_payee, "value": 5, "gas": 21_000, "nonce": 1, "chainId": t.chain_id,
+                                    "maxFeePerGas": 2 * int(block["baseFeePerGas"]) + 10**9,
+                                    "maxPriorityFeePerGas": 10**9})
+    assert w3.eth.get_transaction_receipt(w3.eth.send_raw_transaction(theirs.raw_transaction))["status"] == 1
+
+    second = t.send(Call(payee, "0x", 2, "second"))
+    third = t.send(Call(payee, "0x", 3, "third"))
+
+    assert len(notices) == 1 and "nonce 1" in notices[0]
+    assert [int(w3.eth.get_transaction(r.tx_hash)["nonce"]) for r in (second, third)] == [2, 3]
+    assert w3.eth.get_balance(payee) == 6 and w3.eth.get_balance(other_payee) == 5  # each payment once
+    assert JOURNAL.entries(t.chain_id, acct.address) == []
+
+
 # -- the asyncio path ----------------------------------------------------------------------------
 @pytest.mark.fault
 @pytest.mark.parametrize("steals", [1, 10])

@@ -147,3 +147,78 @@ def test_async_twin_tells_dropped_from_slow_and_resolves_the_journal(w3, node, e
     asyncio.run(run())
     assert w3.eth.get_balance(payee) == 10**15
     assert JOURNAL.entries(int(w3.eth.chain_id), acct.address) == []
+
+
+# -- replacing a stuck transaction through the path (what `tx replace` calls) -------------------------
+def _stuck(w3, node, acct, payee):
+    """A payment left pending (automine off), as a run that gave up waiting leaves it."""
+    w3.provider.make_request("evm_setAutomine", [False])
+    with pytest.raises(errors.TransactionTimeout) as info:
+        transactor(w3, node, acct, timeout=0.2).send(Call(payee, "0x", 10**15, "pay"))
+    entry = JOURNAL.find(info.value.tx_hash)
+    assert entry is not None
+    return entry
+
+
+@pytest.mark.parametrize("path", ["sync", "asyncio"])
+def test_replace_sends_the_same_call_with_the_same_nonce_and_higher_fees(w3, node, error_log, path):
+    import asyncio
+    import threading
+    import time
+
+    from web3 import AsyncWeb3
+
+    from p2pescrow.transport.aio import AsyncTransactor
+
+    acct = funded(w3, node, error_log)
+    payee = Account.create().address
+    entry = _stuck(w3, node, acct, payee)
+    seen: list = []
+    stop = threading.Event()
+
+    def mine_once_replaced() -> None:  # the pool drops the original when the replacement comes in
+        while not stop.is_set():
+            try:
+                w3.eth.get_transaction(entry.tx_hash)
+            except Exception:  # noqa: BLE001 - TransactionNotFound: replaced in the pool
+                w3.provider.make_request("evm_mine", [])
+                return
+            time.sleep(0.02)
+
+    miner = threading.Thread(target=mine_once_replaced, daemon=True)
+    miner.start()
+    try:
+        if path == "sync":
+            result = transactor(w3, node, acct, timeout=10).replace(entry, before_send=lambda c, p: seen.append(p))
+        else:
+            async def run():
+                aw3 = AsyncWeb3(AsyncWeb3.AsyncHTTPProvider(node.url))
+                t = AsyncTransactor(aw3, acct, chain_id=entry.chain_id, url=node.url, timeout=10, poll_interval=0.01)
+                try:
+                    return await t.replace(entry, before_send=lambda c, p: seen.append(p))
+                finally:
+                    await aw3.provider.disconnect()
+
+            result = asyncio.run(run())
+    finally:
+        stop.set()
+        miner.join(5)
+
+    new = w3.eth.get_transaction(result.tx_hash)
+    assert result.tx_hash != entry.tx_hash and new["nonce"] == entry.nonce
+    assert new["maxPriorityFeePerGas"] * 8 >= entry.max_priority_fee_per_gas * 9  # type: ignore[operator]
+    assert new["maxFeePerGas"] * 8 >= entry.max_fee_per_gas * 9  # type: ignore[operator]
+    assert len(seen) == 1 and seen[0].max_fee_per_gas == new["maxFeePerGas"]  # asked before signing
+    assert w3.eth.get_balance(payee) == 10**15  # once: the original can never be mined now
+    assert JOURNAL.entries(entry.chain_id, acct.address) == []
+
+
+def test_replace_refuses_what_is_already_mined_and_another_senders_transaction(w3, node, error_log):
+    acct, other = funded(w3, node, error_log), funded(w3, node, error_log)
+    entry = _stuck(w3, node, acct, Account.create().address)
+    with pytest.raises(errors.InputError, match="was sent by"):
+        transactor(w3, node, other).replace(entry)
+    w3.provider.make_request("evm_mine", [])
+    with pytest.raises(errors.InputError, match="already mined"):
+        transactor(w3, node, acct).replace(entry)
+    assert JOURNAL.entries(entry.chain_id, acct.address) == []
