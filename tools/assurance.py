@@ -2,8 +2,10 @@
 
 ``python -m tools.assurance [--write]`` gathers:
 
-* tests collected per suite: ``pytest --collect-only -q`` on ``tests/`` (``.venv``) and on
-  ``tests_brownie/`` (``.venv-brownie``, brownie's pytest plugin; it starts Anvil to collect);
+* tests collected per suite: ``pytest --collect-only -q`` on ``tests/`` (``.venv``), counted per
+  layer (``tests/<layer>/``: contracts, sdk, nodes, cli, ops, e2e, tooling), the part
+  ``make test-fast`` runs (``-m "not e2e and not nodes"``), and on ``tests_brownie/``
+  (``.venv-brownie``, brownie's pytest plugin; it starts Anvil to collect);
 * the fault cases: the tests marked ``fault`` (``pytest --collect-only -q -m fault``), each of which
   injects a real fault (a node killed, a lossy proxy, a concurrent sender, a reorg, ...);
 * Slither: the summary of :mod:`tools.slither` (its cached result if the contracts are
@@ -15,7 +17,7 @@
   which is why its record is committed rather than re-run here).
 
 It prints the Markdown block; ``--write`` also keeps the figures in ``assurance/figures.json`` and
-puts the block in README.md between the markers (``tests/test_assurance.py`` checks that README
+puts the block in README.md between the markers (``tests/tooling/test_assurance.py`` checks that README
 holds exactly the rendering of that file, so a figure edited by hand fails the suite).
 """
 
@@ -37,6 +39,10 @@ from p2pescrow.build.paths import source_checkout_root
 _COLLECTED = re.compile(r"^(\d+)(?:/(\d+))? tests? collected", re.MULTILINE)
 _NO_TESTS = re.compile(r"^no tests collected", re.MULTILINE)
 STATEFUL = Path("tests/contracts/test_stateful.py")
+#: The layers of tests/, in the order README lists them (a new folder is listed after them).
+LAYERS = ("contracts", "sdk", "nodes", "cli", "ops", "e2e", "tooling")
+#: What `make test-fast` leaves out (its FAST_MARKERS).
+FAST_MARKERS = "not e2e and not nodes"
 PROFILE_PREFIX = "p2pescrow-stateful-"
 RECORDS = Path("assurance")
 COVERAGE_RECORD = RECORDS / "coverage.json"
@@ -70,6 +76,17 @@ def collect(python: str, args: Sequence[str], root: Path) -> list[str]:
         tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:] or ["no output"]
         raise AssuranceError(f"`{' '.join(cmd)}` failed (exit {proc.returncode}): {' / '.join(tail)}")
     return [line for line in proc.stdout.splitlines() if "::" in line]
+
+
+def per_layer(node_ids: Sequence[str]) -> dict[str, int]:
+    """How many of ``node_ids`` (``tests/<layer>/...``) each layer holds, in :data:`LAYERS` order."""
+    counts: dict[str, int] = {}
+    for node in node_ids:
+        parts = node.removeprefix("tests/").split("/")
+        layer = parts[0] if len(parts) > 1 else "(top level)"
+        counts[layer] = counts.get(layer, 0) + 1
+    order = [layer for layer in LAYERS if layer in counts] + sorted(set(counts) - set(LAYERS))
+    return {layer: counts[layer] for layer in order}
 
 
 def fuzz_profiles(root: Path) -> dict[str, dict[str, int]]:
@@ -118,7 +135,9 @@ def gather(root: Path, brownie_python: str | None) -> dict[str, Any]:
     """Every figure of the README block, produced now (tests, Slither, profiles) or read from the
     records the slow commands keep (coverage, deep fuzz)."""
     main_suite = ["-p", "no:pytest-brownie", "tests/"]
-    tests = {"main": len(collect(sys.executable, main_suite, root))}
+    main = collect(sys.executable, main_suite, root)
+    tests: dict[str, Any] = {"main": len(main), "layers": per_layer(main),
+                             "fast": len(collect(sys.executable, [*main_suite, "-m", FAST_MARKERS], root))}
     if brownie_python and Path(brownie_python).is_file():
         tests["brownie"] = len(collect(brownie_python, ["tests_brownie/"], root))
     faults = [node.removeprefix("tests/") for node in collect(sys.executable, [*main_suite, "-m", "fault"], root)]
@@ -146,9 +165,15 @@ def render(figures: Mapping[str, Any]) -> str:
     profiles, deep = figures["fuzz_profiles"], figures["fuzz_deep_run"]
     ci = profiles.get("ci", {"examples": 0, "steps": 0})
     deep_profile = profiles.get("deep", {"examples": 0, "steps": 0})
+    layers = tests.get("layers") or {}
     rows = [
-        ("tests, main suite (`tests/`)", f"{tests['main']:,} collected", "`make test-main`"),
+        ("tests, main suite (`tests/`)", f"{tests['main']:,} collected"
+         + (f": {', '.join(f'{layer} {n:,}' for layer, n in layers.items())}" if layers else ""),
+         "`make test-main`"),
     ]
+    if "fast" in tests:
+        rows.append(("tests, edit-test loop (all but `nodes` and `e2e`)", f"{tests['fast']:,} collected",
+                     "`make test-fast`"))
     if "brownie" in tests:
         rows.append(("tests, brownie suite (`tests_brownie/`)", f"{tests['brownie']:,} collected",
                      "`make test-brownie`"))

@@ -8,7 +8,7 @@ run is the one reported: the first warms the storage a live deployment has alrea
 every path to buckets with Anvil's ``debug_traceTransaction`` (struct logger, per-opcode gas).
 
 Options: ``--json PATH`` (``-`` for stdout) writes every figure as JSON; ``--update-snapshot``
-rewrites ``tests/gas_snapshot.json``, which ``tests/test_gas_snapshot.py`` holds the contracts to.
+rewrites ``tests/gas_snapshot.json``, which ``tests/tooling/test_gas_snapshot.py`` holds the contracts to.
 ``--only gas,sdk,cli`` picks sections (default: all): besides gas, SDK throughput against bare
 web3.py (:mod:`tools.bench_speed`, JSON key ``sdk``) and import / CLI start-up times
 (:mod:`tools.bench_cli`, JSON key ``cli``); the gas figures stay at the top level of the JSON.

@@ -3,7 +3,7 @@
 Every build of the contracts (``python -m p2pescrow.build``, the tests, brownie through
 ``brownie-config.yaml``) must use exactly these values, so that the bytecode in
 ``p2pescrow/artifacts/`` is reproducible by anyone, with native solc or with solcjs.
-``tests/test_build.py`` checks that ``brownie-config.yaml`` agrees with this module.
+``tests/tooling/test_build.py`` checks that ``brownie-config.yaml`` agrees with this module.
 """
 
 from __future__ import annotations

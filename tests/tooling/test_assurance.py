@@ -62,3 +62,15 @@ def test_fault_cases_are_the_tests_marked_fault(figures: dict) -> None:
 def test_markers_missing_from_readme_is_a_clear_error() -> None:
     with pytest.raises(assurance.AssuranceError, match="lacks the markers"):
         assurance.replace_block("# no block here\n", "| x |")
+
+
+def test_tests_are_counted_per_layer_in_readme_order() -> None:
+    ids = ["tests/tooling/test_a.py::t", "tests/contracts/test_b.py::t", "tests/contracts/test_b.py::u",
+           "tests/market/test_c.py::t", "tests/sdk/test_d.py::t[x]"]
+    assert list(assurance.per_layer(ids).items()) == [("contracts", 2), ("sdk", 1), ("tooling", 1), ("market", 1)]
+
+
+def test_the_layer_counts_add_up_to_the_main_suite(figures: dict) -> None:
+    tests = figures["tests"]
+    assert sum(tests["layers"].values()) == tests["main"]
+    assert tests["fast"] == tests["main"] - tests["layers"].get("nodes", 0) - tests["layers"].get("e2e", 0)
