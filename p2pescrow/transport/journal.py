@@ -118,6 +118,15 @@ def _flusher() -> ThreadPoolExecutor:
         return _FLUSHER
 
 
+def _forget_flusher() -> None:  # a forked child has the executor but not its thread
+    global _FLUSHER
+    _FLUSHER = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_flusher)
+
+
 def _flush_to_disk(path: Path) -> None:
     """fsync ``path`` and then its folder (the rename); nothing if it is already gone."""
     try:
