@@ -123,7 +123,5 @@ def version_command() -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    from . import commands  # noqa: F401 - registers the command groups
-
+    """Console-script entry point (the package's ``__init__`` has registered the command groups)."""
     app()

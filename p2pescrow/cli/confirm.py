@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import typer
 
 from ..errors import InputError
-from .context import Options
 
 if TYPE_CHECKING:
     from ..clients.sync import EscrowClient
     from ..models import TokenInfo
     from ..transport.sync import Call, Preview
+    from .context import Options
 
 R = TypeVar("R")
 #: What a confirmation says about a call: fixed lines, or lines chosen by the call (an ERC-20

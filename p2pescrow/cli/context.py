@@ -40,6 +40,10 @@ class Options:
     #: Seconds to wait for a receipt (and its confirmations) before exiting 5 with the hash.
     timeout: float = 120.0
 
+    def selected_network(self) -> Network:
+        """The network these options select (:func:`network`), e.g. for explorer links."""
+        return network(self)
+
 
 def options(ctx: typer.Context | None) -> Options:
     """The global options of the running command (defaults outside one)."""

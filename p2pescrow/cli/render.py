@@ -19,13 +19,13 @@ from ..errors import (
     P2PEscrowError,
     exit_code_for,
 )
-from .context import Options
 
 if TYPE_CHECKING:
     from ..clients.sync import EscrowClient
     from ..models import TokenInfo, Trade
     from ..reader import Reads
     from ..transport.sync import TxResult
+    from .context import Options
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok; 2 usage or input error (nothing sent); 3 refused by the contract or not "
@@ -320,9 +320,7 @@ def tx_document(tx: TxResult) -> dict[str, Any]:
 
 
 def tx_lines(options: Options, tx: TxResult) -> list[str]:
-    from .context import network
-
-    link = network(options).tx_link(tx.tx_hash)
+    link = options.selected_network().tx_link(tx.tx_hash)
     return [f"  tx        {tx.tx_hash} (block {tx.block_number})" + (f"\n            {link}" if link else ""),
             f"  gas used  {tx.gas_used:,} (cost {eth(tx.fee)})"]
 
