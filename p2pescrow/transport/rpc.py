@@ -81,11 +81,11 @@ class RpcClient:
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
                 self.close()
                 if attempt == 2:
-                    raise NodeUnreachable(self.url, type(exc).__name__) from None
+                    raise NodeUnreachable(self.url, _reason(exc)) from None
                 continue
             except (OSError, http.client.HTTPException) as exc:
                 self.close()
-                raise NodeUnreachable(self.url, type(exc).__name__) from None
+                raise NodeUnreachable(self.url, _reason(exc)) from None
             if response.status >= 400 and not text.strip().startswith((b"{", b"[")):
                 raise NodeUnreachable(self.url, f"HTTP {response.status} {response.reason}")
             try:
@@ -145,6 +145,12 @@ class RpcClient:
                 raise
             yield from logs or []
             pager.accepted(span[1])
+
+
+def _reason(exc: BaseException) -> str:
+    """Why the node did not answer, in the words of the SDK's HTTP path (requests), so a command
+    prints the same line whichever path it took."""
+    return "ReadTimeout" if isinstance(exc, TimeoutError) else "ConnectionError"
 
 
 def _error(method: str, error: Any) -> P2PEscrowError:
