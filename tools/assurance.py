@@ -85,6 +85,12 @@ def per_layer(node_ids: Sequence[str]) -> dict[str, int]:
         parts = node.removeprefix("tests/").split("/")
         layer = parts[0] if len(parts) > 1 else "(top level)"
         counts[layer] = counts.get(layer, 0) + 1
+    return in_layer_order(counts)
+
+
+def in_layer_order(counts: Mapping[str, int]) -> dict[str, int]:
+    """``counts`` in :data:`LAYERS` order, other folders after them by name (figures.json keeps its
+    keys sorted, so the order is restored when the figures are read back)."""
     order = [layer for layer in LAYERS if layer in counts] + sorted(set(counts) - set(LAYERS))
     return {layer: counts[layer] for layer in order}
 
@@ -165,7 +171,7 @@ def render(figures: Mapping[str, Any]) -> str:
     profiles, deep = figures["fuzz_profiles"], figures["fuzz_deep_run"]
     ci = profiles.get("ci", {"examples": 0, "steps": 0})
     deep_profile = profiles.get("deep", {"examples": 0, "steps": 0})
-    layers = tests.get("layers") or {}
+    layers = in_layer_order(tests.get("layers") or {})
     rows = [
         ("tests, main suite (`tests/`)", f"{tests['main']:,} collected"
          + (f": {', '.join(f'{layer} {n:,}' for layer, n in layers.items())}" if layers else ""),
