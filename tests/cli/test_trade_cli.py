@@ -128,6 +128,31 @@ def test_release_everything_by_default(cli: Cli, deployed_anvil: Chain) -> None:
     assert [e["name"] for e in document["tx"]["events"]] == ["Released", "OutcomeRecorded"]
 
 
+@pytest.mark.parametrize("amount", [None, "0.4 ETH"], ids=["everything", "a-part"])
+def test_release_parses_the_amount_once_and_reads_the_trade_once_before_sending(
+        cli: Cli, deployed_anvil: Chain, monkeypatch: pytest.MonkeyPatch, amount: str | None) -> None:
+    from p2pescrow.cli import parse
+    from p2pescrow.clients.sync import EscrowClient
+
+    trade_id = cli.create("dev2", "1")
+    seen: list[str] = []
+    for owner, name, label in ((EscrowClient, "_slot", "read the trade"), (EscrowClient, "_send", "send"),
+                               (parse, "amount", "parse the amount")):
+        original = getattr(owner, name)
+
+        def spy(*args, _original=original, _label=label, **kwargs):
+            seen.append(_label)
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, spy)
+
+    document = cli.json("trade", "release", trade_id, *(["--amount", amount] if amount else []))
+
+    before_sending = seen[:seen.index("send")]
+    assert before_sending == ["read the trade"] + (["parse the amount"] if amount else [])
+    assert document["trade"]["held"]["value"] == ("0" if amount is None else "0.6")
+
+
 def test_deliver_then_anyone_applies_the_timeout_which_pays_the_seller(cli: Cli, deployed_anvil: Chain) -> None:
     trade_id = cli.create("dev2", "1", "--release-window", "1d")
     delivered = cli.ok("trade", "deliver", trade_id, account="dev2")
