@@ -61,9 +61,27 @@ def network(name: str) -> Network:
 
 
 # -- the embedded chain -----------------------------------------------------------------------------
+#: The distributions the embedded chain needs, by the module they provide: the ``embedded`` extra.
+EMBEDDED_MODULES = {"eth_tester": "eth-tester", "eth": "py-evm"}
+
+
+def check_embedded() -> None:
+    """Raise :class:`~p2pescrow.errors.MissingExtra` (one line naming ``pip install
+    'p2pescrow[embedded]'``) unless the embedded chain's packages are installed."""
+    from importlib.util import find_spec
+
+    missing = [dist for module, dist in EMBEDDED_MODULES.items() if find_spec(module) is None]
+    if missing:
+        from .errors import MissingExtra
+
+        raise MissingExtra("the embedded chain", "embedded", ", ".join(missing))
+
+
 def embedded_tester() -> Any:
     """A fresh in-process py-evm chain (``EthereumTester``) with ten funded accounts, its gas
-    estimator replaced by :func:`_quick_gas_estimate`. Needs the ``dev`` extra (eth-tester)."""
+    estimator replaced by :func:`_quick_gas_estimate`. Needs the ``embedded`` extra
+    (``eth-tester[py-evm]``): without it, :class:`~p2pescrow.errors.MissingExtra`."""
+    check_embedded()
     from eth_tester import EthereumTester, PyEVMBackend
 
     tester = EthereumTester(PyEVMBackend())
@@ -136,6 +154,6 @@ def _quick_gas_estimate(state: Any, transaction: Any) -> int:
 
 
 __all__ = [
-    "async_web3_for", "embedded_async_web3", "embedded_tester", "embedded_web3", "is_websocket", "network",
-    "provider_url", "sync_twin", "tester_of", "web3_for",
+    "EMBEDDED_MODULES", "async_web3_for", "check_embedded", "embedded_async_web3", "embedded_tester", "embedded_web3",
+    "is_websocket", "network", "provider_url", "sync_twin", "tester_of", "web3_for",
 ]

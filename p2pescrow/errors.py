@@ -35,6 +35,7 @@ __all__ = [
     "InsufficientFunds",
     "InvalidAddress",
     "InvalidAmount",
+    "MissingExtra",
     "NetworkError",
     "NodeUnreachable",
     "NonceConflict",
@@ -113,6 +114,16 @@ class ConfigError(P2PEscrowError):
     """The user's configuration (networks, deployments) is missing or inconsistent."""
 
     exit_code = EXIT_INPUT
+
+
+class MissingExtra(ConfigError):
+    """A feature needs an optional part of the package that is not installed (an extra of
+    ``pip install 'p2pescrow[...]'``): the message names the install command."""
+
+    def __init__(self, feature: str, extra: str, missing: str) -> None:
+        self.feature, self.extra, self.missing = feature, extra, missing
+        self.command = f"pip install 'p2pescrow[{extra}]'"
+        super().__init__(f"{feature} needs the '{extra}' extra (missing: {missing}): {self.command}")
 
 
 class AccountError(P2PEscrowError):

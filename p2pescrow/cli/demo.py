@@ -5,7 +5,7 @@ Everything goes through the SDK (:class:`~p2pescrow.clients.sync.EscrowClient` o
 py-evm chain, and two peers (Alice and Bob) and an arbiter (Carol) run a happy trade, a dispute
 ruled with a split, a settlement and a timeout; then Dave, a seller with a fresh key, signs an offer
 that Erin fills. Both rate, and the final reputation table closes the run. Every figure printed is
-read back from the chain. Needs the ``dev`` extra (eth-tester); takes a few seconds.
+read back from the chain. Needs the ``embedded`` extra (eth-tester); takes a few seconds.
 """
 
 from __future__ import annotations

@@ -95,7 +95,7 @@ class AsyncEscrowClient(ClientBase):
     async def embedded(cls, *, platform_fee_bps: int = 25, **options: Any) -> AsyncEscrowClient:
         """An in-process py-evm chain with ten funded dev accounts and the contracts deployed, over
         web3's AsyncEthereumTesterProvider (as :meth:`EscrowClient.embedded`; the deployment itself
-        runs on the sync path, in-process)."""
+        runs on the sync path, in-process). Needs the ``embedded`` extra, as the sync one does."""
         tester = chains.embedded_tester()
         sync_w3 = chains.embedded_web3(tester)
         accounts = [checksum(a) for a in sync_w3.eth.accounts]

@@ -97,7 +97,8 @@ class EscrowClient(ClientBase):
         """An in-process py-evm chain with ten funded dev accounts and the contracts deployed.
 
         Account 0 deploys and owns the contracts and receives platform fees; the client acts as
-        account 0 until :meth:`as_account`. Needs the ``dev`` extra (eth-tester)."""
+        account 0 until :meth:`as_account`. Needs the ``embedded`` extra (``pip install 'p2pescrow[embedded]'``):
+        without it, :class:`~p2pescrow.errors.MissingExtra` names that command."""
         tester = chains.embedded_tester()
         w3 = chains.embedded_web3(tester)
         accounts = [checksum(a) for a in w3.eth.accounts]
