@@ -18,9 +18,11 @@ from eth_account import Account
 from web3 import Web3
 
 from p2pescrow import EscrowClient
+from p2pescrow.accounts import DEV_ADDRESSES
 from p2pescrow.cli.render import trade_document
 from p2pescrow.deployments import Registry
 from p2pescrow.node.process import start_node
+from p2pescrow.transport.nonces import NONCES
 
 pytestmark = pytest.mark.anvil
 
@@ -74,6 +76,8 @@ class Deployed:
 @pytest.fixture
 def deployed(home: Path) -> Iterator[Deployed]:
     """An Anvil with the contracts recorded in ``home`` and one funded trade (dev1 buys from dev2)."""
+    for address in DEV_ADDRESSES:  # each test's Anvil is a fresh chain 31337: count nonces afresh
+        NONCES.release((31337, address))
     with start_node("anvil", chain_id=31337) as node:
         w3 = Web3(Web3.HTTPProvider(node.url))
         deployer = Account.from_key(node.accounts[0].private_key)
