@@ -21,7 +21,8 @@ from typing import Any, Protocol
 
 from eth_utils import keccak
 
-from .bindings import ERC20_ABI, TRADE_CREATED
+from .bindings import ERC20_ABI
+from .core import queries
 from .core.codec import (
     Codec,
     escrow_codec,
@@ -127,10 +128,9 @@ class EscrowReader:
         return info
 
     # -- trades ---------------------------------------------------------------------------------------
-    def _created(self, topics: list[Any], head: int) -> Iterable[tuple[str, Terms]]:
-        """(trade id, terms) of each TradeCreated log matching ``topics``, oldest first (cached)."""
-        params = {"address": self.deployment.escrow, "topics": topics}
-        for log in self.rpc.get_logs(params, self.deployment.block, head):
+    def _created(self, query: dict[str, Any], head: int) -> Iterable[tuple[str, Terms]]:
+        """(trade id, terms) of each TradeCreated log ``query`` finds, oldest first (cached)."""
+        for log in self.rpc.get_logs(query, self.deployment.block, head):
             event = self._escrow.decode_log(log)
             if event is None or event.name != "TradeCreated":
                 continue
@@ -145,10 +145,10 @@ class EscrowReader:
         key = normalise_id(trade_id_)
         if key in self._terms:
             return self._terms[key]
-        for _, terms in self._created([TRADE_CREATED, key], self._head()[0] if head is None else head):
+        query = queries.terms_query(self.deployment.escrow, key)
+        for _, terms in self._created(query, self._head()[0] if head is None else head):
             return terms
-        raise InputError(f"no trade {key} on this escrow (chain id {self.deployment.chain_id})",
-                         hint="check the trade id and the network")
+        raise queries.no_trade(self.deployment.chain_id, key)
 
     def _slots(self, keys: list[str]) -> tuple[list[tuple[int, int, int, int, int]], int, int]:
         """The escrow slots of ``keys`` and the latest block's number and time, in one round trip."""
@@ -171,13 +171,9 @@ class EscrowReader:
         """Trades of this escrow, filtered by party (buyer or seller), state and token (as
         ``EscrowClient.trades``); the states of all of them are read in one round trip."""
         head = self._head()[0]
-        queries: list[list[Any]] = [[TRADE_CREATED]]
-        if party:
-            topic = "0x" + "00" * 12 + checksum(party)[2:].lower()
-            queries = [[TRADE_CREATED, None, topic], [TRADE_CREATED, None, None, topic]]
         found: dict[str, Terms] = {}
-        for topics in queries:
-            found.update(self._created(topics, head))
+        for query in queries.trades_queries(self.deployment.escrow, party):
+            found.update(self._created(query, head))
         token_address = self.token(token).address if token else None
         keys = [k for k, t in found.items() if token_address is None or t.token == token_address]
         if not keys:
