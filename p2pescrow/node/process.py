@@ -27,15 +27,12 @@ No web3 import here: the module stays cheap to import for a CLI.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -187,13 +184,18 @@ def node_command(kind: NodeKind, binary: Path, port: int, chain_id: int, mnemoni
 
 
 def rpc(url: str, method: str, params: Sequence[object] = (), timeout: float = 1.0) -> object:
-    """One JSON-RPC call over HTTP without web3; None if the node does not answer or errs."""
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}).encode()
-    request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
+    """One JSON-RPC call without web3 (:class:`~p2pescrow.transport.rpc.RpcClient`), as a probe:
+    None if the node does not answer or errs."""
+    from ..errors import P2PEscrowError
+    from ..transport.rpc import RpcClient
+
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return json.loads(response.read()).get("result")
-    except (OSError, ValueError, AttributeError, urllib.error.URLError):
+        client = RpcClient(url, timeout=timeout)
+        try:
+            return client.request(method, params)
+        finally:
+            client.close()
+    except (P2PEscrowError, ValueError, AttributeError, TypeError):
         return None
 
 
