@@ -21,7 +21,9 @@ from eth_utils import keccak
 
 from .. import bindings
 from ..core import offers as offer_core
+from ..core import queries
 from ..core.codec import Codec, escrow_codec
+from ..core.funding import ALLOWANCE, APPROVE, PERMIT, FundingPlan, allowance_override, refused_anyway
 from ..core.permit import PERMIT_LIFETIME, sign_permit
 from ..core.terms import DAY, bytes32, checksum, new_terms, normalise_id
 from ..core.trades import trade_from_slot, trade_id
@@ -87,6 +89,13 @@ class ClientBase:
         #: the node took it.
         self.before_send: Callable[[Call, Preview], None] | None = None
         self.on_sent: Callable[[str], None] | None = None
+        #: ``on_plan(plan)`` runs once a token payment is decided and checked, before anything is
+        #: sent (the approval included): a :class:`~p2pescrow.core.funding.FundingPlan` saying
+        #: whether an approval goes first (the CLI's preview says so; raise to stop).
+        self.on_plan: Callable[[FundingPlan], None] | None = None
+        #: Whether the node takes eth_call state overrides (the embedded chain does not; a node that
+        #: refuses the parameter once is not asked again).
+        self._overrides = chain is None
         self._terms_cache: dict[str, Terms] = {}
         self._tokens: dict[str, TokenInfo] = {ZERO_ADDRESS: ETH_TOKEN}
 
@@ -201,6 +210,33 @@ class ClientBase:
             raise InputError(f"token {token} does not support EIP-2612 permits")
         return False
 
+    # -- token payments: checked before the approval ------------------------------------------------
+    def _planned(self, info: TokenInfo, amount: int, allowance: int, method: str, checked: bool) -> FundingPlan:
+        plan = FundingPlan(info, amount, allowance, method, checked)
+        if self.on_plan is not None:
+            self.on_plan(plan)
+        return plan
+
+    def _permit_plan(self, info: TokenInfo, amount: int) -> FundingPlan:
+        return self._planned(info, amount, 0, PERMIT, True)
+
+    def _approval_plan(self, info: TokenInfo, amount: int, allowance: int, checked: bool) -> FundingPlan:
+        return self._planned(info, amount, allowance, ALLOWANCE if allowance >= amount else APPROVE, checked)
+
+    def _eth_call_tx(self, call: Call) -> dict[str, Any]:
+        return {"from": self.address, "to": call.to, "data": call.data, "value": call.value}
+
+    def _allowance_override(self, token: str, amount: int) -> dict[str, Any] | None:
+        """The state override giving the escrow ``amount`` of this account's ``token``, or None
+        when the node takes no overrides."""
+        return allowance_override(token, self.address, self.deployment.escrow, amount) if self._overrides else None
+
+    @staticmethod
+    def _refused_anyway(exc: BaseException, override_took: bool) -> bool:
+        """A funding call simulated before the approval reverted with ``exc``: whether the approval
+        would not change that (see :func:`p2pescrow.core.funding.refused_anyway`)."""
+        return refused_anyway(type(exc).__name__, override_took)
+
     def _permit_arg(self, domain: tuple[Any, ...], nonce: int, amount: int, now: int) -> tuple[int, int, bytes, bytes]:
         return sign_permit(self.tx.signer, domain, owner=self.address, spender=self.deployment.escrow,
                            value=amount, nonce=nonce, deadline=now + PERMIT_LIFETIME)
@@ -249,11 +285,10 @@ class ClientBase:
         return bytes.fromhex(normalise_id(value)[2:])
 
     def _terms_query(self, key: str) -> dict[str, Any]:
-        return {"address": self.deployment.escrow, "topics": [bindings.TRADE_CREATED, key]}
+        return queries.terms_query(self.deployment.escrow, key)
 
     def _no_trade(self, key: str) -> InputError:
-        return InputError(f"no trade {key} on this escrow (chain id {self.deployment.chain_id})",
-                          hint="check the trade id and the network")
+        return queries.no_trade(self.deployment.chain_id, key)
 
     def _learn_terms(self, log: Any) -> str | None:
         """Cache the terms a TradeCreated ``log`` carries; its trade id (None: not TradeCreated)."""
@@ -265,11 +300,7 @@ class ClientBase:
 
     def _trades_queries(self, party: str | None) -> list[dict[str, Any]]:
         """The TradeCreated log queries of :meth:`trades`: all, or the party as buyer and as seller."""
-        queries: list[list[Any]] = [[bindings.TRADE_CREATED]]
-        if party:
-            topic = "0x" + "00" * 12 + checksum(party)[2:].lower()
-            queries = [[bindings.TRADE_CREATED, None, topic], [bindings.TRADE_CREATED, None, None, topic]]
-        return [{"address": self.deployment.escrow, "topics": topics} for topics in queries]
+        return queries.trades_queries(self.deployment.escrow, party)
 
     def _history_queries(self, key: str) -> list[tuple[Any, dict[str, Any]]]:
         """(contract, log query) pairs of :meth:`history`: the escrow's events with the id first,

@@ -30,7 +30,7 @@ from ..core.codec import Codec, escrow_codec, reputation_codec, reputation_from_
 from ..core.terms import DAY, bytes32, checksum, new_terms, normalise_id, offer_terms
 from ..deployments import Deployment, Registry
 from ..deployments import deploy as deploy_contracts
-from ..errors import ContractError
+from ..errors import ContractError, NetworkError, P2PEscrowError
 from ..models import ReputationRecord, Terms, TokenInfo, Trade, TradeState
 from ..transport.aio import AsyncTransactor
 from ..transport.logs import async_get_logs
@@ -207,20 +207,64 @@ class AsyncEscrowClient(ClientBase):
         await self._check_can_pay(terms)
         if payment == PAY_ETH:
             return TradeResult(key, await self._act("createAndFund", terms.as_tuple(), value=terms.amount))
-        permit_arg = await self._permit(terms.token, terms.amount, permit)
-        if permit_arg is not None:
-            return TradeResult(key, await self._act("createAndFundWithPermit", terms.as_tuple(), permit_arg))
-        await self._approve(terms.token, terms.amount)
-        return TradeResult(key, await self._act("createAndFund", terms.as_tuple()))
+        return TradeResult(key, await self._pay_tokens(terms, "createAndFund", [terms.as_tuple()],
+                                                       "createAndFundWithPermit", permit))
 
     async def fund(self, trade_id_: str) -> TxResult:
-        """Fund a trade created earlier (buyer only)."""
+        """Fund a trade created earlier (buyer only; ERC-20: an approval of exactly the amount)."""
         terms = await self.terms(trade_id_)
         await self._check_can_pay(terms)
         if terms.is_eth:
             return await self._act("fund", terms.as_tuple(), value=terms.amount)
-        await self._approve(terms.token, terms.amount)
-        return await self._act("fund", terms.as_tuple())
+        return await self._pay_tokens(terms, "fund", [terms.as_tuple()], None, False)
+
+    async def _pay_tokens(self, terms: Terms, fn: str, args: list[Any], permit_fn: str | None,
+                          permit: bool | None) -> TxResult:
+        """Pay ``terms.amount`` tokens with ``fn(*args)``: as the sync twin, everything checked before
+        the approval."""
+        info = await self.token(terms.token)
+        permit_arg = await self._permit(terms.token, terms.amount, permit) if permit_fn else None
+        if permit_fn and permit_arg is not None:
+            self._permit_plan(info, terms.amount)
+            return await self._act(permit_fn, *args, permit_arg)
+        call = self._call(fn, args)
+        allowance = await self._allowance(terms.token)
+        checked = allowance >= terms.amount or await self._check_funding(call, terms.token, terms.amount)
+        if self._approval_plan(info, terms.amount, allowance, checked).approve_first:
+            await self._send(self._approve_call(terms.token, terms.amount))
+        return await self._send(call)
+
+    async def _allowance(self, token: str, override: dict[str, Any] | None = None) -> int:
+        """The escrow's allowance from this account (under a state override, when given)."""
+        tx = self._view_tx(token, erc20_codec(), "allowance", self.address, self.deployment.escrow)
+        return int(erc20_codec().decode_output("allowance", await self._eth_call(tx, override)))
+
+    async def _eth_call(self, tx: dict[str, Any], override: dict[str, Any] | None = None) -> bytes:
+        try:
+            if override is None:
+                return bytes(await self.w3.eth.call(tx, "latest"))  # type: ignore[arg-type]
+            return bytes(await self.w3.eth.call(tx, "latest", override))  # type: ignore[arg-type]
+        except Exception as exc:  # noqa: BLE001
+            raise translate(exc, self.url) from None
+
+    async def _check_funding(self, call: Call, token: str, amount: int) -> bool:
+        """The funding ``call`` simulated before the approval (see the sync twin)."""
+        override = self._allowance_override(token, amount)
+        try:
+            await self._eth_call(self._eth_call_tx(call), override)
+            return True
+        except ContractError as exc:
+            took = override is not None and await self._allowance(token, override) == amount
+            if self._refused_anyway(exc, took):
+                raise
+            return False
+        except NetworkError:
+            raise
+        except P2PEscrowError:
+            if override is None:
+                raise
+            self._overrides = False  # the node refused the override parameter: simulate without it
+            return await self._check_funding(call, token, amount)
 
     async def _check_can_pay(self, terms: Terms) -> None:
         """The buyer holds the trade's tokens (ETH: checked by the transaction path, see the sync twin)."""
@@ -228,13 +272,6 @@ class AsyncEscrowClient(ClientBase):
             return
         info, balance = await asyncio.gather(self.token(terms.token), self.balance(terms.token))
         check_can_pay(info, terms.amount, balance)
-
-    async def _approve(self, token: str, amount: int) -> None:
-        """Approve exactly what is needed, never more (and nothing if the allowance covers it)."""
-        allowance = await self._view(token, erc20_codec(), "allowance", self.address, self.deployment.escrow)
-        if int(allowance) >= amount:
-            return
-        await self._send(self._approve_call(token, amount))
 
     async def _permit(self, token: str, amount: int, wanted: bool | None) -> tuple[int, int, bytes, bytes] | None:
         """A signed permit, or None to approve instead (``nonces`` and ``eip712Domain`` read once each)."""
@@ -371,12 +408,8 @@ class AsyncEscrowClient(ClientBase):
         if terms.is_eth:
             return TradeResult(key, await self._act("fillOffer", offer.as_tuple(), signed.signature,
                                                     value=terms.amount))
-        permit_arg = await self._permit(terms.token, terms.amount, permit)
-        if permit_arg is not None:
-            return TradeResult(key, await self._act("fillOfferWithPermit", offer.as_tuple(), signed.signature,
-                                                    permit_arg))
-        await self._approve(terms.token, terms.amount)
-        return TradeResult(key, await self._act("fillOffer", offer.as_tuple(), signed.signature))
+        return TradeResult(key, await self._pay_tokens(terms, "fillOffer", [offer.as_tuple(), signed.signature],
+                                                       "fillOfferWithPermit", permit))
 
     async def revoke_offer(self, nonce: int) -> TxResult:
         """Revoke an offer nonce: no offer signed with it can be filled any more."""

@@ -36,7 +36,7 @@ from ..core.codec import Codec, escrow_codec, reputation_codec, reputation_from_
 from ..core.terms import DAY, bytes32, checksum, new_terms, normalise_id, offer_terms
 from ..deployments import Deployment, Registry
 from ..deployments import deploy as deploy_contracts
-from ..errors import ContractError
+from ..errors import ContractError, NetworkError, P2PEscrowError
 from ..models import ReputationRecord, Terms, TokenInfo, Trade, TradeState
 from ..transport.logs import get_logs
 from ..transport.reverts import translate
@@ -209,20 +209,69 @@ class EscrowClient(ClientBase):
         self._check_can_pay(terms)
         if payment == PAY_ETH:
             return TradeResult(key, self._act("createAndFund", terms.as_tuple(), value=terms.amount))
-        permit_arg = self._permit(terms.token, terms.amount, permit)
-        if permit_arg is not None:
-            return TradeResult(key, self._act("createAndFundWithPermit", terms.as_tuple(), permit_arg))
-        self._approve(terms.token, terms.amount)
-        return TradeResult(key, self._act("createAndFund", terms.as_tuple()))
+        return TradeResult(key, self._pay_tokens(terms, "createAndFund", [terms.as_tuple()],
+                                                 "createAndFundWithPermit", permit))
 
     def fund(self, trade_id_: str) -> TxResult:
-        """Fund a trade created earlier (buyer only)."""
+        """Fund a trade created earlier (buyer only; ERC-20: an approval of exactly the amount)."""
         terms = self.terms(trade_id_)
         self._check_can_pay(terms)
         if terms.is_eth:
             return self._act("fund", terms.as_tuple(), value=terms.amount)
-        self._approve(terms.token, terms.amount)
-        return self._act("fund", terms.as_tuple())
+        return self._pay_tokens(terms, "fund", [terms.as_tuple()], None, False)
+
+    def _pay_tokens(self, terms: Terms, fn: str, args: list[Any], permit_fn: str | None,
+                    permit: bool | None) -> TxResult:
+        """Send the escrow call ``fn(*args)`` that takes ``terms.amount`` tokens from this account:
+        with a permit (``permit_fn``, when there is one and the token has EIP-2612), else with the
+        allowance, approving exactly the amount first when it falls short. Everything that can be
+        checked is checked before the approval (:meth:`_check_funding`); the plan goes to ``on_plan``."""
+        info = self.token(terms.token)
+        permit_arg = self._permit(terms.token, terms.amount, permit) if permit_fn else None
+        if permit_fn and permit_arg is not None:
+            self._permit_plan(info, terms.amount)
+            return self._act(permit_fn, *args, permit_arg)
+        call = self._call(fn, args)
+        allowance = self._allowance(terms.token)
+        checked = allowance >= terms.amount or self._check_funding(call, terms.token, terms.amount)
+        if self._approval_plan(info, terms.amount, allowance, checked).approve_first:
+            self._send(self._approve_call(terms.token, terms.amount))
+        return self._send(call)
+
+    def _allowance(self, token: str, override: dict[str, Any] | None = None) -> int:
+        """The escrow's allowance from this account (under a state override, when given)."""
+        tx = self._view_tx(token, erc20_codec(), "allowance", self.address, self.deployment.escrow)
+        return int(erc20_codec().decode_output("allowance", self._eth_call(tx, override)))
+
+    def _eth_call(self, tx: dict[str, Any], override: dict[str, Any] | None = None) -> bytes:
+        try:
+            if override is None:
+                return bytes(self.w3.eth.call(tx, "latest"))  # type: ignore[arg-type]
+            return bytes(self.w3.eth.call(tx, "latest", override))  # type: ignore[arg-type]
+        except Exception as exc:  # noqa: BLE001
+            raise translate(exc, self.url) from None
+
+    def _check_funding(self, call: Call, token: str, amount: int) -> bool:
+        """Simulate the funding ``call`` before the approval, the escrow given the allowance by a
+        state override where the node takes one. A refusal the approval would not change raises its
+        typed error (nothing sent); True when the call passes, False when the node cannot tell
+        before the approval is mined (see :mod:`p2pescrow.core.funding`)."""
+        override = self._allowance_override(token, amount)
+        try:
+            self._eth_call(self._eth_call_tx(call), override)
+            return True
+        except ContractError as exc:
+            took = override is not None and self._allowance(token, override) == amount
+            if self._refused_anyway(exc, took):
+                raise
+            return False
+        except NetworkError:
+            raise
+        except P2PEscrowError:
+            if override is None:
+                raise
+            self._overrides = False  # the node refused the override parameter: simulate without it
+            return self._check_funding(call, token, amount)
 
     def _check_can_pay(self, terms: Terms) -> None:
         """The buyer holds the trade's tokens, or :class:`InsufficientFunds` before anything is sent.
@@ -231,13 +280,6 @@ class EscrowClient(ClientBase):
         if terms.is_eth:
             return
         check_can_pay(self.token(terms.token), terms.amount, self.balance(terms.token))
-
-    def _approve(self, token: str, amount: int) -> None:
-        """Approve exactly what is needed, never more (and nothing if the allowance covers it)."""
-        allowance = self._view(token, erc20_codec(), "allowance", self.address, self.deployment.escrow)
-        if int(allowance) >= amount:
-            return
-        self._send(self._approve_call(token, amount))
 
     def _permit(self, token: str, amount: int, wanted: bool | None) -> tuple[int, int, bytes, bytes] | None:
         """A signed EIP-2612 permit for ``amount``, or None to approve instead. The token's
@@ -370,11 +412,8 @@ class EscrowClient(ClientBase):
         self._check_can_pay(terms)
         if terms.is_eth:
             return TradeResult(key, self._act("fillOffer", offer.as_tuple(), signed.signature, value=terms.amount))
-        permit_arg = self._permit(terms.token, terms.amount, permit)
-        if permit_arg is not None:
-            return TradeResult(key, self._act("fillOfferWithPermit", offer.as_tuple(), signed.signature, permit_arg))
-        self._approve(terms.token, terms.amount)
-        return TradeResult(key, self._act("fillOffer", offer.as_tuple(), signed.signature))
+        return TradeResult(key, self._pay_tokens(terms, "fillOffer", [offer.as_tuple(), signed.signature],
+                                                 "fillOfferWithPermit", permit))
 
     def revoke_offer(self, nonce: int) -> TxResult:
         """Revoke an offer nonce: no offer signed with it can be filled any more."""

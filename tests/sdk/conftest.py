@@ -16,4 +16,5 @@ from support.harness import (  # noqa: F401 - fixtures
     ganache,
     isolated_home,
     node,
+    real_node,
 )
