@@ -25,7 +25,9 @@ so with the numbers).
 
 from __future__ import annotations
 
+import itertools
 import time
+import weakref
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
@@ -256,8 +258,12 @@ class BaseTransactor:
         return NodeId(int(self._chain_id), self.genesis)
 
     @property
-    def _nonce_key(self) -> tuple[int, str, str]:
-        return (int(self._chain_id or 0), self.genesis or "", self.address)
+    def _nonce_key(self) -> tuple[int, str, str, str]:
+        """The nonce manager's key: the node's identity, the endpoint and the account. The endpoint
+        is there because identity is not enough for dev chains: two Anvils started in the same
+        second with the same settings have the same genesis block, and a test suite starts them
+        that fast; a nonce counted on one must never be taken to the other."""
+        return (int(self._chain_id or 0), self.genesis or "", _endpoint(self.w3, self.url), self.address)
 
     def _node_steps(self) -> Steps:
         """eth_chainId (the node must serve the chain the transactions are signed for) and the
@@ -684,6 +690,24 @@ class BaseTransactor:
         if is_connection_failure(exc):
             return NodeUnreachable(self.url, type(exc).__name__, tx_hash=tx_hash)
         return translate(exc, self.url)
+
+
+_IN_PROCESS: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+_IN_PROCESS_COUNT = itertools.count(1)
+
+
+def _endpoint(w3: Any, url: str) -> str:
+    """Where requests go: the URL, or for an in-process chain (no URL) one name per ``Web3`` object,
+    since every embedded chain has the same genesis block."""
+    if url and url != "embedded":
+        return url
+    try:
+        found = _IN_PROCESS.get(w3)
+        if found is None:
+            found = _IN_PROCESS[w3] = f"in-process-{next(_IN_PROCESS_COUNT)}"
+        return found
+    except TypeError:  # not weakly referenceable
+        return f"in-process-object-{id(w3)}"
 
 
 def _checksum(address: str) -> str:

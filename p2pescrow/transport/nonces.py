@@ -1,7 +1,8 @@
 """Nonces per (node, account), so concurrent sends from threads or tasks never collide.
 
-A key is ``(chain id, genesis block hash, address)``: two nodes that share a chain id (every fresh
-Anvil is 31337) are two keys, so a nonce counted on one is never carried to the other.
+A key is ``(chain id, genesis block hash, endpoint, address)``: two nodes that share a chain id (every
+fresh Anvil is 31337) are two keys, so a nonce counted on one is never carried to the other, not
+even when they were started in the same second (same genesis block) on two ports.
 """
 
 from __future__ import annotations

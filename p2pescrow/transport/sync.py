@@ -35,7 +35,6 @@ from ._base import (
     Sleep,
     Steps,
     TxResult,
-    _conflict_notice,
     check_max_cost,
     check_value,
     deep_enough,
@@ -195,5 +194,5 @@ def iter_one(step: Any) -> Steps:
 
 
 __all__ = ["DEFAULT_TIMEOUT", "DEFAULT_TIP", "GAS_MARGIN", "NONCE_CONFLICT_RETRIES", "SEND_RETRIES", "Call",
-           "Event", "NodeId", "Preview", "Signer", "Transactor", "TxResult", "_conflict_notice",
-           "check_max_cost", "check_value", "decode_events", "deep_enough", "priced", "signer_address"]
+           "Event", "NodeId", "Preview", "Signer", "Transactor", "TxResult", "check_max_cost", "check_value",
+           "decode_events", "deep_enough", "priced", "signer_address"]

@@ -105,6 +105,28 @@ def test_a_nonce_counted_on_one_node_is_not_carried_to_a_fresh_twin(twins, tmp_p
     assert Web3(Web3.HTTPProvider(first.url)).eth.get_transaction_count(payer.address) == 4
 
 
+def test_nodes_started_in_the_same_second_do_not_share_nonces_either(error_log, tmp_path):
+    """Same settings, same second: the same genesis block, so the same identity. The nonce manager
+    keys on the endpoint too: a count made on the first never reaches the second (a test suite
+    starts its nodes that fast; this is how its bench waited 120 s)."""
+    journal, nonces = Journal(tmp_path / "journal"), NonceManager()
+    payee = Account.create().address
+    with start_node("anvil") as first, start_node("anvil") as second:
+        for node in (first, second):
+            for account in node.accounts:
+                error_log.add_key(account.private_key)
+        payer = Account.from_key(first.accounts[6].private_key)
+        on_first = transactor(first, payer, journal, nonces)
+        for wei in (1, 2):
+            on_first.send(Call(payee, "0x", wei, "pay"))
+        on_second = transactor(second, payer, journal, nonces, timeout=5)
+        result = on_second.send(Call(payee, "0x", 3, "pay on the other node"))
+        same_genesis = on_first.node == on_second.node
+        assert Web3(Web3.HTTPProvider(second.url)).eth.get_transaction(result.tx_hash)["nonce"] == 0
+    if not same_genesis:
+        pytest.skip("the two nodes started in different seconds: nothing shared to begin with")
+
+
 def test_entries_written_under_the_chain_id_alone_are_still_read(twins, tmp_path):
     """An entry of the earlier layout (``journal/31337/<account>/...``, no genesis hash): a signed
     transaction the node never got. The next send finds it, rebroadcasts it (same bytes) and stops;

@@ -3,7 +3,7 @@ anything unusual (a refusal, a taken nonce, a transaction not seen mined) makes 
 
 from p2pescrow.transport.nonces import NonceManager
 
-KEY = (31337, "0x" + "ab" * 32, "0x" + "11" * 20)
+KEY = (31337, "0x" + "ab" * 32, "http://127.0.0.1:8545", "0x" + "11" * 20)  # chain, genesis, endpoint, account
 
 
 def asked_never() -> int:
@@ -46,7 +46,7 @@ def test_once_released_the_node_count_wins_when_it_is_ahead():
 
 def test_two_nodes_with_one_chain_id_keep_their_own_nonces():
     nonces = NonceManager()
-    other_node = (KEY[0], "0x" + "cd" * 32, KEY[2])
+    other_node = (KEY[0], "0x" + "cd" * 32, KEY[2], KEY[3])
     nonces.commit(KEY, 41)
     assert nonces.next(other_node, lambda: 0) == 0  # a fresh Anvil: its own count, not 42
 
@@ -54,5 +54,5 @@ def test_two_nodes_with_one_chain_id_keep_their_own_nonces():
 def test_releasing_by_chain_id_and_address_forgets_every_node_of_that_chain():
     nonces = NonceManager()
     nonces.commit(KEY, 41)
-    nonces.release((KEY[0], KEY[2]))
+    nonces.release((KEY[0], KEY[3]))
     assert nonces.cached(KEY) is None
