@@ -489,6 +489,12 @@ class BaseTransactor:
             return []
         return self.journal.entries(self.node.chain_id, account, genesis=self.node.genesis)
 
+    def _journal_find(self, tx_hash: str) -> Entry | None:
+        """The journal entry of ``tx_hash`` on this node (or under its chain id alone), if any."""
+        if self.journal is None:
+            return None
+        return self.journal.find(tx_hash, self.node.chain_id, self.node.genesis)
+
     def _status_steps(self, entry: Entry) -> Steps:
         """``mined``, ``pending``, ``replaced`` (its nonce was used by another one) or ``dropped``
         (the node lost it; the nonce is free)."""

@@ -97,6 +97,10 @@ class AsyncTransactor(BaseTransactor):
         await self.node_id()
         return self._journal_entries(account)
 
+    async def find(self, tx_hash: str) -> Entry | None:
+        await self.node_id()
+        return self._journal_find(tx_hash)
+
     async def status(self, entry: Entry) -> str:
         return await self._run(self._status_steps(entry))  # type: ignore[no-any-return]
 

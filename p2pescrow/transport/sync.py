@@ -160,9 +160,7 @@ class Transactor(BaseTransactor):
     def find(self, tx_hash: str) -> Entry | None:
         """The journal entry of ``tx_hash`` on this node, if any."""
         self.node_id()
-        if self.journal is None:
-            return None
-        return self.journal.find(tx_hash, self.node.chain_id, self.node.genesis)
+        return self._journal_find(tx_hash)
 
     def status(self, entry: Entry) -> str:
         """What became of a journaled transaction: ``mined``, ``pending``, ``replaced`` (its nonce
