@@ -72,6 +72,12 @@ class RpcClient:
             path += "?" + self._parts.query
         payload = json.dumps(body).encode()
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if self._parts.username is not None:  # https://user:secret@host/ (as web3's HTTP provider takes it)
+            from base64 import b64encode
+            from urllib.parse import unquote
+
+            secret = f"{unquote(self._parts.username)}:{unquote(self._parts.password or '')}"
+            headers["Authorization"] = "Basic " + b64encode(secret.encode()).decode()
         for attempt in (1, 2):  # a kept-alive connection the server closed meanwhile: once more, anew
             try:
                 connection = self._connect()

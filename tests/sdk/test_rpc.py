@@ -19,16 +19,18 @@ Answer = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 @pytest.fixture
-def scripted_node() -> Iterator[tuple[str, list[Any], list[Answer]]]:
+def scripted_node() -> Iterator[tuple[str, list[Any], list[Answer], list[str | None]]]:
     """A JSON-RPC server on a free port: ``answers[0]`` answers each request; every body received
     is recorded."""
     received: list[Any] = []
+    authorizations: list[str | None] = []
     answers: list[Answer] = [lambda request: {"result": None}]
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             received.append(body)
+            authorizations.append(self.headers.get("Authorization"))
             requests = body if isinstance(body, list) else [body]
             replies = [{"jsonrpc": "2.0", "id": r["id"], **answers[0](r)} for r in requests]
             data = json.dumps(list(reversed(replies)) if isinstance(body, list) else replies[0]).encode()
@@ -45,7 +47,7 @@ def scripted_node() -> Iterator[tuple[str, list[Any], list[Answer]]]:
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", received, answers
+        yield f"http://127.0.0.1:{server.server_address[1]}", received, answers, authorizations
     finally:
         server.shutdown()
         server.server_close()
@@ -55,7 +57,7 @@ WRONG_STATE = "0x" + "ab" * 4  # an unknown selector: decoded as UnknownRevert w
 
 
 def test_a_batch_is_one_round_trip_and_results_come_back_in_request_order(scripted_node) -> None:
-    url, received, answers = scripted_node
+    url, received, answers, _ = scripted_node
     answers[0] = lambda request: {"result": request["method"]}
     rpc = RpcClient(url)
 
@@ -72,7 +74,7 @@ def test_a_batch_is_one_round_trip_and_results_come_back_in_request_order(script
                   "data": {"result": WRONG_STATE, "reason": None}}, id="ganache"),
 ])
 def test_a_reverted_call_raises_the_decoded_revert(scripted_node, error: dict[str, Any]) -> None:
-    url, _, answers = scripted_node
+    url, _, answers, _ = scripted_node
     answers[0] = lambda request: {"error": error}
 
     with pytest.raises(UnknownRevert) as raised:
@@ -83,7 +85,7 @@ def test_a_reverted_call_raises_the_decoded_revert(scripted_node, error: dict[st
 
 
 def test_a_refusal_that_is_no_revert_keeps_the_nodes_words(scripted_node) -> None:
-    url, _, answers = scripted_node
+    url, _, answers, _ = scripted_node
     answers[0] = lambda request: {"error": {"code": -32601, "message": "method not found"}}
 
     with pytest.raises(RpcError, match="the node refused the request: method not found"):
@@ -104,7 +106,7 @@ def test_only_http_urls_are_taken() -> None:
 
 
 def test_log_pages_shrink_when_the_provider_refuses_a_range(scripted_node) -> None:
-    url, received, answers = scripted_node
+    url, received, answers, _ = scripted_node
 
     def logs(request: dict[str, Any]) -> dict[str, Any]:
         query = request["params"][0]
@@ -121,3 +123,14 @@ def test_log_pages_shrink_when_the_provider_refuses_a_range(scripted_node) -> No
     first_accepted = next(i for i, size in enumerate(sizes) if size <= 100)
     assert all(size > 100 for size in sizes[:first_accepted])  # refused: halved each time
     assert first_accepted <= 8 and all(size <= 100 for size in sizes[first_accepted:])  # never again too big
+
+
+def test_credentials_in_the_url_are_sent_as_basic_auth(scripted_node) -> None:
+    url, _, answers, authorizations = scripted_node
+    answers[0] = lambda request: {"result": "0x7a69"}
+
+    with_credentials = url.replace("http://", "http://reader:s%40cret@")
+    assert RpcClient(with_credentials).request("eth_chainId") == "0x7a69"
+    assert RpcClient(url).request("eth_chainId") == "0x7a69"
+
+    assert authorizations == ["Basic cmVhZGVyOnNAY3JldA==", None]  # base64 of "reader:s@cret"
