@@ -156,14 +156,25 @@ def client(options: Options, *, hooks: bool = True, read_only: bool = False) -> 
 
 def reader(options: Options) -> Reads:
     """What read-only commands read through: an :class:`~p2pescrow.reader.EscrowReader` (plain
-    JSON-RPC, no web3: a read answers in a fraction of a second) acting as the viewer's address,
-    or, on the embedded chain, which exists only in this process, the SDK client itself."""
+    JSON-RPC, no web3: a read answers in a fraction of a second) acting as the viewer's address;
+    the SDK client itself on the embedded chain (it exists only in this process), over WebSocket,
+    and when a proxy is set for the URL."""
     net = network(options)
-    if net.rpc_url is None or not net.rpc_url.startswith(("http://", "https://")):
+    if net.rpc_url is None or not net.rpc_url.startswith(("http://", "https://")) or _proxied(net.rpc_url):
         return client(options, hooks=False, read_only=True)
     from ..reader import EscrowReader
 
     return EscrowReader.connect(net.rpc_url, viewer(options, net), expected_chain_id=net.chain_id)
+
+
+def _proxied(url: str) -> bool:
+    """Whether the environment names an HTTP proxy for ``url``'s scheme: the SDK's HTTP client
+    (requests) goes through it, the reader's plain one would not, so such reads take the SDK."""
+    import os
+
+    scheme = url.split(":", 1)[0].lower()
+    return any(os.environ.get(name) for name in (f"{scheme}_proxy", f"{scheme.upper()}_PROXY", "all_proxy",
+                                                  "ALL_PROXY"))
 
 
 def transactor(options: Options, account: Any = None) -> Transactor:
