@@ -103,6 +103,11 @@ def when(moment: datetime | None, now: datetime | None = None) -> str:
     return f"{moment.astimezone().strftime('%Y-%m-%d %H:%M %Z')} ({relative})"
 
 
+def line(text: str) -> None:
+    """One line of output as it happens (a stream, e.g. ``trade watch``; a document printed as is)."""
+    typer.echo(text)
+
+
 def progress(message: str, options: Options) -> None:
     """A progress line on stderr (never on stdout, which belongs to the result)."""
     if not options.json:

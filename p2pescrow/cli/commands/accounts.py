@@ -16,7 +16,7 @@ from ...errors import AccountError, InputError
 from .. import context
 from ..app import app, command
 from ..context import Options
-from ..render import emit, table
+from ..render import emit, progress, table
 
 accounts_app = typer.Typer(
     name="accounts", no_args_is_help=True,
@@ -124,8 +124,7 @@ def import_(ctx: typer.Context,
         phrase = _secret("Mnemonic")
         address = accounts.mnemonic_address(phrase, index)
     secret = _new_password(options, name)
-    if not options.json:  # the key derivation takes a moment
-        typer.echo(f"importing {address} as {name}", err=True)
+    progress(f"importing {address} as {name}", options)  # the key derivation takes a moment
     if private_key:
         accounts.import_private_key(name, key, secret)
     else:

@@ -17,7 +17,19 @@ from ...errors import InputError
 from .. import confirm, context, parse
 from ..app import app, command
 from ..context import client as connect
-from ..render import amount_document, emit, human, percent, progress, span, trade_result, tx_document, tx_lines, when
+from ..render import (
+    amount_document,
+    emit,
+    human,
+    line,
+    percent,
+    progress,
+    span,
+    trade_result,
+    tx_document,
+    tx_lines,
+    when,
+)
 
 if TYPE_CHECKING:
     from ...clients.sync import EscrowClient
@@ -147,7 +159,7 @@ def create(
     document = signed.to_json()
     summary, lines = _describe(signed, info, client.now())
     if out is None:
-        typer.echo(document)
+        line(document)
         progress(f"Signed an offer of {human(signed.offer.amount, info)} (nonce {signed.offer.nonce}); "
                  f"revoke it with `p2pescrow offer revoke {signed.offer.nonce}`.", options)
         return

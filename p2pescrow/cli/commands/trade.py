@@ -23,6 +23,7 @@ from ..render import (
     emit,
     event_text,
     human,
+    line,
     me,
     percent,
     plain,
@@ -425,7 +426,7 @@ def watch(
             if not options.json:
                 stamp = time.strftime("%H:%M:%S")
                 text = event_text(event.name, event.args, token_of(key))
-                typer.echo(f"{stamp}  {key[:10] if key else '-':<10}  {text}")
+                line(f"{stamp}  {key[:10] if key else '-':<10}  {text}")
     except KeyboardInterrupt:
         pass
     if options.json:
