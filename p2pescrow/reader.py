@@ -57,6 +57,10 @@ class Reads(Protocol):
     def now(self) -> datetime: ...
 
 
+#: Requests per JSON-RPC batch (hosted providers refuse larger ones; 100 is within every cap seen).
+BATCH = 100
+
+
 def _code_hash(code: str) -> str:
     return "0x" + keccak(hexstr=code or "0x").hex()
 
@@ -151,11 +155,13 @@ class EscrowReader:
         raise queries.no_trade(self.deployment.chain_id, key)
 
     def _slots(self, keys: list[str]) -> tuple[list[tuple[int, int, int, int, int]], int, int]:
-        """The escrow slots of ``keys`` and the latest block's number and time, in one round trip."""
+        """The escrow slots of ``keys`` and the latest block's number and time: one round trip per
+        :data:`BATCH` trades (providers cap the size of a batch)."""
         calls: list[tuple[str, list[Any]]] = [("eth_getBlockByNumber", ["latest", False])]
         calls += [("eth_call", [{"to": self.deployment.escrow, "data": self._escrow.encode_call("escrowOf", k)},
                                 "latest"]) for k in keys]
-        block, *answers = self.rpc.batch(calls)
+        block, *answers = [answer for start in range(0, len(calls), BATCH)
+                           for answer in self.rpc.batch(calls[start:start + BATCH])]
         slots = [slot_from_output(self._escrow.decode_output("escrowOf", a)) for a in answers]
         return slots, int(block["number"], 16), int(block["timestamp"], 16)
 
@@ -169,7 +175,7 @@ class EscrowReader:
     def trades(self, *, party: str | None = None, state: TradeState | None = None,
                token: str | None = None) -> list[Trade]:
         """Trades of this escrow, filtered by party (buyer or seller), state and token (as
-        ``EscrowClient.trades``); the states of all of them are read in one round trip."""
+        ``EscrowClient.trades``); their states are read in batches (:data:`BATCH` per round trip)."""
         head = self._head()[0]
         found: dict[str, Terms] = {}
         for query in queries.trades_queries(self.deployment.escrow, party):

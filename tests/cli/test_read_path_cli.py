@@ -44,3 +44,21 @@ def test_reader_and_sdk_show_the_same_trade(cli: Cli, deployed_anvil: Chain) -> 
     assert reader.trade(trade_id) == sdk.trade(trade_id)
     assert reader.trades(party=DEV["dev2"]) == sdk.trades(party=DEV["dev2"])
     assert reader.reputation(DEV["dev2"]) == sdk.reputation(DEV["dev2"])
+
+
+def test_trade_states_are_read_in_batches_a_provider_accepts(
+        cli: Cli, deployed_anvil: Chain, monkeypatch: pytest.MonkeyPatch) -> None:
+    import p2pescrow.reader
+
+    for amount in ("0.1", "0.2", "0.3"):
+        cli.create("dev4", amount, account="dev5")
+    monkeypatch.setattr(p2pescrow.reader, "BATCH", 2)
+    options = context.Options(network="local", rpc_url=deployed_anvil.url)
+    reader = context.reader(options)
+
+    listed = reader.trades(party=DEV["dev5"])
+
+    assert listed == context.client(options, hooks=False, read_only=True).trades(party=DEV["dev5"])
+    assert [t.amount for t in listed] == [10**17, 2 * 10**17, 3 * 10**17]
+    batches = [sent for sent in reader.rpc.sent if "eth_call" in sent]
+    assert batches == [("eth_getBlockByNumber", "eth_call"), ("eth_call", "eth_call")]  # 1 + 3 requests, 2 a batch
