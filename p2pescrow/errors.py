@@ -275,6 +275,14 @@ class ContractError(TransactionError):
                 setattr(self, name, value)
         super().__init__(self._message())
 
+    def explain(self, hint: str | None, message: str | None = None) -> None:
+        """Add what this refusal means for the trade at hand (the client computes it from the
+        trade): a ``hint``, and a ``message`` that replaces the raw one (amounts in token units)."""
+        if hint:
+            self.hint = hint
+        if message:
+            self.args = (message,)
+
     def _message(self) -> str:
         name = type(self).__name__
         internal = dict(zip(self._arg_names, getattr(self, "_arg_internal_types", ()), strict=False))

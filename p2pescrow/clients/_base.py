@@ -24,11 +24,12 @@ from ..core import offers as offer_core
 from ..core import queries
 from ..core.codec import Codec, escrow_codec
 from ..core.funding import ALLOWANCE, APPROVE, PERMIT, FundingPlan, allowance_override, refused_anyway
+from ..core.hints import check_term_bounds, invalid_part_message, not_rateable_hint, unauthorized_hint
 from ..core.permit import PERMIT_LIFETIME, sign_permit
 from ..core.terms import DAY, bytes32, checksum, new_terms, normalise_id
 from ..core.trades import trade_from_slot, trade_id
 from ..deployments import Deployment, NoDeployment, Registry, check_code_hashes
-from ..errors import InputError, P2PEscrowError, WrongChain, error_class
+from ..errors import ContractError, InputError, P2PEscrowError, WrongChain, error_class
 from ..models import (
     ETH_TOKEN,
     FLAG_RECORD_REPUTATION,
@@ -236,6 +237,30 @@ class ClientBase:
         """A funding call simulated before the approval reverted with ``exc``: whether the approval
         would not change that (see :func:`p2pescrow.core.funding.refused_anyway`)."""
         return refused_anyway(type(exc).__name__, override_took)
+
+    # -- refusals explained, bounds known without asking ----------------------------------------------
+    @staticmethod
+    def _check_bounds(options: dict[str, Any]) -> None:
+        """A create call's options against the contract's constant limits, before any request."""
+        check_term_bounds(**{"funding_window": DAY, **options})
+
+    @staticmethod
+    def _needs_trade(exc: ContractError) -> bool:
+        """Whether explaining ``exc`` needs the trade as it is now (one more read, on failure only)."""
+        return type(exc).__name__ == "NotRateable"
+
+    def _explain(self, exc: ContractError, fn: str, terms: Terms, info: TokenInfo, trade: Trade | None) -> None:
+        """Add to a refusal of ``fn`` on the trade with ``terms`` what it means here: who may act
+        (``Unauthorized``), the amounts in token units (``InvalidPart``), the cause (``NotRateable``)."""
+        name = type(exc).__name__
+        if name == "Unauthorized":
+            exc.explain(unauthorized_hint(fn, terms, self.address))
+        elif name == "InvalidPart":
+            message, hint = invalid_part_message(int(exc.requested), int(exc.held), info,  # type: ignore[attr-defined]
+                                                 exc.notice)
+            exc.explain(hint, message)
+        elif name == "NotRateable" and trade is not None:
+            exc.explain(not_rateable_hint(trade, self.address))
 
     def _permit_arg(self, domain: tuple[Any, ...], nonce: int, amount: int, now: int) -> tuple[int, int, bytes, bytes]:
         return sign_permit(self.tx.signer, domain, owner=self.address, spender=self.deployment.escrow,

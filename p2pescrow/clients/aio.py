@@ -27,6 +27,7 @@ from ..bindings import Event
 from ..core import offers as offer_core
 from ..core.checks import check_can_pay, check_offer_state, check_offer_target
 from ..core.codec import Codec, escrow_codec, reputation_codec, reputation_from_output, slot_from_output
+from ..core.hints import check_bps, check_platform_fee, check_term_bounds
 from ..core.terms import DAY, bytes32, checksum, new_terms, normalise_id, offer_terms
 from ..deployments import Deployment, Registry
 from ..deployments import deploy as deploy_contracts
@@ -172,6 +173,8 @@ class AsyncEscrowClient(ClientBase):
                           record_reputation: bool = True, terms: str | bytes | None = None,
                           salt: int | None = None) -> Terms:
         """The terms of a new trade (as :meth:`EscrowClient.build_terms`)."""
+        self._check_bounds({"arbiter": arbiter, "arbiter_fee_bps": arbiter_fee_bps, "funding_window": funding_window,
+                            "release_window": release_window, "arbitration_window": arbitration_window})
         info, fee = await asyncio.gather(self.token(token), self._platform_fee())
         return new_terms(self.address, info, fee, amount=amount, buyer=buyer,
                          seller=seller, arbiter=arbiter, arbiter_fee_bps=arbiter_fee_bps,
@@ -186,7 +189,9 @@ class AsyncEscrowClient(ClientBase):
     async def create(self, *, fund: bool = True, permit: bool | None = None, **terms_options: Any) -> TradeResult:
         """Create (and, as buyer, fund) a trade: as :meth:`EscrowClient.create`, ERC-20 funding
         with an EIP-2612 permit when the token has one (one transaction), else an exact approval.
-        The platform fee is the one last read, refreshed when the contract says it changed."""
+        The platform fee is the one last read, refreshed when the contract says it changed; the
+        contract's constant limits are checked before any request."""
+        self._check_bounds(terms_options)
         info = await self.token(terms_options.get("token"))
         fee = self._fee_seen if self._fee_seen is not None else await self._platform_fee()
         try:
@@ -213,10 +218,14 @@ class AsyncEscrowClient(ClientBase):
     async def fund(self, trade_id_: str) -> TxResult:
         """Fund a trade created earlier (buyer only; ERC-20: an approval of exactly the amount)."""
         terms = await self.terms(trade_id_)
-        await self._check_can_pay(terms)
-        if terms.is_eth:
-            return await self._act("fund", terms.as_tuple(), value=terms.amount)
-        return await self._pay_tokens(terms, "fund", [terms.as_tuple()], None, False)
+        try:
+            await self._check_can_pay(terms)
+            if terms.is_eth:
+                return await self._act("fund", terms.as_tuple(), value=terms.amount)
+            return await self._pay_tokens(terms, "fund", [terms.as_tuple()], None, False)
+        except ContractError as exc:
+            await self._explain_refusal(exc, "fund", trade_id_, terms)
+            raise
 
     async def _pay_tokens(self, terms: Terms, fn: str, args: list[Any], permit_fn: str | None,
                           permit: bool | None) -> TxResult:
@@ -294,15 +303,29 @@ class AsyncEscrowClient(ClientBase):
     async def release(self, trade_id_: str, amount: Decimal | str | int | None = None) -> TxResult:
         """Buyer: release everything held (default) or ``amount`` to the seller."""
         terms = await self.terms(trade_id_)
-        return await self._act("release", terms.as_tuple(), await self._amount(trade_id_, terms, amount))
+        return await self._on_trade("release", trade_id_, await self._amount(trade_id_, terms, amount), terms=terms)
 
     async def refund(self, trade_id_: str, amount: Decimal | str | int | None = None) -> TxResult:
         """Seller: refund everything held (default) or ``amount`` to the buyer."""
         terms = await self.terms(trade_id_)
-        return await self._act("refund", terms.as_tuple(), await self._amount(trade_id_, terms, amount))
+        return await self._on_trade("refund", trade_id_, await self._amount(trade_id_, terms, amount), terms=terms)
 
-    async def _on_trade(self, fn: str, trade_id_: str, *args: Any) -> TxResult:
-        return await self._act(fn, (await self.terms(trade_id_)).as_tuple(), *args)
+    async def _on_trade(self, fn: str, trade_id_: str, *args: Any, terms: Terms | None = None) -> TxResult:
+        """``fn(terms, *args)`` on a trade; a refusal is explained from the trade (see the sync twin)."""
+        terms = terms if terms is not None else await self.terms(trade_id_)
+        try:
+            return await self._act(fn, terms.as_tuple(), *args)
+        except ContractError as exc:
+            await self._explain_refusal(exc, fn, trade_id_, terms)
+            raise
+
+    async def _explain_refusal(self, exc: ContractError, fn: str, trade_id_: str, terms: Terms) -> None:
+        try:
+            info = await self.token(terms.token)
+            trade = await self.trade(trade_id_) if self._needs_trade(exc) else None
+        except P2PEscrowError:
+            return  # the refusal stands as the contract put it
+        self._explain(exc, fn, terms, info, trade)
 
     async def cancel(self, trade_id_: str) -> TxResult:
         """Cancel an unfunded trade (its creator; anyone after the funding deadline)."""
@@ -314,13 +337,13 @@ class AsyncEscrowClient(ClientBase):
 
     async def propose_settlement(self, trade_id_: str, buyer_bps: int) -> TxResult:
         """Propose a split: ``buyer_bps`` basis points of what is held to the buyer."""
-        return await self._on_trade("proposeSettlement", trade_id_, buyer_bps)
+        return await self._on_trade("proposeSettlement", trade_id_, check_bps(buyer_bps))
 
     async def accept_settlement(self, trade_id_: str, buyer_bps: int | None = None) -> TxResult:
         """Accept the counterparty's proposal (``buyer_bps`` defaults to the one on chain)."""
         if buyer_bps is None:
             buyer_bps = self._accepted_bps(await self.trade(trade_id_))
-        return await self._on_trade("acceptSettlement", trade_id_, buyer_bps)
+        return await self._on_trade("acceptSettlement", trade_id_, check_bps(buyer_bps))
 
     async def dispute(self, trade_id_: str) -> TxResult:
         """Open a dispute (buyer or seller, before the deadline, on a trade with an arbiter)."""
@@ -328,7 +351,7 @@ class AsyncEscrowClient(ClientBase):
 
     async def rule(self, trade_id_: str, buyer_bps: int) -> TxResult:
         """Arbiter: rule ``buyer_bps`` basis points (after the arbiter's fee) to the buyer."""
-        return await self._on_trade("rule", trade_id_, buyer_bps)
+        return await self._on_trade("rule", trade_id_, check_bps(buyer_bps))
 
     async def timeout(self, trade_id_: str) -> TxResult:
         """Anyone, from the deadline on: apply the timeout outcome fixed at creation."""
@@ -357,8 +380,8 @@ class AsyncEscrowClient(ClientBase):
 
     # -- owner settings ----------------------------------------------------------------------------
     async def set_platform_fee(self, bps: int) -> TxResult:
-        """Owner: the platform fee of new trades, in basis points."""
-        return await self._act("setPlatformFee", bps)
+        """Owner: the platform fee of new trades, in basis points (at most the contract's 5%)."""
+        return await self._act("setPlatformFee", check_platform_fee(bps))
 
     async def set_fee_recipient(self, recipient: str) -> TxResult:
         """Owner: where platform fees are paid."""
@@ -381,6 +404,8 @@ class AsyncEscrowClient(ClientBase):
                            nonce: int | None = None) -> offer_core.SignedOffer:
         """Sign an offer locally as the seller (no transaction, no gas). Needs a local account."""
         self._check_local_signer()
+        check_term_bounds(arbiter=arbiter, arbiter_fee_bps=arbiter_fee_bps, release_window=release_window,
+                          arbitration_window=arbitration_window)
         info, fee, now = await asyncio.gather(self.token(token), self._platform_fee(), self._now())
         return self._offer(info, fee, now, amount=amount, buyer=buyer, arbiter=arbiter,
                            arbiter_fee_bps=arbiter_fee_bps, release_window=release_window,

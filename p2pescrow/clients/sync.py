@@ -33,6 +33,7 @@ from ..bindings import Event
 from ..core import offers as offer_core
 from ..core.checks import check_can_pay, check_offer_state, check_offer_target
 from ..core.codec import Codec, escrow_codec, reputation_codec, reputation_from_output, slot_from_output
+from ..core.hints import check_bps, check_platform_fee, check_term_bounds
 from ..core.terms import DAY, bytes32, checksum, new_terms, normalise_id, offer_terms
 from ..deployments import Deployment, Registry
 from ..deployments import deploy as deploy_contracts
@@ -162,6 +163,23 @@ class EscrowClient(ClientBase):
     def _act(self, fn: str, *args: Any, value: int = 0) -> TxResult:
         return self._send(self._call(fn, list(args), value=value))
 
+    def _act_on(self, fn: str, trade_id_: str, *args: Any, terms: Terms | None = None) -> TxResult:
+        """``fn(terms, *args)`` on a trade; a refusal is explained from the trade (:meth:`_explain`)."""
+        terms = terms if terms is not None else self.terms(trade_id_)
+        try:
+            return self._act(fn, terms.as_tuple(), *args)
+        except ContractError as exc:
+            self._explain_refusal(exc, fn, trade_id_, terms)
+            raise
+
+    def _explain_refusal(self, exc: ContractError, fn: str, trade_id_: str, terms: Terms) -> None:
+        try:
+            info = self.token(terms.token)
+            trade = self.trade(trade_id_) if self._needs_trade(exc) else None
+        except P2PEscrowError:
+            return  # the refusal stands as the contract put it
+        self._explain(exc, fn, terms, info, trade)
+
     # -- creating and funding ----------------------------------------------------------------------
     def build_terms(self, *, amount: Decimal | str | int, buyer: str | None = None, seller: str | None = None,
                     token: str | None = None, arbiter: str | None = None, arbiter_fee_bps: int = 0,
@@ -171,6 +189,8 @@ class EscrowClient(ClientBase):
                     salt: int | None = None) -> Terms:
         """The terms of a new trade in which this account is the buyer (give ``seller``) or the
         seller (give ``buyer``). The platform fee in force is filled in."""
+        self._check_bounds({"arbiter": arbiter, "arbiter_fee_bps": arbiter_fee_bps, "funding_window": funding_window,
+                            "release_window": release_window, "arbitration_window": arbitration_window})
         return new_terms(self.address, self.token(token), self._platform_fee(), amount=amount, buyer=buyer,
                          seller=seller, arbiter=arbiter, arbiter_fee_bps=arbiter_fee_bps,
                          funding_window=funding_window, release_window=release_window,
@@ -189,7 +209,9 @@ class EscrowClient(ClientBase):
 
         The platform fee is the one last read (no request per trade); if it changed since, the
         contract refuses the terms (PlatformFeeMismatch, before anything is signed) and the trade is
-        created once more with the fee the contract names."""
+        created once more with the fee the contract names. The contract's constant limits (arbiter
+        fee at most 20%, windows of 1 s to a year) are checked before any request (:class:`InputError`)."""
+        self._check_bounds(terms_options)
         info = self.token(terms_options.get("token"))
         fee = self._fee_seen if self._fee_seen is not None else self._platform_fee()
         try:
@@ -215,10 +237,14 @@ class EscrowClient(ClientBase):
     def fund(self, trade_id_: str) -> TxResult:
         """Fund a trade created earlier (buyer only; ERC-20: an approval of exactly the amount)."""
         terms = self.terms(trade_id_)
-        self._check_can_pay(terms)
-        if terms.is_eth:
-            return self._act("fund", terms.as_tuple(), value=terms.amount)
-        return self._pay_tokens(terms, "fund", [terms.as_tuple()], None, False)
+        try:
+            self._check_can_pay(terms)
+            if terms.is_eth:
+                return self._act("fund", terms.as_tuple(), value=terms.amount)
+            return self._pay_tokens(terms, "fund", [terms.as_tuple()], None, False)
+        except ContractError as exc:
+            self._explain_refusal(exc, "fund", trade_id_, terms)
+            raise
 
     def _pay_tokens(self, terms: Terms, fn: str, args: list[Any], permit_fn: str | None,
                     permit: bool | None) -> TxResult:
@@ -304,51 +330,51 @@ class EscrowClient(ClientBase):
     def release(self, trade_id_: str, amount: Decimal | str | int | None = None) -> TxResult:
         """Buyer: release everything held (default) or ``amount`` to the seller."""
         terms = self.terms(trade_id_)
-        return self._act("release", terms.as_tuple(), self._amount(trade_id_, terms, amount))
+        return self._act_on("release", trade_id_, self._amount(trade_id_, terms, amount), terms=terms)
 
     def refund(self, trade_id_: str, amount: Decimal | str | int | None = None) -> TxResult:
         """Seller: refund everything held (default) or ``amount`` to the buyer."""
         terms = self.terms(trade_id_)
-        return self._act("refund", terms.as_tuple(), self._amount(trade_id_, terms, amount))
+        return self._act_on("refund", trade_id_, self._amount(trade_id_, terms, amount), terms=terms)
 
     def cancel(self, trade_id_: str) -> TxResult:
         """Cancel an unfunded trade (its creator; anyone after the funding deadline)."""
-        return self._act("cancel", self.terms(trade_id_).as_tuple())
+        return self._act_on("cancel", trade_id_)
 
     def mark_delivered(self, trade_id_: str) -> TxResult:
         """Seller: mark delivered/paid; the timeout then releases, after a fresh release window."""
-        return self._act("markDelivered", self.terms(trade_id_).as_tuple())
+        return self._act_on("markDelivered", trade_id_)
 
     def propose_settlement(self, trade_id_: str, buyer_bps: int) -> TxResult:
         """Propose a split: ``buyer_bps`` basis points of what is held to the buyer, the rest to the seller."""
-        return self._act("proposeSettlement", self.terms(trade_id_).as_tuple(), buyer_bps)
+        return self._act_on("proposeSettlement", trade_id_, check_bps(buyer_bps))
 
     def accept_settlement(self, trade_id_: str, buyer_bps: int | None = None) -> TxResult:
         """Accept the counterparty's proposal (``buyer_bps`` defaults to the one on chain)."""
         if buyer_bps is None:
             buyer_bps = self._accepted_bps(self.trade(trade_id_))
-        return self._act("acceptSettlement", self.terms(trade_id_).as_tuple(), buyer_bps)
+        return self._act_on("acceptSettlement", trade_id_, check_bps(buyer_bps))
 
     def dispute(self, trade_id_: str) -> TxResult:
         """Open a dispute (buyer or seller, before the deadline, on a trade with an arbiter)."""
-        return self._act("dispute", self.terms(trade_id_).as_tuple())
+        return self._act_on("dispute", trade_id_)
 
     def rule(self, trade_id_: str, buyer_bps: int) -> TxResult:
         """Arbiter: rule ``buyer_bps`` basis points (after the arbiter's fee) to the buyer."""
-        return self._act("rule", self.terms(trade_id_).as_tuple(), buyer_bps)
+        return self._act_on("rule", trade_id_, check_bps(buyer_bps))
 
     def timeout(self, trade_id_: str) -> TxResult:
         """Anyone, from the deadline on: apply the timeout outcome fixed at creation."""
-        return self._act("timeout", self.terms(trade_id_).as_tuple())
+        return self._act_on("timeout", trade_id_)
 
     def resolve_expired_dispute(self, trade_id_: str) -> TxResult:
         """Anyone, from the arbitration deadline on: end a dispute the arbiter did not rule (50/50)."""
-        return self._act("resolveExpiredDispute", self.terms(trade_id_).as_tuple())
+        return self._act_on("resolveExpiredDispute", trade_id_)
 
     def submit_evidence(self, trade_id_: str, uri: str, content_hash: bytes | str | None = None) -> TxResult:
         """Attach evidence (a URI and the hash of its content) to a trade."""
         digest = self._evidence_digest(uri, content_hash)
-        return self._act("submitEvidence", self.terms(trade_id_).as_tuple(), uri, digest)
+        return self._act_on("submitEvidence", trade_id_, uri, digest)
 
     def withdraw(self, token: str | None = None, to: str | None = None) -> TxResult:
         """Withdraw this account's credits (payouts that could not be delivered) to ``to``."""
@@ -361,12 +387,12 @@ class EscrowClient(ClientBase):
     def rate(self, trade_id_: str, score: int, comment: str | bytes | None = None) -> TxResult:
         """Rate the counterparty of a finished trade 1-5 (once; the comment is stored as its hash)."""
         self._check_score(score)
-        return self._act("rate", self.terms(trade_id_).as_tuple(), score, bytes32(comment))
+        return self._act_on("rate", trade_id_, score, bytes32(comment))
 
     # -- owner settings ----------------------------------------------------------------------------
     def set_platform_fee(self, bps: int) -> TxResult:
-        """Owner: the platform fee of new trades, in basis points."""
-        return self._act("setPlatformFee", bps)
+        """Owner: the platform fee of new trades, in basis points (at most the contract's 5%)."""
+        return self._act("setPlatformFee", check_platform_fee(bps))
 
     def set_fee_recipient(self, recipient: str) -> TxResult:
         """Owner: where platform fees are paid."""
@@ -388,6 +414,8 @@ class EscrowClient(ClientBase):
                      expires_in: int = DAY, nonce: int | None = None) -> offer_core.SignedOffer:
         """Sign an offer locally as the seller (no transaction, no gas). Needs a local account."""
         self._check_local_signer()
+        check_term_bounds(arbiter=arbiter, arbiter_fee_bps=arbiter_fee_bps, release_window=release_window,
+                          arbitration_window=arbitration_window)
         return self._offer(self.token(token), self._platform_fee(), self._now(), amount=amount, buyer=buyer,
                            arbiter=arbiter, arbiter_fee_bps=arbiter_fee_bps, release_window=release_window,
                            arbitration_window=arbitration_window, timeout_releases=timeout_releases,
