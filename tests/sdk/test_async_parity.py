@@ -146,23 +146,23 @@ def async_anvil_chain(anvil: Any, runner: asyncio.Runner) -> Chain:
 
 @pytest.fixture(params=["sync", "async", pytest.param("sync_anvil", marks=pytest.mark.anvil),
                         pytest.param("async_anvil", marks=pytest.mark.anvil)])
-def chain(request: pytest.FixtureRequest) -> Chain:
+def each_client(request: pytest.FixtureRequest) -> Chain:
     """The same story on the sync and the async client, on the embedded chain and on Anvil."""
     return request.getfixturevalue(f"{request.param}_chain")
 
 
 # -- (a) ERC-20 create with a permit ------------------------------------------------------------------
-def test_erc20_create_with_a_permit_token_is_one_transaction(chain):
-    buyer_acct, buyer = chain.party()
-    seller_acct, _ = chain.party(0)
-    token = chain.deploy("PermitToken")
-    chain.mint(token, buyer_acct.address, 5 * ETHER)
-    before = chain.nonce(buyer_acct.address)
+def test_erc20_create_with_a_permit_token_is_one_transaction(each_client):
+    buyer_acct, buyer = each_client.party()
+    seller_acct, _ = each_client.party(0)
+    token = each_client.deploy("PermitToken")
+    each_client.mint(token, buyer_acct.address, 5 * ETHER)
+    before = each_client.nonce(buyer_acct.address)
 
     created = buyer.create(seller=seller_acct.address, amount="2", token=token.address)
 
     assert isinstance(created, TradeResult)
-    assert chain.nonce(buyer_acct.address) == before + 1  # createAndFundWithPermit: no approve
+    assert each_client.nonce(buyer_acct.address) == before + 1  # createAndFundWithPermit: no approve
     assert token.functions.allowance(buyer_acct.address, buyer.deployment.escrow).call() == 0
     assert token.functions.balanceOf(buyer_acct.address).call() == 3 * ETHER
     assert buyer.trade(created.trade_id).state is TradeState.FUNDED
@@ -188,11 +188,11 @@ class CallRecorder(Web3Middleware):
         return middleware
 
 
-def test_permit_reads_the_domain_and_the_nonce_once_each(chain):
-    buyer_acct, buyer = chain.party()
-    seller_acct, _ = chain.party(0)
-    token = chain.deploy("PermitToken")
-    chain.mint(token, buyer_acct.address, 5 * ETHER)
+def test_permit_reads_the_domain_and_the_nonce_once_each(each_client):
+    buyer_acct, buyer = each_client.party()
+    seller_acct, _ = each_client.party(0)
+    token = each_client.deploy("PermitToken")
+    each_client.mint(token, buyer_acct.address, 5 * ETHER)
     CallRecorder.selectors.clear()
     buyer.w3.middleware_onion.add(CallRecorder, name="call-recorder")
     try:
@@ -202,74 +202,74 @@ def test_permit_reads_the_domain_and_the_nonce_once_each(chain):
     asked = CallRecorder.selectors
     assert asked.count(erc20_codec().selector("eip712Domain")) == 1, asked
     assert asked.count(erc20_codec().selector("nonces")) == 1, asked
-    assert chain.nonce(buyer_acct.address) == 1  # and the permit was used: one transaction
+    assert each_client.nonce(buyer_acct.address) == 1  # and the permit was used: one transaction
 
 
-def test_a_plain_erc20_token_is_approved_exactly_then_funded(chain):
-    buyer_acct, buyer = chain.party()
-    seller_acct, _ = chain.party(0)
-    token = chain.deploy("TestToken", "Test Dollar", "TUSD", 6)
-    chain.mint(token, buyer_acct.address, 10 * 10**6)
-    before = chain.nonce(buyer_acct.address)
+def test_a_plain_erc20_token_is_approved_exactly_then_funded(each_client):
+    buyer_acct, buyer = each_client.party()
+    seller_acct, _ = each_client.party(0)
+    token = each_client.deploy("TestToken", "Test Dollar", "TUSD", 6)
+    each_client.mint(token, buyer_acct.address, 10 * 10**6)
+    before = each_client.nonce(buyer_acct.address)
 
     created = buyer.create(seller=seller_acct.address, amount="4", token=token.address)
 
-    assert chain.nonce(buyer_acct.address) == before + 2  # approve + createAndFund
+    assert each_client.nonce(buyer_acct.address) == before + 2  # approve + createAndFund
     assert token.functions.allowance(buyer_acct.address, buyer.deployment.escrow).call() == 0
     assert buyer.trade(created.trade_id).held == 4 * 10**6
 
 
 # -- (b) fill_offer verifies fully before sending --------------------------------------------------------
 @pytest.fixture
-def offer_parties(chain):
-    seller_acct, seller = chain.party(0)  # signs only
-    buyer_acct, buyer = chain.party()
+def offer_parties(each_client):
+    seller_acct, seller = each_client.party(0)  # signs only
+    buyer_acct, buyer = each_client.party()
     return seller_acct, seller, buyer_acct, buyer
 
 
-def refused_before_sending(chain: Chain, buyer_acct: Any, buyer: Any, signed: Any, match: str) -> None:
-    before = (chain.nonce(buyer_acct.address), chain.w3.eth.get_balance(buyer_acct.address))
+def refused_before_sending(each_client: Chain, buyer_acct: Any, buyer: Any, signed: Any, match: str) -> None:
+    before = (each_client.nonce(buyer_acct.address), each_client.w3.eth.get_balance(buyer_acct.address))
     with pytest.raises(OfferError, match=match):
         buyer.fill_offer(signed)
-    assert (chain.nonce(buyer_acct.address), chain.w3.eth.get_balance(buyer_acct.address)) == before
+    assert (each_client.nonce(buyer_acct.address), each_client.w3.eth.get_balance(buyer_acct.address)) == before
 
 
-def test_an_expired_offer_is_refused_before_sending(chain, offer_parties):
+def test_an_expired_offer_is_refused_before_sending(each_client, offer_parties):
     _seller_acct, seller, buyer_acct, buyer = offer_parties
     signed = seller.create_offer(amount="0.1", expires_in=60)
     buyer.sleep(120)
-    refused_before_sending(chain, buyer_acct, buyer, signed, "expired")
+    refused_before_sending(each_client, buyer_acct, buyer, signed, "expired")
 
 
-def test_a_used_offer_is_refused_before_sending(chain, offer_parties):
+def test_a_used_offer_is_refused_before_sending(each_client, offer_parties):
     _seller_acct, seller, buyer_acct, buyer = offer_parties
     signed = seller.create_offer(amount="0.1")
     buyer.fill_offer(signed)
-    refused_before_sending(chain, buyer_acct, buyer, signed, "nonce used")
+    refused_before_sending(each_client, buyer_acct, buyer, signed, "nonce used")
 
 
-def test_an_offer_with_another_fee_is_refused_before_sending(chain, offer_parties):
+def test_an_offer_with_another_fee_is_refused_before_sending(each_client, offer_parties):
     seller_acct, seller, buyer_acct, buyer = offer_parties
     signed = seller.create_offer(amount="0.1")  # names the fee in force, 25 bps
     other_fee = sign_offer(replace(signed.offer, platformFeeBps=30), signed.chain_id, signed.escrow, seller_acct)
-    refused_before_sending(chain, buyer_acct, buyer, other_fee, "platform fee of 30 bps")
+    refused_before_sending(each_client, buyer_acct, buyer, other_fee, "platform fee of 30 bps")
 
 
-def test_an_offer_reserved_for_another_buyer_is_refused_before_sending(chain, offer_parties):
+def test_an_offer_reserved_for_another_buyer_is_refused_before_sending(each_client, offer_parties):
     _seller_acct, seller, buyer_acct, buyer = offer_parties
-    other, _ = chain.party(0)
+    other, _ = each_client.party(0)
     signed = seller.create_offer(amount="0.1", buyer=other.address)
-    refused_before_sending(chain, buyer_acct, buyer, signed, "reserved for buyer")
+    refused_before_sending(each_client, buyer_acct, buyer, signed, "reserved for buyer")
 
 
-def test_a_tampered_offer_is_refused_before_sending(chain, offer_parties):
+def test_a_tampered_offer_is_refused_before_sending(each_client, offer_parties):
     _seller_acct, seller, buyer_acct, buyer = offer_parties
     signed = seller.create_offer(amount="0.1")
     tampered = replace(signed, offer=replace(signed.offer, amount=signed.offer.amount // 2))
-    refused_before_sending(chain, buyer_acct, buyer, tampered, "not the seller's")
+    refused_before_sending(each_client, buyer_acct, buyer, tampered, "not the seller's")
 
 
-def test_a_good_offer_is_filled(chain, offer_parties):
+def test_a_good_offer_is_filled(each_client, offer_parties):
     _seller_acct, seller, _buyer_acct, buyer = offer_parties
     signed = seller.create_offer(amount="0.1")
     filled = buyer.fill_offer(signed)
@@ -304,13 +304,13 @@ class RangeLimit(Web3Middleware):
         return middleware
 
 
-def test_terms_are_read_through_the_paginator_on_a_range_limited_provider(chain):
-    buyer_acct, buyer = chain.party()
-    seller_acct, _ = chain.party(0)
+def test_terms_are_read_through_the_paginator_on_a_range_limited_provider(each_client):
+    buyer_acct, buyer = each_client.party()
+    seller_acct, _ = each_client.party(0)
     created = buyer.create(seller=seller_acct.address, amount="0.5")
     for _ in range(4):  # a few more blocks after the trade
-        chain.party(1)
-    fresh = chain.fresh_client(RangeLimit)  # its own connection: nothing cached
+        each_client.party(1)
+    fresh = each_client.fresh_client(RangeLimit)  # its own connection: nothing cached
     RangeLimit.refused.clear()
 
     terms = fresh.terms(created.trade_id)
@@ -371,9 +371,9 @@ def test_async_log_pages_do_not_mistake_other_errors_for_range_limits():
 
 
 # -- (d) accept_settlement with the proposal on chain; typed results ------------------------------------
-def test_accept_settlement_takes_the_proposal_on_chain(chain):
-    _buyer_acct, buyer = chain.party()
-    seller_acct, seller = chain.party(1)
+def test_accept_settlement_takes_the_proposal_on_chain(each_client):
+    _buyer_acct, buyer = each_client.party()
+    seller_acct, seller = each_client.party(1)
     created = buyer.create(seller=seller_acct.address, amount="1")
     buyer.propose_settlement(created.trade_id, 4_000)
 
@@ -383,20 +383,20 @@ def test_accept_settlement_takes_the_proposal_on_chain(chain):
     assert buyer.trade(created.trade_id).state is TradeState.SETTLED
 
 
-def test_accept_settlement_without_a_proposal_says_so_before_sending(chain):
-    _buyer_acct, buyer = chain.party()
-    seller_acct, seller = chain.party(1)
+def test_accept_settlement_without_a_proposal_says_so_before_sending(each_client):
+    _buyer_acct, buyer = each_client.party()
+    seller_acct, seller = each_client.party(1)
     created = buyer.create(seller=seller_acct.address, amount="1")
-    before = chain.nonce(seller_acct.address)
+    before = each_client.nonce(seller_acct.address)
     with pytest.raises(errors.InputError, match="no settlement proposal"):
         seller.accept_settlement(created.trade_id)
-    assert chain.nonce(seller_acct.address) == before
+    assert each_client.nonce(seller_acct.address) == before
 
 
 # -- bytes32 as 0x-hex, in errors and in events -------------------------------------------------------------
-def test_a_typed_errors_trade_id_equals_the_trades_id(chain):
-    _buyer_acct, buyer = chain.party()
-    seller_acct, _ = chain.party(0)
+def test_a_typed_errors_trade_id_equals_the_trades_id(each_client):
+    _buyer_acct, buyer = each_client.party()
+    seller_acct, _ = each_client.party(0)
     created = buyer.create(seller=seller_acct.address, amount="0.2")
     buyer.release(created.trade_id)
     trade = buyer.trade(created.trade_id)
@@ -408,9 +408,9 @@ def test_a_typed_errors_trade_id_equals_the_trades_id(chain):
     assert isinstance(info.value.id, str) and info.value.id == info.value.id.lower()
 
 
-def test_event_ids_and_hashes_are_0x_hex_like_trade_ids(chain):
-    _buyer_acct, buyer = chain.party()
-    seller_acct, _ = chain.party(0)
+def test_event_ids_and_hashes_are_0x_hex_like_trade_ids(each_client):
+    _buyer_acct, buyer = each_client.party()
+    seller_acct, _ = each_client.party(0)
     created = buyer.create(seller=seller_acct.address, amount="0.2", terms="two tickets")
 
     event = created.tx.event("TradeCreated")
@@ -421,20 +421,20 @@ def test_event_ids_and_hashes_are_0x_hex_like_trade_ids(chain):
 
 
 # -- the rest of the surface, driven on both clients ---------------------------------------------------
-def events_of(chain: Chain, stream: Any) -> list[Any]:
+def events_of(each_client: Chain, stream: Any) -> list[Any]:
     """The events a finite ``watch`` stream yields (an async iterator on the async client)."""
-    if not chain.is_async:
+    if not each_client.is_async:
         return list(stream)
 
     async def collect() -> list[Any]:
         return [event async for event in stream]
 
-    return chain.runner.run(collect())
+    return each_client.runner.run(collect())
 
 
-def test_trades_history_and_watch_list_a_trade_by_party_and_state(chain):
-    buyer_acct, buyer = chain.party()
-    seller_acct, _ = chain.party(0)
+def test_trades_history_and_watch_list_a_trade_by_party_and_state(each_client):
+    buyer_acct, buyer = each_client.party()
+    seller_acct, _ = each_client.party(0)
     created = buyer.create(seller=seller_acct.address, amount="0.3")
     released = buyer.release(created.trade_id)
 
@@ -442,22 +442,22 @@ def test_trades_history_and_watch_list_a_trade_by_party_and_state(chain):
     assert [t.id for t in mine] == [created.trade_id] and mine[0].state is TradeState.COMPLETED
     assert buyer.trades(party=seller_acct.address, state=TradeState.FUNDED) == []
     assert [h.name for h in buyer.history(created.trade_id)] == ["TradeCreated", "Released", "OutcomeRecorded"]
-    replay = events_of(chain, buyer.watch(from_block=created.tx.block_number, poll_interval=0.01, stop_after=0))
+    replay = events_of(each_client, buyer.watch(from_block=created.tx.block_number, poll_interval=0.01, stop_after=0))
     ours = [e.name for e in replay if e.args.get("id", e.args.get("tradeId")) == created.trade_id]
     assert ours == ["TradeCreated", "Released", "OutcomeRecorded"]
     assert released.block_number >= created.tx.block_number
 
 
-def test_owner_settings_pause_and_fee(chain):
-    owner = chain.client
-    buyer_acct, buyer = chain.party()
-    seller_acct, _ = chain.party(0)
+def test_owner_settings_pause_and_fee(each_client):
+    owner = each_client.client
+    buyer_acct, buyer = each_client.party()
+    seller_acct, _ = each_client.party(0)
     owner.pause()
     try:
-        before = chain.nonce(buyer_acct.address)
+        before = each_client.nonce(buyer_acct.address)
         with pytest.raises(errors.error_class("EnforcedPause")):
             buyer.create(seller=seller_acct.address, amount="0.1")
-        assert chain.nonce(buyer_acct.address) == before  # refused before sending
+        assert each_client.nonce(buyer_acct.address) == before  # refused before sending
     finally:
         owner.unpause()
     buyer.create(seller=seller_acct.address, amount="0.1")  # the buyer's client has now seen 25 bps
@@ -470,18 +470,18 @@ def test_owner_settings_pause_and_fee(chain):
     owner.set_fee_recipient(owner.address)
 
 
-def test_a_revoked_offer_cannot_be_filled(chain):
-    _seller_acct, seller = chain.party(1)
-    buyer_acct, buyer = chain.party()
+def test_a_revoked_offer_cannot_be_filled(each_client):
+    _seller_acct, seller = each_client.party(1)
+    buyer_acct, buyer = each_client.party()
     signed = seller.create_offer(amount="0.1")
     revoked = seller.revoke_offer(signed.offer.nonce)
     assert revoked.event("OfferRevoked").args["nonce"] == signed.offer.nonce
-    refused_before_sending(chain, buyer_acct, buyer, signed, "nonce used")
+    refused_before_sending(each_client, buyer_acct, buyer, signed, "nonce used")
 
 
-def test_fees_are_withdrawn_to_the_recipient_and_credits_read(chain):
-    _buyer_acct, buyer = chain.party()
-    seller_acct, _ = chain.party(0)
+def test_fees_are_withdrawn_to_the_recipient_and_credits_read(each_client):
+    _buyer_acct, buyer = each_client.party()
+    seller_acct, _ = each_client.party(0)
     created = buyer.create(seller=seller_acct.address, amount="1")
     buyer.release(created.trade_id)
     fee = ETHER * 25 // 10_000
@@ -489,40 +489,40 @@ def test_fees_are_withdrawn_to_the_recipient_and_credits_read(chain):
     withdrawn = buyer.withdraw_fees()  # anyone may call: paid to the recipient
 
     event = withdrawn.event("FeesWithdrawn")
-    assert event.args["recipient"] == chain.client.address and event.args["amount"] >= fee
+    assert event.args["recipient"] == each_client.client.address and event.args["amount"] >= fee
     assert buyer.credits() == 0 and buyer.credits(account=seller_acct.address) == 0
     assert buyer.balance(account=seller_acct.address) == ETHER - fee
 
 
-def test_time_passes_on_the_chain(chain):
-    _, client = chain.party(0)
+def test_time_passes_on_the_chain(each_client):
+    _, client = each_client.party(0)
     before = client.now()
     client.sleep(3_600)
     assert (client.now() - before).total_seconds() >= 3_600
 
 
-def test_deploy_then_connect_to_the_new_contracts(chain, tmp_path):
-    deployer_acct, _ = chain.party(10)
-    client = chain.client
+def test_deploy_then_connect_to_the_new_contracts(each_client, tmp_path):
+    deployer_acct, _ = each_client.party(10)
+    client = each_client.client
     deployment = client.deploy(client.w3, deployer_acct, platform_fee_bps=10,
                                registry=Registry(tmp_path / "deployments.json"), url=client.url)
     assert Registry(tmp_path / "deployments.json").get(deployment.chain_id) == deployment
     fresh = client.from_web3(client.w3, deployer_acct, deployment=deployment, url=client.url)
-    seller_acct, _ = chain.party(0)
+    seller_acct, _ = each_client.party(0)
     created = fresh.create(seller=seller_acct.address, amount="0.1")
     assert fresh.trade(created.trade_id).terms.platform_fee_bps == 10
     assert created.tx.event("TradeCreated").address == deployment.escrow
 
 
-def test_the_embedded_network_by_name(chain):
-    client = chain.client.from_network("embedded")
+def test_the_embedded_network_by_name(each_client):
+    client = each_client.client.from_network("embedded")
     buyer = client.as_account(client.dev_accounts[1])
     created = buyer.create(seller=client.dev_accounts[2], amount="0.1")
     assert client.trade(created.trade_id).state is TradeState.FUNDED
 
 
-def test_connecting_checks_the_chain_and_the_code_at_the_recorded_addresses(chain):
-    client = chain.client
+def test_connecting_checks_the_chain_and_the_code_at_the_recorded_addresses(each_client):
+    client = each_client.client
     other_code = replace(client.deployment, escrow_code_hash="0x" + "00" * 32)
     with pytest.raises(DeploymentMismatch, match="holds other code"):
         client.from_web3(client.w3, client.address, deployment=other_code, url=client.url)

@@ -24,7 +24,7 @@ ETHER = 10**18
 
 
 @pytest.fixture(scope="module")
-def chain() -> dict[str, Any]:
+def funded_trade() -> dict[str, Any]:
     """An embedded chain with one funded trade (dev1 buys 1.5 ETH from dev2)."""
     client = EscrowClient.embedded()
     buyer = client.as_account(client.dev_accounts[1])
@@ -40,9 +40,9 @@ def _rpc_log(log: Any) -> dict[str, Any]:
             "transactionHash": "0x" + bytes(log["transactionHash"]).hex(), "logIndex": hex(log["logIndex"])}
 
 
-def test_call_data_is_what_web3_encodes(chain):
-    client = chain["client"]
-    trade_id = chain["created"].trade_id
+def test_call_data_is_what_web3_encodes(funded_trade):
+    client = funded_trade["client"]
+    trade_id = funded_trade["created"].trade_id
     codec = escrow_codec()
     assert codec.encode_call("escrowOf", trade_id) == client.escrow.encode_abi("escrowOf", [hex_bytes(trade_id)])
     assert codec.encode_call("escrowOf", hex_bytes(trade_id)) == codec.encode_call("escrowOf", trade_id)
@@ -54,9 +54,9 @@ def test_call_data_is_what_web3_encodes(chain):
     assert codec.selector("escrowOf") == codec.encode_call("escrowOf", trade_id)[:10]
 
 
-def test_call_results_decode_to_the_trade_the_sdk_reads(chain):
-    client = chain["client"]
-    trade_id = chain["created"].trade_id
+def test_call_results_decode_to_the_trade_the_sdk_reads(funded_trade):
+    client = funded_trade["client"]
+    trade_id = funded_trade["created"].trade_id
     codec = escrow_codec()
     raw = client.w3.eth.call({"to": client.deployment.escrow, "data": codec.encode_call("escrowOf", trade_id)})
     slot = slot_from_output(codec.decode_output("escrowOf", "0x" + bytes(raw).hex()))
@@ -71,8 +71,8 @@ def test_call_results_decode_to_the_trade_the_sdk_reads(chain):
     assert codec.decode_output("platformFeeBps", "0x" + (25).to_bytes(32, "big").hex()) == 25
 
 
-def test_reputation_record_decodes_like_web3(chain):
-    client = chain["client"]
+def test_reputation_record_decodes_like_web3(funded_trade):
+    client = funded_trade["client"]
     who = client.dev_accounts[1]
     codec = reputation_codec()
     raw = client.w3.eth.call({"to": client.deployment.reputation, "data": codec.encode_call("recordOf", who)})
@@ -81,8 +81,8 @@ def test_reputation_record_decodes_like_web3(chain):
     assert record.address == who
 
 
-def test_trade_created_decodes_with_its_terms(chain):
-    client, created, receipt = chain["client"], chain["created"], chain["receipt"]
+def test_trade_created_decodes_with_its_terms(funded_trade):
+    client, created, receipt = funded_trade["client"], funded_trade["created"], funded_trade["receipt"]
     codec = escrow_codec()
     logs = [_rpc_log(log) for log in receipt["logs"] if log["address"] == client.deployment.escrow]
     decoded = [codec.decode_log(log) for log in logs]
@@ -106,17 +106,17 @@ def test_trade_created_decodes_with_its_terms(chain):
         {k: v for k, v in web3_args.items() if k not in ("id", "terms")}
 
 
-def test_logs_of_other_contracts_or_events_are_not_decoded(chain):
+def test_logs_of_other_contracts_or_events_are_not_decoded(funded_trade):
     codec = reputation_codec()
-    log = _rpc_log(next(log for log in chain["receipt"]["logs"]
-                        if log["address"] == chain["client"].deployment.escrow))
+    log = _rpc_log(next(log for log in funded_trade["receipt"]["logs"]
+                        if log["address"] == funded_trade["client"].deployment.escrow))
     assert codec.decode_log(log) is None
     assert codec.decode_log({"address": log["address"], "topics": [], "data": "0x"}) is None
 
 
-def test_revert_data_becomes_the_typed_error(chain):
-    client = chain["client"]
-    trade_id = chain["created"].trade_id
+def test_revert_data_becomes_the_typed_error(funded_trade):
+    client = funded_trade["client"]
+    trade_id = funded_trade["created"].trade_id
     stranger = client.as_account(client.dev_accounts[5])
     with pytest.raises(ContractError) as raised:
         stranger.release(trade_id)
