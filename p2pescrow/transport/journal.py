@@ -273,8 +273,8 @@ class Journal:
                 pass
         _track(tx_hash, False)
 
-    def _scan(self, chain_id: int | None = None, account: str | None = None,
-              genesis: str = "") -> list[tuple[Path, Entry]]:
+    def _scan(self, chain_id: int | None = None, account: str | None = None, genesis: str = "",
+              leftovers_only: bool = False) -> list[tuple[Path, Entry]]:
         nodes = self._nodes(chain_id, genesis)
         if account is not None:
             folders = [node / account.lower() for node in nodes]
@@ -287,6 +287,8 @@ class Journal:
             except FileNotFoundError:
                 continue
             for path in names:
+                if leftovers_only and in_flight(path.stem.rpartition("-")[2]):
+                    continue  # this process's own, in flight: not even read (pipelined sends keep many)
                 try:
                     found.append((path, Entry(**json.loads(path.read_text()))))
                 except (OSError, ValueError, TypeError):
@@ -298,7 +300,7 @@ class Journal:
         """Unfinished entries, oldest nonce first: of the node ``(chain_id, genesis)`` (and those
         written under the chain id alone), or of every node of ``chain_id`` when no ``genesis`` is
         given; ``leftovers_only`` skips those this process is still sending or waiting for."""
-        out = [e for _, e in self._scan(chain_id, account, genesis) if e.status == PENDING]
+        out = [e for _, e in self._scan(chain_id, account, genesis, leftovers_only) if e.status == PENDING]
         if leftovers_only:
             out = [e for e in out if not in_flight(e.tx_hash)]
         return sorted(out, key=lambda e: (e.chain_id, e.account, e.nonce, e.created))
