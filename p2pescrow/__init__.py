@@ -19,6 +19,7 @@ _EXPORTS = {
     "EscrowClient": "p2pescrow.clients.sync",
     "TradeResult": "p2pescrow.clients.sync",
     "HistoryEntry": "p2pescrow.clients.sync",
+    "FundingPlan": "p2pescrow.core.funding",
     "Deployment": "p2pescrow.deployments",
     "Registry": "p2pescrow.deployments",
     "Offer": "p2pescrow.core.offers",
@@ -40,6 +41,7 @@ __all__ = ["__version__", *sorted(_EXPORTS)]
 if TYPE_CHECKING:
     from . import errors
     from .clients.sync import EscrowClient, HistoryEntry, TradeResult
+    from .core.funding import FundingPlan
     from .core.offers import Offer, OfferError, SignedOffer
     from .deployments import Deployment, Registry
     from .errors import P2PEscrowError
