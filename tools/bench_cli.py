@@ -175,7 +175,17 @@ def run() -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="p2pescrow-bench-home-") as tmp:
         home = Path(tmp)
         env = _env(home)
-        return {"repeats": REPEATS, "imports": measure_imports(env), "cli": measure_cli(env, home)}
+        # The trade the reads show is deployed and created in this process, whose SDK journals under
+        # P2PESCROW_HOME: keep it out of the user's real journal, as the subprocesses are.
+        previous = os.environ.get("P2PESCROW_HOME")
+        os.environ["P2PESCROW_HOME"] = tmp
+        try:
+            return {"repeats": REPEATS, "imports": measure_imports(env), "cli": measure_cli(env, home)}
+        finally:
+            if previous is None:
+                os.environ.pop("P2PESCROW_HOME", None)
+            else:
+                os.environ["P2PESCROW_HOME"] = previous
 
 
 def _verdict(result: dict[str, Any]) -> str:
