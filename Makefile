@@ -50,7 +50,7 @@ help:
 	@echo "make check-artifacts  fail if p2pescrow/artifacts/ differs from a fresh compile"
 	@echo "make brownie          create .venv-brownie (eth-brownie 1.22.2), register solc for it, .env"
 	@echo "make test             both suites: pytest tests/ (.venv) and brownie test (.venv-brownie), slither, lint-imports"
-	@echo "make test-fast        the edit-test loop: tests/ but nodes and e2e, on all cores (under 2 minutes)"
+	@echo "make test-fast        the edit-test loop: tests/ but nodes and e2e, on all cores (pytest-xdist)"
 	@echo "make test-main        only the main pytest suite"
 	@echo "make test-brownie     only the brownie suite (tests_brownie/)"
 	@echo "make coverage         contract line/branch coverage of tests/contracts (kept in assurance/coverage.json)"
