@@ -156,3 +156,20 @@ def test_embedded_chain_says_the_approval_comes_first_when_it_cannot_check(embed
                                "cannot check the funding call before the approval is mined")
     assert embedded.nonce(buyer_acct.address) == nonce + 1  # the approval, and only it
     assert allowance(token, buyer_acct.address, buyer.deployment.escrow) == 100 * ETHER
+
+
+def test_a_node_that_refuses_the_override_parameter_is_simulated_without_it(embedded):
+    """A client made with from_web3 does not know its node is py-evm: the override is tried, the node
+    refuses the parameter, and the escrow's own refusals are still caught before the approval."""
+    token = embedded.token()
+    buyer_acct, _ = embedded.party()
+    buyer = embedded.client(buyer_acct, poll_interval=0.01)  # from_web3: no embedded-chain handle
+    assert buyer._overrides
+    _, seller = embedded.party()
+    embedded.mint(token, buyer_acct.address, 1_000 * 10**6)
+    trade_id = seller.create(buyer=buyer_acct.address, token=token.address, amount="100").trade_id
+    embedded.sleep(2 * 86_400)
+    with embedded.no_tx(buyer_acct.address), pytest.raises(errors.ContractError) as caught:
+        buyer.fund(trade_id)
+    assert type(caught.value).__name__ == "DeadlinePassed"
+    assert not buyer._overrides  # not asked again
