@@ -24,7 +24,13 @@ from ..core import offers as offer_core
 from ..core import queries
 from ..core.codec import Codec, escrow_codec
 from ..core.funding import ALLOWANCE, APPROVE, PERMIT, FundingPlan, allowance_override, refused_anyway
-from ..core.hints import check_term_bounds, invalid_part_message, not_rateable_hint, unauthorized_hint
+from ..core.hints import (
+    check_term_bounds,
+    invalid_part_message,
+    not_rateable_hint,
+    state_hint,
+    unauthorized_hint,
+)
 from ..core.permit import PERMIT_LIFETIME, sign_permit
 from ..core.terms import DAY, bytes32, checksum, new_terms, normalise_id
 from ..core.trades import trade_from_slot, trade_id
@@ -244,14 +250,18 @@ class ClientBase:
         """A create call's options against the contract's constant limits, before any request."""
         check_term_bounds(**{"funding_window": DAY, **options})
 
-    @staticmethod
-    def _needs_trade(exc: ContractError) -> bool:
-        """Whether explaining ``exc`` needs the trade as it is now (one more read, on failure only)."""
-        return type(exc).__name__ == "NotRateable"
+    #: Refusals explained from the trade as it is now (one more read, on failure only).
+    _ABOUT_THE_TRADE_NOW = frozenset({"NotRateable", "WrongState", "DeadlinePassed", "DeadlineNotReached"})
+
+    @classmethod
+    def _needs_trade(cls, exc: ContractError) -> bool:
+        """Whether explaining ``exc`` needs the trade as it is now."""
+        return type(exc).__name__ in cls._ABOUT_THE_TRADE_NOW
 
     def _explain(self, exc: ContractError, fn: str, terms: Terms, info: TokenInfo, trade: Trade | None) -> None:
         """Add to a refusal of ``fn`` on the trade with ``terms`` what it means here: who may act
-        (``Unauthorized``), the amounts in token units (``InvalidPart``), the cause (``NotRateable``)."""
+        (``Unauthorized``), the amounts in token units (``InvalidPart``), the cause (``NotRateable``),
+        the trade's state and who may do what now (``WrongState`` and the deadline refusals)."""
         name = type(exc).__name__
         if name == "Unauthorized":
             exc.explain(unauthorized_hint(fn, terms, self.address))
@@ -261,6 +271,8 @@ class ClientBase:
             exc.explain(hint, message)
         elif name == "NotRateable" and trade is not None:
             exc.explain(not_rateable_hint(trade, self.address))
+        elif trade is not None:
+            exc.explain(state_hint(trade))
 
     def _permit_arg(self, domain: tuple[Any, ...], nonce: int, amount: int, now: int) -> tuple[int, int, bytes, bytes]:
         return sign_permit(self.tx.signer, domain, owner=self.address, spender=self.deployment.escrow,

@@ -132,5 +132,18 @@ def not_rateable_hint(trade: Trade, caller: str) -> str:
     return "the trade cannot be rated now"
 
 
+def state_hint(trade: Trade) -> str:
+    """What can be done on the trade now, for refusals about its state or its deadline
+    (``WrongState``, ``DeadlinePassed``, ``DeadlineNotReached``): its state, its deadline, and who
+    may do what (the client's method names, from the trade's ``next_actions``)."""
+    when = f" (deadline {trade.deadline:%Y-%m-%d %H:%M:%S} UTC)" if trade.deadline else ""
+    parts = []
+    for role, actions in trade.next_actions.items():
+        who = "anyone" if role is Role.ANYONE else f"the {role.value}"
+        parts.append(f"{who} may {', '.join(actions)}")
+    now = "; ".join(parts) if parts else "nothing more can be done"
+    return f"the trade is {trade.state.name}{when}; now {now}"
+
+
 __all__ = ["BPS", "MAX_ARBITER_FEE_BPS", "MAX_PLATFORM_FEE_BPS", "MAX_WINDOW", "check_bps", "check_platform_fee",
-           "check_term_bounds", "invalid_part_message", "not_rateable_hint", "unauthorized_hint"]
+           "check_term_bounds", "invalid_part_message", "not_rateable_hint", "state_hint", "unauthorized_hint"]

@@ -112,6 +112,28 @@ def test_not_rateable_names_the_cause_that_applies(embedded):
     seller.rate(funded, 5)  # the other party still may
 
 
+def test_state_and_deadline_refusals_say_what_can_be_done_now(embedded):
+    buyer_acct, buyer = embedded.party()
+    seller_acct, seller = embedded.party()
+    trade_id = buyer.create(seller=seller_acct.address, amount="1").trade_id
+    deadline = f"{buyer.trade(trade_id).deadline:%Y-%m-%d %H:%M:%S} UTC"
+    with embedded.no_tx(buyer_acct.address), pytest.raises(errors.DeadlineNotReached) as caught:
+        buyer.timeout(trade_id)
+    assert caught.value.hint == (f"the trade is FUNDED (deadline {deadline}); now the buyer may release, "
+                                 "propose_settlement; the seller may refund, mark_delivered, propose_settlement")
+    buyer.release(trade_id)
+    with embedded.no_tx(seller_acct.address), pytest.raises(errors.WrongState) as caught:
+        seller.refund(trade_id)
+    assert caught.value.hint == "the trade is COMPLETED; now the buyer may rate; the seller may rate"
+
+    unfunded = seller.create(buyer=buyer_acct.address, amount="1", funding_window=600).trade_id
+    embedded.sleep(601)
+    with embedded.no_tx(buyer_acct.address), pytest.raises(errors.DeadlinePassed) as caught:
+        buyer.fund(unfunded)
+    assert caught.value.hint.startswith("the trade is AWAITING_FUNDING (deadline ")
+    assert caught.value.hint.endswith("; now the seller may cancel; anyone may cancel")
+
+
 @pytest.fixture
 def offline():
     """A client whose node does not exist: any request would raise NodeUnreachable, so an
