@@ -70,7 +70,8 @@ def run(env: Env) -> int:
                               owner=owner, force=args.force, report=env.note, after_step=after_step)
     d = outcome.deployment
     if outcome.status == "existing":
-        env.out(f"already deployed on chain {d.chain_id}: nothing to do (use --force to deploy anew)")
+        env.out(f"already deployed on chain {d.chain_id} at {d.escrow} (reputation {d.reputation}): "
+                "nothing to do; --force deploys a new pair")
     else:
         env.out(f"{'deployed' if outcome.status == 'deployed' else 'finished the deployment'} on "
                 f"chain {d.chain_id} at block {d.block}")

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from ..errors import AccountError
+from .accounts_default import NO_ACCOUNT_HINT, account_name
 
 if TYPE_CHECKING:
     from ..clients.sync import EscrowClient
@@ -79,15 +80,19 @@ def password(options: Options, name: str, *, confirm: bool = False) -> str:
     return accounts.password(name, options.password_file, prompt=ask)
 
 
+def _required_account(options: Options, where: str) -> str:
+    name = account_name(options)
+    if name is None:
+        raise AccountError(f"no account selected: {where} needs one to sign with", hint=NO_ACCOUNT_HINT)
+    return name
+
+
 def signer(options: Options, net: Network) -> Any:
-    """The LocalAccount the options name (a keystore, or dev0..dev9 on dev chains)."""
+    """The LocalAccount the options name (a keystore, or dev0..dev9 on dev chains). There is no
+    implicit signer, dev chains included: without an account this is an AccountError (exit 2)."""
     from .. import accounts
 
-    name = options.account
-    if name is None:
-        if net.dev:
-            return accounts.dev_account("dev0")
-        raise AccountError("no account selected", hint="pass --account NAME (see `p2pescrow accounts list`)")
+    name = _required_account(options, "this command")
     if name in accounts.DEV_NAMES:
         if not net.dev:
             raise AccountError(f"{name} is a public dev key: it is only allowed on local dev chains")
@@ -102,9 +107,9 @@ def viewer(options: Options, net: Network) -> str | None:
     carry theirs."""
     from .. import accounts
 
-    name = options.account
+    name = account_name(options)
     if name is None:
-        return accounts.DEV_ADDRESSES[0] if net.dev else None
+        return None
     if name in accounts.DEV_NAMES:
         if not net.dev:
             raise AccountError(f"{name} is a public dev key: it is only allowed on local dev chains")
@@ -112,12 +117,18 @@ def viewer(options: Options, net: Network) -> str | None:
     return accounts.address_of(name)
 
 
-def _embedded(options: Options) -> EscrowClient:
-    """A fresh in-process chain for this one invocation, acting as a dev account."""
+def _embedded(options: Options, *, read_only: bool = False) -> EscrowClient:
+    """A fresh in-process chain for this one invocation, acting as a dev account (dev0 for reads
+    without an account; a command that sends needs ``--account devN``, as on any chain)."""
     from .. import accounts
     from ..clients.sync import EscrowClient
 
-    name = options.account or "dev0"
+    name = account_name(options)
+    if name is None:
+        if not read_only:
+            raise AccountError("no account selected: the embedded chain signs only as its dev accounts",
+                               hint="pass --account dev0 .. --account dev9")
+        name = "dev0"
     if name not in accounts.DEV_NAMES:
         raise AccountError("the embedded chain has only its dev accounts: use --account dev0..dev9")
     base = EscrowClient.embedded()
@@ -138,7 +149,7 @@ def client(options: Options, *, hooks: bool = True, read_only: bool = False) -> 
 
     net = network(options)
     if net.rpc_url is None:
-        result = _embedded(options)
+        result = _embedded(options, read_only=read_only)
     elif read_only:
         result = EscrowClient.connect(net.rpc_url, viewer(options, net) or ZERO_ADDRESS,
                                       expected_chain_id=net.chain_id)

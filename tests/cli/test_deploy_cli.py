@@ -36,9 +36,10 @@ def fresh_nonces() -> Iterator[None]:
         NONCES.release((31337, address))
 
 
-def on(node: _nodes.Node) -> list[str]:
-    """Global options pointing the CLI at the test node as the dev network ``local``."""
-    return ["--network", "local", "--rpc-url", node.url]
+def on(node: _nodes.Node, account: str = "dev0") -> list[str]:
+    """Global options pointing the CLI at the test node as the dev network ``local``, deploying
+    as ``account`` (a command that sends always names its account, dev chains included)."""
+    return ["--network", "local", "--rpc-url", node.url, "--account", account]
 
 
 def code_at(node: _nodes.Node, address: str) -> str:
@@ -72,20 +73,37 @@ def test_deploy_text_output_and_progress_on_stderr(anvil: _nodes.Node) -> None:
     assert "deploy Reputation: sent 0x" in result.stderr and "deploy P2PEscrow: sent 0x" in result.stderr
 
 
-def test_a_second_deploy_is_refused_unless_forced(anvil: _nodes.Node) -> None:
+def test_a_second_deploy_is_nothing_to_do_unless_forced(anvil: _nodes.Node) -> None:
     first = as_json(invoke(*on(anvil), "--yes", "--json", "deploy"))
+    before = nonce(anvil, DEV0)
 
     again = invoke(*on(anvil), "--yes", "deploy")
+    again_json = invoke(*on(anvil), "--yes", "--json", "deploy")
+    sent = nonce(anvil, DEV0) - before
     forced = invoke(*on(anvil), "--yes", "--json", "deploy", "--force", "--fee-bps", "30")
 
-    assert again.exit_code == 2
-    line = one_error_line(again.stderr)
-    assert f"already deployed on chain 31337 at {first['escrow']}" in line and "use --force" in line
+    assert again.exit_code == 0, again.stderr  # nothing failed: exit 0, as scripts/deploy.py
+    assert again.stdout.strip() == (f"already deployed on chain 31337 at {first['escrow']} (reputation "
+                                    f"{first['reputation']}): nothing to do; --force deploys a new pair")
+    assert again_json.exit_code == 0 and as_json(again_json)["status"] == "existing"
+    assert as_json(again_json)["escrow"] == first["escrow"]
+    assert sent == 0
     assert forced.exit_code == 0, forced.stderr
     second = as_json(forced)
     assert second["escrow"] != first["escrow"] and second["replaced"] == first["escrow"]
     recorded = Registry().get(31337)
     assert recorded is not None and recorded.escrow == second["escrow"] and recorded.platform_fee_bps == 30
+
+
+def test_deploy_without_an_account_is_refused_on_a_dev_chain_too(anvil: _nodes.Node) -> None:
+    before = nonce(anvil, DEV0)
+
+    result = invoke("--network", "local", "--rpc-url", anvil.url, "--yes", "deploy")
+
+    assert result.exit_code == 2
+    line = one_error_line(result.stderr)
+    assert "no account selected" in line and "--account" in line and "accounts default" in line
+    assert nonce(anvil, DEV0) == before and Registry().get(31337) is None
 
 
 def test_a_recorded_deployment_without_code_does_not_block(anvil: _nodes.Node) -> None:
@@ -162,7 +180,7 @@ def bob(tmp_path: Path) -> Path:
 
 
 def test_deploy_with_a_keystore(anvil: _nodes.Node, bob: Path) -> None:
-    result = invoke(*on(anvil), "--account", "bob", "--password-file", str(bob), "--yes", "--json", "deploy")
+    result = invoke(*on(anvil, "bob"), "--password-file", str(bob), "--yes", "--json", "deploy")
 
     assert result.exit_code == 0, result.stderr
     assert as_json(result)["owner"] == "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
@@ -174,8 +192,8 @@ def test_a_wrong_password_is_one_line_and_exit_2(anvil: _nodes.Node, bob: Path, 
     wrong.write_text("not the password")
     wrong.chmod(0o600)
 
-    result = invoke(*on(anvil), "--account", "bob", "--password-file", str(wrong), "--yes", "deploy")
-    document = invoke(*on(anvil), "--account", "bob", "--password-file", str(wrong), "--yes", "--json", "deploy")
+    result = invoke(*on(anvil, "bob"), "--password-file", str(wrong), "--yes", "deploy")
+    document = invoke(*on(anvil, "bob"), "--password-file", str(wrong), "--yes", "--json", "deploy")
 
     assert result.exit_code == 2
     assert one_error_line(result.stderr) == "error: wrong password for keystore 'bob'"
@@ -185,7 +203,7 @@ def test_a_wrong_password_is_one_line_and_exit_2(anvil: _nodes.Node, bob: Path, 
 
 
 def test_a_missing_keystore_is_exit_2_with_a_hint(anvil: _nodes.Node) -> None:
-    result = invoke(*on(anvil), "--account", "nobody", "--yes", "deploy")
+    result = invoke(*on(anvil, "nobody"), "--yes", "deploy")
 
     assert result.exit_code == 2
     line = one_error_line(result.stderr)
@@ -198,7 +216,7 @@ def test_an_account_without_ether_is_refused_with_exit_3(anvil: _nodes.Node, tmp
     password_file.chmod(0o600)
     assert invoke("--password-file", str(password_file), "accounts", "new", "pauper").exit_code == 0
 
-    result = invoke(*on(anvil), "--account", "pauper", "--password-file", str(password_file), "--yes", "deploy")
+    result = invoke(*on(anvil, "pauper"), "--password-file", str(password_file), "--yes", "deploy")
 
     assert result.exit_code == 3
     assert "insufficient" in one_error_line(result.stderr)

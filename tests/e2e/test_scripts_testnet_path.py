@@ -87,7 +87,8 @@ def test_testnet_path_end_to_end(node: Node, workspace: Workspace) -> None:
     # Re-running says so and sends nothing.
     nonce = w3.eth.get_transaction_count(deployer)
     again = workspace.run("deploy.py", *url)
-    assert again.code == 0 and "already deployed" in again.out
+    assert again.code == 0 and f"already deployed on chain {SEPOLIA} at {record.escrow}" in again.out
+    assert "nothing to do; --force deploys a new pair" in again.out  # the words and exit code of `p2pescrow deploy`
     assert w3.eth.get_transaction_count(deployer) == nonce
     assert registry.get(SEPOLIA) == record
 

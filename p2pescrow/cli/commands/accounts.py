@@ -168,7 +168,8 @@ def list_(ctx: typer.Context) -> None:
 @command(accounts_app, "show")
 def show(ctx: typer.Context,
          name: Annotated[str, typer.Argument(help="Keystore name, or dev0..dev9.")]) -> None:
-    """Show an account's address and, when the selected network answers, its ETH balance.
+    """Show an account's address and, when the selected network answers, its ETH balance (and its
+    dev-token balances on a chain `p2pescrow node start` set up).
 
     \b
     Example:
@@ -182,15 +183,41 @@ def show(ctx: typer.Context,
     else:
         address, kind, keystore = accounts.address_of(name), "keystore", _keystore_path(name)
     balance, where, problem = _balance(options, address)
+    tokens = _dev_token_balances(options, address) if balance is not None else []
     document = {"name": name, "address": address, "kind": kind, "keystore": keystore, "network": where,
-                "balance_wei": balance, "balance_eth": _eth(balance) if balance is not None else None}
+                "balance_wei": balance, "balance_eth": _eth(balance) if balance is not None else None,
+                "tokens": tokens}
     lines = [f"name:     {name}" + (f" - {DEV_NOTE}" if kind == "dev" else ""),
              f"address:  {address}"]
     if keystore:
         lines.append(f"keystore: {keystore}")
     lines.append(f"balance:  {_eth(balance)} ETH on {where}" if balance is not None
                  else f"balance:  unknown ({problem})")
+    lines += [f"{t['symbol'] + ':':<10}{t['balance']} (dev token {t['address']})" for t in tokens]
     emit(options, document, lines)
+
+
+def _dev_token_balances(options: Options, address: str) -> list[dict[str, str]]:
+    """The balances of the dev tokens recorded for the node's chain (`p2pescrow node start`
+    deploys DUSD and DEUR): two eth_calls a token; none elsewhere."""
+    from ...deployments import Registry
+    from ...models import from_base_units
+    from ...node import process as _nodes
+    from ..context import network
+
+    url = network(options).rpc_url
+    chain_id = _nodes.rpc(url, "eth_chainId", timeout=3) if url else None
+    deployment = Registry().get(int(str(chain_id), 16)) if chain_id is not None else None
+    found = []
+    for symbol, token in (deployment.dev_tokens if deployment is not None else {}).items():
+        data = "0x70a08231" + address.lower().removeprefix("0x").rjust(64, "0")  # balanceOf(address)
+        units = _nodes.rpc(url, "eth_call", [{"to": token, "data": data}, "latest"], timeout=3)
+        decimals = _nodes.rpc(url, "eth_call", [{"to": token, "data": "0x313ce567"}, "latest"], timeout=3)  # decimals()
+        if units is None or decimals is None:
+            continue
+        found.append({"symbol": symbol, "address": token,
+                      "balance": f"{from_base_units(int(str(units), 16), int(str(decimals), 16)):f}"})
+    return found
 
 
 def _eth(wei: int) -> str:
@@ -219,6 +246,63 @@ def _balance(options: Options, address: str) -> tuple[int | None, str | None, st
     if wei is None:
         return None, None, f"the node at {net.rpc_url} did not return a balance"
     return int(str(wei), 16), f"{net.name} (chain {chain_id})", ""
+
+
+@command(accounts_app, "default")
+def default(ctx: typer.Context,
+            name: Annotated[str | None, typer.Argument(
+                help="Keystore name, or dev0..dev9 (dev chains only).", show_default=False)] = None,
+            clear: Annotated[bool, typer.Option("--clear", help="Forget the default account.")] = False,
+            ) -> None:
+    """Choose the account commands sign with when neither --account nor $P2PESCROW_ACCOUNT names one
+    (kept in the config folder); without NAME, show it. There is no other implicit account.
+
+    \b
+    Examples:
+      p2pescrow accounts default alice
+      p2pescrow accounts default
+      p2pescrow accounts default --clear
+    """
+    from ... import accounts
+    from ..accounts_default import DEFAULT_ACCOUNT_FILE, NO_ACCOUNT_HINT, default_account, set_default_account
+
+    options = context.options(ctx)
+    if clear:
+        if name is not None:
+            raise InputError("give a NAME or --clear, not both")
+        previous = default_account()
+        set_default_account(None)
+        emit(options, {"default": None, "cleared": previous},
+             f"no default account (was {previous})" if previous else "no default account (none was set)")
+        return
+    if name is None:
+        current = default_account()
+        address = _address_or_none(current)
+        emit(options, {"default": current, "address": address},
+             f"default account: {current} {address or '(keystore missing or unreadable)'}" if current
+             else f"no default account: {NO_ACCOUNT_HINT}")
+        return
+    address = accounts.DEV_ADDRESSES[accounts.DEV_NAMES.index(name)] if name in accounts.DEV_NAMES \
+        else accounts.address_of(name)  # a missing or over-shared keystore is refused now
+    set_default_account(name)
+    from ...config import config_dir
+
+    emit(options, {"default": name, "address": address, "file": str(config_dir() / DEFAULT_ACCOUNT_FILE)},
+         f"default account: {name} {address}" + (f" ({DEV_NOTE})" if name in accounts.DEV_NAMES else "")
+         + "; --account and $P2PESCROW_ACCOUNT still take precedence")
+
+
+def _address_or_none(name: str | None) -> str | None:
+    from ... import accounts
+
+    if name is None:
+        return None
+    if name in accounts.DEV_NAMES:
+        return accounts.DEV_ADDRESSES[accounts.DEV_NAMES.index(name)]
+    try:
+        return accounts.address_of(name)
+    except (AccountError, InputError):
+        return None
 
 
 @command(accounts_app, "delete")

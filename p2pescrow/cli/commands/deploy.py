@@ -33,14 +33,14 @@ def deploy(ctx: typer.Context,
     """Deploy the escrow and reputation contracts with the selected account and record them.
 
     Every command then finds them by the chain id. A chain gets one deployment: a second one is
-    refused unless --force. Shows the cost and asks first, unless --yes.
+    nothing to do (exit 0) unless --force. Shows the cost and asks first, unless --yes.
 
     \b
     Example:
       p2pescrow --network sepolia --account alice deploy --fee-bps 25
     """
     from ...deployments import DeploymentMismatch, Registry, ensure_deployed, verify
-    from ...errors import ConfigError, InputError
+    from ...errors import InputError
     from ..context import network, signer, transactor
     from ..parse import address
 
@@ -61,9 +61,12 @@ def deploy(ctx: typer.Context,
             verify(node.w3, previous)
         except DeploymentMismatch:
             pass  # its chain was reset: ensure_deployed says so and deploys anew
-        else:
-            raise ConfigError(f"already deployed on chain {chain_id} at {previous.escrow} "
-                              f"(reputation {previous.reputation}), use --force to deploy again")
+        else:  # nothing failed: exit 0, as scripts/deploy.py does
+            emit(options, {"network": net.name, **asdict(previous), "status": "existing", "replaced": None,
+                           "registry": str(registry.path)},
+                 f"already deployed on chain {chain_id} at {previous.escrow} (reputation {previous.reputation}): "
+                 "nothing to do; --force deploys a new pair")
+            return
 
     sender = transactor(options, signer(options, net))
     _confirm(options, sender, net.name, chain_id, fee_bps, recipient)
@@ -88,7 +91,7 @@ def _confirm(options: Options, sender: Transactor, network_name: str, chain_id: 
     from ...deployments import deploy_data
     from ...models import from_base_units
     from ...transport.sync import Call
-    from ..confirm import ask
+    from ..confirm import ask, sending_account
 
     owner = sender.address
     rep = sender.preview(Call(None, deploy_data(load_artifact("Reputation"), owner)))
@@ -97,8 +100,8 @@ def _confirm(options: Options, sender: Transactor, network_name: str, chain_id: 
                                                 fee_bps, owner)))
     gas = rep.gas + esc.gas
     cost = rep.gas * rep.max_fee_per_gas + esc.gas * esc.max_fee_per_gas
-    ask(options, [f"About to deploy p2pescrow on {network_name} (chain {chain_id}):",
-                  f"  from / owner:  {owner}",
+    ask(options, [f"From: {sending_account(options, owner)} (the owner)",
+                  f"About to deploy p2pescrow on {network_name} (chain {chain_id}):",
                   f"  platform fee:  {fee_bps} bps ({fee_bps / 100:g}%) to {recipient or owner}",
                   "  transactions:  3 (Reputation, P2PEscrow, authorise the escrow)",
                   f"  gas:           about {gas:,} plus a small call, at most {from_base_units(cost, 18)} ETH"],

@@ -112,7 +112,7 @@ def replace(ctx: typer.Context, hash_: Annotated[str, typer.Argument(
 
     def confirm(call: Any, preview: Any) -> None:
         confirm_send(options, call, preview,
-                     [entry.description or "the same call", "same nonce, fees +12.5 % or more"])
+                     [entry.description or "the same call", "same nonce, fees +12.5 % or more"], sender=t.address)
 
     result = t.replace(entry, before_send=confirm,
                        on_sent=lambda h: progress(f"sent {h}, waiting for the receipt ...", options))
