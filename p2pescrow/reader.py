@@ -47,6 +47,9 @@ class Reads(Protocol):
     @property
     def address(self) -> str: ...
 
+    @property
+    def deployment(self) -> Deployment: ...
+
     def trade(self, trade_id_: str) -> Trade: ...
 
     def trades(self, *, party: str | None = None, state: TradeState | None = None,

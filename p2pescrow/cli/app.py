@@ -7,14 +7,16 @@ argument errors answer at once; each command imports the SDK only when it runs.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, TypeVar
 
 import typer
+from typer.core import TyperGroup
 
-from ..errors import EXIT_INTERNAL, P2PEscrowError
+from ..errors import EXIT_INPUT, EXIT_INTERNAL, P2PEscrowError
 from .context import Options, options
-from .render import EXIT_CODES_HELP, fail
+from .render import EXIT_CODES_HELP, fail, report
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -23,7 +25,59 @@ HELP = """Peer-to-peer escrow on Ethereum: create, fund, dispute and settle trad
 Start a local chain with `p2pescrow node start`, or see it all in seconds with `p2pescrow demo`.
 Amounts accept `1.5`, `1.5 ETH` or `250 USDC` (checked against the trade's token)."""
 
-app = typer.Typer(name="p2pescrow", help=HELP, epilog=EXIT_CODES_HELP, no_args_is_help=True,
+
+
+def _click_exceptions() -> Any:
+    """click's exceptions module (typer 0.29 vendors click as ``typer._click``)."""
+    try:
+        from typer._click import exceptions
+    except ImportError:  # older typer: click is a separate package
+        from click import exceptions  # type: ignore[no-redef]
+    return exceptions
+
+
+class Root(TyperGroup):
+    """The root command group: click's usage errors (a missing option, a bad value, an unknown
+    command) end as one ``error: ...`` line and exit 2, and under ``--json`` as the same error
+    document as every other error; ``Abort`` (end of input at a prompt) as one line too."""
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        argv = list(sys.argv[1:] if args is None else args)
+        exceptions = _click_exceptions()
+        try:
+            result = super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
+        except exceptions.NoArgsIsHelpError as exc:
+            exc.show()  # `p2pescrow trade` alone: the group's help
+            sys.exit(exc.exit_code)
+        except exceptions.UsageError as exc:
+            sys.exit(_usage_error(exc, argv))
+        except exceptions.ClickException as exc:
+            report(type(exc).__name__, exc.format_message(), None, exc.exit_code, json_output=_json(argv))
+            sys.exit(exc.exit_code)
+        except exceptions.Abort:
+            report("Abort", "aborted: no answer at the prompt", None, EXIT_INTERNAL, json_output=_json(argv))
+            sys.exit(EXIT_INTERNAL)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+def _json(argv: list[str]) -> bool:
+    """Whether ``--json`` was given (read from the arguments: a usage error may come before the
+    root command has parsed them)."""
+    return "--json" in (argv[:argv.index("--")] if "--" in argv else argv)
+
+
+def _usage_error(exc: Any, argv: list[str]) -> int:
+    """One line: click's message, and where the help is."""
+    message = " ".join(exc.format_message().split())
+    where = exc.ctx.command_path if exc.ctx is not None else "p2pescrow"
+    report("UsageError", message, f"see `{where} --help`", EXIT_INPUT, json_output=_json(argv))
+    return EXIT_INPUT
+
+
+app = typer.Typer(name="p2pescrow", help=HELP, epilog=EXIT_CODES_HELP, no_args_is_help=True, cls=Root,
                   rich_markup_mode=None, pretty_exceptions_enable=False)
 
 

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 from ..errors import InputError, InvalidAmount
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from ..models import TokenInfo, TradeState
     from ..reader import Reads
 
@@ -87,9 +89,28 @@ def address(value: str, what: str = "address") -> str:
     return checksum(value.strip(), what)
 
 
-def token_address(value: str | None) -> str | None:
-    """``--token``: None (or ``ETH``) for ETH, else a checksummed token address."""
-    return None if value is None or value.upper() == "ETH" else address(value, "token address")
+def token_address(value: str | None, dev_tokens: Mapping[str, str] | None = None) -> str | None:
+    """``--token``: None for ETH (or ``ETH``), a checksummed token address, or the symbol of a dev
+    token the chain's deployment records (``DUSD``, ``DEUR`` on a chain `p2pescrow node start`
+    set up). ``dev_tokens`` None: the chain is not known yet, a symbol is returned as it is (checked
+    again once it is: :func:`token_address` with the deployment's ``dev_tokens``)."""
+    if value is None or value.upper() == "ETH":
+        return None
+    if not _SYMBOL.fullmatch(value):
+        return address(value, "token address")
+    if dev_tokens is None:
+        return value.upper()
+    found = {symbol.upper(): token for symbol, token in dev_tokens.items()}.get(value.upper())
+    if found is None:
+        known = ", ".join(dev_tokens)
+        raise InputError(f"unknown token {value!r}: give its address (0x...), ETH"
+                         + (f", or a dev token of this chain: {known}" if known else
+                            " (this chain records no dev tokens: only `p2pescrow node start` chains have them)"))
+    return address(found, "token address")
+
+
+TOKEN_HELP = "ERC-20 token address, or DUSD/DEUR on a `node start` chain (default: ETH)."
+_SYMBOL = re.compile(r"[A-Za-z][A-Za-z0-9]{0,10}")
 
 
 def trade_id(reads: Reads, text: str) -> str:

@@ -5,6 +5,7 @@ are imported inside the functions that need them)."""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -32,7 +33,8 @@ EXIT_CODES_HELP = (
     "enough funds (nothing sent); 4 network: node unreachable, wrong chain or no deployment; "
     "5 timeout: sent, no receipt yet, dropped or replaced, or an earlier transaction is still pending "
     "(the hash is printed; see `p2pescrow tx pending`), or another transaction took its nonce (nothing "
-    "sent); 1 unexpected error."
+    "sent); 6 declined: you answered no at a confirmation (nothing sent then; an approval sent before is named); "
+    "1 unexpected error."
 )
 
 
@@ -43,12 +45,17 @@ def fail(exc: P2PEscrowError, options: Options | None = None) -> NoReturn:
     hint = getattr(exc, "hint", None)
     if isinstance(exc, ContractError) and type(exc).__name__ not in message:
         message = f"{type(exc).__name__}: {message}"
-    line = f"error: {message}" + (f" (hint: {hint})" if hint else "")
-    typer.echo(line, err=True)
-    if options is not None and options.json:
-        typer.echo(json.dumps({"ok": False, "error": {"type": type(exc).__name__, "message": message,
-                                                        "hint": hint, "exit_code": code}}))
+    report(type(exc).__name__, message, hint, code, json_output=options is not None and options.json)
     raise typer.Exit(code)
+
+
+def report(kind: str, message: str, hint: str | None, code: int, *, json_output: bool) -> None:
+    """An error as one line on stderr, and with ``--json`` the error document on stdout
+    (``{"ok": false, "error": {"type", "message", "hint", "exit_code"}}``)."""
+    typer.echo(f"error: {message}" + (f" (hint: {hint})" if hint else ""), err=True)
+    if json_output:
+        typer.echo(json.dumps({"ok": False, "error": {"type": kind, "message": message, "hint": hint,
+                                                        "exit_code": code}}))
 
 
 def to_jsonable(value: Any) -> Any:
@@ -87,20 +94,34 @@ def table(rows: list[tuple[str, ...]], header: tuple[str, ...] | None = None) ->
     return "\n".join(lines)
 
 
+_UNITS = (("day", 86_400), ("hour", 3_600), ("minute", 60), ("second", 1))
+
+
+def relative(seconds: int) -> str:
+    """A time from now in words, the one rule every command uses: floor to the largest unit, plus
+    the next unit when it is not zero (``in 2 days 23 hours``, ``in 23 hours 59 minutes``,
+    ``5 minutes ago``). Whole seconds: an hour later the same deadline reads one hour less."""
+    span_ = abs(int(seconds))
+    words = "0 seconds"
+    for i, (unit, size) in enumerate(_UNITS):
+        if span_ >= size:
+            count, rest = divmod(span_, size)
+            words = f"{count} {unit}{'s' if count != 1 else ''}"
+            if i + 1 < len(_UNITS):
+                sub, sub_size = _UNITS[i + 1]
+                extra = rest // sub_size
+                if extra:
+                    words += f" {extra} {sub}{'s' if extra != 1 else ''}"
+            break
+    return f"in {words}" if seconds >= 0 else f"{words} ago"
+
+
 def when(moment: datetime | None, now: datetime | None = None) -> str:
-    """A deadline as local time and relative words: ``2026-11-25 14:00 (in 2 days)``."""
+    """A deadline as local time and relative words: ``2026-11-25 14:00 (in 2 days 3 hours)``."""
     if moment is None:
         return "-"
     now = now or datetime.now(UTC)
-    seconds = int((moment - now).total_seconds())
-    span = abs(seconds)
-    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60), ("second", 1)):
-        if span >= size or unit == "second":
-            count = span // size
-            words = f"{count} {unit}{'s' if count != 1 else ''}"
-            break
-    relative = f"in {words}" if seconds >= 0 else f"{words} ago"
-    return f"{moment.astimezone().strftime('%Y-%m-%d %H:%M %Z')} ({relative})"
+    return f"{moment.astimezone().strftime('%Y-%m-%d %H:%M %Z')} ({relative(int((moment - now).total_seconds()))})"
 
 
 def line(text: str) -> None:
@@ -290,17 +311,41 @@ def plain(value: Any) -> Any:
     return value
 
 
+def event_types(name: str) -> dict[str, str]:
+    """The ABI types of event ``name``'s arguments (escrow and reputation contracts), by name."""
+    return _event_types().get(name, {})
+
+
+@functools.cache
+def _event_types() -> dict[str, dict[str, str]]:
+    from .._artifacts import load_artifact
+
+    found: dict[str, dict[str, str]] = {}
+    for contract in ("Reputation", "P2PEscrow"):
+        for entry in load_artifact(contract)["abi"]:
+            if entry.get("type") == "event":
+                found[entry["name"]] = {i["name"]: i["type"] for i in entry.get("inputs", ())}
+    return found
+
+
 def event_text(name: str, args: Mapping[str, Any], token: TokenInfo | None) -> str:
-    """``Released: toSeller 1.49625 ETH, platformFee 0.00375 ETH, heldAfter 0 ETH``."""
+    """``Released: toSeller 1.49625 ETH, platformFee 0.00375 ETH, heldAfter 0 ETH``. Arguments are
+    shown by their ABI type: a bool as yes/no (``TimedOut: toSeller no``), token amounts only for
+    the amount fields (uint)."""
+    types = event_types(name)
     parts = []
     for key, value in args.items():
+        kind = types.get(key, "")
         if key in ("id", "tradeId", "escrow"):
             continue
         if key == "terms":
             if token is not None:
                 parts.append(f"amount {human(int(value['amount']), token)}")
             continue
-        if key in _AMOUNT_ARGS and token is not None and isinstance(value, int):
+        if kind == "bool" or isinstance(value, bool):
+            parts.append(f"{key} {'yes' if value else 'no'}")
+        elif (key in _AMOUNT_ARGS and token is not None and isinstance(value, int)
+              and kind in ("", "uint256")):
             parts.append(f"{key} {human(value, token)}")
         elif key == "deadline" and isinstance(value, int):
             parts.append(f"deadline {datetime.fromtimestamp(value, UTC).astimezone():%Y-%m-%d %H:%M %Z}")

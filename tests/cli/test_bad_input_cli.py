@@ -114,6 +114,31 @@ CORPUS = [
     pytest.param(["trade", "list", "--party", "0xnope"], 2, "invalid address '0xnope'", id="bad-party"),
     pytest.param(["rep", "show", "0x1234"], 2, "invalid address", id="rep-bad-address"),
     pytest.param(["offer", "revoke", "many"], 2, "invalid nonce 'many'", id="bad-nonce"),
+    # issue 11: constant bounds before any request, usage errors in one line, the new options
+    pytest.param(["trade", "create", "--seller", DEV["dev2"], "--amount", "1", "--arbiter", DEV["dev3"],
+                  "--arbiter-fee", "50%"], 2, "above the contract's cap of 20% (2000 bps)", id="arbiter-fee-cap"),
+    pytest.param(["offer", "create", "--amount", "1", "--arbiter", DEV["dev3"], "--arbiter-fee", "25%"], 2,
+                 "above the contract's cap of 20%", id="offer-arbiter-fee-cap"),
+    pytest.param(["trade", "create", "--seller", DEV["dev2"], "--amount", "1", "--release-window", "400d"], 2,
+                 "at most a year", id="window-over-a-year"),
+    pytest.param(["trade", "create", "--seller", DEV["dev2"], "--amont", "1"], 2, "No such option: --amont",
+                 id="usage-unknown-option"),
+    pytest.param(["trade", "show"], 2, "Missing argument 'TRADE'", id="usage-missing-argument"),
+    pytest.param(["trade", "frobnicate"], 2, "No such command 'frobnicate'", id="usage-unknown-command"),
+    pytest.param(["rep", "rate", "{trade}", "9"], 2, "invalid score 9", id="positional-score-out-of-range"),
+    pytest.param(["rep", "rate", "{trade}", "3", "--score", "4"], 2, "two scores given", id="two-scores"),
+    pytest.param(["rep", "rate", "{trade}"], 2, "no score given", id="no-score"),
+    pytest.param(["trade", "evidence", "{trade}", "https://x", "--file", "/nonexistent/photo.jpg"], 2,
+                 "cannot read the evidence file /nonexistent/photo.jpg", id="evidence-file-missing"),
+    pytest.param(["trade", "evidence", "{trade}", "https://x", "--file", "x.jpg", "--hash", "0x" + "ab" * 32], 2,
+                 "give --file or --hash, not both", id="evidence-file-and-hash"),
+    pytest.param(["trade", "create", "--seller", DEV["dev2"], "--amount", "1", "--token", "DUSD"], 2,
+                 "unknown token 'DUSD'", id="dev-token-symbol-on-a-chain-without-them"),
+    pytest.param(["trade", "create", "--seller", DEV["dev2"], "--amount", "1", "--token", "0xdead"], 2,
+                 "invalid address '0xdead'", id="bad-token-address"),
+    pytest.param(["accounts", "default", "nobody"], 2, "no keystore named 'nobody'", id="default-account-missing"),
+    pytest.param(["accounts", "default", "dev1", "--clear"], 2, "give a NAME or --clear, not both",
+                 id="default-and-clear"),
 ]
 
 
@@ -188,6 +213,37 @@ def test_sending_needs_an_account_off_dev_chains(cli: Cli, deployed_anvil: Chain
     assert deployed_anvil.nonce(DEV["dev1"]) == nonce
     mine = cli("trade", "list", "--mine", network=None, account=None)
     assert mine.exit_code == 2 and "--mine needs an account" in one_error_line(mine)
+
+
+NO_ACCOUNT = [
+    pytest.param(["trade", "create", "--seller", DEV["dev2"], "--amount", "0.1"], id="create"),
+    pytest.param(["trade", "release", "{trade}"], id="release"),
+    pytest.param(["trade", "evidence", "{trade}", "https://x"], id="evidence"),
+    pytest.param(["offer", "create", "--amount", "1"], id="offer-create"),
+    pytest.param(["offer", "revoke", "7"], id="offer-revoke"),
+    pytest.param(["trade", "withdraw"], id="withdraw"),
+]
+
+
+@pytest.mark.parametrize("args", NO_ACCOUNT)
+def test_no_account_selected_is_exit_2_on_a_dev_chain_too(cli: Cli, deployed_anvil: Chain, funded: str,
+                                                          args: list[str]) -> None:
+    """No silent signer: dev0 (the owner and fee recipient) is never used for want of an account."""
+    nonces = [deployed_anvil.nonce(DEV[name]) for name in ("dev0", "dev1")]
+
+    result = cli(*[a.replace("{trade}", funded) for a in args], account=None)  # network `local`: a dev chain
+
+    assert result.exit_code == 2, result.stderr
+    line = one_error_line(result)
+    assert "no account selected" in line and "accounts default NAME" in line
+    assert [deployed_anvil.nonce(DEV[name]) for name in ("dev0", "dev1")] == nonces
+
+
+def test_no_account_on_the_embedded_chain_says_how_to_choose(cli: Cli) -> None:
+    result = cli("trade", "create", "--seller", DEV["dev2"], "--amount", "0.1", account=None, network="embedded",
+                 rpc_url=None)
+
+    assert result.exit_code == 2 and "pass --account dev0 .. --account dev9" in one_error_line(result)
 
 
 # -- network ------------------------------------------------------------------------------------------

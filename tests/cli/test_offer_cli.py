@@ -104,7 +104,11 @@ def test_a_tampered_offer_is_caught_offline_and_on_verify(cli: Cli) -> None:
     document["offer"]["amount"] = "1"  # 1 wei instead of 0.75 ETH
     tampered = json.dumps(document)
 
-    shown = cli.ok("offer", "show", "-", input=tampered, account=None).stdout
-    assert "NOT the seller's signature" in shown
+    shown = cli("offer", "show", "-", input=tampered, account=None)
+    assert shown.exit_code == 2  # a bad signature is not an offer to show with exit 0
+    assert shown.stderr.startswith("error: the offer's signature is NOT the seller's")  # said first
+    assert shown.stdout.startswith("Offer (NOT validly signed)\n") and "NOT the seller's signature" in shown.stdout
+    as_json = cli("offer", "show", "-", input=tampered, account=None, json_output=True)
+    assert as_json.exit_code == 2 and json.loads(as_json.stdout)["error"]["exit_code"] == 2
     result = cli("offer", "verify", "-", input=tampered, account="dev6")
     assert result.exit_code == 2 and "not the seller's" in one_error_line(result)

@@ -259,9 +259,11 @@ def test_before_sending_it_shows_amounts_fees_counterparty_and_gas_and_asks(
 
     declined = cli("trade", "release", trade_id, yes=False, input="n\n")
 
-    assert declined.exit_code == 1 and deployed_anvil.nonce(DEV["dev1"]) == nonce
+    assert declined.exit_code == 6 and deployed_anvil.nonce(DEV["dev1"]) == nonce  # declined: not an error
     shown = declined.stderr
-    assert "About to send: release" in shown
+    assert shown.splitlines()[0] == f"From: dev1 {DEV['dev1']}"  # who sends, first
+    assert shown.splitlines()[1] == "About to send: release"
+    assert shown.rstrip().endswith("declined: nothing sent") and "Aborted" not in shown
     assert f"release 1 ETH of the 1 ETH held to seller {DEV['dev2']}" in shown
     assert "the seller receives 0.9975 ETH after the 0.25% platform fee (0.0025 ETH)" in shown
     assert "gas: up to" in shown and "Send it?" in shown
@@ -274,7 +276,8 @@ def test_create_shows_the_terms_before_asking(cli: Cli, terminal: None) -> None:
     result = cli("trade", "create", "--seller", DEV["dev2"], "--amount", "3", "--arbiter", DEV["dev3"],
                  "--arbiter-fee", "1.5%", "--release-window", "12h", yes=False, input="n\n")
 
-    assert result.exit_code == 1
+    assert result.exit_code == 6 and "declined: nothing sent" in result.stderr
+    assert result.stderr.startswith(f"From: dev1 {DEV['dev1']}\n")
     for words in (f"you buy from seller {DEV['dev2']}", "amount: 3 ETH, paid into escrow now",
                   f"arbiter: {DEV['dev3']}, fee 1.5% if they rule", "platform fee: 0.25%",
                   "release 12 hours", "value: 3 ETH"):

@@ -24,6 +24,7 @@ from ..render import (
     line,
     percent,
     progress,
+    report,
     span,
     trade_result,
     tx_document,
@@ -118,7 +119,7 @@ def create(
     ctx: typer.Context, *,
     amount: Annotated[str, typer.Option("--amount", help="The price: '1.5', '1.5 ETH', '250 USDC'.",
                                         show_default=False)],
-    token: Annotated[str | None, typer.Option("--token", help="ERC-20 token address (default: ETH).")] = None,
+    token: Annotated[str | None, typer.Option("--token", help=parse.TOKEN_HELP)] = None,
     buyer: Annotated[str | None, typer.Option("--buyer", help="Reserve the offer for this buyer (default: anyone).")]
     = None,
     arbiter: Annotated[str | None, typer.Option("--arbiter", help="Who rules disputes (default: none).")] = None,
@@ -137,6 +138,7 @@ def create(
                                             metavar="FILE")] = None,
 ) -> None:
     """Sign an offer as the seller (no transaction, no gas) and print its JSON document."""
+    from ...core.hints import check_term_bounds
     from ..parse import duration, share_bps
 
     buyer_address = parse.address(buyer, "buyer address") if buyer else None
@@ -147,9 +149,11 @@ def create(
         raise InputError("--arbiter-fee needs an --arbiter")
     windows = {"release_window": duration(release_window), "arbitration_window": duration(arbitration_window),
                "expires_in": duration(expires_in)}
+    check_term_bounds(arbiter=arbiter_address, arbiter_fee_bps=fee_bps, **windows)  # the contract's constants
     offer_nonce = _nonce(nonce) if nonce is not None else None
     options = context.options(ctx)
     client = connect(options, hooks=False)
+    token_address = parse.token_address(token, client.deployment.dev_tokens)
     info = client.token(token_address)
     units = parse.base_units(amount, info)  # exact and positive, or an InvalidAmount now
     signed = client.create_offer(
@@ -192,6 +196,15 @@ def show(ctx: typer.Context, source: FileArg) -> None:
     options = context.options(ctx)
     token = ETH_TOKEN if signed.offer.token == ETH_TOKEN.address else None
     document, lines = _describe(signed, token)
+    if not document["signed_by_seller"]:  # said first, then the terms as they read, and exit 2
+        bad = InputError(f"the offer's signature is NOT the seller's ({signed.offer.seller}): it was changed "
+                         "after signing, or signed by another key", hint="do not fill it; ask the seller for a "
+                         "new offer")
+        if not options.json:
+            report(type(bad).__name__, str(bad), bad.hint, bad.exit_code, json_output=False)
+            line("\n".join(["Offer (NOT validly signed)", *lines]))
+            raise typer.Exit(bad.exit_code)
+        raise bad
     emit(options, {"offer": document}, ["Offer", *lines])
 
 

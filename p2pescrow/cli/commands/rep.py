@@ -53,12 +53,24 @@ def rate(
     ctx: typer.Context,
     trade: Annotated[str, typer.Argument(metavar="TRADE", help="A finished trade you were a party to.",
                                          show_default=False)],
+    score_arg: Annotated[int | None, typer.Argument(
+        metavar="[SCORE]", help="1 (worst) to 5 (best); or --score.", show_default=False)] = None,
     *,
-    score: Annotated[int, typer.Option("--score", help="1 (worst) to 5 (best).", show_default=False)],
+    score: Annotated[int | None, typer.Option("--score", help="1 (worst) to 5 (best).", show_default=False)] = None,
     comment: Annotated[str | None, typer.Option(
         "--comment", help="A comment; only its keccak hash goes on chain.")] = None,
 ) -> None:
-    """Rate the counterparty of a finished trade (once per party; stored with the trade's outcome)."""
+    """Rate the counterparty of a finished trade (once per party; stored with the trade's outcome).
+
+    \b
+    Example:
+      p2pescrow --account alice rep rate 0x1234abcd 5
+    """
+    if score_arg is not None and score is not None and score_arg != score:
+        raise InputError(f"two scores given ({score_arg} and --score {score}): give one")
+    score = score_arg if score_arg is not None else score
+    if score is None:
+        raise InputError("no score given: rate 1 (worst) to 5 (best)", hint="e.g. `p2pescrow rep rate TRADE 5`")
     if not 1 <= score <= 5:
         raise InputError(f"invalid score {score}: rate 1 (worst) to 5 (best)")
     options = context.options(ctx)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -28,6 +29,7 @@ from ..render import (
     percent,
     plain,
     progress,
+    relative,
     roles,
     short,
     span,
@@ -38,7 +40,6 @@ from ..render import (
     trade_result,
     tx_document,
     tx_lines,
-    when,
 )
 
 if TYPE_CHECKING:
@@ -96,7 +97,7 @@ def create(
                                         show_default=False)],
     seller: Annotated[str | None, typer.Option("--seller", help="The seller's address: you buy.")] = None,
     buyer: Annotated[str | None, typer.Option("--buyer", help="The buyer's address: you sell.")] = None,
-    token: Annotated[str | None, typer.Option("--token", help="ERC-20 token address (default: ETH).")] = None,
+    token: Annotated[str | None, typer.Option("--token", help=parse.TOKEN_HELP)] = None,
     arbiter: Annotated[str | None, typer.Option("--arbiter", help="Who rules disputes (default: none).")] = None,
     arbiter_fee: Annotated[str, typer.Option("--arbiter-fee", help="The arbiter's fee if they rule: '1%'.")] = "0%",
     funding_window: Annotated[str, typer.Option("--funding-window", help="Time the buyer has to fund.")] = "1d",
@@ -113,6 +114,7 @@ def create(
     no_fund: Annotated[bool, typer.Option("--no-fund", help="As buyer: create now, fund later.")] = False,
 ) -> None:
     """Create a trade: with --seller you buy (and fund it now), with --buyer you sell."""
+    from ...core.hints import check_term_bounds
     from ..parse import duration, share_bps
 
     if (seller is None) == (buyer is None):
@@ -125,11 +127,13 @@ def create(
         raise InputError("--arbiter-fee needs an --arbiter")
     windows = {"funding_window": duration(funding_window), "release_window": duration(release_window),
                "arbitration_window": duration(arbitration_window)}
+    check_term_bounds(arbiter=arbiter_address, arbiter_fee_bps=fee_bps, **windows)  # the contract's constants
 
     options = context.options(ctx)
     client = connect(options)
     if counterparty == client.address:
         raise InputError(f"the {'seller' if seller else 'buyer'} {counterparty} is your own account")
+    token_address = parse.token_address(token, client.deployment.dev_tokens)
     info = client.token(token_address)
     units = parse.base_units(amount, info)  # exact and positive, or an InvalidAmount now
     t = client.build_terms(
@@ -300,24 +304,54 @@ def resolve(ctx: typer.Context, trade: TradeArg) -> None:
 @command(trade_app, "evidence")
 def evidence(ctx: typer.Context, trade: TradeArg,
              uri: Annotated[str, typer.Argument(help="Where the evidence is (https://, ipfs://, ...).")], *,
+             file: Annotated[Path | None, typer.Option(
+                 "--file", metavar="PATH", help="The evidence itself: its content's keccak256 is sent with the "
+                 "URI (the file is not uploaded).")] = None,
              content_hash: Annotated[str | None, typer.Option(
-                 "--hash", help="0x + 64 hex digits: hash of the content (default: keccak of the URI).")] = None,
+                 "--hash", help="0x + 64 hex digits: a precomputed hash of the content.")] = None,
              ) -> None:
-    """Buyer, seller or arbiter: attach evidence (a URI and the hash of its content) to a trade."""
-    if content_hash is not None:
+    """Buyer, seller or arbiter: attach evidence (a URI and the hash of its content) to a trade.
+
+    The hash proves later what the URI pointed to: give the content with --file PATH (hashed here,
+    keccak256 of its bytes) or its hash with --hash. With neither, the URI's own hash is sent.
+
+    \b
+    Example:
+      p2pescrow --account alice trade evidence 0x1234abcd ipfs://bafy.../photo.jpg --file photo.jpg
+    """
+    if file is not None and content_hash is not None:
+        raise InputError("give --file or --hash, not both")
+    source = "the URI itself (no --file or --hash)"
+    if file is not None:
+        content_hash, source = _file_hash(file), f"the content of {file}"
+    elif content_hash is not None:
         body = content_hash.lower().removeprefix("0x")
         if len(body) != 64 or any(c not in "0123456789abcdef" for c in body):
             raise InputError(f"invalid --hash {content_hash!r}: expected 0x and 64 hex digits")
+        source = "given with --hash"
     options, client, t = _open(ctx, trade)
-    lines = [f"attach evidence to trade {t.id}: {uri}" + (f" (hash {content_hash})" if content_hash else "")]
+    lines = [f"attach evidence to trade {t.id}: {uri}",
+             f"content hash: {content_hash or 'keccak256 of the URI'} ({source})"]
     tx = confirm.send(options, client, lines, lambda: client.submit_evidence(t.id, uri, content_hash))
-    trade_result(options, client, "evidence", "Evidence attached.", tx, t.id, uri=uri)
+    trade_result(options, client, "evidence", "Evidence attached.", tx, t.id, uri=uri,
+                 content_hash=content_hash)
+
+
+def _file_hash(path: Path) -> str:
+    """keccak256 of a file's bytes, 0x-hex."""
+    from eth_utils import keccak
+
+    try:
+        data = path.expanduser().read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read the evidence file {path}: {exc.strerror or exc}") from None
+    return "0x" + keccak(data).hex()
 
 
 @command(trade_app, "withdraw")
 def withdraw(
     ctx: typer.Context, *,
-    token: Annotated[str | None, typer.Option("--token", help="Token address (default: ETH).")] = None,
+    token: Annotated[str | None, typer.Option("--token", help=parse.TOKEN_HELP)] = None,
     to: Annotated[str | None, typer.Option("--to", help="Where to send it (default: your account).")] = None,
 ) -> None:
     """Withdraw your credits: payouts the escrow could not deliver to you (e.g. a rejecting wallet)."""
@@ -325,6 +359,7 @@ def withdraw(
     receiver = parse.address(to, "--to address") if to else None
     options = context.options(ctx)
     client = connect(options)
+    token_address = parse.token_address(token, client.deployment.dev_tokens)
     info = client.token(token_address)
     credit = client.credits(token_address)
     lines = [f"withdraw your credits of {human(credit, info)} to {receiver or client.address}"]
@@ -352,7 +387,8 @@ def list_(
     party: Annotated[str | None, typer.Option("--party", help="Only trades where ADDRESS is buyer or seller.",
                                               metavar="ADDRESS")] = None,
     state: Annotated[str | None, typer.Option("--state", help=parse.STATE_HELP)] = None,
-    token: Annotated[str | None, typer.Option("--token", help="Only trades in this token (address or ETH).")] = None,
+    token: Annotated[str | None, typer.Option(
+        "--token", help="Only trades in this token (address, ETH, or DUSD/DEUR on a `node start` chain).")] = None,
 ) -> None:
     """Trades on this escrow, as a table (newest last)."""
     if mine and party:
@@ -362,6 +398,8 @@ def list_(
     token_filter = None if token is None else (parse.token_address(token) or "ETH")
     options = context.options(ctx)
     reads = context.reader(options)
+    if token_filter is not None and token_filter != "ETH":
+        token_filter = parse.token_address(token, reads.deployment.dev_tokens)
     you = me(reads)
     if mine:
         if you is None:
@@ -371,7 +409,7 @@ def list_(
     now = reads.now()
     rows = [(t.id[:10], t.state.name, ",".join(roles(t, you)) or "-", human(t.amount, t.token),
              human(t.held, t.token), short(t.buyer), short(t.seller),
-             when(t.deadline, now).split(" (")[-1].rstrip(")") if t.deadline else "-") for t in trades]
+             relative(int((t.deadline - now).total_seconds())) if t.deadline else "-") for t in trades]
     text = (table(rows, ("TRADE", "STATE", "YOU", "AMOUNT", "HELD", "BUYER", "SELLER", "DEADLINE"))
             if rows else "No trades.")
     emit(options, {"trades": [trade_document(t, you) for t in trades]}, text)
