@@ -112,5 +112,4 @@ def test_a_run_spread_over_xdist_workers_records_all_it_ran(tmp_path: Path) -> N
         recorded = load_hits(part)
         assert recorded
         assert all(pcs <= merged[code] for code, pcs, _ in recorded)
-    coverage = measure(load_hits(hits))
-    assert coverage.matched["P2PEscrow"] and coverage.matched["Reputation"]
+    # What the gate then measures from the merge is test_figures_follow_what_ran's business (a compile).
