@@ -34,9 +34,9 @@ EXIT_DECLINED = 6
 
 
 def ask(options: Options, lines: list[str], question: str = "Send it?", *,
-        declined: Callable[[], list[str]] | None = None) -> None:
-    """Show ``lines`` and ask ``question`` (unless ``--yes``); a "no" prints "nothing sent" (and
-    what ``declined`` adds) and exits 6."""
+        declined: Callable[[], list[str]] | None = None, nothing: str = "nothing sent") -> None:
+    """Show ``lines`` and ask ``question`` (unless ``--yes``); a "no" prints "declined: nothing
+    sent" (or ``nothing``, e.g. "nothing deleted"; then what ``declined`` adds) and exits 6."""
     if options.yes:
         return
     if options.json or not sys.stdin.isatty():
@@ -44,7 +44,7 @@ def ask(options: Options, lines: list[str], question: str = "Send it?", *,
     if lines:
         typer.echo("\n".join(lines), err=True)
     if not typer.confirm(question, default=False, err=True):
-        typer.echo("\n".join(["declined: nothing sent", *(declined() if declined else [])]), err=True)
+        typer.echo("\n".join([f"declined: {nothing}", *(declined() if declined else [])]), err=True)
         raise typer.Exit(EXIT_DECLINED)
 
 

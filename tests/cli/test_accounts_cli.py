@@ -297,6 +297,37 @@ def test_delete_asks_first_and_without_a_terminal_needs_yes(home: Path, password
     assert accounts.names() == []
 
 
+def test_declining_a_delete_keeps_the_keystore_and_exits_6(home: Path, password_file: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    import p2pescrow.cli.confirm as confirm
+
+    invoke("--password-file", str(password_file), "accounts", "new", "alice")
+    monkeypatch.setattr(confirm, "sys", types.SimpleNamespace(stdin=types.SimpleNamespace(isatty=lambda: True)))
+
+    declined = invoke("accounts", "delete", "alice", input="n\n")
+
+    assert declined.exit_code == 6
+    assert declined.stderr.rstrip().endswith("declined: nothing deleted") and "Aborted" not in declined.stderr
+    assert (home / "keystores" / "alice.json").exists()
+
+
+def test_the_default_account_is_chosen_shown_and_forgotten_with_its_keystore(home: Path,
+                                                                            password_file: Path) -> None:
+    address = as_json(invoke("--json", "--password-file", str(password_file), "accounts", "new", "alice"))["address"]
+
+    chosen = invoke("accounts", "default", "alice")
+    shown = invoke("--json", "accounts", "default")
+    deleted = invoke("--yes", "--json", "accounts", "delete", "alice")
+    after = invoke("--json", "accounts", "default")
+
+    assert chosen.exit_code == 0 and chosen.stdout.startswith(f"default account: alice {address};")
+    assert as_json(shown) == {"ok": True, "default": "alice", "address": address}
+    assert as_json(deleted)["default_cleared"] is True
+    assert as_json(after)["default"] is None and not (home / "default-account").exists()
+
+
 def test_delete_a_missing_or_dev_account_exits_2() -> None:
     missing = invoke("--yes", "accounts", "delete", "nobody")
     dev = invoke("--yes", "accounts", "delete", "dev0")

@@ -165,6 +165,24 @@ def test_a_revert_shows_the_decoded_custom_error_with_exit_3(cli: Cli, deployed_
     assert deployed_anvil.nonce(DEV["dev1"]) == nonce
 
 
+def test_contract_refusals_print_their_hint(cli: Cli, deployed_anvil: Chain, funded: str) -> None:
+    nonce = deployed_anvil.nonce(DEV["dev2"])
+
+    by_seller = cli("trade", "release", funded, account="dev2")
+    too_much = cli("trade", "release", funded, "--amount", "2")
+    as_json = cli("trade", "release", funded, account="dev2", json_output=True)
+
+    assert by_seller.exit_code == 3
+    assert one_error_line(by_seller).endswith(
+        f"(hint: only the buyer {DEV['dev1']} may release; this account is {DEV['dev2']})")
+    assert too_much.exit_code == 3
+    line = one_error_line(too_much)
+    assert "InvalidPart(requested=2 ETH, held=1 ETH)" in line and "at most 1 ETH" in line  # token units, not wei
+    error = json.loads(as_json.stdout)["error"]
+    assert error["type"] == "Unauthorized" and error["hint"].startswith(f"only the buyer {DEV['dev1']} may release")
+    assert deployed_anvil.nonce(DEV["dev2"]) == nonce
+
+
 def test_errors_with_json_are_also_one_document_on_stdout(cli: Cli) -> None:
     result = cli("trade", "show", UNKNOWN_ID, json_output=True)
 

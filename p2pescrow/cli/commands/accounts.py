@@ -329,6 +329,13 @@ def delete(ctx: typer.Context,
         if isinstance(exc, accounts.KeystoreNotFound):
             raise
         address = "address unreadable"  # a damaged or over-shared file can still be deleted
-    ask(options, [], f"Delete keystore {name} ({address})? Without a backup its funds are lost")
+    ask(options, [], f"Delete keystore {name} ({address})? Without a backup its funds are lost",
+        nothing="nothing deleted")
     accounts.delete(name)
-    emit(options, {"name": name, "address": address, "deleted": True}, f"deleted {name} ({address})")
+    from ..accounts_default import default_account, set_default_account
+
+    was_default = default_account() == name
+    if was_default:
+        set_default_account(None)  # it would name a keystore that no longer exists
+    emit(options, {"name": name, "address": address, "deleted": True, "default_cleared": was_default},
+         f"deleted {name} ({address})" + ("; it was the default account: there is none now" if was_default else ""))

@@ -264,7 +264,7 @@ def reset(ctx: typer.Context, engine: EngineOption = Engine.anvil,
     options = context.options(ctx)
     options.yes = options.yes or yes
     name = engine.value
-    ask(options, [], f"Delete the {name} chain (all its blocks, balances and contracts)?")
+    ask(options, [], f"Delete the {name} chain (all its blocks, balances and contracts)?", nothing="nothing deleted")
     stopped, removed, forgotten = devchain.reset(name)
     document: dict[str, Any] = {"engine": name, "stopped": stopped is not None,
                                 "removed": [str(p) for p in removed], "deployment_forgotten": forgotten}
