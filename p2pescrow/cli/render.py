@@ -116,6 +116,14 @@ def relative(seconds: int) -> str:
     return f"in {words}" if seconds >= 0 else f"{words} ago"
 
 
+def clock(reads: Reads) -> datetime:
+    """"Now" for every relative time a command prints: the chain's time (its latest block), or
+    this computer's clock when that is later. An idle dev chain's latest block can be minutes
+    old while its next block takes the current time; after a jump in chain time (``evm_increaseTime``)
+    the chain is ahead. ``offer show`` (offline) uses the computer's clock: both agree."""
+    return max(reads.now(), datetime.now(UTC))
+
+
 def when(moment: datetime | None, now: datetime | None = None) -> str:
     """A deadline as local time and relative words: ``2026-11-25 14:00 (in 2 days 3 hours)``."""
     if moment is None:
@@ -384,6 +392,6 @@ def trade_result(options: Options, client: EscrowClient, action: str, headline: 
     lines = [headline, *tx_lines(options, tx), f"  trade     {trade.id}",
              f"  state     {trade.state.name}, holding {human(trade.held, trade.token)}"]
     if trade.deadline is not None:
-        lines.append(f"  deadline  {deadline_text(trade, client.now())}")
+        lines.append(f"  deadline  {deadline_text(trade, clock(client))}")
     lines.append(f"  you may   {', '.join(may) if may else 'nothing now'}")
     emit(options, {"action": action, **extra, "trade": trade_document(trade, you), "tx": tx_document(tx)}, lines)

@@ -18,7 +18,7 @@ from eth_utils import keccak
 from support.escrow_cli import DEV, Chain, Cli, one_error_line
 
 from p2pescrow.build import load_artifact
-from p2pescrow.cli.render import relative, when
+from p2pescrow.cli.render import clock, relative, when
 from p2pescrow.deployments import Registry, deploy_data
 from p2pescrow.transport.sync import Call
 
@@ -308,3 +308,12 @@ def test_trade_list_and_show_say_the_same_deadline(cli: Cli) -> None:
     (row,) = [line for line in listed.splitlines() if line.startswith(trade_id[:10])]
     words = row.split("  ")[-1].strip()
     assert words == "in 3 days 8 hours" and f"({words})" in shown
+
+
+def test_now_is_the_chain_time_or_the_computer_clock_whichever_is_later() -> None:
+    wall = datetime.now(UTC)
+    stale = SimpleNamespace(now=lambda: wall - timedelta(minutes=7))  # an idle dev chain's last block
+    ahead = SimpleNamespace(now=lambda: wall + timedelta(days=2))  # after evm_increaseTime
+
+    assert wall <= clock(stale) <= datetime.now(UTC)  # type: ignore[arg-type]
+    assert clock(ahead) == wall + timedelta(days=2)  # type: ignore[arg-type]

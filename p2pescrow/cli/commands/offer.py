@@ -19,6 +19,7 @@ from ..app import app, command
 from ..context import client as connect
 from ..render import (
     amount_document,
+    clock,
     emit,
     human,
     line,
@@ -161,7 +162,7 @@ def create(
         arbiter_fee_bps=fee_bps, timeout_releases=timeout_releases, record_reputation=not no_reputation,
         terms=terms, nonce=offer_nonce, **windows)
     document = signed.to_json()
-    summary, lines = _describe(signed, info, client.now())
+    summary, lines = _describe(signed, info, clock(client))
     if out is None:
         line(document)
         progress(f"Signed an offer of {human(signed.offer.amount, info)} (nonce {signed.offer.nonce}); "
@@ -210,7 +211,7 @@ def show(ctx: typer.Context, source: FileArg) -> None:
 
 def _checked(client: EscrowClient, signed: SignedOffer) -> tuple[TokenInfo, dict[str, Any], list[str]]:
     info = client.token(signed.offer.token)
-    document, lines = _describe(signed, info, client.now())
+    document, lines = _describe(signed, info, clock(client))
     return info, document, lines
 
 

@@ -21,6 +21,7 @@ from ..context import Options
 from ..context import client as connect
 from ..render import (
     amount_document,
+    clock,
     emit,
     event_text,
     human,
@@ -377,7 +378,7 @@ def show(ctx: typer.Context, trade: TradeArg) -> None:
     reads = context.reader(options)
     t = reads.trade(parse.trade_id(reads, trade))
     you = me(reads)
-    emit(options, {"trade": trade_document(t, you)}, trade_lines(t, you, reads.now()))
+    emit(options, {"trade": trade_document(t, you)}, trade_lines(t, you, clock(reads)))
 
 
 @command(trade_app, "list")
@@ -406,7 +407,7 @@ def list_(
             raise InputError("--mine needs an account: pass --account NAME")
         who = you
     trades = reads.trades(party=who, state=wanted_state, token=token_filter)
-    now = reads.now()
+    now = clock(reads)
     rows = [(t.id[:10], t.state.name, ",".join(roles(t, you)) or "-", human(t.amount, t.token),
              human(t.held, t.token), short(t.buyer), short(t.seller),
              relative(int((t.deadline - now).total_seconds())) if t.deadline else "-") for t in trades]
