@@ -317,3 +317,13 @@ def test_now_is_the_chain_time_or_the_computer_clock_whichever_is_later() -> Non
 
     assert wall <= clock(stale) <= datetime.now(UTC)  # type: ignore[arg-type]
     assert clock(ahead) == wall + timedelta(days=2)  # type: ignore[arg-type]
+
+
+def test_offer_create_says_which_account_signed(cli: Cli, tmp_path: Path) -> None:
+    out = tmp_path / "offer.json"
+
+    to_stdout = cli("offer", "create", "--amount", "0.5", account="dev2")
+    to_file = cli.ok("offer", "create", "--amount", "0.5", "--out", str(out), account="dev2")
+
+    assert to_stdout.exit_code == 0 and f"Signed an offer of 0.5 ETH as dev2 {DEV['dev2']}" in to_stdout.stderr
+    assert to_file.stdout.startswith(f"Signed offer written to {out} as dev2 {DEV['dev2']} (no transaction")

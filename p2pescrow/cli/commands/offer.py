@@ -165,7 +165,8 @@ def create(
     summary, lines = _describe(signed, info, clock(client))
     if out is None:
         line(document)
-        progress(f"Signed an offer of {human(signed.offer.amount, info)} (nonce {signed.offer.nonce}); "
+        progress(f"Signed an offer of {human(signed.offer.amount, info)} as "
+                 f"{confirm.sending_account(options, client.address)} (nonce {signed.offer.nonce}); "
                  f"revoke it with `p2pescrow offer revoke {signed.offer.nonce}`.", options)
         return
     path = Path(out).expanduser()
@@ -174,7 +175,8 @@ def create(
     except OSError as exc:
         raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
     emit(options, {"file": str(path), "offer": summary},
-         [f"Signed offer written to {path} (no transaction was sent):", *lines,
+         [f"Signed offer written to {path} as {confirm.sending_account(options, client.address)} "
+          "(no transaction was sent):", *lines,
           f"Revoke it with `p2pescrow offer revoke {signed.offer.nonce}`."])
 
 

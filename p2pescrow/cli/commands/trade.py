@@ -404,7 +404,9 @@ def list_(
     you = me(reads)
     if mine:
         if you is None:
-            raise InputError("--mine needs an account: pass --account NAME")
+            from ..accounts_default import NO_ACCOUNT_HINT
+
+            raise InputError("--mine needs an account", hint=NO_ACCOUNT_HINT)
         who = you
     trades = reads.trades(party=who, state=wanted_state, token=token_filter)
     now = clock(reads)
