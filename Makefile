@@ -143,7 +143,7 @@ test: setup brownie
 # below $(COVERAGE_MIN)% of lines.
 coverage: setup
 	rm -f $(COVERAGE_HITS) $(COVERAGE_PARTS)
-	P2PESCROW_COVERAGE=$(COVERAGE_HITS) $(RUN_ENV) $(PY) -m pytest -q -p no:pytest-brownie tests/contracts
+	P2PESCROW_COVERAGE=$(COVERAGE_HITS) $(RUN_ENV) $(PY) -m pytest -q -p no:pytest-brownie $(XDIST) tests/contracts
 	$(PY) -m tools.coverage $(COVERAGE_HITS) --record $(COVERAGE_RECORD) --fail-under $(COVERAGE_MIN)
 
 coverage-gate: setup
