@@ -106,12 +106,14 @@ def _approval_stays(plan: Any, client: EscrowClient) -> list[str]:
 
 
 def approve_or(token: TokenInfo, units: int, lines: list[str]) -> Details:
-    """``lines`` for the escrow call, and the right words for a preceding ERC-20 approval."""
+    """``lines`` for the escrow call, and the right words for a preceding ERC-20 approval (with
+    what it is for: the escrow call's lines, asked for next)."""
     from .render import human
 
     def details(call: Call) -> list[str]:
         if call.description == "approve":
-            return [f"approve the escrow contract to take exactly {human(units, token)} (token {token.address})"]
+            return [f"approve the escrow contract to take exactly {human(units, token)} (token {token.address})",
+                    "for this payment, confirmed next:", *(f"  {line}" for line in lines)]
         return lines
 
     return details

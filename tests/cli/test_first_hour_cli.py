@@ -135,6 +135,8 @@ def test_declining_after_the_approval_says_it_stays_and_the_next_create_reuses_i
     shown = declined.stderr
     assert shown.startswith(f"From: dev1 {DEV['dev1']}\nAbout to send: approve\n")
     assert "an approval of 250 TAPP is sent first, then the funding call" in shown  # the preview says so
+    approval = shown.split("Send it?")[0]  # what the approval is for, before it is sent
+    assert "for this payment, confirmed next:" in approval and f"you buy from seller {DEV['dev2']}" in approval
     assert "declined: nothing sent" in shown
     assert f"the approval sent before stays: the escrow {escrow} may take 250 TAPP from {DEV['dev1']}" in shown
     assert "reuse it: the next `trade create`, `trade fund` or `offer fill` paying up to 250 TAPP uses it" in shown
