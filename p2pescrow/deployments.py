@@ -390,7 +390,7 @@ class _Deployer:
         return to_checksum_address(result.contract_address), result.block_number
 
     def _send(self, to: str | None, data: str, description: str, tx_field: str | None = None) -> Any:
-        from .transport.sync import Call
+        from .transport._base import Call
 
         def sent(tx_hash: str) -> None:
             if tx_field is not None:

@@ -46,7 +46,7 @@ from ..models import (
     Trade,
     to_base_units,
 )
-from ..transport.sync import Call, Preview, Signer, TxResult
+from ..transport._base import Call, Preview, Signer, TxResult
 
 #: How a buyer pays when creating or filling: nothing (create only), ETH as the value, tokens.
 CREATE_ONLY, PAY_ETH, PAY_TOKEN = "create", "eth", "token"
