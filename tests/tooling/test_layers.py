@@ -50,6 +50,12 @@ def test_core_may_not_reach_the_network_or_a_node() -> None:
     assert {"web3", "urllib", "socket", "http", "requests", "httpx", "p2pescrow.transport"} <= forbidden
 
 
+def test_the_twins_shared_bases_may_not_do_io() -> None:
+    bases = contracts()["bases-do-no-io"]
+    assert set(bases["source_modules"]) == {"p2pescrow.transport._base", "p2pescrow.clients._base"}
+    assert {"web3", "p2pescrow.transport.sync", "p2pescrow.transport.aio"} <= set(bases["forbidden_modules"])
+
+
 def test_no_cycles_anywhere_in_the_package() -> None:
     assert contracts()["no-cycles"]["type"] == "acyclic_siblings"
     assert contracts()["no-cycles"]["ancestors"] == ["p2pescrow"]
