@@ -204,6 +204,20 @@ def test_a_wrong_password_is_exit_2_and_nothing_is_sent(cli: Cli, deployed_anvil
     assert deployed_anvil.nonce(keystore) == nonce
 
 
+def test_a_password_file_others_can_read_is_exit_2_and_nothing_is_sent(
+        cli: Cli, deployed_anvil: Chain, funded: str, keystore: str, password_file: Callable[[str], Path]) -> None:
+    shared = password_file(PASSWORD)
+    shared.chmod(0o644)  # the right password, in a file anyone on the machine can read
+    nonce = deployed_anvil.nonce(keystore)
+
+    result = cli("--password-file", str(shared), "trade", "create", "--seller", DEV["dev2"], "--amount", "0.1",
+                 account="carol")
+
+    assert result.exit_code == 2
+    assert f"password file {shared} is readable by others (mode 644)" in one_error_line(result)
+    assert deployed_anvil.nonce(keystore) == nonce
+
+
 def test_the_right_password_sends_and_reads_need_none(cli: Cli, deployed_anvil: Chain, keystore: str,
                                                       password_file: Callable[[str], Path]) -> None:
     nonce = deployed_anvil.nonce(keystore)
