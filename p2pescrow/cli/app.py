@@ -108,7 +108,8 @@ def root(
         "--rpc-url", envvar="ETH_RPC_URL", help="RPC URL; overrides the network's.")] = None,
     account: Annotated[str | None, typer.Option(
         "--account", "-a", envvar="P2PESCROW_ACCOUNT",
-        help="Keystore name (see `accounts list`), or dev0..dev9 on dev chains.")] = None,
+        help="Keystore name (see `accounts list`), or dev0..dev9 on dev chains; else the default set with "
+             "`accounts default NAME`. Needed to send or sign (no implicit account, dev chains included).")] = None,
     password_file: Annotated[str | None, typer.Option(
         "--password-file", envvar="P2PESCROW_PASSWORD_FILE",
         help="File holding the keystore password (else $P2PESCROW_PASSWORD, else a hidden prompt).")] = None,
