@@ -26,7 +26,7 @@ from ._artifacts import load_artifact
 from .models import Terms
 
 #: The parts of ERC-20 (and EIP-2612 / ERC-5267) the clients use.
-_ERC20_ABI: list[dict[str, Any]] = [
+ERC20_ABI: list[dict[str, Any]] = [
     {"type": "function", "name": n, "stateMutability": "view", "inputs": i, "outputs": [{"type": o, "name": ""}]}
     for n, i, o in (
         ("symbol", [], "string"), ("decimals", [], "uint8"),
@@ -44,7 +44,6 @@ _ERC20_ABI: list[dict[str, Any]] = [
         {"type": "address", "name": "verifyingContract"}, {"type": "bytes32", "name": "salt"},
         {"type": "uint256[]", "name": "extensions"}]},
 ]
-ERC20_ABI = _ERC20_ABI
 
 
 @cache
@@ -68,11 +67,6 @@ def escrow_contract(w3: Any, address: str) -> Any:
 def reputation_contract(w3: Any, address: str) -> Any:
     """The reputation contract at ``address`` on ``w3`` (sync or async, as :func:`escrow_contract`)."""
     return w3.eth.contract(address=to_checksum_address(address), abi=reputation_abi())
-
-
-def erc20_contract(w3: Any, address: str) -> Any:
-    """An ERC-20 token at ``address`` on ``w3`` (sync or async), with the permit views."""
-    return w3.eth.contract(address=to_checksum_address(address), abi=_ERC20_ABI)
 
 
 # -- events -----------------------------------------------------------------------------------------
@@ -227,7 +221,7 @@ def trade_created(log: Any, abi: list[dict[str, Any]] | None = None) -> tuple[st
 
 
 __all__ = [
-    "ERC20_ABI", "TRADE_CREATED", "Event", "abi_type", "decode_events", "decode_log", "erc20_contract",
+    "ERC20_ABI", "TRADE_CREATED", "Event", "abi_type", "decode_events", "decode_log",
     "escrow_abi", "escrow_contract", "event_topics", "plain", "reputation_abi", "reputation_contract",
     "terms_from_event", "topic", "topics", "trade_created",
 ]

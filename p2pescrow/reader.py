@@ -21,10 +21,9 @@ from typing import Any, Protocol
 
 from eth_utils import keccak
 
-from .bindings import ERC20_ABI
 from .core import queries
 from .core.codec import (
-    Codec,
+    erc20_codec,
     escrow_codec,
     reputation_codec,
     reputation_from_output,
@@ -79,7 +78,7 @@ class EscrowReader:
         self.url = rpc.url
         self._escrow = escrow_codec()
         self._reputation = reputation_codec()
-        self._erc20 = Codec(ERC20_ABI)
+        self._erc20 = erc20_codec()
         self._terms: dict[str, Terms] = {}
         self._tokens: dict[str, TokenInfo] = {ZERO_ADDRESS: ETH_TOKEN}
 

@@ -14,7 +14,6 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import cache
 from typing import Any
 
 from eth_utils import keccak
@@ -22,7 +21,7 @@ from eth_utils import keccak
 from .. import bindings
 from ..core import offers as offer_core
 from ..core import queries
-from ..core.codec import Codec, escrow_codec
+from ..core.codec import Codec, erc20_codec, escrow_codec
 from ..core.funding import ALLOWANCE, APPROVE, PERMIT, FundingPlan, allowance_override, refused_anyway
 from ..core.hints import (
     check_term_bounds,
@@ -50,12 +49,6 @@ from ..transport._base import Call, Preview, Signer, TxResult
 
 #: How a buyer pays when creating or filling: nothing (create only), ETH as the value, tokens.
 CREATE_ONLY, PAY_ETH, PAY_TOKEN = "create", "eth", "token"
-
-
-@cache
-def erc20_codec() -> Codec:
-    """The codec of the ERC-20 (and EIP-2612 / ERC-5267) functions the clients use."""
-    return Codec(bindings.ERC20_ABI)
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,14 @@ from .. import chains
 from ..bindings import Event
 from ..core import offers as offer_core
 from ..core.checks import check_can_pay, check_offer_state, check_offer_target
-from ..core.codec import Codec, escrow_codec, reputation_codec, reputation_from_output, slot_from_output
+from ..core.codec import (
+    Codec,
+    erc20_codec,
+    escrow_codec,
+    reputation_codec,
+    reputation_from_output,
+    slot_from_output,
+)
 from ..core.hints import check_bps, check_platform_fee, check_term_bounds
 from ..core.terms import DAY, bytes32, checksum, new_terms, normalise_id, offer_terms
 from ..deployments import Deployment, Registry
@@ -42,7 +49,7 @@ from ..models import ReputationRecord, Terms, TokenInfo, Trade, TradeState
 from ..transport.logs import get_logs
 from ..transport.reverts import translate
 from ..transport.sync import Call, Preview, Signer, Transactor, TxResult
-from ._base import CREATE_ONLY, PAY_ETH, ClientBase, HistoryEntry, TradeResult, erc20_codec
+from ._base import CREATE_ONLY, PAY_ETH, ClientBase, HistoryEntry, TradeResult
 
 
 class EscrowClient(ClientBase):

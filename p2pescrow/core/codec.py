@@ -28,7 +28,7 @@ from eth_abi import decode, encode
 from eth_utils import keccak, to_checksum_address
 
 from .._artifacts import load_artifact
-from ..bindings import abi_type, decode_log, plain, terms_from_event
+from ..bindings import ERC20_ABI, abi_type, decode_log, plain, terms_from_event
 from ..errors import ContractError, decode_revert
 from ..models import ReputationRecord
 
@@ -36,6 +36,7 @@ __all__ = [
     "Codec",
     "DecodedLog",
     "abi_type",
+    "erc20_codec",
     "escrow_codec",
     "hex_bytes",
     "reputation_codec",
@@ -181,6 +182,13 @@ def escrow_codec() -> Codec:
 def reputation_codec() -> Codec:
     """The codec of the shipped ``Reputation`` contract (built once per process)."""
     return Codec.for_contract("Reputation")
+
+
+@cache
+def erc20_codec() -> Codec:
+    """The codec of the ERC-20 (and EIP-2612 / ERC-5267) functions the clients and the reader use
+    (built once per process)."""
+    return Codec(ERC20_ABI)
 
 
 # -- the values the reads need, as the package's models ------------------------------------------

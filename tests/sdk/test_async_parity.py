@@ -26,9 +26,10 @@ from web3.middleware import Web3Middleware
 from p2pescrow import TradeState, errors
 from p2pescrow.build import load_artifact
 from p2pescrow.chains import async_web3_for, embedded_async_web3, embedded_web3, web3_for
-from p2pescrow.clients._base import TradeResult, erc20_codec
+from p2pescrow.clients._base import TradeResult
 from p2pescrow.clients.aio import AsyncEscrowClient
 from p2pescrow.clients.sync import EscrowClient
+from p2pescrow.core.codec import erc20_codec
 from p2pescrow.core.offers import OfferError, sign_offer
 from p2pescrow.deployments import DeploymentMismatch, Registry, deploy_data
 from p2pescrow.transport.logs import async_get_logs, get_logs
