@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import InputError
-from ..models import Role, Terms, TokenInfo, Trade, TradeState
+from ..models import ZERO_ADDRESS, Role, Terms, TokenInfo, Trade, TradeState
 
 # Constants of P2PEscrow.sol (tests/sdk/test_hints.py compares them with the deployed contract's).
 BPS = 10_000
@@ -93,6 +93,10 @@ _MAY = {
 }
 
 
+#: How to say an act no one may do on this trade (there is no dispute to rule on without an arbiter).
+_NO_ONE = {"rule": "rule on it"}
+
+
 def _who(roles: tuple[str, ...], terms: Terms) -> str:
     named = [f"the {role} {getattr(terms, role)}" for role in roles]
     return named[0] if len(named) == 1 else ", ".join(named[:-1]) + " or " + named[-1]
@@ -100,11 +104,15 @@ def _who(roles: tuple[str, ...], terms: Terms) -> str:
 
 def unauthorized_hint(fn: str, terms: Terms, caller: str) -> str | None:
     """Who may do ``fn`` on this trade, and who asked: "only the buyer 0x… may release; this
-    account is 0x…"."""
+    account is 0x…". A role the trade does not have (no arbiter: the zero address) is not named as
+    one who may act: "this trade has no arbiter: no one may rule on it; ..."."""
     if fn not in _MAY:
         return None
     roles, act = _MAY[fn]
-    return f"only {_who(roles, terms)} may {act}; this account is {caller}"
+    present = tuple(role for role in roles if getattr(terms, role) != ZERO_ADDRESS)
+    if not present:
+        return f"this trade has no {' or '.join(roles)}: no one may {_NO_ONE.get(fn, act)}; this account is {caller}"
+    return f"only {_who(present, terms)} may {act}; this account is {caller}"
 
 
 def invalid_part_message(requested: int, held: int, token: TokenInfo, notice: str) -> tuple[str, str]:

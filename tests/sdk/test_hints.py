@@ -61,6 +61,22 @@ def test_unauthorized_says_who_may_act_now(embedded, trade):
                                         f"or the arbiter {arbiter_acct.address} may submit evidence;")
 
 
+def test_unauthorized_names_no_arbiter_where_the_trade_has_none(embedded):
+    buyer_acct, buyer = embedded.party()
+    seller_acct, _ = embedded.party()
+    stranger_acct, stranger = embedded.party()
+    trade_id = buyer.create(seller=seller_acct.address, amount="1").trade_id
+    with embedded.no_tx(buyer_acct.address), pytest.raises(errors.Unauthorized) as caught:
+        buyer.rule(trade_id, 5_000)
+    assert caught.value.hint == ("this trade has no arbiter: no one may rule on it; "
+                                 f"this account is {buyer_acct.address}")
+    with embedded.no_tx(stranger_acct.address), pytest.raises(errors.Unauthorized) as caught:
+        stranger.submit_evidence(trade_id, "ipfs://x")
+    assert caught.value.hint == (f"only the buyer {buyer_acct.address} or the seller {seller_acct.address} may submit "
+                                 f"evidence; this account is {stranger_acct.address}")
+    assert "0x" + "0" * 40 not in caught.value.hint
+
+
 def test_fund_by_another_than_the_buyer_says_who_funds(embedded):
     buyer_acct, _ = embedded.party()
     _, seller = embedded.party()
