@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import config_dir
-from .errors import ConfigError, NetworkError
+from .errors import ConfigError, NetworkError, WrongChain
 
 if TYPE_CHECKING:
     from web3 import Web3
@@ -177,15 +177,42 @@ def deploy_data(artifact: dict[str, Any], *args: Any) -> str:
     return artifact["bytecode"] + encode(types, list(args)).hex()
 
 
-def code_hash(w3: Web3, address: str) -> str:
-    from eth_utils import keccak, to_checksum_address
+def hash_of_code(code: bytes | str) -> str:
+    """The keccak of contract code as ``eth_getCode`` gives it (bytes, or ``0x``-hex as JSON-RPC
+    carries it), ``0x``-hex: what a record's ``*_code_hash`` holds."""
+    from eth_utils import keccak
 
-    return "0x" + keccak(bytes(w3.eth.get_code(to_checksum_address(address)))).hex()
+    return "0x" + (keccak(hexstr=code or "0x") if isinstance(code, str) else keccak(bytes(code))).hex()
+
+
+def code_hash(w3: Web3, address: str) -> str:
+    from eth_utils import to_checksum_address
+
+    return hash_of_code(bytes(w3.eth.get_code(to_checksum_address(address))))
 
 
 def verify(w3: Web3, deployment: Deployment) -> None:
     """Refuse a deployment whose addresses hold other code than was deployed there."""
     check_code_hashes(deployment, code_hash(w3, deployment.escrow), code_hash(w3, deployment.reputation))
+
+
+def deployment_for(chain_id: int, *, expected_chain_id: int | None = None, deployment: Deployment | None = None,
+                   registry: Registry | None = None) -> Deployment:
+    """The deployment to use on a node serving ``chain_id``: ``deployment`` when given, else the
+    registry's for that chain id (:class:`NoDeployment` when none); :class:`WrongChain` when the node
+    is not on ``expected_chain_id``. What the clients and the reader decide on connecting."""
+    if expected_chain_id is not None and chain_id != expected_chain_id:
+        raise WrongChain(expected_chain_id, chain_id)
+    if deployment is None:
+        deployment = (registry or Registry()).get(chain_id)
+        if deployment is None:
+            raise NoDeployment(chain_id)
+    return deployment
+
+
+def check_code(deployment: Deployment, escrow_code: bytes | str, reputation_code: bytes | str) -> None:
+    """:func:`verify` once the code at the two addresses is read (bytes or ``0x``-hex)."""
+    check_code_hashes(deployment, hash_of_code(escrow_code), hash_of_code(reputation_code))
 
 
 def check_code_hashes(deployment: Deployment, escrow_hash: str, reputation_hash: str) -> None:

@@ -19,8 +19,6 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from eth_utils import keccak
-
 from .core import queries
 from .core.codec import (
     erc20_codec,
@@ -32,8 +30,8 @@ from .core.codec import (
 )
 from .core.terms import checksum, normalise_id
 from .core.trades import trade_from_slot
-from .deployments import Deployment, NoDeployment, Registry, check_code_hashes
-from .errors import InputError, NetworkError, P2PEscrowError, WrongChain
+from .deployments import Deployment, Registry, check_code, deployment_for
+from .errors import InputError, NetworkError, P2PEscrowError
 from .models import ETH_TOKEN, ZERO_ADDRESS, ReputationRecord, Terms, TokenInfo, Trade, TradeState
 from .transport.rpc import RpcClient
 
@@ -63,10 +61,6 @@ class Reads(Protocol):
 BATCH = 100
 
 
-def _code_hash(code: str) -> str:
-    return "0x" + keccak(hexstr=code or "0x").hex()
-
-
 class EscrowReader:
     """Read-only access to one chain's p2pescrow deployment over JSON-RPC, on behalf of ``address``
     (whose roles the CLI shows; nothing is ever signed)."""
@@ -91,15 +85,11 @@ class EscrowReader:
         its addresses must be the code recorded at deployment (as ``EscrowClient.connect``)."""
         rpc = RpcClient(rpc_url, timeout=timeout)
         chain_id = int(rpc.request("eth_chainId"), 16)
-        if expected_chain_id is not None and chain_id != expected_chain_id:
-            raise WrongChain(expected_chain_id, chain_id)
-        if deployment is None:
-            deployment = (registry or Registry()).get(chain_id)
-            if deployment is None:
-                raise NoDeployment(chain_id)
+        deployment = deployment_for(chain_id, expected_chain_id=expected_chain_id, deployment=deployment,
+                                    registry=registry)
         escrow_code, reputation_code = rpc.batch([("eth_getCode", [deployment.escrow, "latest"]),
                                                   ("eth_getCode", [deployment.reputation, "latest"])])
-        check_code_hashes(deployment, _code_hash(escrow_code), _code_hash(reputation_code))
+        check_code(deployment, escrow_code, reputation_code)
         return cls(rpc, deployment, checksum(address) if address else ZERO_ADDRESS)
 
     # -- the chain ------------------------------------------------------------------------------------

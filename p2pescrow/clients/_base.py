@@ -33,8 +33,8 @@ from ..core.hints import (
 from ..core.permit import PERMIT_LIFETIME, sign_permit
 from ..core.terms import DAY, bytes32, checksum, new_terms, normalise_id
 from ..core.trades import trade_from_slot, trade_id
-from ..deployments import Deployment, NoDeployment, Registry, check_code_hashes
-from ..errors import ContractError, InputError, P2PEscrowError, WrongChain, error_class
+from ..deployments import Deployment
+from ..errors import ContractError, InputError, P2PEscrowError, error_class
 from ..models import (
     ETH_TOKEN,
     FLAG_RECORD_REPUTATION,
@@ -114,25 +114,6 @@ class ClientBase:
         return str(self.tx.address)
 
     # -- connecting: decisions on what the node said ------------------------------------------
-    @staticmethod
-    def _deployment_for(chain_id: int, *, expected_chain_id: int | None, deployment: Deployment | None,
-                        registry: Registry | None) -> Deployment:
-        """The deployment to use on a node serving ``chain_id``."""
-        if expected_chain_id is not None and chain_id != expected_chain_id:
-            raise WrongChain(expected_chain_id, chain_id)
-        if deployment is None:
-            deployment = (registry or Registry()).get(chain_id)
-            if deployment is None:
-                raise NoDeployment(chain_id)
-        return deployment
-
-    @staticmethod
-    def _check_code(deployment: Deployment, codes: dict[str, bytes]) -> None:
-        """Refuse a deployment whose addresses hold other code than was deployed there (``codes``:
-        the ``escrow`` and ``reputation`` code as read): :func:`p2pescrow.deployments.check_code_hashes`."""
-        check_code_hashes(deployment, "0x" + keccak(bytes(codes["escrow"])).hex(),
-                          "0x" + keccak(bytes(codes["reputation"])).hex())
-
     @staticmethod
     def _default_signer(account: Signer | None, node_accounts: list[str]) -> Signer:
         signer = account if account is not None else (node_accounts[0] if node_accounts else None)

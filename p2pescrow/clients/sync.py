@@ -42,7 +42,7 @@ from ..core.codec import (
 )
 from ..core.hints import check_bps, check_platform_fee, check_term_bounds
 from ..core.terms import DAY, bytes32, checksum, new_terms, normalise_id, offer_terms
-from ..deployments import Deployment, Registry
+from ..deployments import Deployment, Registry, check_code, deployment_for
 from ..deployments import deploy as deploy_contracts
 from ..errors import ContractError, NetworkError, P2PEscrowError
 from ..models import ReputationRecord, Terms, TokenInfo, Trade, TradeState
@@ -83,10 +83,10 @@ class EscrowClient(ClientBase):
             chain_id = int(w3.eth.chain_id)
         except Exception as exc:  # noqa: BLE001
             raise translate(exc, url) from None
-        deployment = cls._deployment_for(chain_id, expected_chain_id=expected_chain_id, deployment=deployment,
-                                         registry=registry)
-        cls._check_code(deployment, {"escrow": bytes(w3.eth.get_code(deployment.escrow)),  # type: ignore[arg-type]
-                                     "reputation": bytes(w3.eth.get_code(deployment.reputation))})  # type: ignore[arg-type]
+        deployment = deployment_for(chain_id, expected_chain_id=expected_chain_id, deployment=deployment,
+                                    registry=registry)
+        check_code(deployment, bytes(w3.eth.get_code(deployment.escrow)),  # type: ignore[arg-type]
+                   bytes(w3.eth.get_code(deployment.reputation)))  # type: ignore[arg-type]
         signer = cls._default_signer(account, list(w3.eth.accounts) if account is None else [])
         return cls(w3, deployment, signer, url=url, **options)
 
