@@ -3,8 +3,9 @@ no silent signer on a fresh `node start` chain; a keystore account with a 0600 p
 with `node fund`; an ERC-20 trade in the dev token DUSD, named by its symbol, delivered and released;
 and, at a real terminal, declining the payment after its approval was mined.
 
-These are the commands reported for README's walkthrough (the lead's word-for-word test runs
-README itself)."""
+README's walkthrough runs these steps too; test_readme_walkthrough_e2e.py runs that README block
+word for word. This file keeps what a script cannot show there: the refusal without an account and
+the terminal's prompts."""
 
 from __future__ import annotations
 
