@@ -28,10 +28,10 @@ from .core.codec import (
     slot_from_output,
     terms_from_event,
 )
-from .core.terms import checksum, normalise_id
+from .core.terms import checksum, normalise_id, not_a_token, token_key
 from .core.trades import trade_from_slot
 from .deployments import Deployment, Registry, check_code, deployment_for
-from .errors import InputError, NetworkError, P2PEscrowError
+from .errors import NetworkError
 from .models import ETH_TOKEN, ZERO_ADDRESS, ReputationRecord, Terms, TokenInfo, Trade, TradeState
 from .transport.rpc import RpcClient
 
@@ -105,7 +105,7 @@ class EscrowReader:
     # -- tokens ---------------------------------------------------------------------------------------
     def token(self, address: str | None) -> TokenInfo:
         """Symbol and decimals of a token (cached); None or the zero address is ETH."""
-        address = ZERO_ADDRESS if address in (None, "", "ETH", "eth") else checksum(address or "", "token address")
+        address = token_key(address)
         if address in self._tokens:
             return self._tokens[address]
         try:
@@ -116,10 +116,8 @@ class EscrowReader:
                              int(self._erc20.decode_output("decimals", decimals)))
         except NetworkError:
             raise  # the node, not the token: reported as it is
-        except P2PEscrowError as exc:
-            raise InputError(f"{address} does not look like an ERC-20 token ({type(exc).__name__})") from None
-        except Exception as exc:  # noqa: BLE001 - an answer that does not decode: not a token
-            raise InputError(f"{address} does not look like an ERC-20 token ({type(exc).__name__})") from None
+        except Exception as exc:  # noqa: BLE001 - a refusal, or an answer that does not decode: not a token
+            raise not_a_token(address, exc) from None
         self._tokens[address] = info
         return info
 

@@ -122,14 +122,6 @@ class ClientBase:
         return signer
 
     # -- tokens ----------------------------------------------------------------------------------
-    @staticmethod
-    def _token_key(address: str | None) -> str:
-        return ZERO_ADDRESS if address in (None, "", "ETH", "eth") else checksum(str(address), "token address")
-
-    @staticmethod
-    def _not_a_token(address: str, exc: BaseException) -> InputError:
-        return InputError(f"{address} does not look like an ERC-20 token ({type(exc).__name__})")
-
     def _who(self, account: str | None) -> str:
         return checksum(account) if account else self.address
 

@@ -35,7 +35,7 @@ from ..core.codec import (
     slot_from_output,
 )
 from ..core.hints import check_bps, check_platform_fee, check_term_bounds
-from ..core.terms import DAY, bytes32, checksum, new_terms, normalise_id, offer_terms
+from ..core.terms import DAY, bytes32, checksum, new_terms, normalise_id, not_a_token, offer_terms, token_key
 from ..deployments import Deployment, Registry, check_code, deployment_for
 from ..deployments import deploy as deploy_contracts
 from ..errors import ContractError, NetworkError, P2PEscrowError
@@ -131,13 +131,13 @@ class AsyncEscrowClient(ClientBase):
     # -- tokens and amounts ----------------------------------------------------------------------
     async def token(self, address: str | None) -> TokenInfo:
         """Symbol and decimals of a token (cached); None or the zero address is ETH."""
-        key = self._token_key(address)
+        key = token_key(address)
         if key not in self._tokens:
             try:
                 symbol, decimals = await asyncio.gather(self._view(key, erc20_codec(), "symbol"),
                                                         self._view(key, erc20_codec(), "decimals"))
             except Exception as exc:  # noqa: BLE001
-                raise self._not_a_token(key, exc) from None
+                raise not_a_token(key, exc) from None
             self._tokens[key] = TokenInfo(key, str(symbol), int(decimals))
         return self._tokens[key]
 

@@ -38,6 +38,16 @@ def checksum(value: str, what: str = "address") -> str:
     return to_checksum_address(value)
 
 
+def token_key(value: str | None) -> str:
+    """A token as the caches key it: the zero address for ETH (None, "", "ETH"), else checksummed."""
+    return ZERO_ADDRESS if value in (None, "", "ETH", "eth") else checksum(str(value), "token address")
+
+
+def not_a_token(address: str, exc: BaseException) -> InputError:
+    """The error for a token whose ``symbol``/``decimals`` did not answer or decode."""
+    return InputError(f"{address} does not look like an ERC-20 token ({type(exc).__name__})")
+
+
 def bytes32(value: str | bytes | None) -> bytes:
     """A 32-byte hash: given as bytes or 0x-hex, or the keccak of a text (None: zero)."""
     if value is None:
