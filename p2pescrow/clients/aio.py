@@ -498,10 +498,13 @@ class AsyncEscrowClient(ClientBase):
         token_address = (await self.token(token)).address if token else None
         kept = [key for key in ids if self._keep(key, token_address)]
         gate = asyncio.Semaphore(CONCURRENT_READS)
+        now = await self._now()  # one chain time for all of them, not a block read per trade
 
         async def read(key: str) -> Trade:
             async with gate:
-                return await self.trade(key)
+                terms = self._terms_cache[key]
+                info, slot = await asyncio.gather(self.token(terms.token), self._slot(key))
+                return self._trade(terms, info, slot, now)
 
         trades = await asyncio.gather(*(read(key) for key in kept))  # in the order the events came
         return [t for t in trades if state is None or t.state is state]

@@ -501,11 +501,13 @@ class EscrowClient(ClientBase):
                 if key is not None:
                     ids[key] = None
         token_address = self.token(token).address if token else None
+        now = self._now()  # one chain time for all of them, not a block read per trade
         result = []
         for key in ids:
             if not self._keep(key, token_address):
                 continue  # the terms came with the event: no need to read this trade's state
-            trade = self.trade(key)
+            terms = self._terms_cache[key]
+            trade = self._trade(terms, self.token(terms.token), self._slot(key), now)
             if state is None or trade.state is state:
                 result.append(trade)
         return result

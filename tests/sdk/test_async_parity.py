@@ -29,7 +29,7 @@ from p2pescrow.chains import async_web3_for, embedded_async_web3, embedded_web3,
 from p2pescrow.clients._base import TradeResult
 from p2pescrow.clients.aio import AsyncEscrowClient
 from p2pescrow.clients.sync import EscrowClient
-from p2pescrow.core.codec import erc20_codec
+from p2pescrow.core.codec import erc20_codec, escrow_codec
 from p2pescrow.core.offers import OfferError, sign_offer
 from p2pescrow.deployments import DeploymentMismatch, Registry, deploy_data
 from p2pescrow.transport.logs import async_get_logs, get_logs
@@ -170,12 +170,14 @@ def test_erc20_create_with_a_permit_token_is_one_transaction(each_client):
 
 
 class CallRecorder(Web3Middleware):
-    """Records the selector of every eth_call the client makes."""
+    """Records the selector of every eth_call the client makes, and every method it asks."""
 
     selectors: ClassVar[list[str]] = []
+    methods: ClassVar[list[str]] = []
 
     def wrap_make_request(self, make_request: Any) -> Any:
         def middleware(method: str, params: Any) -> Any:
+            CallRecorder.methods.append(method)
             if method == "eth_call":
                 CallRecorder.selectors.append(str(params[0]["data"])[:10])
             return make_request(method, params)
@@ -183,6 +185,7 @@ class CallRecorder(Web3Middleware):
 
     async def async_wrap_make_request(self, make_request: Any) -> Any:
         async def middleware(method: str, params: Any) -> Any:
+            CallRecorder.methods.append(method)
             if method == "eth_call":
                 CallRecorder.selectors.append(str(params[0]["data"])[:10])
             return await make_request(method, params)
@@ -447,6 +450,24 @@ def test_trades_history_and_watch_list_a_trade_by_party_and_state(each_client):
     ours = [e.name for e in replay if e.args.get("id", e.args.get("tradeId")) == created.trade_id]
     assert ours == ["TradeCreated", "Released", "OutcomeRecorded"]
     assert released.block_number >= created.tx.block_number
+
+
+def test_trades_read_the_chain_time_once_and_each_state_once(each_client):
+    buyer_acct, buyer = each_client.party()
+    seller_acct, _ = each_client.party(0)
+    ids = [buyer.create(seller=seller_acct.address, amount="0.1").trade_id for _ in range(3)]
+    buyer.release(ids[0])
+    CallRecorder.selectors.clear()
+    CallRecorder.methods.clear()
+    buyer.w3.middleware_onion.add(CallRecorder, name="call-recorder")
+    try:
+        mine = buyer.trades(party=buyer_acct.address)
+    finally:
+        buyer.w3.middleware_onion.remove("call-recorder")
+    assert [t.id for t in mine] == ids
+    assert [t.state for t in mine] == [TradeState.COMPLETED, TradeState.FUNDED, TradeState.FUNDED]
+    assert CallRecorder.methods.count("eth_getBlockByNumber") == 1, CallRecorder.methods
+    assert CallRecorder.selectors.count(escrow_codec().selector("escrowOf")) == 3, CallRecorder.selectors
 
 
 def test_owner_settings_pause_and_fee(each_client):
