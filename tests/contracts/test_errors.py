@@ -184,7 +184,9 @@ def test_arbiter_fee_above_twenty_percent_rejected(deployed: Deployment, asset: 
     t = new_terms(deployed, asset, arbiterFeeBps=2001)
     with reverts("BpsTooHigh", bps=2001, max=2000):
         attempt(deployed, deployed.escrow.functions.createAndFund(t), deployed.buyer, value_of(t))
-    opened(deployed, asset, arbiterFeeBps=2000)  # the maximum itself is fine
+    at_cap = opened(deployed, asset, arbiterFeeBps=2000)  # the maximum itself is fine
+    assert deployed.escrow_of(at_cap)["held"] == at_cap["amount"]
+    assert deployed.state_of(at_cap) == "Funded"
 
 
 @raises("BpsTooHigh")

@@ -125,7 +125,9 @@ def test_not_rateable_names_the_cause_that_applies(embedded):
     with embedded.no_tx(buyer_acct.address), pytest.raises(errors.NotRateable) as caught:
         buyer.rate(funded, 4)
     assert caught.value.hint == "this account already rated this trade as the buyer: once per party"
-    seller.rate(funded, 5)  # the other party still may
+    seller.rate(funded, 4)  # the other party still may
+    rated = buyer.reputation(buyer_acct.address)
+    assert (rated.rating_count, rated.rating_sum) == (1, 4)
 
 
 def test_state_and_deadline_refusals_say_what_can_be_done_now(embedded):

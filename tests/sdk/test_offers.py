@@ -198,7 +198,9 @@ def test_offer_signed_before_a_fee_change(embedded, offer_parties):
             buyer.fill_offer(signed)
     finally:
         embedded.base.set_platform_fee(25)
-    buyer.fill_offer(signed)  # valid again
+    filled = buyer.fill_offer(signed)  # valid again
+    trade = buyer.trade(filled.trade_id)
+    assert trade.state is TradeState.FUNDED and trade.terms.platform_fee_bps == 25
 
 
 def test_signing_an_offer_needs_a_local_account(embedded):
