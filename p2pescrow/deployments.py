@@ -431,14 +431,6 @@ class _Deployer:
 
 
 # -- checking a deployment against the artifacts ----------------------------------------------------
-def _strip_metadata(code: bytes) -> bytes:
-    """``code`` without the CBOR metadata solc appends (its length is in the last two bytes)."""
-    if len(code) < 2:
-        return code
-    length = int.from_bytes(code[-2:], "big")
-    return code[: -(length + 2)] if length + 2 <= len(code) else code
-
-
 def code_matches_artifact(code: bytes, artifact: dict[str, Any]) -> bool:
     """True when deployed ``code`` is the artifact's runtime code.
 
