@@ -147,6 +147,11 @@ class Demo:
             self.say(f"  {line}")
         escrow_balance = b.balance(account=b.deployment.escrow)
         self.say(f"\nPlatform fees collected: {_eth(collected)}. The escrow now holds {_eth(escrow_balance)}.")
+        self.say("Gas above is per transaction, and these are first trades that record reputation: a write to an "
+                 "empty\nstorage slot (a party's first reputation record, the platform's first fee) costs 20,000 "
+                 "gas, a later one\n2,900. README's Gas table adds up whole paths (create, then release) on a "
+                 "second trade without\nreputation, which is why Alice's first release here costs more than "
+                 "that table's happy path.")
 
 
 def run(echo: Callable[[str], None] = print) -> float:

@@ -24,7 +24,7 @@ def test_demo_narrates_every_path_and_ends_with_the_reputation_table() -> None:
                   "3. A settlement", "Alice accepts", "4. A timeout", "three days pass",
                   "Carol (anyone) applies the timeout: Bob is paid", "5. A signed offer",
                   "no gas spent", "Erin fills it", "Reputation after five trades:", "Platform fees collected",
-                  "The escrow now holds 0 ETH.", "Done in"):
+                  "The escrow now holds 0 ETH.", "README's Gas table adds up whole paths", "Done in"):
         assert words in out, words
     for state in ("COMPLETED", "RESOLVED", "SETTLED"):
         assert f"is {state}, holding 0 ETH" in out
