@@ -231,14 +231,12 @@ def ensure_deployment(record: NodeRecord, report: Callable[[str], None] | None =
     """The node's recorded deployment if its code is there, else a new one by ``dev0`` (platform
     fee 25 bps, paid to dev0), recorded; and the dev tokens (:data:`DEV_TOKENS`) deployed and
     recorded with it if they are not there yet. Returns ``(deployment, deployed_now)``."""
-    from web3 import Web3
-
     from ..accounts import dev_account
+    from ..chains import web3_for
     from ..deployments import Registry, ensure_deployed
     from ..transport.sync import Transactor
 
-    w3 = Web3(Web3.HTTPProvider(record.url, request_kwargs={"timeout": 30}))
-    w3.middleware_onion.remove("validation")
+    w3 = web3_for(record.url)
     dev0 = dev_account("dev0")
     transactor = Transactor(w3, dev0, url=record.url, chain_id=record.chain_id)
     registry = Registry()
@@ -341,9 +339,8 @@ def fund(url: str, to: str, amounts: dict[str, Any] | None = None, *,
     if not is_local_dev_chain(url, chain_id):
         raise InputError(f"funding is only for local dev chains; {url} (chain id {chain_id}) is not one",
                          hint="start one with `p2pescrow node start`")
-    from web3 import Web3
-
     from ..accounts import dev_account
+    from ..chains import web3_for
     from ..core.terms import checksum
     from ..deployments import Registry
     from ..models import from_base_units, to_base_units
@@ -361,9 +358,7 @@ def fund(url: str, to: str, amounts: dict[str, Any] | None = None, *,
                          hint="`p2pescrow node start` deploys the dev tokens")
     plan = [(symbol, to_base_units(value, 18 if symbol == "ETH" else decimals[symbol]))
             for symbol, value in wanted.items()]  # every amount checked before anything is sent
-    w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 30}))
-    w3.middleware_onion.remove("validation")
-    transactor = Transactor(w3, dev_account("dev0"), url=url, chain_id=chain_id)
+    transactor = Transactor(web3_for(url), dev_account("dev0"), url=url, chain_id=chain_id)
     done: list[Funding] = []
     for symbol, amount in plan:
         if symbol == "ETH":
