@@ -374,10 +374,10 @@ def fund(url: str, to: str, amounts: dict[str, Any] | None = None, *,
 
 
 def _mint_data(to: str, amount: int) -> str:
-    from eth_abi import encode
-    from eth_utils import keccak
+    """``mint(to, amount)`` of a dev token (both have the same one), encoded by the package's codec."""
+    from ..core.codec import Codec
 
-    return "0x" + keccak(text="mint(address,uint256)")[:4].hex() + encode(["address", "uint256"], [to, amount]).hex()
+    return Codec.for_contract("DevToken").encode_call("mint", to, amount)
 
 
 def stop(engine: str, *, timeout: float = STOP_TIMEOUT) -> NodeRecord | None:
