@@ -53,7 +53,7 @@ def run(env: Env) -> int:
     recipient = setting(env, args.fee_recipient, "P2PESCROW_FEE_RECIPIENT", "fee_recipient")
     owner = setting(env, args.owner, "P2PESCROW_OWNER", "owner")
     if recipient or owner:
-        from p2pescrow.clients.sync import checksum
+        from p2pescrow.core.terms import checksum
 
         recipient = checksum(recipient, "fee recipient") if recipient else None
         owner = checksum(owner, "owner") if owner else None

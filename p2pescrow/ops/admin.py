@@ -88,7 +88,7 @@ def _change(client: EscrowClient, contract: str, setting: str, current: Any, new
 def plan_fee(client: EscrowClient, *, fee_bps: int | None = None,
              recipient: str | None = None) -> list[Change]:
     """The transactions that set the platform fee and/or the fee recipient (none if unchanged)."""
-    from ..clients.sync import checksum
+    from ..core.terms import checksum
 
     if fee_bps is None and recipient is None:
         raise InputError("nothing to change: give a fee in basis points and/or a fee recipient")
@@ -128,7 +128,7 @@ def _contracts(client: EscrowClient, which: str) -> list[tuple[str, Any]]:
 
 def plan_transfer(client: EscrowClient, new_owner: str, which: str = "both") -> list[Change]:
     """Step one of the two-step transfer: offer ownership to ``new_owner`` (who must accept)."""
-    from ..clients.sync import checksum
+    from ..core.terms import checksum
 
     wanted = checksum(new_owner, "new owner")
     changes = []
@@ -143,7 +143,7 @@ def plan_transfer(client: EscrowClient, new_owner: str, which: str = "both") -> 
 
 def plan_accept(client: EscrowClient, which: str = "both") -> list[Change]:
     """Step two: this account accepts ownership wherever it was offered it."""
-    from ..clients.sync import checksum
+    from ..core.terms import checksum
 
     changes = []
     for label, contract in _contracts(client, which):
@@ -172,7 +172,7 @@ def simulate(client: EscrowClient, change: Change) -> str | None:
 
 def record(registry: Registry, client: EscrowClient) -> Deployment:
     """Bring the registry's record up to date with the escrow's owner and fee settings."""
-    from ..clients.sync import checksum
+    from ..core.terms import checksum
 
     deployment = client.deployment
     updated = replace(deployment, owner=checksum(client.escrow.functions.owner().call()),
