@@ -15,6 +15,7 @@ dicts of field name to value.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -86,11 +87,13 @@ def abi_type(entry: dict[str, Any]) -> str:
     return str(entry["type"])
 
 
-def event_signature(entry: dict[str, Any]) -> str:
-    return f"{entry['name']}({','.join(abi_type(i) for i in entry['inputs'])})"
+def event_signature(entry: Mapping[str, Any]) -> str:
+    """``name(type,...)`` of an ABI entry, an event's or a function's (whose keccak gives its
+    topic 0 or its selector)."""
+    return f"{entry['name']}({','.join(abi_type(dict(i)) for i in entry.get('inputs', []))})"
 
 
-def topic(entry: dict[str, Any]) -> str:
+def topic(entry: Mapping[str, Any]) -> str:
     """The ``0x…`` topic 0 of an event ABI entry."""
     return "0x" + keccak(text=event_signature(entry)).hex()
 

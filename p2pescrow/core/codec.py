@@ -28,7 +28,7 @@ from eth_abi import decode, encode
 from eth_utils import keccak, to_checksum_address
 
 from .._artifacts import load_artifact
-from ..bindings import ERC20_ABI, abi_type, decode_log, plain, terms_from_event
+from ..bindings import ERC20_ABI, abi_type, decode_log, event_signature, plain, terms_from_event, topic
 from ..errors import ContractError, decode_revert
 from ..models import ReputationRecord
 
@@ -52,10 +52,6 @@ def hex_bytes(value: str | bytes | bytearray) -> bytes:
         return bytes(value)
     text = value[2:] if value[:2] in ("0x", "0X") else value
     return bytes.fromhex(text)
-
-
-def _signature(entry: Mapping[str, Any]) -> str:
-    return f"{entry['name']}({','.join(abi_type(dict(i)) for i in entry.get('inputs', []))})"
 
 
 def _arg(value: Any, entry: Mapping[str, Any]) -> Any:
@@ -129,7 +125,7 @@ class Codec:
 
     def selector(self, name: str, arg_count: int | None = None) -> str:
         """The 4-byte selector, ``0x``-hex."""
-        return "0x" + keccak(text=_signature(self.function(name, arg_count))).hex()[:8]
+        return "0x" + keccak(text=event_signature(self.function(name, arg_count))).hex()[:8]
 
     def encode_call(self, name: str, *args: Any) -> str:
         """Call data for ``name(*args)``, ``0x``-hex (addresses, ints, bytes or hex, tuples or dicts)."""
@@ -154,7 +150,7 @@ class Codec:
     # -- events -------------------------------------------------------------------------------
     def topic(self, event: str) -> str:
         """``topic0`` of event ``event``: the keccak of its signature, ``0x``-hex."""
-        return "0x" + keccak(text=_signature(self._events[event])).hex()
+        return topic(self._events[event])
 
     def decode_log(self, log: Mapping[str, Any]) -> DecodedLog | None:
         """A JSON-RPC log (``topics``, ``data``, ``address``, ...) decoded, or None when it is not
