@@ -212,9 +212,6 @@ def terms_from_event(raw: Any) -> Terms:
     return Terms.from_tuple(tuple(values))
 
 
-_terms_from_event = terms_from_event
-
-
 def trade_created(log: Any, abi: list[dict[str, Any]] | None = None) -> tuple[str, Terms] | None:
     """(trade id, terms) of a TradeCreated ``log``; None if it is another event."""
     event = decode_log(log, abi if abi is not None else escrow_abi())

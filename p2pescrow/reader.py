@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from .bindings import trade_created
 from .core import queries
 from .core.codec import (
     erc20_codec,
@@ -26,7 +27,6 @@ from .core.codec import (
     reputation_codec,
     reputation_from_output,
     slot_from_output,
-    terms_from_event,
 )
 from .core.terms import checksum, normalise_id, not_a_token, token_key
 from .core.trades import trade_from_slot
@@ -125,14 +125,9 @@ class EscrowReader:
     def _created(self, query: dict[str, Any], head: int) -> Iterable[tuple[str, Terms]]:
         """(trade id, terms) of each TradeCreated log ``query`` finds, oldest first (cached)."""
         for log in self.rpc.get_logs(query, self.deployment.block, head):
-            event = self._escrow.decode_log(log)
-            if event is None or event.name != "TradeCreated":
-                continue
-            key = str(event.args["id"])
-            terms = self._terms.get(key)
-            if terms is None:
-                terms = self._terms[key] = terms_from_event(event.args["terms"])
-            yield key, terms
+            found = trade_created(log)
+            if found is not None:
+                yield found[0], self._terms.setdefault(*found)
 
     def terms(self, trade_id_: str, head: int | None = None) -> Terms:
         """The terms of a trade, from its TradeCreated event (cached: they never change)."""
