@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from support.escrow_cli import DEV, Chain, Cli
 
+from p2pescrow import errors
 from p2pescrow.cli import context
 from p2pescrow.clients.sync import EscrowClient
 from p2pescrow.reader import EscrowReader
@@ -62,3 +63,14 @@ def test_trade_states_are_read_in_batches_a_provider_accepts(
     assert [t.amount for t in listed] == [10**17, 2 * 10**17, 3 * 10**17]
     batches = [sent for sent in reader.rpc.sent if "eth_call" in sent]
     assert batches == [("eth_getBlockByNumber", "eth_call"), ("eth_call", "eth_call")]  # 1 + 3 requests, 2 a batch
+
+
+def test_reader_and_sdk_refuse_an_address_that_is_no_token_alike(deployed_anvil: Chain) -> None:
+    options = context.Options(network="local", rpc_url=deployed_anvil.url)
+    reader, sdk = context.reader(options), context.client(options, hooks=False, read_only=True)
+    assert isinstance(reader, EscrowReader)
+
+    for address in (reader.deployment.escrow, DEV["dev6"]):  # a contract without symbol(), no code at all
+        for reads in (reader, sdk):
+            with pytest.raises(errors.InputError, match=f"^{address} does not look like an ERC-20 token"):
+                reads.token(address)
