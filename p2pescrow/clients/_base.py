@@ -31,7 +31,7 @@ from ..core.hints import (
     unauthorized_hint,
 )
 from ..core.permit import PERMIT_LIFETIME, sign_permit
-from ..core.terms import DAY, bytes32, checksum, new_terms, normalise_id
+from ..core.terms import DAY, bytes32, checksum, new_terms
 from ..core.trades import trade_from_slot, trade_id
 from ..deployments import Deployment
 from ..errors import ContractError, InputError, P2PEscrowError, error_class
@@ -283,10 +283,6 @@ class ClientBase:
             raise InputError("signing offers needs a local account (key or keystore), not a node account")
 
     # -- reads: queries and decoding ---------------------------------------------------------------
-    @staticmethod
-    def _id_bytes(value: str) -> bytes:
-        return bytes.fromhex(normalise_id(value)[2:])
-
     def _terms_query(self, key: str) -> dict[str, Any]:
         return queries.terms_query(self.deployment.escrow, key)
 

@@ -464,7 +464,7 @@ class AsyncEscrowClient(ClientBase):
         return (await self._slot(trade_id_))[0]
 
     async def _slot(self, trade_id_: str) -> tuple[int, ...]:
-        return slot_from_output(await self._escrow_view("escrowOf", self._id_bytes(trade_id_)))
+        return slot_from_output(await self._escrow_view("escrowOf", normalise_id(trade_id_)))
 
     async def terms(self, trade_id_: str) -> Terms:
         """The terms of a trade, from its TradeCreated event (cached), read through the log

@@ -472,7 +472,7 @@ class EscrowClient(ClientBase):
         return self._slot(trade_id_)[0]
 
     def _slot(self, trade_id_: str) -> tuple[int, ...]:
-        return slot_from_output(self._escrow_view("escrowOf", self._id_bytes(trade_id_)))
+        return slot_from_output(self._escrow_view("escrowOf", normalise_id(trade_id_)))
 
     def terms(self, trade_id_: str) -> Terms:
         """The terms of a trade, from its TradeCreated event (cached: they never change)."""
