@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from p2pescrow.errors import NodeUnreachable, UnknownRevert, decode_revert
+from p2pescrow.errors import NodeUnreachable, P2PEscrowError, UnknownRevert, decode_revert
 from p2pescrow.transport.rpc import RpcClient, RpcError
 
 Answer = Callable[[dict[str, Any]], dict[str, Any]]
@@ -101,7 +101,7 @@ def test_no_node_is_node_unreachable_in_the_sdks_words() -> None:
 
 
 def test_only_http_urls_are_taken() -> None:
-    with pytest.raises(Exception, match="HTTP"):
+    with pytest.raises(P2PEscrowError, match=r"speaks HTTP\(S\) only"):
         RpcClient("ws://127.0.0.1:8545")
 
 
