@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Literal
 
+from ..accounts import DEV_MNEMONIC
+
 __all__ = [
     "DEFAULT_BALANCE_ETH",
     "DEFAULT_CHAIN_IDS",
@@ -48,6 +50,7 @@ __all__ = [
     "NodeBinaryNotFound",
     "NodeKind",
     "NodeStartError",
+    "chain_id_of",
     "dev_accounts",
     "find_binary",
     "node_command",
@@ -61,8 +64,8 @@ __all__ = [
 
 NodeKind = Literal["anvil", "ganache"]
 
-#: The standard Foundry/Hardhat test mnemonic: Anvil's default accounts.
-TEST_MNEMONIC = "test test test test test test test test test test test junk"
+#: The standard Foundry/Hardhat test mnemonic: Anvil's default accounts (the CLI's dev0..dev9).
+TEST_MNEMONIC = DEV_MNEMONIC
 #: Chain id each kind starts with unless told otherwise.
 DEFAULT_CHAIN_IDS: dict[str, int] = {"anvil": 31337, "ganache": 1337}
 #: Balance of every dev account, in ether (Anvil's default; Ganache's would be 1000).
@@ -202,7 +205,7 @@ def rpc(url: str, method: str, params: Sequence[object] = (), timeout: float = 1
 _command = node_command  # the name it had before
 
 
-def _chain_id_of(url: str, timeout: float = 1.0) -> int | None:
+def chain_id_of(url: str, timeout: float = 1.0) -> int | None:
     """The node's eth_chainId, or None if it does not answer (yet)."""
     answer = rpc(url, "eth_chainId", timeout=timeout)
     try:
@@ -287,7 +290,7 @@ def _wait_ready(node: Node, timeout: float) -> None:
                 f"{node.kind} exited with code {node.process.returncode} before answering on "
                 f"{node.url}:\n{node.output().strip()}"
             )
-        answered = _chain_id_of(node.url)
+        answered = chain_id_of(node.url)
         if answered is not None:
             if answered != node.chain_id:
                 raise NodeStartError(
@@ -342,7 +345,7 @@ def start_detached(
     exe = Path(binary) if binary is not None else find_binary(kind)
     chain_id = DEFAULT_CHAIN_IDS[kind] if chain_id is None else chain_id
     if port_in_use(port):
-        answered = _chain_id_of(f"http://127.0.0.1:{port}")
+        answered = chain_id_of(f"http://127.0.0.1:{port}")
         who = f"a node on chain id {answered}" if answered is not None else "another program"
         raise NodeStartError(f"port {port} is already in use by {who}")
     command = [*node_command(kind, exe, port, chain_id, mnemonic, accounts, balance_eth), *extra_args]
@@ -362,7 +365,7 @@ def start_detached(
         if process.poll() is not None:
             raise NodeStartError(f"{kind} exited with code {process.returncode} before answering on "
                                  f"{node.url}: {_tail(log_file, offset)}")
-        answered = _chain_id_of(node.url)
+        answered = chain_id_of(node.url)
         if answered is not None:
             if answered != chain_id:
                 stop_process(process.pid)
