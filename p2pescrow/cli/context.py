@@ -87,6 +87,22 @@ def _required_account(options: Options, where: str) -> str:
     return name
 
 
+def _refuse_dev_key_off_dev_chains(name: str, net: Network) -> None:
+    """dev0..dev9 are public keys: only for a local dev chain — one `p2pescrow node` started, or chain
+    id 31337/1337 on a loopback URL (:func:`p2pescrow.node.devchain.is_local_dev_chain`, the one rule
+    the scripts follow too). A network without a known chain id is asked for it (one request)."""
+    from ..node.devchain import is_local_dev_chain
+    from ..node.process import chain_id_of
+
+    if net.rpc_url is None:
+        return  # the embedded chain: in this process
+    chain_id = net.chain_id if net.chain_id is not None else chain_id_of(net.rpc_url, timeout=5.0)
+    if chain_id is None or not is_local_dev_chain(net.rpc_url, chain_id):
+        raise AccountError(f"{name} is a public dev key: it is only allowed on local dev chains "
+                           "(one `p2pescrow node` started, or chain id 31337/1337 on this computer)",
+                           hint="use a keystore: `p2pescrow accounts new NAME`")
+
+
 def signer(options: Options, net: Network) -> Any:
     """The LocalAccount the options name (a keystore, or dev0..dev9 on dev chains). There is no
     implicit signer, dev chains included: without an account this is an AccountError (exit 2)."""
@@ -94,8 +110,7 @@ def signer(options: Options, net: Network) -> Any:
 
     name = _required_account(options, "this command")
     if name in accounts.DEV_NAMES:
-        if not net.dev:
-            raise AccountError(f"{name} is a public dev key: it is only allowed on local dev chains")
+        _refuse_dev_key_off_dev_chains(name, net)
         return accounts.dev_account(name)
     accounts.address_of(name)  # a missing or over-shared keystore is reported before the password prompt
     return accounts.load(name, password(options, name))
@@ -111,8 +126,7 @@ def viewer(options: Options, net: Network) -> str | None:
     if name is None:
         return None
     if name in accounts.DEV_NAMES:
-        if not net.dev:
-            raise AccountError(f"{name} is a public dev key: it is only allowed on local dev chains")
+        _refuse_dev_key_off_dev_chains(name, net)
         return accounts.DEV_ADDRESSES[accounts.DEV_NAMES.index(name)]
     return accounts.address_of(name)
 

@@ -295,6 +295,10 @@ def _deploy_dev_tokens(transactor: Any, report: Callable[[str], None] | None) ->
     return addresses
 
 
+#: The chain ids of local dev chains (Anvil's and Ganache's defaults).
+DEV_CHAIN_IDS = frozenset({31337, 1337})
+
+
 def is_local_dev_chain(url: str | None, chain_id: int) -> bool:
     """A chain where the dev accounts' public keys may act and `node fund` may mint: one that
     `p2pescrow node` started (it is recorded), or chain id 31337 or 1337 on a loopback URL. Nothing
@@ -309,7 +313,7 @@ def is_local_dev_chain(url: str | None, chain_id: int) -> bool:
 
     host = (urlsplit(url).hostname or "").lower()
     loopback = host == "localhost" or host == "::1" or host.startswith("127.")
-    return loopback and chain_id in (31337, 1337)
+    return loopback and chain_id in DEV_CHAIN_IDS
 
 
 @dataclass(frozen=True)
@@ -333,7 +337,7 @@ def fund(url: str, to: str, amounts: dict[str, Any] | None = None, *,
     checked before the first transaction. ``report(line)`` is told each transaction before it is sent."""
     from ..errors import InputError, NodeUnreachable
 
-    chain_id = _nodes._chain_id_of(url, timeout=5.0)
+    chain_id = _nodes.chain_id_of(url, timeout=5.0)
     if chain_id is None:
         raise NodeUnreachable(url, "no answer to eth_chainId")
     if not is_local_dev_chain(url, chain_id):
@@ -399,7 +403,7 @@ def status(engine: str) -> NodeStatus:
     deployment = _recorded_deployment(chain_id)
     answering, block, live = False, None, None
     if record is not None:
-        answering = _nodes._chain_id_of(record.url) == record.chain_id
+        answering = _nodes.chain_id_of(record.url) == record.chain_id
         if answering:
             number = _nodes.rpc(record.url, "eth_blockNumber")
             block = int(str(number), 16) if number is not None else None

@@ -49,8 +49,6 @@ if TYPE_CHECKING:
     from ..deployments import Deployment, Registry
     from ..transport.sync import Signer, Transactor
 
-#: Chain ids on which the public dev keys dev0..dev9 may be used.
-DEV_CHAIN_IDS = frozenset({31337, 1337})
 
 
 # Scripts exit as the CLI does: each error carries its exit code (p2pescrow.errors.exit_code_for).
@@ -129,7 +127,10 @@ class Env:
 
     @property
     def dev(self) -> bool:
-        return self.chain_id in DEV_CHAIN_IDS
+        """A local dev chain (:func:`p2pescrow.node.devchain.is_local_dev_chain`): the one rule."""
+        from ..node.devchain import is_local_dev_chain
+
+        return is_local_dev_chain(self.url, self.chain_id)
 
     @property
     def registry(self) -> Registry:
@@ -296,14 +297,14 @@ class Script:
             raise WrongChain(expected, chain_id)
         env = Env(w3, chain_id, url, name or _redact(url), self.root, False, args)
         if self.needs_account:
-            env._signer = self._python_signer(args, chain_id)
+            env._signer = self._python_signer(args, chain_id, url)
         return env
 
-    def _python_signer(self, args: argparse.Namespace, chain_id: int) -> Callable[[], Signer] | None:
+    def _python_signer(self, args: argparse.Namespace, chain_id: int, url: str) -> Callable[[], Signer] | None:
         name = args.account or os.environ.get("P2PESCROW_ACCOUNT")
         if not name:
             return None
-        return lambda: load_account(name, chain_id, args.password_file)
+        return lambda: load_account(name, chain_id, args.password_file, url=url)
 
     def _brownie_env(self, args: argparse.Namespace) -> Env:
         from brownie import accounts, network, web3
@@ -325,7 +326,7 @@ class Script:
             if name and name.startswith("brownie:"):
                 env._signer = lambda: _brownie_keystore(name.removeprefix("brownie:"), args.password_file)
             elif name:
-                env._signer = lambda: load_account(name, chain_id, args.password_file)
+                env._signer = lambda: load_account(name, chain_id, args.password_file, url=url)
             elif development and len(accounts) > 0:
                 env._signer = lambda: str(accounts[0].address)  # node-managed, unlocked
         return env
@@ -345,14 +346,18 @@ def _brownie_keystore(name: str, password_file: str | None) -> Signer:
     return Account.from_key(account.private_key)
 
 
-def load_account(name: str, chain_id: int, password_file: str | None = None) -> Signer:
-    """A p2pescrow keystore (decrypted here), or a dev key on a dev chain."""
+def load_account(name: str, chain_id: int, password_file: str | None = None, *, url: str | None = None) -> Signer:
+    """A p2pescrow keystore (decrypted here), or a dev key on a local dev chain: one `p2pescrow
+    node` started, or chain id 31337/1337 on a loopback URL (``url`` None: the chain id alone)."""
     from .. import accounts
+    from ..node.devchain import DEV_CHAIN_IDS, is_local_dev_chain
 
     if name in accounts.DEV_NAMES:
-        if chain_id not in DEV_CHAIN_IDS:
-            raise AccountError(f"{name} is a public dev key: it is only allowed on the dev chain ids "
-                               f"{sorted(DEV_CHAIN_IDS)}, not {chain_id}",
+        dev = chain_id in DEV_CHAIN_IDS if url is None else is_local_dev_chain(url, chain_id)
+        if not dev:
+            raise AccountError(f"{name} is a public dev key: it is only allowed on local dev chains (chain id "
+                               f"{sorted(DEV_CHAIN_IDS)} on this computer), not chain id {chain_id}"
+                               + (f" at {_redact(url)}" if url else ""),
                                hint="use a keystore: `p2pescrow accounts new NAME`")
         return accounts.dev_account(name)
     return accounts.load(name, accounts.password(name, password_file))

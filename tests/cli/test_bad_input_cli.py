@@ -13,6 +13,8 @@ from support.escrow_cli import DEV, Chain, Cli, one_error_line
 from p2pescrow import accounts
 from p2pescrow.config import HOME_ENV
 from p2pescrow.networks import Network, Networks
+from p2pescrow.node.process import rpc as _nodes_rpc
+from p2pescrow.node.process import start_node
 from p2pescrow.transport.sync import Call
 
 pytestmark = pytest.mark.anvil
@@ -237,14 +239,32 @@ def test_a_missing_keystore_is_exit_2(cli: Cli, funded: str) -> None:
 
 def test_sending_needs_an_account_off_dev_chains(cli: Cli, deployed_anvil: Chain, funded: str) -> None:
     nonce = deployed_anvil.nonce(DEV["dev1"])
-    without = cli("trade", "release", funded, network=None, account=None)  # plain --rpc-url: not a dev chain
-    with_dev_key = cli("trade", "release", funded, network=None, account="dev1")
+    without = cli("trade", "release", funded, network=None, account=None)  # plain --rpc-url
 
     assert without.exit_code == 2 and "no account selected" in one_error_line(without)
-    assert with_dev_key.exit_code == 2 and "only allowed on local dev chains" in one_error_line(with_dev_key)
     assert deployed_anvil.nonce(DEV["dev1"]) == nonce
     mine = cli("trade", "list", "--mine", network=None, account=None)
     assert mine.exit_code == 2 and "--mine needs an account" in one_error_line(mine)
+
+
+def test_a_dev_key_is_refused_on_a_chain_that_is_not_a_local_dev_chain(cli: Cli) -> None:
+    """Chain id 11155111 (Sepolia's) on this computer, not started by `p2pescrow node`: the public
+    dev keys are refused before anything is signed, whatever the chain's accounts hold."""
+    with start_node("anvil", chain_id=11155111) as sepolia_like:
+        refused = cli("trade", "create", "--seller", DEV["dev2"], "--amount", "0.1", network=None,
+                      rpc_url=sepolia_like.url, account="dev1")
+
+        assert refused.exit_code == 2
+        assert "only allowed on local dev chains" in one_error_line(refused)
+        assert _nodes_rpc(sepolia_like.url, "eth_blockNumber") == "0x0"
+
+
+def test_chain_31337_on_this_computer_is_a_dev_chain_by_plain_url(cli: Cli, deployed_anvil: Chain) -> None:
+    """The one rule: chain id 31337 or 1337 on a loopback URL is a local dev chain, named by a plain
+    --rpc-url as well as by the `local` network, so dev1 may act there."""
+    listed = cli("trade", "list", "--mine", network=None, account="dev1", json_output=True)
+
+    assert listed.exit_code == 0, listed.stderr
 
 
 NO_ACCOUNT = [

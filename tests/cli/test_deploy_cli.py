@@ -160,11 +160,22 @@ def test_deploy_to_the_embedded_chain_is_an_input_error() -> None:
     assert "nothing to deploy to" in one_error_line(result.stderr)
 
 
-def test_dev_accounts_are_refused_off_dev_chains(anvil: _nodes.Node) -> None:
-    result = invoke("--rpc-url", anvil.url, "--account", "dev0", "--yes", "deploy")  # an ad-hoc network
+def test_dev_accounts_are_refused_off_dev_chains() -> None:
+    """Chain id 11155111 on this computer, by an ad-hoc URL: not a local dev chain (that is one
+    `p2pescrow node` started, or chain id 31337/1337 on a loopback URL), so no dev key deploys."""
+    with _nodes.start_node("anvil", chain_id=11155111) as sepolia_like:
+        result = invoke("--rpc-url", sepolia_like.url, "--account", "dev0", "--yes", "deploy")
 
-    assert result.exit_code == 2
-    assert "only allowed on local dev chains" in one_error_line(result.stderr)
+        assert result.exit_code == 2
+        assert "only allowed on local dev chains" in one_error_line(result.stderr)
+        assert _nodes.rpc(sepolia_like.url, "eth_blockNumber") == "0x0"
+
+
+def test_a_dev_key_deploys_on_chain_31337_named_by_a_plain_url(anvil: _nodes.Node) -> None:
+    """The same rule the other way: a loopback Anvil on chain 31337 is a dev chain by URL alone."""
+    result = invoke("--rpc-url", anvil.url, "--account", "dev0", "--yes", "--json", "deploy")
+
+    assert result.exit_code == 0, result.stderr
 
 
 @pytest.fixture
