@@ -306,13 +306,15 @@ class BaseTransactor:
         """eth_call: a revert raises its typed error, and nothing is spent."""
         return bytes((yield Rpc("call", (self._base_tx(call), "latest"))))
 
-    def _check_steps(self, call: Call) -> Steps:
+    def _check_steps(self, call: Call, block: str | None = None) -> Steps:
         """eth_estimateGas: the gas the call needs, and the check before signing. A revert raises
         its typed error (the estimate carries the same revert data as eth_call); a value the
         sender cannot pay raises :class:`InsufficientFunds` in ETH (the balance is read then, and
-        only then, to say so with the numbers)."""
+        only then, to say so with the numbers). ``block`` is the block tag (web3's default,
+        ``latest``, unless given)."""
+        args = (self._base_tx(call),) if block is None else (self._base_tx(call), block)
         try:
-            return int((yield Rpc("estimate_gas", (self._base_tx(call),))))
+            return int((yield Rpc("estimate_gas", args)))
         except InsufficientFunds:
             balance = yield Rpc("get_balance", (self.address,))
             check_value(int(balance), call.value)
@@ -359,7 +361,10 @@ class BaseTransactor:
         program or wallet: nothing was sent, the journal entry is gone and the nonce released), the
         call is checked again, so that one the other transaction made invalid raises its typed
         error instead of being sent, and broadcast with the next nonce (NONCE_CONFLICT_RETRIES
-        times). A refusal for lack of ETH is told with the balance."""
+        times). The check runs on the ``pending`` block: the other transaction may still wait in
+        the node's pool (ours refused as "replacement transaction underpriced"; an automining
+        Anvil answers a send before it mines), and the latest block, without it, would pass a call
+        that reverts once mined after it. A refusal for lack of ETH is told with the balance."""
         retries = NONCE_CONFLICT_RETRIES
         while True:
             try:
@@ -374,7 +379,7 @@ class BaseTransactor:
                 check_value(balance, call.value)
                 check_max_cost(balance, preview)
                 raise
-            yield from self._check_steps(call)
+            yield from self._check_steps(call, "pending")
 
     def _broadcast_steps(self, tx: dict[str, Any], description: str = "") -> Steps:
         yield from self._node_steps()

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 from eth_account import Account
 from web3 import Web3
+from web3.exceptions import TransactionNotFound
 
 from p2pescrow import errors
 from p2pescrow.node.process import Node, start_node
@@ -131,7 +132,7 @@ def test_entries_written_under_the_chain_id_alone_are_still_read(twins, tmp_path
     """An entry of the earlier layout (``journal/31337/<account>/...``, no genesis hash): a signed
     transaction the node never got. The next send finds it, rebroadcasts it (same bytes) and stops;
     once it is mined, sending goes on and the old entry is gone."""
-    _first, second = twins
+    first, second = twins
     journal, nonces = Journal(tmp_path / "journal"), NonceManager()
     payer = Account.from_key(second.accounts[5].private_key)
     payee = Account.create().address
@@ -147,7 +148,11 @@ def test_entries_written_under_the_chain_id_alone_are_still_read(twins, tmp_path
     with pytest.raises(errors.PendingTransaction) as stopped:
         t.send(Call(payee, "0x", 8, "new payment"))
     assert stopped.value.rebroadcast and stopped.value.tx_hash == old.tx_hash
-    assert w3.eth.get_transaction_receipt(old.tx_hash)["status"] == 1  # automine: the same bytes, mined
+    # automine: the same bytes, mined on the node asked (Anvil mines after answering the send: waited for, as
+    # the SDK does) and not on its twin, which would take them too (same chain id, same dev account)
+    assert w3.eth.wait_for_transaction_receipt(old.tx_hash, timeout=10)["status"] == 1
+    with pytest.raises(TransactionNotFound):
+        Web3(Web3.HTTPProvider(first.url)).eth.get_transaction(old.tx_hash)
 
     t.send(Call(payee, "0x", 8, "new payment"))
     assert w3.eth.get_balance(payee) == 15  # each payment once

@@ -165,10 +165,14 @@ def test_a_nonce_taken_every_time_raises_nonce_conflict_and_sends_nothing(node, 
 
 
 @pytest.mark.fault
-def test_a_call_the_other_transaction_made_invalid_raises_its_revert_on_the_retry(node, w3, error_log, tmp_path):
+@pytest.mark.parametrize("theirs_state", ["automine", "pending"])
+def test_a_call_the_other_transaction_made_invalid_raises_its_revert_on_the_retry(node, w3, error_log, tmp_path,
+                                                                                   theirs_state):
     """The other wallet releases the trade first (the same call, another gas limit: another
     transaction): our release, checked again after the conflict, reverts in the simulation and is
-    never sent."""
+    never sent. Automining, theirs may be mined or not yet when ours is refused (Anvil answers a
+    send before it mines); "pending" holds theirs in the pool until the end: the check must see it
+    there, not pass on the latest block and send a release that reverts once mined."""
     dev = Account.from_key(node.accounts[0].private_key)
     deployment = EscrowClient.deploy(w3, dev, registry=Registry(tmp_path / "deployments.json"), url=node.url)
     acct = funded(node, error_log, eth=5)
@@ -180,12 +184,17 @@ def test_a_call_the_other_transaction_made_invalid_raises_its_revert_on_the_retr
     trade = buyer.create(seller=seller, amount="1")
     nonce = w3.eth.get_transaction_count(acct.address)
     signer.steals = 1
+    if theirs_state == "pending":
+        w3.provider.make_request("evm_setAutomine", [False])
     with pytest.raises(errors.error_class("WrongState")) as info:  # the trade is COMPLETED by then
         buyer.release(trade.trade_id)
     assert info.value.state == TradeState.COMPLETED and exit_code_for(info.value) == 3
     assert len(notices) == 1 and f"nonce {nonce}" in notices[0]
     assert signer.signed == [nonce - 1, nonce]  # the create, then the release the other wallet beat
-    assert w3.eth.get_transaction_receipt(signer.stolen[0])["status"] == 1  # their release
+    if theirs_state == "pending":
+        assert w3.eth.get_transaction_count(acct.address, "latest") == nonce  # theirs not mined yet
+        w3.provider.make_request("evm_mine", [])
+    assert w3.eth.wait_for_transaction_receipt(signer.stolen[0], timeout=10)["status"] == 1  # their release
     assert w3.eth.get_transaction_count(acct.address) == nonce + 1  # theirs only: ours was not sent
     after = buyer.trade(trade.trade_id)
     assert after.state == TradeState.COMPLETED and after.held == 0  # released once, by their transaction

@@ -48,8 +48,9 @@ PLATFORM_FEE_BPS = 25
 class ErrorLog:
     """Private keys the suite used, and every package error constructed while it ran."""
 
-    secrets: set[str] = field(default_factory=set)
-    raised: list[BaseException] = field(default_factory=list)
+    # not in the repr: pytest prints a failing test's fixtures with it, and the keys with them
+    secrets: set[str] = field(default_factory=set, repr=False)
+    raised: list[BaseException] = field(default_factory=list, repr=False)
 
     def add_key(self, key: Any) -> None:
         text = key.hex() if isinstance(key, (bytes, bytearray)) else str(key)
