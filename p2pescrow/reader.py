@@ -28,10 +28,9 @@ from .core.codec import (
     reputation_from_output,
     slot_from_output,
 )
-from .core.terms import checksum, normalise_id, not_a_token, token_key
+from .core.terms import NOT_A_TOKEN, checksum, normalise_id, not_a_token, token_key
 from .core.trades import trade_from_slot
 from .deployments import Deployment, Registry, check_code, deployment_for
-from .errors import NetworkError
 from .models import ETH_TOKEN, ZERO_ADDRESS, ReputationRecord, Terms, TokenInfo, Trade, TradeState
 from .transport.rpc import RpcClient
 
@@ -114,9 +113,7 @@ class EscrowReader:
                 ("eth_call", [{"to": address, "data": self._erc20.encode_call("decimals")}, "latest"])])
             info = TokenInfo(address, str(self._erc20.decode_output("symbol", symbol)),
                              int(self._erc20.decode_output("decimals", decimals)))
-        except NetworkError:
-            raise  # the node, not the token: reported as it is
-        except Exception as exc:  # noqa: BLE001 - a refusal, or an answer that does not decode: not a token
+        except NOT_A_TOKEN as exc:  # a revert, or an answer that does not decode (the node's failures go through)
             raise not_a_token(address, exc) from None
         self._tokens[address] = info
         return info

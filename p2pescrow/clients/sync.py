@@ -41,7 +41,17 @@ from ..core.codec import (
     slot_from_output,
 )
 from ..core.hints import check_bps, check_platform_fee, check_term_bounds
-from ..core.terms import DAY, bytes32, checksum, new_terms, normalise_id, not_a_token, offer_terms, token_key
+from ..core.terms import (
+    DAY,
+    NOT_A_TOKEN,
+    bytes32,
+    checksum,
+    new_terms,
+    normalise_id,
+    not_a_token,
+    offer_terms,
+    token_key,
+)
 from ..deployments import Deployment, Registry, check_code, deployment_for
 from ..deployments import deploy as deploy_contracts
 from ..errors import ContractError, NetworkError, P2PEscrowError
@@ -136,11 +146,14 @@ class EscrowClient(ClientBase):
         """Symbol and decimals of a token (cached); None or the zero address is ETH."""
         key = token_key(address)
         if key not in self._tokens:
-            try:
-                self._tokens[key] = TokenInfo(key, str(self._view(key, erc20_codec(), "symbol")),
-                                              int(self._view(key, erc20_codec(), "decimals")))
-            except Exception as exc:  # noqa: BLE001
+            codec = erc20_codec()
+            try:  # each read translated: a revert is a ContractError, no answer NodeUnreachable
+                symbol, decimals = (self._eth_call(self._view_tx(key, codec, fn)) for fn in ("symbol", "decimals"))
+                info = TokenInfo(key, str(codec.decode_output("symbol", symbol)),
+                                 int(codec.decode_output("decimals", decimals)))
+            except NOT_A_TOKEN as exc:
                 raise not_a_token(key, exc) from None
+            self._tokens[key] = info
         return self._tokens[key]
 
     def balance(self, token: str | None = None, account: str | None = None) -> int:

@@ -9,9 +9,10 @@ import secrets
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from eth_abi.exceptions import DecodingError
 from eth_utils import is_address, is_checksum_address, keccak, to_checksum_address
 
-from ..errors import InputError, InvalidAddress
+from ..errors import ContractError, InputError, InvalidAddress
 from ..models import (
     FLAG_CREATED_BY_SELLER,
     FLAG_RECORD_REPUTATION,
@@ -43,8 +44,15 @@ def token_key(value: str | None) -> str:
     return ZERO_ADDRESS if value in (None, "", "ETH", "eth") else checksum(str(value), "token address")
 
 
+#: What a ``symbol()``/``decimals()`` read raises when the address is no ERC-20 token: the call
+#: reverted (no such function), or its answer does not decode (an address without code answers
+#: ``0x``). Nothing else means that: the node not answering (:class:`~p2pescrow.errors.NodeUnreachable`)
+#: or refusing the request is reported as it is, whatever the address.
+NOT_A_TOKEN: tuple[type[Exception], ...] = (ContractError, DecodingError, UnicodeDecodeError)
+
+
 def not_a_token(address: str, exc: BaseException) -> InputError:
-    """The error for a token whose ``symbol``/``decimals`` did not answer or decode."""
+    """The error for a token whose ``symbol``/``decimals`` raised one of :data:`NOT_A_TOKEN`."""
     return InputError(f"{address} does not look like an ERC-20 token ({type(exc).__name__})")
 
 

@@ -40,10 +40,10 @@ def revert_data(exc: BaseException) -> bytes | None:
 
 
 def _from_one(exc: BaseException) -> bytes | None:
-    data = getattr(exc, "data", None)
-    found = _coerce(data)
-    if found is not None:
-        return found
+    for carried in (getattr(exc, "data", None), getattr(exc, "rpc_response", None)):  # web3 7: the node's answer
+        found = _coerce(carried)
+        if found is not None:
+            return found
     name = type(exc).__name__
     if name in ("ContractLogicError", "ContractCustomError", "ContractPanicError", "TransactionFailed",
                 "Web3RPCError", "ValueError"):
@@ -64,6 +64,8 @@ def _coerce(value: Any) -> bytes | None:
             found = _coerce(value.get(key))
             if found is not None:
                 return found
+        if "revert" in str(value.get("message", "")).lower():
+            return b""  # a JSON-RPC error saying revert without data (Ganache: "data": "0x"), as the reader reads it
         return None
     if isinstance(value, str):
         if "reverted: b'" in value or 'reverted: b"' in value:
