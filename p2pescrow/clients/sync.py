@@ -578,4 +578,4 @@ class EscrowClient(ClientBase):
                                 registry=registry or Registry())
 
 
-__all__ = ["EscrowClient", "HistoryEntry", "TradeResult", "checksum"]
+__all__ = ["EscrowClient", "HistoryEntry", "TradeResult"]
