@@ -1,7 +1,7 @@
 """A token's symbol and decimals read by the sync client, the async client and the web3-free reader:
 a node that stops answering at that read is the node's failure (NodeUnreachable, exit 4), not a
 token that "does not look like an ERC-20 token" (InputError, exit 2); what is no token is still
-refused as input, on Anvil and Ganache alike."""
+refused as input, on Anvil, Ganache and the embedded chain alike."""
 
 from __future__ import annotations
 
@@ -55,5 +55,15 @@ def test_what_is_no_token_is_refused_as_input(real_node: Harness, kind: str) -> 
     deployment = real_node.base.deployment
     for address in (deployment.escrow, Account.create().address):  # a contract without symbol(), no code
         with pytest.raises(errors.InputError, match=f"^{address} does not look like an ERC-20 token") as refused:
-            token_of(kind, real_node.node.url, deployment, address)  # type: ignore[union-attr]
+            token_of(kind, real_node.base.url, deployment, address)
         assert errors.exit_code_for(refused.value) == 2
+
+
+def test_what_is_no_token_is_refused_as_input_on_the_embedded_chain(embedded: Harness) -> None:
+    async_client = asyncio.run(AsyncEscrowClient.embedded())
+    for address in (embedded.base.deployment.escrow, Account.create().address):
+        with pytest.raises(errors.InputError, match=f"^{address} does not look like an ERC-20 token"):
+            embedded.base.token(address)
+    for address in (async_client.deployment.escrow, Account.create().address):
+        with pytest.raises(errors.InputError, match=f"^{address} does not look like an ERC-20 token"):
+            asyncio.run(async_client.token(address))
