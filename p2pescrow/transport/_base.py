@@ -20,7 +20,8 @@ and the typed-revert check before signing: a revert in the estimate carries the 
 ``eth_sendRawTransaction`` and ``eth_getTransactionReceipt``. The tip is cached for
 :data:`TIP_SECONDS`, the nonce comes from the nonce manager, the chain id and genesis hash are
 asked once per transactor, and the balance only when the node says the sender cannot pay (to say
-so with the numbers).
+so with the numbers) or before a front end's ``before_send`` confirmation (not to ask for a
+transaction the node would refuse).
 """
 
 from __future__ import annotations
@@ -347,14 +348,26 @@ class BaseTransactor:
     def _send_steps(self, call: Call, preview: Preview | None, before_send: Any, on_sent: Any) -> Steps:
         if preview is None:
             preview = yield from self._preview_steps(call)
-        if before_send is not None:
-            before_send(call, preview)
+        yield from self._ask_steps(call, preview, before_send)
         yield from self._node_steps()
         tx = self._tx_for(call, preview)
         tx_hash = yield from self._broadcast_call_steps(call, tx, preview)
         if on_sent is not None:
             on_sent(tx_hash)
         return (yield from self._wait_steps(tx_hash, call.decoders, None))
+
+    def _ask_steps(self, call: Call, preview: Preview, before_send: Any) -> Steps:
+        """Run ``before_send(call, preview)`` if given. Such a hook is an interactive front end asking
+        before sending (the CLI's confirmation): whether the sender can pay value + max gas cost is
+        checked first (one eth_getBalance, only then), so that a trader is told "insufficient ETH"
+        instead of being asked, and then refused. Without a hook the node's refusal says it."""
+        if before_send is None:
+            return
+        if self.address:
+            balance = int((yield Rpc("get_balance", (self.address,))))
+            check_value(balance, call.value)
+            check_max_cost(balance, preview)
+        before_send(call, preview)
 
     def _broadcast_call_steps(self, call: Call, tx: dict[str, Any], preview: Preview) -> Steps:
         """Broadcast ``tx``. When another transaction of the account took its nonce first (another
@@ -581,8 +594,7 @@ class BaseTransactor:
         gas_price = int((yield Rpc("gas_price", prop=True))) if entry.gas_price is not None else None
         preview = replacement_preview(entry, block, gas_price)
         call = Call(entry.to, entry.data, entry.value, f"replacement of {entry.tx_hash} (nonce {entry.nonce})")
-        if before_send is not None:
-            before_send(call, preview)
+        yield from self._ask_steps(call, preview, before_send)
         tx = {k: v for k, v in entry.fields().items() if k not in ("from", "gasPrice", "maxFeePerGas",
                                                                       "maxPriorityFeePerGas")}
         if preview.max_priority_fee_per_gas is None:

@@ -134,7 +134,10 @@ class Transactor(BaseTransactor):
         """Run the whole pipeline and return the mined result (or raise a typed error).
 
         ``before_send(call, preview)`` runs after the check and pricing, before anything is
-        signed: a CLI shows what will happen there and may raise to stop. ``on_sent(tx_hash)`` runs
+        signed: a CLI shows what will happen there and may raise to stop. With it set, the
+        sender's balance is read first and must cover value + max gas cost
+        (:class:`~p2pescrow.errors.InsufficientFunds`: nobody is asked to confirm a transaction the
+        node would refuse). ``on_sent(tx_hash)`` runs
         as soon as the node accepted the transaction, before waiting for the receipt.
         """
         return self._run(self._send_steps(call, preview, before_send, on_sent))  # type: ignore[no-any-return]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from support.escrow_cli import DEV, Chain, Cli, one_error_line
@@ -218,6 +219,30 @@ def test_a_password_file_others_can_read_is_exit_2_and_nothing_is_sent(
     assert result.exit_code == 2
     assert f"password file {shared} is readable by others (mode 644)" in one_error_line(result)
     assert deployed_anvil.nonce(keystore) == nonce
+
+
+def test_gas_the_account_cannot_pay_is_refused_before_the_confirmation(
+        cli: Cli, deployed_anvil: Chain, anvil_home: Path, password_file: Callable[[str], Path],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A nearly empty account (a millionth of an ETH): the payment itself passes the node's check,
+    the gas does not. Said before the confirmation, on a terminal a trader would answer: exit 3,
+    one line, nothing asked, nothing sent."""
+    import p2pescrow.cli.confirm as confirm
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(HOME_ENV, str(anvil_home))
+        poor = accounts.create("dan", PASSWORD)
+    deployed_anvil.sdk("dev0").tx.send(Call(poor, "0x", 10**12, "fund dan"))
+    monkeypatch.setattr(confirm, "sys", SimpleNamespace(stdin=SimpleNamespace(isatty=lambda: True)))
+
+    result = cli("--password-file", str(password_file(PASSWORD)), "trade", "create", "--seller", DEV["dev2"],
+                 "--amount", "0.0000001", account="dan", yes=False, input="y\n")
+
+    assert result.exit_code == 3, result.stderr
+    line = one_error_line(result)  # no "From: ..." lines, no "Send it?"
+    assert line.startswith("error: insufficient ETH balance: needs ") and "(value + max gas cost), has " in line
+    assert f"has {10**12} wei" in line
+    assert deployed_anvil.nonce(poor) == 0
 
 
 def test_the_right_password_sends_and_reads_need_none(cli: Cli, deployed_anvil: Chain, keystore: str,

@@ -9,7 +9,8 @@ included):
   limit), ``eth_sendRawTransaction`` and ``eth_getTransactionReceipt``: 4. The platform fee is
   cached by the client (refreshed when the contract says it changed), the tip by the transaction
   path (:data:`~p2pescrow.transport._base.TIP_SECONDS`), the nonce by the nonce manager; the
-  balance is only read when the node says the sender cannot pay.
+  balance is only read when the node says the sender cannot pay, or before a front end's
+  confirmation hook (one ``eth_getBalance`` more, then).
 - release: the same, and the client's read of what the trade holds (``eth_call``): 5.
 
 One confirmation is the receipt itself: no eth_blockNumber. (web3's validation middleware, dropped
@@ -109,3 +110,24 @@ def test_an_async_trade_stays_within_the_budget(real_node):
     assert (first, second) == (CREATE, RELEASE)
     assert max(first.total(), second.total()) <= BUDGET
     assert state == "COMPLETED"
+
+
+def test_a_front_end_s_confirmation_hook_costs_one_balance_read(real_node):
+    """With ``before_send`` set (the CLI asks before sending), the balance is read once before the
+    hook runs, so that a sender who cannot pay the gas is told so instead of being asked: one more
+    request, and only then."""
+    provider = Recording(real_node.node.url)
+    w3 = Web3(provider)
+    w3.middleware_onion.remove("validation")
+    client = EscrowClient.from_web3(w3, real_node.account(10), deployment=real_node.base.deployment,
+                                    url=real_node.node.url, poll_interval=0.01)
+    seller = real_node.account(0).address
+    client.release(client.create(seller=seller, amount="1").trade_id)  # warm
+    asked_before: list[Counter[str]] = []
+    client.before_send = lambda call, preview: asked_before.append(Counter(provider.methods))
+    provider.methods.clear()
+
+    client.create(seller=seller, amount="1")
+
+    assert asked(provider.methods) == CREATE + Counter({"eth_getBalance": 1})
+    assert asked_before == [Counter({"eth_estimateGas": 1, "eth_getBlockByNumber": 1, "eth_getBalance": 1})]
