@@ -15,13 +15,17 @@ from pathlib import Path
 import pytest
 
 from p2pescrow.build import DEPLOYABLE, SOLC_VERSION, load_artifact
-from p2pescrow.deployments import _strip_metadata
 
 BUILD = Path(__file__).resolve().parent.parent / "build" / "contracts"
 
 
 def code(hex_text: str) -> bytes:
-    return _strip_metadata(bytes.fromhex(hex_text.removeprefix("0x")))
+    """The code without the CBOR metadata solc appends (its length is in the last two bytes)."""
+    raw = bytes.fromhex(hex_text.removeprefix("0x"))
+    if len(raw) < 2:
+        return raw
+    length = int.from_bytes(raw[-2:], "big")
+    return raw[: -(length + 2)] if length + 2 <= len(raw) else raw
 
 
 @pytest.mark.parametrize("name", DEPLOYABLE)
