@@ -62,14 +62,13 @@ def confirm_send(options: Options, call: Call, preview: Preview, details: list[s
                  sender: str | None = None, declined: Callable[[], list[str]] | None = None) -> None:
     """Show from which account (first), what a transaction will do and what it may cost; then ask
     (unless ``--yes``)."""
-    from ..models import from_base_units
+    from .render import eth
 
     lines = [f"From: {sending_account(options, sender)}", f"About to send: {call.description}"]
     lines += [f"  {d}" for d in details or []]
     if call.value:
-        lines.append(f"  value: {from_base_units(call.value, 18)} ETH")
-    most = from_base_units(preview.gas * preview.max_fee_per_gas, 18)
-    lines.append(f"  gas: up to {preview.gas:,}, at most {most} ETH")
+        lines.append(f"  value: {eth(call.value)}")
+    lines.append(f"  gas: up to {preview.gas:,}, at most {eth(preview.gas * preview.max_fee_per_gas)}")
     ask(options, lines, declined=declined)
 
 

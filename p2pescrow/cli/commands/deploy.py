@@ -89,9 +89,9 @@ def _confirm(options: Options, sender: Transactor, network_name: str, chain_id: 
     """Price the two deployments (which also checks they would succeed), show it, and ask."""
     from ..._artifacts import load_artifact
     from ...deployments import deploy_data
-    from ...models import from_base_units
     from ...transport.sync import Call
     from ..confirm import ask, sending_account
+    from ..render import eth
 
     owner = sender.address
     rep = sender.preview(Call(None, deploy_data(load_artifact("Reputation"), owner)))
@@ -104,5 +104,5 @@ def _confirm(options: Options, sender: Transactor, network_name: str, chain_id: 
                   f"About to deploy p2pescrow on {network_name} (chain {chain_id}):",
                   f"  platform fee:  {fee_bps} bps ({fee_bps / 100:g}%) to {recipient or owner}",
                   "  transactions:  3 (Reputation, P2PEscrow, authorise the escrow)",
-                  f"  gas:           about {gas:,} plus a small call, at most {from_base_units(cost, 18)} ETH"],
+                  f"  gas:           about {gas:,} plus a small call, at most {eth(cost)}"],
         "Deploy?")

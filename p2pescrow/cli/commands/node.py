@@ -231,7 +231,7 @@ def fund(ctx: typer.Context,
     document = {"address": address, "funded": [
         {"symbol": f.symbol, "amount": str(from_base_units(f.amount, f.decimals)), "base_units": str(f.amount),
          "tx_hash": f.tx_hash} for f in done]}
-    emit(options, document, [f"{address} got {from_base_units(f.amount, f.decimals)} {f.symbol} ({f.tx_hash})"
+    emit(options, document, [f"{address} got {from_base_units(f.amount, f.decimals):f} {f.symbol} ({f.tx_hash})"
                              for f in done])
 
 
