@@ -516,13 +516,7 @@ class BaseTransactor:
     def _status_steps(self, entry: Entry) -> Steps:
         """``mined``, ``pending``, ``replaced`` (its nonce was used by another one) or ``dropped``
         (the node lost it; the nonce is free)."""
-        try:
-            receipt = yield Rpc("get_transaction_receipt", (entry.tx_hash,), raw=True)
-        except Exception as exc:  # noqa: BLE001
-            if not _not_found(exc, "TransactionNotFound"):
-                raise self._lost(exc, entry.tx_hash) from None
-            receipt = None
-        if receipt is not None and receipt.get("blockNumber") is not None:
+        if (yield from self._receipt_steps(entry.tx_hash)) is not None:
             return "mined"
         known = yield from self._known_steps(entry.tx_hash)
         if known is None:
@@ -638,13 +632,8 @@ class BaseTransactor:
     def _wait_inner(self, tx_hash: str, decoders: tuple[Any, ...], nonce: int | None) -> Steps:
         deadline = time.monotonic() + self.timeout
         while True:
-            try:
-                receipt = yield Rpc("get_transaction_receipt", (tx_hash,), raw=True)
-            except Exception as exc:  # noqa: BLE001
-                if not _not_found(exc, "TransactionNotFound"):
-                    raise self._lost(exc, tx_hash) from None
-                receipt = None
-            if receipt is not None and receipt.get("blockNumber") is not None:
+            receipt = yield from self._receipt_steps(tx_hash)
+            if receipt is not None:
                 if (yield from self._confirmed_steps(receipt, tx_hash)):
                     break
             if time.monotonic() >= deadline:
@@ -657,6 +646,17 @@ class BaseTransactor:
         return TxResult(tx_hash, int(receipt["blockNumber"]), int(receipt["gasUsed"]),
                         int(receipt.get("effectiveGasPrice", 0)), decode_events(receipt, decoders),
                         receipt.get("contractAddress"))
+
+    def _receipt_steps(self, tx_hash: str) -> Steps:
+        """The receipt of ``tx_hash`` once mined, else None (not found, or not in a block yet); a
+        node failure raises keeping the hash (:meth:`_lost`)."""
+        try:
+            receipt = yield Rpc("get_transaction_receipt", (tx_hash,), raw=True)
+        except Exception as exc:  # noqa: BLE001
+            if not _not_found(exc, "TransactionNotFound"):
+                raise self._lost(exc, tx_hash) from None
+            return None
+        return receipt if receipt is not None and receipt.get("blockNumber") is not None else None
 
     def _confirmed_steps(self, receipt: Any, tx_hash: str) -> Steps:
         """Whether a mined ``receipt`` has the confirmations asked for, in a block still on the
