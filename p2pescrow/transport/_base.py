@@ -364,10 +364,15 @@ class BaseTransactor:
         if before_send is None:
             return
         if self.address:
-            balance = int((yield Rpc("get_balance", (self.address,))))
-            check_value(balance, call.value)
-            check_max_cost(balance, preview)
+            yield from self._can_pay_steps(call, preview)
         before_send(call, preview)
+
+    def _can_pay_steps(self, call: Call, preview: Preview) -> Steps:
+        """One eth_getBalance: :class:`InsufficientFunds` unless it covers the value (said in ETH)
+        and then value + max gas cost."""
+        balance = int((yield Rpc("get_balance", (self.address,))))
+        check_value(balance, call.value)
+        check_max_cost(balance, preview)
 
     def _broadcast_call_steps(self, call: Call, tx: dict[str, Any], preview: Preview) -> Steps:
         """Broadcast ``tx``. When another transaction of the account took its nonce first (another
@@ -388,9 +393,7 @@ class BaseTransactor:
                 retries -= 1
                 self._notice(_conflict_notice(exc))
             except InsufficientFunds:
-                balance = int((yield Rpc("get_balance", (self.address,))))
-                check_value(balance, call.value)
-                check_max_cost(balance, preview)
+                yield from self._can_pay_steps(call, preview)
                 raise
             yield from self._check_steps(call, "pending")
 
