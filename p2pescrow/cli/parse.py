@@ -27,15 +27,9 @@ def amount(text: str, symbol: str) -> str:
     Returns the number as text (converted exactly by the SDK). A symbol other than the token's is an
     error: typing ``250 USDC`` for an ETH trade must never send 250 ETH.
     """
-    parts = text.split()
-    if len(parts) == 2:
-        number, given = parts
-        if given.upper() != symbol.upper():
-            raise InvalidAmount(text, f"this trade is in {symbol}, not {given}")
-    elif len(parts) == 1:
-        number = parts[0]
-    else:
-        raise InvalidAmount(text, "expected a number and optionally the token symbol, e.g. '1.5 ETH'")
+    number, given = split_symbol(text)
+    if given is not None and given.upper() != symbol.upper():
+        raise InvalidAmount(text, f"this trade is in {symbol}, not {given}")
     try:
         Decimal(number.replace("_", ""))
     except InvalidOperation:
