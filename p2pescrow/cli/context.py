@@ -202,13 +202,15 @@ def _proxied(url: str) -> bool:
                                                   "ALL_PROXY"))
 
 
-def transactor(options: Options, account: Any = None) -> Transactor:
+def transactor(options: Options, account: Any = None, *,
+               embedded: str = "the embedded chain lives only inside one command") -> Transactor:
     """The transaction path to the selected node, its chain checked against the network's, signing
-    as ``account`` (None: the node only; for the commands that act on the chain itself: deploy)."""
+    as ``account`` (None: the node only, to look up and rebroadcast; deploy, tx). On the embedded
+    chain: an InputError saying ``embedded``."""
     from ..errors import InputError
     from ..transport.sync import Transactor
 
     net = network(options)
     if net.rpc_url is None:
-        raise InputError("the embedded chain lives only inside one command", hint="pick a node with --network")
+        raise InputError(embedded, hint="pick a node with --network")
     return Transactor.connect(net.rpc_url, account, expected_chain_id=net.chain_id)

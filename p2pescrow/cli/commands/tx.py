@@ -29,14 +29,9 @@ app.add_typer(tx_app)
 
 def _transactor(options: Options, signer: Any = None) -> Transactor:
     """The transaction path on the selected network's node (its identity checked), signing as
-    ``signer`` (None: look up and rebroadcast only)."""
-    from ...transport.sync import Transactor
-    from ..context import network
-
-    net = network(options)
-    if net.rpc_url is None:
-        raise InputError("the embedded chain lives only inside one command: it has no pending transactions")
-    return Transactor.connect(net.rpc_url, signer, expected_chain_id=net.chain_id)
+    ``signer`` (None: look up and rebroadcast only): :func:`context.transactor`."""
+    return context.transactor(options, signer, embedded="the embedded chain lives only inside one command: "
+                              "it has no pending transactions")
 
 
 def _entry(t: Transactor, hash_: str) -> Entry:
