@@ -64,7 +64,6 @@ class Chain:
     url: str
     accounts: list[Any]  # LocalAccount, dev accounts 0..9
     registry: Any  # p2pescrow.deployments.Registry (in a temporary P2PESCROW_HOME)
-    home: Path
     w3: Any
 
 
@@ -81,7 +80,7 @@ def deploy_chain(url: str, dev_keys: list[Any], home: Path) -> Chain:
     w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 60}))
     EscrowClient.deploy(w3, accounts[0], platform_fee_bps=PLATFORM_FEE_BPS, registry=registry,
                         url=url)
-    return Chain(url, accounts, registry, home, w3)
+    return Chain(url, accounts, registry, w3)
 
 
 def bare_web3(url: str, provider: Any = None) -> Any:
