@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -17,6 +17,9 @@ from .. import context
 from ..app import app, command
 from ..context import Options
 from ..render import emit, progress, table
+
+if TYPE_CHECKING:
+    from ...networks import Network
 
 accounts_app = typer.Typer(
     name="accounts", no_args_is_help=True,
@@ -182,8 +185,9 @@ def show(ctx: typer.Context,
         address, kind, keystore = accounts.DEV_ADDRESSES[accounts.DEV_NAMES.index(name)], "dev", None
     else:
         address, kind, keystore = accounts.address_of(name), "keystore", _keystore_path(name)
-    balance, where, problem = _balance(options, address)
-    tokens = _dev_token_balances(options, address) if balance is not None else []
+    net = context.network(options)
+    balance, where, problem, chain_id = _balance(net, address)
+    tokens = _dev_token_balances(net.rpc_url, chain_id, address) if net.rpc_url and chain_id is not None else []
     document = {"name": name, "address": address, "kind": kind, "keystore": keystore, "network": where,
                 "balance_wei": balance, "balance_eth": _eth(balance) if balance is not None else None,
                 "tokens": tokens}
@@ -197,17 +201,15 @@ def show(ctx: typer.Context,
     emit(options, document, lines)
 
 
-def _dev_token_balances(options: Options, address: str) -> list[dict[str, str]]:
-    """The balances of the dev tokens recorded for the node's chain (`p2pescrow node start`
-    deploys DUSD and DEUR): two eth_calls a token; none elsewhere."""
+def _dev_token_balances(url: str, chain_id: int, address: str) -> list[dict[str, str]]:
+    """The balances of the dev tokens recorded for chain ``chain_id`` (the node's, as
+    :func:`_balance` read it; `p2pescrow node start` deploys DUSD and DEUR): two eth_calls a token;
+    none elsewhere."""
     from ...deployments import Registry
     from ...models import from_base_units
     from ...node import process as _nodes
-    from ..context import network
 
-    url = network(options).rpc_url
-    chain_id = _nodes.rpc(url, "eth_chainId", timeout=3) if url else None
-    deployment = Registry().get(int(str(chain_id), 16)) if chain_id is not None else None
+    deployment = Registry().get(chain_id)
     found = []
     for symbol, token in (deployment.dev_tokens if deployment is not None else {}).items():
         data = "0x70a08231" + address.lower().removeprefix("0x").rjust(64, "0")  # balanceOf(address)
@@ -226,26 +228,24 @@ def _eth(wei: int) -> str:
     return str(from_base_units(wei, 18))
 
 
-def _balance(options: Options, address: str) -> tuple[int | None, str | None, str]:
-    """The ETH balance on the selected network, if it answers: (wei, where, why not)."""
+def _balance(net: Network, address: str) -> tuple[int | None, str | None, str, int | None]:
+    """The ETH balance on ``net``, if it answers: (wei, where, why not, the node's chain id)."""
     from ...node import process as _nodes
-    from ..context import network
 
-    net = network(options)
     if net.rpc_url is None:
-        return None, None, "the embedded chain exists only while a command runs"
+        return None, None, "the embedded chain exists only while a command runs", None
     if not net.rpc_url.startswith(("http://", "https://")):
-        return None, None, f"balance lookups need an http(s) RPC URL, not {net.rpc_url.split(':')[0]}"
+        return None, None, f"balance lookups need an http(s) RPC URL, not {net.rpc_url.split(':')[0]}", None
     answered = _nodes.rpc(net.rpc_url, "eth_chainId", timeout=3)
     if answered is None:
-        return None, None, f"no node answers at {net.rpc_url}"
+        return None, None, f"no node answers at {net.rpc_url}", None
     chain_id = int(str(answered), 16)
     if net.chain_id is not None and chain_id != net.chain_id:
-        return None, None, f"the node at {net.rpc_url} serves chain {chain_id}, not {net.chain_id}"
+        return None, None, f"the node at {net.rpc_url} serves chain {chain_id}, not {net.chain_id}", None
     wei = _nodes.rpc(net.rpc_url, "eth_getBalance", [address, "latest"], timeout=3)
     if wei is None:
-        return None, None, f"the node at {net.rpc_url} did not return a balance"
-    return int(str(wei), 16), f"{net.name} (chain {chain_id})", ""
+        return None, None, f"the node at {net.rpc_url} did not return a balance", None
+    return int(str(wei), 16), f"{net.name} (chain {chain_id})", "", chain_id
 
 
 @command(accounts_app, "default")
