@@ -189,6 +189,13 @@ def priced(call: Call, estimate: int, block: Any, fee: int) -> Preview:
     return Preview(gas, 2 * int(base_fee) + fee, fee, call.value)
 
 
+def fee_fields(preview: Preview) -> dict[str, int]:
+    """A transaction's fee fields for ``preview``: the legacy gas price, or the EIP-1559 pair."""
+    if preview.max_priority_fee_per_gas is None:
+        return {"gasPrice": preview.max_fee_per_gas}
+    return {"maxFeePerGas": preview.max_fee_per_gas, "maxPriorityFeePerGas": preview.max_priority_fee_per_gas}
+
+
 def bump(old: int) -> int:
     """``old`` raised by 12.5 %, rounded up: what a node takes as a replacement's fee."""
     return -(-old * BUMP_NUM // BUMP_DEN)
@@ -289,13 +296,7 @@ class BaseTransactor:
 
     def _tx_for(self, call: Call, preview: Preview) -> dict[str, Any]:
         """The transaction to sign (the nonce apart)."""
-        tx = {**self._base_tx(call), "gas": preview.gas, "chainId": int(self._chain_id or 0)}
-        if preview.max_priority_fee_per_gas is None:
-            tx["gasPrice"] = preview.max_fee_per_gas
-        else:
-            tx["maxFeePerGas"] = preview.max_fee_per_gas
-            tx["maxPriorityFeePerGas"] = preview.max_priority_fee_per_gas
-        return tx
+        return {**self._base_tx(call), "gas": preview.gas, "chainId": int(self._chain_id or 0), **fee_fields(preview)}
 
     def _local_signer(self) -> LocalAccount:
         if self.signer is None or isinstance(self.signer, str):
@@ -594,10 +595,7 @@ class BaseTransactor:
         yield from self._ask_steps(call, preview, before_send)
         tx = {k: v for k, v in entry.fields().items() if k not in ("from", "gasPrice", "maxFeePerGas",
                                                                       "maxPriorityFeePerGas")}
-        if preview.max_priority_fee_per_gas is None:
-            tx["gasPrice"] = preview.max_fee_per_gas
-        else:
-            tx["maxFeePerGas"], tx["maxPriorityFeePerGas"] = preview.max_fee_per_gas, preview.max_priority_fee_per_gas
+        tx.update(fee_fields(preview))
         tx_hash = yield Locked(self._locked_replace_steps(tx, entry.description))
         if on_sent is not None:
             on_sent(tx_hash)
