@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 Key = tuple[Any, ...]
@@ -65,10 +65,6 @@ class NonceManager:
         the local counter is not fresh."""
         local = self.cached(key)
         return local if local is not None else self.choose(key, pending_count())
-
-    async def anext(self, key: Key, pending_count: Callable[[], Awaitable[int]]) -> int:
-        local = self.cached(key)
-        return local if local is not None else self.choose(key, await pending_count())
 
     def commit(self, key: Key, nonce: int) -> None:
         self._next[key] = (nonce + 1, time.monotonic())
