@@ -210,15 +210,22 @@ def _dev_token_balances(url: str, chain_id: int, address: str) -> list[dict[str,
     from ...node import process as _nodes
 
     deployment = Registry().get(chain_id)
-    found = []
-    for symbol, token in (deployment.dev_tokens if deployment is not None else {}).items():
-        data = "0x70a08231" + address.lower().removeprefix("0x").rjust(64, "0")  # balanceOf(address)
-        units = _nodes.rpc(url, "eth_call", [{"to": token, "data": data}, "latest"], timeout=3)
-        decimals = _nodes.rpc(url, "eth_call", [{"to": token, "data": "0x313ce567"}, "latest"], timeout=3)  # decimals()
+    found: list[dict[str, str]] = []
+    if deployment is None or not deployment.dev_tokens:
+        return found
+    from ...core.codec import erc20_codec
+
+    erc20 = erc20_codec()
+    for symbol, token in deployment.dev_tokens.items():
+        units = _nodes.rpc(url, "eth_call", [{"to": token, "data": erc20.encode_call("balanceOf", address)}, "latest"],
+                           timeout=3)
+        decimals = _nodes.rpc(url, "eth_call", [{"to": token, "data": erc20.encode_call("decimals")}, "latest"],
+                              timeout=3)
         if units is None or decimals is None:
             continue
-        found.append({"symbol": symbol, "address": token,
-                      "balance": f"{from_base_units(int(str(units), 16), int(str(decimals), 16)):f}"})
+        balance = from_base_units(int(erc20.decode_output("balanceOf", str(units))),
+                                  int(erc20.decode_output("decimals", str(decimals))))
+        found.append({"symbol": symbol, "address": token, "balance": f"{balance:f}"})
     return found
 
 
