@@ -301,8 +301,6 @@ class Journal:
         written under the chain id alone), or of every node of ``chain_id`` when no ``genesis`` is
         given; ``leftovers_only`` skips those this process is still sending or waiting for."""
         out = [e for _, e in self._scan(chain_id, account, genesis, leftovers_only) if e.status == PENDING]
-        if leftovers_only:
-            out = [e for e in out if not in_flight(e.tx_hash)]
         return sorted(out, key=lambda e: (e.chain_id, e.account, e.nonce, e.created))
 
     def find(self, tx_hash: str, chain_id: int | None = None, genesis: str = "") -> Entry | None:
