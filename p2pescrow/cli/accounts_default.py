@@ -43,3 +43,14 @@ def account_name(options: Options) -> str | None:
     """The account the options select: ``--account``/``$P2PESCROW_ACCOUNT``, else the default
     account, else None (reads work without one; a command that sends or signs refuses)."""
     return options.account or default_account()
+
+
+def address_named(name: str) -> str:
+    """The address ``name`` selects, nothing unlocked and no key derived (eth-account is not
+    imported): dev0..dev9's listed address, a keystore's own (a missing or over-shared keystore is
+    refused: :func:`p2pescrow.accounts.address_of`)."""
+    from .. import accounts
+
+    if name in accounts.DEV_NAMES:
+        return accounts.DEV_ADDRESSES[accounts.DEV_NAMES.index(name)]
+    return accounts.address_of(name)

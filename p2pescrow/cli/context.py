@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from ..errors import AccountError
-from .accounts_default import NO_ACCOUNT_HINT, account_name
+from .accounts_default import NO_ACCOUNT_HINT, account_name, address_named
 
 if TYPE_CHECKING:
     from ..clients.sync import EscrowClient
@@ -127,8 +127,7 @@ def viewer(options: Options, net: Network) -> str | None:
         return None
     if name in accounts.DEV_NAMES:
         _refuse_dev_key_off_dev_chains(name, net)
-        return accounts.DEV_ADDRESSES[accounts.DEV_NAMES.index(name)]
-    return accounts.address_of(name)
+    return address_named(name)
 
 
 def _embedded(options: Options, *, read_only: bool = False) -> EscrowClient:

@@ -271,7 +271,13 @@ def default(ctx: typer.Context,
       p2pescrow accounts default --clear
     """
     from ... import accounts
-    from ..accounts_default import DEFAULT_ACCOUNT_FILE, NO_ACCOUNT_HINT, default_account, set_default_account
+    from ..accounts_default import (
+        DEFAULT_ACCOUNT_FILE,
+        NO_ACCOUNT_HINT,
+        address_named,
+        default_account,
+        set_default_account,
+    )
 
     options = context.options(ctx)
     if clear:
@@ -289,8 +295,7 @@ def default(ctx: typer.Context,
              f"default account: {current} {address or '(keystore missing or unreadable)'}" if current
              else f"no default account: {NO_ACCOUNT_HINT}")
         return
-    address = accounts.DEV_ADDRESSES[accounts.DEV_NAMES.index(name)] if name in accounts.DEV_NAMES \
-        else accounts.address_of(name)  # a missing or over-shared keystore is refused now
+    address = address_named(name)  # a missing or over-shared keystore is refused now
     set_default_account(name)
     from ...config import config_dir
 
@@ -300,14 +305,12 @@ def default(ctx: typer.Context,
 
 
 def _address_or_none(name: str | None) -> str | None:
-    from ... import accounts
+    from ..accounts_default import address_named
 
     if name is None:
         return None
-    if name in accounts.DEV_NAMES:
-        return accounts.DEV_ADDRESSES[accounts.DEV_NAMES.index(name)]
     try:
-        return accounts.address_of(name)
+        return address_named(name)
     except (AccountError, InputError):
         return None
 

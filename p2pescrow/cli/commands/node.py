@@ -237,14 +237,12 @@ def fund(ctx: typer.Context,
 
 def _address_of(who: str) -> str:
     """An address as given, or the address of a dev account or keystore (nothing is unlocked)."""
-    from ... import accounts
     from ...core.terms import checksum
+    from ..accounts_default import address_named
 
     if who.startswith("0x"):
         return checksum(who, "address to fund")
-    if who in accounts.DEV_NAMES:
-        return str(accounts.dev_account(who).address)
-    return accounts.address_of(who)
+    return address_named(who)
 
 
 @command(node_app, "reset")
