@@ -18,16 +18,11 @@ from eth_account import Account
 
 from ..clients.sync import EscrowClient, TradeResult
 from ..core.offers import SignedOffer
-from ..models import from_base_units
 from ..transport.sync import Call, TxResult
-from .render import table
+from .render import eth, table
 
 PLATFORM_FEE_BPS = 25
 DAY = 86_400
-
-
-def _eth(wei: int) -> str:
-    return f"{from_base_units(wei, 18):f} ETH"
 
 
 class Demo:
@@ -59,7 +54,7 @@ class Demo:
             if account == actor.address:
                 delta += tx.fee
             if delta:
-                moves.append(f"{name} {'+' if delta > 0 else '-'}{_eth(abs(delta))}")
+                moves.append(f"{name} {'+' if delta > 0 else '-'}{eth(abs(delta))}")
         self.say(f"  {what:<48} {tx.gas_used:>7,} gas   {'; '.join(moves)}")
         return result
 
@@ -146,7 +141,7 @@ class Demo:
         for line in table(rows, header).splitlines():
             self.say(f"  {line}")
         escrow_balance = b.balance(account=b.deployment.escrow)
-        self.say(f"\nPlatform fees collected: {_eth(collected)}. The escrow now holds {_eth(escrow_balance)}.")
+        self.say(f"\nPlatform fees collected: {eth(collected)}. The escrow now holds {eth(escrow_balance)}.")
         self.say("Gas above is per transaction, and these are first trades that record reputation: a write to an "
                  "empty\nstorage slot (a party's first reputation record, the platform's first fee) costs 20,000 "
                  "gas, a later one\n2,900. README's Gas table adds up whole paths (create, then release) on a "
