@@ -238,3 +238,17 @@ def test_show_gives_the_balance_on_a_live_node(anvil: _nodes.Node) -> None:
 
     assert document["balance_eth"] == "10000" and document["balance_wei"] == 10_000 * 10**18
     assert document["network"] == "local (chain 31337)"
+
+
+def test_show_gives_a_dust_balance_as_a_plain_decimal(anvil: _nodes.Node, tmp_path: Path) -> None:
+    password_file = tmp_path / "pw"
+    password_file.write_text(TEST_PASSWORD)
+    password_file.chmod(0o600)
+    created = as_json(invoke("--json", "--password-file", str(password_file), "accounts", "new", "dust"))
+    _nodes.rpc(anvil.url, "anvil_setBalance", [created["address"], hex(10**11)])
+
+    document = as_json(invoke(*on(anvil, "dust"), "--json", "accounts", "show", "dust"))
+    text = invoke(*on(anvil, "dust"), "accounts", "show", "dust").stdout
+
+    assert document["balance_wei"] == 10**11 and document["balance_eth"] == "0.0000001"
+    assert "balance:  0.0000001 ETH on local" in text and "E-7" not in text

@@ -230,9 +230,10 @@ def _dev_token_balances(url: str, chain_id: int, address: str) -> list[dict[str,
 
 
 def _eth(wei: int) -> str:
+    """A balance in ETH as a plain decimal (``0.0000001``, not ``1E-7``), as :func:`render.eth`."""
     from ...models import from_base_units
 
-    return str(from_base_units(wei, 18))
+    return f"{from_base_units(wei, 18):f}"
 
 
 def _balance(net: Network, address: str) -> tuple[int | None, str | None, str, int | None]:
