@@ -37,9 +37,10 @@ IMPORTS = ("p2pescrow", "p2pescrow.reader", "p2pescrow.clients.sync", "web3")
 MISSING = "n/a (command missing)"
 #: Medians a command must not exceed, in ms (issue 10: reads at most 0.35 s, --help 0.15 s).
 TARGETS = {"help": 150.0, "trade_show": 350.0, "rep_show": 350.0}
-#: The reads, as (result key, label).
-READS = (("trade_show", "p2pescrow trade show ID"), ("trade_list", "p2pescrow trade list"),
-         ("rep_show", "p2pescrow rep show ADDRESS"))
+#: The reads, as (result key, label, the command's words).
+READS = (("trade_show", "p2pescrow trade show ID", ("trade", "show")),
+         ("trade_list", "p2pescrow trade list", ("trade", "list")),
+         ("rep_show", "p2pescrow rep show ADDRESS", ("rep", "show")))
 #: cast's reads, as (result key, which cast, label).
 CASTS = (("cast_trade", "npm", "cast call escrowOf(ID)"), ("cast_rep", "npm", "cast call recordOf(ADDRESS)"),
          ("cast_trade_native", "native", "cast call escrowOf(ID), native binary"),
@@ -128,10 +129,10 @@ def _reads(cli: str, env: dict[str, str], home: Path, present: dict[str, bool]) 
         seller = chain.accounts[2].address
         trade = _sdk_client(chain, chain.accounts[1]).create(seller=seller, amount=AMOUNT_ETH)
         where = ["--network", "local", "--rpc-url", node.url]
-        argv = {"trade_show": ["trade", "show", trade.trade_id], "trade_list": ["trade", "list"],
-                "rep_show": ["rep", "show", seller]}
-        for key, _ in READS:
-            out[key] = (_median([cli, *where, *argv[key]], env, target=TARGETS.get(key)) if present[key]
+        operands = {"trade_show": [trade.trade_id], "rep_show": [seller]}
+        for key, _, words in READS:
+            out[key] = (_median([cli, *where, *words, *operands.get(key, [])], env, target=TARGETS.get(key))
+                        if present[key]
                         else {"ms": None, "status": MISSING, "target_ms": TARGETS.get(key)})
         casts = find_casts()
         deployment = chain.registry.get(int(chain.w3.eth.chain_id))
@@ -150,16 +151,15 @@ def _reads(cli: str, env: dict[str, str], home: Path, present: dict[str, bool]) 
 
 def measure_cli(env: dict[str, str], home: Path) -> dict[str, Any]:
     cli = find_cli()
-    keys = ("help", *(k for k, _ in READS), *(k for k, _, _ in CASTS), "demo")
+    keys = ("help", *(k for k, _, _ in READS), *(k for k, _, _ in CASTS), "demo")
     if cli is None:
         return {name: {"ms": None, "status": "n/a (p2pescrow not installed)"} for name in keys}
     out: dict[str, Any] = {"help": _median([cli, "--help"], env, target=TARGETS["help"])}
-    present = {"trade_show": _has(cli, ["trade", "show"], env), "trade_list": _has(cli, ["trade", "list"], env),
-               "rep_show": _has(cli, ["rep", "show"], env)}
+    present = {key: _has(cli, words, env) for key, _, words in READS}
     if any(present.values()):
         out.update(_reads(cli, env, home, present))
     else:
-        out.update({key: {"ms": None, "status": MISSING, "target_ms": TARGETS.get(key)} for key, _ in READS})
+        out.update({key: {"ms": None, "status": MISSING, "target_ms": TARGETS.get(key)} for key, _, _ in READS})
         out.update({key: {"ms": None, "status": "n/a (no read command to compare)"} for key, _, _ in CASTS})
     if _has(cli, ["demo"], env):
         seconds, code, output = _wall([cli, "demo"], env, timeout=600)
@@ -208,7 +208,7 @@ def format_report(doc: dict[str, Any]) -> str:
         ms = imports[module]
         label = f"import {module}" + ("  (reference)" if module == "web3" else "")
         lines.append(f"{label:44} {'-' if ms is None else f'{ms:+.0f} ms':>12}")
-    rows = (("help", "p2pescrow --help"), *((k, f"{label} (Anvil)") for k, label in READS),
+    rows = (("help", "p2pescrow --help"), *((k, f"{label} (Anvil)") for k, label, _ in READS),
             *((k, label) for k, _, label in CASTS), ("demo", "p2pescrow demo (once)"))
     for key, label in rows:
         r = cli[key]
