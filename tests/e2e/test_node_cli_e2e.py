@@ -105,7 +105,9 @@ def start_stop_persist(engine: str, home: Path) -> tuple[int, dict]:
     assert [(f["symbol"], f["amount"]) for f in funded["funded"]] == [
         ("ETH", "10"), ("DUSD", "10000"), ("DEUR", "10000")]
     ok(run("--json", "--network", NETWORK[engine], "node", "fund", newcomer, "0.5 eth", "2.25 DUSD", home=home))
-    assert int(_nodes.rpc(started["url"], "eth_getBalance", [newcomer, "latest"]), 16) == 105 * 10**17
+    tiny = ok(run("--json", "--network", NETWORK[engine], "node", "fund", newcomer, "0.0000001 ETH", home=home))
+    assert [(f["symbol"], f["amount"]) for f in tiny["funded"]] == [("ETH", "0.0000001")]  # never 1E-7
+    assert int(_nodes.rpc(started["url"], "eth_getBalance", [newcomer, "latest"]), 16) == 105 * 10**17 + 10**11
     assert token_balance(started["url"], tokens["DUSD"], newcomer) == 10_002_250_000
     assert token_balance(started["url"], tokens["DEUR"], newcomer) == 10_000 * 10**18
     unknown = run("--network", NETWORK[engine], "node", "fund", newcomer, "5 USDC", home=home)

@@ -229,7 +229,7 @@ def fund(ctx: typer.Context,
     address = _address_of(who)
     done = devchain.fund(net.rpc_url, address, wanted or None, report=lambda line: progress(line, options))
     document = {"address": address, "funded": [
-        {"symbol": f.symbol, "amount": str(from_base_units(f.amount, f.decimals)), "base_units": str(f.amount),
+        {"symbol": f.symbol, "amount": f"{from_base_units(f.amount, f.decimals):f}", "base_units": str(f.amount),
          "tx_hash": f.tx_hash} for f in done]}
     emit(options, document, [f"{address} got {from_base_units(f.amount, f.decimals):f} {f.symbol} ({f.tx_hash})"
                              for f in done])
