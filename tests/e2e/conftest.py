@@ -6,17 +6,22 @@ is the scripts' isolated config folder, .env file and runner (``support/workspac
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.clitools import stop_managed_nodes
 from support.isolation import isolate
 from support.workspace import workspace  # noqa: F401 - fixture
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Path:
-    """The config folder of the user under test (a test module may override it)."""
-    return tmp_path / "p2pescrow-home"
+def home(tmp_path: Path) -> Iterator[Path]:
+    """The config folder of the user under test (a test module may override it); every node
+    `p2pescrow node start` ran for it is stopped at the end, whatever the test left running."""
+    folder = tmp_path / "p2pescrow-home"
+    yield folder
+    stop_managed_nodes(folder)
 
 
 @pytest.fixture(autouse=True)

@@ -9,11 +9,17 @@ the terminal's prompts."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.clitools import CompletedRun, as_json, free_port, one_error_line, run, run_in_terminal, stop_managed_nodes
+from support.clitools import (
+    free_port,
+    needs_binary,
+    ok,
+    one_error_line,
+    run,
+    run_in_terminal,
+)
 
 from p2pescrow.node import process as _nodes
 
@@ -25,16 +31,6 @@ NETWORK = {"anvil": "local", "ganache": "ganache"}
 PASSWORD = "correct horse battery staple"
 
 
-@pytest.fixture
-def home(tmp_path: Path) -> Iterator[Path]:
-    folder = tmp_path / "home"
-    yield folder
-    stop_managed_nodes(folder)
-
-
-def ok(result: CompletedRun) -> dict:
-    assert result.exit_code == 0, f"{result.args}: {result.stderr}"
-    return as_json(result) if result.stdout.lstrip().startswith("{") else {}
 
 
 def nonce(url: str, address: str) -> int:
@@ -49,10 +45,7 @@ def balance(url: str, address: str) -> int:
                                     pytest.param("ganache", marks=pytest.mark.ganache)])
 def test_a_keystore_account_funded_on_the_local_chain_runs_an_erc20_trade(
         home: Path, tmp_path: Path, engine: str) -> None:
-    try:
-        _nodes.find_binary(engine)  # type: ignore[arg-type]
-    except _nodes.NodeBinaryNotFound as exc:
-        pytest.skip(str(exc))
+    needs_binary(engine)
     net = ["--network", NETWORK[engine]]
     started = ok(run("--json", "node", "start", "--engine", engine, "--port", str(free_port()), home=home))
     url = started["url"]

@@ -11,11 +11,10 @@ import json
 import os
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.clitools import CompletedRun, as_json, free_port, one_error_line, run, stop_managed_nodes
+from support.clitools import as_json, free_port, needs_binary, ok, one_error_line, run
 
 from p2pescrow.networks import Networks
 from p2pescrow.node import process as _nodes
@@ -28,24 +27,7 @@ NETWORK = {"anvil": "local", "ganache": "ganache"}
 CHAIN_ID = {"anvil": 31337, "ganache": 1337}
 
 
-@pytest.fixture
-def home(tmp_path: Path) -> Iterator[Path]:
-    """The config folder of the user under test; its nodes are stopped at the end."""
-    folder = tmp_path / "home"
-    yield folder
-    stop_managed_nodes(folder)
 
-
-def needs(engine: str) -> None:
-    try:
-        _nodes.find_binary(engine)  # type: ignore[arg-type]
-    except _nodes.NodeBinaryNotFound as exc:
-        pytest.skip(str(exc))
-
-
-def ok(result: CompletedRun) -> dict:
-    assert result.exit_code == 0, f"{result.args}: {result.stderr}"
-    return as_json(result) if result.stdout.lstrip().startswith("{") else {}
 
 
 def balance_of(home: Path, engine: str, name: str) -> str:
@@ -140,7 +122,7 @@ def start_stop_persist(engine: str, home: Path) -> tuple[int, dict]:
 
 @pytest.mark.anvil
 def test_anvil_in_the_background_keeps_its_state_across_restarts(home: Path) -> None:
-    needs("anvil")
+    needs_binary("anvil")
     port, restarted = start_stop_persist("anvil", home)
     assert (home / "node" / "anvil-state.json").is_file()
 
@@ -155,7 +137,7 @@ def test_anvil_in_the_background_keeps_its_state_across_restarts(home: Path) -> 
 
 @pytest.mark.ganache
 def test_ganache_in_the_background_keeps_its_state_across_restarts(home: Path) -> None:
-    needs("ganache")
+    needs_binary("ganache")
     start_stop_persist("ganache", home)
     assert (home / "node" / "ganache-db").is_dir()
 
@@ -171,7 +153,7 @@ def test_ganache_in_the_background_keeps_its_state_across_restarts(home: Path) -
 @pytest.mark.anvil
 def test_anvil_killed_without_warning_keeps_what_it_saved(home: Path) -> None:
     """Anvil writes its state every few seconds too: a crash loses at most those seconds."""
-    needs("anvil")
+    needs_binary("anvil")
     from p2pescrow.node.devchain import STATE_INTERVAL
 
     port = free_port()
@@ -191,7 +173,7 @@ def test_anvil_killed_without_warning_keeps_what_it_saved(home: Path) -> None:
 
 @pytest.mark.anvil
 def test_node_start_text_says_where_it_runs_and_how_to_stop(home: Path) -> None:
-    needs("anvil")
+    needs_binary("anvil")
     port = free_port()
 
     result = run("node", "start", "--port", str(port), home=home)
@@ -208,7 +190,7 @@ def test_node_start_text_says_where_it_runs_and_how_to_stop(home: Path) -> None:
 def test_funding_is_refused_on_a_chain_that_is_not_a_local_dev_chain(home: Path) -> None:
     """Chain id 11155111 (Sepolia's) on loopback, not started by `p2pescrow node`: not a dev chain,
     so nothing is sent, even though dev0's key could sign there."""
-    needs("anvil")
+    needs_binary("anvil")
     with _nodes.start_node("anvil", chain_id=11155111) as node:
         before = _nodes.rpc(node.url, "eth_getTransactionCount", [DEV1, "latest"])
         refused = run("--rpc-url", node.url, "node", "fund", DEV9, "1 ETH", home=home)

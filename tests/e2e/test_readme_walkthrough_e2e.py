@@ -29,9 +29,7 @@ from pathlib import Path
 
 import pytest
 from support import secrets
-from support.clitools import COMMAND, CompletedRun, as_json, free_port, run, stop_managed_nodes
-
-from p2pescrow.node import process as _nodes
+from support.clitools import COMMAND, free_port, needs_binary, ok, run, stop_managed_nodes
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -80,19 +78,12 @@ def newcomer_env(home: Path, engine: str) -> dict[str, str]:
     return env
 
 
-def ok(result: CompletedRun) -> dict:
-    assert result.exit_code == 0, f"p2pescrow {' '.join(result.args)}: {result.stderr}"
-    return as_json(result)
-
 
 @pytest.mark.parametrize("engine", [pytest.param("anvil", marks=pytest.mark.anvil),
                                     pytest.param("ganache", marks=pytest.mark.ganache)])
 def test_readme_walkthrough_runs_word_for_word_and_the_trades_are_on_chain(
         home: Path, tmp_path: Path, engine: str) -> None:
-    try:
-        _nodes.find_binary(engine)  # type: ignore[arg-type]
-    except _nodes.NodeBinaryNotFound as exc:
-        pytest.skip(str(exc))
+    needs_binary(engine)
     user_home = tmp_path / "home"
     user_home.mkdir()
     work = tmp_path / "work"

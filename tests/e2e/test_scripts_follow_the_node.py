@@ -7,20 +7,13 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.clitools import free_port, run, stop_managed_nodes
+from support.clitools import free_port, run
 
 ROOT = Path(__file__).resolve().parents[2]
 
-
-@pytest.fixture
-def home(tmp_path: Path) -> Iterator[Path]:
-    folder = tmp_path / "home"
-    yield folder
-    stop_managed_nodes(folder)
 
 
 @pytest.mark.anvil

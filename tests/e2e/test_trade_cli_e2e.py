@@ -4,28 +4,16 @@ node is stopped and started in the middle, and the trade is still there, where i
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.clitools import CompletedRun, as_json, free_port, run, stop_managed_nodes
+from support.clitools import free_port, ok, run
 
 BUYER, SELLER = "dev1", "dev2"
 SELLER_ADDRESS = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
 NETWORK = {"anvil": "local", "ganache": "ganache"}
 
 
-@pytest.fixture
-def home(tmp_path: Path) -> Iterator[Path]:
-    """The traders' config folder; the node it started is stopped at the end, whatever happens."""
-    folder = tmp_path / "home"
-    yield folder
-    stop_managed_nodes(folder)
-
-
-def ok(result: CompletedRun) -> dict:
-    assert result.exit_code == 0, f"p2pescrow {' '.join(result.args)}: {result.stderr}"
-    return as_json(result)
 
 
 def p2pescrow(home: Path, engine: str, account: str | None, *args: str) -> dict:

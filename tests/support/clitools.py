@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner, Result
 
 from p2pescrow.cli import app
@@ -146,3 +147,19 @@ def stop_managed_nodes(home: Path) -> None:
         except (OSError, ValueError, KeyError):
             continue
         _nodes.stop_process(pid, timeout=10)
+
+
+def ok(result: CompletedRun) -> dict[str, Any]:
+    """Assert a subprocess run succeeded; its JSON document if it printed one, else ``{}``."""
+    assert result.exit_code == 0, f"p2pescrow {' '.join(result.args)}: {result.stderr}"
+    return as_json(result) if result.stdout.lstrip().startswith("{") else {}
+
+
+def needs_binary(engine: str) -> None:
+    """Skip the test, saying why, when ``engine`` (anvil or ganache) is not installed."""
+    from p2pescrow.node import process as _nodes
+
+    try:
+        _nodes.find_binary(engine)  # type: ignore[arg-type]
+    except _nodes.NodeBinaryNotFound as exc:
+        pytest.skip(str(exc))
