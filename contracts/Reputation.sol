@@ -1,67 +1,50 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
-import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {IReputation} from "./interfaces/IReputation.sol";
 
 /// @title Reputation
-/// @notice Public trade history of p2pescrow peers: how each address's trades ended and how its
-/// counterparties rated it.
-/// @dev Note: only escrow contracts the owner authorised can write, and an escrow writes only what its
-/// own trades did: an outcome when a trade ends, a rating when a party of a finished trade in which the
-/// seller was paid rates the other (the escrow enforces one rating per party per trade). A fake rating
-/// therefore costs a real, funded trade and its fees. The owner manages the escrow list and nothing
-/// else; it cannot edit records.
-contract Reputation is IReputation, Ownable2Step {
-    // ---------------------------------------------------------------------------------------------
-    // Storage
-    // ---------------------------------------------------------------------------------------------
+/// @notice Public trade history of p2pescrow peers, priced by value: per account, asset and role, the
+/// volume of its trades, how they ended, and the amount-weighted ratings its counterparties gave it.
+/// @dev Note:
+/// - Exactly one writer, bound at deployment: the escrow that creates this contract (its constructor
+///   runs `new Reputation()`), recorded as the immutable `escrow`. There is no owner and no other
+///   path to any record; nobody can edit one.
+/// - The escrow records only what its own trades did, and only trades that cost something to fake: a
+///   listed reputation asset, at least the asset's minimum, and both parties having entered the
+///   trade knowingly (see P2PEscrow).
+contract Reputation is IReputation {
+    /// @inheritdoc IReputation
+    address public immutable escrow;
 
-    /// @notice Escrow contracts allowed to record.
-    mapping(address escrow => bool) public isAuthorisedEscrow;
+    mapping(address account => mapping(address asset => mapping(Role role => Record))) private _records;
+    mapping(address account => mapping(address asset => mapping(Role role => Ratings))) private _ratings;
 
-    /// @dev One slot per address for outcomes (touched once per party when a trade ends) ...
-    mapping(address account => Record) private _records;
-    /// @dev ... and the sum of received scores apart, so that ending a trade never touches it.
-    mapping(address account => uint256) private _ratingSum;
-
-    // ---------------------------------------------------------------------------------------------
-    // Modifiers
-    // ---------------------------------------------------------------------------------------------
-
-    modifier onlyEscrow() {
-        if (!isAuthorisedEscrow[msg.sender]) revert NotAuthorisedEscrow(msg.sender);
-        _;
-    }
-
-    /// @param owner_ The account that manages the escrow list.
-    constructor(address owner_) Ownable(owner_) {}
-
-    // ---------------------------------------------------------------------------------------------
-    // External functions
-    // ---------------------------------------------------------------------------------------------
-
-    /// @notice Authorises (or de-authorises) an escrow contract to record outcomes and ratings.
-    /// @param escrow The escrow contract.
-    /// @param authorised True to allow, false to revoke.
-    function setEscrow(address escrow, bool authorised) external onlyOwner {
-        if (escrow == address(0)) revert ZeroEscrow();
-        isAuthorisedEscrow[escrow] = authorised;
-        emit EscrowAuthorised(escrow, authorised);
+    /// @dev The deployer is the escrow (see the contract's note).
+    constructor() {
+        escrow = msg.sender;
     }
 
     /// @inheritdoc IReputation
-    function recordOutcome(bytes32 tradeId, address buyer, address seller, Outcome outcome)
-        external
-        onlyEscrow
-    {
-        Record storage b = _records[buyer];
-        Record storage s = _records[seller];
+    function recordOutcome(
+        bytes32 tradeId,
+        address buyer,
+        address seller,
+        address asset,
+        uint256 amount,
+        Outcome outcome
+    ) external {
+        if (msg.sender != escrow) revert NotEscrow(msg.sender);
+        Record storage b = _records[buyer][asset][Role.Buyer];
+        Record storage s = _records[seller][asset][Role.Seller];
         // Counters wrap rather than revert: recording must never block the payout that triggered it.
         unchecked {
+            uint112 volume = uint112(amount);
+            b.volume += volume;
+            s.volume += volume;
             if (outcome == Outcome.Completed) {
-                b.completedAsBuyer += 1;
-                s.completedAsSeller += 1;
+                b.completed += 1;
+                s.completed += 1;
             } else if (outcome == Outcome.Refunded) {
                 b.refunded += 1;
                 s.refunded += 1;
@@ -79,30 +62,36 @@ contract Reputation is IReputation, Ownable2Step {
                 s.disputesSplit += 1;
             }
         }
-        emit OutcomeRecorded(msg.sender, tradeId, outcome);
+        emit OutcomeRecorded(tradeId, outcome);
     }
 
     /// @inheritdoc IReputation
-    function recordRating(bytes32 tradeId, address rater, address ratee, uint8 score, bytes32 commentHash)
-        external
-        onlyEscrow
-    {
+    function recordRating(
+        bytes32 tradeId,
+        address rater,
+        address ratee,
+        Role role,
+        address asset,
+        uint256 amount,
+        uint8 score,
+        bytes32 commentHash
+    ) external {
+        if (msg.sender != escrow) revert NotEscrow(msg.sender);
+        Ratings storage r = _ratings[ratee][asset][role];
         unchecked {
-            _records[ratee].ratingCount += 1;
-            _ratingSum[ratee] += score;
+            r.ratedVolume += uint112(amount);
+            r.weightedScore += uint120(amount) * score;
+            r.count += 1;
         }
-        emit Rated(tradeId, rater, ratee, score, commentHash);
+        emit Rated(tradeId, rater, ratee, role, asset, amount, score, commentHash);
     }
 
-    // ---------------------------------------------------------------------------------------------
-    // Views
-    // ---------------------------------------------------------------------------------------------
-
-    /// @notice An address's whole record in one call.
-    /// @param account The address.
-    /// @return record Outcome counters and the number of ratings received.
-    /// @return ratingSum The sum of the scores received (average = ratingSum / record.ratingCount).
-    function recordOf(address account) external view returns (Record memory record, uint256 ratingSum) {
-        return (_records[account], _ratingSum[account]);
+    /// @inheritdoc IReputation
+    function recordOf(address account, address asset, Role role)
+        external
+        view
+        returns (Record memory record, Ratings memory ratings)
+    {
+        return (_records[account][asset][role], _ratings[account][asset][role]);
     }
 }
