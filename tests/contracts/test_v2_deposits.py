@@ -1,0 +1,289 @@
+"""Who gets each deposit, every row of the table in IP2PEscrow, with every balance checked exactly.
+
+Each trade has a price of 1 unit, a buyer's deposit of 0.1 and a seller's deposit of 0.2 (different,
+so a balance shows which deposit went where), an arbiter with a 1% fee and the suite's 0.25% platform
+fee, in ETH and in an ERC-20. Only the ending transaction is measured: for ETH the gas a party paid is
+added back, so a change is exactly what the escrow paid it. In every row the fee recipient receives
+nothing at the ending (the platform fee stays in the trade's slot until swept), the arbiter at most
+its fee, the escrow pays out exactly what the parties and the arbiter receive, and after the sweep
+the escrow holds nothing of the trade: deposits never reach the arbiter or the fee recipient.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from support.escrow import BPS, ETH, FLAG_RECORD_REPUTATION, FLAG_TIMEOUT_RELEASES, Deployment, fee_up, split
+from support.offers import balance_of, tx
+from support.v2 import (
+    BUYER_DEPOSIT,
+    DEPOSITS,
+    ONE,
+    SELLER_DEPOSIT,
+    Receipt,
+    at_deadline,
+    balance_changes,
+    create_and_fund,
+    live,
+    parties,
+    seller_created,
+)
+
+ZERO = ETH  # address(0): "no deposit" in DepositsPaid
+FEE = fee_up(ONE, 25)  # platform fee on the whole price
+BD, SD = BUYER_DEPOSIT, SELLER_DEPOSIT
+
+
+@pytest.fixture(params=["ETH", "ERC-20"])
+def asset(request: pytest.FixtureRequest, deployed: Deployment) -> str:
+    return ETH if request.param == "ETH" else deployed.tokens["standard"].address
+
+
+def ends_paying(
+    d: Deployment,
+    t: dict[str, Any],
+    end: Callable[[], Receipt],
+    *,
+    buyer: int,
+    seller: int,
+    arbiter: int = 0,
+    platform_fee: int,
+) -> Receipt:
+    """Run the ending `end` and check what everyone got; then sweep the fee and check nothing of the
+    trade is left in the escrow. Returns the ending's receipt."""
+    receipts: list[Receipt] = []
+    changes = balance_changes(d, t["token"], parties(d), lambda: receipts.append(end()) or receipts)
+    assert changes == {
+        "buyer": buyer,
+        "seller": seller,
+        "arbiter": arbiter,
+        "fee_recipient": 0,
+        "escrow": -(buyer + seller + arbiter),
+    }
+    assert d.unswept_fee(t) == platform_fee
+    if platform_fee:
+        swept = balance_changes(d, t["token"], {"fee_recipient": d.fee_recipient},
+                                lambda: d.sweep_fees(t["token"], [t]))
+        assert swept == {"fee_recipient": platform_fee}
+    # Nothing of the trade stays behind: the escrow holds only the seller's free bond.
+    assert balance_of(d, t["token"], d.escrow.address) == d.bond(t["seller"], t["token"])
+    return receipts[0]
+
+
+def deposits_paid(d: Deployment, receipt: Receipt) -> tuple[str, str] | None:
+    events = d.events(receipt, "DepositsPaid")
+    assert len(events) <= 1
+    return (events[0]["buyerDepositTo"], events[0]["sellerDepositTo"]) if events else None
+
+
+# -- release, refund, settlement, cancel: each deposit back to its owner ------------------------------
+def test_release_returns_each_deposit_to_its_owner(deployed: Deployment, asset: str) -> None:
+    d = deployed
+    t = live(d, token=asset, **DEPOSITS)
+    receipt = ends_paying(d, t, lambda: tx(d, d.escrow.functions.release(t, ONE), d.buyer),
+                          buyer=BD, seller=ONE - FEE + SD, platform_fee=FEE)
+    assert deposits_paid(d, receipt) == (d.buyer, d.seller)
+
+
+def test_refund_returns_each_deposit_to_its_owner(deployed: Deployment, asset: str) -> None:
+    d = deployed
+    t = live(d, token=asset, **DEPOSITS)
+    receipt = ends_paying(d, t, lambda: tx(d, d.escrow.functions.refund(t, ONE), d.seller),
+                          buyer=ONE + BD, seller=SD, platform_fee=0)
+    assert deposits_paid(d, receipt) == (d.buyer, d.seller)
+
+
+def test_accepted_settlement_returns_each_deposit_to_its_owner(deployed: Deployment, asset: str) -> None:
+    d = deployed
+    t = live(d, token=asset, **DEPOSITS)
+    tx(d, d.escrow.functions.proposeSettlement(t, 4000), d.buyer)
+    s = split(ONE, 4000, 0, 25)
+    receipt = ends_paying(d, t, lambda: tx(d, d.escrow.functions.acceptSettlement(t, 4000), d.seller),
+                          buyer=s["toBuyer"] + BD, seller=s["toSeller"] + SD, platform_fee=s["platformFee"])
+    assert deposits_paid(d, receipt) == (d.buyer, d.seller)
+
+
+def test_cancel_before_funding_pays_the_sellers_locked_deposit_to_its_wallet(
+    deployed: Deployment, asset: str
+) -> None:
+    d = deployed
+    t = seller_created(d, token=asset, **DEPOSITS)
+    assert d.state_of(t) == "AwaitingFunding"
+    assert d.bond(d.seller, asset) == 0  # the deposit is locked
+    receipt = ends_paying(d, t, lambda: tx(d, d.escrow.functions.cancel(t), d.seller),
+                          buyer=0, seller=SD, platform_fee=0)
+    assert d.state_of(t) == "Cancelled"
+    assert d.bond(d.seller, asset) == 0  # paid to the wallet, not back into the bond
+    assert deposits_paid(d, receipt) == (ZERO, d.seller)
+
+
+def test_cancel_while_awaiting_the_sellers_deposit_returns_price_and_deposit_to_the_buyer(
+    deployed: Deployment, asset: str
+) -> None:
+    d = deployed
+    t = d.terms(token=asset, **DEPOSITS)
+    create_and_fund(d, t)
+    assert d.state_of(t) == "AwaitingDeposit"
+    receipt = ends_paying(d, t, lambda: tx(d, d.escrow.functions.cancel(t), d.buyer),
+                          buyer=ONE + BD, seller=0, platform_fee=0)
+    assert deposits_paid(d, receipt) == (d.buyer, ZERO)
+
+
+# -- timeout ----------------------------------------------------------------------------------------
+def test_timeout_after_delivery_with_an_arbiter_makes_the_silent_buyer_forfeit(
+    deployed: Deployment, asset: str
+) -> None:
+    d = deployed
+    t = live(d, token=asset, **DEPOSITS)
+    tx(d, d.escrow.functions.markDelivered(t), d.seller)
+    at_deadline(d, t)
+    receipt = ends_paying(d, t, lambda: tx(d, d.escrow.functions.timeout(t), d.stranger),
+                          buyer=0, seller=ONE - FEE + BD + SD, platform_fee=FEE)
+    assert deposits_paid(d, receipt) == (d.seller, d.seller)
+
+
+def test_timeout_without_delivery_with_an_arbiter_makes_the_silent_seller_forfeit(
+    deployed: Deployment, asset: str
+) -> None:
+    d = deployed
+    t = live(d, token=asset, flags=FLAG_RECORD_REPUTATION, **DEPOSITS)  # refund on timeout
+    at_deadline(d, t)
+    receipt = ends_paying(d, t, lambda: tx(d, d.escrow.functions.timeout(t), d.stranger),
+                          buyer=ONE + BD + SD, seller=0, platform_fee=0)
+    assert deposits_paid(d, receipt) == (d.buyer, d.buyer)
+
+
+def test_timeout_releasing_without_an_arbiter_returns_both_deposits(deployed: Deployment, asset: str) -> None:
+    d = deployed
+    t = live(d, token=asset, arbiter=ETH, arbiterFeeBps=0, flags=FLAG_TIMEOUT_RELEASES, **DEPOSITS)
+    at_deadline(d, t)
+    receipt = ends_paying(d, t, lambda: tx(d, d.escrow.functions.timeout(t), d.stranger),
+                          buyer=BD, seller=ONE - FEE + SD, platform_fee=FEE)
+    assert deposits_paid(d, receipt) == (d.buyer, d.seller)
+
+
+def test_timeout_refunding_without_an_arbiter_returns_both_deposits(deployed: Deployment, asset: str) -> None:
+    d = deployed
+    t = live(d, token=asset, arbiter=ETH, arbiterFeeBps=0, flags=0, **DEPOSITS)
+    tx(d, d.escrow.functions.markDelivered(t), d.seller)  # changes nothing without an arbiter
+    at_deadline(d, t)
+    receipt = ends_paying(d, t, lambda: tx(d, d.escrow.functions.timeout(t), d.stranger),
+                          buyer=ONE + BD, seller=SD, platform_fee=0)
+    assert deposits_paid(d, receipt) == (d.buyer, d.seller)
+
+
+# -- rulings, expired disputes, concessions ---------------------------------------------------------
+def _ruled(d: Deployment, asset: str, buyer_bps: int) -> tuple[dict[str, Any], Callable[[], Receipt]]:
+    t = live(d, token=asset, **DEPOSITS)
+    tx(d, d.escrow.functions.dispute(t), d.buyer)
+    return t, lambda: tx(d, d.escrow.functions.rule(t, buyer_bps), d.arbiter)
+
+
+def test_ruling_below_half_makes_the_buyer_forfeit(deployed: Deployment, asset: str) -> None:
+    d = deployed
+    t, end = _ruled(d, asset, 4999)
+    s = split(ONE, 4999, 100, 25)
+    receipt = ends_paying(d, t, end, buyer=s["toBuyer"], seller=s["toSeller"] + BD + SD,
+                          arbiter=s["arbiterFee"], platform_fee=s["platformFee"])
+    assert deposits_paid(d, receipt) == (d.seller, d.seller)
+
+
+def test_ruling_above_half_makes_the_seller_forfeit(deployed: Deployment, asset: str) -> None:
+    d = deployed
+    t, end = _ruled(d, asset, 5001)
+    s = split(ONE, 5001, 100, 25)
+    receipt = ends_paying(d, t, end, buyer=s["toBuyer"] + BD + SD, seller=s["toSeller"],
+                          arbiter=s["arbiterFee"], platform_fee=s["platformFee"])
+    assert deposits_paid(d, receipt) == (d.buyer, d.buyer)
+
+
+def test_even_ruling_returns_both_deposits(deployed: Deployment, asset: str) -> None:
+    d = deployed
+    t, end = _ruled(d, asset, 5000)
+    s = split(ONE, 5000, 100, 25)
+    receipt = ends_paying(d, t, end, buyer=s["toBuyer"] + BD, seller=s["toSeller"] + SD,
+                          arbiter=s["arbiterFee"], platform_fee=s["platformFee"])
+    assert deposits_paid(d, receipt) == (d.buyer, d.seller)
+
+
+def test_a_dispute_the_arbiter_never_rules_returns_both_deposits(deployed: Deployment, asset: str) -> None:
+    d = deployed
+    t = live(d, token=asset, **DEPOSITS)
+    tx(d, d.escrow.functions.dispute(t), d.seller)
+    at_deadline(d, t)
+    s = split(ONE, 5000, 0, 25)
+    receipt = ends_paying(d, t, lambda: tx(d, d.escrow.functions.resolveExpiredDispute(t), d.stranger),
+                          buyer=s["toBuyer"] + BD, seller=s["toSeller"] + SD, platform_fee=s["platformFee"])
+    assert deposits_paid(d, receipt) == (d.buyer, d.seller)
+
+
+def test_buyer_who_concedes_forfeits_its_deposit_and_the_arbiter_gets_half_its_fee(
+    deployed: Deployment, asset: str
+) -> None:
+    d = deployed
+    t = live(d, token=asset, **DEPOSITS)
+    tx(d, d.escrow.functions.dispute(t), d.seller)
+    s = split(ONE, 0, 50, 25)  # 1% arbiter fee halved
+    receipt = ends_paying(d, t, lambda: tx(d, d.escrow.functions.concede(t), d.buyer),
+                          buyer=0, seller=s["toSeller"] + BD + SD, arbiter=s["arbiterFee"],
+                          platform_fee=s["platformFee"])
+    assert s["arbiterFee"] == ONE * 50 // BPS
+    assert deposits_paid(d, receipt) == (d.seller, d.seller)
+    (conceded,) = d.events(receipt, "Conceded")
+    assert (conceded["by"], conceded["toBuyer"], conceded["toSeller"], conceded["arbiterFee"],
+            conceded["platformFee"]) == (d.buyer, 0, s["toSeller"], s["arbiterFee"], s["platformFee"])
+
+
+def test_seller_who_concedes_forfeits_its_deposit_and_the_arbiter_gets_half_its_fee(
+    deployed: Deployment, asset: str
+) -> None:
+    d = deployed
+    t = live(d, token=asset, **DEPOSITS)
+    tx(d, d.escrow.functions.dispute(t), d.buyer)
+    s = split(ONE, BPS, 50, 25)
+    receipt = ends_paying(d, t, lambda: tx(d, d.escrow.functions.concede(t), d.seller),
+                          buyer=s["toBuyer"] + BD + SD, seller=0, arbiter=s["arbiterFee"], platform_fee=0)
+    assert deposits_paid(d, receipt) == (d.buyer, d.buyer)
+
+
+@pytest.mark.parametrize(("conceder", "losing_bps"), [("buyer", 0), ("seller", BPS)])
+def test_conceding_never_costs_the_conceder_more_than_losing_the_ruling(
+    deployed: Deployment, asset: str, conceder: str, losing_bps: int
+) -> None:
+    """Two identical trades (but for the salt), both disputed: one conceded, one ruled entirely against
+    the same party. The conceder gets at least what the loser gets, and its counterparty and the
+    arbiter share the arbiter fee the ruling would have cost."""
+    d = deployed
+    accounts = parties(d)
+    outcomes = {}
+    for ending in ("concede", "rule"):
+        t = live(d, token=asset, **DEPOSITS)
+        tx(d, d.escrow.functions.dispute(t), d.buyer)
+        if ending == "concede":
+            act = lambda t=t: tx(d, d.escrow.functions.concede(t), accounts[conceder])  # noqa: E731
+        else:
+            act = lambda t=t: tx(d, d.escrow.functions.rule(t, losing_bps), d.arbiter)  # noqa: E731
+        outcomes[ending] = balance_changes(d, asset, accounts, act)
+    winner = "seller" if conceder == "buyer" else "buyer"
+    assert outcomes["concede"][conceder] >= outcomes["rule"][conceder]
+    assert outcomes["concede"]["arbiter"] == outcomes["rule"]["arbiter"] // 2
+    assert outcomes["concede"][winner] > outcomes["rule"][winner]
+
+
+# -- DepositsPaid ------------------------------------------------------------------------------------
+def test_deposits_paid_names_no_one_for_a_zero_deposit(deployed: Deployment) -> None:
+    d = deployed
+    t = live(d, buyerDeposit=BD)
+    receipt = tx(d, d.escrow.functions.release(t, ONE), d.buyer)
+    (event,) = d.events(receipt, "DepositsPaid")
+    assert event["id"] == d.escrow.functions.tradeId(t).call()
+    assert (event["buyerDepositTo"], event["sellerDepositTo"]) == (d.buyer, ZERO)
+
+
+def test_a_trade_without_deposits_emits_no_deposits_paid(deployed: Deployment) -> None:
+    d = deployed
+    t = live(d)
+    receipt = tx(d, d.escrow.functions.release(t, ONE), d.buyer)
+    assert d.events(receipt, "DepositsPaid") == []
