@@ -5,6 +5,7 @@ from . import demo as demo
 from . import node as node
 from . import deploy as deploy
 from . import accounts as accounts
+from . import bond as bond
 from . import networks as networks
 from . import offer as offer
 from . import rep as rep
