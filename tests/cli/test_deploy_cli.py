@@ -70,7 +70,8 @@ def test_deploy_text_output_and_progress_on_stderr(anvil: _nodes.Node) -> None:
     recorded = Registry().get(31337)
     assert recorded is not None
     assert f"escrow:        {recorded.escrow}" in result.stdout
-    assert "deploy Reputation: sent 0x" in result.stderr and "deploy P2PEscrow: sent 0x" in result.stderr
+    assert "deploy P2PEscrow: sent 0x" in result.stderr and "deploy Reputation" not in result.stderr  # one transaction
+    assert f"its Reputation contract is at {recorded.reputation}" in result.stderr
 
 
 def test_a_second_deploy_is_nothing_to_do_unless_forced(anvil: _nodes.Node) -> None:
@@ -108,7 +109,7 @@ def test_deploy_without_an_account_is_refused_on_a_dev_chain_too(anvil: _nodes.N
 
 def test_a_recorded_deployment_without_code_does_not_block(anvil: _nodes.Node) -> None:
     Registry().put(Deployment(31337, "0x" + "11" * 20, "0x" + "22" * 20, 1, DEV0, DEV0, 0,
-                              "0x" + "00" * 32, "0x" + "00" * 32))
+                              "0x" + "00" * 32, "0x" + "00" * 32, version=2))
 
     result = invoke(*on(anvil), "--yes", "deploy")
 

@@ -86,7 +86,7 @@ def deploy(ctx: typer.Context,
 
 def _confirm(options: Options, sender: Transactor, network_name: str, chain_id: int, fee_bps: int,
              recipient: str | None) -> None:
-    """Price the two deployments (which also checks they would succeed), show it, and ask."""
+    """Price the deployment (which also checks it would succeed), show it, and ask."""
     from ..._artifacts import load_artifact
     from ...deployments import deploy_data
     from ...transport.sync import Call
@@ -94,15 +94,10 @@ def _confirm(options: Options, sender: Transactor, network_name: str, chain_id: 
     from ..render import eth
 
     owner = sender.address
-    rep = sender.preview(Call(None, deploy_data(load_artifact("Reputation"), owner)))
-    # The escrow's constructor only stores the reputation address: any address prices it right.
-    esc = sender.preview(Call(None, deploy_data(load_artifact("P2PEscrow"), owner, recipient or owner,
-                                                fee_bps, owner)))
-    gas = rep.gas + esc.gas
-    cost = rep.gas * rep.max_fee_per_gas + esc.gas * esc.max_fee_per_gas
+    esc = sender.preview(Call(None, deploy_data(load_artifact("P2PEscrow"), owner, recipient or owner, fee_bps)))
     ask(options, [f"From: {sending_account(options, owner)} (the owner)",
                   f"About to deploy p2pescrow on {network_name} (chain {chain_id}):",
                   f"  platform fee:  {fee_bps} bps ({fee_bps / 100:g}%) to {recipient or owner}",
-                  "  transactions:  3 (Reputation, P2PEscrow, authorise the escrow)",
-                  f"  gas:           about {gas:,} plus a small call, at most {eth(cost)}"],
+                  "  transactions:  1 (P2PEscrow, which creates its Reputation contract)",
+                  f"  gas:           about {esc.gas:,}, at most {eth(esc.gas * esc.max_fee_per_gas)}"],
         "Deploy?")
