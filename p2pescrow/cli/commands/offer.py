@@ -374,9 +374,13 @@ def publish(
     size = len(terms_document(fields))
     lines = [f"publish the offer nonce {o.nonce}: {human(o.amount, info)}, with its {size}-byte terms document",
              PUBLIC_FOREVER[0].upper() + PUBLIC_FOREVER[1:]]
-    if options.yes:
-        progress("Publishing: " + PUBLIC_FOREVER + ".", options)
-    tx = confirm.send(options, client, lines, lambda: client.publish_offer(signed, fields))
+
+    def details(call: Any) -> list[str]:  # called just before sending, once the SDK's checks passed
+        if options.yes:  # no confirmation to show it in: say it anyway
+            progress("Publishing: " + PUBLIC_FOREVER + ".", options)
+        return lines
+
+    tx = confirm.send(options, client, details, lambda: client.publish_offer(signed, fields))
     emit(options, {"action": "publish", "seller": o.seller, "nonce": str(o.nonce), "terms_bytes": size,
                    "terms_hash": "0x" + o.termsHash.hex(), "tx": tx_document(tx)},
          [f"Published offer nonce {o.nonce} ({human(o.amount, info)}) on the offer board.", *tx_lines(options, tx)])
