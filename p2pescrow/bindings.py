@@ -110,8 +110,7 @@ def topics() -> dict[str, str]:
 
 
 #: The TradeCreated topic, spelled from the :class:`~p2pescrow.models.Terms` struct type.
-TRADE_CREATED = "0x" + keccak(
-    text=f"TradeCreated(bytes32,address,address,{Terms.ABI_TYPE},uint8,uint256,uint256)").hex()
+TRADE_CREATED = "0x" + keccak(text=f"TradeCreated(bytes32,address,address,{Terms.ABI_TYPE},uint256)").hex()
 
 
 def plain(entry: dict[str, Any], value: Any) -> Any:

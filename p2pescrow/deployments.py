@@ -27,6 +27,13 @@ if TYPE_CHECKING:
 # `node status`, `networks list`) should not pay a second for web3.
 
 
+#: The contracts' version this SDK deploys and speaks to (the escrow's ``VERSION()``).
+CONTRACT_VERSION = 2
+#: ``VERSION()``'s selector as the escrow's dispatcher pushes it (``PUSH4 0xffa1ad74``): code without it
+#: is an escrow from before version 2, which had no ``VERSION()``.
+_VERSION_SELECTOR_PUSH = bytes.fromhex("63ffa1ad74")
+
+
 @dataclass(frozen=True)
 class Deployment:
     """Where the contracts of one chain are, and how they were set up."""
@@ -42,12 +49,29 @@ class Deployment:
     reputation_code_hash: str
     #: Dev tokens on a local chain (symbol -> address), deployed by `p2pescrow node start`.
     dev_tokens: dict[str, str] = field(default_factory=dict, hash=False)
-    #: The contracts' version (the escrow's ``VERSION()``): records written before version 2 have none.
-    version: int = 1
+    #: The contracts' version (the escrow's ``VERSION()``). A registry record written before version 2
+    #: has none and reads as 1 (:meth:`Registry.get`); :func:`deployment_for` refuses any but
+    #: :data:`CONTRACT_VERSION`.
+    version: int = CONTRACT_VERSION
 
 
 class DeploymentMismatch(NetworkError):
     """The registry's address on this chain holds other code (a reset chain, or a wrong registry)."""
+
+
+class OutdatedDeployment(NetworkError):
+    """The deployment is of contracts older than this SDK speaks (escrow v1, which has no ``VERSION()``):
+    its trades can be neither read nor made with this version. Exit 4, like the other deployment
+    refusals; the hint says to deploy version 2."""
+
+    def __init__(self, chain_id: int, escrow: str, version: int | None) -> None:
+        self.chain_id, self.escrow, self.version = chain_id, escrow, version
+        found = f"version {version}" if version is not None else "version 1 (it has no VERSION())"
+        super().__init__(
+            f"the escrow {escrow} on chain {chain_id} is {found}; this p2pescrow speaks only version "
+            f"{CONTRACT_VERSION}",
+            hint="deploy version 2 with `p2pescrow deploy` (on a local chain: `p2pescrow node start`); "
+                 "trades of the old escrow stay there, readable with the p2pescrow release that made them")
 
 
 class NoDeployment(ConfigError):
@@ -111,7 +135,9 @@ class Registry:
 
     def get(self, chain_id: int) -> Deployment | None:
         record = self._read().get(str(chain_id))
-        return Deployment(**record) if record else None
+        if not record:
+            return None
+        return Deployment(**{"version": 1, **record})  # no version: written before version 2
 
     def put(self, deployment: Deployment) -> None:
         data = self._read()
@@ -196,27 +222,44 @@ def code_hash(w3: Web3, address: str) -> str:
 
 
 def verify(w3: Web3, deployment: Deployment) -> None:
-    """Refuse a deployment whose addresses hold other code than was deployed there."""
-    check_code_hashes(deployment, code_hash(w3, deployment.escrow), code_hash(w3, deployment.reputation))
+    """Refuse a deployment whose addresses hold other code than was deployed there (or an escrow v1)."""
+    from eth_utils import to_checksum_address
+
+    check_code(deployment, bytes(w3.eth.get_code(to_checksum_address(deployment.escrow))),
+               bytes(w3.eth.get_code(to_checksum_address(deployment.reputation))))
 
 
 def deployment_for(chain_id: int, *, expected_chain_id: int | None = None, deployment: Deployment | None = None,
                    registry: Registry | None = None) -> Deployment:
     """The deployment to use on a node serving ``chain_id``: ``deployment`` when given, else the
     registry's for that chain id (:class:`NoDeployment` when none); :class:`WrongChain` when the node
-    is not on ``expected_chain_id``. What the clients and the reader decide on connecting."""
+    is not on ``expected_chain_id``; :class:`OutdatedDeployment` when it is not of
+    :data:`CONTRACT_VERSION`. What the clients and the reader decide on connecting."""
     if expected_chain_id is not None and chain_id != expected_chain_id:
         raise WrongChain(expected_chain_id, chain_id)
     if deployment is None:
         deployment = (registry or Registry()).get(chain_id)
         if deployment is None:
             raise NoDeployment(chain_id)
+    if deployment.version != CONTRACT_VERSION:
+        raise OutdatedDeployment(deployment.chain_id, deployment.escrow, deployment.version)
     return deployment
 
 
 def check_code(deployment: Deployment, escrow_code: bytes | str, reputation_code: bytes | str) -> None:
-    """:func:`verify` once the code at the two addresses is read (bytes or ``0x``-hex)."""
+    """:func:`verify` once the code at the two addresses is read (bytes or ``0x``-hex); an escrow whose
+    code has no ``VERSION()`` is refused as version 1 (:class:`OutdatedDeployment`) first, whatever the
+    record says (a deployment given by hand, or a record edited)."""
+    check_version_in_code(deployment, escrow_code)
     check_code_hashes(deployment, hash_of_code(escrow_code), hash_of_code(reputation_code))
+
+
+def check_version_in_code(deployment: Deployment, escrow_code: bytes | str) -> None:
+    """:class:`OutdatedDeployment` when the escrow's code (bytes or ``0x``-hex) has no ``VERSION()``
+    function: an escrow v1. No code at all is left to the code hash check (a reset chain)."""
+    code = bytes.fromhex(escrow_code.removeprefix("0x")) if isinstance(escrow_code, str) else bytes(escrow_code)
+    if code and _VERSION_SELECTOR_PUSH not in code:
+        raise OutdatedDeployment(deployment.chain_id, deployment.escrow, None)
 
 
 def check_code_hashes(deployment: Deployment, escrow_hash: str, reputation_hash: str) -> None:
@@ -235,8 +278,6 @@ def check_code_hashes(deployment: Deployment, escrow_hash: str, reputation_hash:
 #: The steps of a deployment, in order; ``after_step`` hooks receive these names. One transaction:
 #: the escrow's constructor creates its Reputation (the only writer there, bound for good).
 DEPLOY_STEPS = ("escrow",)
-#: The contracts' version this SDK deploys and speaks to (the escrow's ``VERSION()``).
-CONTRACT_VERSION = 2
 
 
 def deploy(transactor: Transactor, *, fee_recipient: str | None = None, platform_fee_bps: int = 0,
@@ -566,7 +607,7 @@ def ensure_deployed(transactor: Transactor, registry: Registry, *, fee_recipient
     elif existing is not None and not force:
         try:
             verify(transactor.w3, existing)
-        except DeploymentMismatch:
+        except (DeploymentMismatch, OutdatedDeployment):
             if report:
                 report(f"the deployment recorded for chain {chain_id} ({existing.escrow}) has no "
                        "matching code there any more (was the chain reset?): deploying anew")
