@@ -50,7 +50,6 @@ def export_document(deployment: Deployment) -> dict[str, Any]:
         "generator": f"p2pescrow {__version__}",
         "contractVersion": deployment.version,
         "chainId": deployment.chain_id,
-        "version": deployment.version,
         "contracts": contracts,
         "settings": {"owner": deployment.owner, "feeRecipient": deployment.fee_recipient,
                      "platformFeeBps": deployment.platform_fee_bps},

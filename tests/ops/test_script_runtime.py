@@ -59,7 +59,8 @@ def test_scripts_answer_help_without_a_node() -> None:
 def test_list_reputation_asset_takes_the_same_options_under_brownie() -> None:
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("list_reputation_asset", ROOT / "scripts" / "list_reputation_asset.py")
+    path = ROOT / "scripts" / "list_reputation_asset.py"
+    spec = importlib.util.spec_from_file_location("list_reputation_asset", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
