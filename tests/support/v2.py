@@ -137,3 +137,28 @@ def canonical_json(document: Mapping[str, Any]) -> bytes:
     """RFC 8785 canonical JSON for documents of strings, integers, lists and objects with ASCII keys
     (sorted keys, no whitespace, UTF-8): the subset a terms document uses."""
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+# -- who gets the deposits, from the ending's event (the table in IP2PEscrow) ------------------------------
+ENDINGS = ("Released", "Refunded", "Settled", "Ruled", "Conceded", "DisputeExpired", "TimedOut", "Cancelled")
+
+
+def deposit_receivers(t: Mapping[str, Any], ending: str, args: Mapping[str, Any],
+                      *, buyer_in: bool = True, seller_in: bool = True) -> tuple[str, str]:
+    """Who receives the buyer's and the seller's deposit when trade `t` ends with event `ending`, by the
+    table in IP2PEscrow, as an indexer reads it: (buyer's deposit to, seller's deposit to), address(0)
+    for a deposit that is zero or was never in (`buyer_in`/`seller_in`, which matter for Cancelled)."""
+    buyer, seller = t["buyer"], t["seller"]
+    forfeit = None  # the party whose deposit goes to the other
+    if ending == "TimedOut" and t["arbiter"] != ETH:
+        forfeit = "buyer" if args["toSeller"] else "seller"
+    elif ending == "Ruled" and args["buyerBps"] != 5000:
+        forfeit = "buyer" if args["buyerBps"] < 5000 else "seller"
+    elif ending == "Conceded":
+        forfeit = "buyer" if args["by"].lower() == buyer.lower() else "seller"
+    elif ending not in ENDINGS:
+        raise ValueError(f"{ending} does not end a trade")
+    winner = {"buyer": seller, "seller": buyer, None: None}[forfeit]
+    buyer_to = (winner if forfeit == "buyer" else buyer) if t["buyerDeposit"] and buyer_in else ETH
+    seller_to = (winner if forfeit == "seller" else seller) if t["sellerDeposit"] and seller_in else ETH
+    return buyer_to, seller_to
