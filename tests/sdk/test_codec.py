@@ -257,3 +257,19 @@ def test_unknown_function_and_wrong_argument_count_are_refused():
         codec.encode_call("noSuchFunction")
     with pytest.raises(TypeError):
         codec.encode_call("escrowOf")
+
+
+def test_an_offer_with_deposits_hashes_as_the_contract_hashes_it_under_domain_version_2(life):
+    from eth_account.messages import _hash_eip191_message, encode_typed_data
+
+    from p2pescrow.core.offers import DOMAIN_VERSION, Offer, typed_data
+
+    client, terms = life["client"], life["terms"]
+    offer = Offer(terms.seller, ZERO_ADDRESS, ZERO_ADDRESS, terms.arbiter, ETHER, ETHER // 10, ETHER // 5, 200, 25,
+                  86_400, 86_400, FLAG_RECORD_REPUTATION, keccak(life["document"]), 11, 2**40)
+    digest = _hash_eip191_message(encode_typed_data(full_message=typed_data(offer, client.deployment.chain_id,
+                                                                            client.deployment.escrow)))
+    assert DOMAIN_VERSION == "2"
+    assert digest == client.escrow.functions.offerDigest(offer.as_tuple()).call()
+    changed = Offer(**{**offer.__dict__, "sellerDeposit": ETHER // 5 + 1})  # the deposits are signed too
+    assert client.escrow.functions.offerDigest(changed.as_tuple()).call() != digest
