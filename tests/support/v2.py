@@ -104,22 +104,26 @@ def storage_root(d: Deployment, address: str) -> bytes:
 
 # -- logs ------------------------------------------------------------------------------------------
 def decode_logs(contract: Contract, receipts: Iterable[Receipt]) -> list[tuple[str, dict[str, Any]]]:
-    """Every log `contract` emitted in `receipts`, in order, as (event name, arguments), decoded with
-    its ABI alone (topic0 picks the event)."""
+    """Every log `contract` emitted in `receipts`, in order, as (event name, arguments)."""
+    logs = [log for receipt in receipts for log in receipt["logs"]]
+    return [(name, args) for name, args, _ in decode_entries(contract, logs)]
+
+
+def decode_entries(contract: Contract, logs: Iterable[Any]) -> list[tuple[str, dict[str, Any], Any]]:
+    """Each of `logs` that `contract` emitted, in order, as (event name, arguments, the raw log), decoded
+    with its ABI alone (topic0 picks the event)."""
     by_topic = {}
     for entry in contract.abi:
         if entry["type"] == "event":
-            event = getattr(contract.events, entry["name"])()
-            by_topic[bytes(keccak(text=_event_signature(entry)))] = event
-    decoded: list[tuple[str, dict[str, Any]]] = []
-    for receipt in receipts:
-        for log in receipt["logs"]:
-            if log["address"].lower() != contract.address.lower():
-                continue
-            event = by_topic[bytes(log["topics"][0])]
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                decoded.append((event.event_name, dict(event.process_log(log)["args"])))
+            by_topic[bytes(keccak(text=_event_signature(entry)))] = getattr(contract.events, entry["name"])()
+    decoded: list[tuple[str, dict[str, Any], Any]] = []
+    for log in logs:
+        if log["address"].lower() != contract.address.lower():
+            continue
+        event = by_topic[bytes(log["topics"][0])]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            decoded.append((event.event_name, dict(event.process_log(log)["args"]), log))
     return decoded
 
 
