@@ -109,3 +109,17 @@ def test_deploying_over_a_v1_record_deploys_version_2_and_connects(v1_chain, tmp
     assert any("version 1" in line for line in lines)
     client = EscrowClient.from_web3(w3, registry=registry)
     assert client.deployment == outcome.deployment
+
+
+def test_the_registry_and_the_dapp_export_say_version_2(tmp_path):
+    from p2pescrow.ops.admin import export_document
+
+    deployment = EscrowClient.embedded().deployment
+    registry = Registry(tmp_path / "deployments.json")
+    registry.put(deployment)
+    assert json.loads(registry.path.read_text())[str(deployment.chain_id)]["version"] == 2
+    assert registry.get(deployment.chain_id) == deployment
+    exported = export_document(deployment)
+    assert exported["contractVersion"] == 2 and exported["eip712"]["domain"]["version"] == "2"
+    assert [f["name"] for f in exported["eip712"]["types"]["Offer"]][4:7] == ["amount", "buyerDeposit",
+                                                                               "sellerDeposit"]
