@@ -282,3 +282,34 @@ def test_the_board_checks_nothing_so_a_reader_must(deployed: Deployment) -> None
     assert keccak(args["terms"]) != dict(args["offer"])["termsHash"]
     with reverts("InvalidSignature", seller=d.seller):
         d.send(d.escrow.functions.fillOffer(o, b"\x00" * 65), d.buyer, ONE)
+
+
+def test_funding_before_the_seller_accepts_keeps_the_funding_deadline(deployed: Deployment) -> None:
+    d = deployed
+    t = d.terms(sellerDeposit=SD)
+    tx(d, d.escrow.functions.create(t), d.buyer)
+    funding_deadline = d.escrow_of(t)["deadline"]
+    d.chain.sleep(600)
+    receipt = fund(d, t)
+    assert d.state_of(t) == "AwaitingDeposit"
+    assert d.escrow_of(t)["deadline"] == funding_deadline
+    (event,) = d.events(receipt, "TradeFunded")
+    assert dict(event) == {"id": trade_id(t), "held": ONE, "state": STATE["AwaitingDeposit"],
+                           "deadline": funding_deadline}
+
+
+def test_accepting_a_live_trade_only_records_the_sellers_consent(deployed: Deployment) -> None:
+    d = deployed
+    t = d.terms()  # no seller deposit: live as soon as the buyer funds
+    create_and_fund(d, t)
+    before = d.escrow_of(t)
+    tx(d, d.escrow.functions.accept(t), d.seller)
+    after = d.escrow_of(t)
+    assert after == {**before, "marks": before["marks"] | MARK_SELLER_ACTED}
+
+
+def test_a_buyers_trade_waiting_for_a_seller_deposit_needs_a_funding_window(deployed: Deployment) -> None:
+    d = deployed
+    t = d.terms(sellerDeposit=SD, fundingWindow=0)
+    with reverts("InvalidWindow", window=0):
+        d.send(d.escrow.functions.createAndFund(t), d.buyer, ONE)

@@ -17,8 +17,17 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from support.escrow import BPS, ETH, FLAG_RECORD_REPUTATION, FLAG_TIMEOUT_RELEASES, Deployment, fee_up, split
-from support.offers import balance_of, tx
+from support.escrow import (
+    BPS,
+    ETH,
+    FLAG_RECORD_REPUTATION,
+    FLAG_TIMEOUT_RELEASES,
+    Deployment,
+    fee_up,
+    split,
+    trade_id,
+)
+from support.offers import balance_of, reverts, tx
 from support.v2 import (
     BUYER_DEPOSIT,
     DEPOSITS,
@@ -276,3 +285,42 @@ def test_conceding_never_costs_the_conceder_more_than_losing_the_ruling(
     assert outcomes["concede"][conceder] >= outcomes["rule"][conceder]
     assert outcomes["concede"]["arbiter"] == outcomes["rule"]["arbiter"] // 2
     assert outcomes["concede"][winner] > outcomes["rule"][winner]
+
+
+# -- how deposits come in and go out ---------------------------------------------------------------------
+def test_the_buyer_pays_price_and_deposit_together(deployed: Deployment) -> None:
+    d = deployed
+    t = d.terms(buyerDeposit=BD)
+    with reverts("WrongValue", sent=ONE, expected=ONE + BD):
+        d.send(d.escrow.functions.createAndFund(t), d.buyer, ONE)
+    changes = balance_changes(d, ETH, {"buyer": d.buyer, "escrow": d.escrow.address},
+                              lambda: create_and_fund(d, t))
+    assert changes == {"buyer": -(ONE + BD), "escrow": ONE + BD}
+    assert d.escrow_of(t)["held"] == ONE  # the deposit is not in `held`: the terms say it
+
+
+def test_a_fee_on_transfer_shortfall_comes_off_the_price_not_the_deposit(deployed: Deployment) -> None:
+    d = deployed
+    token = d.tokens["fee_on_transfer"].address  # keeps 1% of every transfer
+    t = live(d, token=token, buyerDeposit=BD)
+    arrived = (ONE + BD) * 99 // 100
+    assert d.escrow_of(t)["held"] == arrived - BD
+    changes = balance_changes(d, token, {"buyer": d.buyer},
+                              lambda: tx(d, d.escrow.functions.refund(t, arrived - BD), d.seller))
+    assert changes == {"buyer": arrived * 99 // 100}  # price held and the whole deposit, in one transfer
+
+
+def test_a_deposit_to_a_receiver_that_rejects_it_is_credited_with_its_payout(deployed: Deployment) -> None:
+    """One transfer per party: the seller's payout and both deposits it won go out together, and are
+    credited together, under the trade's id, when the seller cannot receive them."""
+    d = deployed
+    blacklist = d.tokens["blacklist"]
+    t = live(d, token=blacklist.address, **DEPOSITS)
+    tx(d, d.escrow.functions.dispute(t), d.buyer)
+    tx(d, blacklist.functions.setBlacklisted(d.seller, True), d.owner)
+    receipt = tx(d, d.escrow.functions.concede(t), d.buyer)
+    s = split(ONE, 0, 50, 25)
+    (credited,) = d.events(receipt, "PaymentCredited")
+    assert dict(credited) == {"id": trade_id(t), "receiver": d.seller, "token": blacklist.address,
+                              "amount": s["toSeller"] + BD + SD}
+    assert d.credit(d.seller, blacklist.address) == s["toSeller"] + BD + SD
