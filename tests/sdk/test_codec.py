@@ -11,6 +11,8 @@ import pytest
 from eth_utils import keccak
 
 from p2pescrow import EscrowClient, TradeState
+from p2pescrow.bindings import TRADE_CREATED
+from p2pescrow.build import load_artifact
 from p2pescrow.core.codec import (
     Codec,
     asset_record_from_output,
@@ -116,11 +118,22 @@ def life() -> dict[str, Any]:
         (seller, escrow.functions.withdrawBond(ZERO_ADDRESS, ETHER // 2, seller), 0),
         (seller, escrow.functions.publishOffer(offer, b"\x01" * 65, document), 0),
     ]
+    # a seller contract that rejects ETH: the release to it is credited (PaymentCredited names the trade)
+    artifact = load_artifact("MaliciousParty", test=True)
+    rejecting = w3.eth.contract(address=w3.eth.wait_for_transaction_receipt(w3.eth.contract(
+        abi=artifact["abi"], bytecode=artifact["bytecode"]).constructor().transact({"from": owner}))["contractAddress"],
+        abi=artifact["abi"])
+    rejecting.functions.setMode(1).transact({"from": owner})
+    unpaid = Terms(buyer, rejecting.address, ZERO_ADDRESS, ZERO_ADDRESS, ETHER, 0, 0, 0, 25, 3_600, 86_400, 86_400,
+                   0, keccak(text="a bell"), 8).as_tuple()
+    steps += [(buyer, escrow.functions.createAndFund(unpaid), ETHER),
+              (buyer, escrow.functions.release(unpaid, ETHER), 0)]
     receipts = []
     for sender, call, value in steps:
         tx = call.transact({"from": sender, "value": value})
         receipts.append(w3.eth.wait_for_transaction_receipt(tx))
-    return {"client": client, "terms": terms, "receipts": receipts, "document": document}
+    return {"client": client, "terms": terms, "receipts": receipts, "document": document,
+            "unpaid": Terms.from_tuple(unpaid)}
 
 
 def _decoded(life: dict[str, Any]) -> list[tuple[Any, Any]]:
@@ -142,7 +155,8 @@ def test_every_event_of_a_v2_life_decodes_as_web3_decodes_it(life):
     decoded = _decoded(life)
     assert [ours.name for ours, _ in decoded] == [
         "ReputationAssetSet", "BondDeposited", "TradeCreated", "SellerAccepted", "EvidenceSubmitted", "Disputed",
-        "Conceded", "Rated", "FeesSwept", "BondWithdrawn", "OfferPublished"]
+        "Conceded", "Rated", "FeesSwept", "BondWithdrawn", "OfferPublished", "TradeCreated", "Released",
+        "PaymentCredited"]
     for ours, theirs in decoded:
         assert _norm(ours.args) == _norm(theirs), ours.name
         assert list(ours.args) == list(theirs), ours.name  # ABI order
@@ -151,7 +165,7 @@ def test_every_event_of_a_v2_life_decodes_as_web3_decodes_it(life):
 def test_the_v2_events_carry_what_happened(life):
     client, terms = life["client"], life["terms"]
     owner, buyer, seller, arbiter = client.dev_accounts[:4]
-    events = {ours.name: ours.args for ours, _ in _decoded(life)}
+    events = {ours.name: ours.args for ours, _ in _decoded(life)[:11]}
     id_ = trade_id(terms)
 
     assert events["ReputationAssetSet"] == {"token": ZERO_ADDRESS, "listed": True, "minAmount": ETHER // 100}
@@ -174,6 +188,11 @@ def test_the_v2_events_carry_what_happened(life):
     assert events["BondWithdrawn"] == {"seller": seller, "token": ZERO_ADDRESS, "to": seller, "amount": ETHER // 2,
                                        "free": ETHER - ETHER // 5 - ETHER // 2}  # the deposit was paid out, not
     # returned to the bond: what is free is the bond less the locked deposit less what was withdrawn
+    unpaid = life["unpaid"]
+    credited = _decoded(life)[-1][0].args
+    fee = -(-ETHER * 25 // 10_000)
+    assert credited == {"id": trade_id(unpaid), "receiver": unpaid.seller, "token": ZERO_ADDRESS,
+                        "amount": ETHER - fee}
     published = events["OfferPublished"]
     assert published["terms"] == life["document"] and published["offer"]["termsHash"] == \
         "0x" + keccak(life["document"]).hex()
@@ -273,3 +292,7 @@ def test_an_offer_with_deposits_hashes_as_the_contract_hashes_it_under_domain_ve
     assert digest == client.escrow.functions.offerDigest(offer.as_tuple()).call()
     changed = Offer(**{**offer.__dict__, "sellerDeposit": ETHER // 5 + 1})  # the deposits are signed too
     assert client.escrow.functions.offerDigest(changed.as_tuple()).call() != digest
+
+
+def test_the_trade_created_topic_the_log_queries_use_is_the_abis():
+    assert TRADE_CREATED == escrow_codec().topic("TradeCreated")
