@@ -76,6 +76,28 @@ def test_no_one_can_rate_a_trade_pushed_on_a_victim(deployed: Deployment, ending
     assert d.record(victim, ETH, "Seller") == EMPTY_RECORD
 
 
+@pytest.mark.parametrize("gives_back", ["refunds", "concedes the buyer's dispute"])
+def test_a_victim_who_gives_back_a_trade_pushed_on_it_does_not_become_rateable(
+    deployed: Deployment, gives_back: str
+) -> None:
+    """Sending back money one never asked for is not entering the trade (the issue's list of acts that
+    show consent has neither refund nor concession). Otherwise the review's attack returns: push a
+    trade at the minimum toward a victim (naming your own arbiter), open a dispute, wait for the
+    honest refund or concession (no platform fee on either), then rate one star."""
+    d = deployed
+    victim, attackers_arbiter = d.chain.accounts[7], d.chain.accounts[8]
+    t = d.terms(buyer=d.stranger, seller=victim, arbiter=attackers_arbiter)
+    create_and_fund(d, t)
+    if gives_back == "refunds":
+        tx(d, d.escrow.functions.refund(t, t["amount"]), victim)
+    else:
+        tx(d, d.escrow.functions.dispute(t), d.stranger)
+        tx(d, d.escrow.functions.concede(t), victim)
+    with reverts("NotRecorded", id=trade_id(t)):
+        d.send(d.escrow.functions.rate(t, 1, NO_COMMENT), d.stranger)
+    assert d.record(victim, ETH, "Seller") == EMPTY_RECORD
+
+
 # -- worthless tokens and cheap self-trades ----------------------------------------------------------
 def self_trade(d: Deployment, attacker_buyer: str, attacker_seller: str, *, records: bool,
                **overrides: Any) -> list[Receipt]:
