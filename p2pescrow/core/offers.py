@@ -211,3 +211,32 @@ def is_canonical(document: bytes) -> bool:
         return canonical_document(document) == bytes(document)
     except OfferError:
         return False
+
+
+def published_offer(args: Mapping[str, Any], chain_id: int, escrow: str) -> tuple[SignedOffer, bytes]:
+    """The signed offer and terms document of a decoded ``OfferPublished`` event (the offer board), once
+    the document is checked: canonical JSON whose keccak256 is the offer's ``termsHash``. The event
+    itself checks nothing; the signature is for the reader to check next (``signer()``, or
+    :func:`p2pescrow.core.checks.check_offer_target`). Raises :class:`OfferError`."""
+    raw = dict(args["offer"])
+    values: dict[str, Any] = {}
+    for f in fields(Offer):
+        value = raw[f.name]
+        if f.name == "termsHash":
+            value = bytes.fromhex(value.removeprefix("0x")) if isinstance(value, str) else bytes(value)
+        elif f.name in ("seller", "buyer", "token", "arbiter"):
+            value = to_checksum_address(value)
+        else:
+            value = int(value)
+        values[f.name] = value
+    offer = Offer(**values)
+    document = bytes.fromhex(args["terms"].removeprefix("0x")) if isinstance(args["terms"], str) \
+        else bytes(args["terms"])
+    signature = bytes.fromhex(args["signature"].removeprefix("0x")) if isinstance(args["signature"], str) \
+        else bytes(args["signature"])
+    if keccak(document) != offer.termsHash:
+        raise OfferError("the published terms document is not the one the offer commits to (its keccak256 is not "
+                         "the offer's termsHash)")
+    if not is_canonical(document):
+        raise OfferError("the published terms document is not canonical JSON (RFC 8785)")
+    return SignedOffer(offer, signature, chain_id, to_checksum_address(escrow)), document

@@ -296,3 +296,22 @@ def test_an_offer_with_deposits_hashes_as_the_contract_hashes_it_under_domain_ve
 
 def test_the_trade_created_topic_the_log_queries_use_is_the_abis():
     assert TRADE_CREATED == escrow_codec().topic("TradeCreated")
+
+
+def test_an_offer_read_from_the_board_comes_with_its_checked_terms_document(life):
+    from p2pescrow.core.offers import OfferError, published_offer
+
+    client = life["client"]
+    args = next(ours.args for ours, _ in _decoded(life) if ours.name == "OfferPublished")
+    signed, document = published_offer(args, client.deployment.chain_id, client.deployment.escrow)
+    assert document == life["document"] and signed.offer.termsHash == keccak(document)
+    assert (signed.offer.seller, signed.offer.nonce, signed.offer.amount) == (life["terms"].seller, 9, ETHER)
+    assert signed.escrow == client.deployment.escrow and signed.signature == b"\x01" * 65
+
+    swapped = {**args, "terms": terms_document({"item": "a rusty bicycle", "price": "1 ETH"})}
+    with pytest.raises(OfferError, match="not the one the offer commits to"):
+        published_offer(swapped, client.deployment.chain_id, client.deployment.escrow)
+    spaced = b'{"item": "a bicycle", "price": "1 ETH"}'
+    loose = {**args, "terms": spaced, "offer": {**args["offer"], "termsHash": "0x" + keccak(spaced).hex()}}
+    with pytest.raises(OfferError, match="not canonical JSON"):
+        published_offer(loose, client.deployment.chain_id, client.deployment.escrow)
