@@ -21,7 +21,7 @@ from ..clients.sync import EscrowClient, TradeResult
 from ..core.offers import SignedOffer
 from ..core.trades import Ending, deposits_to, fee_up
 from ..transport.sync import Call, TxResult
-from .render import eth, table
+from .render import eth, held_now, table, unswept_fee
 
 PLATFORM_FEE_BPS = 25
 DAY = 86_400
@@ -57,12 +57,14 @@ class Demo:
                 delta += tx.fee
             if delta:
                 moves.append(f"{name} {'+' if delta > 0 else '-'}{eth(abs(delta))}")
-        self.say(f"  {what:<48} {tx.gas_used:>7,} gas   {'; '.join(moves)}")
+        self.say(f"  {what:<56} {tx.gas_used:>7,} gas   {'; '.join(moves)}")
         return result
 
     def state(self, trade_id: str) -> None:
         trade = self.base.trade(trade_id)
-        self.say(f"  -> trade {trade_id[:10]} is {trade.state.name}, holding {trade.held_human:f} ETH")
+        fee = unswept_fee(trade)
+        self.say(f"  -> trade {trade_id[:10]} is {trade.state.name}, holding {eth(held_now(trade))}"
+                 + (f" (and its {eth(fee)} platform fee until swept)" if fee else ""))
 
     # -- the story -----------------------------------------------------------------------------------
     def run(self) -> None:
@@ -118,8 +120,8 @@ class Demo:
                   lambda: self.bob.mark_delivered(t4))
         for due in self.alice.due():
             if due.trade_id == t4:
-                self.say(f"  Alice's to-do: {' or '.join(due.actions)} within 3 days; if not, "
-                         f"{due.consequence} ({eth(due.lost)} at stake)")
+                self.say(f"  Alice's to-do list (trade list --due): {' or '.join(due.actions)} within 3 days;\n"
+                         f"  if not, {due.consequence} ({eth(due.lost)} at stake)")
         b.sleep(3 * DAY + 1)
         self.say("  ... Alice vanishes: three days pass without a release or a dispute ...")
         self.step("Carol (anyone) applies the timeout: Bob is paid", self.carol, lambda: self.carol.timeout(t4))

@@ -150,7 +150,8 @@ COMMANDS = {
     "accept_settlement": "trade accept", "accept": "trade accept", "concede": "trade concede",
     "rule": "trade rule", "timeout": "trade timeout", "resolve_expired_dispute": "trade resolve", "rate": "rep rate",
 }
-_AMOUNT_ARGS = {"held", "heldAfter", "toSeller", "toBuyer", "platformFee", "arbiterFee", "amount", "free"}
+_AMOUNT_ARGS = {"held", "heldAfter", "toSeller", "toBuyer", "platformFee", "arbiterFee", "amount", "free",
+                "minAmount"}
 
 
 # -- amounts, shares, spans -----------------------------------------------------------------------
@@ -438,11 +439,19 @@ def event_text(name: str, args: Mapping[str, Any], token: TokenInfo | None) -> s
         if key == "terms":
             if token is not None:
                 parts.append(f"amount {human(int(value['amount']), token)}")
+                for side in ("buyerDeposit", "sellerDeposit"):
+                    if int(value.get(side, 0)):
+                        parts.append(f"{side} {human(int(value[side]), token)}")
+            continue
+        if key == "state" and isinstance(value, int):
+            from ..states import TradeState
+
+            parts.append(f"state {TradeState(value).name if 0 <= value < len(TradeState) else value}")
             continue
         if kind == "bool" or isinstance(value, bool):
             parts.append(f"{key} {'yes' if value else 'no'}")
         elif (key in _AMOUNT_ARGS and token is not None and isinstance(value, int)
-              and kind in ("", "uint256")):
+              and kind in ("", "uint256", "uint128")):
             parts.append(f"{key} {human(value, token)}")
         elif key == "deadline" and isinstance(value, int):
             parts.append(f"deadline {datetime.fromtimestamp(value, UTC).astimezone():%Y-%m-%d %H:%M %Z}")
