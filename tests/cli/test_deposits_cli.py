@@ -307,3 +307,28 @@ def test_publish_refuses_an_offer_without_its_terms_or_with_other_terms(cli: Cli
 def test_every_new_command_has_help_with_an_example(cli: Cli, words: tuple[str, ...]) -> None:
     shown = cli.ok(*words, "--help", network=None, rpc_url=None, account=None, yes=False).stdout
     assert "Example" in shown and "p2pescrow --account" in shown
+
+
+# -- a v1 deployment ------------------------------------------------------------------------------------------
+def test_a_v1_deployment_is_refused_with_one_line_and_exit_4(cli: Cli, deployed_anvil: Chain, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A registry record written for escrow v1 (it has no version): every command that reaches the
+    escrow stops before sending, with one line saying to deploy version 2."""
+    registry = json.loads((deployed_anvil.home / "deployments.json").read_text())
+    for record in registry.values():
+        record.pop("version", None)
+    home = tmp_path / "v1-home"
+    home.mkdir()
+    (home / "deployments.json").write_text(json.dumps(registry))
+    monkeypatch.setenv("P2PESCROW_HOME", str(home))
+    nonce = deployed_anvil.nonce(DEV["dev1"])
+
+    for command in (("trade", "create", "--seller", DEV["dev2"], "--amount", "1"), ("trade", "list"),
+                    ("trade", "list", "--due"), ("bond", "deposit", "0.1"), ("bond", "show")):
+        result = cli(*command)
+        assert result.exit_code == 4, (command, result.stderr)
+        line = one_error_line(result)
+        assert "is version 1" in line and "speaks only version 2" in line and "deploy version 2" in line, command
+    assert deployed_anvil.nonce(DEV["dev1"]) == nonce
+    as_json = cli("bond", "show", json_output=True)
+    assert json.loads(as_json.stdout)["error"]["type"] == "OutdatedDeployment"
