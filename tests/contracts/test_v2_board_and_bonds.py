@@ -258,6 +258,7 @@ def test_publishing_an_offer_writes_no_storage(deployed: Deployment) -> None:
     # ... and the offer is as fillable as before it was published
     tx(d, d.escrow.functions.fillOffer(o, signature), d.buyer, ONE + BUYER_DEPOSIT)
     assert d.state_of(terms_of_offer(o, d.buyer)) == "Funded"
+    assert storage_root(d, d.escrow.address) != before["escrow"]  # (the root does see a write)
 
 
 def test_a_reader_checks_a_published_offer_from_the_event_alone(deployed: Deployment) -> None:
