@@ -30,7 +30,6 @@ from support.v2 import (
     balance_changes,
     create_and_fund,
     live,
-    mint,
     seller_created,
 )
 
@@ -108,8 +107,8 @@ def self_trade(d: Deployment, attacker_buyer: str, attacker_seller: str, *, reco
     t["flags"] |= FLAG_CREATED_BY_SELLER
     receipts = [tx(d, d.escrow.functions.create(t), attacker_seller)]
     if t["token"] != ETH:
-        receipts.append(tx(d, d.token_at(t["token"]).functions.approve(d.escrow.address, t["amount"]),
-                           attacker_buyer))
+        token = d.chain.at("TestToken", t["token"], test=True)
+        receipts.append(tx(d, token.functions.approve(d.escrow.address, t["amount"]), attacker_buyer))
     receipts.append(tx(d, d.escrow.functions.fund(t), attacker_buyer, t["amount"] if t["token"] == ETH else 0))
     receipts.append(tx(d, d.escrow.functions.release(t, t["amount"]), attacker_buyer))
     assert bool(d.marks_of(t) & MARK_RECORDS) == records
@@ -125,8 +124,7 @@ def test_a_worthless_freshly_minted_token_records_nothing(deployed: Deployment) 
     d = deployed
     buyer, seller = d.chain.accounts[5], d.chain.accounts[6]
     worthless = d.chain.deploy("TestToken", "Worthless", "NIL", 18, sender=seller, test=True)
-    d.tokens["worthless"] = worthless
-    mint(d, worthless.address, buyer)
+    tx(d, worthless.functions.mint(buyer, 10**24), seller)
     assert d.escrow.functions.reputationAssets(worthless.address).call() == [False, 0]
     self_trade(d, buyer, seller, records=False, token=worthless.address, amount=10**24)
     assert d.record(seller, worthless.address, "Seller") == EMPTY_RECORD

@@ -64,10 +64,6 @@ def at_deadline(d: Deployment, t: dict[str, Any]) -> None:
     d.chain.set_next_timestamp(d.escrow_of(t)["deadline"])
 
 
-def mint(d: Deployment, token: str, to: str, amount: int = 10**30) -> None:
-    tx(d, d.token_at(token).functions.mint(to, amount), d.owner)
-
-
 # -- exact balance changes -------------------------------------------------------------------------
 def balance_changes(
     d: Deployment, token: str, accounts: Mapping[str, str], act: Callable[[], Receipt | Iterable[Receipt] | None]
