@@ -535,11 +535,10 @@ class ClientBase:
         return queries.trades_queries(self.deployment.escrow, party)
 
     def _history_queries(self, key: str) -> list[tuple[Any, dict[str, Any]]]:
-        """(contract, log query) pairs of :meth:`history`: the escrow's events with the id first,
-        the reputation's Rated (id first) and OutcomeRecorded (id second)."""
-        return [(contract, {"address": contract.address, "topics": topics})
-                for contract, topics in ((self.escrow, [None, key]), (self.reputation_contract, [None, None, key]),
-                                         (self.reputation_contract, [None, key]))]
+        """(contract, log query) pairs of :meth:`history`: the escrow's events and the reputation's
+        Rated, each with the trade id as its first indexed topic (outcomes are in the escrow's events)."""
+        return [(contract, {"address": contract.address, "topics": [None, key]})
+                for contract in (self.escrow, self.reputation_contract)]
 
     @staticmethod
     def _history_entry(log: Any, contract: Any) -> HistoryEntry | None:

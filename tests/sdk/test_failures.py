@@ -4,6 +4,7 @@ network/deployment problems name what is wrong."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
@@ -15,6 +16,8 @@ from eth_account import Account
 from web3 import Web3
 
 from p2pescrow import EscrowClient, P2PEscrowError, TradeState, errors
+from p2pescrow.chains import embedded_async_web3
+from p2pescrow.clients.aio import AsyncEscrowClient
 from p2pescrow.deployments import DeploymentMismatch, NoDeployment, OutdatedDeployment, Registry
 from p2pescrow.node.process import start_node
 
@@ -259,6 +262,11 @@ def test_a_version_1_deployment_is_refused_on_connecting(embedded, tmp_path):
     with pytest.raises(OutdatedDeployment):
         EscrowClient.from_web3(embedded.w3, Account.create(),
                                deployment=replace(embedded.base.deployment, escrow=no_version.address))
+    async_w3 = embedded_async_web3(embedded.base._chain)
+    for refused in (dict(registry=registry),
+                    dict(deployment=replace(embedded.base.deployment, escrow=no_version.address))):
+        with pytest.raises(OutdatedDeployment):
+            asyncio.run(AsyncEscrowClient.from_web3(async_w3, Account.create(), **refused))
 
 
 def test_corrupt_registry_is_a_config_error(embedded, tmp_path):

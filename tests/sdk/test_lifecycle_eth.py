@@ -69,8 +69,9 @@ def test_a_trade_the_seller_never_entered_records_nothing(embedded):
     trade_id = buyer.create(seller=victim.address, amount="0.5").trade_id
     buyer.release(trade_id)
     assert buyer.reputation(victim.address).trades == 0
-    with embedded.no_tx(buyer.address), pytest.raises(errors.NotRecorded):
+    with embedded.no_tx(buyer.address), pytest.raises(errors.NotRecorded) as refused:
         buyer.rate(trade_id, 1)
+    assert "the seller never entered this trade" in str(refused.value.hint)  # the cause that applies here
 
 
 def test_release_in_parts(embedded):
