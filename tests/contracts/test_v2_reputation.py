@@ -301,3 +301,21 @@ def test_a_score_outside_one_to_five_is_refused(deployed: Deployment, score: int
     t = released(d)
     with reverts("InvalidScore", score=score):
         d.send(d.escrow.functions.rate(t, score, NO_COMMENT), d.buyer)
+
+
+def test_a_trade_too_large_for_a_record_cannot_corrupt_it(deployed: Deployment) -> None:
+    """A record keeps volumes in 112 bits. A single trade of 2^112 base units or more (a listed token
+    with 24 decimals, or a large supply) must not wrap its record to a small volume under a rating
+    whose weighted mean leaves 1..5: either it records within bounds or it records nothing."""
+    d = deployed
+    tusd = d.tokens["standard"]
+    amount = 2**112 + 5
+    tx(d, tusd.functions.mint(d.buyer, amount), d.owner)
+    t = released(d, token=tusd.address, amount=amount)
+    try:
+        rate(d, t, d.buyer, 5)
+    except AssertionError as refused:  # not recorded: fine, as long as nothing was written
+        assert "NotRecorded" in str(refused)
+    record = d.record(d.seller, tusd.address, "Seller")
+    assert record["ratedVolume"] <= record["weightedScore"] <= 5 * record["ratedVolume"]
+    assert record["volume"] in (0, 2**112 - 1)  # nothing, or saturated
