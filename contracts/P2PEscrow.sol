@@ -110,6 +110,10 @@ contract P2PEscrow is IP2PEscrow, EIP712, Ownable2Step, ReentrancyGuard, Pausabl
     uint16 public platformFeeBps;
     /// @notice Who receives platform fees (through `sweepFees`).
     address public feeRecipient;
+    /// @dev ETH's reputation listing lives in the same slot as the fee, which every creation reads
+    /// anyway: an ETH trade that asks to record pays no extra storage read for the check.
+    bool private _ethListed;
+    uint64 private _ethMinAmount;
 
     mapping(bytes32 id => Escrow) private _escrows;
     /// @notice Payouts that could not be delivered, per receiver and token, for `withdraw`.
@@ -120,7 +124,7 @@ contract P2PEscrow is IP2PEscrow, EIP712, Ownable2Step, ReentrancyGuard, Pausabl
     /// @notice Each seller's free bond per asset: what trades can lock as the seller's deposit.
     mapping(address seller => mapping(address token => uint256)) public bonds;
     /// @notice The assets whose trades record reputation, with their minimum price.
-    mapping(address token => ReputationAsset) public reputationAssets;
+    mapping(address token => ReputationAsset) private _tokenListings;
     mapping(address seller => mapping(uint256 word => uint256)) private _nonceBitmap;
 
     /// @param owner_ Manages the fee, the reputation assets and pause; has no access to funds.
@@ -149,16 +153,16 @@ contract P2PEscrow is IP2PEscrow, EIP712, Ownable2Step, ReentrancyGuard, Pausabl
     function create(Terms memory t) external whenNotPaused returns (bytes32 id) {
         _checkTerms(t);
         bool bySeller = msg.sender == t.seller;
-        if (!bySeller && msg.sender != t.buyer) revert Unauthorized(msg.sender, tradeId(t));
+        if (!bySeller && msg.sender != t.buyer) revert Unauthorized(msg.sender, _calldataId());
         if (bySeller != (t.flags & FLAG_CREATED_BY_SELLER != 0)) revert InvalidFlags(t.flags);
         _checkWindow(t.fundingWindow);
-        id = tradeId(t);
+        id = _calldataId();
         if (_escrows[id].state != State.None) revert TradeExists(id);
         uint16 marks = _recordsMark(t);
         if (bySeller) marks |= _lockSellerDeposit(t);
         uint40 deadline = uint40(block.timestamp + t.fundingWindow);
         _save(id, Escrow({held: 0, deadline: deadline, state: State.AwaitingFunding, marks: marks, settlementBps: 0}));
-        emit TradeCreated(id, t.buyer, t.seller, t, State.AwaitingFunding, 0, deadline);
+        emit TradeCreated(id, t.buyer, t.seller, t, 0);
     }
 
     /// @notice Creates and funds a trade in one transaction (price and buyer's deposit). Only the buyer.
@@ -167,9 +171,9 @@ contract P2PEscrow is IP2PEscrow, EIP712, Ownable2Step, ReentrancyGuard, Pausabl
     /// @param t The terms; FLAG_CREATED_BY_SELLER must be unset.
     /// @return id The trade id.
     function createAndFund(Terms memory t) external payable whenNotPaused returns (bytes32 id) {
-        if (msg.sender != t.buyer) revert Unauthorized(msg.sender, tradeId(t));
+        if (msg.sender != t.buyer) revert Unauthorized(msg.sender, _calldataId());
         if (t.flags & FLAG_CREATED_BY_SELLER != 0) revert InvalidFlags(t.flags);
-        return _openFunded(t, _noPermit(), false);
+        return _openFunded(_calldataId(), t, _noPermit(), false);
     }
 
     /// @notice `createAndFund` for an EIP-2612 token: the permit replaces the approve transaction.
@@ -181,9 +185,9 @@ contract P2PEscrow is IP2PEscrow, EIP712, Ownable2Step, ReentrancyGuard, Pausabl
         whenNotPaused
         returns (bytes32 id)
     {
-        if (msg.sender != t.buyer) revert Unauthorized(msg.sender, tradeId(t));
+        if (msg.sender != t.buyer) revert Unauthorized(msg.sender, _calldataId());
         if (t.flags & FLAG_CREATED_BY_SELLER != 0) revert InvalidFlags(t.flags);
-        return _openFunded(t, permit, false);
+        return _openFunded(_calldataId(), t, permit, false);
     }
 
     /// @notice Funds a trade created earlier (price and buyer's deposit). Only the buyer, before the
@@ -296,13 +300,8 @@ contract P2PEscrow is IP2PEscrow, EIP712, Ownable2Step, ReentrancyGuard, Pausabl
         e.state = State.Cancelled;
         _save(id, e);
         emit Cancelled(id, msg.sender);
-        uint256 bd = buyerIn ? t.buyerDeposit : 0;
-        uint256 sd = sellerIn ? t.sellerDeposit : 0;
-        if (bd != 0 || sd != 0) {
-            emit DepositsPaid(id, bd != 0 ? t.buyer : address(0), sd != 0 ? t.seller : address(0));
-        }
-        _pay(id, t.token, t.buyer, toBuyer + bd);
-        _pay(id, t.token, t.seller, sd);
+        _pay(id, t.token, t.buyer, buyerIn ? toBuyer + t.buyerDeposit : 0);
+        _pay(id, t.token, t.seller, sellerIn ? t.sellerDeposit : 0);
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -330,7 +329,7 @@ contract P2PEscrow is IP2PEscrow, EIP712, Ownable2Step, ReentrancyGuard, Pausabl
             if (fee != 0) feesAccrued[t.token] += fee;
         }
         _save(id, e);
-        emit Released(id, amount - fee, fee, heldAfter);
+        emit Released(id, amount - fee, fee);
         if (heldAfter == 0) {
             _recordOutcome(t, id, e.marks, IReputation.Outcome.Completed);
             _payOut(t, id, 0, amount - fee, FORFEIT_NONE);
@@ -353,7 +352,7 @@ contract P2PEscrow is IP2PEscrow, EIP712, Ownable2Step, ReentrancyGuard, Pausabl
         bool sellerPaid = e.marks & MARK_SELLER_PAID != 0;
         if (e.held == 0) e.state = sellerPaid ? State.Completed : State.Refunded;
         _save(id, e);
-        emit Refunded(id, amount, e.held);
+        emit Refunded(id, amount);
         if (e.held == 0) {
             _recordOutcome(
                 t, id, e.marks, sellerPaid ? IReputation.Outcome.Completed : IReputation.Outcome.Refunded
@@ -672,7 +671,12 @@ contract P2PEscrow is IP2PEscrow, EIP712, Ownable2Step, ReentrancyGuard, Pausabl
     /// @param listed Whether it records.
     /// @param minAmount The smallest price that records.
     function setReputationAsset(address token, bool listed, uint128 minAmount) external onlyOwner {
-        reputationAssets[token] = ReputationAsset({listed: listed, minAmount: minAmount});
+        if (token == address(0)) {
+            if (minAmount > type(uint64).max) revert AmountTooLarge(minAmount);
+            (_ethListed, _ethMinAmount) = (listed, uint64(minAmount));
+        } else {
+            _tokenListings[token] = ReputationAsset({listed: listed, minAmount: minAmount});
+        }
         emit ReputationAssetSet(token, listed, minAmount);
     }
 
@@ -696,6 +700,16 @@ contract P2PEscrow is IP2PEscrow, EIP712, Ownable2Step, ReentrancyGuard, Pausabl
     /// @return The id: keccak256 of the ABI-encoded terms.
     function tradeId(Terms memory t) public pure returns (bytes32) {
         return keccak256(abi.encode(t));
+    }
+
+    /// @notice Whether trades created now in `token` record reputation, and from what price.
+    /// @param token The token, or address(0) for ETH.
+    /// @return listed Whether it is listed.
+    /// @return minAmount The smallest price that records.
+    function reputationAssets(address token) public view returns (bool listed, uint128 minAmount) {
+        if (token == address(0)) return (_ethListed, _ethMinAmount);
+        ReputationAsset memory asset = _tokenListings[token];
+        return (asset.listed, asset.minAmount);
     }
 
     /// @notice The mutable state of a trade (state None if it does not exist).
@@ -779,7 +793,7 @@ contract P2PEscrow is IP2PEscrow, EIP712, Ownable2Step, ReentrancyGuard, Pausabl
         t.flags = o.flags | FLAG_CREATED_BY_SELLER;
         t.termsHash = o.termsHash;
         t.salt = o.nonce;
-        id = _openFunded(t, permit, true);
+        id = _openFunded(tradeId(t), t, permit, true);
         emit OfferFilled(o.seller, o.nonce, id);
     }
 
@@ -787,10 +801,9 @@ contract P2PEscrow is IP2PEscrow, EIP712, Ownable2Step, ReentrancyGuard, Pausabl
     /// (`sellerIn`: it signed the offer) or zero, else waiting for the seller until the funding window
     /// ends. Effects before interactions: the slot is written with the requested price before tokens
     /// are pulled, and corrected only if a fee-on-transfer token delivered less.
-    function _openFunded(Terms memory t, Permit memory permit, bool sellerIn) private returns (bytes32 id) {
+    function _openFunded(bytes32 id, Terms memory t, Permit memory permit, bool sellerIn) private returns (bytes32) {
         _checkTerms(t);
         _checkValue(t);
-        id = tradeId(t);
         if (_escrows[id].state != State.None) revert TradeExists(id);
         uint16 marks = _recordsMark(t);
         if (sellerIn) marks |= _lockSellerDeposit(t);
@@ -806,7 +819,8 @@ contract P2PEscrow is IP2PEscrow, EIP712, Ownable2Step, ReentrancyGuard, Pausabl
         _save(id, Escrow({held: t.amount, deadline: deadline, state: state, marks: marks, settlementBps: 0}));
         uint256 held = t.amount;
         if (t.token != address(0)) held = _pullTokens(id, t, permit);
-        emit TradeCreated(id, t.buyer, t.seller, t, state, held, deadline);
+        emit TradeCreated(id, t.buyer, t.seller, t, held);
+        return id;
     }
 
     /// @dev Pulls the price and the buyer's deposit from the buyer and credits the trade with the part
@@ -854,8 +868,8 @@ contract P2PEscrow is IP2PEscrow, EIP712, Ownable2Step, ReentrancyGuard, Pausabl
     /// the price reaches, checked once, at creation (like the platform fee).
     function _recordsMark(Terms memory t) private view returns (uint16) {
         if (t.flags & FLAG_RECORD_REPUTATION == 0) return 0;
-        ReputationAsset memory asset = reputationAssets[t.token];
-        return asset.listed && t.amount >= asset.minAmount ? MARK_RECORDS : 0;
+        (bool listed, uint128 minAmount) = reputationAssets(t.token);
+        return listed && t.amount >= minAmount ? MARK_RECORDS : 0;
     }
 
     /// @dev Whether an ended trade counts for reputation: it asked to, in a listed asset, and the seller
@@ -865,21 +879,13 @@ contract P2PEscrow is IP2PEscrow, EIP712, Ownable2Step, ReentrancyGuard, Pausabl
     }
 
     /// @dev Pays a live trade's end: the price parts and both deposits, one transfer per party. The
-    /// deposits follow `forfeit` (table in IP2PEscrow).
+    /// deposits follow `forfeit` (table in IP2PEscrow). No event of its own: who got each deposit
+    /// follows from the terms and the ending's event by that table (an event would cost ~1.6k gas).
     function _payOut(Terms memory t, bytes32 id, uint256 toBuyer, uint256 toSeller, uint8 forfeit) private {
-        uint256 bd = t.buyerDeposit;
-        uint256 sd = t.sellerDeposit;
-        if (bd != 0 || sd != 0) {
-            if (forfeit == FORFEIT_BUYER) toSeller += bd;
-            else toBuyer += bd;
-            if (forfeit == FORFEIT_SELLER) toBuyer += sd;
-            else toSeller += sd;
-            emit DepositsPaid(
-                id,
-                bd == 0 ? address(0) : (forfeit == FORFEIT_BUYER ? t.seller : t.buyer),
-                sd == 0 ? address(0) : (forfeit == FORFEIT_SELLER ? t.buyer : t.seller)
-            );
-        }
+        if (forfeit == FORFEIT_BUYER) toSeller += t.buyerDeposit;
+        else toBuyer += t.buyerDeposit;
+        if (forfeit == FORFEIT_SELLER) toBuyer += t.sellerDeposit;
+        else toSeller += t.sellerDeposit;
         _pay(id, t.token, t.seller, toSeller);
         _pay(id, t.token, t.buyer, toBuyer);
     }
@@ -928,7 +934,7 @@ contract P2PEscrow is IP2PEscrow, EIP712, Ownable2Step, ReentrancyGuard, Pausabl
     /// transaction, so no one can end a trade while dodging its record.
     function _recordOutcome(Terms memory t, bytes32 id, uint16 marks, IReputation.Outcome outcome) private {
         if (!_records(marks)) return;
-        reputation.recordOutcome(id, t.buyer, t.seller, t.token, t.amount, outcome);
+        reputation.recordOutcome(t.buyer, t.seller, t.token, t.amount, outcome);
     }
 
     /// @dev One place that writes a trade's slot (shared code: the contract must stay under EIP-170).
@@ -953,8 +959,20 @@ contract P2PEscrow is IP2PEscrow, EIP712, Ownable2Step, ReentrancyGuard, Pausabl
         revert DeadlineNotReached(deadline);
     }
 
-    function _load(Terms memory t) private view returns (bytes32 id, Escrow memory e) {
-        id = tradeId(t);
+    /// @dev The id of the terms passed as the first argument, hashed straight from calldata: a static
+    /// struct's ABI encoding is its 15 words at offset 4, and the decoder has already rejected any
+    /// non-canonical word, so this equals `tradeId(t)` without re-encoding the struct in memory.
+    function _calldataId() private pure returns (bytes32 id) {
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            calldatacopy(ptr, 4, 480)
+            id := keccak256(ptr, 480)
+        }
+    }
+
+    /// @dev Loads the trade whose terms are the call's first argument.
+    function _load(Terms memory) private view returns (bytes32 id, Escrow memory e) {
+        id = _calldataId();
         e = _escrows[id];
         if (e.state == State.None) revert UnknownTrade(id);
     }

@@ -22,7 +22,9 @@ pragma solidity 0.8.30;
 ///   | ruling, buyer awarded more than half                | buyer            | buyer (forfeit)  |
 ///   | ruling, even split; dispute never ruled             | buyer            | seller           |
 ///   | a party concedes                                    | to the winner: the conceder forfeits |
-///   Deposits never go to the arbiter, the platform or the owner, and carry no platform fee.
+///   Deposits never go to the arbiter, the platform or the owner, and carry no platform fee. Each is
+///   paid with its receiver's other payout from the trade (one transfer per party); it has no event of
+///   its own: the table and the ending's event say who got it.
 /// - Without an arbiter, the timeout outcome fixed at creation decides and no unilateral mark changes
 ///   it: with refund-on-timeout the seller bears the risk of a buyer who keeps the goods; with
 ///   release-on-timeout the buyer bears the risk of a seller who never delivers.
@@ -283,29 +285,26 @@ interface IP2PEscrow {
     // ---------------------------------------------------------------------------------------------
 
     /// @notice A trade was created. Carries every term, so clients never need to be told them again.
-    /// `state` is AwaitingFunding, AwaitingDeposit or Funded; `held` is the price that arrived if it
-    /// was funded in the same transaction (else 0); `deadline` is the funding deadline of a trade not
-    /// yet live, or the release deadline of a live one. The seller's deposit is in when the seller
-    /// created the trade (or signed its offer) and it is non-zero.
-    event TradeCreated(
-        bytes32 indexed id,
-        address indexed buyer,
-        address indexed seller,
-        Terms terms,
-        State state,
-        uint256 held,
-        uint256 deadline
-    );
+    /// `held` is the price that arrived if it was funded in the same transaction (else 0). The rest
+    /// follows from the terms and the block, so the event does not pay to repeat it:
+    /// - state: AwaitingFunding if `held` is 0; else AwaitingDeposit if the seller's deposit is non-zero
+    ///   and FLAG_CREATED_BY_SELLER is unset (a buyer's createAndFund); else Funded;
+    /// - deadline: block timestamp + fundingWindow (not live yet) or + releaseWindow (Funded);
+    /// - the seller's deposit is in exactly when FLAG_CREATED_BY_SELLER is set and it is non-zero.
+    event TradeCreated(bytes32 indexed id, address indexed buyer, address indexed seller, Terms terms, uint256 held);
     /// @notice The buyer funded a trade created earlier: `held` is the price that arrived; `state` is
     /// Funded, or AwaitingDeposit while the seller's deposit is not in (deadline unchanged).
     event TradeFunded(bytes32 indexed id, uint256 held, State state, uint256 deadline);
     /// @notice The seller accepted a trade a buyer created: its deposit (if any) is in. `state` is the
     /// state after (Funded if the buyer had funded), `deadline` the deadline that now applies.
     event SellerAccepted(bytes32 indexed id, State state, uint256 deadline);
-    /// @notice The buyer released to the seller (seller got `toSeller`, platform `platformFee`).
-    event Released(bytes32 indexed id, uint256 toSeller, uint256 platformFee, uint256 heldAfter);
-    /// @notice The seller refunded `toBuyer` to the buyer.
-    event Refunded(bytes32 indexed id, uint256 toBuyer, uint256 heldAfter);
+    /// @notice The buyer released `toSeller + platformFee` of the price: the seller got `toSeller`, the
+    /// platform `platformFee`. What is held after is what was held minus both; the trade ends
+    /// (Completed, both deposits back) when that is 0.
+    event Released(bytes32 indexed id, uint256 toSeller, uint256 platformFee);
+    /// @notice The seller refunded `toBuyer` of the price to the buyer. The trade ends when nothing of
+    /// the price is left held (Refunded, or Completed if some was released before; deposits back).
+    event Refunded(bytes32 indexed id, uint256 toBuyer);
     /// @notice A trade that never went live was cancelled; whatever was in went back to its owner.
     event Cancelled(bytes32 indexed id, address by);
     /// @notice The seller marked the trade delivered/paid. On a trade with an arbiter the timeout now
@@ -335,9 +334,6 @@ interface IP2PEscrow {
     event DisputeExpired(bytes32 indexed id, uint256 toBuyer, uint256 toSeller, uint256 platformFee);
     /// @notice The release window passed; the held amount went to the seller (`toSeller`) or back to the buyer.
     event TimedOut(bytes32 indexed id, bool toSeller, uint256 amount, uint256 platformFee);
-    /// @notice A trade with deposits ended: who received the buyer's deposit and who the seller's
-    /// (address(0) for a deposit that was zero or never in). Amounts are in the terms.
-    event DepositsPaid(bytes32 indexed id, address buyerDepositTo, address sellerDepositTo);
     /// @notice Evidence attached by a party or the arbiter: the hash of its content and where it is.
     event EvidenceSubmitted(bytes32 indexed id, address indexed by, bytes32 contentHash, string uri);
     /// @notice A payout of trade `id` could not be delivered and was credited for `withdraw`.

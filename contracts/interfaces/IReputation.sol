@@ -51,8 +51,6 @@ interface IReputation {
     /// @param caller The caller.
     error NotEscrow(address caller);
 
-    /// @notice A trade's outcome was recorded for its parties: `amount` of `asset` for each.
-    event OutcomeRecorded(bytes32 indexed tradeId, Outcome outcome);
     /// @notice A party rated its counterparty, who was `role` in a trade of `amount` of `asset`.
     event Rated(
         bytes32 indexed tradeId,
@@ -69,15 +67,14 @@ interface IReputation {
     /// @return The escrow.
     function escrow() external view returns (address);
 
-    /// @notice Records how a trade ended, for both parties. Only the escrow.
-    /// @param tradeId The trade's id in the escrow.
+    /// @notice Records how a trade ended, for both parties. Only the escrow. (Which trade it was is in the
+    /// escrow's events; the record only needs the parties, the value and the outcome.)
     /// @param buyer The trade's buyer.
     /// @param seller The trade's seller.
     /// @param asset The trade's asset (address(0) for ETH).
     /// @param amount The trade's price.
     /// @param outcome How it ended.
     function recordOutcome(
-        bytes32 tradeId,
         address buyer,
         address seller,
         address asset,
