@@ -3,12 +3,12 @@
 Each trade has a price of 1 unit, a buyer's deposit of 0.1 and a seller's deposit of 0.2 (different,
 so a balance shows which deposit went where), an arbiter with a 1% fee and the suite's 0.25% platform
 fee, in ETH and in an ERC-20. Only the ending transaction is measured: for ETH the gas a party paid is
-added back, so a change is exactly what the escrow paid it. In every row the fee recipient receives
-nothing at the ending (the platform fee stays in the trade's slot until swept), the arbiter at most
-its fee, the escrow pays out exactly what the parties and the arbiter receive, and after the sweep
-the escrow holds nothing of the trade: deposits never reach the arbiter or the fee recipient. No
-event names the deposits: each test also reads who got them from the ending's event and the table,
-as an indexer does, and finds the receivers the balances show.
+added back, so a change is exactly what the escrow paid it. In every row the fee recipient and the
+owner receive nothing at the ending (the platform fee stays in the trade's slot until swept), the
+arbiter at most its fee, the escrow pays out exactly what the parties and the arbiter receive, and
+after the sweep the escrow holds nothing of the trade: deposits never reach the arbiter, the fee
+recipient or the owner. No event names the deposits: each test also reads who got them from the
+ending's event and the table, as an indexer does, and finds the receivers the balances show.
 """
 
 from __future__ import annotations
@@ -74,6 +74,7 @@ def ends_paying(
         "seller": seller,
         "arbiter": arbiter,
         "fee_recipient": 0,
+        "owner": 0,
         "escrow": -(buyer + seller + arbiter),
     }
     assert d.unswept_fee(t) == platform_fee

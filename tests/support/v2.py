@@ -86,7 +86,7 @@ def balance_changes(
 def parties(d: Deployment) -> dict[str, str]:
     """The accounts money may reach, and the escrow itself."""
     return {"buyer": d.buyer, "seller": d.seller, "arbiter": d.arbiter, "fee_recipient": d.fee_recipient,
-            "escrow": d.escrow.address}
+            "owner": d.owner, "escrow": d.escrow.address}
 
 
 # -- state beyond the ABI --------------------------------------------------------------------------
