@@ -126,6 +126,32 @@ def test_a_buyer_created_trade_goes_live_when_the_seller_accepts_with_its_bond(
     assert again.exit_code == 2 and "already accepted it" in one_error_line(again)
 
 
+def test_a_seller_creating_with_a_deposit_locks_it_at_once_and_the_buyer_funding_makes_it_live(
+        cli: Cli, deployed_anvil: Chain, terminal: None) -> None:
+    nonce = deployed_anvil.nonce(DEV["dev9"])
+    short = cli("trade", "create", "--buyer", DEV["dev1"], "--amount", "0.5", "--seller-deposit", "0.05",
+                "--arbiter", DEV["dev3"], account="dev9")
+    assert short.exit_code == 3 and "InsufficientBond" in one_error_line(short)
+    assert deployed_anvil.nonce(DEV["dev9"]) == nonce
+
+    cli.ok("bond", "deposit", "0.05", account="dev9")
+    created = cli.json("trade", "create", "--buyer", DEV["dev1"], "--amount", "0.5", "--buyer-deposit", "0.02",
+                       "--seller-deposit", "0.05", "--arbiter", DEV["dev3"], account="dev9")
+    trade_id = created["trade_id"]
+    assert created["trade"]["state"] == "AWAITING_FUNDING" and created["trade"]["deposits"]["seller"]["in"] is True
+    assert free_bond(cli, "dev9") == 0
+
+    asked = cli("trade", "fund", trade_id, yes=False, input="n\n")
+    assert asked.exit_code == 6
+    assert "pay 0.52 ETH into escrow (the price 0.5 ETH and your deposit 0.02 ETH)" in asked.stderr
+    assert "value: 0.52 ETH" in asked.stderr
+    escrow = escrow_balance(deployed_anvil)
+    funded = cli.json("trade", "fund", trade_id)
+
+    assert funded["trade"]["state"] == "FUNDED"  # the seller's deposit was in already: live at once
+    assert escrow_balance(deployed_anvil) - escrow == 52 * ETHER // 100
+
+
 def test_the_buyer_who_vanishes_forfeits_its_deposit_to_the_seller(cli: Cli, deployed_anvil: Chain) -> None:
     trade_id = a_deposit_trade(cli, "--release-window", "1d")
     cli.ok("trade", "deliver", trade_id, account="dev2")
@@ -258,6 +284,29 @@ def test_an_offer_with_deposits_locks_the_sellers_bond_when_filled(cli: Cli, dep
     assert free_bond(cli, "dev5") == 0
 
 
+def test_an_offer_whose_terms_document_was_changed_is_refused(cli: Cli, deployed_anvil: Chain,
+                                                               tmp_path: Path) -> None:
+    path = tmp_path / "bike.json"
+    cli.ok("offer", "create", "--amount", "0.8", "--terms", "road bike, size 56", "--out", str(path), account="dev5")
+    shown = cli.ok("offer", "show", str(path), network=None, rpc_url=None, account=None, yes=False).stdout
+    assert "road bike, size 56  (the document the seller signed)" in shown
+    document = json.loads(path.read_text())
+    document["terms"] = {"description": "road bike, size 58"}  # swapped after signing
+    swapped = tmp_path / "swapped.json"
+    swapped.write_text(json.dumps(document))
+    nonce = deployed_anvil.nonce(DEV["dev6"])
+
+    show = cli("offer", "show", str(swapped), network=None, rpc_url=None, account=None, yes=False)
+    verify = cli("offer", "verify", str(swapped), account="dev6")
+    fill = cli("offer", "fill", str(swapped), account="dev6")
+
+    assert show.exit_code == verify.exit_code == fill.exit_code == 2
+    assert "NOT the one the seller signed" in show.stderr
+    assert "size 58  (NOT the document the seller signed)" in show.stdout
+    assert "NOT the one the seller signed" in one_error_line(verify) and "NOT the one" in one_error_line(fill)
+    assert deployed_anvil.nonce(DEV["dev6"]) == nonce
+
+
 def test_publish_puts_the_offer_and_its_terms_on_chain_after_saying_it_is_public_forever(
         cli: Cli, deployed_anvil: Chain, tmp_path: Path, terminal: None) -> None:
     path = tmp_path / "lamp.json"
@@ -301,9 +350,28 @@ def test_publish_refuses_an_offer_without_its_terms_or_with_other_terms(cli: Cli
     assert deployed_anvil.nonce(DEV["dev5"]) == nonce
 
 
+# -- fees -------------------------------------------------------------------------------------------------------
+def test_anyone_sweeps_the_fees_kept_in_ended_trades_to_the_fee_recipient(cli: Cli, deployed_anvil: Chain) -> None:
+    trade_id = cli.create("dev2", "2")
+    cli.ok("trade", "release", trade_id)
+    kept = int(cli.json("trade", "show", trade_id)["trade"]["unswept_fee"]["base_units"])
+    assert kept == fee(2 * ETHER)
+    recipient = deployed_anvil.deployment.fee_recipient
+    before = deployed_anvil.balance(recipient)
+
+    swept = cli.json("fees", "sweep", account="dev4")
+
+    assert swept["recipient"] == recipient and int(swept["amount"]["base_units"]) >= kept
+    assert deployed_anvil.balance(recipient) - before == int(swept["amount"]["base_units"])
+    assert cli.json("trade", "show", trade_id)["trade"]["unswept_fee"]["base_units"] == "0"
+    nothing = cli("fees", "sweep", account="dev4")
+    assert nothing.exit_code == 3 and "NothingToWithdraw" in one_error_line(nothing)
+
+
 # -- help that teaches ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("words", [("bond", "deposit"), ("bond", "withdraw"), ("bond", "show"), ("trade", "accept"),
-                                   ("trade", "concede"), ("offer", "publish"), ("trade", "list")])
+                                   ("trade", "concede"), ("offer", "publish"), ("trade", "list"),
+                                   ("fees", "sweep"), ("trade", "create"), ("offer", "create")])
 def test_every_new_command_has_help_with_an_example(cli: Cli, words: tuple[str, ...]) -> None:
     shown = cli.ok(*words, "--help", network=None, rpc_url=None, account=None, yes=False).stdout
     assert "Example" in shown and "p2pescrow --account" in shown

@@ -48,13 +48,6 @@ FileArg = Annotated[str, typer.Argument(metavar="FILE", help="Offer document, or
                                         show_default=False)]
 
 
-def _load(source: str) -> SignedOffer:
-    """Parse an offer document from a file or ``-`` (stdin); malformed -> OfferError (exit 2)."""
-    from ...core.offers import SignedOffer
-
-    return SignedOffer.from_json(_text(source))
-
-
 def _text(source: str) -> str:
     """The text of an offer document from a file or ``-`` (stdin); an empty one is an input error."""
     if source == "-":
@@ -72,10 +65,44 @@ def _text(source: str) -> str:
     return text
 
 
+def _load_with_terms(source: str) -> tuple[SignedOffer, dict[str, Any] | None]:
+    """An offer document and the terms document it carries (``"terms"``, as `offer create` writes it),
+    or None when it carries none."""
+    from ...core.offers import SignedOffer
+
+    text = _text(source)
+    signed = SignedOffer.from_json(text)
+    terms = json.loads(text).get("terms")
+    return signed, terms if isinstance(terms, dict) else None
+
+
+def _terms_match(signed: SignedOffer, terms: dict[str, Any] | None) -> bool | None:
+    """Whether the carried terms document hashes to the signed ``termsHash`` (None: none carried)."""
+    from ...core.offers import OfferError, terms_hash
+
+    if terms is None:
+        return None
+    try:
+        return terms_hash(terms) == bytes(signed.offer.termsHash)
+    except OfferError:
+        return False
+
+
+def _check_terms(signed: SignedOffer, terms: dict[str, Any] | None) -> None:
+    """Refuse an offer whose carried terms document is not the one its seller signed (exit 2)."""
+    from ...core.offers import OfferError
+
+    if _terms_match(signed, terms) is False:
+        raise OfferError("the terms document in the offer is NOT the one the seller signed (its hash differs from "
+                         "the offer's termsHash): it was changed after signing", hint="do not fill it; ask the "
+                         "seller for the offer as signed")
+
+
 def _describe(
-    signed: SignedOffer, token: TokenInfo | None, now: datetime | None = None
+    signed: SignedOffer, token: TokenInfo | None, now: datetime | None = None, terms: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
-    """The offer as a JSON-ready dict and as text lines. ``token`` None: an ERC-20 not looked up."""
+    """The offer as a JSON-ready dict and as text lines. ``token`` None: an ERC-20 not looked up;
+    ``terms``: the terms document the offer document carries, checked against the signed hash."""
     from ...models import FLAG_RECORD_REPUTATION, FLAG_TIMEOUT_RELEASES, ZERO_ADDRESS
 
     o = signed.offer
@@ -119,7 +146,8 @@ def _describe(
         ("arbiter", f"{o.arbiter}, fee {percent(o.arbiterFeeBps)}" if document["arbiter"] else "none"),
         ("fees", f"platform {percent(o.platformFeeBps)} of what the seller receives"),
         ("windows", f"release {span(o.releaseWindow)}, arbitration {span(o.arbitrationWindow)}"),
-        ("timeout", "releases to the seller" if releases else "refunds the buyer unless marked delivered"),
+        ("timeout", "releases to the seller" if releases else "refunds the buyer unless marked delivered"
+         if document["arbiter"] else "refunds the buyer (no arbiter: marking delivery changes nothing)"),
         ("expires", when(expiry, now)),
         ("nonce", str(o.nonce)),
         ("chain", f"{signed.chain_id}, escrow {signed.escrow}"),
@@ -127,6 +155,14 @@ def _describe(
     ]
     if int.from_bytes(o.termsHash, "big"):
         rows.insert(9, ("terms", "0x" + o.termsHash.hex()))
+    match = _terms_match(signed, terms)
+    document["terms_document"], document["terms_document_matches"] = terms, match
+    if terms is not None:
+        shown = terms["description"] if isinstance(terms.get("description"), str) and len(terms) == 1 \
+            else json.dumps(terms, ensure_ascii=False, separators=(", ", ": "))
+        rows.insert(10, ("", f"{shown[:200]}{'...' if len(shown) > 200 else ''}  ("
+                             + ("the document the seller signed" if match else "NOT the document the seller signed")
+                             + ")"))
     width = max(len(k) for k, _ in rows)
     return document, [f"  {k.ljust(width)}  {v}" for k, v in rows]
 
@@ -268,14 +304,19 @@ def show(ctx: typer.Context, source: FileArg) -> None:
     """Print an offer document's terms (offline: checks the signature, not the chain)."""
     from ...models import ETH_TOKEN
 
-    signed = _load(source)
+    signed, terms = _load_with_terms(source)
     options = context.options(ctx)
     token = ETH_TOKEN if signed.offer.token == ETH_TOKEN.address else None
-    document, lines = _describe(signed, token)
-    if not document["signed_by_seller"]:  # said first, then the terms as they read, and exit 2
+    document, lines = _describe(signed, token, terms=terms)
+    bad: InputError | None = None
+    if document["terms_document_matches"] is False:
+        bad = InputError("the terms document in the offer is NOT the one the seller signed: it was changed after "
+                         "signing", hint="do not fill it; ask the seller for the offer as signed")
+    if not document["signed_by_seller"]:
         bad = InputError(f"the offer's signature is NOT the seller's ({signed.offer.seller}): it was changed "
                          "after signing, or signed by another key", hint="do not fill it; ask the seller for a "
                          "new offer")
+    if bad is not None:  # said first, then the terms as they read, and exit 2
         if not options.json:
             report(type(bad).__name__, str(bad), bad.hint, bad.exit_code, json_output=False)
             line("\n".join(["Offer (NOT validly signed)", *lines]))
@@ -284,20 +325,22 @@ def show(ctx: typer.Context, source: FileArg) -> None:
     emit(options, {"offer": document}, ["Offer", *lines])
 
 
-def _checked(client: EscrowClient, signed: SignedOffer) -> tuple[TokenInfo, dict[str, Any], list[str]]:
+def _checked(client: EscrowClient, signed: SignedOffer,
+             terms: dict[str, Any] | None) -> tuple[TokenInfo, dict[str, Any], list[str]]:
     info = client.token(signed.offer.token)
-    document, lines = _describe(signed, info, clock(client))
+    document, lines = _describe(signed, info, clock(client), terms)
     return info, document, lines
 
 
 @command(offer_app, "verify")
 def verify(ctx: typer.Context, source: FileArg) -> None:
     """Check an offer against the chain: contract, signer, expiry, nonce, fee and buyer (exit 2 if bad)."""
-    signed = _load(source)
+    signed, terms = _load_with_terms(source)
+    _check_terms(signed, terms)
     options = context.options(ctx)
     client = connect(options, read_only=True)
     client.verify_offer(signed)
-    _, document, lines = _checked(client, signed)
+    _, document, lines = _checked(client, signed, terms)
     emit(options, {"valid": True, "offer": document}, ["Offer OK: it can be filled now.", *lines])
 
 
@@ -306,7 +349,8 @@ def fill(ctx: typer.Context, source: FileArg) -> None:
     """Buyer: verify an offer, then fill it: creates and funds the trade in one transaction."""
     from ...models import FLAG_TIMEOUT_RELEASES
 
-    signed = _load(source)
+    signed, terms = _load_with_terms(source)
+    _check_terms(signed, terms)
     options = context.options(ctx)
     client = connect(options)
     info = client.token(signed.offer.token)
@@ -357,11 +401,10 @@ def publish(
       p2pescrow --account bob offer create --amount 0.8 --terms "road bike, size 56" --out bike.json
       p2pescrow --account bob offer publish bike.json
     """
-    from ...core.offers import SignedOffer, terms_document
+    from ...core.offers import terms_document
 
-    text = _text(source)
-    signed = SignedOffer.from_json(text)
-    fields = _terms_fields(None, terms_file) if terms_file is not None else json.loads(text).get("terms")
+    signed, carried = _load_with_terms(source)
+    fields = _terms_fields(None, terms_file) if terms_file is not None else carried
     if fields is None:
         raise InputError("the offer document carries no terms document: pass it with --terms-file PATH",
                          hint="an offer goes on the board with the document its termsHash commits to")

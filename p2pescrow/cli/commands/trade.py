@@ -120,8 +120,8 @@ def create(
     amount: Annotated[str, typer.Option("--amount", help="What the buyer pays: '1.5', '1.5 ETH', '250 USDC'.",
                                         show_default=False)],
     buyer_deposit: Annotated[str, typer.Option(
-        "--buyer-deposit", help="Security the buyer pays with the price, in the trade's token (default: none). "
-        "Back to the buyer unless it loses: see `p2pescrow trade create --help`.")] = "0",
+        "--buyer-deposit", help="Security the buyer pays with the price, in the trade's token (default: none); "
+        "back to the buyer unless it is the side that failed to act (see above).")] = "0",
     seller_deposit: Annotated[str, typer.Option(
         "--seller-deposit", help="Security the seller locks from its bond (`p2pescrow bond deposit`), in the "
         "trade's token (default: none).")] = "0",
@@ -160,9 +160,10 @@ def create(
 
     \b
     Examples:
-      p2pescrow --account alice trade create --seller 0x3C44...93BC --amount 1 --arbiter 0x90F7...b906 \\
-          --arbiter-fee 1% --buyer-deposit 0.1 --seller-deposit 0.1
-      p2pescrow --account bob trade create --buyer 0x7099...79C8 --amount "250 DUSD" --token DUSD --timeout-releases
+      p2pescrow --account alice trade create --seller 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC --amount 1 \\
+          --arbiter 0x90F79bf6EB2c4f870365E785982E1f101E93b906 --arbiter-fee 1% --buyer-deposit 0.1 --seller-deposit 0.1
+      p2pescrow --account bob trade create --buyer 0x70997970C51812dc3A010C7d01b50e0d17dc79C8 --amount "250 DUSD" \\
+          --token DUSD --timeout-releases
     """
     from ...core.hints import check_term_bounds
     from ..parse import duration, share_bps
