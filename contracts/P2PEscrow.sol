@@ -77,8 +77,11 @@ contract P2PEscrow is IP2PEscrow, EIP712, Ownable2Step, ReentrancyGuard, Pausabl
     uint16 private constant MARK_PROPOSED_BY_SELLER = 8;
     uint16 private constant MARK_BUYER_RATED = 16;
     uint16 private constant MARK_SELLER_RATED = 32;
-    /// @dev The seller entered the trade knowingly (created it, signed its offer, accepted, or acted on
-    /// it). The buyer always has: only the buyer can fund.
+    /// @dev The seller entered the trade knowingly: created it, signed its offer, accepted it, marked it
+    /// delivered, proposed or accepted a settlement, or disputed. The buyer always has: only the buyer
+    /// can fund. Giving the money back (a refund, a concession, a settlement of everything to the buyer)
+    /// is not consent: a stranger who pushes a trade on someone must not make it count through the
+    /// victim's honest refusal.
     uint16 private constant MARK_SELLER_ACTED = 64;
     uint16 private constant MARK_SELLER_DEPOSITED = 128;
     uint16 private constant MARK_RECORDS = 256;
@@ -348,7 +351,6 @@ contract P2PEscrow is IP2PEscrow, EIP712, Ownable2Step, ReentrancyGuard, Pausabl
         if (e.state != State.Funded) _wrongState(id, e.state);
         if (amount == 0 || amount > e.held) revert InvalidPart(amount, e.held);
         e.held -= uint128(amount);
-        e.marks |= MARK_SELLER_ACTED;
         bool sellerPaid = e.marks & MARK_SELLER_PAID != 0;
         if (e.held == 0) e.state = sellerPaid ? State.Completed : State.Refunded;
         _save(id, e);
@@ -421,7 +423,9 @@ contract P2PEscrow is IP2PEscrow, EIP712, Ownable2Step, ReentrancyGuard, Pausabl
         (bytes32 id, Escrow memory e) = _load(t);
         if (e.state != State.Funded && e.state != State.Disputed) _wrongState(id, e.state);
         if (buyerBps > BPS) revert BpsTooHigh(buyerBps, BPS);
-        uint16 proposer = _partyMark(t, id, MARK_PROPOSED_BY_BUYER, MARK_PROPOSED_BY_SELLER | MARK_SELLER_ACTED);
+        // A seller's proposal is consent unless it only gives everything back (see MARK_SELLER_ACTED).
+        uint16 bySeller = buyerBps < BPS ? MARK_PROPOSED_BY_SELLER | MARK_SELLER_ACTED : MARK_PROPOSED_BY_SELLER;
+        uint16 proposer = _partyMark(t, id, MARK_PROPOSED_BY_BUYER, bySeller);
         e.marks = (e.marks & ~(MARK_PROPOSED_BY_BUYER | MARK_PROPOSED_BY_SELLER)) | proposer;
         e.settlementBps = buyerBps;
         _save(id, e);
@@ -440,7 +444,7 @@ contract P2PEscrow is IP2PEscrow, EIP712, Ownable2Step, ReentrancyGuard, Pausabl
         if (e.marks & counterpartyProposal == 0 || e.settlementBps != buyerBps) {
             revert SettlementMismatch(e.marks & counterpartyProposal == 0 ? 0 : e.settlementBps, buyerBps);
         }
-        if (msg.sender == t.seller) e.marks |= MARK_SELLER_ACTED;
+        if (msg.sender == t.seller && buyerBps < BPS) e.marks |= MARK_SELLER_ACTED;
         (uint256 toBuyer, uint256 toSeller,, uint256 fee) = computeSplit(e.held, buyerBps, 0, t.platformFeeBps);
         _close(e, id, State.Settled, toSeller + fee, fee);
         emit Settled(id, buyerBps, toBuyer, toSeller, fee);
@@ -507,7 +511,6 @@ contract P2PEscrow is IP2PEscrow, EIP712, Ownable2Step, ReentrancyGuard, Pausabl
         if (msg.sender != t.buyer && msg.sender != t.seller) _unauthorized(id);
         if (e.state != State.Disputed) _wrongState(id, e.state);
         bool buyerConcedes = msg.sender == t.buyer;
-        if (!buyerConcedes) e.marks |= MARK_SELLER_ACTED;
         (uint256 toBuyer, uint256 toSeller, uint256 arbiterFee, uint256 fee) =
             computeSplit(e.held, buyerConcedes ? 0 : BPS, t.arbiterFeeBps / 2, t.platformFeeBps);
         _close(e, id, State.Resolved, toSeller + fee, fee);
@@ -869,7 +872,8 @@ contract P2PEscrow is IP2PEscrow, EIP712, Ownable2Step, ReentrancyGuard, Pausabl
     function _recordsMark(Terms memory t) private view returns (uint16) {
         if (t.flags & FLAG_RECORD_REPUTATION == 0) return 0;
         (bool listed, uint128 minAmount) = reputationAssets(t.token);
-        return listed && t.amount >= minAmount ? MARK_RECORDS : 0;
+        // A price beyond a record's 112-bit volume would wrap it: such a trade records nothing.
+        return listed && t.amount >= minAmount && t.amount <= type(uint112).max ? MARK_RECORDS : 0;
     }
 
     /// @dev Whether an ended trade counts for reputation: it asked to, in a listed asset, and the seller

@@ -328,7 +328,12 @@ interface IP2PEscrow {
     /// @notice A party ended a dispute by conceding everything held to the other (the arbiter gets
     /// half its fee: it was engaged but did not have to rule).
     event Conceded(
-        bytes32 indexed id, address indexed by, uint256 toBuyer, uint256 toSeller, uint256 arbiterFee, uint256 platformFee
+        bytes32 indexed id,
+        address indexed by,
+        uint256 toBuyer,
+        uint256 toSeller,
+        uint256 arbiterFee,
+        uint256 platformFee
     );
     /// @notice The arbiter missed the window; the fallback split the held amount evenly, without arbiter fee.
     event DisputeExpired(bytes32 indexed id, uint256 toBuyer, uint256 toSeller, uint256 platformFee);
