@@ -56,6 +56,10 @@ from ..transport._base import Call, Preview, Signer, TxResult
 #: How a buyer pays when creating or filling: nothing (create only), ETH as the value, tokens.
 CREATE_ONLY, PAY_ETH, PAY_TOKEN = "create", "eth", "token"
 
+#: The most ended trades one ``sweep_fees`` transaction collects (about 5,000 gas each: well inside a
+#: block); what is left is swept by calling again.
+SWEEP_BATCH = 200
+
 
 #: The kinds of :class:`TradeRisk`.
 SELLER_BEARS_RISK = "no-arbiter-refund-on-timeout"

@@ -53,7 +53,7 @@ from ..transport.aio import AsyncTransactor
 from ..transport.logs import async_get_logs
 from ..transport.reverts import translate
 from ..transport.sync import Call, Preview, Signer, Transactor, TxResult
-from ._base import CREATE_ONLY, PAY_ETH, ClientBase, DueAction, HistoryEntry, TradeResult, TradeRisk
+from ._base import CREATE_ONLY, PAY_ETH, SWEEP_BATCH, ClientBase, DueAction, HistoryEntry, TradeResult, TradeRisk
 
 #: How many trades :meth:`AsyncEscrowClient.trades` reads at once (the sync client reads one by one).
 CONCURRENT_READS = 16
@@ -215,20 +215,25 @@ class AsyncEscrowClient(ClientBase):
         self._check_bounds(terms_options)
         info = await self.token(terms_options.get("token"))
         fee = self._fee_seen if self._fee_seen is not None else await self._platform_fee()
+        terms = self._terms_at(info, fee, terms_options)
+        risks = self._risks(terms, info, await self._listing_for(terms.token, terms.flags))  # shown once
         try:
-            return await self.create_from_terms(self._terms_at(info, fee, terms_options), fund=fund, permit=permit)
+            return await self._create(terms, fund, permit, risks)
         except ContractError as exc:
             fee = self._fee_in_force(exc)
             if fee is None:
                 raise
-        return await self.create_from_terms(self._terms_at(info, fee, terms_options), fund=fund, permit=permit)
+        return await self._create(self._terms_at(info, fee, terms_options), fund, permit, risks)
 
     async def create_from_terms(self, terms: Terms, *, fund: bool = True,
                                 permit: bool | None = None) -> TradeResult:
         """Create a trade with these terms (funded as in :meth:`create`; risks to ``on_risks`` first)."""
-        key = self._remember(terms)
         info, listing = await asyncio.gather(self.token(terms.token), self._listing_for(terms.token, terms.flags))
-        risks = self._risks(terms, info, listing)
+        return await self._create(terms, fund, permit, self._risks(terms, info, listing))
+
+    async def _create(self, terms: Terms, fund: bool, permit: bool | None,
+                      risks: tuple[TradeRisk, ...]) -> TradeResult:
+        key = self._remember(terms)
         payment = self._payment(terms, fund)
         if payment == CREATE_ONLY:
             return TradeResult(key, await self._act("create", terms.as_tuple()), risks)
@@ -424,7 +429,7 @@ class AsyncEscrowClient(ClientBase):
         """Pay the platform fees earned in ``token`` to the fee recipient (as :meth:`EscrowClient.sweep_fees`)."""
         info = await self.token(token)
         ended = self._unswept(await self.trades(token=info.address))
-        return await self._act("sweepFees", info.address, [terms.as_tuple() for terms in ended])
+        return await self._act("sweepFees", info.address, [terms.as_tuple() for terms in ended[:SWEEP_BATCH]])
 
     # -- bonds -------------------------------------------------------------------------------------
     async def deposit_bond(self, amount: Decimal | str | int, token: str | None = None) -> TxResult:

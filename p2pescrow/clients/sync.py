@@ -58,7 +58,7 @@ from ..models import ReputationRecord, ReputationRole, Terms, TokenInfo, Trade, 
 from ..transport.logs import get_logs
 from ..transport.reverts import translate
 from ..transport.sync import Call, Preview, Signer, Transactor, TxResult
-from ._base import CREATE_ONLY, PAY_ETH, ClientBase, DueAction, HistoryEntry, TradeResult, TradeRisk
+from ._base import CREATE_ONLY, PAY_ETH, SWEEP_BATCH, ClientBase, DueAction, HistoryEntry, TradeResult, TradeRisk
 
 
 class EscrowClient(ClientBase):
@@ -237,19 +237,24 @@ class EscrowClient(ClientBase):
         self._check_bounds(terms_options)
         info = self.token(terms_options.get("token"))
         fee = self._fee_seen if self._fee_seen is not None else self._platform_fee()
+        terms = self._terms_at(info, fee, terms_options)
+        risks = self._risks(terms, info, self._listing_for(terms.token, terms.flags))  # shown once, retry or not
         try:
-            return self.create_from_terms(self._terms_at(info, fee, terms_options), fund=fund, permit=permit)
+            return self._create(terms, fund, permit, risks)
         except ContractError as exc:
             fee = self._fee_in_force(exc)
             if fee is None:
                 raise
-        return self.create_from_terms(self._terms_at(info, fee, terms_options), fund=fund, permit=permit)
+        return self._create(self._terms_at(info, fee, terms_options), fund, permit, risks)
 
     def create_from_terms(self, terms: Terms, *, fund: bool = True, permit: bool | None = None) -> TradeResult:
         """Create a trade with these terms (funded as in :meth:`create`). Its risks (:meth:`risks`)
         go to ``on_risks`` before anything is sent, and come back on the result."""
-        key = self._remember(terms)
         risks = self._risks(terms, self.token(terms.token), self._listing_for(terms.token, terms.flags))
+        return self._create(terms, fund, permit, risks)
+
+    def _create(self, terms: Terms, fund: bool, permit: bool | None, risks: tuple[TradeRisk, ...]) -> TradeResult:
+        key = self._remember(terms)
         payment = self._payment(terms, fund)
         if payment == CREATE_ONLY:
             return TradeResult(key, self._act("create", terms.as_tuple()), risks)
@@ -440,10 +445,11 @@ class EscrowClient(ClientBase):
     def sweep_fees(self, token: str | None = None) -> TxResult:
         """Pay the platform fees earned in ``token`` (default ETH) to the fee recipient (anyone may
         call): those of partial releases and those kept in the slots of ended trades, found from the
-        TradeCreated logs (the trades in ``token`` with a fee, then their slots)."""
+        TradeCreated logs (the trades in ``token``, then their slots): at most :data:`SWEEP_BATCH`
+        trades per transaction (call again for the rest)."""
         info = self.token(token)
         ended = self._unswept(self.trades(token=info.address))
-        return self._act("sweepFees", info.address, [terms.as_tuple() for terms in ended])
+        return self._act("sweepFees", info.address, [terms.as_tuple() for terms in ended[:SWEEP_BATCH]])
 
     # -- bonds -------------------------------------------------------------------------------------
     def deposit_bond(self, amount: Decimal | str | int, token: str | None = None) -> TxResult:

@@ -155,6 +155,11 @@ def each_client(request: pytest.FixtureRequest) -> Chain:
     return request.getfixturevalue(f"{request.param}_chain")
 
 
+def hook(client: Any, name: str, function: Any) -> None:
+    """Set a client's hook (``on_plan``, ``on_risks``): on the async client itself, not its proxy."""
+    setattr(client.raw if isinstance(client, Blocking) else client, name, function)
+
+
 # -- (a) ERC-20 create with a permit ------------------------------------------------------------------
 def test_erc20_create_with_a_permit_token_is_one_transaction(each_client):
     buyer_acct, buyer = each_client.party()
@@ -487,9 +492,12 @@ def test_owner_settings_pause_and_fee(each_client):
         owner.unpause()
     buyer.create(seller=seller_acct.address, amount="0.1")  # the buyer's client has now seen 25 bps
     owner.set_platform_fee(40)
+    shown = []
+    hook(buyer, "on_risks", shown.append)
     try:
         created = buyer.create(seller=seller_acct.address, amount="0.1")  # refused at 25, made at 40
         assert buyer.trade(created.trade_id).terms.platform_fee_bps == 40
+        assert shown == [created.risks] and created.risks  # no arbiter: said once, not once per attempt
     finally:
         owner.set_platform_fee(25)
     owner.set_fee_recipient(owner.address)
@@ -600,12 +608,14 @@ def test_reputation_assets_records_and_risks(each_client):
     seller_acct, seller = each_client.party(1)
     each_client.mint(token, buyer_acct.address, 100 * 10**6)
     shown = []
-    buyer.on_risks = shown.append
+    hook(buyer, "on_risks", shown.append)
 
     small = buyer.build_terms(seller=seller_acct.address, token=token.address, amount="1", arbiter=owner.address)
     assert [r.kind for r in buyer.risks(small)] == ["no-reputation"]
     created = buyer.create(seller=seller_acct.address, token=token.address, amount="10", arbiter=owner.address)
-    assert created.risks == () and shown == []
+    assert created.risks == () and shown == []  # listed, above the minimum, an arbiter: nothing to say
+    buyer.create(seller=seller_acct.address, token=token.address, amount="1", arbiter=owner.address)
+    assert [[r.kind for r in risks] for risks in shown] == [["no-reputation"]]
     seller.accept(created.trade_id)
     buyer.release(created.trade_id)
     buyer.rate(created.trade_id, 5)
