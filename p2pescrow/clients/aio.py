@@ -376,11 +376,12 @@ class AsyncEscrowClient(ClientBase):
         self._explain(exc, fn, terms, info, trade)
 
     async def cancel(self, trade_id_: str) -> TxResult:
-        """Cancel an unfunded trade (its creator; anyone after the funding deadline)."""
+        """Cancel a trade that never went live: unfunded (its creator), or funded but without the
+        seller's deposit (the buyer); anyone after the funding deadline. Whatever is in goes back."""
         return await self._on_trade("cancel", trade_id_)
 
     async def mark_delivered(self, trade_id_: str) -> TxResult:
-        """Seller: mark delivered/paid."""
+        """Seller: mark delivered/paid (moves the timeout only with an arbiter; see the sync twin)."""
         return await self._on_trade("markDelivered", trade_id_)
 
     async def propose_settlement(self, trade_id_: str, buyer_bps: int) -> TxResult:
@@ -453,7 +454,7 @@ class AsyncEscrowClient(ClientBase):
         return int(await self._escrow_view("bonds", self._who(account), info.address))
 
     async def rate(self, trade_id_: str, score: int, comment: str | bytes | None = None) -> TxResult:
-        """Rate the counterparty of a finished trade 1-5."""
+        """Rate the counterparty 1-5 of an ended trade that records reputation (once per party)."""
         self._check_score(score)
         return await self._on_trade("rate", trade_id_, score, bytes32(comment))
 
@@ -476,7 +477,7 @@ class AsyncEscrowClient(ClientBase):
         return result
 
     async def pause(self) -> TxResult:
-        """Owner: stop new trades and funding."""
+        """Owner: stop new money (create, fund, accept, fill, bond top-ups); every way out stays open."""
         return await self._act("pause")
 
     async def unpause(self) -> TxResult:

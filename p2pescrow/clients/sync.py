@@ -389,11 +389,13 @@ class EscrowClient(ClientBase):
         return self._act_on("refund", trade_id_, self._amount(trade_id_, terms, amount), terms=terms)
 
     def cancel(self, trade_id_: str) -> TxResult:
-        """Cancel an unfunded trade (its creator; anyone after the funding deadline)."""
+        """Cancel a trade that never went live: unfunded (its creator), or funded but without the
+        seller's deposit (the buyer); anyone after the funding deadline. Whatever is in goes back."""
         return self._act_on("cancel", trade_id_)
 
     def mark_delivered(self, trade_id_: str) -> TxResult:
-        """Seller: mark delivered/paid; the timeout then releases, after a fresh release window."""
+        """Seller: mark delivered/paid. With an arbiter the timeout then releases, after a fresh release
+        window; without one the mark is recorded but changes neither the outcome nor the deadline."""
         return self._act_on("markDelivered", trade_id_)
 
     def propose_settlement(self, trade_id_: str, buyer_bps: int) -> TxResult:
@@ -473,7 +475,9 @@ class EscrowClient(ClientBase):
         return int(self._escrow_view("bonds", self._who(account), self.token(token).address))
 
     def rate(self, trade_id_: str, score: int, comment: str | bytes | None = None) -> TxResult:
-        """Rate the counterparty of a finished trade 1-5 (once; the comment is stored as its hash)."""
+        """Rate the counterparty 1-5 of an ended trade that records reputation (losers too; once per
+        party; the comment is stored as its hash). Refusals say which cause applies (``NotEnded``,
+        ``NotRecorded``, ``AlreadyRated``)."""
         self._check_score(score)
         return self._act_on("rate", trade_id_, score, bytes32(comment))
 
@@ -498,7 +502,7 @@ class EscrowClient(ClientBase):
         return result
 
     def pause(self) -> TxResult:
-        """Owner: stop new trades and funding (trades in progress can still be settled)."""
+        """Owner: stop new money (create, fund, accept, fill, bond top-ups); every way out stays open."""
         return self._act("pause")
 
     def unpause(self) -> TxResult:
