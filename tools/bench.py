@@ -93,9 +93,9 @@ PEER_SOURCES: dict[str, str] = {
 #: LocalEthereum's happy path without a fee (our peer rig, same Anvil).
 LOCALETHEREUM_HAPPY_NO_FEE = 97_065
 
-#: The paths with a reputation twin (``<name>_with_reputation``): those where the seller consents
-#: (signs the offer, or refunds) so that the trade records.
-REPUTATION_PATHS = ("eth_offer_happy_path", "eth_refund_path")
+#: The paths with a reputation twin (``<name>_with_reputation``): a trade records only when the seller
+#: consented, which a signed offer is (a refund is not: giving the money back never makes a trade count).
+REPUTATION_PATHS = ("eth_offer_happy_path",)
 
 
 def bound(name: str, figures: dict[str, int]) -> int | None:
@@ -566,7 +566,6 @@ SCENARIOS: tuple[tuple[str, Scenario, bool], ...] = (
     ("eth_offer_happy_path", _offer_happy(ops=True), True),
     ("eth_offer_happy_path_with_reputation", _offer_happy(FLAG_RECORD_REPUTATION), True),
     ("eth_offer_happy_path_with_deposits", _offer_happy(deposit=DEPOSIT), True),
-    ("eth_refund_path_with_reputation", _refund(FLAG_RECORD_REPUTATION), True),
     ("offer_publish", _offer_publish, True),
     ("create_fund_partial", _create_fund_partial, False),
     ("accept", _accept, False),
