@@ -199,7 +199,8 @@ def _seller_acts(d: Deployment, act: str) -> dict[str, Any]:
     elif act == "marks delivery":
         tx(d, e.markDelivered(t), d.seller)
         tx(d, e.release(t, ONE), d.buyer)
-    elif act == "refunds":
+    elif act == "accepts, then refunds":
+        tx(d, e.accept(t), d.seller)
         tx(d, e.refund(t, ONE), d.seller)
     elif act == "proposes a settlement":
         tx(d, e.proposeSettlement(t, 2000), d.seller)
@@ -210,16 +211,16 @@ def _seller_acts(d: Deployment, act: str) -> dict[str, Any]:
     elif act == "disputes":
         tx(d, e.dispute(t), d.seller)
         tx(d, e.rule(t, 5000), d.arbiter)
-    elif act == "concedes":
-        tx(d, e.dispute(t), d.buyer)
+    elif act == "disputes, then concedes":
+        tx(d, e.dispute(t), d.seller)
         tx(d, e.concede(t), d.seller)
     else:
         raise AssertionError(act)
     return t
 
 
-SELLER_ACTS = ["creates", "signs the offer", "accepts", "marks delivery", "refunds", "proposes a settlement",
-               "accepts a settlement", "disputes", "concedes"]
+SELLER_ACTS = ["creates", "signs the offer", "accepts", "marks delivery", "proposes a settlement",
+               "accepts a settlement", "disputes", "accepts, then refunds", "disputes, then concedes"]
 
 
 @pytest.mark.parametrize("act", SELLER_ACTS)
@@ -303,19 +304,25 @@ def test_a_score_outside_one_to_five_is_refused(deployed: Deployment, score: int
         d.send(d.escrow.functions.rate(t, score, NO_COMMENT), d.buyer)
 
 
-def test_a_trade_too_large_for_a_record_cannot_corrupt_it(deployed: Deployment) -> None:
-    """A record keeps volumes in 112 bits. A single trade of 2^112 base units or more (a listed token
-    with 24 decimals, or a large supply) must not wrap its record to a small volume under a rating
-    whose weighted mean leaves 1..5: either it records within bounds or it records nothing."""
+def test_a_trade_beyond_a_records_112_bit_volume_records_nothing(deployed: Deployment) -> None:
+    """A record keeps volumes in 112 bits: a larger price (a listed token with 24 decimals, or a large
+    supply) records nothing rather than wrap the record to a small volume under a huge rating."""
     d = deployed
     tusd = d.tokens["standard"]
-    amount = 2**112 + 5
-    tx(d, tusd.functions.mint(d.buyer, amount), d.owner)
-    t = released(d, token=tusd.address, amount=amount)
-    try:
-        rate(d, t, d.buyer, 5)
-    except AssertionError as refused:  # not recorded: fine, as long as nothing was written
-        assert "NotRecorded" in str(refused)
-    record = d.record(d.seller, tusd.address, "Seller")
-    assert record["ratedVolume"] <= record["weightedScore"] <= 5 * record["ratedVolume"]
-    assert record["volume"] in (0, 2**112 - 1)  # nothing, or saturated
+    tx(d, tusd.functions.mint(d.buyer, 2**113), d.owner)
+    largest = released(d, token=tusd.address, amount=2**112 - 1)
+    rate(d, largest, d.buyer, 5)
+    too_large = released(d, token=tusd.address, amount=2**112)
+    with reverts("NotRecorded", id=trade_id(too_large)):
+        d.send(d.escrow.functions.rate(too_large, 5, NO_COMMENT), d.buyer)
+    assert d.record(d.seller, tusd.address, "Seller") == {
+        **EMPTY, "volume": 2**112 - 1, "completed": 1, "ratedVolume": 2**112 - 1, "weightedScore": 5 * (2**112 - 1),
+        "count": 1}
+
+
+def test_eths_minimum_is_at_most_2_to_the_64_wei(deployed: Deployment) -> None:
+    d = deployed
+    d.list_asset(ETH, 2**64 - 1)
+    with reverts("AmountTooLarge", amount=2**64):
+        d.send(d.escrow.functions.setReputationAsset(ETH, True, 2**64), d.owner)
+    assert d.escrow.functions.reputationAssets(ETH).call() == [True, 2**64 - 1]

@@ -75,23 +75,32 @@ def test_no_one_can_rate_a_trade_pushed_on_a_victim(deployed: Deployment, ending
     assert d.record(victim, ETH, "Seller") == EMPTY_RECORD
 
 
-@pytest.mark.parametrize("gives_back", ["refunds", "concedes the buyer's dispute"])
+@pytest.mark.parametrize("gives_back", ["refunds", "concedes the buyer's dispute", "proposes giving everything back",
+                                        "accepts giving everything back"])
 def test_a_victim_who_gives_back_a_trade_pushed_on_it_does_not_become_rateable(
     deployed: Deployment, gives_back: str
 ) -> None:
     """Sending back money one never asked for is not entering the trade (the issue's list of acts that
     show consent has neither refund nor concession). Otherwise the review's attack returns: push a
-    trade at the minimum toward a victim (naming your own arbiter), open a dispute, wait for the
-    honest refund or concession (no platform fee on either), then rate one star."""
+    trade at the minimum toward a victim (naming your own arbiter), open a dispute or propose a
+    settlement, wait for the honest refund, concession or settlement of everything back to you (no
+    platform fee on any of them), then rate one star."""
     d = deployed
     victim, attackers_arbiter = d.chain.accounts[7], d.chain.accounts[8]
     t = d.terms(buyer=d.stranger, seller=victim, arbiter=attackers_arbiter)
     create_and_fund(d, t)
+    e = d.escrow.functions
     if gives_back == "refunds":
-        tx(d, d.escrow.functions.refund(t, t["amount"]), victim)
+        tx(d, e.refund(t, t["amount"]), victim)
+    elif gives_back == "concedes the buyer's dispute":
+        tx(d, e.dispute(t), d.stranger)
+        tx(d, e.concede(t), victim)
+    elif gives_back == "proposes giving everything back":
+        tx(d, e.proposeSettlement(t, BPS), victim)
+        tx(d, e.acceptSettlement(t, BPS), d.stranger)
     else:
-        tx(d, d.escrow.functions.dispute(t), d.stranger)
-        tx(d, d.escrow.functions.concede(t), victim)
+        tx(d, e.proposeSettlement(t, BPS), d.stranger)
+        tx(d, e.acceptSettlement(t, BPS), victim)
     with reverts("NotRecorded", id=trade_id(t)):
         d.send(d.escrow.functions.rate(t, 1, NO_COMMENT), d.stranger)
     assert d.record(victim, ETH, "Seller") == EMPTY_RECORD
