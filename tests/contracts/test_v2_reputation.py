@@ -326,3 +326,32 @@ def test_eths_minimum_is_at_most_2_to_the_64_wei(deployed: Deployment) -> None:
     with reverts("AmountTooLarge", amount=2**64):
         d.send(d.escrow.functions.setReputationAsset(ETH, True, 2**64), d.owner)
     assert d.escrow.functions.reputationAssets(ETH).call() == [True, 2**64 - 1]
+
+
+def test_the_eth_listing_and_the_fee_settings_beside_it_leave_each_other_alone(deployed: Deployment) -> None:
+    """ETH's listing shares a storage slot with the platform fee, the fee recipient and the pause flag."""
+    d = deployed
+    e = d.escrow.functions
+    d.list_asset(ETH, 2**64 - 1)
+    assert (e.platformFeeBps().call(), e.feeRecipient().call(), e.paused().call()) == (25, d.fee_recipient, False)
+    tx(d, e.setPlatformFee(500), d.owner)
+    tx(d, e.setFeeRecipient(d.stranger), d.owner)
+    tx(d, e.pause(), d.owner)
+    assert e.reputationAssets(ETH).call() == [True, 2**64 - 1]
+    d.list_asset(ETH, 0, listed=False)
+    assert (e.platformFeeBps().call(), e.feeRecipient().call(), e.paused().call()) == (500, d.stranger, True)
+    assert e.reputationAssets(ETH).call() == [False, 0]
+    assert e.reputationAssets(d.tokens["standard"].address).call() == [True, 1]
+
+
+def test_a_records_volume_wraps_within_its_own_bits(deployed: Deployment) -> None:
+    """Recording never reverts (it would block the payout): a field that overflows wraps, and carries
+    nothing into the counters packed beside it."""
+    d = deployed
+    tusd = d.tokens["standard"]
+    largest = 2**112 - 1
+    tx(d, tusd.functions.mint(d.buyer, 2 * largest), d.owner)
+    released(d, token=tusd.address, amount=largest)
+    released(d, token=tusd.address, amount=largest)
+    record = d.record(d.seller, tusd.address, "Seller")
+    assert (record["volume"], record["completed"], record["refunded"]) == ((2 * largest) % 2**112, 2, 0)
