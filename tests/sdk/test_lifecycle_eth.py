@@ -65,9 +65,11 @@ def test_create_and_release_everything(embedded):
 def test_a_trade_the_seller_never_entered_records_nothing(embedded):
     """Consent: a stranger creating, funding and releasing a trade toward an address gives it no record."""
     _buyer_acct, buyer = embedded.party()
-    victim = embedded.account(0)
+    victim, victim_client = embedded.party(1)
     trade_id = buyer.create(seller=victim.address, amount="0.5").trade_id
     buyer.release(trade_id)
+    pushed = buyer.create(seller=victim.address, amount="0.5").trade_id
+    victim_client.refund(pushed)  # giving the money back is not consent either
     assert buyer.reputation(victim.address).trades == 0
     with embedded.no_tx(buyer.address), pytest.raises(errors.NotRecorded) as refused:
         buyer.rate(trade_id, 1)
@@ -97,6 +99,7 @@ def test_refund_in_parts_returns_everything_to_the_buyer(embedded):
     buyer_acct, buyer = embedded.party()
     seller_acct, seller = embedded.party(1)
     trade_id = buyer.create(seller=seller_acct.address, amount="2").trade_id
+    seller.accept(trade_id)
     after_funding = embedded.eth(buyer_acct.address)
 
     seller.refund(trade_id, "0.5")
@@ -105,7 +108,7 @@ def test_refund_in_parts_returns_everything_to_the_buyer(embedded):
     assert final.event("Refunded").args["toBuyer"] == 3 * ETHER // 2
     assert embedded.eth(buyer_acct.address) == after_funding + 2 * ETHER
     assert buyer.trade(trade_id).state is TradeState.REFUNDED
-    assert eth_record(buyer, buyer_acct.address, BUYER).refunded == 1  # refunding is acting: it records
+    assert eth_record(buyer, buyer_acct.address, BUYER).refunded == 1  # the seller accepted: it records
     assert eth_record(buyer, seller_acct.address, SELLER).refunded == 1
 
 
