@@ -8,7 +8,8 @@ live deployment has already written (``feesAccrued``, token balances, reputation
 words, bonds). Then it attributes the gas of
 every path to buckets with Anvil's ``debug_traceTransaction`` (struct logger, per-opcode gas).
 
-Options: ``--json PATH`` (``-`` for stdout) writes every figure as JSON; ``--update-snapshot``
+Options: ``--json PATH`` (``-`` for stdout) writes every figure as JSON; ``--readme`` prints README's
+Gas table from the run (:func:`readme_table`); ``--update-snapshot``
 rewrites ``tests/gas_snapshot.json``, which ``tests/tooling/test_gas_snapshot.py`` holds the contracts to.
 ``--only gas,sdk,cli`` picks sections (default: all): besides gas, SDK throughput against bare
 web3.py (:mod:`tools.bench_speed`, JSON key ``sdk``) and import / CLI start-up times
@@ -798,6 +799,39 @@ def format_report(m: Measurement, buckets: dict[str, dict[str, int]] | None) -> 
     return "\n".join(lines)
 
 
+#: README's Gas table: key, what the path is, and the peers' figures (LocalEthereum, Kleros).
+README_ROWS: tuple[tuple[str, str, str, str], ...] = (
+    ("eth_happy_path", "ETH createAndFund, release", "99,877 (97,065 without its fee)", "110,631"),
+    ("eth_refund_path", "ETH createAndFund, refund", "96,724", "110,629"),
+    ("eth_timeout_path", "ETH createAndFund, timeout pays the seller", "94,354", "107,590"),
+    ("eth_dispute_path", "ETH createAndFund, dispute, ruled 50/50 (three payouts)", "138,569", "465,919"),
+    ("erc20_happy_path", "ERC-20 createAndFund, release (approve not counted)", "-", "150,288"),
+    ("erc20_permit_happy_path", "ERC-20 with an EIP-2612 permit, no approve", "-", "-"),
+    ("eth_offer_happy_path", "ETH fillOffer, release", "-", "-"),
+    ("eth_offer_happy_path_with_reputation", "the same, recording reputation (ETH listed, the seller signed)", "-",
+     "-"),
+    ("eth_offer_happy_path_with_deposits",
+     "the same with both deposits (seller's bond posted beforehand, not counted)", "-", "-"),
+    ("offer_publish", "publishOffer, a typical listing (~300 bytes of terms)", "-", "-"),
+)
+
+
+def readme_table(figures: dict[str, int]) -> str:
+    """README's Gas table for ``figures`` (the snapshot's, or a run's): ``--readme`` prints it, and
+    ``tests/tooling/test_gas_snapshot.py`` holds README to the snapshot with it."""
+    lines = ["| key | path | gas | at most | LocalEthereum | Kleros escrow-contracts |",
+             "|---|---|---|---|---|---|"]
+    for key, label, local_ethereum, kleros in README_ROWS:
+        gas = f"{figures[key]:,}"
+        if key == f"{REPUTATION_BOUND_PATH}_with_reputation":
+            gas += f" (+{figures[key] - figures[REPUTATION_BOUND_PATH]:,})"
+            limit = f"offer + {REPUTATION_ADDON_BOUND:,} = {bound(key, figures):,}"
+        else:
+            limit = "stated" if key in STATED else f"{BOUNDS[key]:,}"
+        lines.append(f"| `{key}` | {label} | {gas} | {limit} | {local_ethereum} | {kleros} |")
+    return "\n".join(lines)
+
+
 def write_snapshot(figures: dict[str, int], path: Path = SNAPSHOT_PATH) -> None:
     path.write_text(json.dumps(dict(sorted(figures.items())), indent=2) + "\n", encoding="utf-8")
 
@@ -817,6 +851,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__.split(
         "\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", metavar="PATH", help="write the figures as JSON (- for stdout)")
+    parser.add_argument("--readme", action="store_true",
+                        help="print README's Gas table from this run's figures (after the report)")
     parser.add_argument("--update-snapshot", action="store_true",
                         help=f"rewrite {SNAPSHOT_PATH.relative_to(SNAPSHOT_PATH.parent.parent)}")
     parser.add_argument("--no-trace", action="store_true",
@@ -824,8 +860,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", type=_sections, default=list(SECTIONS), metavar="SECTIONS",
                         help="gas, sdk and/or cli, comma-separated (default: all)")
     args = parser.parse_args(argv)
-    if args.update_snapshot and "gas" not in args.only:
-        parser.error("--update-snapshot needs the gas section")
+    if (args.update_snapshot or args.readme) and "gas" not in args.only:
+        parser.error("--update-snapshot and --readme need the gas section")
 
     doc: dict[str, Any] = {}
     texts: list[str] = []
@@ -858,6 +894,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.json:
             Path(args.json).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
             print(f"\nwrote {args.json}")
+    if args.readme and measurement is not None:
+        print("\n" + readme_table(measurement.flat()), file=sys.stderr if args.json == "-" else sys.stdout)
     if args.update_snapshot and measurement is not None:
         write_snapshot(measurement.flat())
         print(f"wrote {SNAPSHOT_PATH}", file=sys.stderr if args.json == "-" else sys.stdout)

@@ -32,6 +32,7 @@ from tools.bench import (
     bound,
     measure,
     over_bound,
+    readme_table,
 )
 
 ANVIL_CHAIN_ID = 31337
@@ -139,3 +140,10 @@ def test_snapshot_covers_every_path_and_is_sorted() -> None:
                "publishOffer", "revokeOffer", "accept", "depositBond", "withdrawBond", "withdraw",
                "sweepFees", "rate"):
         assert f"op.{op}" in snapshot
+
+
+def test_readme_gas_table_is_the_snapshot() -> None:
+    """README's Gas table says what the snapshot holds (refresh it with `python -m tools.bench --readme`)."""
+    readme = (SNAPSHOT_PATH.parent.parent / "README.md").read_text(encoding="utf-8")
+    gas_section = readme.split("\n## Gas\n", 1)[1].split("\n## ", 1)[0]
+    assert readme_table(_snapshot()) in gas_section
