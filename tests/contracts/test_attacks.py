@@ -58,10 +58,6 @@ A = 10**18  # trade amount used throughout
 FEE = fee_up(A, PLATFORM_FEE_BPS)
 GUARD = "ReentrancyGuardReentrantCall"
 CLOSED = "WrongState"  # what a call re-entering a trade that its payout already closed gets
-# Re-entries that end a trade the seller acted on write its reputation record (fresh storage): too much
-# for the ETH payout stipend, so the hook runs out of gas and the payout is credited instead. The
-# scenes that show such a re-entry going through record nothing.
-NO_RECORD = 0
 
 
 @pytest.fixture
@@ -318,7 +314,7 @@ def test_seller_reentering_refund_of_everything_during_partial_release_finds_onl
 def test_seller_refunding_the_rest_during_partial_release_moves_only_what_is_left(deployed, asset):
     """The seller refunds what is left from its payout hook: what it could do in its own transaction,
     and no more: the buyer gets the rest, the trade ends Completed, nothing is paid twice."""
-    s = scene(deployed, asset, "seller", flags=NO_RECORD)
+    s = scene(deployed, asset, "seller")
     t = s.terms
     s.arm("refund", t, 3 * A // 4)
 
@@ -342,7 +338,7 @@ REFUND_REENTRY = {
 @pytest.mark.parametrize("case", list(REFUND_REENTRY))
 def test_buyer_reentering_release_during_refund_moves_no_more_than_is_left(deployed, asset, case):
     part, released, blocked = REFUND_REENTRY[case]
-    s = scene(deployed, asset, "buyer", flags=NO_RECORD)
+    s = scene(deployed, asset, "buyer")
     t = s.terms
     s.arm("release", t, released)
 

@@ -590,7 +590,9 @@ def test_a_trade_that_records_nothing_cannot_be_rated(deployed: Deployment, asse
 @raises("AlreadyRated")
 @pytest.mark.parametrize("asset", ASSETS)
 def test_each_party_rates_a_trade_once(deployed: Deployment, asset: str) -> None:
-    t = in_state(deployed, asset, "Refunded")  # the seller refunded: it acted, the trade records
+    t = opened(deployed, asset)
+    tx(deployed, deployed.escrow.functions.accept(t), deployed.seller)  # both entered it: it records
+    tx(deployed, deployed.escrow.functions.release(t, t["amount"]), deployed.buyer)
     for rater in (deployed.buyer, deployed.seller):
         tx(deployed, deployed.escrow.functions.rate(t, 4, b"\x00" * 32), rater)
         with reverts("AlreadyRated", id=trade_id(t), rater=rater):

@@ -211,7 +211,7 @@ def test_release_in_parts_takes_fee_per_part_and_ends_when_nothing_held(deployed
 
 
 def test_seller_refunds_everything_buyer_gets_it_all_back(deployed: Deployment) -> None:
-    t = funded(deployed, amount=ODD)
+    t = consented(deployed, amount=ODD)
     b = Balances(deployed)
     r = b.paid_gas("seller", tx(deployed, deployed.escrow.functions.refund(t, ODD), deployed.seller))
     e = one(deployed, r, "Refunded")
@@ -219,7 +219,7 @@ def test_seller_refunds_everything_buyer_gets_it_all_back(deployed: Deployment) 
     assert b.delta()["buyer"] == ODD and b.delta()["seller"] == 0
     assert deployed.state_of(t) == "Refunded"
     assert deployed.escrow.functions.feesAccrued(ETH).call() == 0
-    # refunding is the seller acting on the trade: it records
+    # the seller had accepted the trade: it records (a refund alone would not: giving back is not consent)
     assert deployed.record(deployed.buyer, role="Buyer")["refunded"] == 1
     assert deployed.record(deployed.seller)["refunded"] == 1
     assert_escrow_holds(deployed, 0)
@@ -239,7 +239,7 @@ def test_refund_in_parts_ends_refunded_when_nothing_held(deployed: Deployment) -
 
 
 def test_partial_release_then_refund_of_the_rest_ends_completed(deployed: Deployment) -> None:
-    t = funded(deployed, amount=ODD)
+    t = consented(deployed, amount=ODD)
     part = 6 * 10**17
     b = Balances(deployed)
     b.paid_gas("buyer", tx(deployed, deployed.escrow.functions.release(t, part), deployed.buyer))

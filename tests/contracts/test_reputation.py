@@ -125,8 +125,10 @@ ENDINGS: dict[str, tuple[Callable[..., Any], int, dict[str, int], dict[str, int]
     "buyer_concedes": (_concede("buyer"), 0, {"disputesLost": 1}, {"disputesWon": 1}),
     "expired_dispute": (_expired_dispute, 0, {"disputesSplit": 1}, {"disputesSplit": 1}),
 }
-# Endings in which the seller does nothing: on a trade it never accepted, they record nothing.
-WITHOUT_THE_SELLER = ["release", "timeout_release", "timeout_refund", "buyer_won", "seller_won", "split",
+# Endings in which the seller does nothing, or only gives the money back (a refund, a settlement of
+# everything to the buyer, a concession): on a trade it never accepted, they record nothing.
+WITHOUT_THE_SELLER = ["release", "release_then_refund", "timeout_release", "refund", "timeout_refund",
+                      "settled_all_to_buyer", "buyer_won", "seller_won", "split", "seller_concedes",
                       "buyer_concedes"]
 
 
@@ -169,8 +171,8 @@ def test_every_ended_trade_that_records_is_rateable_by_both_winners_and_losers(
 def test_trade_the_seller_never_entered_records_nothing_and_cannot_be_rated(
     deployed: Deployment, ending: str
 ) -> None:
-    """A buyer cannot build a record on a stranger it named as seller: without the seller's act the
-    trade counts for no one."""
+    """A buyer cannot build a record on a stranger it named as seller: without the seller's consent the
+    trade counts for no one, and a seller who only hands the money back has not consented."""
     end, flags, *_ = ENDINGS[ending]
     t = funded(deployed, flags=FLAG_RECORD_REPUTATION | flags)
     end(deployed, t)
