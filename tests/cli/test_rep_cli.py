@@ -5,6 +5,7 @@ Anvil lists ETH as a reputation asset from 0.01 ETH."""
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from support.escrow_cli import DEV, Chain, Cli, one_error_line
@@ -110,3 +111,15 @@ def test_rep_cost_prices_a_recording_self_trade_per_listed_asset(cli: Cli) -> No
 def test_rep_cost_refuses_a_negative_gas_price(cli: Cli) -> None:
     result = cli("rep", "cost", "--gas-price", "-1", account=None)
     assert result.exit_code == 2 and "gas price" in one_error_line(result)
+
+
+def test_readme_trust_figures_are_what_rep_cost_says(cli: Cli) -> None:
+    """README's Trust table (written from `p2pescrow rep cost --gas-price 1` after `node start`, which
+    lists ETH from 0.01 at 0.25%, as this module's chain does) holds the ETH figure this command
+    measures, within the few dozen gas the offer's expiry timestamp moves it."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    trust = readme.split("\n## Trust\n", 1)[1].split("\n## ", 1)[0]
+    row = next(line for line in trust.splitlines() if line.startswith("| ETH | 0.01 ETH |"))
+    published = int(row.split("|")[3].strip().replace(",", ""))
+    (eth,) = cli.json("rep", "cost", "--gas-price", "1", account=None)["trust_cost"]["assets"]
+    assert abs(eth["gas"] - published) <= 100, (eth["gas"], published)
