@@ -137,11 +137,12 @@ def not_rateable_hint(trade: Trade, caller: str) -> str:
     if not trade.terms.records_reputation:
         return "this trade was created without reputation (record_reputation=False): it can never be rated"
     if not trade.records:
-        return ("the trade's asset was not a listed reputation asset (or the price was below its minimum) when "
-                "the trade was created: it can never be rated")
+        return ("the trade's asset was not a listed reputation asset (or the price was below its minimum, or "
+                "beyond what a record holds) when the trade was created: it can never be rated")
     if not trade.seller_acted:
-        return ("the seller never entered this trade (created, accepted, signed or acted on it): a trade pushed "
-                "on a stranger counts for no one and cannot be rated")
+        return ("the seller never entered this trade (it did not create it, sign its offer, accept it, mark it "
+                "delivered, dispute it or agree a split; giving the money back is not entering): a trade pushed on "
+                "a stranger counts for no one and cannot be rated")
     role = Role.BUYER if caller == trade.terms.buyer else Role.SELLER
     if role in trade.rated_by:
         return f"this account already rated this trade as the {role.value}: once per party"
