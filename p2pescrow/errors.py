@@ -348,7 +348,8 @@ HINTS: dict[str, str] = {
     "AlreadyAccepted": "nothing to do: the seller is already in this trade",
     "AlreadyMarked": "nothing to do: the delivery mark is already recorded",
     "AlreadyRated": "nothing to do: each party rates a trade once",
-    "AmountTooLarge": "trade a smaller amount (at most 2^128 - 1 base units)",
+    "AmountTooLarge": "use a smaller amount: a trade holds at most 2^128 - 1 base units, and ETH's reputation "
+                      "minimum is at most 2^64 - 1 wei",
     "ArbiterIsParty": "name an arbiter who is neither the buyer nor the seller",
     "BpsTooHigh": "give a value at or below the maximum in the message",
     "DeadlineNotReached": "wait until the deadline shown, then try again",
