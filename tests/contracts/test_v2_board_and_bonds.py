@@ -17,6 +17,7 @@ from support.v2 import (
     at_deadline,
     balance_changes,
     canonical_json,
+    changes_and_receipt,
     create_and_fund,
     decode_logs,
     fund,
@@ -65,11 +66,11 @@ def test_only_the_free_part_of_a_bond_can_be_withdrawn(deployed: Deployment) -> 
     tx(d, d.escrow.functions.fillOffer(o, sign_offer(d, o)), d.buyer, ONE)
     with reverts("InsufficientBond", seller=d.seller, token=ETH, free=spare, needed=SD + spare):
         d.send(d.escrow.functions.withdrawBond(ETH, SD + spare, d.seller), d.seller)
-    receipts = []
-    changes = balance_changes(d, ETH, {"to": d.stranger, "escrow": d.escrow.address}, lambda: receipts.append(
-        tx(d, d.escrow.functions.withdrawBond(ETH, spare, d.stranger), d.seller)))
+    changes, receipt = changes_and_receipt(
+        d, ETH, {"to": d.stranger, "escrow": d.escrow.address},
+        lambda: tx(d, d.escrow.functions.withdrawBond(ETH, spare, d.stranger), d.seller))
     assert changes == {"to": spare, "escrow": -spare}
-    (event,) = d.events(receipts[0], "BondWithdrawn")
+    (event,) = d.events(receipt, "BondWithdrawn")
     assert dict(event) == {"seller": d.seller, "token": ETH, "to": d.stranger, "amount": spare, "free": 0}
 
 

@@ -37,6 +37,7 @@ from support.v2 import (
     Receipt,
     at_deadline,
     balance_changes,
+    changes_and_receipt,
     create_and_fund,
     decode_logs,
     deposit_receivers,
@@ -67,8 +68,7 @@ def ends_paying(
 ) -> Receipt:
     """Run the ending `end` and check what everyone got; then sweep the fee and check nothing of the
     trade is left in the escrow. Returns the ending's receipt."""
-    receipts: list[Receipt] = []
-    changes = balance_changes(d, t["token"], parties(d), lambda: receipts.append(end()) or receipts)
+    changes, receipt = changes_and_receipt(d, t["token"], parties(d), end)
     assert changes == {
         "buyer": buyer,
         "seller": seller,
@@ -84,7 +84,7 @@ def ends_paying(
         assert swept == {"fee_recipient": platform_fee}
     # Nothing of the trade stays behind: the escrow holds only the seller's free bond.
     assert balance_of(d, t["token"], d.escrow.address) == d.bond(t["seller"], t["token"])
-    return receipts[0]
+    return receipt
 
 
 def deposits_paid(d: Deployment, t: dict[str, Any], receipt: Receipt, **in_: bool) -> tuple[str, str]:

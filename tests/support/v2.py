@@ -83,6 +83,19 @@ def balance_changes(
     return changes
 
 
+def changes_and_receipt(
+    d: Deployment, token: str, accounts: Mapping[str, str], act: Callable[[], Receipt]
+) -> tuple[dict[str, int], Receipt]:
+    """`balance_changes` of one transaction `act` sends, and its receipt."""
+    receipts: list[Receipt] = []
+
+    def send() -> list[Receipt]:
+        receipts.append(act())
+        return receipts
+
+    return balance_changes(d, token, accounts, send), receipts[0]
+
+
 def parties(d: Deployment) -> dict[str, str]:
     """The accounts money may reach, and the escrow itself."""
     return {"buyer": d.buyer, "seller": d.seller, "arbiter": d.arbiter, "fee_recipient": d.fee_recipient,
