@@ -53,6 +53,18 @@ def split(held: int, buyer_bps: int, arbiter_fee_bps: int = 0, platform_fee_bps:
             "arbiter_fee": arbiter_fee, "platform_fee": platform_fee}
 
 
+def created(terms: Terms, held: int, timestamp: int) -> tuple[TradeState, int]:
+    """The state and deadline a trade had when created, from its ``TradeCreated`` event (which carries
+    only ``held``) and its block's ``timestamp``: not funded (``held`` 0) -> AwaitingFunding until the
+    funding window ends; funded by a buyer while a seller's deposit is still to come -> AwaitingDeposit,
+    same deadline; else live -> Funded until the release window ends."""
+    if held == 0:
+        return TradeState.AWAITING_FUNDING, timestamp + terms.funding_window
+    if terms.seller_deposit and not terms.created_by_seller:
+        return TradeState.AWAITING_DEPOSIT, timestamp + terms.funding_window
+    return TradeState.FUNDED, timestamp + terms.release_window
+
+
 # -- deposits -----------------------------------------------------------------------------------------
 class Ending(enum.Enum):
     """How a trade can end, as far as its deposits are concerned (the table in ``IP2PEscrow``)."""
@@ -212,5 +224,5 @@ def trade_from_slot(terms: Terms, token: TokenInfo, slot: tuple[int, int, int, i
     )
 
 
-__all__ = ["BPS", "DepositsTo", "Ending", "deposit_payouts", "deposits_to", "fee_up", "next_actions", "records",
-           "split", "timeout_releases", "trade_from_slot", "trade_id"]
+__all__ = ["BPS", "DepositsTo", "Ending", "created", "deposit_payouts", "deposits_to", "fee_up", "next_actions",
+           "records", "split", "timeout_releases", "trade_from_slot", "trade_id"]

@@ -315,3 +315,20 @@ def test_an_offer_read_from_the_board_comes_with_its_checked_terms_document(life
     loose = {**args, "terms": spaced, "offer": {**args["offer"], "termsHash": "0x" + keccak(spaced).hex()}}
     with pytest.raises(OfferError, match="not canonical JSON"):
         published_offer(loose, client.deployment.chain_id, client.deployment.escrow)
+
+
+def test_the_state_and_deadline_at_creation_follow_from_the_event_and_its_block(life, funded_trade):
+    from p2pescrow.core.trades import created
+
+    cases = [(life["client"], life["receipts"][2], TradeState.AWAITING_DEPOSIT),  # a seller's deposit to come
+             (life["client"], life["receipts"][11], TradeState.FUNDED),
+             (funded_trade["client"], funded_trade["receipt"], TradeState.FUNDED)]
+    for client, receipt, state in cases:
+        event = next(e for e in (escrow_codec().decode_log(_rpc_log(log)) for log in receipt["logs"])
+                     if e is not None and e.name == "TradeCreated")
+        terms = terms_from_event(event.args["terms"])
+        timestamp = client.w3.eth.get_block(receipt["blockNumber"])["timestamp"]
+        deadline = terms.funding_window if state is TradeState.AWAITING_DEPOSIT else terms.release_window
+        assert created(terms, event.args["held"], timestamp) == (state, timestamp + deadline)
+    unfunded = funded_trade["client"].terms(funded_trade["created"].trade_id)
+    assert created(unfunded, 0, 1_000) == (TradeState.AWAITING_FUNDING, 1_000 + unfunded.funding_window)
