@@ -992,6 +992,7 @@ class EscrowMachine(RuleBasedStateMachine):
                 self.top_up_bond(seller_addr, asset, o["sellerDeposit"])
         t = terms_of_offer(o, buyer_addr)
         value = t["amount"] + t["buyerDeposit"] if asset == "eth" else 0
+        now = self.now()  # after the top-up's block
         if self.paused:
             expect = "EnforcedPause"
         elif now > o["expiry"]:
@@ -1066,9 +1067,10 @@ class EscrowMachine(RuleBasedStateMachine):
     def do_accept(self, trade: Trade, role, bond_first) -> None:
         """The seller accepts: locks its deposit (a funded trade then goes live), or, on a live trade,
         only consents."""
-        t, caller, now = trade.terms, self.who(trade, role), self.now()
+        t, caller = trade.terms, self.who(trade, role)
         if bond_first and caller == t["seller"] and trade.state in ("AwaitingFunding", "AwaitingDeposit"):
             self.top_up_bond(caller, trade.asset, t["sellerDeposit"])
+        now = self.now()  # after the top-up's block
         if self.paused:
             expect = "EnforcedPause"
         elif caller != t["seller"]:
