@@ -332,3 +332,21 @@ def test_the_state_and_deadline_at_creation_follow_from_the_event_and_its_block(
         assert created(terms, event.args["held"], timestamp) == (state, timestamp + deadline)
     unfunded = funded_trade["client"].terms(funded_trade["created"].trade_id)
     assert created(unfunded, 0, 1_000) == (TradeState.AWAITING_FUNDING, 1_000 + unfunded.funding_window)
+
+
+def test_the_offer_board_and_listing_queries_find_their_logs(life):
+    from p2pescrow.core import queries
+
+    client, terms = life["client"], life["terms"]
+    escrow = client.deployment.escrow
+
+    def logs(query):
+        found = client.w3.eth.get_logs({**query, "fromBlock": 0, "toBlock": "latest"})
+        return [escrow_codec().decode_log(_rpc_log(log)) for log in found]
+
+    board = logs(queries.offers_query(escrow, terms.seller))
+    assert [(e.name, e.args["seller"], e.args["nonce"]) for e in board] == [("OfferPublished", terms.seller, 9)]
+    assert logs(queries.offers_query(escrow, terms.buyer)) == []
+    assert len(logs(queries.offers_query(escrow))) == 1
+    listings = logs(queries.reputation_assets_query(escrow))
+    assert queries.reputation_assets_from_events(listings) == {ZERO_ADDRESS: (True, ETHER // 100)}
