@@ -639,3 +639,25 @@ def test_offers_with_deposits_are_published_and_filled(each_client):
     seller.deposit_bond("0.1")
     filled = buyer.fill_offer(signed)
     assert buyer.trade(filled.trade_id).state is TradeState.FUNDED and seller.bond() == 0
+
+
+def test_the_listing_is_read_once_per_asset_and_only_when_the_trade_asks_to_record(each_client):
+    """The hot path stays within its request budget: the reputation listing behind a trade's risks
+    is read once per asset (cached like the platform fee), never for a trade that records nothing,
+    and the seller's bond is never read to create (the contract's own refusal covers it)."""
+    _buyer_acct, buyer = each_client.party()
+    seller_acct, _ = each_client.party(0)
+    token = each_client.deploy("TestToken", "Test Dollar", "TUSD", 6)
+    each_client.mint(token, buyer.address, 10 * 10**6)
+    listing, bonds = escrow_codec().selector("reputationAssets"), escrow_codec().selector("bonds")
+    CallRecorder.selectors.clear()
+    buyer.w3.middleware_onion.add(CallRecorder, name="call-recorder")
+    try:
+        buyer.create(seller=seller_acct.address, token=token.address, amount="1", record_reputation=False)
+        assert listing not in CallRecorder.selectors
+        buyer.create(seller=seller_acct.address, token=token.address, amount="1", seller_deposit="1")
+        buyer.create(seller=seller_acct.address, token=token.address, amount="1")
+    finally:
+        buyer.w3.middleware_onion.remove("call-recorder")
+    assert CallRecorder.selectors.count(listing) == 1, CallRecorder.selectors
+    assert bonds not in CallRecorder.selectors
