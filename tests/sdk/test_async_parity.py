@@ -661,3 +661,19 @@ def test_the_listing_is_read_once_per_asset_and_only_when_the_trade_asks_to_reco
         buyer.w3.middleware_onion.remove("call-recorder")
     assert CallRecorder.selectors.count(listing) == 1, CallRecorder.selectors
     assert bonds not in CallRecorder.selectors
+
+
+def test_a_token_bond_is_approved_exactly_and_checked_before_the_approval(each_client):
+    seller_acct, seller = each_client.party()
+    token = each_client.deploy("TestToken", "Test Dollar", "TUSD", 6)
+    each_client.mint(token, seller_acct.address, 30 * 10**6)
+    plans = []
+    hook(seller, "on_plan", plans.append)
+    before = each_client.nonce(seller_acct.address)
+    seller.deposit_bond("30", token=token.address)
+    assert each_client.nonce(seller_acct.address) == before + 2  # approve + depositBond
+    [plan] = plans
+    assert (plan.amount, plan.approve_first) == (30 * 10**6, True)
+    assert plan.checked is (each_client.kind.endswith("anvil"))  # simulated under a state override on Anvil
+    assert token.functions.allowance(seller_acct.address, seller.deployment.escrow).call() == 0
+    assert seller.bond(token.address) == 30 * 10**6
