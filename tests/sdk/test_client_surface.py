@@ -85,3 +85,11 @@ def test_importing_the_sdk_loads_neither_the_build_nor_the_cli_nor_the_tooling()
     assert "p2pescrow.clients.sync" in loaded and "p2pescrow.clients.aio" in loaded
     assert not [m for m in loaded if m.startswith(("p2pescrow.build", "p2pescrow.cli.", "tools"))
                 or m == "p2pescrow.cli"], loaded
+
+
+def test_both_clients_take_deposits_where_terms_are_made():
+    for cls in (EscrowClient, AsyncEscrowClient):
+        for name in ("build_terms", "create_offer"):
+            names = [p[0] for p in parameters(getattr(cls, name))]
+            assert {"buyer_deposit", "seller_deposit"} <= set(names), (cls.__name__, name)
+        assert [p[0] for p in parameters(cls.set_reputation_asset)][:2] == ["self", "token"]
