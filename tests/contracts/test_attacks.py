@@ -803,7 +803,8 @@ def test_every_state_changing_function_is_covered_by_the_owner_audit(deployed):
 
 
 def _open_trades(deployed: Deployment) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """A funded ETH trade (with a seller proposal), a disputed token trade and accrued fees."""
+    """A funded ETH trade (with a seller proposal), a disputed token trade and a released one (its fee
+    unswept in its slot)."""
     token = deployed.tokens["standard"].address
     funded = deployed.terms()
     disputed = deployed.terms(token=token, amount=A)
