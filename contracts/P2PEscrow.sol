@@ -606,8 +606,10 @@ contract P2PEscrow is IP2PEscrow, EIP712, Ownable2Step, ReentrancyGuard, Pausabl
     function sweepFees(address token, Terms[] calldata trades) external nonReentrant {
         uint256 total = feesAccrued[token];
         if (total != 0) feesAccrued[token] = 0;
+        bytes32[] memory ids = new bytes32[](trades.length);
         for (uint256 i = 0; i < trades.length; ++i) {
             bytes32 id = tradeId(trades[i]);
+            ids[i] = id;
             if (trades[i].token != token) revert WrongAsset(id);
             Escrow storage e = _escrows[id];
             State state = e.state;
@@ -617,7 +619,7 @@ contract P2PEscrow is IP2PEscrow, EIP712, Ownable2Step, ReentrancyGuard, Pausabl
         }
         address recipient = feeRecipient;
         if (total == 0) revert NothingToWithdraw(recipient, token);
-        emit FeesSwept(token, recipient, total);
+        emit FeesSwept(token, recipient, total, ids);
         _send(token, recipient, total);
     }
 

@@ -345,8 +345,9 @@ interface IP2PEscrow {
     event PaymentCredited(bytes32 indexed id, address indexed receiver, address indexed token, uint256 amount);
     /// @notice Credits were withdrawn.
     event Withdrawn(address indexed account, address indexed token, address to, uint256 amount);
-    /// @notice Platform fees were paid to the fee recipient.
-    event FeesSwept(address indexed token, address indexed recipient, uint256 amount);
+    /// @notice Platform fees were paid to the fee recipient: those of partial releases and those kept in
+    /// the slots of `trades`, whose unswept fee is now 0.
+    event FeesSwept(address indexed token, address indexed recipient, uint256 amount, bytes32[] trades);
     /// @notice A seller's bond grew by `amount` (what arrived); `free` is its free bond after.
     event BondDeposited(address indexed seller, address indexed token, uint256 amount, uint256 free);
     /// @notice A seller withdrew `amount` of its free bond to `to`; `free` is what is left.

@@ -184,7 +184,8 @@ def test_the_v2_events_carry_what_happened(life):
     assert events["Rated"] == {"tradeId": id_, "rater": seller, "ratee": buyer, "role": int(ReputationRole.BUYER),
                                "asset": ZERO_ADDRESS, "amount": ETHER, "score": 4,
                                "commentHash": "0x" + keccak(text="fine").hex()}
-    assert events["FeesSwept"] == {"token": ZERO_ADDRESS, "recipient": owner, "amount": expected["platform_fee"]}
+    assert events["FeesSwept"] == {"token": ZERO_ADDRESS, "recipient": owner, "amount": expected["platform_fee"],
+                                   "trades": [id_]}
     assert events["BondWithdrawn"] == {"seller": seller, "token": ZERO_ADDRESS, "to": seller, "amount": ETHER // 2,
                                        "free": ETHER - ETHER // 5 - ETHER // 2}  # the deposit was paid out, not
     # returned to the bond: what is free is the bond less the locked deposit less what was withdrawn
