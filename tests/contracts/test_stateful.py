@@ -18,10 +18,12 @@ revert with the error the contract's checks give, in their order. After every st
 * every account's balance (ETH net of the gas it paid), every credit, bond and feesAccrued equal the
   model's, so money only reaches a trade's buyer, seller, arbiter, the fee recipient, or the
   address a creditor or bond holder withdrew to, and nobody else gains a wei;
-* deposits: each deposit that went in comes out exactly once, when its trade ends, to its owner or,
-  per the table in IP2PEscrow (timeout with an arbiter, ruling, concession), to the counterparty,
-  never to the arbiter, the fee recipient or the owner: the contract's ``DepositsPaid`` events and the
-  balances both say so;
+* who got what, measured at every payout (balance + credits before and after the transaction): each
+  party received exactly the price parts the contract's own event reports, plus, when the trade
+  ended, the deposits that the table in IP2PEscrow gives it for the ending the event reports (back to
+  its owner, or on a timeout with an arbiter, a ruling or a concession to the counterparty); the
+  arbiter its fee; the fee recipient, the owner and strangers nothing. So each deposit comes out
+  exactly once, when its trade ends, and never to the arbiter, the platform or the owner;
 * the no-arbiter rule, from the contract's events: in a trade without an arbiter the price reaches
   the seller only by the buyer's release or a settlement the buyer proposed or accepted, or by the
   timeout when the terms say it releases; it reaches the buyer only by the seller's refund, a
@@ -35,11 +37,12 @@ revert with the error the contract's checks give, in their order. After every st
 * only legal transitions (``LEGAL``) happen on chain, and terminal states never change;
 * at most one final payout per trade, from the events (exactly one once it ended with money, none if
   cancelled or open);
-* reputation: ``Reputation.recordOf`` of every account, asset and role equals the model's, which
-  changes only when a trade ends that asked to record, in an asset listed (at or above its minimum)
-  when the trade was created, whose seller consented (created it, signed its offer, accepted, or acted
-  on it: tracked from the calls it made, apart from the marks); one ``OutcomeRecorded`` for each such
-  trade and none for any other;
+* reputation: ``Reputation.recordOf`` of every account, asset and role (read raw) is exactly what the
+  ended trades add up to that asked to record, in an asset listed with a minimum at or below their
+  price when they were created, and whose seller consented (created it, signed its offer, accepted it,
+  marked it delivered, disputed, or proposed or accepted a settlement that leaves it a share; giving the
+  money back is not consent), tracked from the calls it made, apart from the marks; plus the ratings
+  given; no other trade changes any record;
 * ratings (the reputation contract's ``Rated`` events): at most one per trade and rater, each on an
   ended trade (not cancelled) that records, and the rated marks agree;
 * liveness: every open trade has a way out that needs no one's cooperation: at its deadline, a
@@ -184,10 +187,11 @@ EXIT = {
 }
 STATE_NAME = {v: k for k, v in STATE.items()}
 # The seller's calls that say it entered the trade knowingly (its signed offer too): tracked from the
-# calls made, apart from the contract's MARK_SELLER_ACTED, and held against it.
-CONSENTING_CALLS = {
-    "create", "accept", "markDelivered", "refund", "proposeSettlement", "acceptSettlement", "dispute", "concede",
-}
+# calls made, apart from the contract's MARK_SELLER_ACTED, and held against it. Giving the money back
+# is not consent (a refund, a concession, a settlement of everything to the buyer): a trade pushed on a
+# stranger must not count through its honest refusal.
+CONSENTING_CALLS = {"create", "accept", "markDelivered", "proposeSettlement", "acceptSettlement", "dispute"}
+SETTLEMENT_CALLS = {"proposeSettlement", "acceptSettlement"}  # consent unless the buyer gets everything
 # The calls that pay out of a trade (their payees are measured, see EscrowMachine.check_who_got_what).
 ENDING_CALLS = {
     "release", "refund", "timeout", "acceptSettlement", "rule", "concede", "resolveExpiredDispute", "cancel",
@@ -393,7 +397,7 @@ class Trade:
     deposits_to: tuple[str | None, str | None] | None = None  # where the model paid them when it ended
     deposits_seen: tuple[str | None, str | None] | None = None  # where the balances show they went
     ending: tuple[Any, ...] = ()  # how it ended: ("release",), ("timeout", to_seller), ("rule", bps) ...
-    records_at_creation: bool = False  # asked to record, in an asset listed at or below its amount
+    records_at_creation: bool = False  # asked to record, in an asset listed with a minimum <= its price
     seller_consented: bool = False  # the seller made a consenting call (CONSENTING_CALLS) or signed
     events_in: int = 0  # the price arrived and paid out, as the contract's events report them
     events_out: int = 0
@@ -635,7 +639,8 @@ class EscrowMachine(RuleBasedStateMachine):
         gas = receipt["gasUsed"] * receipt["effectiveGasPrice"]
         self.expected["eth"][sender] -= value + gas
         if trade is not None and who == trade.terms["seller"] and fn_name in CONSENTING_CALLS:
-            trade.seller_consented = True
+            if fn_name not in SETTLEMENT_CALLS or args[1] < BPS:
+                trade.seller_consented = True
         events = self._read_events(receipt, who)
         if measured:
             after = self.worth(trade, payees)
@@ -784,7 +789,8 @@ class EscrowMachine(RuleBasedStateMachine):
 
     def records_mark(self, t: dict[str, Any], asset: str) -> bool:
         listed, minimum = self.listing[asset]
-        return bool(t["flags"] & FLAG_RECORD_REPUTATION) and listed and t["amount"] >= minimum
+        # A price beyond a record's 112-bit volume would wrap it: such a trade records nothing.
+        return bool(t["flags"] & FLAG_RECORD_REPUTATION) and listed and minimum <= t["amount"] < 2**112
 
     def new_trade(self, t: dict[str, Any], asset: str, deadline: int) -> Trade:
         records = self.records_mark(t, asset)
@@ -1176,7 +1182,6 @@ class EscrowMachine(RuleBasedStateMachine):
             expect = "InvalidPart"
         else:
             expect = None
-            trade.marks |= MARK_SELLER_ACTED
             if amount == trade.held:
                 state = "Completed" if trade.has(MARK_SELLER_PAID) else "Refunded"
                 self.record_outcome(trade, state)
@@ -1253,7 +1258,9 @@ class EscrowMachine(RuleBasedStateMachine):
             expect = "Unauthorized"
         else:
             expect = None
-            proposer = MARK_PROPOSED_BY_BUYER if caller == t["buyer"] else MARK_PROPOSED_BY_SELLER | MARK_SELLER_ACTED
+            proposer = MARK_PROPOSED_BY_BUYER if caller == t["buyer"] else MARK_PROPOSED_BY_SELLER
+            if caller == t["seller"] and bps < BPS:  # giving everything back is not consent
+                proposer |= MARK_SELLER_ACTED
             trade.marks = (trade.marks & ~(MARK_PROPOSED_BY_BUYER | MARK_PROPOSED_BY_SELLER)) | proposer
             trade.settlement_bps = bps
         self.send(caller, "proposeSettlement", t, bps, expect=expect, trade=trade)
@@ -1285,7 +1292,7 @@ class EscrowMachine(RuleBasedStateMachine):
             expect = "SettlementMismatch"
         else:
             expect = None
-            if caller == t["seller"]:
+            if caller == t["seller"] and bps < BPS:  # giving everything back is not consent
                 trade.marks |= MARK_SELLER_ACTED
             to_buyer = bps_of(trade.held, bps)
             seller_gross = trade.held - to_buyer
@@ -1371,9 +1378,7 @@ class EscrowMachine(RuleBasedStateMachine):
             expect = "WrongState"
         else:
             expect = None
-            by_buyer = caller == t["buyer"]
-            if not by_buyer:
-                trade.marks |= MARK_SELLER_ACTED
+            by_buyer = caller == t["buyer"]  # a seller's concession is not consent: it gives everything back
             ending = ("concede", "buyer" if by_buyer else "seller")
             outcome = "SellerWon" if by_buyer else "BuyerWon"
             self._resolve(trade, ending, 0 if by_buyer else BPS, t["arbiterFeeBps"] // 2, outcome)
@@ -1738,7 +1743,7 @@ class EscrowMachine(RuleBasedStateMachine):
 
     def expected_records(self) -> dict[tuple[str, str, int], list[int]]:
         """What Reputation must say, derived from the trades alone: every ended trade that asked to record,
-        in an asset listed (at or below its amount) when it was created, whose seller consented, counts
+        in an asset listed with a minimum at or below its price when it was created, whose seller consented, counts
         once for its buyer and its seller; ratings as given."""
         want: dict[tuple[str, str, int], list[int]] = defaultdict(lambda: [0] * 10)
         for trade in self.trades:
@@ -1802,7 +1807,7 @@ class EscrowMachine(RuleBasedStateMachine):
 
     @invariant()
     def records_only_from_listed_assets_and_consenting_sellers(self):
-        """A trade records iff it asked to, in an asset listed (at or below its amount) when it was created,
+        """A trade records iff it asked to, in an asset listed with a minimum at or below its price when it was created,
         and its seller consented by a call of its own or its signature (tracked apart from the marks):
         Reputation.recordOf of every account that could have a record, in every asset and role, is
         exactly what such ended trades add up to (plus the ratings given), read raw."""
