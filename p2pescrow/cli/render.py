@@ -42,11 +42,18 @@ def fail(exc: P2PEscrowError, options: Options | None = None) -> NoReturn:
     """Print ``exc`` as one line on stderr (plus a JSON document with ``--json``) and exit."""
     code = exit_code_for(exc)
     message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    hint = getattr(exc, "hint", None)
+    hint = _CLI_HINTS.get(type(exc).__name__, getattr(exc, "hint", None))
     if isinstance(exc, ContractError) and type(exc).__name__ not in message:
         message = f"{type(exc).__name__}: {message}"
     report(type(exc).__name__, message, hint, code, json_output=options is not None and options.json)
     raise typer.Exit(code)
+
+
+#: Hints that name the command to run rather than the SDK method (errors by class name).
+_CLI_HINTS = {
+    "InsufficientBond": "the seller adds to its bond with `p2pescrow bond deposit AMOUNT` (see `p2pescrow bond "
+                        "show`), or the parties agree a smaller deposit",
+}
 
 
 def report(kind: str, message: str, hint: str | None, code: int, *, json_output: bool) -> None:

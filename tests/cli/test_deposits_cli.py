@@ -113,6 +113,7 @@ def test_a_buyer_created_trade_goes_live_when_the_seller_accepts_with_its_bond(
 
     no_bond = cli("trade", "accept", trade_id, account="dev8")
     assert no_bond.exit_code == 3 and "InsufficientBond" in one_error_line(no_bond)
+    assert "(hint: the seller adds to its bond with `p2pescrow bond deposit AMOUNT`" in one_error_line(no_bond)
 
     cli.ok("bond", "deposit", "0.25", account="dev8")
     accepted = cli.ok("trade", "accept", trade_id, account="dev8")
