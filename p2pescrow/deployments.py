@@ -60,17 +60,19 @@ class DeploymentMismatch(NetworkError):
 
 
 class OutdatedDeployment(NetworkError):
-    """The deployment is of contracts older than this SDK speaks (escrow v1, which has no ``VERSION()``):
-    its trades can be neither read nor made with this version. Exit 4, like the other deployment
-    refusals; the hint says to deploy version 2."""
+    """The deployment is of contracts older than this SDK speaks (escrow v1, which has no ``VERSION()``),
+    or of a newer version: its trades can be neither read nor made with this version. Exit 4, like the
+    other deployment refusals; the hint says to deploy version 2 (or, for a newer one, to upgrade)."""
 
     def __init__(self, chain_id: int, escrow: str, version: int | None) -> None:
         self.chain_id, self.escrow, self.version = chain_id, escrow, version
         found = f"version {version}" if version is not None else "version 1 (it has no VERSION())"
+        newer = version is not None and version > CONTRACT_VERSION
         super().__init__(
             f"the escrow {escrow} on chain {chain_id} is {found}; this p2pescrow speaks only version "
             f"{CONTRACT_VERSION}",
-            hint="deploy version 2 with `p2pescrow deploy` (on a local chain: `p2pescrow node start`); "
+            hint=f"upgrade p2pescrow to a release that speaks version {version}" if newer else
+                 "deploy version 2 with `p2pescrow deploy` (on a local chain: `p2pescrow node start`); "
                  "trades of the old escrow stay there, readable with the p2pescrow release that made them")
 
 

@@ -93,6 +93,9 @@ def test_the_version_is_checked_before_anything_is_read(tmp_path):
     with pytest.raises(OutdatedDeployment, match="is version 1; this p2pescrow speaks only version 2"):
         deployment_for(1, deployment=old)
     assert deployment_for(1, deployment=Deployment(**{**old.__dict__, "version": CONTRACT_VERSION})).version == 2
+    with pytest.raises(OutdatedDeployment, match="is version 3") as newer:
+        deployment_for(1, deployment=Deployment(**{**old.__dict__, "version": 3}))
+    assert newer.value.hint == "upgrade p2pescrow to a release that speaks version 3"
 
 
 def test_deploying_over_a_v1_record_deploys_version_2_and_connects(v1_chain, tmp_path):
