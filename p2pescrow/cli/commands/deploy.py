@@ -39,7 +39,14 @@ def deploy(ctx: typer.Context,
     Example:
       p2pescrow --network sepolia --account alice deploy --fee-bps 25
     """
-    from ...deployments import DeploymentMismatch, Registry, ensure_deployed, verify
+    from ...deployments import (
+        CONTRACT_VERSION,
+        DeploymentMismatch,
+        OutdatedDeployment,
+        Registry,
+        ensure_deployed,
+        verify,
+    )
     from ...errors import InputError
     from ..context import network, signer, transactor
     from ..parse import address
@@ -56,11 +63,11 @@ def deploy(ctx: typer.Context,
 
     registry = Registry()
     previous = registry.get(chain_id)
-    if previous is not None and not force:
+    if previous is not None and not force and previous.version == CONTRACT_VERSION:
         try:
             verify(node.w3, previous)
-        except DeploymentMismatch:
-            pass  # its chain was reset: ensure_deployed says so and deploys anew
+        except (DeploymentMismatch, OutdatedDeployment):
+            pass  # its chain was reset, or it is a v1 escrow: ensure_deployed says so and deploys anew
         else:  # nothing failed: exit 0, as scripts/deploy.py does
             emit(options, {"network": net.name, **asdict(previous), "status": "existing", "replaced": None,
                            "registry": str(registry.path)},
@@ -81,6 +88,8 @@ def deploy(ctx: typer.Context,
           f"  reputation:    {deployment.reputation}",
           f"  owner:         {deployment.owner}",
           f"  platform fee:  {deployment.platform_fee_bps} bps to {deployment.fee_recipient}",
+          "  reputation assets: none listed yet, so no trade records reputation until the owner lists one "
+          "(python scripts/list_reputation_asset.py ETH --min-amount 0.01 ...)",
           f"recorded in {registry.path}" + (f" (replacing {replaced})" if replaced else "")])
 
 
