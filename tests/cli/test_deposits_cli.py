@@ -215,6 +215,31 @@ def test_only_a_party_in_a_dispute_concedes(cli: Cli, deployed_anvil: Chain) -> 
     assert live.exit_code == 3 and "WrongState" in one_error_line(live)
 
 
+def test_a_ruling_against_the_buyer_gives_its_deposit_to_the_seller(cli: Cli, deployed_anvil: Chain) -> None:
+    trade_id = a_deposit_trade(cli)
+    cli.ok("trade", "dispute", trade_id, account="dev2")
+    seller, buyer = deployed_anvil.balance(DEV["dev2"]), deployed_anvil.balance(DEV["dev1"])
+
+    ruled = cli.ok("trade", "rule", trade_id, "--buyer-share", "30%", account="dev3")
+
+    assert "Ruled: 30% to the buyer." in ruled.stdout
+    pool = ETHER - ETHER * 200 // 10_000  # after the arbiter's 2%
+    to_buyer = pool * 3_000 // 10_000
+    assert deployed_anvil.balance(DEV["dev1"]) - buyer == to_buyer  # its deposit forfeited
+    assert deployed_anvil.balance(DEV["dev2"]) - seller == pool - to_buyer - fee(pool - to_buyer) + 2 * TENTH
+
+
+def test_the_buyer_cancels_a_trade_the_seller_never_accepted_and_gets_everything_back(
+        cli: Cli, deployed_anvil: Chain) -> None:
+    trade_id = cli.create("dev2", "1", "--buyer-deposit", "0.1", "--seller-deposit", "0.1")
+    buyer = deployed_anvil.balance(DEV["dev1"])
+
+    cancelled = cli.json("trade", "cancel", trade_id)
+
+    assert cancelled["trade"]["state"] == "CANCELLED"
+    assert deployed_anvil.balance(DEV["dev1"]) - buyer == ETHER + TENTH - gas_of(cancelled)
+
+
 def test_trade_accept_still_accepts_the_other_sides_settlement(cli: Cli, deployed_anvil: Chain) -> None:
     trade_id = a_deposit_trade(cli)
     cli.ok("trade", "settle", trade_id, "--buyer-share", "50%")
