@@ -111,6 +111,11 @@ def test_a_buyer_created_trade_goes_live_when_the_seller_accepts_with_its_bond(
     assert "seller 0.2 ETH, not in yet: locked from the seller's bond when the seller accepts" in shown
     assert "the seller must accept (lock its deposit) by then" in shown and "trade accept" in shown
 
+    (due,) = [d for d in cli.json("trade", "list", "--due", account="dev8")["due"] if d["trade_id"] == trade_id]
+    assert due["role"] == "seller" and due["actions"] == ["trade accept"] and "the sale is lost" in due["if_not"]
+    assert cli.json("trade", "list", "--due", "--party", DEV["dev8"], account=None)["due"] == \
+        cli.json("trade", "list", "--due", account="dev8")["due"]  # anyone may read anyone's to-do list
+
     no_bond = cli("trade", "accept", trade_id, account="dev8")
     assert no_bond.exit_code == 3 and "InsufficientBond" in one_error_line(no_bond)
     assert "(hint: the seller adds to its bond with `p2pescrow bond deposit AMOUNT`" in one_error_line(no_bond)
