@@ -338,6 +338,23 @@ def test_an_offer_whose_terms_document_was_changed_is_refused(cli: Cli, deployed
     assert deployed_anvil.nonce(DEV["dev6"]) == nonce
 
 
+def test_signing_and_filling_an_offer_without_an_arbiter_say_who_bears_the_risk(
+        cli: Cli, deployed_anvil: Chain, tmp_path: Path, terminal: None) -> None:
+    signed = cli.ok("offer", "create", "--amount", "0.5", "--timeout-releases", account="dev5")
+    assert "RISK: no arbiter, and the timeout releases to the seller" in signed.stderr
+    path = tmp_path / "offer.json"
+    path.write_text(signed.stdout)
+
+    declined = cli("offer", "fill", str(path), account="dev6", yes=False, input="n\n")
+
+    assert declined.exit_code == 6
+    assert "RISK: no arbiter, and the timeout releases to the seller: the buyer bears the risk" in declined.stderr
+    # the document on standard input leaves no answer for the prompt: one line, nothing sent
+    no_answer = cli("offer", "fill", "-", input=signed.stdout, account="dev6", yes=False)
+    assert no_answer.exit_code == 1 and no_answer.stderr.rstrip().endswith("error: aborted: no answer at the prompt")
+    assert "Traceback" not in no_answer.stderr and "unexpected" not in no_answer.stderr
+
+
 def test_publish_puts_the_offer_and_its_terms_on_chain_after_saying_it_is_public_forever(
         cli: Cli, deployed_anvil: Chain, tmp_path: Path, terminal: None) -> None:
     path = tmp_path / "lamp.json"
