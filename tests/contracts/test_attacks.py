@@ -743,7 +743,7 @@ def _offer(deployed: Deployment, **overrides: Any) -> dict[str, Any]:
         "flags": 0,
         "termsHash": b"\x22" * 32,
         "nonce": 7,
-        "expiry": deployed.chain.now() + 3600,
+        "expiry": deployed.chain.next_timestamp() + 3600,
     }
     offer.update(overrides)
     return offer

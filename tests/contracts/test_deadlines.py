@@ -46,7 +46,7 @@ def mined_at(deployed: Deployment, receipt: dict[str, Any]) -> int:
 
 
 def soon(deployed: Deployment) -> int:
-    return deployed.chain.now() + 100
+    return deployed.chain.next_timestamp() + 100
 
 
 def terms(deployed: Deployment, **overrides: Any) -> dict[str, Any]:
