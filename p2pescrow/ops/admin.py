@@ -201,13 +201,10 @@ def plan_reputation_asset(client: EscrowClient, token: str | None, *, listed: bo
 
 
 def reputation_assets(client: EscrowClient) -> list[tuple[str, str, bool, int, int]]:
-    """Every asset ever listed, as the escrow says now: (address, symbol, listed, minimum in base
-    units, decimals), ETH first."""
-    from ..deployments import listed_reputation_assets
-
-    assets = listed_reputation_assets(client.w3, client.escrow, client.deployment.block)
+    """Every asset ever listed (the SDK's :meth:`~p2pescrow.clients.sync.EscrowClient.reputation_assets`):
+    (address, symbol, listed, minimum in base units, decimals), ETH first."""
     out = []
-    for token, (listed, minimum) in assets.items():
+    for token, (listed, minimum) in client.reputation_assets().items():
         info = client.token(token)
         out.append((info.address, info.symbol, listed, minimum, info.decimals))
     return sorted(out, key=lambda a: (int(a[0], 16) != 0, a[1]))
