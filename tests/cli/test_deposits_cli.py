@@ -179,6 +179,17 @@ def test_the_buyer_who_vanishes_forfeits_its_deposit_to_the_seller(cli: Cli, dep
     assert cli.json("trade", "show", trade_id)["trade"]["state"] == "COMPLETED"
 
 
+def test_marking_delivery_says_the_buyers_deposit_is_at_stake(cli: Cli, deployed_anvil: Chain,
+                                                              terminal: None) -> None:
+    trade_id = a_deposit_trade(cli)
+
+    declined = cli("trade", "deliver", trade_id, account="dev2", yes=False, input="n\n")
+
+    assert declined.exit_code == 6
+    assert "from now on the timeout releases 1 ETH to you" in declined.stderr
+    assert "if it does neither, its deposit of 0.1 ETH goes to you too" in declined.stderr
+
+
 def test_the_timeout_preview_says_who_gets_each_deposit(cli: Cli, deployed_anvil: Chain, terminal: None) -> None:
     trade_id = a_deposit_trade(cli, "--release-window", "1d")
     deployed_anvil.sleep(86_400)

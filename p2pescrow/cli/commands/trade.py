@@ -329,6 +329,8 @@ def deliver(ctx: typer.Context, trade: TradeArg) -> None:
         lines = [f"mark trade {t.id} delivered: from now on the timeout releases "
                  f"{human(t.held, t.token)} to you, the seller",
                  f"the buyer gets a fresh release window of {span(t.terms.release_window)} to release or dispute"]
+        if deposits_in(t)[0]:
+            lines.append(f"if it does neither, its deposit of {human(t.buyer_deposit, t.token)} goes to you too")
     else:
         outcome = "releases to you" if t.terms.timeout_releases else "refunds the buyer"
         lines = [f"mark trade {t.id} delivered: recorded (and it counts as your consent for reputation)",
