@@ -177,6 +177,9 @@ def test_the_buyer_who_vanishes_forfeits_its_deposit_to_the_seller(cli: Cli, dep
     # the price less the fee, the buyer's deposit (forfeited) and the seller's own deposit back
     assert deployed_anvil.balance(DEV["dev2"]) - seller == ETHER - fee(ETHER) + TENTH + TENTH
     assert cli.json("trade", "show", trade_id)["trade"]["state"] == "COMPLETED"
+    history = cli.ok("trade", "history", trade_id).stdout  # no deposit event: told from the ending, by the table
+    assert ("deposits (by the contract's table, from the ending above): the buyer's 0.1 ETH to the seller "
+            "(forfeited), the seller's 0.1 ETH back to the seller") in history
 
 
 def test_marking_delivery_says_the_buyers_deposit_is_at_stake(cli: Cli, deployed_anvil: Chain,
@@ -217,6 +220,8 @@ def test_a_seller_who_concedes_refunds_the_buyer_and_forfeits_its_deposit(cli: C
     assert deployed_anvil.balance(DEV["dev1"]) - buyer == ETHER - half_fee + TENTH + TENTH
     event = next(e for e in conceded["tx"]["events"] if e["name"] == "Conceded")["args"]
     assert event["by"] == DEV["dev2"] and event["arbiterFee"] == half_fee
+    paid = cli.json("trade", "history", trade_id)["deposits_paid"]
+    assert [(p["deposit"], p["to"]) for p in paid] == [("buyer", "buyer"), ("seller", "buyer")]
 
 
 def test_only_a_party_in_a_dispute_concedes(cli: Cli, deployed_anvil: Chain) -> None:

@@ -665,13 +665,51 @@ def _due(ctx: typer.Context, who: str | None) -> None:
 
 @command(trade_app, "history")
 def history(ctx: typer.Context, trade: TradeArg) -> None:
-    """Every event of a trade, oldest first."""
+    """Every event of a trade, oldest first; for an ended trade with deposits, where each went.
+
+    The contract emits no event for the deposits: where they went follows from the terms and the
+    event that ended the trade, by the contract's table (see `trade create --help`).
+    """
     options, client, t = _open(ctx, trade, read_only=True)
     entries = client.history(t.id)
     rows = [(str(e.block), short(e.tx_hash), event_text(e.name, e.args, t.token)) for e in entries]
+    paid = _deposits_paid(t, entries)
+    text = table(rows, ("BLOCK", "TX", "EVENT"))
+    if paid:
+        text += "\ndeposits (by the contract's table, from the ending above): " + ", ".join(
+            f"the {owner}'s {human(units, t.token)} "
+            + (f"back to the {to}" if to == owner else f"to the {to} (forfeited)") for owner, units, to in paid)
     emit(options, {"trade_id": t.id, "events": [
-        {"block": e.block, "tx_hash": e.tx_hash, "name": e.name, "args": plain(e.args)} for e in entries]},
-        table(rows, ("BLOCK", "TX", "EVENT")))
+        {"block": e.block, "tx_hash": e.tx_hash, "name": e.name, "args": plain(e.args)} for e in entries],
+        "deposits_paid": [{"deposit": f"{owner}", "amount": amount_document(units, t.token), "to": to}
+                          for owner, units, to in paid]}, text)
+
+
+def _deposits_paid(t: Trade, entries: list[Any]) -> list[tuple[str, int, str]]:
+    """``(owner, amount, to whom)`` for each deposit of a trade that went live and ended, from the
+    event that ended it (none for a trade still open, cancelled, or without deposits)."""
+    from ...core.trades import Ending, deposits_to
+
+    if not t.terms.has_deposits or not t.state.is_ended:
+        return []
+    ending, bps = None, None
+    for e in reversed(entries):  # the last payout event ended the trade
+        if e.name == "TimedOut":
+            ending = Ending.TIMEOUT_TO_SELLER if e.args["toSeller"] else Ending.TIMEOUT_TO_BUYER
+        elif e.name == "Ruled":
+            ending, bps = Ending.RULED, int(e.args["buyerBps"])
+        elif e.name == "Conceded":
+            ending = Ending.SELLER_CONCEDED if e.args["by"].lower() == t.seller.lower() else Ending.BUYER_CONCEDED
+        elif e.name in ("DisputeExpired", "Settled", "Released", "Refunded"):
+            ending = Ending.RELEASED  # each deposit back to its owner, as for a settlement or a refund
+        if ending is not None:
+            break
+    if ending is None:
+        return []
+    to = deposits_to(ending, has_arbiter=t.terms.has_arbiter, buyer_bps=bps)
+    return [(owner, units, goes.value) for owner, units, goes in (("buyer", t.buyer_deposit, to.buyer_deposit),
+                                                                  ("seller", t.seller_deposit, to.seller_deposit))
+            if units]
 
 
 @command(trade_app, "watch")
