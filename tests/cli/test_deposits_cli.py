@@ -315,10 +315,14 @@ def test_a_deposit_must_be_an_amount_of_the_trades_token(cli: Cli, deployed_anvi
 # -- signed offers with deposits, and the offer board -------------------------------------------------------------
 def test_an_offer_with_deposits_locks_the_sellers_bond_when_filled(cli: Cli, deployed_anvil: Chain,
                                                                     tmp_path: Path) -> None:
-    cli.ok("bond", "deposit", "0.2", account="dev5")
     path = tmp_path / "bike.json"
-    cli.ok("offer", "create", "--amount", "0.8", "--terms", "road bike, size 56", "--buyer-deposit", "0.05",
-           "--seller-deposit", "0.2", "--arbiter", DEV["dev3"], "--out", str(path), account="dev5")
+    unbacked = cli.ok("offer", "create", "--amount", "0.8", "--terms", "road bike, size 56", "--buyer-deposit",
+                      "0.05", "--seller-deposit", "0.2", "--arbiter", DEV["dev3"], "--out", str(path), account="dev5")
+    assert "no buyer can fill this offer until you add 0.2 ETH (`p2pescrow bond deposit`)" in unbacked.stderr
+    assert "road bike, size 56  (the document the seller signed)" in unbacked.stdout
+    short = cli("offer", "fill", str(path), account="dev6")
+    assert short.exit_code == 2 and "free bond is 0 ETH" in one_error_line(short)
+    cli.ok("bond", "deposit", "0.2", account="dev5")
     shown = cli.ok("offer", "show", str(path), network=None, rpc_url=None, account=None, yes=False).stdout
     assert "deposits   buyer 0.05 ETH (paid with the price), seller 0.2 ETH" in shown
     escrow = escrow_balance(deployed_anvil)

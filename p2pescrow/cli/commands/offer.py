@@ -241,8 +241,13 @@ def create(
         terms=document_fields, nonce=offer_nonce, **deposits, **windows)
     for risk in risks:
         progress(f"RISK: {risk}", options)
+    if signed.offer.sellerDeposit:
+        free = client.bond(info.address)
+        if free < signed.offer.sellerDeposit:
+            progress(f"NOTE: your free bond is {human(free, info)}: no buyer can fill this offer until you add "
+                     f"{human(signed.offer.sellerDeposit - free, info)} (`p2pescrow bond deposit`)", options)
     document = _with_terms(signed.to_json(), document_fields)
-    summary, lines = _describe(signed, info, clock(client))
+    summary, lines = _describe(signed, info, clock(client), document_fields)
     if out is None:
         line(document)
         progress(f"Signed an offer of {human(signed.offer.amount, info)} as "
