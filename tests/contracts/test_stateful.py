@@ -703,6 +703,10 @@ class EscrowMachine(RuleBasedStateMachine):
         if ended:
             assert ending == trade.ending, (ending, trade.ending)
             trade.deposits_seen = destinations
+            if any(destinations):
+                routes = [f"{side}'s to {'buyer' if to == buyer else 'seller'}"
+                          for side, to in zip(("buyer", "seller"), destinations, strict=True) if to]
+                OUTCOMES[f"ended by {ending[0]} with deposits: {', '.join(routes)}"] += 1
         totals = Counter(price)
         for receiver, deposit in zip(destinations, (t["buyerDeposit"], t["sellerDeposit"]), strict=True):
             if receiver is not None:
@@ -1624,6 +1628,36 @@ class EscrowMachine(RuleBasedStateMachine):
             self.chain_matches_model()
             self.withdraw(True, index, "eth", True)  # a credited party withdraws to its vault
 
+    @precondition(lambda self: any(t.state == "Funded" and t.has_arbiter for t in self.trades))
+    @rule(
+        index=st.integers(0, 2**16),
+        by_seller=st.booleans(),
+        end=st.sampled_from(["rule", "rule", "rule", "concede_buyer", "concede_seller", "expire", "settle"]),
+        bps=st.sampled_from([0, 2500, 4999, 5000, 5001, 7500, BPS]),  # each side of the forfeit line
+    )
+    def dispute_and_end(self, index, by_seller, end, bps):
+        """A party disputes a live trade with an arbiter, then the dispute ends: ruled (any split), conceded
+        by either side, expired, or settled. These are the endings where deposits are forfeited, and
+        other rules reach them only by chance (hypothesis enables a random subset of rules per example)."""
+        trade = self.pick((index, False), "Funded")
+        if not trade.has_arbiter or self.now() >= trade.deadline:
+            trade = next(t for t in self.trades if t.state == "Funded" and t.has_arbiter)
+        self.do_dispute(trade, "seller" if by_seller else "buyer")
+        if trade.state != "Disputed":
+            return
+        self.chain_matches_model()
+        if end == "rule":
+            self.do_rule_dispute(trade, "arbiter", bps)
+        elif end == "expire":
+            self.warp(trade.deadline)
+            self.do_resolve_expired_dispute(trade, "stranger")
+        elif end == "settle":
+            self.do_propose_settlement(trade, "seller" if by_seller else "buyer", bps)
+            self.chain_matches_model()
+            self.do_accept_settlement(trade, "counterparty", True)
+        else:
+            self.do_concede(trade, end.removeprefix("concede_"))
+
     def advance_once(self, trade: Trade, step: int, late: bool, fraction: int, bps: int) -> None:
         """One legal move; `late` first moves the clock to the trade's deadline."""
         t = trade.terms
@@ -1659,8 +1693,8 @@ class EscrowMachine(RuleBasedStateMachine):
             if not on_time:
                 options += [lambda: self.do_timeout(trade, "stranger")] * 3
             else:
-                if trade.has_arbiter:
-                    options += [lambda: self.do_dispute(trade, "buyer"), lambda: self.do_dispute(trade, "seller")]
+                if trade.has_arbiter:  # weighted up: rulings and concessions are where deposits are forfeited
+                    options += [lambda: self.do_dispute(trade, "buyer"), lambda: self.do_dispute(trade, "seller")] * 2
                 if not trade.has(MARK_DELIVERED):
                     options.append(lambda: self.do_mark_delivered(trade, "seller"))
                 if not trade.has(MARK_SELLER_ACTED):
