@@ -1467,7 +1467,12 @@ class EscrowMachine(RuleBasedStateMachine):
                 trade.held = 0
             self.move_out(asset, self.fee_recipient, total)
         token = self.w.token_address[asset]
-        self.send(self.d.stranger, "sweepFees", token, [trade.terms for trade in chosen], expect=expect)
+        receipt = self.send(self.d.stranger, "sweepFees", token, [trade.terms for trade in chosen], expect=expect)
+        if receipt is not None:  # the event says what was paid, to whom, and which slots went to 0
+            swept = [args for name, args in self.w.events.read(receipt) if name == "FeesSwept"]
+            assert [(a["token"], a["recipient"], a["amount"], [bytes(i) for i in a["trades"]]) for a in swept] == [
+                (token, self.fee_recipient, total, [trade.id for trade in chosen])
+            ]
 
     def ended(self) -> list[Trade]:
         return [t for t in self.trades if t.state in PAID_OUT]
