@@ -19,13 +19,17 @@ _EXPORTS = {
     "EscrowClient": "p2pescrow.clients.sync",
     "TradeResult": "p2pescrow.clients.sync",
     "HistoryEntry": "p2pescrow.clients.sync",
+    "DueAction": "p2pescrow.clients._base",
+    "TradeRisk": "p2pescrow.clients._base",
     "FundingPlan": "p2pescrow.core.funding",
     "Deployment": "p2pescrow.deployments",
     "Registry": "p2pescrow.deployments",
     "Offer": "p2pescrow.core.offers",
     "SignedOffer": "p2pescrow.core.offers",
     "OfferError": "p2pescrow.core.offers",
+    "AssetRecord": "p2pescrow.models",
     "ReputationRecord": "p2pescrow.models",
+    "ReputationRole": "p2pescrow.models",
     "Role": "p2pescrow.models",
     "Terms": "p2pescrow.models",
     "TokenInfo": "p2pescrow.models",
@@ -40,12 +44,13 @@ __all__ = ["__version__", *sorted(_EXPORTS)]
 
 if TYPE_CHECKING:
     from . import errors
+    from .clients._base import DueAction, TradeRisk
     from .clients.sync import EscrowClient, HistoryEntry, TradeResult
     from .core.funding import FundingPlan
     from .core.offers import Offer, OfferError, SignedOffer
     from .deployments import Deployment, Registry
     from .errors import P2PEscrowError
-    from .models import ReputationRecord, Role, Terms, TokenInfo, Trade, TradeState
+    from .models import AssetRecord, ReputationRecord, ReputationRole, Role, Terms, TokenInfo, Trade, TradeState
     from .transport.sync import TxResult
 
 

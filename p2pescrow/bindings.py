@@ -110,7 +110,7 @@ def topics() -> dict[str, str]:
 
 
 #: The TradeCreated topic, spelled from the :class:`~p2pescrow.models.Terms` struct type.
-TRADE_CREATED = "0x" + keccak(text=f"TradeCreated(bytes32,address,address,{Terms.ABI_TYPE},uint256,uint256)").hex()
+TRADE_CREATED = "0x" + keccak(text=f"TradeCreated(bytes32,address,address,{Terms.ABI_TYPE},uint256)").hex()
 
 
 def plain(entry: dict[str, Any], value: Any) -> Any:
@@ -207,8 +207,8 @@ def terms_from_event(raw: Any) -> Terms:
     """The :class:`~p2pescrow.models.Terms` of a decoded TradeCreated ``terms`` argument (a dict
     of field name to value, or a tuple)."""
     values = list(raw.values()) if hasattr(raw, "values") else list(raw)
-    if isinstance(values[11], str):
-        values[11] = bytes.fromhex(values[11][2:])
+    if isinstance(values[13], str):  # termsHash, as 0x-hex
+        values[13] = bytes.fromhex(values[13][2:])
     return Terms.from_tuple(tuple(values))
 
 

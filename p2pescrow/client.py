@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .clients._base import DueAction, TradeRisk
 from .clients.sync import EscrowClient, HistoryEntry, TradeResult
 
-__all__ = ["EscrowClient", "HistoryEntry", "TradeResult"]
+__all__ = ["DueAction", "EscrowClient", "HistoryEntry", "TradeResult", "TradeRisk"]

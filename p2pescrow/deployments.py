@@ -1,4 +1,4 @@
-"""Deploy escrow + reputation, wired together, and the registry of deployments by chain id.
+"""Deploy the escrow (which creates its reputation contract), and the registry of deployments by chain id.
 
 The registry is a JSON file (``<config dir>/deployments.json``) written by deploy and read by the
 client, so a trader never types contract addresses. Each record keeps the keccak of the deployed
@@ -27,6 +27,13 @@ if TYPE_CHECKING:
 # `node status`, `networks list`) should not pay a second for web3.
 
 
+#: The contracts' version this SDK deploys and speaks to (the escrow's ``VERSION()``).
+CONTRACT_VERSION = 2
+#: ``VERSION()``'s selector as the escrow's dispatcher pushes it (``PUSH4 0xffa1ad74``): code without it
+#: is an escrow from before version 2, which had no ``VERSION()``.
+_VERSION_SELECTOR_PUSH = bytes.fromhex("63ffa1ad74")
+
+
 @dataclass(frozen=True)
 class Deployment:
     """Where the contracts of one chain are, and how they were set up."""
@@ -42,10 +49,31 @@ class Deployment:
     reputation_code_hash: str
     #: Dev tokens on a local chain (symbol -> address), deployed by `p2pescrow node start`.
     dev_tokens: dict[str, str] = field(default_factory=dict, hash=False)
+    #: The contracts' version (the escrow's ``VERSION()``). A registry record written before version 2
+    #: has none and reads as 1 (:meth:`Registry.get`); :func:`deployment_for` refuses any but
+    #: :data:`CONTRACT_VERSION`.
+    version: int = CONTRACT_VERSION
 
 
 class DeploymentMismatch(NetworkError):
     """The registry's address on this chain holds other code (a reset chain, or a wrong registry)."""
+
+
+class OutdatedDeployment(NetworkError):
+    """The deployment is of contracts older than this SDK speaks (escrow v1, which has no ``VERSION()``),
+    or of a newer version: its trades can be neither read nor made with this version. Exit 4, like the
+    other deployment refusals; the hint says to deploy version 2 (or, for a newer one, to upgrade)."""
+
+    def __init__(self, chain_id: int, escrow: str, version: int | None) -> None:
+        self.chain_id, self.escrow, self.version = chain_id, escrow, version
+        found = f"version {version}" if version is not None else "version 1 (it has no VERSION())"
+        newer = version is not None and version > CONTRACT_VERSION
+        super().__init__(
+            f"the escrow {escrow} on chain {chain_id} is {found}; this p2pescrow speaks only version "
+            f"{CONTRACT_VERSION}",
+            hint=f"upgrade p2pescrow to a release that speaks version {version}" if newer else
+                 "deploy version 2 with `p2pescrow deploy` (on a local chain: `p2pescrow node start`); "
+                 "trades of the old escrow stay there, readable with the p2pescrow release that made them")
 
 
 class NoDeployment(ConfigError):
@@ -58,32 +86,34 @@ class NoDeployment(ConfigError):
 
 @dataclass
 class DeployProgress:
-    """A deployment under way on one chain: its settings and what is done, recorded after every
-    transaction so that a run that died (a killed process, a lost connection) is continued by the
-    next one instead of leaving a half-wired pair. ``*_tx`` are the hashes of transactions sent
-    whose receipt was not seen yet."""
+    """A deployment under way on one chain: its settings and what is done, recorded when its
+    transaction is sent and again when it is mined, so that a run that died (a killed process, a
+    lost connection) is continued by the next one instead of deploying twice. ``escrow_tx`` is the
+    hash of the deployment sent whose receipt was not seen yet."""
 
     chain_id: int
     deployer: str
     owner: str
     fee_recipient: str
     platform_fee_bps: int
-    reputation: str | None = None
-    reputation_tx: str | None = None
     escrow: str | None = None
     escrow_tx: str | None = None
-    authorised: bool = False
-    handed_over: bool = False  # reputation ownership offered to `owner` (only if owner != deployer)
-    block: int | None = None  # the block of the Reputation deployment: event scans start there
+    block: int | None = None  # the block of the deployment: event scans start there
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> DeployProgress | None:
+        """The progress a pending record describes; None for a version-1 record (Reputation deployed
+        apart, then wired: nothing of it is reused)."""
+        if "reputation" in record or "authorised" in record:
+            return None
+        return cls(**record)
 
     def settings(self) -> tuple[str, str, str, int]:
         return (self.deployer, self.owner, self.fee_recipient, self.platform_fee_bps)
 
     def done(self) -> list[str]:
         """The steps done so far, in order (for messages)."""
-        steps = [("Reputation deployed", self.reputation), ("P2PEscrow deployed", self.escrow),
-                 ("escrow authorised", self.authorised), ("reputation handed over", self.handed_over)]
-        return [name for name, value in steps if value]
+        return ["P2PEscrow deployed (with its Reputation)"] if self.escrow else []
 
 
 class PendingDeploymentConflict(ConfigError):
@@ -107,7 +137,9 @@ class Registry:
 
     def get(self, chain_id: int) -> Deployment | None:
         record = self._read().get(str(chain_id))
-        return Deployment(**record) if record else None
+        if not record:
+            return None
+        return Deployment(**{"version": 1, **record})  # no version: written before version 2
 
     def put(self, deployment: Deployment) -> None:
         data = self._read()
@@ -137,7 +169,7 @@ class Registry:
     def get_pending(self, chain_id: int) -> DeployProgress | None:
         """The unfinished deployment on ``chain_id`` (what is done so far), if any."""
         record = self._read_pending().get(str(chain_id))
-        return DeployProgress(**record) if record else None
+        return DeployProgress.from_record(record) if record else None
 
     def put_pending(self, progress: DeployProgress) -> None:
         data = self._read_pending()
@@ -192,27 +224,44 @@ def code_hash(w3: Web3, address: str) -> str:
 
 
 def verify(w3: Web3, deployment: Deployment) -> None:
-    """Refuse a deployment whose addresses hold other code than was deployed there."""
-    check_code_hashes(deployment, code_hash(w3, deployment.escrow), code_hash(w3, deployment.reputation))
+    """Refuse a deployment whose addresses hold other code than was deployed there (or an escrow v1)."""
+    from eth_utils import to_checksum_address
+
+    check_code(deployment, bytes(w3.eth.get_code(to_checksum_address(deployment.escrow))),
+               bytes(w3.eth.get_code(to_checksum_address(deployment.reputation))))
 
 
 def deployment_for(chain_id: int, *, expected_chain_id: int | None = None, deployment: Deployment | None = None,
                    registry: Registry | None = None) -> Deployment:
     """The deployment to use on a node serving ``chain_id``: ``deployment`` when given, else the
     registry's for that chain id (:class:`NoDeployment` when none); :class:`WrongChain` when the node
-    is not on ``expected_chain_id``. What the clients and the reader decide on connecting."""
+    is not on ``expected_chain_id``; :class:`OutdatedDeployment` when it is not of
+    :data:`CONTRACT_VERSION`. What the clients and the reader decide on connecting."""
     if expected_chain_id is not None and chain_id != expected_chain_id:
         raise WrongChain(expected_chain_id, chain_id)
     if deployment is None:
         deployment = (registry or Registry()).get(chain_id)
         if deployment is None:
             raise NoDeployment(chain_id)
+    if deployment.version != CONTRACT_VERSION:
+        raise OutdatedDeployment(deployment.chain_id, deployment.escrow, deployment.version)
     return deployment
 
 
 def check_code(deployment: Deployment, escrow_code: bytes | str, reputation_code: bytes | str) -> None:
-    """:func:`verify` once the code at the two addresses is read (bytes or ``0x``-hex)."""
+    """:func:`verify` once the code at the two addresses is read (bytes or ``0x``-hex); an escrow whose
+    code has no ``VERSION()`` is refused as version 1 (:class:`OutdatedDeployment`) first, whatever the
+    record says (a deployment given by hand, or a record edited)."""
+    check_version_in_code(deployment, escrow_code)
     check_code_hashes(deployment, hash_of_code(escrow_code), hash_of_code(reputation_code))
+
+
+def check_version_in_code(deployment: Deployment, escrow_code: bytes | str) -> None:
+    """:class:`OutdatedDeployment` when the escrow's code (bytes or ``0x``-hex) has no ``VERSION()``
+    function: an escrow v1. No code at all is left to the code hash check (a reset chain)."""
+    code = bytes.fromhex(escrow_code.removeprefix("0x")) if isinstance(escrow_code, str) else bytes(escrow_code)
+    if code and _VERSION_SELECTOR_PUSH not in code:
+        raise OutdatedDeployment(deployment.chain_id, deployment.escrow, None)
 
 
 def check_code_hashes(deployment: Deployment, escrow_hash: str, reputation_hash: str) -> None:
@@ -228,23 +277,26 @@ def check_code_hashes(deployment: Deployment, escrow_hash: str, reputation_hash:
                 hint="redeploy with `p2pescrow deploy --force`, or point at the right network")
 
 
-#: The steps of a deployment, in order; ``after_step`` hooks receive these names.
-DEPLOY_STEPS = ("reputation", "escrow", "authorise", "handover")
+#: The steps of a deployment, in order; ``after_step`` hooks receive these names. One transaction:
+#: the escrow's constructor creates its Reputation (the only writer there, bound for good).
+DEPLOY_STEPS = ("escrow",)
 
 
 def deploy(transactor: Transactor, *, fee_recipient: str | None = None, platform_fee_bps: int = 0,
            owner: str | None = None, registry: Registry | None = None,
            report: Callable[[str], None] | None = None,
            after_step: Callable[[str], None] | None = None) -> Deployment:
-    """Deploy Reputation and P2PEscrow, authorise the escrow on the reputation contract, and (when
-    ``owner`` is not the deploying account) offer the reputation contract to the owner.
+    """Deploy P2PEscrow (owner, fee recipient, platform fee) in one transaction: its constructor
+    creates the Reputation contract whose only writer it is. ``owner`` owns the escrow from the
+    start (the reputation contract has no owner).
 
     Without ``registry`` this sends the transactions and returns the :class:`Deployment`.
 
     With ``registry`` it is recoverable: progress is recorded there as a pending record (see
-    :meth:`Registry.get_pending`) as soon as each transaction is sent and again when it is mined,
-    and a deployment left unfinished on this chain is continued (each step done is checked on
-    chain first: the code at the recorded addresses, the wiring) rather than started again.
+    :meth:`Registry.get_pending`) as soon as the transaction is sent and again when it is mined,
+    and a deployment left unfinished on this chain is continued (the transaction sent is waited
+    for, the code at the recorded address and its reputation contract checked) rather than sent
+    again.
     Unfinished work with another account or other settings raises
     :class:`PendingDeploymentConflict`; :func:`discard_pending` starts afresh. The finished
     deployment is recorded in the registry and the pending record removed.
@@ -287,11 +339,8 @@ def discard_pending(registry: Registry, chain_id: int) -> DeployProgress | None:
 
 
 def _still_there(w3: Web3, progress: DeployProgress) -> bool:
-    """False when no contract recorded by ``progress`` has code (a dev chain that was reset)."""
-    addresses = [a for a in (progress.reputation, progress.escrow) if a]
-    if not addresses:
-        return True
-    return any(len(bytes(w3.eth.get_code(a))) > 0 for a in addresses)
+    """False when the contract recorded by ``progress`` has no code (a dev chain that was reset)."""
+    return progress.escrow is None or len(bytes(w3.eth.get_code(progress.escrow))) > 0
 
 
 class _Deployer:
@@ -315,44 +364,20 @@ class _Deployer:
 
         p = self.p
         self._save()
-        if p.reputation is None:
-            result = self._create("Reputation", "reputation_tx", p.deployer)
-            p.reputation, p.block = result
-            self._done("reputation", f"Reputation deployed at {p.reputation}")
-        else:
-            self._check_code("Reputation", p.reputation)
         if p.escrow is None:
-            p.escrow, _ = self._create("P2PEscrow", "escrow_tx", p.owner, p.fee_recipient,
-                                       p.platform_fee_bps, p.reputation)
+            p.escrow, p.block = self._create("P2PEscrow", "escrow_tx", p.owner, p.fee_recipient, p.platform_fee_bps)
             self._done("escrow", f"P2PEscrow deployed at {p.escrow}")
         else:
             self._check_code("P2PEscrow", p.escrow)
-            linked = self._contract("P2PEscrow", p.escrow).functions.reputation().call()
-            if to_checksum_address(linked) != p.reputation:
-                raise DeploymentMismatch(f"the escrow recorded at {p.escrow} uses reputation {linked}, "
-                                         f"not {p.reputation}", hint="force a fresh deployment")
-        reputation = self._contract("Reputation", p.reputation)
-        if not p.authorised:
-            if not reputation.functions.isAuthorisedEscrow(p.escrow).call():
-                self._send(p.reputation, reputation.encode_abi("setEscrow", [p.escrow, True]),
-                           "authorise the escrow on the reputation contract")
-            p.authorised = True
-            self._done("authorise", f"escrow {p.escrow} authorised on the reputation contract")
-        if p.owner != p.deployer and not p.handed_over:
-            current = to_checksum_address(reputation.functions.owner().call())
-            offered = to_checksum_address(reputation.functions.pendingOwner().call())
-            if p.owner not in (current, offered):
-                self._send(p.reputation, reputation.encode_abi("transferOwnership", [p.owner]),
-                           "hand the reputation contract to the owner")
-            p.handed_over = True
-            self._done("handover", f"reputation contract offered to {p.owner} (it accepts with "
-                                   "transfer_ownership.py accept)")
-        assert p.escrow is not None and p.reputation is not None and p.block is not None
+        reputation = to_checksum_address(self._contract("P2PEscrow", p.escrow).functions.reputation().call())
+        self._check_code("Reputation", reputation)
+        self.report(f"its Reputation contract is at {reputation} (written only by the escrow)")
+        assert p.block is not None
         deployment = Deployment(
-            chain_id=p.chain_id, escrow=p.escrow, reputation=p.reputation, block=p.block,
+            chain_id=p.chain_id, escrow=p.escrow, reputation=reputation, block=p.block,
             owner=p.owner, fee_recipient=p.fee_recipient, platform_fee_bps=p.platform_fee_bps,
             escrow_code_hash=code_hash(self.w3, p.escrow),
-            reputation_code_hash=code_hash(self.w3, p.reputation))
+            reputation_code_hash=code_hash(self.w3, reputation), version=CONTRACT_VERSION)
         if self.registry is not None:
             self.registry.put(deployment)
             self.registry.clear_pending(p.chain_id)
@@ -374,8 +399,8 @@ class _Deployer:
     def _check_code(self, name: str, address: str) -> None:
         if not code_matches_artifact(bytes(self.w3.eth.get_code(address)), self.artifacts[name]):
             raise DeploymentMismatch(
-                f"the {name} contract recorded at {address} by the unfinished deployment on chain "
-                f"{self.p.chain_id} holds other code", hint="force a fresh deployment")
+                f"the {name} contract at {address} (deployment on chain {self.p.chain_id}) holds other code "
+                "than this SDK's artifact", hint="force a fresh deployment")
 
     def _create(self, name: str, tx_field: str, *args: Any) -> tuple[str, int]:
         """Deploy ``name`` (or pick up the receipt of the deployment sent by an earlier run)."""
@@ -472,8 +497,9 @@ class Check:
 def check_deployment(w3: Web3, deployment: Deployment, *, owner: str | None = None,
                      fee_recipient: str | None = None, platform_fee_bps: int | None = None) -> list[Check]:
     """Check a recorded deployment on its chain: the code at both addresses against the shipped
-    artifacts, the wiring (the escrow's reputation contract, the escrow authorised there), the
-    owner of both contracts and the fee settings. Expected values are the record's unless given."""
+    artifacts, the version, the wiring (the escrow's reputation contract, written by that escrow
+    only), the escrow's owner and fee settings; the listed reputation assets are information.
+    Expected values are the record's unless given."""
     from eth_utils import to_checksum_address
 
     from ._artifacts import load_artifact
@@ -500,7 +526,7 @@ def check_deployment(w3: Web3, deployment: Deployment, *, owner: str | None = No
         checks.append(Check(f"{name} code hash", unchanged,
                             "as recorded at deployment" if unchanged else "differs from the recorded hash"))
         live[name] = w3.eth.contract(address=address, abi=load_artifact(name)["abi"])
-    if len(live) < 2:
+    if len(live) < 2 or not all(c.ok for c in checks if c.name.endswith(" code")):
         return checks
     escrow, reputation = live["P2PEscrow"], live["Reputation"]
 
@@ -508,26 +534,51 @@ def check_deployment(w3: Web3, deployment: Deployment, *, owner: str | None = No
         ok = actual == wanted
         checks.append(Check(name, ok, f"{actual}" + ("" if ok else f", expected {wanted}")))
 
+    expect("contract version", int(escrow.functions.VERSION().call()), CONTRACT_VERSION)
     expect("escrow's reputation contract", to_checksum_address(escrow.functions.reputation().call()),
            deployment.reputation)
-    authorised = bool(reputation.functions.isAuthorisedEscrow(deployment.escrow).call())
-    checks.append(Check("escrow authorised on reputation", authorised,
-                        "yes" if authorised else f"no: run setEscrow({deployment.escrow}, true)"))
-    for label, contract in (("escrow", escrow), ("reputation", reputation)):
-        actual = to_checksum_address(contract.functions.owner().call())
-        pending = to_checksum_address(contract.functions.pendingOwner().call())
-        if actual != owner and pending == owner:
-            checks.append(Check(f"{label} owner", False, f"{actual}; offered to {owner}, who has not "
-                                "accepted yet (transfer_ownership.py accept)"))
-        else:
-            expect(f"{label} owner", actual, owner)
-            if int(pending, 16):
-                checks.append(Check(f"{label} ownership transfer", None, f"offered to {pending}, not accepted"))
+    expect("reputation's only writer", to_checksum_address(reputation.functions.escrow().call()), deployment.escrow)
+    actual = to_checksum_address(escrow.functions.owner().call())
+    pending = to_checksum_address(escrow.functions.pendingOwner().call())
+    if actual != owner and pending == owner:
+        checks.append(Check("escrow owner", False, f"{actual}; offered to {owner}, who has not "
+                            "accepted yet (transfer_ownership.py accept)"))
+    else:
+        expect("escrow owner", actual, owner)
+        if int(pending, 16):
+            checks.append(Check("escrow ownership transfer", None, f"offered to {pending}, not accepted"))
     expect("fee recipient", to_checksum_address(escrow.functions.feeRecipient().call()), fee_recipient)
     expect("platform fee (bps)", int(escrow.functions.platformFeeBps().call()), fee)
     paused = bool(escrow.functions.paused().call())
-    checks.append(Check("paused", None, "yes: no new trades" if paused else "no"))
+    checks.append(Check("paused", None, "yes: no new money in (exits stay open)" if paused else "no"))
+    assets = listed_reputation_assets(w3, escrow, deployment.block)
+    if not assets:
+        checks.append(Check("reputation assets", None, "none listed: no trade records reputation "
+                            "(scripts/list_reputation_asset.py)"))
+    for token, (listed, minimum) in assets.items():
+        label = "ETH" if int(token, 16) == 0 else token
+        checks.append(Check(f"reputation asset {label}", None,
+                            f"listed, minimum {minimum} base units" if listed
+                            else "delisted (its past records stay)"))
     return checks
+
+
+def listed_reputation_assets(w3: Web3, escrow: Any, from_block: int) -> dict[str, tuple[bool, int]]:
+    """Every asset the escrow's owner ever listed, ``token -> (listed, minimum in base units)`` as the
+    escrow says now (address(0) is ETH), found from the ReputationAssetSet events."""
+    from eth_utils import to_checksum_address
+
+    from .core.queries import reputation_assets_query
+    from .transport.logs import get_logs
+
+    tokens: dict[str, None] = {}
+    for log in get_logs(w3, reputation_assets_query(escrow.address), from_block, int(w3.eth.block_number)):
+        tokens[to_checksum_address("0x" + bytes(log["topics"][1])[-20:].hex())] = None
+    out = {}
+    for token in tokens:
+        listed, minimum = escrow.functions.reputationAssets(token).call()
+        out[token] = (bool(listed), int(minimum))
+    return out
 
 
 # -- deploying once per chain ------------------------------------------------------------------------
@@ -546,15 +597,19 @@ def ensure_deployed(transactor: Transactor, registry: Registry, *, fee_recipient
                     platform_fee_bps: int = 0, owner: str | None = None, force: bool = False,
                     report: Callable[[str], None] | None = None,
                     after_step: Callable[[str], None] | None = None) -> DeployOutcome:
-    """The one deployment of this chain: the recorded one if its code is still there (nothing is
-    sent; the settings asked for are not compared), else a new one, continuing an unfinished one
-    with the same settings. ``force`` deploys anew, abandoning both."""
+    """The one deployment of this chain: the recorded one if its code is still there and it is of
+    this SDK's version (nothing is sent; the settings asked for are not compared), else a new one,
+    continuing an unfinished one with the same settings. ``force`` deploys anew, abandoning both."""
     chain_id = transactor.chain_id
     existing = registry.get(chain_id)
-    if existing is not None and not force:
+    if existing is not None and existing.version != CONTRACT_VERSION and not force:
+        if report:
+            report(f"the deployment recorded for chain {chain_id} ({existing.escrow}) is version {existing.version}: "
+                   f"deploying version {CONTRACT_VERSION} (no v1 trade or reputation is carried over)")
+    elif existing is not None and not force:
         try:
             verify(transactor.w3, existing)
-        except DeploymentMismatch:
+        except (DeploymentMismatch, OutdatedDeployment):
             if report:
                 report(f"the deployment recorded for chain {chain_id} ({existing.escrow}) has no "
                        "matching code there any more (was the chain reset?): deploying anew")

@@ -14,34 +14,42 @@ from html import escape
 
 from .states import TRANSITIONS, TradeState, Transition
 
-WIDTH, HEIGHT = 1160, 680
+WIDTH, HEIGHT = 1300, 820
 BOX_W, BOX_H = 150, 44
 START = (40, 300)
 #: Where each state's box is centred.
 PLACES: dict[TradeState, tuple[int, int]] = {
     TradeState.AWAITING_FUNDING: (200, 300),
-    TradeState.FUNDED: (530, 300),
-    TradeState.DISPUTED: (880, 300),
-    TradeState.COMPLETED: (230, 80),
-    TradeState.REFUNDED: (730, 80),
-    TradeState.CANCELLED: (200, 540),
-    TradeState.SETTLED: (700, 540),
-    TradeState.RESOLVED: (980, 540),
+    TradeState.AWAITING_DEPOSIT: (420, 480),
+    TradeState.FUNDED: (640, 300),
+    TradeState.DISPUTED: (1000, 300),
+    TradeState.COMPLETED: (330, 80),
+    TradeState.REFUNDED: (880, 80),
+    TradeState.CANCELLED: (150, 650),
+    TradeState.SETTLED: (860, 650),
+    TradeState.RESOLVED: (1130, 650),
 }
+#: Which side of its box a state's own loop (a call that leaves the trade where it is) is drawn on.
+LOOPS: dict[TradeState, str] = {TradeState.AWAITING_FUNDING: "top", TradeState.FUNDED: "bottom"}
 #: Where each arrow's label goes: (x, y of its first line, text anchor); None shares another's label
 #: (both settlement arrows say the same).
 LABELS: dict[tuple[TradeState | None, TradeState], tuple[int, int, str] | None] = {
-    (None, TradeState.AWAITING_FUNDING): (105, 262, "middle"),
-    (None, TradeState.FUNDED): (150, 168, "middle"),
-    (TradeState.AWAITING_FUNDING, TradeState.FUNDED): (365, 322, "middle"),
-    (TradeState.AWAITING_FUNDING, TradeState.CANCELLED): (212, 400, "start"),
-    (TradeState.FUNDED, TradeState.FUNDED): (505, 420, "end"),
-    (TradeState.FUNDED, TradeState.COMPLETED): (420, 130, "start"),
-    (TradeState.FUNDED, TradeState.REFUNDED): (702, 136, "start"),
-    (TradeState.FUNDED, TradeState.DISPUTED): (705, 264, "middle"),
-    (TradeState.FUNDED, TradeState.SETTLED): (735, 400, "middle"),
+    (None, TradeState.AWAITING_FUNDING): (85, 340, "middle"),
+    (None, TradeState.AWAITING_DEPOSIT): (170, 400, "middle"),
+    (None, TradeState.FUNDED): (130, 100, "middle"),
+    (TradeState.AWAITING_FUNDING, TradeState.AWAITING_FUNDING): (290, 205, "start"),
+    (TradeState.AWAITING_FUNDING, TradeState.AWAITING_DEPOSIT): (350, 343, "start"),
+    (TradeState.AWAITING_FUNDING, TradeState.FUNDED): (440, 250, "middle"),
+    (TradeState.AWAITING_FUNDING, TradeState.CANCELLED): (30, 480, "start"),
+    (TradeState.AWAITING_DEPOSIT, TradeState.FUNDED): (455, 418, "end"),
+    (TradeState.AWAITING_DEPOSIT, TradeState.CANCELLED): (300, 640, "start"),
+    (TradeState.FUNDED, TradeState.FUNDED): (590, 425, "start"),
+    (TradeState.FUNDED, TradeState.COMPLETED): (500, 130, "start"),
+    (TradeState.FUNDED, TradeState.REFUNDED): (790, 150, "start"),
+    (TradeState.FUNDED, TradeState.DISPUTED): (830, 264, "middle"),
+    (TradeState.FUNDED, TradeState.SETTLED): (860, 692, "middle"),
     (TradeState.DISPUTED, TradeState.SETTLED): None,
-    (TradeState.DISPUTED, TradeState.RESOLVED): (950, 385, "start"),
+    (TradeState.DISPUTED, TradeState.RESOLVED): (1085, 390, "start"),
 }
 WRAP = 27  # characters per line of a label's "who/when" text
 _NAMES = {state: state.name.replace("_", " ").title() for state in TradeState}
@@ -62,7 +70,9 @@ def render(highlight: TradeState | None = None) -> str:
         "</desc>",
         "<style>.box{fill:#f4f6fb;stroke:#34495e;stroke-width:1.5}.end{fill:#eef7ee}"
         ".current{fill:#ffe9a8;stroke:#b7791f;stroke-width:3}.arrow{fill:none;stroke:#34495e;stroke-width:1.3}"
-        ".act{font-family:monospace;fill:#1a3d7c}.who{fill:#555}.name{font-weight:bold;font-size:14px}</style>",
+        ".act{font-family:monospace;fill:#1a3d7c}.who{fill:#555}"
+        ".act,.who{paint-order:stroke;stroke:#fff;stroke-width:4px;stroke-linejoin:round}"
+        ".name{font-weight:bold;font-size:14px}</style>",
         '<defs><marker id="head" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" '
         'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#34495e"/></marker></defs>',
         f'<circle cx="{START[0]}" cy="{START[1]}" r="9" fill="#34495e"/>',
@@ -114,14 +124,16 @@ def _text_block(x: float, y: float, lines: list[tuple[str, str]], anchor: str = 
 
 
 def _arrow(source: TradeState | None, target: TradeState, group: list[Transition]) -> str:
-    if source is target:  # a loop under the box: the trade stays where it is
+    if source is target:  # a loop on one side of the box: the trade stays where it is
         x, y = PLACES[target]
-        bottom = y + BOX_H // 2
-        path = (f'<path class="arrow" d="M{x - 30},{bottom} C{x - 70},{bottom + 80} {x + 40},{bottom + 80} '
-                f'{x + 5},{bottom}" marker-end="url(#head)"/>')
-    elif source is None and target is TradeState.FUNDED:  # over the Awaiting Funding box
+        side = -1 if LOOPS.get(target) == "top" else 1
+        edge = y + side * BOX_H // 2
+        bulge = edge + side * 80
+        path = (f'<path class="arrow" d="M{x - 30},{edge} C{x - 70},{bulge} {x + 40},{bulge} '
+                f'{x + 5},{edge}" marker-end="url(#head)"/>')
+    elif source is None and target is TradeState.FUNDED:  # over the Awaiting Funding box and its loop
         x, y = PLACES[target]
-        path = (f'<path class="arrow" d="M{START[0] + 5},{START[1] - 8} Q{START[0] + 130},{y - 150} '
+        path = (f'<path class="arrow" d="M{START[0] + 5},{START[1] - 8} Q{START[0] + 130},{y - 260} '
                 f'{x - BOX_W // 2},{y - 12}" marker-end="url(#head)"/>')
     else:
         begin = (START[0] + 10, START[1]) if source is None else _edge_point(PLACES[source], PLACES[target])
@@ -141,8 +153,11 @@ def _legend() -> str:
                 "anyone may apply it from the deadline."),
         ("who", "A settlement splits what is held by the proposed share; a ruling does too, after the arbiter's "
                 "fee. Every state has a way out."),
+        ("who", "A trade is live (Funded) once the buyer's payment and the seller's deposit are both in."),
+        ("who", "Each deposit goes back at the end, unless its side loses a ruling, concedes, or (with an arbiter) "
+                "lets the timeout go against it: then it goes to the other side."),
     ]
-    return _text_block(20, HEIGHT - 48, lines, anchor="start")
+    return _text_block(20, HEIGHT - 76, lines, anchor="start")
 
 
-__all__ = ["LABELS", "PLACES", "label", "render"]
+__all__ = ["LABELS", "LOOPS", "PLACES", "label", "render"]

@@ -342,6 +342,55 @@ def _show(value: Any, name: str = "", internal_type: str = "") -> str:
 
 
 # -- the generated classes -----------------------------------------------------------------------
+#: What to do about each escrow and reputation error (the NatSpec notice says what is wrong); the
+#: clients replace it with a hint about the trade at hand when they know more (``explain``).
+HINTS: dict[str, str] = {
+    "AlreadyAccepted": "nothing to do: the seller is already in this trade",
+    "AlreadyMarked": "nothing to do: the delivery mark is already recorded",
+    "AlreadyRated": "nothing to do: each party rates a trade once",
+    "AmountTooLarge": "use a smaller amount: a trade holds at most 2^128 - 1 base units, and ETH's reputation "
+                      "minimum is at most 2^64 - 1 wei",
+    "ArbiterIsParty": "name an arbiter who is neither the buyer nor the seller",
+    "BpsTooHigh": "give a value at or below the maximum in the message",
+    "DeadlineNotReached": "wait until the deadline shown, then try again",
+    "DeadlinePassed": "too late for this: see the trade's next actions (`p2pescrow trade show`)",
+    "EnforcedPause": "the escrow is paused: no new money goes in; ending trades and withdrawals still work",
+    "ExpectedPause": "nothing to do: the escrow is not paused",
+    "FeeWithoutArbiter": "name an arbiter, or set the arbiter fee to 0",
+    "InsufficientBond": "the seller must add to its bond in this asset (deposit_bond) or agree a smaller deposit",
+    "InvalidFlags": "build the terms with the SDK, which sets the creator flag from who sends the call",
+    "InvalidPart": "give an amount above 0 and at most what the trade holds",
+    "InvalidReceiver": "send to another address: not the zero address, not the escrow",
+    "InvalidScore": "give a score from 1 to 5",
+    "InvalidSignature": "ask the seller for an offer signed for this chain and this escrow",
+    "InvalidWindow": "give a window of at least 1 second and at most a year",
+    "NoArbiter": "a trade without an arbiter cannot be disputed: settle, or let the timeout decide",
+    "NonceUsed": "this offer was filled or revoked: ask the seller for a new one",
+    "NotEnded": "wait until the trade ends (completed, refunded, settled or resolved); a cancelled trade never ends so",
+    "NotOfferBuyer": "only the buyer the offer names can fill it: ask the seller for an offer to you",
+    "NotRecorded": "nothing to do: this trade cannot be rated",
+    "NothingArrived": "the token delivered nothing to the escrow: check the token and your balance",
+    "NothingToWithdraw": "nothing to do: there is nothing here to withdraw",
+    "OfferExpired": "ask the seller for a new offer",
+    "OwnableUnauthorizedAccount": "only the escrow's owner may do this: use the owner's account",
+    "PlatformFeeMismatch": "the platform fee changed: build the terms again (the SDK reads the fee in force)",
+    "SameParty": "buyer and seller must be two different addresses",
+    "SettlementMismatch": "accept exactly the share the counterparty proposed (see `p2pescrow trade show`)",
+    "TradeExists": "these exact terms were already used: create the trade with another salt",
+    "Unauthorized": "use the account of the party that may do this",
+    "UnknownTrade": "check the trade id and the network",
+    "UriTooLong": "shorten the evidence URI to at most 512 bytes (the content hash pins the content)",
+    "WithdrawFailed": "withdraw to an address that accepts ETH",
+    "WrongAsset": "sweep one asset at a time: pass only trades in the token being swept",
+    "WrongState": "see what the trade allows now: `p2pescrow trade show`",
+    "WrongValue": "send exactly the price plus the buyer's deposit (the SDK computes it)",
+    "ZeroAmount": "give an amount above 0",
+    "ZeroFeeRecipient": "name a fee recipient other than the zero address",
+    "ZeroParty": "name both the buyer and the seller",
+    "NotEscrow": "only the escrow writes reputation: act through the escrow",
+}
+
+
 def _abi_type(entry: dict[str, Any]) -> str:
     if entry["type"].startswith("tuple"):
         return "(" + ",".join(_abi_type(c) for c in entry["components"]) + ")" + entry["type"][5:]
@@ -378,6 +427,7 @@ def _registry() -> dict[str, type[ContractError]]:
             "signature": entry["signature"],
             "selector": entry["selector"],
             "notice": _notices().get(entry["signature"], ""),
+            "hint": HINTS.get(name),
             "_arg_names": tuple(i["name"] for i in entry["abi"]["inputs"]),
             "_arg_types": tuple(_abi_type(i) for i in entry["abi"]["inputs"]),
             "_arg_internal_types": tuple(i.get("internalType", "") for i in entry["abi"]["inputs"]),

@@ -19,7 +19,9 @@ from .states import TradeState
 
 __all__ = [
     "ETH_TOKEN",
+    "AssetRecord",
     "ReputationRecord",
+    "ReputationRole",
     "Role",
     "Terms",
     "TokenInfo",
@@ -33,11 +35,12 @@ __all__ = [
 MAX_TRADE_AMOUNT = 2**128 - 1
 
 
-def to_base_units(amount: Decimal | str | int, decimals: int) -> int:
+def to_base_units(amount: Decimal | str | int, decimals: int, *, allow_zero: bool = False) -> int:
     """``"1.5"`` with 18 decimals -> ``1500000000000000000``. Exact, positive, and within uint128.
 
-    Raises :class:`~p2pescrow.errors.InvalidAmount` for floats, malformed text, zero or negative
-    amounts, more fractional digits than ``decimals``, and amounts above what a trade can hold.
+    Raises :class:`~p2pescrow.errors.InvalidAmount` for floats, malformed text, zero (unless
+    ``allow_zero``: a deposit may be zero) or negative amounts, more fractional digits than
+    ``decimals``, and amounts above what a trade can hold.
     """
     if isinstance(amount, bool) or isinstance(amount, float):
         raise InvalidAmount(amount, "pass a Decimal or a string such as '1.5', not a float")
@@ -53,8 +56,8 @@ def to_base_units(amount: Decimal | str | int, decimals: int) -> int:
         raise InvalidAmount(amount, f"unsupported type {type(amount).__name__}")
     if not value.is_finite():
         raise InvalidAmount(amount, "not a finite number")
-    if value <= 0:
-        raise InvalidAmount(amount, "must be greater than zero")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise InvalidAmount(amount, "cannot be negative" if allow_zero else "must be greater than zero")
     with localcontext() as ctx:
         ctx.prec = 200  # exact: the default 28 digits would round large amounts silently
         base = value.scaleb(decimals)
@@ -89,6 +92,9 @@ _MARK_PROPOSED_BY_BUYER = 4
 _MARK_PROPOSED_BY_SELLER = 8
 _MARK_BUYER_RATED = 16
 _MARK_SELLER_RATED = 32
+_MARK_SELLER_ACTED = 64  # the seller entered the trade knowingly (created, signed, accepted or acted on it)
+_MARK_SELLER_DEPOSITED = 128  # the seller's deposit is locked in the trade
+_MARK_RECORDS = 256  # flag on, asset listed and amount at least its minimum, at creation
 
 
 @dataclass(frozen=True)
@@ -96,7 +102,8 @@ class Terms:
     """The immutable terms of a trade, exactly as the contract hashes them into the trade id.
 
     ``token`` is the zero address for ETH; ``arbiter`` is the zero address for no arbiter. Windows
-    are in seconds. Amounts are base units (see :func:`to_base_units`).
+    are in seconds. Amounts are base units (see :func:`to_base_units`): the price, and the deposits
+    the buyer pays with it and the seller locks from its bond (either may be 0), in the same asset.
     """
 
     buyer: str
@@ -104,6 +111,8 @@ class Terms:
     token: str
     arbiter: str
     amount: int
+    buyer_deposit: int
+    seller_deposit: int
     arbiter_fee_bps: int
     platform_fee_bps: int
     funding_window: int
@@ -114,20 +123,21 @@ class Terms:
     salt: int
 
     ABI_TYPE: ClassVar[str] = (
-        "(address,address,address,address,uint128,uint16,uint16,uint32,uint32,uint32,uint8,bytes32,uint256)"
+        "(address,address,address,address,uint128,uint128,uint128,uint16,uint16,uint32,uint32,uint32,uint8,bytes32,"
+        "uint256)"
     )
 
     def as_tuple(self) -> tuple[Any, ...]:
         """The terms as the contract's ``Terms`` struct (a tuple in field order)."""
-        return (self.buyer, self.seller, self.token, self.arbiter, self.amount, self.arbiter_fee_bps,
-                self.platform_fee_bps, self.funding_window, self.release_window,
-                self.arbitration_window, self.flags, self.terms_hash, self.salt)
+        return (self.buyer, self.seller, self.token, self.arbiter, self.amount, self.buyer_deposit,
+                self.seller_deposit, self.arbiter_fee_bps, self.platform_fee_bps, self.funding_window,
+                self.release_window, self.arbitration_window, self.flags, self.terms_hash, self.salt)
 
     @classmethod
     def from_tuple(cls, value: Sequence[Any]) -> Terms:
-        b, s, tok, arb, amount, afee, pfee, fw, rw, aw, flags, th, salt = value
-        return cls(b, s, tok, arb, int(amount), int(afee), int(pfee), int(fw), int(rw), int(aw),
-                   int(flags), bytes(th), int(salt))
+        b, s, tok, arb, amount, bdep, sdep, afee, pfee, fw, rw, aw, flags, th, salt = value
+        return cls(b, s, tok, arb, int(amount), int(bdep), int(sdep), int(afee), int(pfee), int(fw), int(rw),
+                   int(aw), int(flags), bytes(th), int(salt))
 
     @property
     def is_eth(self) -> bool:
@@ -148,6 +158,10 @@ class Terms:
     @property
     def created_by_seller(self) -> bool:
         return bool(self.flags & FLAG_CREATED_BY_SELLER)
+
+    @property
+    def has_deposits(self) -> bool:
+        return bool(self.buyer_deposit or self.seller_deposit)
 
 
 @dataclass(frozen=True)
@@ -191,6 +205,13 @@ class Trade:
     settlement_bps: int | None
     settlement_proposer: Role | None
     rated_by: frozenset[Role]
+    #: The seller entered the trade knowingly (created it, signed its offer, accepted, or acted on it).
+    seller_acted: bool = False
+    #: The seller's deposit is locked in the trade (False too when the terms name none).
+    seller_deposited: bool = False
+    #: The trade records reputation (flag on, asset listed, price at least its minimum, at creation);
+    #: its outcome is recorded, and it can be rated, only if the seller acted too.
+    records: bool = False
     next_actions: dict[Role, tuple[str, ...]] = field(default_factory=dict)
 
     @property
@@ -218,6 +239,19 @@ class Trade:
         return self.token.human(self.held)
 
     @property
+    def buyer_deposit(self) -> int:
+        return self.terms.buyer_deposit
+
+    @property
+    def seller_deposit(self) -> int:
+        return self.terms.seller_deposit
+
+    @property
+    def counts_for_reputation(self) -> bool:
+        """Whether the trade's outcome is (or will be) recorded and it can be rated once ended."""
+        return self.records and self.seller_acted
+
+    @property
     def platform_fee_bps(self) -> int:
         return self.terms.platform_fee_bps
 
@@ -226,44 +260,105 @@ class Trade:
         return self.terms.arbiter_fee_bps
 
 
-@dataclass(frozen=True)
-class ReputationRecord:
-    """An address's public trade history, with a derived score."""
+class ReputationRole(enum.IntEnum):
+    """The side of a trade a reputation record is about; mirrors ``IReputation.Role``."""
 
-    address: str
-    completed_as_buyer: int
-    completed_as_seller: int
-    settled: int
-    refunded: int
-    disputes_won: int
-    disputes_lost: int
-    disputes_split: int
-    rating_count: int
-    rating_sum: int
+    BUYER = 0
+    SELLER = 1
+
+
+#: The Bayesian prior of :meth:`ReputationRecord.score`: a newcomer starts at 3.0 out of 5, weighing as
+#: much as 5 units of reputation (a unit: one rated trade at the asset's listed minimum).
+PRIOR_SCORE = Decimal(3)
+PRIOR_UNITS = Decimal(5)
+
+
+@dataclass(frozen=True)
+class AssetRecord:
+    """An account's record in one asset and one role (``IReputation.recordOf``): the outcomes of its
+    recorded trades with their volume (sum of prices, base units), and the ratings it received
+    (``weighted_score`` is the sum of score x price over ``rated_volume``)."""
+
+    asset: str
+    role: ReputationRole
+    volume: int = 0
+    completed: int = 0
+    refunded: int = 0
+    settled: int = 0
+    disputes_won: int = 0
+    disputes_lost: int = 0
+    disputes_split: int = 0
+    rated_volume: int = 0
+    weighted_score: int = 0
+    count: int = 0
 
     @property
     def trades(self) -> int:
-        return (self.completed_as_buyer + self.completed_as_seller + self.settled + self.refunded
-                + self.disputes_won + self.disputes_lost + self.disputes_split)
+        return (self.completed + self.refunded + self.settled + self.disputes_won + self.disputes_lost
+                + self.disputes_split)
 
     @property
     def average_rating(self) -> Decimal | None:
-        if not self.rating_count:
+        """The price-weighted mean rating (1 to 5, two decimals), None if never rated."""
+        if not self.rated_volume:
             return None
-        return (Decimal(self.rating_sum) / Decimal(self.rating_count)).quantize(Decimal("0.01"))
+        return (Decimal(self.weighted_score) / Decimal(self.rated_volume)).quantize(Decimal("0.01"))
+
+
+@dataclass(frozen=True)
+class ReputationRecord:
+    """An account's public trade history: one :class:`AssetRecord` per (asset, role) read, and the
+    minimum trade of each reputation asset the reader trusts (``minimums``: asset -> base units),
+    which is what one unit of reputation is worth in that asset."""
+
+    address: str
+    records: tuple[AssetRecord, ...] = ()
+    minimums: dict[str, int] = field(default_factory=dict)
+
+    def _trusted(self, assets: Sequence[str] | None, role: ReputationRole | None) -> list[tuple[AssetRecord, int]]:
+        chosen = None if assets is None else {a.lower() for a in assets}
+        out = []
+        for rec in self.records:
+            minimum = next((m for a, m in self.minimums.items() if a.lower() == rec.asset.lower()), 0)
+            if minimum <= 0 or (chosen is not None and rec.asset.lower() not in chosen):
+                continue  # an asset with no listed minimum cannot be weighed: not trusted
+            if role is not None and rec.role is not role:
+                continue
+            out.append((rec, minimum))
+        return out
+
+    def units(self, assets: Sequence[str] | None = None, role: ReputationRole | None = None) -> Decimal:
+        """Rated volume in units of reputation: each asset's rated volume over its minimum, summed."""
+        return sum((Decimal(r.rated_volume) / m for r, m in self._trusted(assets, role)), Decimal(0))
+
+    def score(self, assets: Sequence[str] | None = None, role: ReputationRole | None = None) -> Decimal:
+        """The combined rating, 1 to 5 (two decimals), across the trusted assets (``assets``, default
+        every asset in ``minimums``) and both roles unless ``role`` is given: each asset weighs its
+        rated volume in units (volume / minimum), with a prior of 3.0 weighing 5 units::
+
+            score = (sum_a weightedScore_a / min_a + 3 * 5) / (sum_a ratedVolume_a / min_a + 5)
+
+        No rating at all gives 3.00: an unknown account is neither trusted nor distrusted.
+        """
+        weighted = sum((Decimal(r.weighted_score) / m for r, m in self._trusted(assets, role)), Decimal(0))
+        value = (weighted + PRIOR_SCORE * PRIOR_UNITS) / (self.units(assets, role) + PRIOR_UNITS)
+        return value.quantize(Decimal("0.01"))
+
+    def record(self, asset: str, role: ReputationRole) -> AssetRecord:
+        """The record in ``asset`` and ``role`` (an empty one if none was read)."""
+        for rec in self.records:
+            if rec.asset.lower() == asset.lower() and rec.role is role:
+                return rec
+        return AssetRecord(asset, role)
 
     @property
-    def score(self) -> int:
-        """0-100: share of trades that ended without a lost dispute, weighted by ratings.
+    def trades(self) -> int:
+        return sum(r.trades for r in self.records)
 
-        Half the score is the clean-trade ratio (disputes lost count against, splits half), half the
-        average rating scaled to 0-50; with no ratings, the trade ratio counts fully. No history: 0.
-        """
-        if not self.trades:
-            return 0
-        clean = Decimal(self.trades - self.disputes_lost) - Decimal(self.disputes_split) / 2
-        ratio = clean / Decimal(self.trades)
-        if not self.rating_count:
-            return int((ratio * 100).to_integral_value())
-        rating = (Decimal(self.rating_sum) / self.rating_count - 1) / 4
-        return int((ratio * 50 + rating * 50).to_integral_value())
+    @property
+    def volume(self) -> dict[str, int]:
+        """Recorded volume per asset, both roles together."""
+        out: dict[str, int] = {}
+        for rec in self.records:
+            out[rec.asset] = out.get(rec.asset, 0) + rec.volume
+        return out

@@ -31,7 +31,7 @@ from .core.codec import (
 from .core.terms import NOT_A_TOKEN, checksum, normalise_id, not_a_token, token_key
 from .core.trades import trade_from_slot
 from .deployments import Deployment, Registry, check_code, deployment_for
-from .models import ETH_TOKEN, ZERO_ADDRESS, ReputationRecord, Terms, TokenInfo, Trade, TradeState
+from .models import ETH_TOKEN, ZERO_ADDRESS, ReputationRecord, ReputationRole, Terms, TokenInfo, Trade, TradeState
 from .transport.rpc import RpcClient
 
 __all__ = ["EscrowReader", "Reads"]
@@ -52,6 +52,8 @@ class Reads(Protocol):
                token: str | None = None) -> list[Trade]: ...
 
     def reputation(self, address: str) -> ReputationRecord: ...
+
+    def reputation_assets(self) -> dict[str, tuple[bool, int]]: ...
 
     def now(self) -> datetime: ...
 
@@ -175,8 +177,27 @@ class EscrowReader:
         return result
 
     # -- reputation -----------------------------------------------------------------------------------
+    def reputation_assets(self) -> dict[str, tuple[bool, int]]:
+        """The escrow's reputation assets, ``token -> (listed, minimum in base units)`` (ETH is the zero
+        address), from the ReputationAssetSet events, as ``EscrowClient.reputation_assets``: delisted
+        ones included (their past records stay)."""
+        logs = self.rpc.get_logs(queries.reputation_assets_query(self.deployment.escrow), self.deployment.block,
+                                 self._head()[0])
+        return queries.reputation_assets_from_events(self._escrow.decode_log(log) for log in logs)
+
     def reputation(self, address: str) -> ReputationRecord:
-        """An address's record, with a derived 0-100 score."""
+        """An address's records per reputation asset and role (outcomes, volume, value-weighted ratings),
+        with the minimums of the assets listed now that weigh them in :meth:`ReputationRecord.score`: one
+        batch of ``recordOf`` calls after the listing is read."""
         who = checksum(address)
-        answer = self.rpc.call(self.deployment.reputation, self._reputation.encode_call("recordOf", who))
-        return reputation_from_output(who, self._reputation.decode_output("recordOf", answer))
+        assets = self.reputation_assets()
+        keys = [(asset, role) for asset in assets for role in ReputationRole]
+        calls: list[tuple[str, list[Any]]] = [
+            ("eth_call", [{"to": self.deployment.reputation,
+                           "data": self._reputation.encode_call("recordOf", who, asset, int(role))}, "latest"])
+            for asset, role in keys]
+        answers = [a for start in range(0, len(calls), BATCH) for a in self.rpc.batch(calls[start:start + BATCH])]
+        outputs = {(asset, int(role)): self._reputation.decode_output("recordOf", answer)
+                   for (asset, role), answer in zip(keys, answers, strict=True)}
+        minimums = {asset: minimum for asset, (listed, minimum) in assets.items() if listed}
+        return reputation_from_output(who, outputs, minimums)

@@ -14,21 +14,33 @@ from dataclasses import dataclass
 
 
 class TradeState(enum.IntEnum):
-    """Where a trade is in its life; mirrors ``IP2PEscrow.State``. The last five are terminal."""
+    """Where a trade is in its life; mirrors ``IP2PEscrow.State`` (same numbers). The last five are
+    terminal."""
 
     NONE = 0
     AWAITING_FUNDING = 1
-    FUNDED = 2
-    DISPUTED = 3
-    COMPLETED = 4
-    REFUNDED = 5
-    SETTLED = 6
-    RESOLVED = 7
-    CANCELLED = 8
+    AWAITING_DEPOSIT = 2  # the buyer funded; the seller's deposit is not in yet
+    FUNDED = 3  # live
+    DISPUTED = 4
+    COMPLETED = 5
+    REFUNDED = 6
+    SETTLED = 7
+    RESOLVED = 8
+    CANCELLED = 9
 
     @property
     def is_terminal(self) -> bool:
         return self >= TradeState.COMPLETED
+
+    @property
+    def is_ended(self) -> bool:
+        """Ended after going live (can be rated, its fee swept): terminal but not Cancelled."""
+        return self.is_terminal and self is not TradeState.CANCELLED
+
+    @property
+    def is_live(self) -> bool:
+        """Funded or Disputed: both sides are in and the money moves only by the rules of a live trade."""
+        return self in (TradeState.FUNDED, TradeState.DISPUTED)
 
 
 @dataclass(frozen=True)
@@ -44,25 +56,41 @@ class Transition:
 
 
 _S = TradeState
-#: How a trade moves, as the escrow enforces it. The timeout outcome (release or refund) is fixed in
-#: the terms at creation; marking delivery makes the timeout release, after a fresh release window.
+#: How a trade moves, as the escrow enforces it. A trade goes live (Funded) only once the buyer's
+#: payment and the seller's deposit are both in. The timeout outcome (release or refund) is fixed in
+#: the terms at creation; with an arbiter, marking delivery makes the timeout release after a fresh
+#: release window (without one, the mark changes nothing).
 TRANSITIONS: tuple[Transition, ...] = (
-    Transition(None, _S.AWAITING_FUNDING, ("create",), "buyer or seller"),
+    Transition(None, _S.AWAITING_FUNDING, ("create",), "buyer or seller", "a seller locks its deposit"),
+    Transition(None, _S.AWAITING_DEPOSIT, ("createAndFund",), "buyer",
+               "with a seller's deposit, which is not in yet"),
     Transition(None, _S.FUNDED, ("createAndFund", "fillOffer"), "buyer",
-               "created and funded at once (with a permit too)"),
-    Transition(_S.AWAITING_FUNDING, _S.FUNDED, ("fund",), "buyer", "before the funding deadline"),
+               "no seller's deposit, or a signed offer (which locks it)"),
+    Transition(_S.AWAITING_FUNDING, _S.AWAITING_FUNDING, ("accept",), "seller",
+               "locks its deposit, before the funding deadline"),
+    Transition(_S.AWAITING_FUNDING, _S.AWAITING_DEPOSIT, ("fund",), "buyer",
+               "before the funding deadline, the seller's deposit not in"),
+    Transition(_S.AWAITING_FUNDING, _S.FUNDED, ("fund",), "buyer",
+               "before the funding deadline, the seller's deposit in (or none)"),
     Transition(_S.AWAITING_FUNDING, _S.CANCELLED, ("cancel",), "creator", "anyone after the funding deadline"),
+    Transition(_S.AWAITING_DEPOSIT, _S.FUNDED, ("accept",), "seller",
+               "locks its deposit, before the funding deadline"),
+    Transition(_S.AWAITING_DEPOSIT, _S.CANCELLED, ("cancel",), "buyer",
+               "anyone after the funding deadline; all goes back"),
     Transition(_S.FUNDED, _S.FUNDED, ("release", "refund"), "buyer / seller", "a part"),
-    Transition(_S.FUNDED, _S.FUNDED, ("markDelivered",), "seller", "the timeout then releases"),
+    Transition(_S.FUNDED, _S.FUNDED, ("markDelivered",), "seller", "with an arbiter the timeout then releases"),
+    Transition(_S.FUNDED, _S.FUNDED, ("accept",), "seller", "records its consent"),
     Transition(_S.FUNDED, _S.COMPLETED, ("release",), "buyer", "what is left"),
     Transition(_S.FUNDED, _S.COMPLETED, ("timeout",), "anyone",
-               "from the deadline, if the terms release on timeout or delivery was marked"),
+               "from the deadline, if the terms release on timeout or (with an arbiter) delivery was marked"),
     Transition(_S.FUNDED, _S.REFUNDED, ("refund",), "seller", "what is left (Completed if a part was released)"),
     Transition(_S.FUNDED, _S.REFUNDED, ("timeout",), "anyone", "from the deadline, if the terms refund on timeout"),
     Transition(_S.FUNDED, _S.DISPUTED, ("dispute",), "buyer or seller", "before the deadline, with an arbiter"),
     Transition(_S.FUNDED, _S.SETTLED, ("proposeSettlement", "acceptSettlement"), "one party, then the other"),
     Transition(_S.DISPUTED, _S.SETTLED, ("proposeSettlement", "acceptSettlement"), "one party, then the other"),
     Transition(_S.DISPUTED, _S.RESOLVED, ("rule",), "arbiter", "before the arbitration deadline"),
+    Transition(_S.DISPUTED, _S.RESOLVED, ("concede",), "buyer or seller",
+               "all to the other side; the arbiter gets half its fee"),
     Transition(_S.DISPUTED, _S.RESOLVED, ("resolveExpiredDispute",), "anyone",
                "after it: 50/50, no arbiter fee"),
 )

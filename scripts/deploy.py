@@ -1,19 +1,20 @@
-"""Deploy the escrow and reputation contracts, wired together, and record them in the registry.
+"""Deploy the escrow (one transaction: it creates its reputation contract) and record it in the registry.
 
     brownie run scripts/deploy.py --network sepolia           # brownie's network, .env and account
     brownie run scripts/deploy.py main force fee_bps=50       # options as words under brownie
     python scripts/deploy.py --rpc-url URL --account NAME     # without brownie (the SDK)
 
-Deploys Reputation, then P2PEscrow (owner, fee recipient, platform fee), authorises the escrow on
-the reputation contract and, when the owner is not the deploying account, offers the reputation
-contract to the owner (who accepts with scripts/transfer_ownership.py accept). The deployment is
-written to the registry the SDK and the CLI read (`$P2PESCROW_HOME/deployments.json`), so
-`p2pescrow trade ...` works against it at once.
+Deploys P2PEscrow version 2 (owner, fee recipient, platform fee) in one transaction; its
+constructor creates the Reputation contract whose only writer it is (no owner, nothing to wire).
+The owner owns the escrow from the start. No asset records reputation until the owner lists it
+(scripts/list_reputation_asset.py). The deployment is written to the registry the SDK and the CLI
+read (`$P2PESCROW_HOME/deployments.json`), so `p2pescrow trade ...` works against it at once.
 
 Settings: --fee-bps / --fee-recipient / --owner, else $P2PESCROW_PLATFORM_FEE_BPS /
 $P2PESCROW_FEE_RECIPIENT / $P2PESCROW_OWNER (.env), else the `p2pescrow:` section of
-brownie-config.yaml. A chain with a working deployment is left alone unless --force. A run that
-died half way is continued by the next one (progress is recorded after every transaction).
+brownie-config.yaml. A chain with a working version-2 deployment is left alone unless --force. A
+run that died after sending its transaction is continued by the next one (progress is recorded when
+the transaction is sent and when it is mined): it waits for that transaction instead of sending another.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from p2pescrow.ops.runtime import EXIT_OK, Env, Script, setting  # noqa: E402
 SCRIPT = Script("deploy.py", __doc__.split("\n\n")[0], ROOT)
 SCRIPT.parser.add_argument("--fee-bps", type=int, help="platform fee in basis points (25 = 0.25%%, at most 500)")
 SCRIPT.parser.add_argument("--fee-recipient", help="address paid the platform fees (default: the owner)")
-SCRIPT.parser.add_argument("--owner", help="owner of both contracts (default: the deploying account)")
+SCRIPT.parser.add_argument("--owner", help="owner of the escrow (default: the deploying account)")
 SCRIPT.parser.add_argument("--force", action="store_true",
                            help="deploy anew even if this chain has a deployment (or an unfinished one)")
 
@@ -76,7 +77,8 @@ def run(env: Env) -> int:
         env.out(f"{'deployed' if outcome.status == 'deployed' else 'finished the deployment'} on "
                 f"chain {d.chain_id} at block {d.block}")
     env.out(f"  escrow:        {d.escrow}")
-    env.out(f"  reputation:    {d.reputation}")
+    env.out(f"  reputation:    {d.reputation} (created by the escrow, its only writer)")
+    env.out(f"  version:       {d.version}")
     env.out(f"  owner:         {d.owner}")
     env.out(f"  platform fee:  {d.platform_fee_bps} bps to {d.fee_recipient}")
     env.out(f"  registry:      {env.registry.path}")

@@ -1,4 +1,4 @@
-"""Owner: hand the contracts to a new owner in two steps (OpenZeppelin Ownable2Step). The current
+"""Owner: hand the escrow to a new owner in two steps (OpenZeppelin Ownable2Step). The current
 owner offers ownership (`transfer NEW_OWNER`); nothing changes until the new owner accepts
 (`accept`, run with the new owner's account). A wrong address can therefore never take over.
 
@@ -6,8 +6,9 @@ owner offers ownership (`transfer NEW_OWNER`); nothing changes until the new own
     python scripts/transfer_ownership.py accept --rpc-url URL --account NEW_OWNER [--dry-run]
     brownie run scripts/transfer_ownership.py main transfer 0xNEW dry_run --network sepolia
 
-Both contracts by default (--contract escrow|reputation|both). --dry-run prints what would change
-and simulates it as the account: nothing is sent. After `accept` the registry records the new owner.
+The escrow is the only contract with an owner (its Reputation contract has none). --dry-run prints
+what would change and simulates it as the account: nothing is sent. After `accept` the registry
+records the new owner.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from p2pescrow.ops.runtime import Env, Script, run_changes  # noqa: E402
 SCRIPT = Script("transfer_ownership.py", __doc__.split("\n\n")[0], ROOT)
 SCRIPT.parser.add_argument("action", choices=["transfer", "accept"])
 SCRIPT.parser.add_argument("new_owner", nargs="?", help="the new owner's address (transfer)")
-SCRIPT.parser.add_argument("--contract", default="both", choices=["escrow", "reputation", "both"])
 SCRIPT.parser.add_argument("--dry-run", action="store_true", help="show and simulate, send nothing")
 
 
@@ -37,11 +37,11 @@ def run(env: Env) -> int:
     if args.action == "transfer":
         if not args.new_owner:
             raise InputError("transfer needs the new owner's address")
-        changes = plan_transfer(client, args.new_owner, args.contract)
+        changes = plan_transfer(client, args.new_owner)
     else:
         if args.new_owner:
             raise InputError("accept takes no address: run it with the new owner's account")
-        changes = plan_accept(client, args.contract)
+        changes = plan_accept(client)
     status = run_changes(env, client, changes, dry_run=args.dry_run)
     if args.action == "transfer" and changes and not args.dry_run:
         env.out(f"offered to {args.new_owner}: nothing changes until it runs `transfer_ownership.py accept`")
@@ -49,7 +49,7 @@ def run(env: Env) -> int:
 
 
 def main(*words: str) -> None:
-    """brownie run scripts/transfer_ownership.py main transfer 0xNEW|accept [contract=..] [dry_run]"""
+    """brownie run scripts/transfer_ownership.py main transfer 0xNEW|accept [dry_run]"""
     SCRIPT.brownie(words, run)
 
 

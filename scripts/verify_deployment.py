@@ -1,6 +1,6 @@
 """Check the deployment recorded for this chain: the code at both addresses against the shipped
-artifacts, the wiring (the escrow's reputation contract, the escrow authorised there), the owner of
-both contracts and the fee settings.
+artifacts, the version (VERSION() == 2), the wiring (the escrow's reputation contract, whose only
+writer is that escrow), the escrow's owner and fee settings; the listed reputation assets are printed.
 
     brownie run scripts/verify_deployment.py --network sepolia
     python scripts/verify_deployment.py --rpc-url URL [--owner 0x.. --fee-bps N --fee-recipient 0x..]

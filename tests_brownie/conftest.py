@@ -13,6 +13,7 @@ import sys
 
 import pytest
 
+from p2pescrow.models import ZERO_ADDRESS
 from tests_brownie.helpers import FEE_BPS
 
 
@@ -49,15 +50,17 @@ def arbiter(accounts):
 
 
 @pytest.fixture(scope="module")
-def reputation(Reputation, owner):
-    return Reputation.deploy(owner, {"from": owner})
+def escrow(P2PEscrow, owner):
+    """The escrow (fees to its owner); it creates its own Reputation. ETH is a listed reputation asset
+    (minimum 1 wei), so ETH trades that ask to record and whose seller consented do."""
+    contract = P2PEscrow.deploy(owner, owner, FEE_BPS, {"from": owner})
+    contract.setReputationAsset(ZERO_ADDRESS, True, 1, {"from": owner})
+    return contract
 
 
 @pytest.fixture(scope="module")
-def escrow(P2PEscrow, reputation, owner):
-    contract = P2PEscrow.deploy(owner, owner, FEE_BPS, reputation, {"from": owner})
-    reputation.setEscrow(contract, True, {"from": owner})
-    return contract
+def reputation(Reputation, escrow):
+    return Reputation.at(escrow.reputation())
 
 
 @pytest.fixture(scope="module")

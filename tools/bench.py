@@ -1,13 +1,15 @@
 """Benchmarks: the gas of every trade path and operation (and where it goes), SDK and CLI speed.
 
 ``python -m tools.bench`` (``make bench``) starts one Anvil (see :mod:`p2pescrow.node.process`),
-deploys Reputation + P2PEscrow with a 0.25% platform fee and the test tokens, and measures
-``gasUsed`` from the receipts. Every scenario runs twice on the same deployment and the SECOND
-run is the one reported: the first warms the storage a live deployment has already written
-(``feesAccrued``, token balances, reputation records, nonce words). Then it attributes the gas of
+deploys P2PEscrow (which creates its Reputation) with a 0.25% platform fee and the test tokens,
+lists ETH as a reputation asset, and measures ``gasUsed`` from the receipts. Every scenario runs
+twice on the same deployment and the SECOND run is the one reported: the first warms the storage a
+live deployment has already written (``feesAccrued``, token balances, reputation records, nonce
+words, bonds). Then it attributes the gas of
 every path to buckets with Anvil's ``debug_traceTransaction`` (struct logger, per-opcode gas).
 
-Options: ``--json PATH`` (``-`` for stdout) writes every figure as JSON; ``--update-snapshot``
+Options: ``--json PATH`` (``-`` for stdout) writes every figure as JSON; ``--readme`` prints README's
+Gas table from the run (:func:`readme_table`); ``--update-snapshot``
 rewrites ``tests/gas_snapshot.json``, which ``tests/tooling/test_gas_snapshot.py`` holds the contracts to.
 ``--only gas,sdk,cli`` picks sections (default: all): besides gas, SDK throughput against bare
 web3.py (:mod:`tools.bench_speed`, JSON key ``sdk``) and import / CLI start-up times
@@ -18,10 +20,14 @@ private key; the node must manage them, so ``transact({"from": ...})`` works) an
 pass, so the test suite runs exactly the same code on the embedded py-evm chain.
 
 Trades: 1 ETH (or 1 token of 18 decimals), an arbiter with a 1% fee, 1 h / 1 day / 1 day windows,
-reputation off unless the name says ``_with_reputation``. Callers are the party a real trade would
-have call: the buyer releases, the seller refunds, the seller claims a timeout that pays it, the
-arbiter rules. (The caller is warm as tx.origin: paying it costs 2,500 gas less than paying a cold
-account.)
+no deposits and reputation off unless the name says ``_with_deposits`` (0.1 ETH each side, the
+seller's bond posted beforehand, not counted) or ``_with_reputation`` (a listed asset, a seller who
+consented). Callers are the party a real trade would have call: the buyer releases, the seller
+refunds, the seller claims a timeout that pays it, the arbiter rules. (The caller is warm as
+tx.origin: paying it costs 2,500 gas less than paying a cold account.)
+
+The bounds (:data:`BOUNDS`, :data:`REPUTATION_ADDON_BOUND`) are those of the v2 issue (issue 12,
+item 7); ``tests/tooling/test_gas_snapshot.py`` fails when a figure exceeds its bound.
 """
 
 from __future__ import annotations
@@ -51,27 +57,63 @@ EVIDENCE_URI = "ipfs://bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbz
 
 SNAPSHOT_PATH = Path(__file__).resolve().parent.parent / "tests" / "gas_snapshot.json"
 
-#: Targets from the gas issue, per path (None: no target).
-TARGETS: dict[str, int] = {
-    "eth_happy_path": 97_000,
-    "eth_refund_path": 96_000,
-    "eth_timeout_path": 94_000,
-    "eth_dispute_path": 135_000,
-    "erc20_happy_path": 120_000,
-    "erc20_permit_happy_path": 130_000,
+#: Deposits of the ``_with_deposits`` paths (each side), and the minimum of the listed ETH asset.
+DEPOSIT = AMOUNT // 10
+REPUTATION_MIN = AMOUNT // 100
+
+#: Upper bounds from the v2 issue (issue 12, item 7), per path.
+BOUNDS: dict[str, int] = {
+    "eth_happy_path": 107_000,
+    "eth_refund_path": 106_000,
+    "eth_timeout_path": 105_000,
+    "eth_dispute_path": 160_000,
+    "erc20_happy_path": 136_000,
+    "erc20_permit_happy_path": 153_000,
+    "eth_offer_happy_path": 127_000,
+    "eth_offer_happy_path_with_deposits": 140_000,
 }
-#: What recording reputation may add to the happy path.
-REPUTATION_ADDON_TARGET = 12_000
-#: Published figures of comparable escrows for the same paths.
+#: What recording reputation may add to a path (``eth_offer_happy_path_with_reputation`` <=
+#: ``eth_offer_happy_path`` + this).
+REPUTATION_ADDON_BOUND = 15_000
+#: The path the add-on bound applies to.
+REPUTATION_BOUND_PATH = "eth_offer_happy_path"
+#: Stated, without a bound: publishing a typical offer (~300 bytes of terms document).
+STATED = ("offer_publish",)
+#: Figures of comparable escrows for the same paths, and where they come from.
 PEERS: dict[str, dict[str, int]] = {
-    "LocalEthereum": {"eth_happy_path": 97_065, "eth_refund_path": 96_724,
+    "LocalEthereum": {"eth_happy_path": 99_877, "eth_refund_path": 96_724,
                       "eth_dispute_path": 138_569, "eth_timeout_path": 94_354},
     "Kleros": {"eth_happy_path": 110_631, "eth_refund_path": 110_629, "eth_dispute_path": 465_919,
                "eth_timeout_path": 107_590, "erc20_happy_path": 150_288},
 }
+PEER_SOURCES: dict[str, str] = {
+    "LocalEthereum": "our peer rig on the same Anvil, with its 0.25% fee (97,065 on the happy path "
+                     "without a fee)",
+    "Kleros": "escrow-contracts, as published in README since the first gas table",
+}
+#: LocalEthereum's happy path without a fee (our peer rig, same Anvil).
+LOCALETHEREUM_HAPPY_NO_FEE = 97_065
 
-#: The paths with a reputation twin (``<name>_with_reputation``).
-REPUTATION_PATHS = ("eth_happy_path", "eth_refund_path", "eth_timeout_path", "eth_dispute_path")
+#: The paths with a reputation twin (``<name>_with_reputation``): a trade records only when the seller
+#: consented, which a signed offer is (a refund is not: giving the money back never makes a trade count).
+REPUTATION_PATHS = ("eth_offer_happy_path",)
+
+
+def bound(name: str, figures: dict[str, int]) -> int | None:
+    """The issue's upper bound for path ``name`` given the measured ``figures`` (None: no bound)."""
+    if name == f"{REPUTATION_BOUND_PATH}_with_reputation" and REPUTATION_BOUND_PATH in figures:
+        return figures[REPUTATION_BOUND_PATH] + REPUTATION_ADDON_BOUND
+    return BOUNDS.get(name)
+
+
+def over_bound(figures: dict[str, int]) -> dict[str, tuple[int, int]]:
+    """name -> (gas, bound) for every path above its bound."""
+    out = {}
+    for name, gas in figures.items():
+        limit = bound(name, figures)
+        if limit is not None and gas > limit:
+            out[name] = (gas, limit)
+    return out
 
 
 # -------------------------------------------------------------------------------------------------
@@ -154,8 +196,8 @@ class _Ctx:
               ) -> dict[str, Any]:
         terms: dict[str, Any] = {
             "buyer": self.buyer.address, "seller": self.seller.address, "token": token,
-            "arbiter": self.arbiter.address, "amount": AMOUNT, "arbiterFeeBps": 100,
-            "platformFeeBps": PLATFORM_FEE_BPS, "fundingWindow": 3600,
+            "arbiter": self.arbiter.address, "amount": AMOUNT, "buyerDeposit": 0, "sellerDeposit": 0,
+            "arbiterFeeBps": 100, "platformFeeBps": PLATFORM_FEE_BPS, "fundingWindow": 3600,
             "releaseWindow": RELEASE_WINDOW, "arbitrationWindow": ARBITRATION_WINDOW,
             "flags": flags, "termsHash": b"\x11" * 32, "salt": salt,
         }
@@ -209,9 +251,9 @@ def _deploy(target: BenchTarget) -> _Ctx:
             raise RuntimeError(f"deploying {name} failed on {target.name}")
         return w3.eth.contract(address=receipt["contractAddress"], abi=artifact["abi"])
 
-    reputation = deploy("Reputation", owner.address)
-    escrow = deploy("P2PEscrow", owner.address, fee_recipient.address, PLATFORM_FEE_BPS,
-                    reputation.address)
+    escrow = deploy("P2PEscrow", owner.address, fee_recipient.address, PLATFORM_FEE_BPS)
+    reputation = w3.eth.contract(address=escrow.functions.reputation().call(),
+                                 abi=load_artifact("Reputation")["abi"])
     tokens = {
         "standard": deploy("TestToken", "Test Dollar", "TUSD", 18, test=True),
         "permit": deploy("PermitToken", test=True),
@@ -219,7 +261,7 @@ def _deploy(target: BenchTarget) -> _Ctx:
     }
     ctx = _Ctx(target, escrow, reputation, tokens, owner, buyer, seller, arbiter, stranger,
                fee_recipient, iter(range(1, 1_000_000)))
-    ctx.send(reputation.functions.setEscrow(escrow.address, True), owner)
+    ctx.send(escrow.functions.setReputationAsset(ETH, True, REPUTATION_MIN), owner)
     for token in tokens.values():
         ctx.send(token.functions.mint(buyer.address, 10**24), owner)
     return ctx
@@ -239,7 +281,8 @@ def _sign_typed(ctx: _Ctx, key: DevKey, contract: Any, name: str, types: dict[st
 _OFFER_TYPES = {"Offer": [
     {"name": "seller", "type": "address"}, {"name": "buyer", "type": "address"},
     {"name": "token", "type": "address"}, {"name": "arbiter", "type": "address"},
-    {"name": "amount", "type": "uint128"}, {"name": "arbiterFeeBps", "type": "uint16"},
+    {"name": "amount", "type": "uint128"}, {"name": "buyerDeposit", "type": "uint128"},
+    {"name": "sellerDeposit", "type": "uint128"}, {"name": "arbiterFeeBps", "type": "uint16"},
     {"name": "platformFeeBps", "type": "uint16"}, {"name": "releaseWindow", "type": "uint32"},
     {"name": "arbitrationWindow", "type": "uint32"}, {"name": "flags", "type": "uint8"},
     {"name": "termsHash", "type": "bytes32"}, {"name": "nonce", "type": "uint256"},
@@ -250,6 +293,20 @@ _PERMIT_TYPES = {"Permit": [
     {"name": "value", "type": "uint256"}, {"name": "nonce", "type": "uint256"},
     {"name": "deadline", "type": "uint256"},
 ]}
+
+#: A typical listing's terms document for ``offer_publish`` (canonical JSON: sorted keys, no
+#: whitespace, integers and ASCII strings only, so ``json.dumps`` below is RFC 8785).
+TERMS_DOCUMENT: dict[str, Any] = {
+    "asset": "ETH", "contact": "matrix:@seller:example.org", "country": "DE",
+    "delivery": "SEPA instant transfer to the IBAN sent in the trade chat within 30 minutes",
+    "kind": "p2pescrow-terms/1", "limits": {"max": "2", "min": "0.1"},
+    "payment": "EUR", "price": "3150.00 EUR per ETH",
+    "rules": "Name on the bank account must match. No third-party payments. Reference: trade id.",
+}
+
+
+def terms_document() -> bytes:
+    return json.dumps(TERMS_DOCUMENT, sort_keys=True, separators=(",", ":")).encode()
 
 
 def sign_offer(ctx: _Ctx, offer: dict[str, Any]) -> bytes:
@@ -269,12 +326,20 @@ def sign_permit(ctx: _Ctx, token: Any, owner: DevKey, value: int) -> dict[str, A
             "s": signed.s.to_bytes(32, "big")}
 
 
-def _offer(ctx: _Ctx, nonce: int, token: str) -> dict[str, Any]:
+def _offer(ctx: _Ctx, nonce: int, token: str, *, flags: int = 0, deposit: int = 0,
+           terms_hash: bytes = b"\x11" * 32) -> dict[str, Any]:
     return {"seller": ctx.seller.address, "buyer": ETH, "token": token,
-            "arbiter": ctx.arbiter.address, "amount": AMOUNT, "arbiterFeeBps": 100,
-            "platformFeeBps": PLATFORM_FEE_BPS, "releaseWindow": RELEASE_WINDOW,
-            "arbitrationWindow": ARBITRATION_WINDOW, "flags": 0, "termsHash": b"\x11" * 32,
-            "nonce": nonce, "expiry": FAR_FUTURE}
+            "arbiter": ctx.arbiter.address, "amount": AMOUNT, "buyerDeposit": deposit,
+            "sellerDeposit": deposit, "arbiterFeeBps": 100, "platformFeeBps": PLATFORM_FEE_BPS,
+            "releaseWindow": RELEASE_WINDOW, "arbitrationWindow": ARBITRATION_WINDOW, "flags": flags,
+            "termsHash": terms_hash, "nonce": nonce, "expiry": FAR_FUTURE}
+
+
+def _offer_terms(ctx: _Ctx, offer: dict[str, Any]) -> dict[str, Any]:
+    """The trade a filled offer becomes (the contract's ``_fill``)."""
+    return ctx.terms(offer["nonce"], flags=offer["flags"] | FLAG_CREATED_BY_SELLER, token=offer["token"],
+                     buyerDeposit=offer["buyerDeposit"], sellerDeposit=offer["sellerDeposit"],
+                     fundingWindow=0, termsHash=offer["termsHash"])
 
 
 Scenario = Callable[[_Ctx, int, _Recorder], None]
@@ -319,6 +384,29 @@ def _dispute(flags: int, *, ops: bool = False) -> Scenario:
     return run
 
 
+def _offer_happy(flags: int = 0, deposit: int = 0, *, ops: bool = False) -> Scenario:
+    """fillOffer, release; with ``deposit``, the seller's bond is posted first (not counted)."""
+    def run(c: _Ctx, salt: int, r: _Recorder) -> None:
+        f = c.escrow.functions
+        if deposit:
+            r.tx("depositBond (beforehand)", f.depositBond(ETH, deposit), c.seller, deposit, counted=False)
+        offer = _offer(c, salt, ETH, flags=flags, deposit=deposit)
+        r.tx("fillOffer", f.fillOffer(offer, sign_offer(c, offer)), c.buyer, AMOUNT + deposit,
+             op="fillOffer" if ops else None)
+        r.tx("release", f.release(_offer_terms(c, offer), AMOUNT), c.buyer,
+             op="offer_release" if ops else None)
+    return run
+
+
+def _offer_publish(c: _Ctx, salt: int, r: _Recorder) -> None:
+    from eth_utils import keccak
+
+    document = terms_document()
+    offer = _offer(c, salt, ETH, terms_hash=keccak(document))
+    r.tx("publishOffer", c.escrow.functions.publishOffer(offer, sign_offer(c, offer), document), c.seller,
+         op="publishOffer")
+
+
 def _erc20_happy(c: _Ctx, salt: int, r: _Recorder) -> None:
     token = c.tokens["standard"]
     t = c.terms(salt, token=token.address)
@@ -348,6 +436,17 @@ def _create_fund_partial(c: _Ctx, salt: int, r: _Recorder) -> None:
     r.tx("release(rest)", f.release(t, AMOUNT - AMOUNT // 2), c.buyer)
 
 
+def _accept(c: _Ctx, salt: int, r: _Recorder) -> None:
+    # A buyer-created trade with a seller's deposit waits for the seller; accepting locks the deposit.
+    t = c.terms(salt, sellerDeposit=DEPOSIT)
+    f = c.escrow.functions
+    r.tx("depositBond (beforehand)", f.depositBond(ETH, DEPOSIT), c.seller, DEPOSIT, counted=False)
+    r.tx("createAndFund (awaits deposit)", f.createAndFund(t), c.buyer, AMOUNT,
+         op="createAndFund_awaiting_deposit")
+    r.tx("accept", f.accept(t), c.seller, op="accept")
+    r.tx("release", f.release(t, AMOUNT), c.buyer, op="release_with_seller_deposit")
+
+
 def _cancel(c: _Ctx, salt: int, r: _Recorder) -> None:
     t = c.terms(salt, flags=FLAG_CREATED_BY_SELLER)
     r.tx("create", c.escrow.functions.create(t), c.seller)
@@ -375,21 +474,23 @@ def _settlement(c: _Ctx, salt: int, r: _Recorder) -> None:
     r.tx("acceptSettlement", f.acceptSettlement(t, 3_000), c.buyer, op="acceptSettlement")
 
 
+def _concede(c: _Ctx, salt: int, r: _Recorder) -> None:
+    t = c.terms(salt)
+    f = c.escrow.functions
+    r.tx("createAndFund", f.createAndFund(t), c.buyer, AMOUNT)
+    r.tx("dispute", f.dispute(t), c.buyer)
+    r.tx("concede", f.concede(t), c.seller, op="concede")
+
+
 def _expired_dispute(c: _Ctx, salt: int, r: _Recorder) -> None:
     t = c.terms(salt)
     f = c.escrow.functions
     r.tx("createAndFund", f.createAndFund(t), c.buyer, AMOUNT)
     r.tx("dispute", f.dispute(t), c.seller)
-    r.tx("submitEvidence", f.submitEvidence(t, EVIDENCE_URI, b"\x22" * 32), c.buyer,
+    r.tx("submitEvidence", f.submitEvidence(t, b"\x22" * 32, EVIDENCE_URI), c.buyer,
          op="submitEvidence")
     c.target.increase_time(ARBITRATION_WINDOW)
     r.tx("resolveExpiredDispute", f.resolveExpiredDispute(t), c.buyer, op="resolveExpiredDispute")
-
-
-def _offer_eth(c: _Ctx, salt: int, r: _Recorder) -> None:
-    offer = _offer(c, salt, ETH)
-    r.tx("fillOffer", c.escrow.functions.fillOffer(offer, sign_offer(c, offer)), c.buyer, AMOUNT,
-         op="fillOffer")
 
 
 def _offer_permit(c: _Ctx, salt: int, r: _Recorder) -> None:
@@ -399,6 +500,16 @@ def _offer_permit(c: _Ctx, salt: int, r: _Recorder) -> None:
     r.tx("fillOfferWithPermit",
          c.escrow.functions.fillOfferWithPermit(offer, sign_offer(c, offer), permit), c.buyer,
          op="fillOfferWithPermit")
+
+
+def _revoke(c: _Ctx, salt: int, r: _Recorder) -> None:
+    r.tx("revokeOffer", c.escrow.functions.revokeOffer(10_000 + salt), c.seller, op="revokeOffer")
+
+
+def _bond(c: _Ctx, salt: int, r: _Recorder) -> None:
+    f = c.escrow.functions
+    r.tx("depositBond", f.depositBond(ETH, DEPOSIT), c.seller, DEPOSIT, op="depositBond")
+    r.tx("withdrawBond", f.withdrawBond(ETH, DEPOSIT, c.seller.address), c.seller, op="withdrawBond")
 
 
 def _withdraw(c: _Ctx, salt: int, r: _Recorder) -> None:
@@ -416,15 +527,32 @@ def _withdraw(c: _Ctx, salt: int, r: _Recorder) -> None:
          counted=False)
 
 
-def _withdraw_fees(c: _Ctx, salt: int, r: _Recorder) -> None:
-    _happy(0)(c, salt, r)
-    r.tx("withdrawFees", c.escrow.functions.withdrawFees(ETH), c.fee_recipient, op="withdrawFees")
+#: Trades whose kept fees one ``sweepFees`` pays in the ``sweepFees_5`` operation.
+SWEEP_BATCH = 5
+
+
+def _sweep_fees(c: _Ctx, salt: int, r: _Recorder) -> None:
+    # The fee of each trade's last payout stays in its slot; the sweep pays them to the recipient.
+    trades = []
+    for i in range(SWEEP_BATCH):
+        t = c.terms(500_000 + salt * SWEEP_BATCH + i)
+        c.send(c.escrow.functions.createAndFund(t), c.buyer, AMOUNT)
+        c.send(c.escrow.functions.release(t, AMOUNT), c.buyer)
+        trades.append(t)
+    f = c.escrow.functions
+    r.tx("sweepFees(1 trade)", f.sweepFees(ETH, trades[:1]), c.fee_recipient, op="sweepFees")
+    r.tx(f"sweepFees({SWEEP_BATCH - 1} trades)", f.sweepFees(ETH, trades[1:]), c.fee_recipient,
+         op=f"sweepFees_{SWEEP_BATCH - 1}")
 
 
 def _rate(c: _Ctx, salt: int, r: _Recorder) -> None:
-    _happy(FLAG_RECORD_REPUTATION)(c, salt, r)
-    t = c.terms(salt, flags=FLAG_RECORD_REPUTATION)
-    r.tx("rate", c.escrow.functions.rate(t, 5, b"\x33" * 32), c.buyer, op="rate")
+    offer = _offer(c, salt, ETH, flags=FLAG_RECORD_REPUTATION)
+    f = c.escrow.functions
+    c.send(f.fillOffer(offer, sign_offer(c, offer)), c.buyer, AMOUNT)
+    t = _offer_terms(c, offer)
+    c.send(f.release(t, AMOUNT), c.buyer)
+    r.tx("rate (buyer)", f.rate(t, 5, b"\x33" * 32), c.buyer, op="rate")
+    r.tx("rate (seller)", f.rate(t, 4, b"\x00" * 32), c.seller, op="rate_by_seller")
 
 
 #: (name, scenario, is_path). Paths are reported as totals; every scenario may designate the
@@ -436,20 +564,23 @@ SCENARIOS: tuple[tuple[str, Scenario, bool], ...] = (
     ("eth_dispute_path", _dispute(0, ops=True), True),
     ("erc20_happy_path", _erc20_happy, True),
     ("erc20_permit_happy_path", _permit_happy, True),
-    ("eth_happy_path_with_reputation", _happy(FLAG_RECORD_REPUTATION), True),
-    ("eth_refund_path_with_reputation", _refund(FLAG_RECORD_REPUTATION), True),
-    ("eth_timeout_path_with_reputation", _timeout(FLAG_RECORD_REPUTATION), True),
-    ("eth_dispute_path_with_reputation", _dispute(FLAG_RECORD_REPUTATION), True),
+    ("eth_offer_happy_path", _offer_happy(ops=True), True),
+    ("eth_offer_happy_path_with_reputation", _offer_happy(FLAG_RECORD_REPUTATION), True),
+    ("eth_offer_happy_path_with_deposits", _offer_happy(deposit=DEPOSIT), True),
+    ("offer_publish", _offer_publish, True),
     ("create_fund_partial", _create_fund_partial, False),
+    ("accept", _accept, False),
     ("cancel", _cancel, False),
     ("mark_delivered", _delivered, False),
     ("timeout_refund", _timeout_refund, False),
     ("settlement", _settlement, False),
+    ("concede", _concede, False),
     ("expired_dispute", _expired_dispute, False),
-    ("offer_eth", _offer_eth, False),
     ("offer_permit", _offer_permit, False),
+    ("revoke_offer", _revoke, False),
+    ("bond", _bond, False),
     ("withdraw", _withdraw, False),
-    ("withdraw_fees", _withdraw_fees, False),
+    ("sweep_fees", _sweep_fees, False),
     ("rate", _rate, False),
 )
 
@@ -486,6 +617,13 @@ def intrinsic_gas(calldata: bytes) -> int:
     return 21_000 + 4 * zeros + 16 * (len(calldata) - zeros)
 
 
+def calldata_floor(calldata: bytes) -> int:
+    """EIP-7623's least gas for a transaction with ``calldata``: 21,000 + 10 per calldata token
+    (a zero byte is one token, a non-zero byte four)."""
+    zeros = calldata.count(0)
+    return 21_000 + 10 * (zeros + 4 * (len(calldata) - zeros))
+
+
 def attribute(struct_logs: Sequence[dict[str, Any]], calldata: bytes, gas_used: int
               ) -> dict[str, int]:
     """Split a transaction's gasUsed into BUCKETS from its struct logs.
@@ -494,7 +632,8 @@ def attribute(struct_logs: Sequence[dict[str, Any]], calldata: bytes, gas_used: 
     what its callee's steps used (so the callee's SSTOREs count as storage, not as the call).
     The last step of a frame costs its ``gasCost``. Calls keep account access (cold/warm), value
     transfer and new-account charges; precompiles (ecrecover) go to ``other``. The SSTORE refund
-    is ``intrinsic + execution - gasUsed`` and is subtracted from ``storage``.
+    is ``intrinsic + execution - gasUsed`` and is subtracted from ``storage``; a transaction that
+    pays EIP-7623's calldata floor instead has the difference added to ``intrinsic``.
     """
     n = len(struct_logs)
     inclusive = [0] * n
@@ -541,6 +680,11 @@ def attribute(struct_logs: Sequence[dict[str, Any]], calldata: bytes, gas_used: 
         else:
             buckets["other"] += own
     refund = buckets["intrinsic"] + execution - gas_used
+    floor = calldata_floor(calldata)
+    if refund < 0 and gas_used == floor:
+        # EIP-7623 (Prague): a calldata-heavy transaction pays the floor price for its calldata.
+        buckets["intrinsic"] += floor - (buckets["intrinsic"] + execution)
+        refund = 0
     if not 0 <= refund <= (buckets["intrinsic"] + execution) // 5:
         raise RuntimeError(f"trace does not add up: intrinsic + execution - gasUsed = {refund}")
     buckets["storage"] -= refund
@@ -593,18 +737,21 @@ def anvil_target(url: str, accounts: Sequence[DevKey]) -> BenchTarget:
 
 def report(m: Measurement, buckets: dict[str, dict[str, int]] | None) -> dict[str, Any]:
     """Everything as one JSON-able document."""
+    figures = m.flat()
     doc: dict[str, Any] = {
         "chain": m.chain,
         "platformFeeBps": PLATFORM_FEE_BPS,
-        "figures": m.flat(),
+        "figures": figures,
         "paths": {name: {"total": m.path_total(name),
                          "steps": [{"label": s.label, "gas": s.gas, "counted": s.counted}
                                    for s in steps],
-                         "target": TARGETS.get(name),
+                         "bound": bound(name, figures),
                          "peers": {p: f[name] for p, f in PEERS.items() if name in f}}
                   for name, steps in m.paths.items()},
+        "overBound": {name: {"gas": gas, "bound": limit} for name, (gas, limit) in over_bound(figures).items()},
         "reputationAddon": m.reputation_addon(),
-        "reputationAddonTarget": REPUTATION_ADDON_TARGET,
+        "reputationAddonBound": REPUTATION_ADDON_BOUND,
+        "peerSources": PEER_SOURCES,
     }
     if buckets is not None:
         doc["buckets"] = buckets
@@ -618,21 +765,23 @@ def _fmt(value: int | None) -> str:
 def format_report(m: Measurement, buckets: dict[str, dict[str, int]] | None) -> str:
     lines: list[str] = []
     peers = list(PEERS)
-    head = f"{'path':34} {'gas':>9} {'target':>9} {'vs target':>10}" + "".join(
+    figures = m.flat()
+    head = f"{'path':36} {'gas':>9} {'at most':>9} {'vs bound':>10}" + "".join(
         f" {p:>14}" for p in peers)
     lines += [f"Gas per path on {m.chain} (second trade on the deployment, 1 ETH / 1 token, "
               f"{PLATFORM_FEE_BPS} bps platform fee)", head, "-" * len(head)]
     for name in m.paths:
         gas = m.path_total(name)
-        target = TARGETS.get(name)
-        delta = "" if target is None else f"{gas - target:+,}"
-        lines.append(f"{name:34} {gas:>9,} {_fmt(target):>9} {delta:>10}" + "".join(
+        limit = bound(name, figures)
+        delta = "" if limit is None else f"{gas - limit:+,}" + (" OVER" if gas > limit else "")
+        lines.append(f"{name:36} {gas:>9,} {_fmt(limit):>9} {delta:>10}" + "".join(
             f" {_fmt(PEERS[p].get(name)):>14}" for p in peers))
         for step in m.paths[name]:
             note = "" if step.counted else "  (not counted)"
             lines.append(f"    {step.label:30} {step.gas:>9,}{note}")
+    lines += ["Peers: " + "; ".join(f"{p}: {source}" for p, source in PEER_SOURCES.items())]
     lines += ["", "What recording reputation adds "
-              f"(aim <= {REPUTATION_ADDON_TARGET:,} on the happy path)"]
+              f"(at most {REPUTATION_ADDON_BOUND:,} on {REPUTATION_BOUND_PATH})"]
     for name, extra in m.reputation_addon().items():
         lines.append(f"    {name:30} {extra:>+9,}")
     lines += ["", "Single operations", "-" * 44]
@@ -647,6 +796,39 @@ def format_report(m: Measurement, buckets: dict[str, dict[str, int]] | None) -> 
                          + f" {sum(b.values()):>9,}")
         lines += ["storage = SLOAD/SSTORE net of the refund; calls = account access, value "
                   "transfer (CALL*, EXTCODE*); events = LOG*; other = the rest (incl. ecrecover)."]
+    return "\n".join(lines)
+
+
+#: README's Gas table: key, what the path is, and the peers' figures (LocalEthereum, Kleros).
+README_ROWS: tuple[tuple[str, str, str, str], ...] = (
+    ("eth_happy_path", "ETH createAndFund, release", "99,877 (97,065 without its fee)", "110,631"),
+    ("eth_refund_path", "ETH createAndFund, refund", "96,724", "110,629"),
+    ("eth_timeout_path", "ETH createAndFund, timeout pays the seller", "94,354", "107,590"),
+    ("eth_dispute_path", "ETH createAndFund, dispute, ruled 50/50 (three payouts)", "138,569", "465,919"),
+    ("erc20_happy_path", "ERC-20 createAndFund, release (approve not counted)", "-", "150,288"),
+    ("erc20_permit_happy_path", "ERC-20 with an EIP-2612 permit, no approve", "-", "-"),
+    ("eth_offer_happy_path", "ETH fillOffer, release", "-", "-"),
+    ("eth_offer_happy_path_with_reputation", "the same, recording reputation (ETH listed, the seller signed)", "-",
+     "-"),
+    ("eth_offer_happy_path_with_deposits",
+     "the same with both deposits (seller's bond posted beforehand, not counted)", "-", "-"),
+    ("offer_publish", "publishOffer, a typical listing (~300 bytes of terms)", "-", "-"),
+)
+
+
+def readme_table(figures: dict[str, int]) -> str:
+    """README's Gas table for ``figures`` (the snapshot's, or a run's): ``--readme`` prints it, and
+    ``tests/tooling/test_gas_snapshot.py`` holds README to the snapshot with it."""
+    lines = ["| key | path | gas | at most | LocalEthereum | Kleros escrow-contracts |",
+             "|---|---|---|---|---|---|"]
+    for key, label, local_ethereum, kleros in README_ROWS:
+        gas = f"{figures[key]:,}"
+        if key == f"{REPUTATION_BOUND_PATH}_with_reputation":
+            gas += f" (+{figures[key] - figures[REPUTATION_BOUND_PATH]:,})"
+            limit = f"offer + {REPUTATION_ADDON_BOUND:,} = {bound(key, figures):,}"
+        else:
+            limit = "stated" if key in STATED else f"{BOUNDS[key]:,}"
+        lines.append(f"| `{key}` | {label} | {gas} | {limit} | {local_ethereum} | {kleros} |")
     return "\n".join(lines)
 
 
@@ -669,6 +851,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__.split(
         "\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", metavar="PATH", help="write the figures as JSON (- for stdout)")
+    parser.add_argument("--readme", action="store_true",
+                        help="print README's Gas table from this run's figures (after the report)")
     parser.add_argument("--update-snapshot", action="store_true",
                         help=f"rewrite {SNAPSHOT_PATH.relative_to(SNAPSHOT_PATH.parent.parent)}")
     parser.add_argument("--no-trace", action="store_true",
@@ -676,8 +860,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", type=_sections, default=list(SECTIONS), metavar="SECTIONS",
                         help="gas, sdk and/or cli, comma-separated (default: all)")
     args = parser.parse_args(argv)
-    if args.update_snapshot and "gas" not in args.only:
-        parser.error("--update-snapshot needs the gas section")
+    if (args.update_snapshot or args.readme) and "gas" not in args.only:
+        parser.error("--update-snapshot and --readme need the gas section")
 
     doc: dict[str, Any] = {}
     texts: list[str] = []
@@ -710,6 +894,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.json:
             Path(args.json).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
             print(f"\nwrote {args.json}")
+    if args.readme and measurement is not None:
+        print("\n" + readme_table(measurement.flat()), file=sys.stderr if args.json == "-" else sys.stdout)
     if args.update_snapshot and measurement is not None:
         write_snapshot(measurement.flat())
         print(f"wrote {SNAPSHOT_PATH}", file=sys.stderr if args.json == "-" else sys.stdout)

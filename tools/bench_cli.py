@@ -136,15 +136,17 @@ def _reads(cli: str, env: dict[str, str], home: Path, present: dict[str, bool]) 
                         else {"ms": None, "status": MISSING, "target_ms": TARGETS.get(key)})
         casts = find_casts()
         deployment = chain.registry.get(int(chain.w3.eth.chain_id))
-        slot = "escrowOf(bytes32)((uint128,uint40,uint8,uint8,uint16))"
-        record = "recordOf(address)((uint32,uint32,uint32,uint32,uint32,uint32,uint32,uint32),uint256)"
+        slot = "escrowOf(bytes32)((uint128,uint40,uint8,uint16,uint16))"
+        # the seller's ETH record in the seller role (role 1), as `rep show` reads it
+        record = ("recordOf(address,address,uint8)((uint112,uint24,uint24,uint24,uint24,uint24,uint24),"
+                  "(uint112,uint120,uint24))")
         for key, which, _ in CASTS:
             cast = casts.get(which)
             if cast is None or deployment is None:
                 out[key] = {"ms": None, "status": "n/a (no cast in node_modules: make setup)"}
                 continue
             read = ([deployment.escrow, slot, trade.trade_id] if key.startswith("cast_trade")
-                    else [deployment.reputation, record, seller])
+                    else [deployment.reputation, record, seller, "0x" + "00" * 20, "1"])
             out[key] = _median([cast, "call", *read, "--rpc-url", node.url], env)
     return out
 

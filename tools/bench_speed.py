@@ -68,7 +68,7 @@ class Chain:
 
 
 def deploy_chain(url: str, dev_keys: list[Any], home: Path) -> Chain:
-    """Deploy escrow + reputation with dev account 0 into ``home/deployments.json``."""
+    """Deploy the escrow (and its reputation contract) with dev account 0 into ``home/deployments.json``."""
     from eth_account import Account
     from web3 import Web3
 
@@ -133,7 +133,8 @@ def sdk_trade(client: Any, seller: str) -> int:
 def bare_terms(buyer: str, seller: str) -> dict[str, Any]:
     """The terms EscrowClient.create builds for the same trade (a fresh salt)."""
     return {"buyer": buyer, "seller": seller, "token": ZERO, "arbiter": ZERO, "amount": AMOUNT_WEI,
-            "arbiterFeeBps": 0, "platformFeeBps": PLATFORM_FEE_BPS, "fundingWindow": DAY,
+            "buyerDeposit": 0, "sellerDeposit": 0, "arbiterFeeBps": 0, "platformFeeBps": PLATFORM_FEE_BPS,
+            "fundingWindow": DAY,
             "releaseWindow": 3 * DAY, "arbitrationWindow": 7 * DAY, "flags": FLAG_RECORD_REPUTATION,
             "termsHash": b"\0" * 32, "salt": bench_salt()}
 

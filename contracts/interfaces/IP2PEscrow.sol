@@ -2,11 +2,32 @@
 pragma solidity 0.8.30;
 
 /// @title IP2PEscrow
-/// @notice Types, errors and events of the p2pescrow escrow contract.
-/// @dev Note: a trade is identified by `keccak256(abi.encode(terms))`. The terms never change after
-/// creation and are not stored: every call that acts on a trade passes them again in calldata, and the
-/// contract keeps only one packed storage slot of mutable state per trade (`Escrow`). Clients rebuild
-/// the terms from the `TradeCreated` event, which carries all of them.
+/// @notice Types, errors and events of the p2pescrow escrow contract, version 2.
+/// @dev Note:
+/// - A trade is identified by `keccak256(abi.encode(terms))`. The terms never change after creation and
+///   are not stored: every call that acts on a trade passes them again in calldata, and the contract
+///   keeps one packed storage slot of mutable state per trade (`Escrow`). Clients rebuild the terms
+///   from the `TradeCreated` event, which carries all of them.
+/// - Deposits. The terms name a buyer deposit and a seller deposit in the trade's asset (either may be
+///   zero). The buyer pays its deposit with the price; the seller's is locked from its bond when it
+///   signs the offer a buyer fills, creates the trade, or accepts it. A trade is live (Funded, release
+///   window running) only once both are in. Who gets each deposit when the trade ends:
+///   | how the trade ends                                  | buyer's deposit  | seller's deposit |
+///   |-----------------------------------------------------|------------------|------------------|
+///   | release, refund, settlement, cancel                 | buyer            | seller           |
+///   | timeout with an arbiter, paid to the seller         | seller (forfeit) | seller           |
+///   | timeout with an arbiter, refunded to the buyer      | buyer            | buyer (forfeit)  |
+///   | timeout without an arbiter (either way)             | buyer            | seller           |
+///   | ruling, buyer awarded less than half                | seller (forfeit) | seller           |
+///   | ruling, buyer awarded more than half                | buyer            | buyer (forfeit)  |
+///   | ruling, even split; dispute never ruled             | buyer            | seller           |
+///   | a party concedes                                    | to the winner: the conceder forfeits |
+///   Deposits never go to the arbiter, the platform or the owner, and carry no platform fee. Each is
+///   paid with its receiver's other payout from the trade (one transfer per party); it has no event of
+///   its own: the table and the ending's event say who got it.
+/// - Without an arbiter, the timeout outcome fixed at creation decides and no unilateral mark changes
+///   it: with refund-on-timeout the seller bears the risk of a buyer who keeps the goods; with
+///   release-on-timeout the buyer bears the risk of a seller who never delivers.
 interface IP2PEscrow {
     // ---------------------------------------------------------------------------------------------
     // Types
@@ -16,30 +37,34 @@ interface IP2PEscrow {
     enum State {
         None, // no such trade
         AwaitingFunding, // created by either party, buyer has not funded yet
-        Funded, // money held; buyer may release, seller may refund, either may dispute or settle
-        Disputed, // frozen; the arbiter rules, or either party settles, or anyone ends it after the window
+        AwaitingDeposit, // buyer funded (price and deposit); the seller's deposit is not in yet
+        Funded, // live: buyer may release, seller may refund, either may dispute or settle
+        Disputed, // frozen; the arbiter rules, either party settles or concedes, or anyone ends it late
         Completed, // everything held has left the escrow and the seller was paid some of it
         Refunded, // everything held went back to the buyer
         Settled, // paid out as the parties agreed (settlement accepted)
-        Resolved, // paid out by the arbiter's ruling or by the expired-dispute fallback
-        Cancelled // never funded, cancelled; nothing moved
+        Resolved, // paid out by the arbiter's ruling, a concession, or the expired-dispute fallback
+        Cancelled // never went live; every deposit and payment went back to its owner
     }
 
     /// @notice The immutable terms of a trade, resupplied by every call that acts on it.
     /// @param buyer Who funds the escrow and is refunded.
     /// @param seller Who is paid on release.
-    /// @param token The ERC-20 token, or address(0) for ETH.
+    /// @param token The ERC-20 token, or address(0) for ETH. Deposits are in the same asset.
     /// @param arbiter Who rules disputes, or address(0) for a trade without arbitration.
     /// @param amount The agreed price in the token's smallest unit.
-    /// @param arbiterFeeBps The arbiter's fee on a ruling, in basis points of what is held.
+    /// @param buyerDeposit What the buyer puts in beside the price, as security (0 for none).
+    /// @param sellerDeposit What the seller's bond puts in, as security (0 for none).
+    /// @param arbiterFeeBps The arbiter's fee on a ruling, in basis points of the price held.
     /// @param platformFeeBps The platform fee on what the seller receives; must equal the fee in force
     /// at creation (so a fee change can never surprise a creator).
-    /// @param fundingWindow Seconds the buyer has to fund an unfunded trade.
-    /// @param releaseWindow Seconds after funding (or after the seller marks delivery) before the
-    /// timeout outcome applies.
+    /// @param fundingWindow Seconds, from creation, for the buyer to fund and the seller to post its
+    /// deposit.
+    /// @param releaseWindow Seconds after the trade goes live (or after the seller marks delivery, on a
+    /// trade with an arbiter) before the timeout outcome applies.
     /// @param arbitrationWindow Seconds the arbiter has to rule once a dispute opens.
     /// @param flags FLAG_TIMEOUT_RELEASES | FLAG_RECORD_REPUTATION | FLAG_CREATED_BY_SELLER.
-    /// @param termsHash Hash of the off-chain terms both parties agreed on.
+    /// @param termsHash keccak256 of the off-chain terms document both parties agreed on.
     /// @param salt Makes otherwise identical trades distinct (the offer nonce for signed offers).
     struct Terms {
         address buyer;
@@ -47,6 +72,8 @@ interface IP2PEscrow {
         address token;
         address arbiter;
         uint128 amount;
+        uint128 buyerDeposit;
+        uint128 sellerDeposit;
         uint16 arbiterFeeBps;
         uint16 platformFeeBps;
         uint32 fundingWindow;
@@ -57,25 +84,31 @@ interface IP2PEscrow {
         uint256 salt;
     }
 
-    /// @notice The mutable state of a trade: exactly one storage slot (128+40+8+8+16 = 200 bits).
-    /// @param held What the escrow holds for the trade now (what really arrived, minus payouts).
-    /// uint128 is safe: funding above 2^128-1 reverts with AmountTooLarge.
-    /// @param deadline The one deadline that matters in the current state: funding deadline
-    /// (AwaitingFunding), timeout (Funded), end of arbitration (Disputed). uint40 lasts until year 36812.
+    /// @notice The mutable state of a trade: exactly one storage slot (128+40+8+16+16 = 208 bits).
+    /// @param held The part of the price the escrow holds for the trade (what really arrived, minus
+    /// payouts). Once the trade has ended it is the platform fee not yet swept (`sweepFees`).
+    /// Deposits are not in it: their amounts are in the terms, whether they are in follows from
+    /// the state and the marks.
+    /// @param deadline The one deadline that matters in the current state: end of the funding window
+    /// (AwaitingFunding, AwaitingDeposit), timeout (Funded), end of arbitration (Disputed).
     /// @param state See State.
-    /// @param marks MARK_* bits: delivery marked, seller paid, who proposed a settlement, who rated.
+    /// @param marks Bits: 1 delivery marked, 2 seller paid, 4 settlement proposed by the buyer, 8 by the
+    /// seller, 16 buyer rated, 32 seller rated, 64 the seller acted on the trade (consent), 128 the
+    /// seller's deposit is in, 256 the trade records reputation (flag set and asset listed at creation,
+    /// amount at least the minimum).
     /// @param settlementBps The proposed settlement's share for the buyer, in basis points.
     struct Escrow {
         uint128 held;
         uint40 deadline;
         State state;
-        uint8 marks;
+        uint16 marks;
         uint16 settlementBps;
     }
 
-    /// @notice A seller's signed offer (EIP-712). A buyer fills it, creating and funding in one
-    /// transaction; the seller pays no gas to list it.
+    /// @notice A seller's signed offer (EIP-712). A buyer fills it, creating and funding the trade in one
+    /// transaction, the seller's deposit locked from its bond; the seller pays no gas to list it.
     /// @param buyer The only buyer who may fill it, or address(0) for anyone.
+    /// @param termsHash keccak256 of the offer's terms document (canonical JSON, RFC 8785).
     /// @param nonce Unique per seller; filling or revoking consumes it.
     /// @param expiry Unix time after which the offer cannot be filled.
     struct Offer {
@@ -84,6 +117,8 @@ interface IP2PEscrow {
         address token;
         address arbiter;
         uint128 amount;
+        uint128 buyerDeposit;
+        uint128 sellerDeposit;
         uint16 arbiterFeeBps;
         uint16 platformFeeBps;
         uint32 releaseWindow;
@@ -100,6 +135,14 @@ interface IP2PEscrow {
         uint8 v;
         bytes32 r;
         bytes32 s;
+    }
+
+    /// @notice An asset whose trades build reputation, and the smallest trade that counts.
+    /// @param listed Whether trades created from now on in this asset record reputation.
+    /// @param minAmount The smallest price that records (in the asset's smallest unit).
+    struct ReputationAsset {
+        bool listed;
+        uint128 minAmount;
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -162,7 +205,7 @@ interface IP2PEscrow {
     /// @param sent msg.value.
     /// @param expected What had to be sent.
     error WrongValue(uint256 sent, uint256 expected);
-    /// @notice Funding moved no tokens into the escrow.
+    /// @notice Funding moved no tokens into the escrow beyond the buyer's deposit.
     /// @param token The token.
     error NothingArrived(address token);
     /// @notice More arrived than one trade can hold.
@@ -174,6 +217,9 @@ interface IP2PEscrow {
     /// @notice The seller already marked the trade delivered.
     /// @param id The trade id.
     error AlreadyMarked(bytes32 id);
+    /// @notice The seller already accepted the trade (or created it, or signed its offer).
+    /// @param id The trade id.
+    error AlreadyAccepted(bytes32 id);
     /// @notice Accepting a settlement that is not the one proposed (or none is, or it is your own).
     /// @param proposedBps The proposal on record (0 if none).
     /// @param acceptedBps The split the caller tried to accept.
@@ -191,12 +237,18 @@ interface IP2PEscrow {
     /// @notice The offer is reserved for another buyer.
     /// @param buyer The buyer the offer names.
     error NotOfferBuyer(address buyer);
+    /// @notice The seller's free bond does not cover the deposit the trade locks.
+    /// @param seller The seller.
+    /// @param token The asset (address(0) for ETH).
+    /// @param free The seller's free bond in that asset.
+    /// @param needed The deposit.
+    error InsufficientBond(address seller, address token, uint256 free, uint256 needed);
     /// @notice Nothing to withdraw.
     /// @param account The account.
     /// @param token The token (address(0) for ETH).
     error NothingToWithdraw(address account, address token);
-    /// @notice Credits cannot be withdrawn to the zero address or to the escrow itself (they would be
-    /// lost).
+    /// @notice Credits, bonds and fees cannot be sent to the zero address or to the escrow itself
+    /// (they would be lost).
     /// @param to The receiver given.
     error InvalidReceiver(address to);
     /// @notice An ETH withdrawal to the given address failed.
@@ -205,35 +257,58 @@ interface IP2PEscrow {
     /// @notice A rating outside 1..5.
     /// @param score The score given.
     error InvalidScore(uint8 score);
-    /// @notice The trade cannot be rated by this caller: not finished with the seller paid, reputation
-    /// recording off, or already rated by this party.
+    /// @notice The trade has not ended (or never went live), so it cannot be rated yet.
     /// @param id The trade id.
-    error NotRateable(bytes32 id);
+    /// @param state Its state.
+    error NotEnded(bytes32 id, State state);
+    /// @notice The trade records no reputation, so it cannot be rated: its flag was off, its asset was
+    /// not a listed reputation asset (or the price was below the asset's minimum) when it was
+    /// created, or the seller never acted on it (a trade pushed on a stranger counts for no one).
+    /// @param id The trade id.
+    error NotRecorded(bytes32 id);
+    /// @notice The caller already rated this trade.
+    /// @param id The trade id.
+    /// @param rater The caller.
+    error AlreadyRated(bytes32 id, address rater);
+    /// @notice Evidence URI longer than MAX_EVIDENCE_URI bytes.
+    /// @param length Its length.
+    /// @param max The longest allowed.
+    error UriTooLong(uint256 length, uint256 max);
+    /// @notice `sweepFees` was given a trade in another asset than the one swept.
+    /// @param id The trade id.
+    error WrongAsset(bytes32 id);
     /// @notice The fee recipient cannot be the zero address.
     error ZeroFeeRecipient();
-    /// @notice The caller did not provide the gas the reputation call needs (see `_recordOutcome`).
-    /// @param left The gas left when the check ran.
-    error InsufficientGas(uint256 left);
 
     // ---------------------------------------------------------------------------------------------
-    // Events
+    // Events: together they rebuild every trade's terms, deposits, state and history from logs alone.
     // ---------------------------------------------------------------------------------------------
 
     /// @notice A trade was created. Carries every term, so clients never need to be told them again.
-    /// `held` is what arrived if it was funded in the same transaction (else 0); `deadline` is the
-    /// funding deadline of an unfunded trade, or the release deadline of a funded one.
-    event TradeCreated(
-        bytes32 indexed id, address indexed buyer, address indexed seller, Terms terms, uint256 held, uint256 deadline
-    );
-    /// @notice The buyer funded a trade created earlier; `held` is what really arrived.
-    event TradeFunded(bytes32 indexed id, uint256 held, uint256 deadline);
-    /// @notice The buyer released `gross` to the seller (seller got `toSeller`, platform `platformFee`).
-    event Released(bytes32 indexed id, uint256 toSeller, uint256 platformFee, uint256 heldAfter);
-    /// @notice The seller refunded `toBuyer` to the buyer.
-    event Refunded(bytes32 indexed id, uint256 toBuyer, uint256 heldAfter);
-    /// @notice An unfunded trade was cancelled.
+    /// `held` is the price that arrived if it was funded in the same transaction (else 0). The rest
+    /// follows from the terms and the block, so the event does not pay to repeat it:
+    /// - state: AwaitingFunding if `held` is 0; else AwaitingDeposit if the seller's deposit is non-zero
+    ///   and FLAG_CREATED_BY_SELLER is unset (a buyer's createAndFund); else Funded;
+    /// - deadline: block timestamp + fundingWindow (not live yet) or + releaseWindow (Funded);
+    /// - the seller's deposit is in exactly when FLAG_CREATED_BY_SELLER is set and it is non-zero.
+    event TradeCreated(bytes32 indexed id, address indexed buyer, address indexed seller, Terms terms, uint256 held);
+    /// @notice The buyer funded a trade created earlier: `held` is the price that arrived; `state` is
+    /// Funded, or AwaitingDeposit while the seller's deposit is not in (deadline unchanged).
+    event TradeFunded(bytes32 indexed id, uint256 held, State state, uint256 deadline);
+    /// @notice The seller accepted a trade a buyer created: its deposit (if any) is in. `state` is the
+    /// state after (Funded if the buyer had funded), `deadline` the deadline that now applies.
+    event SellerAccepted(bytes32 indexed id, State state, uint256 deadline);
+    /// @notice The buyer released `toSeller + platformFee` of the price: the seller got `toSeller`, the
+    /// platform `platformFee`. What is held after is what was held minus both; the trade ends
+    /// (Completed, both deposits back) when that is 0.
+    event Released(bytes32 indexed id, uint256 toSeller, uint256 platformFee);
+    /// @notice The seller refunded `toBuyer` of the price to the buyer. The trade ends when nothing of
+    /// the price is left held (Refunded, or Completed if some was released before; deposits back).
+    event Refunded(bytes32 indexed id, uint256 toBuyer);
+    /// @notice A trade that never went live was cancelled; whatever was in went back to its owner.
     event Cancelled(bytes32 indexed id, address by);
-    /// @notice The seller marked the trade delivered/paid; the timeout now releases, at `deadline`.
+    /// @notice The seller marked the trade delivered/paid. On a trade with an arbiter the timeout now
+    /// releases, at `deadline`; without an arbiter the mark changes nothing but the record.
     event DeliveryMarked(bytes32 indexed id, uint256 deadline);
     /// @notice A party proposed a settlement giving the buyer `buyerBps` of what is held.
     event SettlementProposed(bytes32 indexed id, address indexed by, uint16 buyerBps);
@@ -250,22 +325,43 @@ interface IP2PEscrow {
         uint256 arbiterFee,
         uint256 platformFee
     );
+    /// @notice A party ended a dispute by conceding everything held to the other (the arbiter gets
+    /// half its fee: it was engaged but did not have to rule).
+    event Conceded(
+        bytes32 indexed id,
+        address indexed by,
+        uint256 toBuyer,
+        uint256 toSeller,
+        uint256 arbiterFee,
+        uint256 platformFee
+    );
     /// @notice The arbiter missed the window; the fallback split the held amount evenly, without arbiter fee.
     event DisputeExpired(bytes32 indexed id, uint256 toBuyer, uint256 toSeller, uint256 platformFee);
     /// @notice The release window passed; the held amount went to the seller (`toSeller`) or back to the buyer.
     event TimedOut(bytes32 indexed id, bool toSeller, uint256 amount, uint256 platformFee);
-    /// @notice Evidence attached by a party or the arbiter.
-    event EvidenceSubmitted(bytes32 indexed id, address indexed by, string uri, bytes32 contentHash);
-    /// @notice A payout could not be delivered and was credited for `withdraw`.
-    event PaymentCredited(address indexed receiver, address indexed token, uint256 amount);
+    /// @notice Evidence attached by a party or the arbiter: the hash of its content and where it is.
+    event EvidenceSubmitted(bytes32 indexed id, address indexed by, bytes32 contentHash, string uri);
+    /// @notice A payout of trade `id` could not be delivered and was credited for `withdraw`.
+    event PaymentCredited(bytes32 indexed id, address indexed receiver, address indexed token, uint256 amount);
     /// @notice Credits were withdrawn.
     event Withdrawn(address indexed account, address indexed token, address to, uint256 amount);
-    /// @notice Platform fees were paid to the fee recipient.
-    event FeesWithdrawn(address indexed token, address indexed recipient, uint256 amount);
+    /// @notice Platform fees were paid to the fee recipient: those of partial releases and those kept in
+    /// the slots of `trades`, whose unswept fee is now 0.
+    event FeesSwept(address indexed token, address indexed recipient, uint256 amount, bytes32[] trades);
+    /// @notice A seller's bond grew by `amount` (what arrived); `free` is its free bond after.
+    event BondDeposited(address indexed seller, address indexed token, uint256 amount, uint256 free);
+    /// @notice A seller withdrew `amount` of its free bond to `to`; `free` is what is left.
+    event BondWithdrawn(address indexed seller, address indexed token, address to, uint256 amount, uint256 free);
     /// @notice A signed offer was filled, creating trade `id`.
     event OfferFilled(address indexed seller, uint256 nonce, bytes32 indexed id);
     /// @notice A seller revoked an offer nonce.
     event OfferRevoked(address indexed seller, uint256 nonce);
+    /// @notice A signed offer and its terms document were put on the offer board. Nothing is checked
+    /// or stored: readers check the signature, the chain, this escrow, and keccak256(terms) ==
+    /// offer.termsHash themselves.
+    event OfferPublished(address indexed seller, uint256 indexed nonce, Offer offer, bytes signature, bytes terms);
+    /// @notice The owner listed, re-priced or delisted a reputation asset (address(0) is ETH).
+    event ReputationAssetSet(address indexed token, bool listed, uint128 minAmount);
     /// @notice The platform fee for new trades changed.
     event PlatformFeeChanged(uint16 previousBps, uint16 newBps);
     /// @notice The platform fee recipient changed.

@@ -47,6 +47,7 @@ class Root(TyperGroup):
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         argv = list(sys.argv[1:] if args is None else args)
         exceptions = _click_exceptions()
+        aborted = getattr(exceptions, "Abort", typer.Abort)  # typer 0.29 has it as typer.Abort only
         try:
             result = super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
         except exceptions.NoArgsIsHelpError as exc:
@@ -57,7 +58,7 @@ class Root(TyperGroup):
         except exceptions.ClickException as exc:
             report(type(exc).__name__, exc.format_message(), None, exc.exit_code, json_output=_json(argv))
             sys.exit(exc.exit_code)
-        except exceptions.Abort:
+        except aborted:
             report("Abort", "aborted: no answer at the prompt", None, EXIT_INTERNAL, json_output=_json(argv))
             sys.exit(EXIT_INTERNAL)
         sys.exit(result if isinstance(result, int) else 0)

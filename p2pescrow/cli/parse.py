@@ -135,7 +135,20 @@ def base_units(text: str, token: TokenInfo) -> int:
     return to_base_units(amount(text, token.symbol), token.decimals)
 
 
-STATE_HELP = "A state: awaiting-funding, funded, disputed, completed, refunded, settled, resolved, cancelled."
+def deposit(text: str, token: TokenInfo, what: str = "deposit") -> int:
+    """A deposit (``--buyer-deposit 0.1``, ``"0.1 ETH"``) -> base units of ``token``: like
+    :func:`base_units`, but zero is allowed (no deposit)."""
+    from ..models import to_base_units
+
+    number = amount(text, token.symbol)
+    try:
+        return to_base_units(number, token.decimals, allow_zero=True)
+    except InvalidAmount as exc:
+        raise InvalidAmount(text, f"{str(exc).split(': ', 1)[-1]} ({what})") from None
+
+
+STATE_HELP = ("A state: awaiting-funding, awaiting-deposit, funded, disputed, completed, refunded, settled, "
+              "resolved, cancelled.")
 
 
 def state(text: str | None) -> TradeState | None:

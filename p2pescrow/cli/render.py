@@ -42,11 +42,18 @@ def fail(exc: P2PEscrowError, options: Options | None = None) -> NoReturn:
     """Print ``exc`` as one line on stderr (plus a JSON document with ``--json``) and exit."""
     code = exit_code_for(exc)
     message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    hint = getattr(exc, "hint", None)
+    hint = _CLI_HINTS.get(type(exc).__name__, getattr(exc, "hint", None))
     if isinstance(exc, ContractError) and type(exc).__name__ not in message:
         message = f"{type(exc).__name__}: {message}"
     report(type(exc).__name__, message, hint, code, json_output=options is not None and options.json)
     raise typer.Exit(code)
+
+
+#: Hints that name the command to run rather than the SDK method (errors by class name).
+_CLI_HINTS = {
+    "InsufficientBond": "the seller adds to its bond with `p2pescrow bond deposit AMOUNT` (see `p2pescrow bond "
+                        "show`), or the parties agree a smaller deposit",
+}
 
 
 def report(kind: str, message: str, hint: str | None, code: int, *, json_output: bool) -> None:
@@ -147,10 +154,11 @@ def progress(message: str, options: Options) -> None:
 COMMANDS = {
     "fund": "trade fund", "cancel": "trade cancel", "release": "trade release", "refund": "trade refund",
     "mark_delivered": "trade deliver", "dispute": "trade dispute", "propose_settlement": "trade settle",
-    "accept_settlement": "trade accept", "rule": "trade rule", "timeout": "trade timeout",
-    "resolve_expired_dispute": "trade resolve", "rate": "rep rate",
+    "accept_settlement": "trade accept", "accept": "trade accept", "concede": "trade concede",
+    "rule": "trade rule", "timeout": "trade timeout", "resolve_expired_dispute": "trade resolve", "rate": "rep rate",
 }
-_AMOUNT_ARGS = {"held", "heldAfter", "toSeller", "toBuyer", "platformFee", "arbiterFee", "amount"}
+_AMOUNT_ARGS = {"held", "heldAfter", "toSeller", "toBuyer", "platformFee", "arbiterFee", "amount", "free",
+                "minAmount"}
 
 
 # -- amounts, shares, spans -----------------------------------------------------------------------
@@ -207,9 +215,81 @@ def me(client: Reads) -> str | None:
 
 
 # -- rendering a trade ------------------------------------------------------------------------------
+def timeout_pays_seller(trade: Trade) -> bool:
+    """Whether the timeout of this trade pays the seller: the terms say so, or (with an arbiter
+    only) the seller marked delivery. Without an arbiter no mark changes the outcome fixed at creation."""
+    return trade.terms.timeout_releases or (trade.terms.has_arbiter and trade.delivery_marked)
+
+
 def timeout_outcome(trade: Trade) -> str:
-    return "release to the seller" if trade.terms.timeout_releases or trade.delivery_marked \
-        else "refund the buyer"
+    return "release to the seller" if timeout_pays_seller(trade) else "refund the buyer"
+
+
+def held_now(trade: Trade) -> int:
+    """What the escrow holds for the parties: ``held`` while the trade is open. Once it has ended the
+    slot keeps only the platform fee not yet swept (:func:`unswept_fee`), which is nobody's to claim."""
+    return 0 if trade.state.is_terminal else trade.held
+
+
+def unswept_fee(trade: Trade) -> int:
+    return trade.held if trade.state.is_terminal else 0
+
+
+# -- deposits ---------------------------------------------------------------------------------------
+def deposits_in(trade: Trade) -> tuple[bool, bool]:
+    """Whether the buyer's and the seller's deposits are in the escrow now (locked in the trade)."""
+    from ..models import TradeState
+
+    buyer_in = trade.state in (TradeState.AWAITING_DEPOSIT, TradeState.FUNDED, TradeState.DISPUTED)
+    seller_in = trade.seller_deposited and not trade.state.is_terminal
+    return bool(trade.buyer_deposit) and buyer_in, bool(trade.seller_deposit) and seller_in
+
+
+def deposit_status(trade: Trade) -> tuple[str, str]:
+    """Each deposit in words: its amount and whether it is in (``0.1 ETH, in``)."""
+    from ..models import TradeState
+
+    buyer_in, seller_in = deposits_in(trade)
+    ended = trade.state.is_terminal
+
+    def text(units: int, is_in: bool, waiting: str) -> str:
+        if not units:
+            return "none"
+        status = "paid out when the trade ended" if ended else "in" if is_in else waiting
+        return f"{human(units, trade.token)}, {status}"
+
+    buyer_waiting = "not in yet: paid with the price when the buyer funds"
+    seller_waiting = ("not in yet: locked from the seller's bond when the seller accepts (`trade accept`)"
+                      if trade.state in (TradeState.AWAITING_FUNDING, TradeState.AWAITING_DEPOSIT) else "not in")
+    return (text(trade.buyer_deposit, buyer_in, buyer_waiting), text(trade.seller_deposit, seller_in, seller_waiting))
+
+
+def deposit_fates(trade: Trade) -> list[str]:
+    """Who gets each deposit if the trade ends one way or another (the contract's table), for a trade
+    that has deposits and is not over: what a party risks by not acting."""
+    from ..models import TradeState
+
+    if not trade.terms.has_deposits or trade.state.is_terminal:
+        return []
+    lines = ["release, refund, settlement or cancel: each deposit back to its owner"]
+    if trade.terms.has_arbiter:
+        loser = "buyer" if timeout_pays_seller(trade) else "seller"
+        winner = "seller" if loser == "buyer" else "buyer"
+        lines.append(f"timeout (it would {timeout_outcome(trade)}): the {loser}'s deposit goes to the {winner}")
+        lines.append("a ruling: the side awarded less than half forfeits its deposit to the other; "
+                     "an even split or a dispute never ruled returns both")
+    else:
+        lines.append("timeout: both back (no arbiter: no one can establish fault)")
+    if trade.state is TradeState.DISPUTED:
+        lines.append("conceding: the conceder's deposit goes to the other side")
+    return lines
+
+
+def deposits_document(trade: Trade) -> dict[str, Any]:
+    buyer_in, seller_in = deposits_in(trade)
+    return {"buyer": {**amount_document(trade.buyer_deposit, trade.token), "in": buyer_in},
+            "seller": {**amount_document(trade.seller_deposit, trade.token), "in": seller_in},
+            "if": deposit_fates(trade)}
 
 
 def deadline_text(trade: Trade, now: datetime | None) -> str:
@@ -222,6 +302,10 @@ def deadline_text(trade: Trade, now: datetime | None) -> str:
     if trade.state is TradeState.AWAITING_FUNDING:
         return f"{moment}: " + ("funding window ended, anyone may cancel" if passed
                                 else "fund by then, else anyone may cancel")
+    if trade.state is TradeState.AWAITING_DEPOSIT:
+        return f"{moment}: " + ("funding window ended without the seller's deposit: anyone may cancel, the buyer "
+                                "gets everything back" if passed else "the seller must accept (lock its deposit) "
+                                "by then, else the buyer gets everything back")
     if trade.state is TradeState.FUNDED:
         return f"{moment}: release window " + ("ended, anyone may apply the timeout" if passed else "ends")
     if trade.state is TradeState.DISPUTED:
@@ -245,7 +329,9 @@ def trade_document(trade: Trade, you: str | None) -> dict[str, Any]:
         "arbiter": trade.arbiter,
         "token": {"address": trade.token.address, "symbol": trade.token.symbol, "decimals": trade.token.decimals},
         "amount": amount_document(t.amount, trade.token),
-        "held": amount_document(trade.held, trade.token),
+        "held": amount_document(held_now(trade), trade.token),
+        "unswept_fee": amount_document(unswept_fee(trade), trade.token),
+        "deposits": deposits_document(trade),
         "deadline": trade.deadline.isoformat() if trade.deadline else None,
         "fees": {"platform_bps": t.platform_fee_bps, "arbiter_bps": t.arbiter_fee_bps},
         "windows": {"funding": t.funding_window, "release": t.release_window,
@@ -253,6 +339,8 @@ def trade_document(trade: Trade, you: str | None) -> dict[str, Any]:
         "timeout_releases": t.timeout_releases,
         "records_reputation": t.records_reputation,
         "created_by_seller": t.created_by_seller,
+        "seller_acted": trade.seller_acted,
+        "counts_for_reputation": trade.counts_for_reputation,
         "delivery_marked": trade.delivery_marked,
         "seller_paid": trade.seller_paid,
         "settlement": None if trade.settlement_bps is None else {
@@ -287,12 +375,21 @@ def trade_lines(trade: Trade, you: str | None, now: datetime | None) -> list[str
         ("seller", party(t.seller)),
         ("arbiter", party(trade.arbiter) if trade.arbiter else "none (no disputes: settle, refund or time out)"),
         ("amount", human(t.amount, trade.token) + ("" if trade.token.is_eth else f"  (token {t.token})")),
-        ("held", human(trade.held, trade.token)),
-        ("deadline", deadline_text(trade, now)),
-        ("fees", fees),
+        ("held", human(held_now(trade), trade.token)),
     ]
-    if trade.state in (TradeState.AWAITING_FUNDING, TradeState.FUNDED):
-        rows.append(("timeout", f"once the release window ends, anyone may {timeout_outcome(trade)}"))
+    if t.has_deposits:
+        buyer_deposit, seller_deposit = deposit_status(trade)
+        rows += [("deposits", f"buyer {buyer_deposit}"), ("", f"seller {seller_deposit}")]
+        rows += [("", f"if {fate}") for fate in deposit_fates(trade)]
+    rows += [("deadline", deadline_text(trade, now)), ("fees", fees)]
+    if trade.state in (TradeState.AWAITING_FUNDING, TradeState.AWAITING_DEPOSIT, TradeState.FUNDED):
+        rows.append(("timeout", f"once the release window ends, anyone may {timeout_outcome(trade)}"
+                     + ("" if t.has_arbiter or t.timeout_releases else
+                        " (no arbiter: marking delivery does not change that)")))
+    if t.records_reputation:
+        rows.append(("reputation", "counts: the outcome is recorded and both may rate" if trade.counts_for_reputation
+                     else "counts once the seller acts on the trade" if trade.records
+                     else "records nothing (the asset is not listed, or the price is below its minimum)"))
     if trade.settlement_bps is not None and trade.settlement_proposer is not None:
         rows.append(("settlement", f"{trade.settlement_proposer.value} proposed {percent(trade.settlement_bps)} "
                                    "to the buyer"))
@@ -349,11 +446,19 @@ def event_text(name: str, args: Mapping[str, Any], token: TokenInfo | None) -> s
         if key == "terms":
             if token is not None:
                 parts.append(f"amount {human(int(value['amount']), token)}")
+                for side in ("buyerDeposit", "sellerDeposit"):
+                    if int(value.get(side, 0)):
+                        parts.append(f"{side} {human(int(value[side]), token)}")
+            continue
+        if key == "state" and isinstance(value, int):
+            from ..states import TradeState
+
+            parts.append(f"state {TradeState(value).name if 0 <= value < len(TradeState) else value}")
             continue
         if kind == "bool" or isinstance(value, bool):
             parts.append(f"{key} {'yes' if value else 'no'}")
         elif (key in _AMOUNT_ARGS and token is not None and isinstance(value, int)
-              and kind in ("", "uint256")):
+              and kind in ("", "uint256", "uint128")):
             parts.append(f"{key} {human(value, token)}")
         elif key == "deadline" and isinstance(value, int):
             parts.append(f"deadline {datetime.fromtimestamp(value, UTC).astimezone():%Y-%m-%d %H:%M %Z}")
@@ -390,7 +495,7 @@ def trade_result(options: Options, client: EscrowClient, action: str, headline: 
     you = me(client)
     may = you_may(trade, you)
     lines = [headline, *tx_lines(options, tx), f"  trade     {trade.id}",
-             f"  state     {trade.state.name}, holding {human(trade.held, trade.token)}"]
+             f"  state     {trade.state.name}, holding {human(held_now(trade), trade.token)}"]
     if trade.deadline is not None:
         lines.append(f"  deadline  {deadline_text(trade, clock(client))}")
     lines.append(f"  you may   {', '.join(may) if may else 'nothing now'}")

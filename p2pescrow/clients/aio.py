@@ -31,7 +31,6 @@ from ..core.codec import (
     erc20_codec,
     escrow_codec,
     reputation_codec,
-    reputation_from_output,
     slot_from_output,
 )
 from ..core.hints import check_bps, check_platform_fee, check_term_bounds
@@ -49,12 +48,12 @@ from ..core.terms import (
 from ..deployments import Deployment, Registry, check_code, deployment_for
 from ..deployments import deploy as deploy_contracts
 from ..errors import ContractError, NetworkError, P2PEscrowError
-from ..models import ReputationRecord, Terms, TokenInfo, Trade, TradeState
+from ..models import ReputationRecord, ReputationRole, Terms, TokenInfo, Trade, TradeState
 from ..transport.aio import AsyncTransactor
 from ..transport.logs import async_get_logs
 from ..transport.reverts import translate
 from ..transport.sync import Call, Preview, Signer, Transactor, TxResult
-from ._base import CREATE_ONLY, PAY_ETH, ClientBase, HistoryEntry, TradeResult
+from ._base import CREATE_ONLY, PAY_ETH, SWEEP_BATCH, ClientBase, DueAction, HistoryEntry, TradeResult, TradeRisk
 
 #: How many trades :meth:`AsyncEscrowClient.trades` reads at once (the sync client reads one by one).
 CONCURRENT_READS = 16
@@ -187,17 +186,19 @@ class AsyncEscrowClient(ClientBase):
 
     # -- creating and funding ----------------------------------------------------------------------
     async def build_terms(self, *, amount: Decimal | str | int, buyer: str | None = None,
-                          seller: str | None = None, token: str | None = None, arbiter: str | None = None,
-                          arbiter_fee_bps: int = 0, funding_window: int = DAY, release_window: int = 3 * DAY,
-                          arbitration_window: int = 7 * DAY, timeout_releases: bool = False,
-                          record_reputation: bool = True, terms: str | bytes | None = None,
-                          salt: int | None = None) -> Terms:
-        """The terms of a new trade (as :meth:`EscrowClient.build_terms`)."""
+                          seller: str | None = None, token: str | None = None,
+                          buyer_deposit: Decimal | str | int = 0, seller_deposit: Decimal | str | int = 0,
+                          arbiter: str | None = None, arbiter_fee_bps: int = 0, funding_window: int = DAY,
+                          release_window: int = 3 * DAY, arbitration_window: int = 7 * DAY,
+                          timeout_releases: bool = False, record_reputation: bool = True,
+                          terms: str | bytes | dict[str, Any] | None = None, salt: int | None = None) -> Terms:
+        """The terms of a new trade, deposits included (as :meth:`EscrowClient.build_terms`)."""
         self._check_bounds({"arbiter": arbiter, "arbiter_fee_bps": arbiter_fee_bps, "funding_window": funding_window,
                             "release_window": release_window, "arbitration_window": arbitration_window})
         info, fee = await asyncio.gather(self.token(token), self._platform_fee())
-        return new_terms(self.address, info, fee, amount=amount, buyer=buyer,
-                         seller=seller, arbiter=arbiter, arbiter_fee_bps=arbiter_fee_bps,
+        return new_terms(self.address, info, fee, amount=amount, buyer=buyer, seller=seller,
+                         buyer_deposit=buyer_deposit, seller_deposit=seller_deposit,
+                         arbiter=arbiter, arbiter_fee_bps=arbiter_fee_bps,
                          funding_window=funding_window, release_window=release_window,
                          arbitration_window=arbitration_window, timeout_releases=timeout_releases,
                          record_reputation=record_reputation, terms=terms, salt=salt)
@@ -214,53 +215,80 @@ class AsyncEscrowClient(ClientBase):
         self._check_bounds(terms_options)
         info = await self.token(terms_options.get("token"))
         fee = self._fee_seen if self._fee_seen is not None else await self._platform_fee()
+        terms = self._terms_at(info, fee, terms_options)
+        risks = self._risks(terms, info, await self._listing_for(terms.token, terms.flags))  # shown once
         try:
-            return await self.create_from_terms(self._terms_at(info, fee, terms_options), fund=fund, permit=permit)
+            return await self._create(terms, fund, permit, risks)
         except ContractError as exc:
             fee = self._fee_in_force(exc)
             if fee is None:
                 raise
-        return await self.create_from_terms(self._terms_at(info, fee, terms_options), fund=fund, permit=permit)
+        return await self._create(self._terms_at(info, fee, terms_options), fund, permit, risks)
 
     async def create_from_terms(self, terms: Terms, *, fund: bool = True,
                                 permit: bool | None = None) -> TradeResult:
-        """Create a trade with these terms (funded as in :meth:`create`)."""
+        """Create a trade with these terms (funded as in :meth:`create`; risks to ``on_risks`` first)."""
+        info, listing = await asyncio.gather(self.token(terms.token), self._listing_for(terms.token, terms.flags))
+        return await self._create(terms, fund, permit, self._risks(terms, info, listing))
+
+    async def _create(self, terms: Terms, fund: bool, permit: bool | None,
+                      risks: tuple[TradeRisk, ...]) -> TradeResult:
         key = self._remember(terms)
         payment = self._payment(terms, fund)
         if payment == CREATE_ONLY:
-            return TradeResult(key, await self._act("create", terms.as_tuple()))
+            return TradeResult(key, await self._act("create", terms.as_tuple()), risks)
         await self._check_can_pay(terms)
         if payment == PAY_ETH:
-            return TradeResult(key, await self._act("createAndFund", terms.as_tuple(), value=terms.amount))
+            return TradeResult(key, await self._act("createAndFund", terms.as_tuple(), value=self._eth_value(terms)),
+                               risks)
         return TradeResult(key, await self._pay_tokens(terms, "createAndFund", [terms.as_tuple()],
-                                                       "createAndFundWithPermit", permit))
+                                                       "createAndFundWithPermit", permit), risks)
 
     async def fund(self, trade_id_: str) -> TxResult:
-        """Fund a trade created earlier (buyer only; ERC-20: an approval of exactly the amount)."""
+        """Fund a trade created earlier (buyer only): the price and the buyer's deposit."""
         terms = await self.terms(trade_id_)
         try:
             await self._check_can_pay(terms)
             if terms.is_eth:
-                return await self._act("fund", terms.as_tuple(), value=terms.amount)
+                return await self._act("fund", terms.as_tuple(), value=self._eth_value(terms))
             return await self._pay_tokens(terms, "fund", [terms.as_tuple()], None, False)
         except ContractError as exc:
             await self._explain_refusal(exc, "fund", trade_id_, terms)
             raise
 
+    async def risks(self, terms: Terms | offer_core.Offer | offer_core.SignedOffer) -> tuple[TradeRisk, ...]:
+        """What whoever enters a trade with these terms (or this offer) must know first (as
+        :meth:`EscrowClient.risks`)."""
+        source = self._risk_source(terms)
+        info, listing = await asyncio.gather(self.token(source.token), self._listing_for(source.token, source.flags))
+        return self._risks_of(source, info, listing)
+
+    async def _listing_for(self, token: str, flags: int) -> tuple[bool, int] | None:
+        """The asset's listing when the flags ask to record reputation (cached), else None (not read)."""
+        if not self._asks_to_record(flags):
+            return None
+        known = self._listing_known(token)
+        return known if known is not None else self._learn_listing(
+            token, await self._escrow_view("reputationAssets", token))
+
     async def _pay_tokens(self, terms: Terms, fn: str, args: list[Any], permit_fn: str | None,
                           permit: bool | None) -> TxResult:
-        """Pay ``terms.amount`` tokens with ``fn(*args)``: as the sync twin, everything checked before
-        the approval."""
+        """Pay the price and the buyer's deposit in tokens with ``fn(*args)``: as the sync twin."""
         info = await self.token(terms.token)
-        permit_arg = await self._permit(terms.token, terms.amount, permit) if permit_fn else None
+        total = self._pays_in(terms)
+        permit_arg = await self._permit(terms.token, total, permit) if permit_fn else None
         if permit_fn and permit_arg is not None:
-            self._permit_plan(info, terms.amount)
+            self._permit_plan(info, total)
             return await self._act(permit_fn, *args, permit_arg)
-        call = self._call(fn, args)
-        allowance = await self._allowance(terms.token)
-        checked = allowance >= terms.amount or await self._check_funding(call, terms.token, terms.amount)
-        if self._approval_plan(info, terms.amount, allowance, checked).approve_first:
-            await self._send(self._approve_call(terms.token, terms.amount))
+        return await self._pay_with_allowance(info, total, self._call(fn, args))
+
+    async def _pay_with_allowance(self, info: TokenInfo, amount: int, call: Call) -> TxResult:
+        """Send ``call``, approving exactly ``amount`` first when the allowance falls short (everything
+        checked before the approval, as the sync twin)."""
+        allowance = await self._allowance(info.address)
+        checked = allowance >= amount or await self._check_funding(call, info.address, amount)
+        if self._approval_plan(info, amount, allowance, checked).approve_first:
+            await self._send(self._approve_call(info.address, amount))
         return await self._send(call)
 
     async def _allowance(self, token: str, override: dict[str, Any] | None = None) -> int:
@@ -300,7 +328,7 @@ class AsyncEscrowClient(ClientBase):
         if terms.is_eth:
             return
         info, balance = await asyncio.gather(self.token(terms.token), self.balance(terms.token))
-        check_can_pay(info, terms.amount, balance)
+        check_can_pay(info, self._pays_in(terms), balance)
 
     async def _permit(self, token: str, amount: int, wanted: bool | None) -> tuple[int, int, bytes, bytes] | None:
         """A signed permit, or None to approve instead (``nonces`` and ``eip712Domain`` read once each)."""
@@ -348,11 +376,12 @@ class AsyncEscrowClient(ClientBase):
         self._explain(exc, fn, terms, info, trade)
 
     async def cancel(self, trade_id_: str) -> TxResult:
-        """Cancel an unfunded trade (its creator; anyone after the funding deadline)."""
+        """Cancel a trade that never went live: unfunded (its creator), or funded but without the
+        seller's deposit (the buyer); anyone after the funding deadline. Whatever is in goes back."""
         return await self._on_trade("cancel", trade_id_)
 
     async def mark_delivered(self, trade_id_: str) -> TxResult:
-        """Seller: mark delivered/paid."""
+        """Seller: mark delivered/paid (moves the timeout only with an arbiter; see the sync twin)."""
         return await self._on_trade("markDelivered", trade_id_)
 
     async def propose_settlement(self, trade_id_: str, buyer_bps: int) -> TxResult:
@@ -365,9 +394,17 @@ class AsyncEscrowClient(ClientBase):
             buyer_bps = self._accepted_bps(await self.trade(trade_id_))
         return await self._on_trade("acceptSettlement", trade_id_, check_bps(buyer_bps))
 
+    async def accept(self, trade_id_: str) -> TxResult:
+        """Seller: accept a trade a buyer created (locks its deposit from the bond; see the sync twin)."""
+        return await self._on_trade("accept", trade_id_)
+
     async def dispute(self, trade_id_: str) -> TxResult:
         """Open a dispute (buyer or seller, before the deadline, on a trade with an arbiter)."""
         return await self._on_trade("dispute", trade_id_)
+
+    async def concede(self, trade_id_: str) -> TxResult:
+        """Buyer or seller, in a dispute: give everything held to the other side (see the sync twin)."""
+        return await self._on_trade("concede", trade_id_)
 
     async def rule(self, trade_id_: str, buyer_bps: int) -> TxResult:
         """Arbiter: rule ``buyer_bps`` basis points (after the arbiter's fee) to the buyer."""
@@ -383,18 +420,41 @@ class AsyncEscrowClient(ClientBase):
 
     async def submit_evidence(self, trade_id_: str, uri: str, content_hash: bytes | str | None = None) -> TxResult:
         """Attach evidence (a URI and the hash of its content) to a trade."""
-        return await self._on_trade("submitEvidence", trade_id_, uri, self._evidence_digest(uri, content_hash))
+        return await self._on_trade("submitEvidence", trade_id_, self._evidence_digest(uri, content_hash), uri)
 
     async def withdraw(self, token: str | None = None, to: str | None = None) -> TxResult:
         """Withdraw this account's credits to ``to``."""
         return await self._act("withdraw", (await self.token(token)).address, self._who(to))
 
-    async def withdraw_fees(self, token: str | None = None) -> TxResult:
-        """Pay accrued platform fees in ``token`` to the fee recipient (anyone may call)."""
-        return await self._act("withdrawFees", (await self.token(token)).address)
+    async def sweep_fees(self, token: str | None = None) -> TxResult:
+        """Pay the platform fees earned in ``token`` to the fee recipient (as :meth:`EscrowClient.sweep_fees`)."""
+        info = await self.token(token)
+        ended = self._unswept(await self.trades(token=info.address))
+        return await self._act("sweepFees", info.address, [terms.as_tuple() for terms in ended[:SWEEP_BATCH]])
+
+    # -- bonds -------------------------------------------------------------------------------------
+    async def deposit_bond(self, amount: Decimal | str | int, token: str | None = None) -> TxResult:
+        """Seller: add ``amount`` to this account's bond (ETH as the value; a token approved first)."""
+        info = await self.token(token)
+        units = self._part(amount, info)
+        if info.is_eth:
+            return await self._act("depositBond", info.address, units, value=units)
+        check_can_pay(info, units, await self.balance(info.address))
+        return await self._pay_with_allowance(info, units, self._call("depositBond", [info.address, units]))
+
+    async def withdraw_bond(self, amount: Decimal | str | int, token: str | None = None,
+                            to: str | None = None) -> TxResult:
+        """Seller: take ``amount`` of the free bond to ``to``."""
+        info = await self.token(token)
+        return await self._act("withdrawBond", info.address, self._part(amount, info), self._who(to))
+
+    async def bond(self, token: str | None = None, account: str | None = None) -> int:
+        """The free bond of ``account`` (default: this one) in ``token`` (default ETH), base units."""
+        info = await self.token(token)
+        return int(await self._escrow_view("bonds", self._who(account), info.address))
 
     async def rate(self, trade_id_: str, score: int, comment: str | bytes | None = None) -> TxResult:
-        """Rate the counterparty of a finished trade 1-5."""
+        """Rate the counterparty 1-5 of an ended trade that records reputation (once per party)."""
         self._check_score(score)
         return await self._on_trade("rate", trade_id_, score, bytes32(comment))
 
@@ -407,8 +467,17 @@ class AsyncEscrowClient(ClientBase):
         """Owner: where platform fees are paid."""
         return await self._act("setFeeRecipient", checksum(recipient))
 
+    async def set_reputation_asset(self, token: str | None, *, listed: bool = True,
+                                   min_amount: Decimal | str | int) -> TxResult:
+        """Owner: list or delist a reputation asset (as :meth:`EscrowClient.set_reputation_asset`)."""
+        info = await self.token(token)
+        minimum = self._units_or_zero(min_amount, info)
+        result = await self._act("setReputationAsset", info.address, listed, minimum)
+        self._learn_listing(info.address, (listed, minimum))
+        return result
+
     async def pause(self) -> TxResult:
-        """Owner: stop new trades and funding."""
+        """Owner: stop new money (create, fund, accept, fill, bond top-ups); every way out stays open."""
         return await self._act("pause")
 
     async def unpause(self) -> TxResult:
@@ -417,20 +486,24 @@ class AsyncEscrowClient(ClientBase):
 
     # -- signed offers -----------------------------------------------------------------------------
     async def create_offer(self, *, amount: Decimal | str | int, token: str | None = None,
+                           buyer_deposit: Decimal | str | int = 0, seller_deposit: Decimal | str | int = 0,
                            buyer: str | None = None, arbiter: str | None = None, arbiter_fee_bps: int = 0,
                            release_window: int = 3 * DAY, arbitration_window: int = 7 * DAY,
                            timeout_releases: bool = False, record_reputation: bool = True,
-                           terms: str | bytes | None = None, expires_in: int = DAY,
+                           terms: str | bytes | dict[str, Any] | None = None, expires_in: int = DAY,
                            nonce: int | None = None) -> offer_core.SignedOffer:
-        """Sign an offer locally as the seller (no transaction, no gas). Needs a local account."""
+        """Sign an offer locally as the seller (as :meth:`EscrowClient.create_offer`)."""
         self._check_local_signer()
         check_term_bounds(arbiter=arbiter, arbiter_fee_bps=arbiter_fee_bps, release_window=release_window,
                           arbitration_window=arbitration_window)
         info, fee, now = await asyncio.gather(self.token(token), self._platform_fee(), self._now())
-        return self._offer(info, fee, now, amount=amount, buyer=buyer, arbiter=arbiter,
-                           arbiter_fee_bps=arbiter_fee_bps, release_window=release_window,
-                           arbitration_window=arbitration_window, timeout_releases=timeout_releases,
-                           record_reputation=record_reputation, terms=terms, expires_in=expires_in, nonce=nonce)
+        signed = self._offer(info, fee, now, amount=amount, buyer_deposit=buyer_deposit,
+                             seller_deposit=seller_deposit, buyer=buyer, arbiter=arbiter,
+                             arbiter_fee_bps=arbiter_fee_bps, release_window=release_window,
+                             arbitration_window=arbitration_window, timeout_releases=timeout_releases,
+                             record_reputation=record_reputation, terms=terms, expires_in=expires_in, nonce=nonce)
+        self._risks(signed.offer, info, await self._listing_for(info.address, signed.offer.flags))
+        return signed
 
     async def verify_offer(self, signed: offer_core.SignedOffer) -> None:
         """Check an offer before spending gas: chain, contract, signer, digest, expiry, nonce, fee,
@@ -442,6 +515,9 @@ class AsyncEscrowClient(ClientBase):
             self._escrow_view("isNonceUsed", offer.seller, offer.nonce), self._platform_fee())
         check_offer_state(signed, contract_digest=digest, latest_time=now, nonce_used=bool(used),
                           platform_fee_bps=fee, buyer=self.address)
+        if offer.sellerDeposit:
+            free, info = await asyncio.gather(self.bond(offer.token, offer.seller), self.token(offer.token))
+            self._bond_short(offer, free, info)
 
     async def fill_offer(self, signed: offer_core.SignedOffer, *, permit: bool | None = None) -> TradeResult:
         """Verify, then fill an offer as the buyer: creates and funds the trade in one transaction."""
@@ -449,16 +525,24 @@ class AsyncEscrowClient(ClientBase):
         offer = signed.offer
         terms = offer_terms(offer, self.address)
         key = self._remember(terms)
+        info, listing = await asyncio.gather(self.token(terms.token), self._listing_for(terms.token, terms.flags))
+        risks = self._risks(terms, info, listing)
         await self._check_can_pay(terms)
         if terms.is_eth:
             return TradeResult(key, await self._act("fillOffer", offer.as_tuple(), signed.signature,
-                                                    value=terms.amount))
+                                                    value=self._eth_value(terms)), risks)
         return TradeResult(key, await self._pay_tokens(terms, "fillOffer", [offer.as_tuple(), signed.signature],
-                                                       "fillOfferWithPermit", permit))
+                                                       "fillOfferWithPermit", permit), risks)
 
     async def revoke_offer(self, nonce: int) -> TxResult:
         """Revoke an offer nonce: no offer signed with it can be filled any more."""
         return await self._act("revokeOffer", nonce)
+
+    async def publish_offer(self, signed: offer_core.SignedOffer,
+                            document: bytes | str | dict[str, Any]) -> TxResult:
+        """Put a signed offer and its terms document on the offer board (as :meth:`EscrowClient.publish_offer`)."""
+        canonical = self._publishable(signed, document)
+        return await self._act("publishOffer", signed.offer.as_tuple(), signed.signature, canonical)
 
     # -- reads -------------------------------------------------------------------------------------
     async def _now(self) -> int:
@@ -557,11 +641,42 @@ class AsyncEscrowClient(ClientBase):
                 return
             await asyncio.sleep(poll_interval)
 
+    async def reputation_assets(self) -> dict[str, tuple[bool, int]]:
+        """The escrow's reputation assets, ``token -> (listed, minimum)``, delisted ones included."""
+        head = int(await self.w3.eth.block_number)
+        return self._learn_listings([log async for log in async_get_logs(self.w3, self._listing_logs_query(),
+                                                                          self.deployment.block, head)])
+
     async def reputation(self, address: str) -> ReputationRecord:
-        """An address's record, with a derived 0-100 score."""
+        """An address's records per reputation asset and role (as :meth:`EscrowClient.reputation`;
+        the records read concurrently)."""
         who = checksum(address)
-        raw = await self._view(self.deployment.reputation, reputation_codec(), "recordOf", who)
-        return reputation_from_output(who, raw)
+        assets = await self.reputation_assets()
+        keys = [(asset, role) for asset in assets for role in ReputationRole]
+        answers = await asyncio.gather(*(self._view(self.deployment.reputation, reputation_codec(), "recordOf", who,
+                                                    asset, int(role)) for asset, role in keys))
+        return self._reputation_record(who, assets, dict(zip(keys, answers, strict=True)))
+
+    async def due(self, account: str | None = None) -> list[DueAction]:
+        """The trades where ``account`` must act before a deadline (as :meth:`EscrowClient.due`)."""
+        who = self._who(account)
+        head = int(await self.w3.eth.block_number)
+        ids: dict[str, None] = {}
+        for query in self._trades_queries(None):  # the arbiter is not an indexed topic: every trade
+            async for log in async_get_logs(self.w3, query, self.deployment.block, head):
+                key = self._learn_terms(log)
+                if key is not None and self._involves(key, who):
+                    ids[key] = None
+        now = await self._now()
+        gate = asyncio.Semaphore(CONCURRENT_READS)
+
+        async def read(key: str) -> Trade:
+            async with gate:
+                terms = self._terms_cache[key]
+                info, slot = await asyncio.gather(self.token(terms.token), self._slot(key))
+                return self._trade(terms, info, slot, now)
+
+        return self._due(await asyncio.gather(*(read(key) for key in ids)), who, now)
 
     # -- deploying -----------------------------------------------------------------------------------
     @staticmethod

@@ -37,7 +37,6 @@ from ..core.codec import (
     erc20_codec,
     escrow_codec,
     reputation_codec,
-    reputation_from_output,
     slot_from_output,
 )
 from ..core.hints import check_bps, check_platform_fee, check_term_bounds
@@ -55,11 +54,11 @@ from ..core.terms import (
 from ..deployments import Deployment, Registry, check_code, deployment_for
 from ..deployments import deploy as deploy_contracts
 from ..errors import ContractError, NetworkError, P2PEscrowError
-from ..models import ReputationRecord, Terms, TokenInfo, Trade, TradeState
+from ..models import ReputationRecord, ReputationRole, Terms, TokenInfo, Trade, TradeState
 from ..transport.logs import get_logs
 from ..transport.reverts import translate
 from ..transport.sync import Call, Preview, Signer, Transactor, TxResult
-from ._base import CREATE_ONLY, PAY_ETH, ClientBase, HistoryEntry, TradeResult
+from ._base import CREATE_ONLY, PAY_ETH, SWEEP_BATCH, ClientBase, DueAction, HistoryEntry, TradeResult, TradeRisk
 
 
 class EscrowClient(ClientBase):
@@ -202,17 +201,21 @@ class EscrowClient(ClientBase):
 
     # -- creating and funding ----------------------------------------------------------------------
     def build_terms(self, *, amount: Decimal | str | int, buyer: str | None = None, seller: str | None = None,
-                    token: str | None = None, arbiter: str | None = None, arbiter_fee_bps: int = 0,
+                    token: str | None = None, buyer_deposit: Decimal | str | int = 0,
+                    seller_deposit: Decimal | str | int = 0, arbiter: str | None = None, arbiter_fee_bps: int = 0,
                     funding_window: int = DAY, release_window: int = 3 * DAY,
                     arbitration_window: int = 7 * DAY, timeout_releases: bool = False,
-                    record_reputation: bool = True, terms: str | bytes | None = None,
+                    record_reputation: bool = True, terms: str | bytes | dict[str, Any] | None = None,
                     salt: int | None = None) -> Terms:
         """The terms of a new trade in which this account is the buyer (give ``seller``) or the
-        seller (give ``buyer``). The platform fee in force is filled in."""
+        seller (give ``buyer``). The platform fee in force is filled in. ``buyer_deposit`` and
+        ``seller_deposit`` are in the trade's asset and units, like ``amount`` (0: none): the buyer
+        pays its deposit with the price, the seller's is locked from its bond (:meth:`deposit_bond`)."""
         self._check_bounds({"arbiter": arbiter, "arbiter_fee_bps": arbiter_fee_bps, "funding_window": funding_window,
                             "release_window": release_window, "arbitration_window": arbitration_window})
         return new_terms(self.address, self.token(token), self._platform_fee(), amount=amount, buyer=buyer,
-                         seller=seller, arbiter=arbiter, arbiter_fee_bps=arbiter_fee_bps,
+                         seller=seller, buyer_deposit=buyer_deposit, seller_deposit=seller_deposit,
+                         arbiter=arbiter, arbiter_fee_bps=arbiter_fee_bps,
                          funding_window=funding_window, release_window=release_window,
                          arbitration_window=arbitration_window, timeout_releases=timeout_releases,
                          record_reputation=record_reputation, terms=terms, salt=salt)
@@ -234,54 +237,82 @@ class EscrowClient(ClientBase):
         self._check_bounds(terms_options)
         info = self.token(terms_options.get("token"))
         fee = self._fee_seen if self._fee_seen is not None else self._platform_fee()
+        terms = self._terms_at(info, fee, terms_options)
+        risks = self._risks(terms, info, self._listing_for(terms.token, terms.flags))  # shown once, retry or not
         try:
-            return self.create_from_terms(self._terms_at(info, fee, terms_options), fund=fund, permit=permit)
+            return self._create(terms, fund, permit, risks)
         except ContractError as exc:
             fee = self._fee_in_force(exc)
             if fee is None:
                 raise
-        return self.create_from_terms(self._terms_at(info, fee, terms_options), fund=fund, permit=permit)
+        return self._create(self._terms_at(info, fee, terms_options), fund, permit, risks)
 
     def create_from_terms(self, terms: Terms, *, fund: bool = True, permit: bool | None = None) -> TradeResult:
-        """Create a trade with these terms (funded as in :meth:`create`)."""
+        """Create a trade with these terms (funded as in :meth:`create`). Its risks (:meth:`risks`)
+        go to ``on_risks`` before anything is sent, and come back on the result."""
+        risks = self._risks(terms, self.token(terms.token), self._listing_for(terms.token, terms.flags))
+        return self._create(terms, fund, permit, risks)
+
+    def _create(self, terms: Terms, fund: bool, permit: bool | None, risks: tuple[TradeRisk, ...]) -> TradeResult:
         key = self._remember(terms)
         payment = self._payment(terms, fund)
         if payment == CREATE_ONLY:
-            return TradeResult(key, self._act("create", terms.as_tuple()))
+            return TradeResult(key, self._act("create", terms.as_tuple()), risks)
         self._check_can_pay(terms)
         if payment == PAY_ETH:
-            return TradeResult(key, self._act("createAndFund", terms.as_tuple(), value=terms.amount))
+            return TradeResult(key, self._act("createAndFund", terms.as_tuple(), value=self._eth_value(terms)), risks)
         return TradeResult(key, self._pay_tokens(terms, "createAndFund", [terms.as_tuple()],
-                                                 "createAndFundWithPermit", permit))
+                                                 "createAndFundWithPermit", permit), risks)
 
     def fund(self, trade_id_: str) -> TxResult:
-        """Fund a trade created earlier (buyer only; ERC-20: an approval of exactly the amount)."""
+        """Fund a trade created earlier (buyer only): the price and the buyer's deposit (ERC-20: an
+        approval of exactly that first, when the allowance falls short)."""
         terms = self.terms(trade_id_)
         try:
             self._check_can_pay(terms)
             if terms.is_eth:
-                return self._act("fund", terms.as_tuple(), value=terms.amount)
+                return self._act("fund", terms.as_tuple(), value=self._eth_value(terms))
             return self._pay_tokens(terms, "fund", [terms.as_tuple()], None, False)
         except ContractError as exc:
             self._explain_refusal(exc, "fund", trade_id_, terms)
             raise
 
+    def risks(self, terms: Terms | offer_core.Offer | offer_core.SignedOffer) -> tuple[TradeRisk, ...]:
+        """What whoever enters a trade with these terms (or this offer) must know first: who bears
+        the risk without an arbiter, and whether it records no reputation (its asset not listed, or
+        the price below the listed minimum: one read of the listing, cached, when the terms ask to
+        record reputation). :meth:`create` and :meth:`fill_offer` hand the same to ``on_risks``."""
+        source = self._risk_source(terms)
+        return self._risks_of(source, self.token(source.token), self._listing_for(source.token, source.flags))
+
+    def _listing_for(self, token: str, flags: int) -> tuple[bool, int] | None:
+        """The asset's listing when the flags ask to record reputation (cached), else None (not read)."""
+        if not self._asks_to_record(flags):
+            return None
+        known = self._listing_known(token)
+        return known if known is not None else self._learn_listing(token, self._escrow_view("reputationAssets", token))
+
     def _pay_tokens(self, terms: Terms, fn: str, args: list[Any], permit_fn: str | None,
                     permit: bool | None) -> TxResult:
-        """Send the escrow call ``fn(*args)`` that takes ``terms.amount`` tokens from this account:
-        with a permit (``permit_fn``, when there is one and the token has EIP-2612), else with the
-        allowance, approving exactly the amount first when it falls short. Everything that can be
-        checked is checked before the approval (:meth:`_check_funding`); the plan goes to ``on_plan``."""
+        """Send the escrow call ``fn(*args)`` that takes the price and the buyer's deposit in tokens
+        from this account: with a permit (``permit_fn``, when there is one and the token has
+        EIP-2612), else with the allowance, approving exactly that first when it falls short."""
         info = self.token(terms.token)
-        permit_arg = self._permit(terms.token, terms.amount, permit) if permit_fn else None
+        total = self._pays_in(terms)
+        permit_arg = self._permit(terms.token, total, permit) if permit_fn else None
         if permit_fn and permit_arg is not None:
-            self._permit_plan(info, terms.amount)
+            self._permit_plan(info, total)
             return self._act(permit_fn, *args, permit_arg)
-        call = self._call(fn, args)
-        allowance = self._allowance(terms.token)
-        checked = allowance >= terms.amount or self._check_funding(call, terms.token, terms.amount)
-        if self._approval_plan(info, terms.amount, allowance, checked).approve_first:
-            self._send(self._approve_call(terms.token, terms.amount))
+        return self._pay_with_allowance(info, total, self._call(fn, args))
+
+    def _pay_with_allowance(self, info: TokenInfo, amount: int, call: Call) -> TxResult:
+        """Send ``call``, which takes ``amount`` of ``info`` from this account, approving exactly the
+        amount first when the allowance falls short. Everything that can be checked is checked before
+        the approval (:meth:`_check_funding`); the plan goes to ``on_plan``."""
+        allowance = self._allowance(info.address)
+        checked = allowance >= amount or self._check_funding(call, info.address, amount)
+        if self._approval_plan(info, amount, allowance, checked).approve_first:
+            self._send(self._approve_call(info.address, amount))
         return self._send(call)
 
     def _allowance(self, token: str, override: dict[str, Any] | None = None) -> int:
@@ -320,12 +351,12 @@ class EscrowClient(ClientBase):
             return self._check_funding(call, token, amount)
 
     def _check_can_pay(self, terms: Terms) -> None:
-        """The buyer holds the trade's tokens, or :class:`InsufficientFunds` before anything is sent.
-        An ETH amount is the transaction's value: the transaction path checks it against the balance
-        it reads anyway (in ETH, before simulating), so it is not read twice."""
+        """The buyer holds the trade's tokens (price and deposit), or :class:`InsufficientFunds` before
+        anything is sent. An ETH payment is the transaction's value: the transaction path checks it
+        against the balance it reads anyway (in ETH, before simulating), so it is not read twice."""
         if terms.is_eth:
             return
-        check_can_pay(self.token(terms.token), terms.amount, self.balance(terms.token))
+        check_can_pay(self.token(terms.token), self._pays_in(terms), self.balance(terms.token))
 
     def _permit(self, token: str, amount: int, wanted: bool | None) -> tuple[int, int, bytes, bytes] | None:
         """A signed EIP-2612 permit for ``amount``, or None to approve instead. The token's
@@ -358,11 +389,13 @@ class EscrowClient(ClientBase):
         return self._act_on("refund", trade_id_, self._amount(trade_id_, terms, amount), terms=terms)
 
     def cancel(self, trade_id_: str) -> TxResult:
-        """Cancel an unfunded trade (its creator; anyone after the funding deadline)."""
+        """Cancel a trade that never went live: unfunded (its creator), or funded but without the
+        seller's deposit (the buyer); anyone after the funding deadline. Whatever is in goes back."""
         return self._act_on("cancel", trade_id_)
 
     def mark_delivered(self, trade_id_: str) -> TxResult:
-        """Seller: mark delivered/paid; the timeout then releases, after a fresh release window."""
+        """Seller: mark delivered/paid. With an arbiter the timeout then releases, after a fresh release
+        window; without one the mark is recorded but changes neither the outcome nor the deadline."""
         return self._act_on("markDelivered", trade_id_)
 
     def propose_settlement(self, trade_id_: str, buyer_bps: int) -> TxResult:
@@ -375,9 +408,20 @@ class EscrowClient(ClientBase):
             buyer_bps = self._accepted_bps(self.trade(trade_id_))
         return self._act_on("acceptSettlement", trade_id_, check_bps(buyer_bps))
 
+    def accept(self, trade_id_: str) -> TxResult:
+        """Seller: accept a trade a buyer created, before the funding deadline: its deposit is locked
+        from the free bond (:meth:`deposit_bond`) and a funded trade goes live. On a live trade it only
+        records that the seller entered it knowingly (which reputation needs)."""
+        return self._act_on("accept", trade_id_)
+
     def dispute(self, trade_id_: str) -> TxResult:
         """Open a dispute (buyer or seller, before the deadline, on a trade with an arbiter)."""
         return self._act_on("dispute", trade_id_)
+
+    def concede(self, trade_id_: str) -> TxResult:
+        """Buyer or seller, in a dispute: end it by giving everything held to the other side. The
+        conceder forfeits its deposit (what losing the ruling would cost); the arbiter gets half its fee."""
+        return self._act_on("concede", trade_id_)
 
     def rule(self, trade_id_: str, buyer_bps: int) -> TxResult:
         """Arbiter: rule ``buyer_bps`` basis points (after the arbiter's fee) to the buyer."""
@@ -394,18 +438,46 @@ class EscrowClient(ClientBase):
     def submit_evidence(self, trade_id_: str, uri: str, content_hash: bytes | str | None = None) -> TxResult:
         """Attach evidence (a URI and the hash of its content) to a trade."""
         digest = self._evidence_digest(uri, content_hash)
-        return self._act_on("submitEvidence", trade_id_, uri, digest)
+        return self._act_on("submitEvidence", trade_id_, digest, uri)
 
     def withdraw(self, token: str | None = None, to: str | None = None) -> TxResult:
         """Withdraw this account's credits (payouts that could not be delivered) to ``to``."""
         return self._act("withdraw", self.token(token).address, self._who(to))
 
-    def withdraw_fees(self, token: str | None = None) -> TxResult:
-        """Pay accrued platform fees in ``token`` to the fee recipient (anyone may call)."""
-        return self._act("withdrawFees", self.token(token).address)
+    def sweep_fees(self, token: str | None = None) -> TxResult:
+        """Pay the platform fees earned in ``token`` (default ETH) to the fee recipient (anyone may
+        call): those of partial releases and those kept in the slots of ended trades, found from the
+        TradeCreated logs (the trades in ``token``, then their slots): at most :data:`SWEEP_BATCH`
+        trades per transaction (call again for the rest)."""
+        info = self.token(token)
+        ended = self._unswept(self.trades(token=info.address))
+        return self._act("sweepFees", info.address, [terms.as_tuple() for terms in ended[:SWEEP_BATCH]])
+
+    # -- bonds -------------------------------------------------------------------------------------
+    def deposit_bond(self, amount: Decimal | str | int, token: str | None = None) -> TxResult:
+        """Seller: add ``amount`` (token units) to this account's bond in ``token`` (default ETH), from
+        which its trades lock their seller deposits. ETH is the value; a token is approved first
+        (exactly the amount, when the allowance falls short), as :meth:`create` does."""
+        info = self.token(token)
+        units = self._part(amount, info)
+        if info.is_eth:
+            return self._act("depositBond", info.address, units, value=units)
+        check_can_pay(info, units, self.balance(info.address))
+        return self._pay_with_allowance(info, units, self._call("depositBond", [info.address, units]))
+
+    def withdraw_bond(self, amount: Decimal | str | int, token: str | None = None, to: str | None = None) -> TxResult:
+        """Seller: take ``amount`` (token units) of the free bond (what no trade has locked) to ``to``."""
+        info = self.token(token)
+        return self._act("withdrawBond", info.address, self._part(amount, info), self._who(to))
+
+    def bond(self, token: str | None = None, account: str | None = None) -> int:
+        """The free bond of ``account`` (default: this one) in ``token`` (default ETH), base units."""
+        return int(self._escrow_view("bonds", self._who(account), self.token(token).address))
 
     def rate(self, trade_id_: str, score: int, comment: str | bytes | None = None) -> TxResult:
-        """Rate the counterparty of a finished trade 1-5 (once; the comment is stored as its hash)."""
+        """Rate the counterparty 1-5 of an ended trade that records reputation (losers too; once per
+        party; the comment is stored as its hash). Refusals say which cause applies (``NotEnded``,
+        ``NotRecorded``, ``AlreadyRated``)."""
         self._check_score(score)
         return self._act_on("rate", trade_id_, score, bytes32(comment))
 
@@ -418,8 +490,19 @@ class EscrowClient(ClientBase):
         """Owner: where platform fees are paid."""
         return self._act("setFeeRecipient", checksum(recipient))
 
+    def set_reputation_asset(self, token: str | None, *, listed: bool = True,
+                             min_amount: Decimal | str | int) -> TxResult:
+        """Owner: list (or delist, ``listed=False``) ``token`` (None: ETH) as a reputation asset, trades
+        of at least ``min_amount`` (token units) recording reputation. Applies to trades created from
+        now on; records already made stay."""
+        info = self.token(token)
+        minimum = self._units_or_zero(min_amount, info)
+        result = self._act("setReputationAsset", info.address, listed, minimum)
+        self._learn_listing(info.address, (listed, minimum))
+        return result
+
     def pause(self) -> TxResult:
-        """Owner: stop new trades and funding (trades in progress can still be settled)."""
+        """Owner: stop new money (create, fund, accept, fill, bond top-ups); every way out stays open."""
         return self._act("pause")
 
     def unpause(self) -> TxResult:
@@ -427,19 +510,26 @@ class EscrowClient(ClientBase):
         return self._act("unpause")
 
     # -- signed offers -----------------------------------------------------------------------------
-    def create_offer(self, *, amount: Decimal | str | int, token: str | None = None, buyer: str | None = None,
-                     arbiter: str | None = None, arbiter_fee_bps: int = 0, release_window: int = 3 * DAY,
-                     arbitration_window: int = 7 * DAY, timeout_releases: bool = False,
-                     record_reputation: bool = True, terms: str | bytes | None = None,
+    def create_offer(self, *, amount: Decimal | str | int, token: str | None = None,
+                     buyer_deposit: Decimal | str | int = 0, seller_deposit: Decimal | str | int = 0,
+                     buyer: str | None = None, arbiter: str | None = None, arbiter_fee_bps: int = 0,
+                     release_window: int = 3 * DAY, arbitration_window: int = 7 * DAY, timeout_releases: bool = False,
+                     record_reputation: bool = True, terms: str | bytes | dict[str, Any] | None = None,
                      expires_in: int = DAY, nonce: int | None = None) -> offer_core.SignedOffer:
-        """Sign an offer locally as the seller (no transaction, no gas). Needs a local account."""
+        """Sign an offer locally as the seller (no transaction, no gas). Needs a local account. A
+        ``seller_deposit`` is locked from this account's free bond when a buyer fills the offer (fill
+        it beyond the bond and the fill is refused). Its risks go to ``on_risks`` first."""
         self._check_local_signer()
         check_term_bounds(arbiter=arbiter, arbiter_fee_bps=arbiter_fee_bps, release_window=release_window,
                           arbitration_window=arbitration_window)
-        return self._offer(self.token(token), self._platform_fee(), self._now(), amount=amount, buyer=buyer,
-                           arbiter=arbiter, arbiter_fee_bps=arbiter_fee_bps, release_window=release_window,
-                           arbitration_window=arbitration_window, timeout_releases=timeout_releases,
-                           record_reputation=record_reputation, terms=terms, expires_in=expires_in, nonce=nonce)
+        info = self.token(token)
+        signed = self._offer(info, self._platform_fee(), self._now(), amount=amount, buyer_deposit=buyer_deposit,
+                             seller_deposit=seller_deposit, buyer=buyer, arbiter=arbiter,
+                             arbiter_fee_bps=arbiter_fee_bps, release_window=release_window,
+                             arbitration_window=arbitration_window, timeout_releases=timeout_releases,
+                             record_reputation=record_reputation, terms=terms, expires_in=expires_in, nonce=nonce)
+        self._risks(signed.offer, info, self._listing_for(info.address, signed.offer.flags))
+        return signed
 
     def verify_offer(self, signed: offer_core.SignedOffer) -> None:
         """Check an offer before spending gas: chain, contract, signer, expiry, nonce, fee, buyer.
@@ -450,6 +540,8 @@ class EscrowClient(ClientBase):
             signed, contract_digest=self._escrow_view("offerDigest", offer.as_tuple()), latest_time=self._now(),
             nonce_used=bool(self._escrow_view("isNonceUsed", offer.seller, offer.nonce)),
             platform_fee_bps=self._platform_fee(), buyer=self.address)
+        if offer.sellerDeposit:
+            self._bond_short(offer, self.bond(offer.token, offer.seller), self.token(offer.token))
 
     def fill_offer(self, signed: offer_core.SignedOffer, *, permit: bool | None = None) -> TradeResult:
         """Verify, then fill an offer as the buyer: creates and funds the trade in one transaction."""
@@ -457,15 +549,25 @@ class EscrowClient(ClientBase):
         offer = signed.offer
         terms = offer_terms(offer, self.address)
         key = self._remember(terms)
+        risks = self._risks(terms, self.token(terms.token), self._listing_for(terms.token, terms.flags))
         self._check_can_pay(terms)
         if terms.is_eth:
-            return TradeResult(key, self._act("fillOffer", offer.as_tuple(), signed.signature, value=terms.amount))
+            return TradeResult(key, self._act("fillOffer", offer.as_tuple(), signed.signature,
+                                              value=self._eth_value(terms)), risks)
         return TradeResult(key, self._pay_tokens(terms, "fillOffer", [offer.as_tuple(), signed.signature],
-                                                 "fillOfferWithPermit", permit))
+                                                 "fillOfferWithPermit", permit), risks)
 
     def revoke_offer(self, nonce: int) -> TxResult:
         """Revoke an offer nonce: no offer signed with it can be filled any more."""
         return self._act("revokeOffer", nonce)
+
+    def publish_offer(self, signed: offer_core.SignedOffer, document: bytes | str | dict[str, Any]) -> TxResult:
+        """Put a signed offer and its terms document on the offer board (one event, no storage).
+        ``document`` (bytes, text or a dict) is canonicalised (RFC 8785); its keccak256 must be the
+        offer's ``termsHash`` and the offer must be this escrow's, signed by its seller: checked before
+        sending (:class:`~p2pescrow.core.offers.OfferError`)."""
+        canonical = self._publishable(signed, document)
+        return self._act("publishOffer", signed.offer.as_tuple(), signed.signature, canonical)
 
     # -- reads -------------------------------------------------------------------------------------
     def _now(self) -> int:
@@ -560,10 +662,38 @@ class EscrowClient(ClientBase):
                 return
             time.sleep(poll_interval)
 
+    def reputation_assets(self) -> dict[str, tuple[bool, int]]:
+        """The escrow's reputation assets, ``token -> (listed, minimum in base units)`` (ETH is the zero
+        address), from the ReputationAssetSet events: delisted ones included (their past records stay)."""
+        head = int(self.w3.eth.block_number)
+        return self._learn_listings(list(get_logs(self.w3, self._listing_logs_query(), self.deployment.block, head)))
+
     def reputation(self, address: str) -> ReputationRecord:
-        """An address's record, with a derived 0-100 score."""
+        """An address's records per reputation asset and role (outcomes, volume, value-weighted
+        ratings), with the listed minimums that weigh them in :meth:`ReputationRecord.score`."""
         who = checksum(address)
-        return reputation_from_output(who, self._view(self.deployment.reputation, reputation_codec(), "recordOf", who))
+        assets = self.reputation_assets()
+        outputs = {(asset, role): self._view(self.deployment.reputation, reputation_codec(), "recordOf", who, asset,
+                                             int(role))
+                   for asset in assets for role in ReputationRole}
+        return self._reputation_record(who, assets, outputs)
+
+    def due(self, account: str | None = None) -> list[DueAction]:
+        """The trades where ``account`` (default: this one) must act before a deadline, soonest first,
+        each with what it loses if it does not (:func:`~p2pescrow.clients._base.due_actions`): as buyer,
+        seller or arbiter."""
+        who = self._who(account)
+        head = int(self.w3.eth.block_number)
+        ids: dict[str, None] = {}
+        for query in self._trades_queries(None):  # the arbiter is not an indexed topic: every trade
+            for log in get_logs(self.w3, query, self.deployment.block, head):
+                key = self._learn_terms(log)
+                if key is not None and self._involves(key, who):
+                    ids[key] = None
+        now = self._now()
+        trades = [self._trade(self._terms_cache[key], self.token(self._terms_cache[key].token), self._slot(key), now)
+                  for key in ids]
+        return self._due(trades, who, now)
 
     # -- deploying -----------------------------------------------------------------------------------
     @staticmethod

@@ -30,12 +30,13 @@ from eth_utils import keccak, to_checksum_address
 from .._artifacts import load_artifact
 from ..bindings import ERC20_ABI, abi_type, decode_log, event_signature, plain, terms_from_event, topic
 from ..errors import ContractError, decode_revert
-from ..models import ReputationRecord
+from ..models import AssetRecord, ReputationRecord, ReputationRole
 
 __all__ = [
     "Codec",
     "DecodedLog",
     "abi_type",
+    "asset_record_from_output",
     "erc20_codec",
     "escrow_codec",
     "hex_bytes",
@@ -198,7 +199,22 @@ def slot_from_output(value: Mapping[str, Any] | Sequence[Any]) -> tuple[int, int
     return held, deadline, state, marks, settlement_bps
 
 
-def reputation_from_output(address: str, value: Sequence[Any]) -> ReputationRecord:
-    """``recordOf``'s answer ``(record, ratingSum)`` as a :class:`ReputationRecord`."""
-    record, rating_sum = value
-    return ReputationRecord(to_checksum_address(address), *(int(x) for x in _fields(record)), int(rating_sum))
+def asset_record_from_output(asset: str, role: ReputationRole | int,
+                             value: Sequence[Any] | Mapping[str, Any]) -> AssetRecord:
+    """``recordOf(account, asset, role)``'s answer ``(record, ratings)`` as an :class:`AssetRecord`."""
+    record, ratings = _fields(value)
+    volume, completed, refunded, settled, won, lost, split = (int(x) for x in _fields(record))
+    rated_volume, weighted_score, count = (int(x) for x in _fields(ratings))
+    return AssetRecord(to_checksum_address(asset), ReputationRole(int(role)), volume, completed, refunded, settled,
+                       won, lost, split, rated_volume, weighted_score, count)
+
+
+def reputation_from_output(address: str, answers: Mapping[tuple[str, int], Any],
+                           minimums: Mapping[str, int] | None = None) -> ReputationRecord:
+    """The ``recordOf`` answers of one account, keyed by ``(asset, role)``, as its
+    :class:`ReputationRecord`; ``minimums`` (asset -> listed minimum, base units) weigh the score.
+    Empty records (nothing recorded, nothing rated) are left out."""
+    records = [asset_record_from_output(asset, role, value) for (asset, role), value in answers.items()]
+    kept = tuple(r for r in records if r.trades or r.count or r.volume)
+    return ReputationRecord(to_checksum_address(address), kept,
+                            {to_checksum_address(a): int(m) for a, m in (minimums or {}).items()})

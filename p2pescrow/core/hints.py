@@ -1,8 +1,8 @@
 """What a contract refusal means for the trade at hand, and the bounds known without asking (no I/O).
 
 The escrow's errors carry what the contract knows (``Unauthorized(caller, id)``, ``InvalidPart(requested,
-held)`` in base units, ``NotRateable(id)``); the client knows the trade's terms and state, so it can
-say who may act now, show amounts in the token's units, and name the one cause of ``NotRateable``.
+held)`` in base units, ``NotRecorded(id)``); the client knows the trade's terms and state, so it can
+say who may act now, show amounts in the token's units, and name the one cause of a refused rating.
 The limits that are constants in the contract are mirrored here and checked before any request:
 :func:`check_term_bounds`, :func:`check_bps`, :func:`check_platform_fee`.
 """
@@ -81,6 +81,8 @@ _MAY = {
     "createAndFund": (("buyer",), "fund this trade"),
     "createAndFundWithPermit": (("buyer",), "fund this trade"),
     "fund": (("buyer",), "fund this trade"),
+    "accept": (("seller",), "accept this trade"),
+    "concede": (("buyer", "seller"), "concede this dispute"),
     "release": (("buyer",), "release"),
     "refund": (("seller",), "refund"),
     "markDelivered": (("seller",), "mark this trade delivered"),
@@ -125,15 +127,22 @@ def invalid_part_message(requested: int, held: int, token: TokenInfo, notice: st
 
 
 def not_rateable_hint(trade: Trade, caller: str) -> str:
-    """The one cause that applies, from the trade as it is now (the contract's causes, in order of
-    permanence): no reputation recorded, not finished, the seller was paid nothing, already rated."""
+    """Why ``caller`` cannot rate ``trade`` (``NotEnded``, ``NotRecorded``, ``AlreadyRated``): the one cause
+    that applies, from the trade as it is now, in the contract's order of checks."""
+    if trade.state is TradeState.CANCELLED:
+        return "the trade was cancelled before it went live: it can never be rated"
+    if not trade.state.is_ended:
+        return (f"the trade is {trade.state.name}: ratings open once it has ended (completed, refunded, settled "
+                "or resolved)")
     if not trade.terms.records_reputation:
         return "this trade was created without reputation (record_reputation=False): it can never be rated"
-    if trade.state not in (TradeState.COMPLETED, TradeState.SETTLED, TradeState.RESOLVED):
-        return (f"the trade is {trade.state.name}: ratings open once it is completed, settled or resolved "
-                "with a payment to the seller")
-    if not trade.seller_paid:
-        return f"the trade ended {trade.state.name} with nothing paid to the seller: it cannot be rated"
+    if not trade.records:
+        return ("the trade's asset was not a listed reputation asset (or the price was below its minimum, or "
+                "beyond what a record holds) when the trade was created: it can never be rated")
+    if not trade.seller_acted:
+        return ("the seller never entered this trade (it did not create it, sign its offer, accept it, mark it "
+                "delivered, dispute it or agree a split; giving the money back is not entering): a trade pushed on "
+                "a stranger counts for no one and cannot be rated")
     role = Role.BUYER if caller == trade.terms.buyer else Role.SELLER
     if role in trade.rated_by:
         return f"this account already rated this trade as the {role.value}: once per party"

@@ -6,8 +6,9 @@ Shared by the sync and async clients, so both validate and build exactly the sam
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from eth_abi.exceptions import DecodingError
 from eth_utils import is_address, is_checksum_address, keccak, to_checksum_address
@@ -22,6 +23,7 @@ from ..models import (
     TokenInfo,
     to_base_units,
 )
+from .jcs import CanonicalJsonError, canonical
 
 if TYPE_CHECKING:  # offers imports eth-account (half a second): the fast read path needs none of it
     from .offers import Offer
@@ -56,10 +58,16 @@ def not_a_token(address: str, exc: BaseException) -> InputError:
     return InputError(f"{address} does not look like an ERC-20 token ({type(exc).__name__})")
 
 
-def bytes32(value: str | bytes | None) -> bytes:
-    """A 32-byte hash: given as bytes or 0x-hex, or the keccak of a text (None: zero)."""
+def bytes32(value: str | bytes | Mapping[str, Any] | None) -> bytes:
+    """A 32-byte hash: given as bytes or 0x-hex, the keccak of a text, or of a terms document's fields
+    in canonical JSON (RFC 8785, as :func:`p2pescrow.core.offers.terms_hash`); None: zero."""
     if value is None:
         return b"\0" * 32
+    if isinstance(value, Mapping):
+        try:
+            return keccak(canonical(value))
+        except CanonicalJsonError as exc:
+            raise InputError(f"the terms document has no canonical JSON form: {exc}") from None
     if isinstance(value, bytes):
         if len(value) != 32:
             raise InputError("a hash must be 32 bytes")
@@ -85,13 +93,20 @@ def flags(*, timeout_releases: bool, record_reputation: bool, created_by_seller:
             | (FLAG_CREATED_BY_SELLER if created_by_seller else 0))
 
 
+def deposit_units(value: Decimal | str | int | None, token: TokenInfo) -> int:
+    """A deposit in the token's units (None: none) as base units; zero is allowed, negative is not."""
+    return 0 if value is None else to_base_units(value, token.decimals, allow_zero=True)
+
+
 def new_terms(me: str, token: TokenInfo, platform_fee_bps: int, *, amount: Decimal | str | int,
+              buyer_deposit: Decimal | str | int | None = None, seller_deposit: Decimal | str | int | None = None,
               buyer: str | None = None, seller: str | None = None, arbiter: str | None = None,
               arbiter_fee_bps: int = 0, funding_window: int = DAY, release_window: int = 3 * DAY,
               arbitration_window: int = 7 * DAY, timeout_releases: bool = False,
-              record_reputation: bool = True, terms: str | bytes | None = None,
+              record_reputation: bool = True, terms: str | bytes | Mapping[str, Any] | None = None,
               salt: int | None = None) -> Terms:
-    """Terms of a new trade in which ``me`` is the buyer (``seller`` given) or the seller (``buyer``)."""
+    """Terms of a new trade in which ``me`` is the buyer (``seller`` given) or the seller (``buyer``).
+    ``amount`` and the deposits are in the token's units, like every amount a caller passes."""
     if (buyer is None) == (seller is None):
         raise InputError("name the counterparty: seller=... (you buy) or buyer=... (you sell)")
     # `is not None`: an empty string is a typo to report, not "myself"
@@ -100,7 +115,8 @@ def new_terms(me: str, token: TokenInfo, platform_fee_bps: int, *, amount: Decim
     return Terms(
         buyer=buyer_addr, seller=seller_addr, token=token.address,
         arbiter=checksum(arbiter) if arbiter else ZERO_ADDRESS,
-        amount=to_base_units(amount, token.decimals), arbiter_fee_bps=arbiter_fee_bps,
+        amount=to_base_units(amount, token.decimals), buyer_deposit=deposit_units(buyer_deposit, token),
+        seller_deposit=deposit_units(seller_deposit, token), arbiter_fee_bps=arbiter_fee_bps,
         platform_fee_bps=platform_fee_bps, funding_window=funding_window, release_window=release_window,
         arbitration_window=arbitration_window,
         flags=flags(timeout_releases=timeout_releases, record_reputation=record_reputation,
@@ -111,6 +127,6 @@ def new_terms(me: str, token: TokenInfo, platform_fee_bps: int, *, amount: Decim
 
 def offer_terms(offer: Offer, buyer: str) -> Terms:
     """The terms the contract builds when ``buyer`` fills ``offer``."""
-    return Terms(buyer, offer.seller, offer.token, offer.arbiter, offer.amount, offer.arbiterFeeBps,
-                 offer.platformFeeBps, 0, offer.releaseWindow, offer.arbitrationWindow,
-                 offer.flags | FLAG_CREATED_BY_SELLER, offer.termsHash, offer.nonce)
+    return Terms(buyer, offer.seller, offer.token, offer.arbiter, offer.amount, offer.buyerDeposit,
+                 offer.sellerDeposit, offer.arbiterFeeBps, offer.platformFeeBps, 0, offer.releaseWindow,
+                 offer.arbitrationWindow, offer.flags | FLAG_CREATED_BY_SELLER, offer.termsHash, offer.nonce)

@@ -11,8 +11,10 @@ in ``<config dir>/node/``::
 
 So a stopped and restarted node still has its blocks, balances and contracts. Both engines start
 from the standard test mnemonic: ``dev0``..``dev9`` are funded with 10 000 ETH. The first start
-deploys escrow + reputation with ``dev0`` (platform fee 25 bps, paid to ``dev0``) and records the
-deployment in the registry, so the network ``local`` (or ``ganache``) works at once::
+deploys the escrow (version 2, which creates its reputation contract) with ``dev0`` (platform fee
+25 bps, paid to ``dev0``), the dev tokens DUSD and DEUR, lists ETH, DUSD and DEUR as reputation
+assets (:data:`REPUTATION_MINIMUMS`), and records the deployment in the registry, so the network
+``local`` (or ``ganache``) works at once::
 
     record, deployment, fresh = devchain.start("anvil")
     devchain.stop("anvil")
@@ -228,9 +230,11 @@ def start(engine: str = "anvil", *, port: int | None = None) -> tuple[NodeRecord
 
 
 def ensure_deployment(record: NodeRecord, report: Callable[[str], None] | None = None) -> tuple[Deployment, bool]:
-    """The node's recorded deployment if its code is there, else a new one by ``dev0`` (platform
-    fee 25 bps, paid to dev0), recorded; and the dev tokens (:data:`DEV_TOKENS`) deployed and
-    recorded with it if they are not there yet. Returns ``(deployment, deployed_now)``."""
+    """The node's recorded deployment if its code is there and of version 2, else a new one by ``dev0``
+    (platform fee 25 bps, paid to dev0), recorded; and the dev tokens (:data:`DEV_TOKENS`) deployed and
+    recorded with it if they are not there yet. When either was deployed now, ETH and the dev tokens
+    are listed as reputation assets with :data:`REPUTATION_MINIMUMS` (a listing the owner changed
+    later is left alone). Returns ``(deployment, deployed_now)``."""
     from ..accounts import dev_account
     from ..chains import web3_for
     from ..deployments import Registry, ensure_deployed
@@ -243,9 +247,13 @@ def ensure_deployment(record: NodeRecord, report: Callable[[str], None] | None =
     outcome = ensure_deployed(transactor, registry, fee_recipient=dev0.address,
                               platform_fee_bps=PLATFORM_FEE_BPS, report=report)
     deployment = outcome.deployment
+    fresh = outcome.status != "existing"
     if not _tokens_live(w3, deployment):
         deployment = replace(deployment, dev_tokens=_deploy_dev_tokens(transactor, report))
         registry.put(deployment)
+        fresh = True
+    if fresh:
+        _list_reputation_assets(transactor, deployment, report)
     return deployment, outcome.status != "existing"
 
 
@@ -267,6 +275,44 @@ DEV_TOKENS = (DevTokenSpec("DevToken", "Dev Dollar", "DUSD", 6, 1_000_000),
               DevTokenSpec("DevPermitToken", "Dev Permit Euro", "DEUR", 18, 1_000_000))
 #: What `node fund` gives when no amount is named: enough to try every walkthrough trade.
 DEFAULT_FUNDING = {"ETH": 10, "DUSD": 10_000, "DEUR": 10_000}
+
+
+#: The reputation assets of a local chain and the smallest trade that counts, in whole units: one unit
+#: of reputation is one rated trade of this size (see ``ReputationRecord.score``).
+REPUTATION_MINIMUMS = {"ETH": "0.01", "DUSD": "10", "DEUR": "10"}
+
+
+def reputation_assets_wanted(deployment: Deployment) -> dict[str, int]:
+    """Token address (the zero address for ETH) -> minimum in base units, for the assets of
+    :data:`REPUTATION_MINIMUMS` this deployment has."""
+    from ..models import ZERO_ADDRESS, to_base_units
+
+    decimals = {spec.symbol: spec.decimals for spec in DEV_TOKENS}
+    wanted = {ZERO_ADDRESS: to_base_units(REPUTATION_MINIMUMS["ETH"], 18)}
+    for symbol, address in deployment.dev_tokens.items():
+        if symbol in REPUTATION_MINIMUMS:
+            wanted[address] = to_base_units(REPUTATION_MINIMUMS[symbol], decimals[symbol])
+    return wanted
+
+
+def _list_reputation_assets(transactor: Any, deployment: Deployment, report: Callable[[str], None] | None) -> None:
+    """List each asset of :func:`reputation_assets_wanted` that is not listed with its minimum yet."""
+    from ..core.codec import escrow_codec
+    from ..transport.sync import Call
+
+    codec = escrow_codec()
+    symbols = {address: symbol for symbol, address in deployment.dev_tokens.items()}
+    for token, minimum in reputation_assets_wanted(deployment).items():
+        answer = transactor.w3.eth.call({"to": deployment.escrow, "data": codec.encode_call("reputationAssets", token)})
+        listed, current = codec.decode_output("reputationAssets", bytes(answer))
+        if listed and current == minimum:
+            continue
+        symbol = symbols.get(token, "ETH")
+        transactor.send(Call(deployment.escrow, codec.encode_call("setReputationAsset", token, True, minimum), 0,
+                             f"list {symbol} as a reputation asset"))
+        if report is not None:
+            report(f"listed {symbol} as a reputation asset: trades of at least {REPUTATION_MINIMUMS[symbol]} "
+                   f"{symbol} build reputation")
 
 
 def _tokens_live(w3: Any, deployment: Deployment) -> bool:

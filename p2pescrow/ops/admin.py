@@ -1,5 +1,6 @@
 """Operator tasks on a recorded deployment: the export for dApps, and the owner's operations (fee,
-pause, two-step ownership transfer) as plans that can be shown (dry run) before they are sent.
+pause, reputation assets, two-step ownership transfer) as plans that can be shown (dry run) before
+they are sent. Version 2: the escrow is the only contract with an owner (its Reputation has none).
 
 Used by ``scripts/*.py`` (under brownie or plain Python); no brownie here.
 """
@@ -7,6 +8,7 @@ Used by ``scripts/*.py`` (under brownie or plain Python); no brownie here.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
@@ -16,19 +18,26 @@ if TYPE_CHECKING:
     from ..deployments import Deployment, Registry
     from ..transport.sync import Call, TxResult
 
-#: The ``kind`` of the document :func:`export_document` writes.
-EXPORT_KIND = "p2pescrow-deployment/1"
+#: The ``kind`` of the document :func:`export_document` writes (/2: contracts version 2, offers with
+#: deposits, EIP-712 domain version "2").
+EXPORT_KIND = "p2pescrow-deployment/2"
 
 
 # -- the export for dApps ----------------------------------------------------------------------------
 def export_document(deployment: Deployment) -> dict[str, Any]:
-    """Everything a dApp in any language needs for one chain, as plain JSON: both contracts'
-    addresses, ABIs and deployment block, the settings recorded at deployment, the custom errors of
-    every artifact (to decode reverts, OpenZeppelin's included), and the EIP-712 domain and types of
-    signed offers (``eth_signTypedData_v4`` input, less the message)."""
+    """Everything a dApp in any language needs for one chain, as plain JSON: the contracts' version,
+    both contracts' addresses, ABIs and deployment block, the settings recorded at deployment, the
+    custom errors of every artifact (to decode reverts, OpenZeppelin's included), and the EIP-712
+    domain and types of signed offers (``eth_signTypedData_v4`` input, less the message). Reputation
+    assets are not in it: they change, and the escrow's ReputationAssetSet events say which they are."""
     from .. import __version__
     from .._artifacts import load_artifact, load_errors
     from ..core.offers import DOMAIN_NAME, DOMAIN_VERSION, OFFER_FIELDS
+    from ..errors import ConfigError
+
+    if deployment.version != 2:
+        raise ConfigError(f"the deployment recorded for chain {deployment.chain_id} is version {deployment.version}: "
+                          "this SDK exports version 2 only", hint="redeploy with scripts/deploy.py")
 
     contracts = {}
     for name, address, code_hash in (
@@ -39,6 +48,7 @@ def export_document(deployment: Deployment) -> dict[str, Any]:
     return {
         "kind": EXPORT_KIND,
         "generator": f"p2pescrow {__version__}",
+        "contractVersion": deployment.version,
         "chainId": deployment.chain_id,
         "contracts": contracts,
         "settings": {"owner": deployment.owner, "feeRecipient": deployment.fee_recipient,
@@ -65,7 +75,7 @@ def export_document(deployment: Deployment) -> dict[str, Any]:
 class Change:
     """One owner transaction: on which contract, which setting, from what to what."""
 
-    contract: str  # "escrow" or "reputation"
+    contract: str  # "escrow" (the only contract with an owner)
     setting: str
     current: Any
     new: Any
@@ -79,7 +89,7 @@ def _change(client: EscrowClient, contract: str, setting: str, current: Any, new
             *args: Any) -> Change:
     from ..transport.sync import Call
 
-    target = client.escrow if contract == "escrow" else client.reputation_contract
+    target = client.escrow
     call = Call(target.address, target.encode_abi(fn, list(args)), description=f"{contract}.{fn}",
                 decoders=(client.escrow, client.reputation_contract))
     return Change(contract, setting, current, new, call)
@@ -117,41 +127,87 @@ def plan_pause(client: EscrowClient, paused: bool) -> list[Change]:
     return [_change(client, "escrow", "paused", current, paused, "pause" if paused else "unpause")]
 
 
-def _contracts(client: EscrowClient, which: str) -> list[tuple[str, Any]]:
-    pairs = [("escrow", client.escrow), ("reputation", client.reputation_contract)]
-    if which == "both":
-        return pairs
-    if which not in ("escrow", "reputation"):
-        raise InputError(f"--contract is escrow, reputation or both, not {which!r}")
-    return [p for p in pairs if p[0] == which]
-
-
-def plan_transfer(client: EscrowClient, new_owner: str, which: str = "both") -> list[Change]:
-    """Step one of the two-step transfer: offer ownership to ``new_owner`` (who must accept)."""
+def plan_transfer(client: EscrowClient, new_owner: str) -> list[Change]:
+    """Step one of the two-step transfer of the escrow: offer ownership to ``new_owner`` (who must
+    accept). Nothing if it owns it or was offered it already."""
     from ..core.terms import checksum
 
     wanted = checksum(new_owner, "new owner")
-    changes = []
-    for label, contract in _contracts(client, which):
-        owner = checksum(contract.functions.owner().call())
-        pending = checksum(contract.functions.pendingOwner().call())
-        if owner == wanted or pending == wanted:
-            continue
-        changes.append(_change(client, label, "pending owner", pending, wanted, "transferOwnership", wanted))
-    return changes
+    owner = checksum(client.escrow.functions.owner().call())
+    pending = checksum(client.escrow.functions.pendingOwner().call())
+    if wanted in (owner, pending):
+        return []
+    return [_change(client, "escrow", "pending owner", pending, wanted, "transferOwnership", wanted)]
 
 
-def plan_accept(client: EscrowClient, which: str = "both") -> list[Change]:
-    """Step two: this account accepts ownership wherever it was offered it."""
+def plan_accept(client: EscrowClient) -> list[Change]:
+    """Step two: this account accepts ownership of the escrow, if it was offered it."""
     from ..core.terms import checksum
 
-    changes = []
-    for label, contract in _contracts(client, which):
-        owner = checksum(contract.functions.owner().call())
-        pending = checksum(contract.functions.pendingOwner().call())
-        if pending == client.address:
-            changes.append(_change(client, label, "owner", owner, client.address, "acceptOwnership"))
-    return changes
+    owner = checksum(client.escrow.functions.owner().call())
+    pending = checksum(client.escrow.functions.pendingOwner().call())
+    if pending != client.address:
+        return []
+    return [_change(client, "escrow", "owner", owner, client.address, "acceptOwnership")]
+
+
+# -- reputation assets ---------------------------------------------------------------------------------
+def asset_label(token: str, symbol: str | None = None) -> str:
+    """``ETH`` for the zero address, else ``SYMBOL (0x..)`` or the address."""
+    if int(token, 16) == 0:
+        return "ETH"
+    return f"{symbol} ({token})" if symbol else token
+
+
+def describe_listing(listed: bool, minimum: int, decimals: int, symbol: str) -> str:
+    """``listed, minimum 0.01 ETH`` / ``not listed`` (a delisted asset keeps its minimum on chain)."""
+    from ..models import from_base_units
+
+    if not listed:
+        return "not listed"
+    return f"listed, minimum {from_base_units(minimum, decimals)} {symbol}"
+
+
+def plan_reputation_asset(client: EscrowClient, token: str | None, *, listed: bool = True,
+                          min_amount: Decimal | str | int | None = None) -> list[Change]:
+    """List ``token`` (None or ``ETH``: ether) as a reputation asset with a minimum price
+    ``min_amount`` (token units: trades of at least that much record reputation), re-price it, or
+    delist it (``listed=False``: trades created from then on record nothing; past records stay).
+    Nothing if the escrow already says so. Like the platform fee, a listing applies to trades
+    created from then on."""
+    from ..models import to_base_units
+
+    if token is not None and token.upper() == "ETH":
+        token = None
+    info = client.token(token)
+    raw_listed, raw_min = client.escrow.functions.reputationAssets(info.address).call()
+    current_listed, current_min = bool(raw_listed), int(raw_min)
+    if listed:
+        if min_amount is None:
+            raise InputError("listing needs the minimum price of a trade that records (--min-amount), "
+                             f"in {info.symbol}")
+        minimum = to_base_units(min_amount, info.decimals)  # a positive minimum: 1 wei trades never count
+    else:
+        if min_amount is not None:
+            raise InputError("a delisted asset has no minimum: leave --min-amount out")
+        minimum = current_min
+    if (current_listed, current_min) == (listed, minimum):
+        return []
+    label = asset_label(info.address, None if info.is_eth else info.symbol)
+    return [_change(client, "escrow", f"reputation asset {label}",
+                    describe_listing(current_listed, current_min, info.decimals, info.symbol),
+                    describe_listing(listed, minimum, info.decimals, info.symbol),
+                    "setReputationAsset", info.address, listed, minimum)]
+
+
+def reputation_assets(client: EscrowClient) -> list[tuple[str, str, bool, int, int]]:
+    """Every asset ever listed (the SDK's :meth:`~p2pescrow.clients.sync.EscrowClient.reputation_assets`):
+    (address, symbol, listed, minimum in base units, decimals), ETH first."""
+    out = []
+    for token, (listed, minimum) in client.reputation_assets().items():
+        info = client.token(token)
+        out.append((info.address, info.symbol, listed, minimum, info.decimals))
+    return sorted(out, key=lambda a: (int(a[0], 16) != 0, a[1]))
 
 
 def apply(client: EscrowClient, changes: list[Change]) -> list[TxResult]:

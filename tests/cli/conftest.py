@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from eth_account import Account
-from support.escrow_cli import CHAIN_ID, DEV, PLATFORM_FEE_BPS, Chain, Cli
+from support.escrow_cli import CHAIN_ID, DEV, PLATFORM_FEE_BPS, REPUTATION_MINIMUM, Chain, Cli
 from support.isolation import isolate
 from web3 import Web3
 
@@ -49,13 +49,17 @@ def anvil_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def deployed_anvil(anvil_home: Path) -> Iterator[Chain]:
     """A real Anvil (chain id 31337) for the module, the contracts deployed by dev0 into
-    ``anvil_home``'s registry."""
+    ``anvil_home``'s registry, ETH listed as a reputation asset from 0.01 ETH."""
     with start_node("anvil", chain_id=CHAIN_ID) as node, pytest.MonkeyPatch.context() as mp:
         mp.setenv("P2PESCROW_HOME", str(anvil_home))  # the SDK's transaction journal goes there too
         w3 = Web3(Web3.HTTPProvider(node.url))
         deployer = Account.from_key(node.accounts[0].private_key)
-        deployment = EscrowClient.deploy(w3, deployer, registry=Registry(anvil_home / "deployments.json"),
-                                         platform_fee_bps=PLATFORM_FEE_BPS, url=node.url)
+        registry = Registry(anvil_home / "deployments.json")
+        deployment = EscrowClient.deploy(w3, deployer, registry=registry, platform_fee_bps=PLATFORM_FEE_BPS,
+                                         url=node.url)
+        owner = EscrowClient.connect(node.url, deployer, registry=registry)
+        owner.set_reputation_asset(None, min_amount=REPUTATION_MINIMUM)  # ETH trades from 0.01 ETH record
+        NONCES.release((CHAIN_ID, deployer.address))
         yield Chain(node, w3, deployment, anvil_home)
 
 

@@ -164,7 +164,7 @@ def test_a_revert_shows_the_decoded_custom_error_with_exit_3(cli: Cli, deployed_
 
     assert result.exit_code == 3
     line = one_error_line(result)
-    assert line.startswith(f"error: WrongState(id={completed}, state=4 (COMPLETED)): ")
+    assert line.startswith(f"error: WrongState(id={completed}, state=5 (COMPLETED)): ")
     assert deployed_anvil.nonce(DEV["dev1"]) == nonce
 
 
@@ -253,7 +253,7 @@ def test_the_right_password_sends_and_reads_need_none(cli: Cli, deployed_anvil: 
     assert document["trade"]["buyer"] == keystore and deployed_anvil.nonce(keystore) == nonce + 1
 
     shown = cli.ok("trade", "show", document["trade_id"], account="carol")  # no password asked
-    assert f"buyer     {keystore}  (you)" in shown.stdout
+    assert f"buyer       {keystore}  (you)" in shown.stdout
 
 
 def test_a_missing_keystore_is_exit_2(cli: Cli, funded: str) -> None:
@@ -352,8 +352,9 @@ def test_an_unknown_network_is_exit_2(cli: Cli, funded: str) -> None:
 # -- offer documents ----------------------------------------------------------------------------------
 @pytest.mark.parametrize(("content", "words"), [
     ("{not json", "not an offer document: invalid JSON"),
-    ('{"kind": "something-else"}', "expected kind 'p2pescrow-offer/1'"),
-    ('{"kind": "p2pescrow-offer/1", "offer": {}}', "malformed offer document"),
+    ('{"kind": "something-else"}', "expected kind 'p2pescrow-offer/2'"),
+    ('{"kind": "p2pescrow-offer/2", "offer": {}}', "malformed offer document"),
+    ('{"kind": "p2pescrow-offer/1", "offer": {}}', "signed for an escrow v1 contract"),
     ("", "the offer document is empty"),
 ])
 def test_a_malformed_offer_file_is_exit_2(cli: Cli, deployed_anvil: Chain, tmp_path: Path, content: str,

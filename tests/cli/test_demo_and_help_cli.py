@@ -21,16 +21,21 @@ def test_demo_narrates_every_path_and_ends_with_the_reputation_table() -> None:
     out = result.stdout
     for words in ("1. A happy trade", "Alice creates and funds the escrow", "Alice receives it and releases",
                   "2. A dispute", "Carol rules 60/40", "Alice +0.588 ETH; Bob +0.39102 ETH; Carol +0.02 ETH",
-                  "3. A settlement", "Alice accepts", "4. A timeout", "three days pass",
-                  "Carol (anyone) applies the timeout: Bob is paid", "5. A signed offer",
-                  "no gas spent", "Erin fills it", "Reputation after five trades:", "Platform fees collected",
-                  "The escrow now holds 0 ETH.", "README's Gas table adds up whole paths", "Done in"):
+                  "3. A settlement", "Alice accepts", "4. Deposits", "Bob puts 0.1 ETH in his seller bond",
+                  "Alice -0.6 ETH", "is AWAITING_DEPOSIT, holding 0.5 ETH", "his 0.1 ETH deposit is locked",
+                  "Alice's to-do list (trade list --due): release or dispute within 3 days",
+                  "(0.6 ETH at stake)", "Alice vanishes", "Carol (anyone) applies the timeout: Bob is paid",
+                  "Bob +0.69875 ETH", "Alice's 0.1 ETH deposit (forfeited to the seller)", "5. A signed offer",
+                  "no gas spent", "Erin fills it", "anyone sweeps the platform fees", "Reputation after five trades",
+                  "Platform fees collected", "The escrow now holds 0 ETH.", "README's Gas table adds up whole paths",
+                  "Done in"):
         assert words in out, words
     for state in ("COMPLETED", "RESOLVED", "SETTLED"):
-        assert f"is {state}, holding 0 ETH" in out
+        assert f"is {state}, holding 0 ETH (and its " in out
     table = out[out.index("Reputation after"):]
     bob = next(line for line in table.splitlines() if line.strip().startswith("Bob"))
-    assert bob.split()[1:3] == ["4", "0"] and bob.split()[-1] == "88/100"
+    # the camera, the settlement and the lamp with deposits: Bob acted on each; the disputed lamp he never did
+    assert bob.split()[1:4] == ["3", "3.5", "ETH"] and bob.split()[-1] == "4.14/5"
     assert seconds < 60
 
 

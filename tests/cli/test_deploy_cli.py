@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -70,7 +71,9 @@ def test_deploy_text_output_and_progress_on_stderr(anvil: _nodes.Node) -> None:
     recorded = Registry().get(31337)
     assert recorded is not None
     assert f"escrow:        {recorded.escrow}" in result.stdout
-    assert "deploy Reputation: sent 0x" in result.stderr and "deploy P2PEscrow: sent 0x" in result.stderr
+    assert "reputation assets: none listed yet" in result.stdout  # what the owner does next
+    assert "deploy P2PEscrow: sent 0x" in result.stderr and "deploy Reputation" not in result.stderr  # one transaction
+    assert f"its Reputation contract is at {recorded.reputation}" in result.stderr
 
 
 def test_a_second_deploy_is_nothing_to_do_unless_forced(anvil: _nodes.Node) -> None:
@@ -95,6 +98,25 @@ def test_a_second_deploy_is_nothing_to_do_unless_forced(anvil: _nodes.Node) -> N
     assert recorded is not None and recorded.escrow == second["escrow"] and recorded.platform_fee_bps == 30
 
 
+def test_a_v1_deployment_recorded_is_replaced_by_a_v2_one_without_force(anvil: _nodes.Node) -> None:
+    first = as_json(invoke(*on(anvil), "--yes", "--json", "deploy"))
+    registry = Registry()
+    record = json.loads(registry.path.read_text())
+    del record["31337"]["version"]  # as escrow v1 wrote it: no version
+    registry.path.write_text(json.dumps(record))
+    refused = invoke(*on(anvil), "trade", "list")
+    assert refused.exit_code == 4 and "is version 1" in one_error_line(refused.stderr)
+
+    result = invoke(*on(anvil), "--yes", "--json", "deploy")
+
+    assert result.exit_code == 0, result.stderr
+    document = as_json(result)
+    assert document["escrow"] != first["escrow"] and document["replaced"] == first["escrow"]
+    recorded = registry.get(31337)
+    assert recorded is not None and recorded.version == 2 and recorded.escrow == document["escrow"]
+    assert invoke(*on(anvil), "trade", "list").exit_code == 0
+
+
 def test_deploy_without_an_account_is_refused_on_a_dev_chain_too(anvil: _nodes.Node) -> None:
     before = nonce(anvil, DEV0)
 
@@ -108,7 +130,7 @@ def test_deploy_without_an_account_is_refused_on_a_dev_chain_too(anvil: _nodes.N
 
 def test_a_recorded_deployment_without_code_does_not_block(anvil: _nodes.Node) -> None:
     Registry().put(Deployment(31337, "0x" + "11" * 20, "0x" + "22" * 20, 1, DEV0, DEV0, 0,
-                              "0x" + "00" * 32, "0x" + "00" * 32))
+                              "0x" + "00" * 32, "0x" + "00" * 32, version=2))
 
     result = invoke(*on(anvil), "--yes", "deploy")
 

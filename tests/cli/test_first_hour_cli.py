@@ -212,6 +212,7 @@ def test_history_of_a_timed_out_trade_shows_the_bool_as_a_bool(cli: Cli, deploye
 
 def test_rep_rate_takes_the_score_as_an_argument_or_an_option(cli: Cli) -> None:
     trade_id = cli.create("dev2", "0.3")
+    cli.ok("trade", "deliver", trade_id, account="dev2")  # the seller acted: the trade counts, both may rate
     cli.ok("trade", "release", trade_id)
 
     by_buyer = cli.json("rep", "rate", trade_id, "5")

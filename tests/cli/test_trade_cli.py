@@ -125,7 +125,7 @@ def test_release_everything_by_default(cli: Cli, deployed_anvil: Chain) -> None:
 
     assert document["trade"]["state"] == "COMPLETED" and document["trade"]["held"]["value"] == "0"
     assert deployed_anvil.balance(DEV["dev2"]) - seller == ETHER * (10_000 - FEE) // 10_000
-    assert [e["name"] for e in document["tx"]["events"]] == ["Released", "OutcomeRecorded"]
+    assert [e["name"] for e in document["tx"]["events"]] == ["Released"]  # the seller never acted: no record
 
 
 @pytest.mark.parametrize("amount", [None, "0.4 ETH"], ids=["everything", "a-part"])
@@ -154,7 +154,7 @@ def test_release_parses_the_amount_once_and_reads_the_trade_once_before_sending(
 
 
 def test_deliver_then_anyone_applies_the_timeout_which_pays_the_seller(cli: Cli, deployed_anvil: Chain) -> None:
-    trade_id = cli.create("dev2", "1", "--release-window", "1d")
+    trade_id = cli.create("dev2", "1", "--release-window", "1d", "--arbiter", DEV["dev3"])  # with an arbiter only
     delivered = cli.ok("trade", "deliver", trade_id, account="dev2")
     assert "Marked delivered." in delivered.stdout
 
@@ -301,15 +301,17 @@ def test_show_prints_parties_amounts_deadline_fees_and_your_next_steps(cli: Cli)
     out = cli.ok("trade", "show", trade_id).stdout
 
     assert out.startswith(f"Trade {trade_id}\n")
-    for words in ("state     FUNDED", f"buyer     {DEV['dev1']}  (you)", f"seller    {DEV['dev2']}",
-                  f"arbiter   {DEV['dev3']}", "amount    1.5 ETH", "held      1.5 ETH",
+    for words in ("state       FUNDED", f"buyer       {DEV['dev1']}  (you)", f"seller      {DEV['dev2']}",
+                  f"arbiter     {DEV['dev3']}", "amount      1.5 ETH", "held        1.5 ETH",
                   "release window ends", "platform 0.25% of what the seller receives; arbiter 1%",
-                  "anyone may refund the buyer", "terms     0x",
-                  "you may   trade release, trade dispute, trade settle"):
+                  "anyone may refund the buyer", "terms       0x",
+                  "reputation  counts once the seller acts on the trade",
+                  "you may     trade release, trade dispute, trade settle"):
         assert words in out, words
-    assert re.search(r"deadline  \d{4}-\d\d-\d\d \d\d:\d\d \S+ \(in [23] days\)", out)
+    assert "deposits" not in out  # none in the terms
+    assert re.search(r"deadline    \d{4}-\d\d-\d\d \d\d:\d\d \S+ \(in [23] days\)", out)
     as_seller = cli.ok("trade", "show", trade_id, account="dev2").stdout
-    assert "(you)" in as_seller and "you may   trade refund, trade deliver, trade dispute" in as_seller
+    assert "(you)" in as_seller and "you may     trade refund, trade accept, trade deliver, trade dispute" in as_seller
 
 
 def test_show_speaks_json_and_needs_no_account(cli: Cli) -> None:
@@ -344,16 +346,17 @@ def test_list_filters_by_party_state_and_token(cli: Cli) -> None:
 
 def test_history_lists_every_event_in_order(cli: Cli) -> None:
     trade_id = cli.create("dev2", "1")
+    cli.ok("trade", "accept", trade_id, account="dev2")  # the seller enters the trade: an event of its own
     cli.ok("trade", "release", trade_id, "--amount", "0.5")
     cli.ok("trade", "release", trade_id)
 
     document = cli.json("trade", "history", trade_id)
     text = cli.ok("trade", "history", trade_id).stdout
 
-    assert [e["name"] for e in document["events"]] == ["TradeCreated", "Released", "Released", "OutcomeRecorded"]
-    assert document["events"][1]["args"]["toSeller"] == ETHER // 2 * (10_000 - FEE) // 10_000
-    assert "Released: toSeller 0.49875 ETH, platformFee 0.00125 ETH, heldAfter 0.5 ETH" in text
-    assert "OutcomeRecorded: outcome Completed" in text
+    assert [e["name"] for e in document["events"]] == ["TradeCreated", "SellerAccepted", "Released", "Released"]
+    assert document["events"][2]["args"]["toSeller"] == ETHER // 2 * (10_000 - FEE) // 10_000
+    assert "Released: toSeller 0.49875 ETH, platformFee 0.00125 ETH" in text
+    assert "SellerAccepted: state FUNDED" in text
 
 
 def test_watch_prints_new_events_as_they_come(cli: Cli, deployed_anvil: Chain) -> None:

@@ -10,8 +10,15 @@ Re-entrancy runs on every payout path in two flavours:
 * token: the trade runs in ``ReentrantToken``, whose transfer hook calls the attacking
   ``MaliciousParty`` (Reenter mode), which re-enters the escrow as the trade party it is.
 
-Every attack asserts that the re-entrant call really happened and failed, who received what, the
-trade's state, and that the escrow still holds exactly what it owes.
+Every attack asserts that the re-entrant call really happened and how it ended, who received what,
+the trade's state, and that the escrow still holds exactly what it owes.
+
+Version 2 keeps no re-entrancy guard on the payout paths: every function writes the trade's slot
+before it pays, so a call re-entering the same trade sees it already closed (``WrongState``) or sees
+what is left of it and can do no more than its caller could have done in a transaction of its own
+(a seller refunding the rest to the buyer); each attack checks that outcome. The guard stays where
+it is needed: around the balance measurement of token pulls, and on ``withdraw``, ``withdrawBond``
+and ``sweepFees``, which send with all the gas.
 """
 
 from __future__ import annotations
@@ -41,14 +48,16 @@ from support.escrow import (
     PLATFORM_FEE_BPS,
     STATE,
     Deployment,
+    fee_up,
     split,
     trade_id,
 )
 from support.reverts import reverts
 
 A = 10**18  # trade amount used throughout
-FEE = A * PLATFORM_FEE_BPS // BPS
+FEE = fee_up(A, PLATFORM_FEE_BPS)
 GUARD = "ReentrancyGuardReentrantCall"
+CLOSED = "WrongState"  # what a call re-entering a trade that its payout already closed gets
 
 
 @pytest.fixture
@@ -57,7 +66,8 @@ def deployed(deployed):
 
 
 def fee(gross: int) -> int:
-    return gross * PLATFORM_FEE_BPS // BPS
+    """The platform fee on `gross`, rounded up."""
+    return fee_up(gross, PLATFORM_FEE_BPS)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -113,6 +123,15 @@ class Scene:
         assert revert is not None and revert.name == error, revert
         for key, value in args.items():
             assert revert.args[key] == value
+        self._assert_hook_ran()
+
+    def assert_reentry_succeeded(self, receipt: dict[str, Any]) -> None:
+        """The re-entrant call was made and went through (it saw the state the payout had written)."""
+        attempts, ok, revert = self.attacker.reentry(receipt)
+        assert (attempts, ok) == (1, True), revert
+        self._assert_hook_ran()
+
+    def _assert_hook_ran(self) -> None:
         if self.token is not None:
             assert self.token.functions.hookTarget().call() == self.attacker.address
             assert not self.token.functions.armed().call(), "the token hook never ran"
@@ -124,7 +143,7 @@ class Scene:
 
     def assert_escrow_holds_exactly_what_it_owes(self) -> None:
         deployed, token = self.deployed, self.token_address
-        owed = (
+        owed = (  # held (the unswept fee, once a trade ended), fees of parts, credits (no deposits here)
             sum(deployed.escrow_of(t)["held"] for t in [self.terms, *self.others])
             + deployed.escrow.functions.feesAccrued(token).call()
             + sum(deployed.escrow.functions.credits(a, token).call() for a in self.parties())
@@ -149,6 +168,14 @@ def scene(deployed: Deployment, asset: str, role: str, **overrides: Any) -> Scen
         }
     )
     s = Scene(deployed, asset, role, attacker, terms, token)
+    deposit = terms["sellerDeposit"]
+    if deposit:  # the hostile seller posts its bond, to accept the trade with
+        assert role == "seller"
+        if token is not None:
+            attacker.approve(token.address, deposit)
+            attacker.call("depositBond", token.address, deposit)
+        else:
+            attacker.call("depositBond", ETH, deposit, value=deposit)
     if token is not None:
         if role == "buyer":
             attacker.approve(token.address, A)
@@ -158,6 +185,8 @@ def scene(deployed: Deployment, asset: str, role: str, **overrides: Any) -> Scen
         s.act(terms["buyer"], "createAndFund", terms)
     else:
         _fund_eth(s)
+    if deposit:
+        s.act(attacker.address, "accept", terms)
     assert deployed.state_of(terms) == "Funded"
     return s
 
@@ -184,53 +213,94 @@ ASSETS = pytest.mark.parametrize("asset", ["eth", "token"])
 # --------------------------------------------------------------------------------------------------
 
 
+# what the seller's re-entry during a full release gets: the trade is already Completed, and the seller
+# has no credit to withdraw (it is being paid, not credited)
+FULL_RELEASE_REENTRY = {
+    "refund": (CLOSED, {"state": STATE["Completed"]}),
+    "timeout": (CLOSED, {"state": STATE["Completed"]}),
+    "withdraw": ("NothingToWithdraw", {}),
+}
+
+
 @ASSETS
-@pytest.mark.parametrize("reentry", ["refund", "timeout", "withdraw", "release_other_trade"])
-def test_seller_reentering_during_full_release_is_blocked_and_paid_once(deployed, asset, reentry):
+@pytest.mark.parametrize("reentry", list(FULL_RELEASE_REENTRY))
+def test_seller_reentering_during_full_release_finds_it_closed_and_is_paid_once(deployed, asset, reentry):
     s = scene(deployed, asset, "seller")
     t = s.terms
-    if reentry == "release_other_trade":
-        # The seller is also the *buyer* of a second funded trade and releases it mid-payout.
-        other = deployed.terms(
-            buyer=s.attacker.address, seller=deployed.stranger, token=s.token_address, amount=A
-        )
-        if s.token is not None:
-            s.attacker.approve(s.token.address, A)
-            s.attacker.call("createAndFund", other)
-        else:
-            s.attacker.call("createAndFund", other, value=A)
-        s.others.append(other)
-        s.arm("release", other, A)
-    else:
-        args = {
-            "refund": (t, A),
-            "timeout": (t,),
-            "withdraw": (s.token_address, s.attacker.address),
-        }[reentry]
-        s.arm(reentry, *args)
+    args = {
+        "refund": (t, A),
+        "timeout": (t,),
+        "withdraw": (s.token_address, s.attacker.address),
+    }[reentry]
+    s.arm(reentry, *args)
 
     receipt = s.act(deployed.buyer, "release", t, A)
 
-    s.assert_reentry_blocked(receipt)
+    error, error_args = FULL_RELEASE_REENTRY[reentry]
+    s.assert_reentry_blocked(receipt, error, **error_args)
     assert s.gains() == {"buyer": 0, "seller": A - FEE, "arbiter": 0}
     assert deployed.state_of(t) == "Completed"
     assert len(deployed.events(receipt, "Released")) == 1
-    if reentry == "release_other_trade":
-        assert deployed.escrow_of(other)["held"] == A and deployed.state_of(other) == "Funded"
     s.assert_escrow_holds_exactly_what_it_owes()
     with reverts("WrongState", state=STATE["Completed"]):
         s.act(deployed.buyer, "release", t, A)
 
 
 @ASSETS
-def test_seller_reentering_refund_during_partial_release_is_blocked(deployed, asset):
+def test_seller_reentering_withdraw_bond_finds_its_deposit_paid_out_not_back_in_the_bond(deployed, asset):
+    """The deposit comes back with the price, in the one transfer to the seller's wallet, never into
+    the bond: a withdrawBond from the payout hook has nothing to take a second time."""
+    deposit = A // 10
+    s = scene(deployed, asset, "seller", sellerDeposit=deposit)
+    t = s.terms
+    assert deployed.bond(s.attacker.address, s.token_address) == 0  # all of it locked by the trade
+    s.arm("withdrawBond", s.token_address, deposit, s.attacker.address)
+
+    receipt = s.act(deployed.buyer, "release", t, A)
+
+    s.assert_reentry_blocked(receipt, "InsufficientBond", free=0, needed=deposit)
+    assert s.gains() == {"buyer": 0, "seller": A - FEE + deposit, "arbiter": 0}
+    assert deployed.state_of(t) == "Completed"
+    assert deployed.bond(s.attacker.address, s.token_address) == 0
+    s.assert_escrow_holds_exactly_what_it_owes()
+
+
+@ASSETS
+def test_seller_releasing_another_trade_during_a_payout_settles_both_exactly_once(deployed, asset):
+    """The seller is also the *buyer* of a second funded trade and releases it mid-payout: without a
+    guard on payouts this goes through, as it would in a transaction of its own; each trade pays once."""
     s = scene(deployed, asset, "seller")
     t = s.terms
-    s.arm("refund", t, 3 * A // 4)  # would hand the rest back and end the trade mid-release
+    other = deployed.terms(buyer=s.attacker.address, seller=deployed.stranger, token=s.token_address, amount=A)
+    if s.token is not None:
+        s.attacker.approve(s.token.address, A)
+        s.attacker.call("createAndFund", other)
+    else:
+        s.attacker.call("createAndFund", other, value=A)
+    s.others.append(other)
+    s.arm("release", other, A)
+
+    receipt = s.act(deployed.buyer, "release", t, A)
+
+    s.assert_reentry_succeeded(receipt)
+    assert s.gains() == {"buyer": 0, "seller": A - FEE, "arbiter": 0}
+    assert s.money.gained(deployed.stranger) == A - FEE  # the second trade's seller, paid once
+    assert deployed.state_of(t) == deployed.state_of(other) == "Completed"
+    # the outer release's event first (emitted before it pays), then the re-entered one's
+    assert [e["id"] for e in deployed.events(receipt, "Released")] == [trade_id(t), trade_id(other)]
+    s.assert_escrow_holds_exactly_what_it_owes()
+
+
+@ASSETS
+def test_seller_reentering_refund_of_everything_during_partial_release_finds_only_the_rest(deployed, asset):
+    """Mid-release, the slot already holds only the rest: a refund of what was held before fails."""
+    s = scene(deployed, asset, "seller")
+    t = s.terms
+    s.arm("refund", t, A)
 
     receipt = s.act(deployed.buyer, "release", t, A // 4)
 
-    s.assert_reentry_blocked(receipt)
+    s.assert_reentry_blocked(receipt, "InvalidPart", requested=A, held=3 * A // 4)
     assert s.gains() == {"buyer": 0, "seller": A // 4 - fee(A // 4), "arbiter": 0}
     assert deployed.escrow_of(t)["held"] == 3 * A // 4 and deployed.state_of(t) == "Funded"
     s.assert_escrow_holds_exactly_what_it_owes()
@@ -241,24 +311,55 @@ def test_seller_reentering_refund_during_partial_release_is_blocked(deployed, as
 
 
 @ASSETS
-@pytest.mark.parametrize("part", [A, A // 3], ids=["full", "partial"])
-def test_buyer_reentering_release_during_refund_is_blocked(deployed, asset, part):
+def test_seller_refunding_the_rest_during_partial_release_moves_only_what_is_left(deployed, asset):
+    """The seller refunds what is left from its payout hook: what it could do in its own transaction,
+    and no more: the buyer gets the rest, the trade ends Completed, nothing is paid twice."""
+    s = scene(deployed, asset, "seller")
+    t = s.terms
+    s.arm("refund", t, 3 * A // 4)
+
+    receipt = s.act(deployed.buyer, "release", t, A // 4)
+
+    s.assert_reentry_succeeded(receipt)
+    assert s.gains() == {"buyer": 3 * A // 4, "seller": A // 4 - fee(A // 4), "arbiter": 0}
+    assert deployed.state_of(t) == "Completed" and deployed.escrow_of(t)["held"] == 0
+    s.assert_escrow_holds_exactly_what_it_owes()
+
+
+# (refunded part, release the buyer re-enters with) -> how the re-entry ends
+REFUND_REENTRY = {
+    "full-refund": (A, A, (CLOSED, {"state": STATE["Refunded"]})),
+    "partial-refund-release-all": (A // 3, A, ("InvalidPart", {"requested": A, "held": A - A // 3})),
+    "partial-refund-release-rest": (A // 3, A - A // 3, None),
+}
+
+
+@ASSETS
+@pytest.mark.parametrize("case", list(REFUND_REENTRY))
+def test_buyer_reentering_release_during_refund_moves_no_more_than_is_left(deployed, asset, case):
+    part, released, blocked = REFUND_REENTRY[case]
     s = scene(deployed, asset, "buyer")
     t = s.terms
-    s.arm("release", t, A - part if part != A else A)
+    s.arm("release", t, released)
 
     receipt = s.act(deployed.seller, "refund", t, part)
 
-    s.assert_reentry_blocked(receipt)
-    assert s.gains() == {"buyer": part, "seller": 0, "arbiter": 0}
-    assert deployed.escrow_of(t)["held"] == A - part
-    assert deployed.state_of(t) == ("Refunded" if part == A else "Funded")
+    if blocked is None:  # the buyer released the rest to the seller: both payouts happened, once
+        s.assert_reentry_succeeded(receipt)
+        assert s.gains() == {"buyer": part, "seller": released - fee(released), "arbiter": 0}
+        assert deployed.escrow_of(t)["held"] == fee(released) and deployed.state_of(t) == "Completed"
+    else:
+        error, error_args = blocked
+        s.assert_reentry_blocked(receipt, error, **error_args)
+        assert s.gains() == {"buyer": part, "seller": 0, "arbiter": 0}
+        assert deployed.escrow_of(t)["held"] == A - part
+        assert deployed.state_of(t) == ("Refunded" if part == A else "Funded")
     s.assert_escrow_holds_exactly_what_it_owes()
 
 
 @ASSETS
 @pytest.mark.parametrize("to_seller", [True, False], ids=["to_seller", "to_buyer"])
-def test_receiver_reentering_timeout_during_timeout_is_blocked(deployed, asset, to_seller):
+def test_receiver_reentering_timeout_during_timeout_finds_it_closed(deployed, asset, to_seller):
     role = "seller" if to_seller else "buyer"
     s = scene(deployed, asset, role, flags=FLAG_TIMEOUT_RELEASES if to_seller else 0)
     t = s.terms
@@ -267,7 +368,7 @@ def test_receiver_reentering_timeout_during_timeout_is_blocked(deployed, asset, 
 
     receipt = s.act(deployed.stranger, "timeout", t)
 
-    s.assert_reentry_blocked(receipt)
+    s.assert_reentry_blocked(receipt, CLOSED, state=STATE["Completed" if to_seller else "Refunded"])
     expected = (
         {"buyer": 0, "seller": A - FEE, "arbiter": 0}
         if to_seller
@@ -282,7 +383,7 @@ def test_receiver_reentering_timeout_during_timeout_is_blocked(deployed, asset, 
 
 
 @ASSETS
-def test_buyer_reentering_accept_during_settlement_payout_is_blocked(deployed, asset):
+def test_buyer_reentering_accept_during_settlement_payout_finds_it_closed(deployed, asset):
     s = scene(deployed, asset, "buyer")
     t = s.terms
     s.act(deployed.seller, "proposeSettlement", t, 3000)
@@ -290,7 +391,7 @@ def test_buyer_reentering_accept_during_settlement_payout_is_blocked(deployed, a
 
     receipt = s.act(s.attacker.address, "acceptSettlement", t, 3000)
 
-    s.assert_reentry_blocked(receipt)
+    s.assert_reentry_blocked(receipt, CLOSED, state=STATE["Settled"])
     parts = split(A, 3000, 0, PLATFORM_FEE_BPS)
     assert s.gains() == {"buyer": parts["toBuyer"], "seller": parts["toSeller"], "arbiter": 0}
     assert deployed.state_of(t) == "Settled"
@@ -299,7 +400,7 @@ def test_buyer_reentering_accept_during_settlement_payout_is_blocked(deployed, a
 
 
 @ASSETS
-def test_arbiter_reentering_rule_during_its_ruling_is_blocked(deployed, asset):
+def test_arbiter_reentering_rule_during_its_ruling_finds_it_closed(deployed, asset):
     s = scene(deployed, asset, "arbiter")
     t = s.terms
     dispute_now(s)
@@ -307,7 +408,7 @@ def test_arbiter_reentering_rule_during_its_ruling_is_blocked(deployed, asset):
 
     receipt = s.act(s.attacker.address, "rule", t, 2500)
 
-    s.assert_reentry_blocked(receipt)
+    s.assert_reentry_blocked(receipt, CLOSED, state=STATE["Resolved"])
     parts = split(A, 2500, t["arbiterFeeBps"], PLATFORM_FEE_BPS)
     assert s.gains() == {
         "buyer": parts["toBuyer"],
@@ -320,7 +421,7 @@ def test_arbiter_reentering_rule_during_its_ruling_is_blocked(deployed, asset):
 
 
 @ASSETS
-def test_buyer_reentering_resolve_during_expired_dispute_payout_is_blocked(deployed, asset):
+def test_buyer_reentering_resolve_during_expired_dispute_payout_finds_it_closed(deployed, asset):
     s = scene(deployed, asset, "buyer")
     t = s.terms
     dispute_now(s)
@@ -329,7 +430,7 @@ def test_buyer_reentering_resolve_during_expired_dispute_payout_is_blocked(deplo
 
     receipt = s.act(deployed.stranger, "resolveExpiredDispute", t)
 
-    s.assert_reentry_blocked(receipt)
+    s.assert_reentry_blocked(receipt, CLOSED, state=STATE["Resolved"])
     parts = split(A, BPS // 2, 0, PLATFORM_FEE_BPS)
     assert s.gains() == {"buyer": parts["toBuyer"], "seller": parts["toSeller"], "arbiter": 0}
     assert deployed.state_of(t) == "Resolved"
@@ -386,23 +487,42 @@ def test_reentering_withdraw_during_eth_withdraw_is_blocked_and_pays_once(deploy
     assert (attempts, ok, revert.name) == (1, False, GUARD)
     assert deployed.chain.balance(party.address) - before == A - FEE
     assert deployed.escrow.functions.credits(party.address, ETH).call() == 0
-    assert deployed.chain.balance(deployed.escrow.address) == deployed.escrow.functions.feesAccrued(ETH).call() == FEE
+    assert deployed.chain.balance(deployed.escrow.address) == deployed.escrow_of(t)["held"] == FEE  # the unswept fee
     with reverts("NothingToWithdraw"):
         party.call("withdraw", ETH, party.address)
 
 
-def test_reentering_withdraw_fees_during_token_fee_payout_is_blocked(deployed):
+def test_reentering_sweep_fees_during_token_fee_payout_is_blocked(deployed):
     s = scene(deployed, "token", "seller")
     t = s.terms
-    s.act(deployed.buyer, "release", t, A)  # fee accrues; the hook is not armed yet
-    s.arm("withdrawFees", s.token.address)
+    s.act(deployed.buyer, "release", t, A // 2)  # a part: its fee accrues
+    s.act(deployed.buyer, "release", t, A // 2)  # the rest: its fee stays in the slot; the hook is not armed yet
+    s.arm("sweepFees", s.token.address, [t])
 
-    receipt = s.act(deployed.stranger, "withdrawFees", s.token.address)
+    receipt = s.act(deployed.stranger, "sweepFees", s.token.address, [t])
 
     s.assert_reentry_blocked(receipt)
-    assert s.money.gained(deployed.fee_recipient) == FEE
+    assert s.money.gained(deployed.fee_recipient) == 2 * fee(A // 2)
     assert deployed.escrow.functions.feesAccrued(s.token.address).call() == 0
+    assert deployed.escrow_of(t)["held"] == 0
     assert balance_of(deployed, s.token.address, deployed.escrow.address) == 0
+
+
+def test_reentering_withdraw_bond_during_an_eth_bond_withdrawal_is_blocked_and_pays_once(deployed):
+    """withdrawBond sends with all the gas (the seller chose the receiver): its receiver can re-enter,
+    and the guard stops it."""
+    party = malicious_party(deployed)
+    party.call("depositBond", ETH, A, value=A)
+    assert deployed.bond(party.address) == A
+    party.arm("withdrawBond", ETH, A, party.address)
+    before = deployed.chain.balance(party.address)
+
+    party.call("withdrawBond", ETH, A, party.address)
+
+    attempts, ok, revert = party.reentry()
+    assert (attempts, ok, revert.name) == (1, False, GUARD)
+    assert deployed.chain.balance(party.address) - before == A
+    assert deployed.bond(party.address) == 0 and deployed.chain.balance(deployed.escrow.address) == 0
 
 
 # --------------------------------------------------------------------------------------------------
@@ -471,7 +591,7 @@ def test_rejecting_eth_receiver_is_credited_and_withdraws_to_another_address(dep
 
     assert deployed.chain.balance(elsewhere) - before == owed
     assert deployed.escrow.functions.credits(party.address, ETH).call() == 0
-    assert deployed.chain.balance(deployed.escrow.address) == deployed.escrow.functions.feesAccrued(ETH).call()
+    assert deployed.chain.balance(deployed.escrow.address) == deployed.escrow_of(t)["held"]  # the unswept fee
 
 
 def test_blacklisted_token_seller_is_credited_and_withdraws_to_another_address(deployed):
@@ -490,23 +610,37 @@ def test_blacklisted_token_seller_is_credited_and_withdraws_to_another_address(d
     assert token.functions.balanceOf(deployed.escrow.address).call() == FEE
 
 
+ETH_PAYOUT_GAS = 50_000  # the gas the escrow gives an ETH receiver
+VALUE_CALL_STIPEND = 2_300  # the EVM adds it to the gas of any call that carries value
+# Crediting a payout: the credit slot read cold (2,100) and written fresh (20,000), PaymentCredited as a
+# LOG4 with one word of data (375 + 4 x 375 + 8 x 32 = 2,131), and the bookkeeping around them.
+CREDIT_WRITE = 2_100 + 20_000 + 2_131 + 1_000
+
+
+def _release_gas(deployed: Deployment, seller: str) -> dict[str, Any]:
+    t = deployed.terms(seller=seller)
+    deployed.create_and_fund(t)
+    receipt = send_raw(deployed, deployed.escrow.functions.release(t, A), deployed.buyer, gas=500_000)
+    assert receipt["status"] == 1 and deployed.state_of(t) == "Completed"
+    return receipt
+
+
 @pytest.mark.parametrize("mode", ["BurnGas", "ReturnBomb"])
 def test_gas_griefing_receiver_is_credited_within_a_normal_gas_limit(deployed, mode):
-    baseline = deployed.terms()
-    deployed.create_and_fund(baseline)
-    normal = deployed.send(deployed.escrow.functions.release(baseline, A), deployed.buyer)["gasUsed"]
+    normal = _release_gas(deployed, deployed.seller)["gasUsed"]
+    rejecting = malicious_party(deployed, "Revert")
+    rejected = _release_gas(deployed, rejecting.address)["gasUsed"]
     party = malicious_party(deployed, mode)
-    t = deployed.terms(seller=party.address)
-    deployed.create_and_fund(t)
 
-    receipt = send_raw(deployed, deployed.escrow.functions.release(t, A), deployed.buyer, gas=500_000)
+    receipt = _release_gas(deployed, party.address)
 
-    assert receipt["status"] == 1
-    assert (
-        receipt["gasUsed"] <= normal + 50_000 + 25_000
-    )  # at most the stipend plus the credit write
+    # the caller pays at most the gas the receiver was given plus the credit write
+    assert receipt["gasUsed"] <= normal + ETH_PAYOUT_GAS + VALUE_CALL_STIPEND + CREDIT_WRITE
+    # burning it or return-bombing costs no more than rejecting outright, beyond that budget
+    assert receipt["gasUsed"] <= rejected + ETH_PAYOUT_GAS + VALUE_CALL_STIPEND
+    assert receipt["gasUsed"] <= 150_000  # far under any wallet's default limit for a release
     assert deployed.escrow.functions.credits(party.address, ETH).call() == A - FEE
-    assert deployed.state_of(t) == "Completed"
+    assert deployed.escrow.functions.credits(rejecting.address, ETH).call() == A - FEE
 
 
 # --------------------------------------------------------------------------------------------------
@@ -600,6 +734,8 @@ def _offer(deployed: Deployment, **overrides: Any) -> dict[str, Any]:
         "token": ETH,
         "arbiter": deployed.arbiter,
         "amount": A,
+        "buyerDeposit": 0,
+        "sellerDeposit": 0,
         "arbiterFeeBps": 100,
         "platformFeeBps": PLATFORM_FEE_BPS,
         "releaseWindow": 86400,
@@ -607,7 +743,7 @@ def _offer(deployed: Deployment, **overrides: Any) -> dict[str, Any]:
         "flags": 0,
         "termsHash": b"\x22" * 32,
         "nonce": 7,
-        "expiry": deployed.chain.now() + 3600,
+        "expiry": deployed.chain.next_timestamp() + 3600,
     }
     offer.update(overrides)
     return offer
@@ -632,6 +768,9 @@ OWNER_REACH = {
     "withdraw": "NothingToWithdraw",
     "rate": "Unauthorized",
     "fund": "Unauthorized",
+    "accept": "Unauthorized",
+    "concede": "Unauthorized",
+    "withdrawBond": "InsufficientBond",  # only ever the caller's own bond
     "cancel": "WrongState",
     "createAndFund": "Unauthorized",
     "createAndFundWithPermit": "Unauthorized",
@@ -639,8 +778,11 @@ OWNER_REACH = {
     "fillOffer": "InvalidSignature",
     "fillOfferWithPermit": "InvalidSignature",
     "revokeOffer": None,  # only ever the caller's own nonces
-    "withdrawFees": None,  # pays the fee recipient, checked below
+    "publishOffer": None,  # an event, nothing stored
+    "depositBond": None,  # only ever the caller's own money in
+    "sweepFees": None,  # pays the fee recipient, checked below
     "setPlatformFee": None,
+    "setReputationAsset": None,
     "setFeeRecipient": None,
     "pause": None,
     "unpause": None,
@@ -661,7 +803,8 @@ def test_every_state_changing_function_is_covered_by_the_owner_audit(deployed):
 
 
 def _open_trades(deployed: Deployment) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """A funded ETH trade (with a seller proposal), a disputed token trade and accrued fees."""
+    """A funded ETH trade (with a seller proposal), a disputed token trade and a released one (its fee
+    unswept in its slot)."""
     token = deployed.tokens["standard"].address
     funded = deployed.terms()
     disputed = deployed.terms(token=token, amount=A)
@@ -700,10 +843,13 @@ def test_owner_can_reach_no_held_funds_through_any_function(deployed):
         "dispute": f.dispute(funded),
         "rule": f.rule(disputed, 0),
         "resolveExpiredDispute": f.resolveExpiredDispute(disputed),
-        "submitEvidence": f.submitEvidence(funded, "ipfs://x", b"\x00" * 32),
+        "submitEvidence": f.submitEvidence(funded, b"\x00" * 32, "ipfs://x"),
         "withdraw": f.withdraw(ETH, owner),
         "rate": f.rate(paid, 1, b"\x00" * 32),
         "fund": f.fund(funded),
+        "accept": f.accept(funded),
+        "concede": f.concede(disputed),
+        "withdrawBond": f.withdrawBond(ETH, 1, owner),
         "cancel": f.cancel(funded),
         "createAndFund": f.createAndFund(funded),
         "createAndFundWithPermit": f.createAndFundWithPermit(disputed, permit),
@@ -719,6 +865,9 @@ def test_owner_can_reach_no_held_funds_through_any_function(deployed):
     # Owner-only settings, in turn: none moves a wei of what is held.
     for call, sender in [
         (f.setPlatformFee(500), owner),
+        (f.setReputationAsset(ETH, False, 0), owner),
+        (f.publishOffer(offer, b"\x00" * 65, b"{}"), owner),
+        (f.revokeOffer(offer["nonce"]), owner),
         (f.pause(), owner),
         (f.unpause(), owner),
         (f.transferOwnership(deployed.stranger), owner),
@@ -730,41 +879,55 @@ def test_owner_can_reach_no_held_funds_through_any_function(deployed):
 
 
 def test_redirecting_fees_moves_only_fees(deployed):
-    funded, _, _ = _open_trades(deployed)
+    funded, _, paid = _open_trades(deployed)
     deployed.send(deployed.escrow.functions.setFeeRecipient(deployed.owner), deployed.owner)
     money = Money(deployed, ETH, [deployed.owner, deployed.fee_recipient])
 
-    money.paid_gas(deployed.send(deployed.escrow.functions.withdrawFees(ETH), deployed.owner))
+    money.paid_gas(deployed.send(deployed.escrow.functions.sweepFees(ETH, [paid]), deployed.owner))
 
     assert money.gains() == {deployed.owner: FEE, deployed.fee_recipient: 0}
     assert deployed.chain.balance(deployed.escrow.address) == A == deployed.escrow_of(funded)["held"]
     with reverts("NothingToWithdraw"):
-        deployed.send(deployed.escrow.functions.withdrawFees(ETH), deployed.owner)
+        deployed.send(deployed.escrow.functions.sweepFees(ETH, [paid]), deployed.owner)
+    # a live trade's money is not a fee: sweeping it is refused
+    with reverts("NotEnded", state=STATE["Funded"]):
+        deployed.send(deployed.escrow.functions.sweepFees(ETH, [funded]), deployed.owner)
 
 
-def test_pause_blocks_new_trades_but_not_open_ones(deployed):
-    release_me, refund_me, time_me, fund_me = deployed.terms(), deployed.terms(), deployed.terms(), deployed.terms()
-    for t in (release_me, refund_me, time_me):
+def test_pause_stops_new_money_but_no_way_out(deployed):
+    release_me, refund_me, time_me, cancel_me = deployed.terms(), deployed.terms(), deployed.terms(), deployed.terms()
+    waiting = deployed.terms(sellerDeposit=A // 10)
+    for t in (release_me, refund_me, time_me, waiting):
         deployed.create_and_fund(t)
-    deployed.send(deployed.escrow.functions.create(fund_me), deployed.buyer)
+    deployed.send(deployed.escrow.functions.create(cancel_me), deployed.buyer)
+    deployed.deposit_bond(A // 10)
     deployed.send(deployed.escrow.functions.pause(), deployed.owner)
 
     with reverts("EnforcedPause"):
         deployed.create_and_fund(deployed.terms())
     with reverts("EnforcedPause"):
         deployed.send(deployed.escrow.functions.create(deployed.terms()), deployed.buyer)
+    with reverts("EnforcedPause"):  # no money into a trade created before the pause either
+        deployed.send(deployed.escrow.functions.fund(cancel_me), deployed.buyer, A)
+    with reverts("EnforcedPause"):  # nor a seller's deposit
+        deployed.send(deployed.escrow.functions.accept(waiting), deployed.seller)
     deployed.send(deployed.escrow.functions.release(release_me, A), deployed.buyer)
     deployed.send(deployed.escrow.functions.refund(refund_me, A), deployed.seller)
-    deployed.send(deployed.escrow.functions.fund(fund_me), deployed.buyer, A)
+    deployed.send(deployed.escrow.functions.cancel(cancel_me), deployed.buyer)
+    deployed.send(deployed.escrow.functions.cancel(waiting), deployed.buyer)
+    deployed.send(deployed.escrow.functions.withdrawBond(ETH, A // 10, deployed.seller), deployed.seller)
     deployed.chain.set_next_timestamp(deployed.escrow_of(time_me)["deadline"])
     deployed.send(deployed.escrow.functions.timeout(time_me), deployed.stranger)
+    deployed.send(deployed.escrow.functions.sweepFees(ETH, [release_me]), deployed.stranger)
 
-    assert [deployed.state_of(t) for t in (release_me, refund_me, time_me, fund_me)] == [
+    assert [deployed.state_of(t) for t in (release_me, refund_me, time_me, cancel_me, waiting)] == [
         "Completed",
         "Refunded",
         "Refunded",
-        "Funded",
+        "Cancelled",
+        "Cancelled",
     ]
+    assert deployed.chain.balance(deployed.escrow.address) == 0  # every wei found its way out
 
 
 def test_renounced_ownership_blocks_no_trade(deployed):
@@ -779,7 +942,7 @@ def test_renounced_ownership_blocks_no_trade(deployed):
     fresh = deployed.terms()
     deployed.create_and_fund(fresh)
     deployed.send(deployed.escrow.functions.release(fresh, A), deployed.buyer)
-    deployed.send(deployed.escrow.functions.withdrawFees(ETH), deployed.stranger)
+    deployed.send(deployed.escrow.functions.sweepFees(ETH, [t, fresh]), deployed.stranger)
     assert (deployed.state_of(t), deployed.state_of(fresh)) == ("Resolved", "Completed")
     assert deployed.chain.balance(deployed.escrow.address) == 0
 
@@ -809,7 +972,7 @@ def test_forced_eth_breaks_nothing_and_belongs_to_no_one(deployed):
 
     deployed.send(deployed.escrow.functions.release(released, A), deployed.buyer)
     deployed.send(deployed.escrow.functions.refund(refunded, A), deployed.seller)
-    deployed.send(deployed.escrow.functions.withdrawFees(ETH), deployed.stranger)
+    deployed.send(deployed.escrow.functions.sweepFees(ETH, [released, refunded]), deployed.stranger)
 
     assert (deployed.state_of(released), deployed.state_of(refunded)) == ("Completed", "Refunded")
     assert deployed.chain.balance(deployed.escrow.address) == forced
@@ -822,6 +985,8 @@ STRANGER_CALLS = [
     "release",
     "refund",
     "rule",
+    "accept",
+    "concede",
     "proposeSettlement",
     "acceptSettlement",
     "markDelivered",
@@ -837,7 +1002,7 @@ def test_stranger_cannot_act_on_someone_elses_trade(deployed, fn):
     t = deployed.terms()
     deployed.create_and_fund(t)
     deployed.send(deployed.escrow.functions.proposeSettlement(t, BPS), deployed.buyer)
-    if fn == "rule":
+    if fn in ("rule", "concede"):
         deployed.send(deployed.escrow.functions.dispute(t), deployed.buyer)
     if fn == "rate":
         deployed.send(deployed.escrow.functions.release(t, A), deployed.buyer)
@@ -849,7 +1014,7 @@ def test_stranger_cannot_act_on_someone_elses_trade(deployed, fn):
         "proposeSettlement": (t, BPS),
         "acceptSettlement": (t, BPS),
         "rate": (t, 1, b"\x00" * 32),
-        "submitEvidence": (t, "x", b"\x00" * 32),
+        "submitEvidence": (t, b"\x00" * 32, "x"),
     }.get(fn, (t,))
     value = A if fn == "fund" else 0
 

@@ -17,7 +17,9 @@ from support.escrow import (
     ETH,
     FLAG_CREATED_BY_SELLER,
     FLAG_RECORD_REPUTATION,
+    FLAG_TIMEOUT_RELEASES,
     PLATFORM_FEE_BPS,
+    STATE,
     Deployment,
 )
 from support.reverts import reverts
@@ -44,7 +46,7 @@ def mined_at(deployed: Deployment, receipt: dict[str, Any]) -> int:
 
 
 def soon(deployed: Deployment) -> int:
-    return deployed.chain.now() + 100
+    return deployed.chain.next_timestamp() + 100
 
 
 def terms(deployed: Deployment, **overrides: Any) -> dict[str, Any]:
@@ -72,6 +74,20 @@ def funded(deployed: Deployment, **overrides: Any) -> tuple[dict[str, Any], int]
     deployed.create_and_fund(t)
     deadline = deployed.escrow_of(t)["deadline"]
     assert deadline == start + RELEASE
+    return t, deadline
+
+
+def awaiting_deposit(deployed: Deployment) -> tuple[dict[str, Any], int]:
+    """A trade the buyer created and funded that waits for the seller's deposit, and its funding
+    deadline (the seller has the bond to accept)."""
+    t = terms(deployed, sellerDeposit=10**17)
+    deployed.bond_for(t)
+    start = soon(deployed)
+    at(deployed, start)
+    deployed.create_and_fund(t)
+    assert deployed.state_of(t) == "AwaitingDeposit"
+    deadline = deployed.escrow_of(t)["deadline"]
+    assert deadline == start + FUNDING
     return t, deadline
 
 
@@ -120,6 +136,34 @@ def test_stranger_cancels_only_from_the_funding_deadline(deployed, offset):
         assert mined_at(deployed, receipt) == deadline + offset and deployed.state_of(t) == "Cancelled"
 
 
+@OFFSETS
+def test_seller_accepts_only_before_the_funding_deadline(deployed, offset):
+    t, deadline = awaiting_deposit(deployed)
+    at(deployed, deadline + offset)
+    if offset == BEFORE:
+        receipt = deployed.send(deployed.escrow.functions.accept(t), deployed.seller)
+        assert deployed.state_of(t) == "Funded"
+        assert deployed.escrow_of(t)["deadline"] == mined_at(deployed, receipt) + RELEASE  # live from now
+    else:
+        with reverts("DeadlinePassed", deadline=deadline):
+            deployed.send(deployed.escrow.functions.accept(t), deployed.seller)
+        assert deployed.state_of(t) == "AwaitingDeposit" and deployed.bond() == t["sellerDeposit"]
+
+
+@OFFSETS
+def test_stranger_cancels_a_trade_waiting_for_the_deposit_only_from_the_funding_deadline(deployed, offset):
+    t, deadline = awaiting_deposit(deployed)
+    at(deployed, deadline + offset)
+    if offset == BEFORE:
+        for who in (deployed.stranger, deployed.seller):
+            with reverts("DeadlineNotReached", deadline=deadline):
+                deployed.send(deployed.escrow.functions.cancel(t), who)
+        deployed.send(deployed.escrow.functions.cancel(t), deployed.buyer)  # the buyer, any time
+    else:
+        deployed.send(deployed.escrow.functions.cancel(t), deployed.stranger)
+    assert deployed.state_of(t) == "Cancelled"
+
+
 @pytest.mark.parametrize("creator", ["buyer", "seller"])
 def test_creator_cancels_one_second_before_the_funding_deadline(deployed, creator):
     flags = FLAG_RECORD_REPUTATION | (FLAG_CREATED_BY_SELLER if creator == "seller" else 0)
@@ -139,6 +183,7 @@ def test_creator_cancels_one_second_before_the_funding_deadline(deployed, creato
 @pytest.mark.parametrize("action", ["dispute", "markDelivered"])
 def test_dispute_and_mark_delivered_only_before_the_release_deadline(deployed, action, offset):
     t, deadline = funded(deployed)
+    marks = deployed.escrow_of(t)["marks"]
     at(deployed, deadline + offset)
     call = getattr(deployed.escrow.functions, action)(t)
     if offset == BEFORE:
@@ -147,7 +192,7 @@ def test_dispute_and_mark_delivered_only_before_the_release_deadline(deployed, a
     else:
         with reverts("DeadlinePassed", deadline=deadline):
             deployed.send(call, deployed.seller)
-        assert deployed.escrow_of(t)["marks"] == 0 and deployed.state_of(t) == "Funded"
+        assert deployed.escrow_of(t)["marks"] == marks and deployed.state_of(t) == "Funded"
 
 
 @OFFSETS
@@ -220,6 +265,23 @@ def test_after_mark_delivered_buyer_disputes_until_the_new_deadline(deployed, of
             deployed.send(deployed.escrow.functions.dispute(t), deployed.buyer)
 
 
+@pytest.mark.parametrize("timeout_releases", [False, True], ids=["refunds", "releases"])
+def test_without_an_arbiter_mark_delivered_moves_neither_the_deadline_nor_the_outcome(deployed, timeout_releases):
+    """No unilateral mark moves the money on a trade no arbiter can look at: the timeout fixed at
+    creation decides, at the deadline fixed when the trade went live."""
+    flags = FLAG_RECORD_REPUTATION | (FLAG_TIMEOUT_RELEASES if timeout_releases else 0)
+    t, deadline = funded(deployed, arbiter=ETH, arbiterFeeBps=0, flags=flags)
+    at(deployed, deadline - 1)
+    receipt = deployed.send(deployed.escrow.functions.markDelivered(t), deployed.seller)
+    assert deployed.events(receipt, "DeliveryMarked")[0]["deadline"] == deadline
+    assert deployed.escrow_of(t)["deadline"] == deadline
+    assert deployed.escrow_of(t)["marks"] & 1  # the mark is recorded all the same
+    at(deployed, deadline)
+    receipt = deployed.send(deployed.escrow.functions.timeout(t), deployed.stranger)
+    assert deployed.events(receipt, "TimedOut")[0]["toSeller"] is timeout_releases
+    assert deployed.state_of(t) == ("Completed" if timeout_releases else "Refunded")
+
+
 def test_mark_delivered_twice_is_rejected_so_the_deadline_moves_once(deployed):
     t, deadline = funded(deployed)
     deployed.send(deployed.escrow.functions.markDelivered(t), deployed.seller)
@@ -269,6 +331,15 @@ def test_parties_can_still_settle_after_the_arbitration_deadline(deployed):
     assert deployed.state_of(t) == "Settled"
 
 
+@pytest.mark.parametrize("who", ["buyer", "seller"])
+def test_a_party_can_still_concede_after_the_arbitration_deadline(deployed, who):
+    t, deadline = disputed(deployed)
+    at(deployed, deadline + 30 * 86400)
+    receipt = deployed.send(deployed.escrow.functions.concede(t), getattr(deployed, who))
+    assert deployed.events(receipt, "Conceded")[0]["by"] == getattr(deployed, who)
+    assert deployed.state_of(t) == "Resolved"
+
+
 # --------------------------------------------------------------------------------------------------
 # Offer expiry
 # --------------------------------------------------------------------------------------------------
@@ -281,6 +352,8 @@ def offer(deployed: Deployment, expiry: int, nonce: int = 1) -> dict[str, Any]:
         "token": ETH,
         "arbiter": deployed.arbiter,
         "amount": 10**18,
+        "buyerDeposit": 0,
+        "sellerDeposit": 0,
         "arbiterFeeBps": 100,
         "platformFeeBps": PLATFORM_FEE_BPS,
         "releaseWindow": RELEASE,
@@ -310,7 +383,7 @@ def test_offer_fills_up_to_and_including_its_expiry(deployed, offset):
         receipt = deployed.send(fill, deployed.buyer, o["amount"])
         assert mined_at(deployed, receipt) == expiry + offset
         trade = deployed.events(receipt, "OfferFilled")[0]["id"]
-        assert deployed.escrow.functions.escrowOf(trade).call()[2] == 2  # Funded
+        assert deployed.escrow.functions.escrowOf(trade).call()[2] == STATE["Funded"]
         assert deployed.escrow.functions.isNonceUsed(deployed.seller, o["nonce"]).call()
     else:
         with reverts("OfferExpired", expiry=expiry):

@@ -50,7 +50,7 @@ def test_only_the_deployer_mints(deployed: Deployment, contract: str) -> None:
 def test_the_permit_token_takes_an_eip2612_permit(deployed: Deployment) -> None:
     holder, spender = deployed.chain.accounts[1], deployed.chain.accounts[6]
     token = deploy_dev_token(deployed, "DevPermitToken")
-    deadline = deployed.chain.now() + 3600
+    deadline = deployed.chain.next_timestamp() + 3600
     permit = sign_permit(deployed, token, holder, spender, 5 * 10**18, deadline)
 
     tx(deployed, token.functions.permit(holder, spender, 5 * 10**18, deadline, permit["v"], permit["r"],

@@ -40,7 +40,7 @@ RAISED: set[str] = set()
 # Errors in the ABIs that no call can raise.
 UNREACHABLE = {
     # OpenZeppelin ShortStrings, used by EIP712's constructor: the escrow's name "P2PEscrow" and
-    # version "1" are constants shorter than 32 bytes, so neither error can ever be raised.
+    # version "2" are constants shorter than 32 bytes, so neither error can ever be raised.
     "InvalidShortString": "EIP712 name/version are short constants",
     "StringTooLong": "EIP712 name/version are short constants",
 }
@@ -65,14 +65,15 @@ def new_terms(deployed: Deployment, asset: str, **overrides: Any) -> dict[str, A
 
 
 def value_of(t: dict[str, Any]) -> int:
-    return t["amount"] if t["token"] == ETH else 0
+    """msg.value funding needs: price + buyer's deposit in ETH, nothing for a token."""
+    return t["amount"] + t["buyerDeposit"] if t["token"] == ETH else 0
 
 
 def opened(deployed: Deployment, asset: str, **overrides: Any) -> dict[str, Any]:
-    """A funded trade."""
+    """A trade the buyer created and funded (live unless it names a seller's deposit)."""
     t = new_terms(deployed, asset, **overrides)
     if t["token"] != ETH:
-        approve(deployed, t["token"], t["buyer"], t["amount"])
+        approve(deployed, t["token"], t["buyer"], t["amount"] + t["buyerDeposit"])
     tx(deployed, deployed.escrow.functions.createAndFund(t), t["buyer"], value_of(t))
     return t
 
@@ -82,13 +83,15 @@ def created(deployed: Deployment, asset: str, **overrides: Any) -> dict[str, Any
     t = new_terms(deployed, asset, **overrides)
     tx(deployed, deployed.escrow.functions.create(t), t["buyer"])
     if t["token"] != ETH:
-        approve(deployed, t["token"], t["buyer"], t["amount"])
+        approve(deployed, t["token"], t["buyer"], t["amount"] + t["buyerDeposit"])
     return t
 
 
 def in_state(deployed: Deployment, asset: str, state: str) -> dict[str, Any]:
     if state == "AwaitingFunding":
         return created(deployed, asset)
+    if state == "AwaitingDeposit":  # funded by the buyer, the seller's deposit not in
+        return opened(deployed, asset, sellerDeposit=10**17)
     if state == "Cancelled":
         t = created(deployed, asset)
         tx(deployed, deployed.escrow.functions.cancel(t), deployed.buyer)
@@ -121,8 +124,10 @@ CALLS: dict[str, tuple[str, tuple[Any, ...]]] = {
     "dispute": ("buyer", ()),
     "rule": ("arbiter", (5000,)),
     "resolveExpiredDispute": ("stranger", ()),
-    "submitEvidence": ("buyer", ("ipfs://x", b"\x00" * 32)),
+    "submitEvidence": ("buyer", (b"\x00" * 32, "ipfs://x")),
     "rate": ("buyer", (5, b"\x00" * 32)),
+    "accept": ("seller", ()),
+    "concede": ("buyer", ()),
 }
 
 
@@ -209,9 +214,7 @@ def test_platform_fee_above_five_percent_rejected(deployed: Deployment) -> None:
     artifact = load_artifact("P2PEscrow")
     factory = deployed.chain.w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
     with reverts("BpsTooHigh", bps=501, max=500):
-        factory.constructor(deployed.owner, deployed.fee_recipient, 501, deployed.reputation.address).estimate_gas(
-            {"from": deployed.owner}
-        )
+        factory.constructor(deployed.owner, deployed.fee_recipient, 501).estimate_gas({"from": deployed.owner})
     assert deployed.escrow.functions.platformFeeBps().call() == PLATFORM_FEE_BPS
 
 
@@ -323,6 +326,8 @@ def test_calls_by_the_wrong_account_are_rejected(deployed: Deployment, asset: st
         ("acceptSettlement", funded_t, deployed.stranger),
         ("submitEvidence", funded_t, deployed.stranger),
         ("rate", finished, deployed.arbiter),
+        ("accept", unfunded, deployed.buyer),
+        ("accept", funded_t, deployed.stranger),
     ]
     for name, t, caller in cases:
         with reverts("Unauthorized", caller=caller, id=trade_id(t)):
@@ -330,6 +335,9 @@ def test_calls_by_the_wrong_account_are_rejected(deployed: Deployment, asset: st
     tx(deployed, deployed.escrow.functions.dispute(funded_t), deployed.seller)
     with reverts("Unauthorized", caller=deployed.buyer, id=trade_id(funded_t)):
         call(deployed, "rule", funded_t, deployed.buyer)
+    for caller in (deployed.arbiter, deployed.stranger):
+        with reverts("Unauthorized", caller=caller, id=trade_id(funded_t)):
+            call(deployed, "concede", funded_t, caller)
     with reverts("Unauthorized", caller=deployed.stranger, id=trade_id(fresh)):
         attempt(deployed, deployed.escrow.functions.create(fresh), deployed.stranger)
     with reverts("Unauthorized", caller=deployed.seller, id=trade_id(fresh)):
@@ -339,35 +347,17 @@ def test_calls_by_the_wrong_account_are_rejected(deployed: Deployment, asset: st
         attempt(deployed, deployed.escrow.functions.createAndFundWithPermit(fresh, permit), deployed.seller)
 
 
+LIVE_ONLY = ["release", "refund", "timeout", "markDelivered", "proposeSettlement", "acceptSettlement", "dispute"]
+DISPUTE_ONLY = ["rule", "resolveExpiredDispute", "concede"]
 WRONG_STATE = {
-    "AwaitingFunding": [
-        "release",
-        "refund",
-        "timeout",
-        "markDelivered",
-        "proposeSettlement",
-        "acceptSettlement",
-        "dispute",
-        "rule",
-        "resolveExpiredDispute",
-    ],
-    "Funded": ["fund", "cancel", "rule", "resolveExpiredDispute"],
-    "Disputed": ["fund", "cancel", "release", "refund", "timeout", "markDelivered", "dispute"],
-    "Completed": [
-        "fund",
-        "cancel",
-        "release",
-        "refund",
-        "timeout",
-        "markDelivered",
-        "proposeSettlement",
-        "acceptSettlement",
-        "dispute",
-        "rule",
-        "resolveExpiredDispute",
-    ],
-    "Refunded": ["release", "proposeSettlement", "dispute"],
-    "Cancelled": ["fund", "cancel", "release", "dispute"],
+    "AwaitingFunding": LIVE_ONLY + DISPUTE_ONLY,
+    "AwaitingDeposit": ["fund", *LIVE_ONLY, *DISPUTE_ONLY],
+    "Funded": ["fund", "cancel", *DISPUTE_ONLY],
+    # (the seller never acted on these trades: accept reaches the state check)
+    "Disputed": ["fund", "cancel", "release", "refund", "timeout", "markDelivered", "dispute", "accept"],
+    "Completed": ["fund", "cancel", *LIVE_ONLY, *DISPUTE_ONLY, "accept"],
+    "Refunded": ["release", "proposeSettlement", "dispute", "concede"],
+    "Cancelled": ["fund", "cancel", "release", "dispute", "concede", "accept"],
 }
 
 
@@ -394,6 +384,7 @@ def test_actions_allowed_only_before_their_deadline(deployed: Deployment, asset:
     deployed.chain.set_next_timestamp(latest)
     for name, t in [
         ("fund", unfunded),
+        ("accept", unfunded),
         ("markDelivered", funded_t),
         ("dispute", funded_t),
         ("rule", disputed),
@@ -406,13 +397,16 @@ def test_actions_allowed_only_before_their_deadline(deployed: Deployment, asset:
 @pytest.mark.parametrize("asset", ASSETS)
 def test_fallbacks_allowed_only_from_their_deadline(deployed: Deployment, asset: str) -> None:
     unfunded, funded_t = created(deployed, asset), opened(deployed, asset)
+    awaiting_deposit = opened(deployed, asset, sellerDeposit=10**17)
     disputed = opened(deployed, asset)
     tx(deployed, deployed.escrow.functions.dispute(disputed), deployed.buyer)
-    earliest = min(deployed.escrow_of(x)["deadline"] for x in (unfunded, funded_t, disputed))
+    earliest = min(deployed.escrow_of(x)["deadline"] for x in (unfunded, funded_t, disputed, awaiting_deposit))
     deployed.chain.set_next_timestamp(earliest - 1)
     for name, t, caller in [
         ("cancel", unfunded, deployed.stranger),
         ("cancel", unfunded, deployed.seller),
+        ("cancel", awaiting_deposit, deployed.stranger),
+        ("cancel", awaiting_deposit, deployed.seller),
         ("timeout", funded_t, deployed.stranger),
         ("resolveExpiredDispute", disputed, deployed.stranger),
     ]:
@@ -441,6 +435,13 @@ def test_eth_trades_need_exactly_the_amount_sent(deployed: Deployment) -> None:
     for sent in (0, t["amount"] - 1, t["amount"] + 1):
         with reverts("WrongValue", sent=sent, expected=t["amount"]):
             attempt(deployed, deployed.escrow.functions.createAndFund(t), deployed.buyer, sent)
+    # with a buyer's deposit: price and deposit together, not the price alone
+    t = new_terms(deployed, "eth", buyerDeposit=10**17)
+    with reverts("WrongValue", sent=t["amount"], expected=t["amount"] + 10**17):
+        attempt(deployed, deployed.escrow.functions.createAndFund(t), deployed.buyer, t["amount"])
+    # a bond: exactly the amount named
+    with reverts("WrongValue", sent=4, expected=5):
+        attempt(deployed, deployed.escrow.functions.depositBond(ETH, 5), deployed.seller, 4)
     c = created(deployed, "eth")
     with reverts("WrongValue", sent=1, expected=c["amount"]):
         attempt(deployed, deployed.escrow.functions.fund(c), deployed.buyer, 1)
@@ -466,6 +467,8 @@ def test_token_trades_take_no_eth(deployed: Deployment) -> None:
     o = offer(deployed, token=t["token"])
     with reverts("WrongValue", sent=7, expected=0):
         attempt(deployed, deployed.escrow.functions.fillOffer(o, sign_offer(deployed, o)), deployed.buyer, 7)
+    with reverts("WrongValue", sent=3, expected=0):
+        attempt(deployed, deployed.escrow.functions.depositBond(t["token"], 3), deployed.seller, 3)
 
 
 @raises("NothingArrived")
@@ -478,6 +481,8 @@ def test_funding_that_moves_no_tokens_is_rejected(deployed: Deployment) -> None:
     tx(deployed, deployed.escrow.functions.create(t), deployed.buyer)
     with reverts("NothingArrived", token=constant):
         attempt(deployed, deployed.escrow.functions.fund(t), deployed.buyer)
+    with reverts("NothingArrived", token=constant):
+        attempt(deployed, deployed.escrow.functions.depositBond(constant, 10), deployed.seller)
 
 
 @raises("AmountTooLarge")
@@ -547,26 +552,61 @@ def test_score_outside_one_to_five_rejected(deployed: Deployment, asset: str) ->
             attempt(deployed, deployed.escrow.functions.rate(t, score, b"\x00" * 32), deployed.seller)
 
 
-@raises("NotRateable")
+@raises("NotEnded")
 @pytest.mark.parametrize("asset", ASSETS)
-def test_refunded_trade_and_second_rating_not_rateable(deployed: Deployment, asset: str) -> None:
-    t = in_state(deployed, asset, "Refunded")
-    with reverts("NotRateable", id=trade_id(t)):
-        attempt(deployed, deployed.escrow.functions.rate(t, 5, b"\x00" * 32), deployed.buyer)
-    t = in_state(deployed, asset, "Completed")
-    tx(deployed, deployed.escrow.functions.rate(t, 5, b"\x00" * 32), deployed.buyer)
-    with reverts("NotRateable", id=trade_id(t)):
+@pytest.mark.parametrize("state", ["AwaitingFunding", "AwaitingDeposit", "Funded", "Disputed", "Cancelled"])
+def test_only_an_ended_trade_can_be_rated(deployed: Deployment, asset: str, state: str) -> None:
+    t = in_state(deployed, asset, state)
+    with reverts("NotEnded", id=trade_id(t), state=STATE[state]):
         attempt(deployed, deployed.escrow.functions.rate(t, 5, b"\x00" * 32), deployed.buyer)
 
 
-@raises("InsufficientGas")
+@raises("NotRecorded")
+@pytest.mark.parametrize("asset", ASSETS)
+def test_a_trade_that_records_nothing_cannot_be_rated(deployed: Deployment, asset: str) -> None:
+    # the seller never acted on it: the trade counts for no one
+    unconsented = in_state(deployed, asset, "Completed")
+    # the flag is off
+    quiet = opened(deployed, asset, flags=0)
+    tx(deployed, deployed.escrow.functions.accept(quiet), deployed.seller)
+    tx(deployed, deployed.escrow.functions.release(quiet, quiet["amount"]), deployed.buyer)
+    # the asset is not listed (delisted before the trade was created)
+    token = ETH if asset == "eth" else deployed.tokens["standard"].address
+    deployed.list_asset(token, listed=False)
+    unlisted = opened(deployed, asset)
+    tx(deployed, deployed.escrow.functions.accept(unlisted), deployed.seller)
+    tx(deployed, deployed.escrow.functions.release(unlisted, unlisted["amount"]), deployed.buyer)
+    # the price is below the listed minimum
+    deployed.list_asset(token, min_amount=10**19)
+    small = opened(deployed, asset)
+    tx(deployed, deployed.escrow.functions.accept(small), deployed.seller)
+    tx(deployed, deployed.escrow.functions.release(small, small["amount"]), deployed.buyer)
+    for t in (unconsented, quiet, unlisted, small):
+        for rater in (deployed.buyer, deployed.seller):
+            with reverts("NotRecorded", id=trade_id(t)):
+                attempt(deployed, deployed.escrow.functions.rate(t, 5, b"\x00" * 32), rater)
+
+
+@raises("AlreadyRated")
+@pytest.mark.parametrize("asset", ASSETS)
+def test_each_party_rates_a_trade_once(deployed: Deployment, asset: str) -> None:
+    t = opened(deployed, asset)
+    tx(deployed, deployed.escrow.functions.accept(t), deployed.seller)  # both entered it: it records
+    tx(deployed, deployed.escrow.functions.release(t, t["amount"]), deployed.buyer)
+    for rater in (deployed.buyer, deployed.seller):
+        tx(deployed, deployed.escrow.functions.rate(t, 4, b"\x00" * 32), rater)
+        with reverts("AlreadyRated", id=trade_id(t), rater=rater):
+            attempt(deployed, deployed.escrow.functions.rate(t, 5, b"\x00" * 32), rater)
+
+
 @pytest.mark.parametrize("asset", ASSETS)
 def test_starving_the_reputation_call_reverts_the_payout(deployed: Deployment, asset: str) -> None:
     t = opened(deployed, asset)
+    tx(deployed, deployed.escrow.functions.accept(t), deployed.seller)  # the trade records
     fn = deployed.escrow.functions.release(t, t["amount"])
 
-    # bisect for the lowest gas limit that succeeds; one unit below it, the payout goes through but
-    # the reputation call would be starved, and the gas check trips
+    # bisect for the lowest gas limit that succeeds; below it, the reputation call is starved and the
+    # whole transaction reverts: no one can end a trade while dodging its record
     def succeeds(gas: int) -> bool:
         try:
             fn.call({"from": deployed.buyer, "gas": gas})
@@ -574,15 +614,12 @@ def test_starving_the_reputation_call_reverts_the_payout(deployed: Deployment, a
         except Exception:
             return False
 
-    low, high = 60_000, 400_000
+    low, high = 40_000, 400_000
     assert succeeds(high) and not succeeds(low)
     while high - low > 1:
         mid = (low + high) // 2
         low, high = (low, mid) if succeeds(mid) else (mid, high)
     starving = low
-    with reverts("InsufficientGas") as got:
-        fn.call({"from": deployed.buyer, "gas": starving})
-    assert got.args["left"] < 120_000 + 120_000 // 63 + 5_000
     # as a transaction: it fails, and nothing moved
     seller_before = balance_of(deployed, t["token"], deployed.seller)
     receipt = deployed.chain.w3.eth.wait_for_transaction_receipt(
@@ -590,30 +627,110 @@ def test_starving_the_reputation_call_reverts_the_payout(deployed: Deployment, a
     )
     assert receipt["status"] == 0
     assert deployed.state_of(t) == "Funded" and balance_of(deployed, t["token"], deployed.seller) == seller_before
+    assert deployed.record(deployed.seller, t["token"])["volume"] == 0
     # the same gas is enough for a trade that does not record reputation
     quiet = opened(deployed, asset, flags=0)
+    tx(deployed, deployed.escrow.functions.accept(quiet), deployed.seller)
     tx(deployed, deployed.escrow.functions.release(quiet, quiet["amount"]), deployed.buyer, gas=starving)
     assert deployed.state_of(quiet) == "Completed"
     # and no gas limit lets the payout through while the outcome goes unrecorded: at the lowest
     # limit that succeeds, the reputation call still got what it needs
-    r = tx(deployed, fn, deployed.buyer, gas=high)
+    tx(deployed, fn, deployed.buyer, gas=high)
     assert deployed.state_of(t) == "Completed"
-    assert len(deployed.events(r, "OutcomeRecorded", deployed.reputation)) == 1
-    assert deployed.record(deployed.seller)["completedAsSeller"] == 1
+    assert deployed.record(deployed.seller, t["token"])["completed"] == 1
+    assert deployed.record(deployed.buyer, t["token"], "Buyer")["completed"] == 1
+
+
+# -- bonds, acceptance, evidence -------------------------------------------------------------------
+@raises("AlreadyAccepted")
+@pytest.mark.parametrize("asset", ASSETS)
+def test_a_seller_accepts_once(deployed: Deployment, asset: str) -> None:
+    t = opened(deployed, asset)
+    tx(deployed, deployed.escrow.functions.accept(t), deployed.seller)
+    with reverts("AlreadyAccepted", id=trade_id(t)):
+        attempt(deployed, deployed.escrow.functions.accept(t), deployed.seller)
+    # creating the trade was the seller's acceptance
+    by_seller = new_terms(deployed, asset, flags=FLAG_RECORD_REPUTATION | FLAG_CREATED_BY_SELLER)
+    tx(deployed, deployed.escrow.functions.create(by_seller), deployed.seller)
+    with reverts("AlreadyAccepted", id=trade_id(by_seller)):
+        attempt(deployed, deployed.escrow.functions.accept(by_seller), deployed.seller)
+
+
+@raises("InsufficientBond")
+@pytest.mark.parametrize("asset", ASSETS)
+def test_a_seller_deposit_needs_enough_free_bond(deployed: Deployment, asset: str) -> None:
+    token = ETH if asset == "eth" else deployed.tokens["standard"].address
+    deployed.deposit_bond(10**17 - 1, token)
+    t = opened(deployed, asset, sellerDeposit=10**17)
+    with reverts("InsufficientBond", seller=deployed.seller, token=token, free=10**17 - 1, needed=10**17):
+        attempt(deployed, deployed.escrow.functions.accept(t), deployed.seller)
+    by_seller = new_terms(deployed, asset, sellerDeposit=10**17, flags=FLAG_CREATED_BY_SELLER)
+    with reverts("InsufficientBond", seller=deployed.seller, token=token, free=10**17 - 1, needed=10**17):
+        attempt(deployed, deployed.escrow.functions.create(by_seller), deployed.seller)
+    o = _offer(deployed, asset, sellerDeposit=10**17)
+    with reverts("InsufficientBond", seller=deployed.seller, token=token, free=10**17 - 1, needed=10**17):
+        _fill(deployed, o, sign_offer(deployed, o), deployed.buyer)
+    # withdrawing more than the free bond, or nothing
+    for amount in (10**17, 0):
+        with reverts("InsufficientBond", seller=deployed.seller, token=token, free=10**17 - 1, needed=amount):
+            attempt(deployed, deployed.escrow.functions.withdrawBond(token, amount, deployed.seller), deployed.seller)
+    assert deployed.bond(token=token) == 10**17 - 1 and deployed.state_of(t) == "AwaitingDeposit"
+
+
+@raises("ZeroAmount")
+@pytest.mark.parametrize("asset", ASSETS)
+def test_an_empty_bond_deposit_is_rejected(deployed: Deployment, asset: str) -> None:
+    token = ETH if asset == "eth" else deployed.tokens["standard"].address
+    with reverts("ZeroAmount"):
+        attempt(deployed, deployed.escrow.functions.depositBond(token, 0), deployed.seller)
+
+
+@raises("UriTooLong")
+def test_evidence_uri_is_at_most_512_bytes(deployed: Deployment) -> None:
+    t = opened(deployed, "eth")
+    longest = "ipfs://" + "a" * (512 - len("ipfs://"))
+    r = tx(deployed, deployed.escrow.functions.submitEvidence(t, b"\x01" * 32, longest), deployed.buyer)
+    assert deployed.events(r, "EvidenceSubmitted")[0]["uri"] == longest
+    with reverts("UriTooLong", length=513, max=512):
+        attempt(deployed, deployed.escrow.functions.submitEvidence(t, b"\x01" * 32, longest + "a"), deployed.buyer)
+    # bytes, not characters: 171 three-byte characters are 513 bytes
+    with reverts("UriTooLong", length=513, max=512):
+        attempt(deployed, deployed.escrow.functions.submitEvidence(t, b"\x01" * 32, "\u20ac" * 171), deployed.buyer)
+
+
+@raises("WrongAsset")
+@pytest.mark.parametrize("asset", ASSETS)
+def test_fees_are_swept_per_asset(deployed: Deployment, asset: str) -> None:
+    t = in_state(deployed, asset, "Completed")
+    other = deployed.tokens["six_decimals"].address
+    with reverts("WrongAsset", id=trade_id(t)):
+        attempt(deployed, deployed.escrow.functions.sweepFees(other, [t]), deployed.stranger)
+    assert deployed.escrow_of(t)["held"] > 0  # its fee is still there
+
+
+@raises("NotEnded")
+@pytest.mark.parametrize("asset", ASSETS)
+@pytest.mark.parametrize("state", ["Funded", "Disputed", "AwaitingFunding", "Cancelled"])
+def test_fees_are_swept_only_from_ended_trades(deployed: Deployment, asset: str, state: str) -> None:
+    t = in_state(deployed, asset, state)
+    with reverts("NotEnded", id=trade_id(t), state=STATE[state]):
+        attempt(deployed, deployed.escrow.functions.sweepFees(t["token"], [t]), deployed.stranger)
 
 
 # -- offers ----------------------------------------------------------------------------------------
 def _offer(deployed: Deployment, asset: str, **overrides: Any) -> dict[str, Any]:
     if asset == "erc20":
         overrides.setdefault("token", deployed.tokens["standard"].address)
-        approve(deployed, overrides["token"], deployed.buyer, 10**18)
+        approve(deployed, overrides["token"], deployed.buyer, 2 * 10**18)
     return offer(deployed, **overrides)
 
 
+def _pays(o: dict[str, Any]) -> int:
+    return o["amount"] + o["buyerDeposit"] if o["token"] == ETH else 0
+
+
 def _fill(deployed: Deployment, o: dict[str, Any], sig: bytes, sender: str) -> None:
-    attempt(
-        deployed, deployed.escrow.functions.fillOffer(o, sig), sender, o["amount"] if o["token"] == ETH else 0
-    )
+    attempt(deployed, deployed.escrow.functions.fillOffer(o, sig), sender, _pays(o))
 
 
 @raises("OfferExpired")
@@ -661,7 +778,11 @@ def test_nothing_to_withdraw(deployed: Deployment, asset: str) -> None:
     with reverts("NothingToWithdraw", account=deployed.seller, token=token):
         attempt(deployed, deployed.escrow.functions.withdraw(token, deployed.seller), deployed.seller)
     with reverts("NothingToWithdraw", account=deployed.fee_recipient, token=token):
-        attempt(deployed, deployed.escrow.functions.withdrawFees(token), deployed.stranger)
+        attempt(deployed, deployed.escrow.functions.sweepFees(token, []), deployed.stranger)
+    # a trade whose fee is zero (refunded) or already swept adds nothing
+    refunded = in_state(deployed, asset, "Refunded")
+    with reverts("NothingToWithdraw", account=deployed.fee_recipient, token=token):
+        attempt(deployed, deployed.escrow.functions.sweepFees(token, [refunded]), deployed.stranger)
 
 
 @raises("InvalidReceiver")
@@ -685,6 +806,12 @@ def test_credits_cannot_be_withdrawn_to_the_escrow_or_the_zero_address(deployed:
         with reverts("InvalidReceiver", to=to):
             attempt(deployed, party.functions.execute(deployed.escrow.address, data), deployed.stranger)
     assert deployed.escrow.functions.credits(party.address, token).call() == credited  # nothing lost
+    # bonds neither
+    deployed.deposit_bond(10, token)
+    for to in (deployed.escrow.address, ZERO):
+        with reverts("InvalidReceiver", to=to):
+            attempt(deployed, deployed.escrow.functions.withdrawBond(token, 10, to), deployed.seller)
+    assert deployed.bond(token=token) == 10
 
 
 @raises("WithdrawFailed")
@@ -694,7 +821,11 @@ def test_eth_withdrawal_to_a_rejecting_receiver_fails(deployed: Deployment) -> N
     # the reputation contract has no receive()
     tx(deployed, deployed.escrow.functions.setFeeRecipient(deployed.reputation.address), deployed.owner)
     with reverts("WithdrawFailed", to=deployed.reputation.address):
-        attempt(deployed, deployed.escrow.functions.withdrawFees(ETH), deployed.stranger)
+        attempt(deployed, deployed.escrow.functions.sweepFees(ETH, [t]), deployed.stranger)
+    # a bond withdrawn to a rejecting address
+    deployed.deposit_bond(10)
+    with reverts("WithdrawFailed", to=deployed.reputation.address):
+        attempt(deployed, deployed.escrow.functions.withdrawBond(ETH, 10, deployed.reputation.address), deployed.seller)
     # credits: a seller contract that rejects ETH is credited, then withdraws to a rejecting address
     party = deployed.chain.deploy("MaliciousParty", test=True)
     tx(deployed, party.functions.setMode(1), deployed.stranger)
@@ -712,63 +843,63 @@ def test_fee_recipient_cannot_be_zero(deployed: Deployment) -> None:
     artifact = load_artifact("P2PEscrow")
     factory = deployed.chain.w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
     with reverts("ZeroFeeRecipient"):
-        factory.constructor(deployed.owner, ZERO, 0, deployed.reputation.address).estimate_gas({"from": deployed.owner})
+        factory.constructor(deployed.owner, ZERO, 0).estimate_gas({"from": deployed.owner})
 
 
-@raises("NotAuthorisedEscrow", "ZeroEscrow")
-def test_reputation_guards(deployed: Deployment) -> None:
-    with reverts("NotAuthorisedEscrow", caller=deployed.stranger):
-        attempt(
-            deployed,
-            deployed.reputation.functions.recordOutcome(b"\x00" * 32, deployed.buyer, deployed.seller, 0),
-            deployed.stranger,
-        )
-    with reverts("NotAuthorisedEscrow", caller=deployed.owner):
-        attempt(
-            deployed,
-            deployed.reputation.functions.recordRating(b"\x00" * 32, deployed.buyer, deployed.seller, 5, b"\x00" * 32),
-            deployed.owner,
-        )
-    with reverts("ZeroEscrow"):
-        attempt(deployed, deployed.reputation.functions.setEscrow(ZERO, True), deployed.owner)
+@raises("NotEscrow")
+def test_only_the_escrow_writes_reputation(deployed: Deployment) -> None:
+    assert deployed.reputation.functions.escrow().call() == deployed.escrow.address
+    for caller in (deployed.stranger, deployed.owner):
+        with reverts("NotEscrow", caller=caller):
+            attempt(
+                deployed,
+                deployed.reputation.functions.recordOutcome(deployed.buyer, deployed.seller, ETH, 1, 0),
+                caller,
+            )
+        with reverts("NotEscrow", caller=caller):
+            attempt(
+                deployed,
+                deployed.reputation.functions.recordRating(
+                    b"\x00" * 32, deployed.buyer, deployed.seller, 1, ETH, 1, 5, b"\x00" * 32
+                ),
+                caller,
+            )
 
 
 @raises("OwnableUnauthorizedAccount")
 def test_owner_functions_reject_everyone_else(deployed: Deployment) -> None:
-    e, r = deployed.escrow.functions, deployed.reputation.functions
+    e = deployed.escrow.functions
     for fn in (
         e.setPlatformFee(0),
         e.setFeeRecipient(deployed.stranger),
+        e.setReputationAsset(ETH, False, 0),
         e.pause(),
         e.unpause(),
         e.transferOwnership(deployed.stranger),
         e.renounceOwnership(),
         e.acceptOwnership(),
-        r.setEscrow(deployed.stranger, True),
-        r.transferOwnership(deployed.stranger),
-        r.renounceOwnership(),
-        r.acceptOwnership(),
     ):
         with reverts("OwnableUnauthorizedAccount", account=deployed.stranger):
             attempt(deployed, fn, deployed.stranger)
+    # the reputation contract has no owner at all
+    names = {f["name"] for f in deployed.reputation.abi if f["type"] == "function"}
+    assert names == {"escrow", "recordOutcome", "recordRating", "recordOf"}
 
 
 @raises("OwnableInvalidOwner")
-def test_contracts_cannot_be_deployed_without_owner(deployed: Deployment) -> None:
-    for name, args in (
-        ("Reputation", (ZERO,)),
-        ("P2PEscrow", (ZERO, deployed.fee_recipient, 0, deployed.reputation.address)),
-    ):
-        artifact = load_artifact(name)
-        factory = deployed.chain.w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
-        with reverts("OwnableInvalidOwner", owner=ZERO):
-            factory.constructor(*args).estimate_gas({"from": deployed.owner})
+def test_escrow_cannot_be_deployed_without_owner(deployed: Deployment) -> None:
+    artifact = load_artifact("P2PEscrow")
+    factory = deployed.chain.w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
+    with reverts("OwnableInvalidOwner", owner=ZERO):
+        factory.constructor(ZERO, deployed.fee_recipient, 0).estimate_gas({"from": deployed.owner})
 
 
 @raises("EnforcedPause", "ExpectedPause")
-def test_paused_creation_and_unpausing_twice(deployed: Deployment) -> None:
+def test_paused_new_money_and_unpausing_twice(deployed: Deployment) -> None:
     with reverts("ExpectedPause"):
         attempt(deployed, deployed.escrow.functions.unpause(), deployed.owner)
+    unfunded = created(deployed, "eth")
+    live = opened(deployed, "eth")
     tx(deployed, deployed.escrow.functions.pause(), deployed.owner)
     with reverts("EnforcedPause"):
         attempt(deployed, deployed.escrow.functions.pause(), deployed.owner)
@@ -784,36 +915,35 @@ def test_paused_creation_and_unpausing_twice(deployed: Deployment) -> None:
         (deployed.escrow.functions.createAndFundWithPermit(t, permit), 0),
         (deployed.escrow.functions.fillOffer(o, sign_offer(deployed, o)), 0),
         (deployed.escrow.functions.fillOfferWithPermit(o, sign_offer(deployed, o), permit), 0),
+        (deployed.escrow.functions.fund(unfunded), unfunded["amount"]),
     ):
         with reverts("EnforcedPause"):
             attempt(deployed, fn, deployed.buyer, value)
+    for fn, value in (
+        (deployed.escrow.functions.accept(live), 0),
+        (deployed.escrow.functions.depositBond(ETH, 1), 1),
+    ):
+        with reverts("EnforcedPause"):
+            attempt(deployed, fn, deployed.seller, value)
 
 
 @raises("ReentrancyGuardReentrantCall")
-def test_reentrant_token_cannot_reenter_a_payout(deployed: Deployment) -> None:
+def test_reentrant_token_cannot_reenter_during_the_pull(deployed: Deployment) -> None:
+    # While the escrow measures what a pull delivered (balance before and after transferFrom), the
+    # token calls back into the escrow to move tokens of its own in (a bond deposit): they would
+    # count as the buyer's payment. The guard on the pull stops it.
     token = deployed.chain.deploy("ReentrantToken", test=True)
     tx(deployed, token.functions.mint(deployed.buyer, 10**18), deployed.owner)
     t = deployed.terms(token=token.address, amount=10**18)
     tx(deployed, token.functions.approve(deployed.escrow.address, t["amount"]), deployed.buyer)
+    deposit = deployed.escrow.encode_abi("depositBond", args=[token.address, 1])
+    tx(deployed, token.functions.arm(deployed.escrow.address, deposit), deployed.owner)
     tx(deployed, deployed.escrow.functions.createAndFund(t), deployed.buyer)
-    tx(deployed, deployed.escrow.functions.release(t, t["amount"] // 2), deployed.buyer)  # some fees to steal
-    fees = deployed.escrow.functions.feesAccrued(token.address).call()
-    # while the escrow pays the seller, the token calls back into the escrow
-    tx(
-        deployed,
-        token.functions.arm(
-            deployed.escrow.address, deployed.escrow.encode_abi("withdrawFees", args=[token.address])
-        ),
-        deployed.owner,
-    )
-    tx(deployed, deployed.escrow.functions.release(t, t["amount"] // 2), deployed.buyer)
     assert not token.functions.reentrySucceeded().call()
-    assert (
-        decode_revert(token.functions.reentryRevertData().call()).name
-        == "ReentrancyGuardReentrantCall"
-    )
-    assert deployed.state_of(t) == "Completed"
-    assert deployed.escrow.functions.feesAccrued(token.address).call() == 2 * fees
+    assert decode_revert(token.functions.reentryRevertData().call()).name == "ReentrancyGuardReentrantCall"
+    assert deployed.state_of(t) == "Funded" and deployed.escrow_of(t)["held"] == t["amount"]
+    assert deployed.bond(token.address, token.address) == 0
+    assert token.functions.balanceOf(deployed.escrow.address).call() == t["amount"]
 
 
 # -- completeness ----------------------------------------------------------------------------------

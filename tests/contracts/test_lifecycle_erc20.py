@@ -16,10 +16,10 @@ from support.escrow import (
     FLAG_CREATED_BY_SELLER,
     FLAG_RECORD_REPUTATION,
     FLAG_TIMEOUT_RELEASES,
-    OUTCOME,
     PLATFORM_FEE_BPS,
     STATE,
     Deployment,
+    fee_up,
     split,
     trade_id,
 )
@@ -45,7 +45,8 @@ def amount_for(kind: str) -> int:
 
 
 def fee(amount: int, bps: int = PLATFORM_FEE_BPS) -> int:
-    return amount * bps // BPS
+    """The platform fee on `amount`, rounded up."""
+    return fee_up(amount, bps)
 
 
 def one(deployed: Deployment, receipt: dict[str, Any], name: str, contract: Any = None) -> Any:
@@ -87,13 +88,19 @@ def token_terms(deployed: Deployment, kind: str, **overrides: Any) -> dict[str, 
 
 def funded(deployed: Deployment, kind: str, **overrides: Any) -> dict[str, Any]:
     t = token_terms(deployed, kind, **overrides)
-    approve(deployed, t["token"], t["buyer"], t["amount"])
+    approve(deployed, t["token"], t["buyer"], deployed.pay_in(t))
     tx(deployed, deployed.escrow.functions.createAndFund(t), t["buyer"])
     return t
 
 
 def fees_accrued(deployed: Deployment, t: dict[str, Any]) -> int:
+    """Fees of partial releases in the trade's token, not yet swept."""
     return int(deployed.escrow.functions.feesAccrued(t["token"]).call())
+
+
+def slot_fee(deployed: Deployment, t: dict[str, Any]) -> int:
+    """The fee an ended trade keeps in its slot until swept."""
+    return int(deployed.escrow_of(t)["held"])
 
 
 # -- exact tokens ----------------------------------------------------------------------------------
@@ -124,10 +131,12 @@ def test_create_and_fund_then_release_in_parts(deployed: Deployment, kind: str) 
     e = one(deployed, r, "TradeCreated")
     assert dict(e["terms"]) == t and e["held"] == t["amount"]
     assert led.delta()["escrow"] == t["amount"]
+    tx(deployed, deployed.escrow.functions.accept(t), deployed.seller)  # the seller's consent: the trade records
     first = t["amount"] // 3
     rest = t["amount"] - first
     r1 = tx(deployed, deployed.escrow.functions.release(t, first), deployed.buyer)
-    assert one(deployed, r1, "Released")["heldAfter"] == rest and deployed.state_of(t) == "Funded"
+    assert one(deployed, r1, "Released")["platformFee"] == fee(first)
+    assert deployed.escrow_of(t)["held"] == rest and deployed.state_of(t) == "Funded"
     r2 = tx(deployed, deployed.escrow.functions.release(t, rest), deployed.buyer)
     assert one(deployed, r2, "Released")["platformFee"] == fee(rest)
     assert deployed.state_of(t) == "Completed"
@@ -138,8 +147,9 @@ def test_create_and_fund_then_release_in_parts(deployed: Deployment, kind: str) 
         and delta["buyer"] == -t["amount"]
         and delta["escrow"] == fees
     )
-    assert fees_accrued(deployed, t) == fees
-    assert deployed.record(deployed.seller)["completedAsSeller"] == 1
+    assert fees_accrued(deployed, t) == fee(first) and slot_fee(deployed, t) == fee(rest)
+    assert deployed.record(deployed.seller, t["token"])["completed"] == 1
+    assert deployed.record(deployed.buyer, t["token"], "Buyer")["volume"] == t["amount"]
 
 
 @pytest.mark.parametrize("kind", CORE)
@@ -189,7 +199,7 @@ def test_ruling_pays_exact_token_shares(deployed: Deployment, kind: str) -> None
     )
     assert delta["escrow"] == -(t["amount"] - s["platformFee"])
     assert sum(s.values()) == t["amount"]
-    assert fees_accrued(deployed, t) == s["platformFee"]
+    assert fees_accrued(deployed, t) == 0 and slot_fee(deployed, t) == s["platformFee"]
     assert deployed.state_of(t) == "Resolved"
 
 
@@ -234,7 +244,7 @@ def test_timeout_applies_policy_with_tokens(deployed: Deployment, kind: str, rel
 
 
 @pytest.mark.parametrize("kind", CORE)
-def test_expired_dispute_even_token_split_and_fees_withdrawn(deployed: Deployment, kind: str) -> None:
+def test_expired_dispute_even_token_split_and_fees_swept(deployed: Deployment, kind: str) -> None:
     t = funded(deployed, kind)
     tx(deployed, deployed.escrow.functions.dispute(t), deployed.buyer)
     deployed.chain.set_next_timestamp(deployed.escrow_of(t)["deadline"])
@@ -253,11 +263,11 @@ def test_expired_dispute_even_token_split_and_fees_withdrawn(deployed: Deploymen
         gross - fee(gross),
         0,
     )
-    r = tx(deployed, deployed.escrow.functions.withdrawFees(t["token"]), deployed.stranger)
-    e = one(deployed, r, "FeesWithdrawn")
+    r = tx(deployed, deployed.escrow.functions.sweepFees(t["token"], [t]), deployed.stranger)
+    e = one(deployed, r, "FeesSwept")
     assert (e["token"], e["recipient"], e["amount"]) == (t["token"], deployed.fee_recipient, fee(gross))
     assert led.delta()["fee_recipient"] == fee(gross)
-    assert fees_accrued(deployed, t) == 0
+    assert fees_accrued(deployed, t) == 0 and slot_fee(deployed, t) == 0
     assert balance_of(deployed, t["token"], deployed.escrow.address) == 0
 
 
@@ -267,7 +277,7 @@ def test_buyer_created_trade_marked_delivered_times_out_to_seller(deployed: Depl
     tx(deployed, deployed.escrow.functions.create(t), deployed.buyer)
     approve(deployed, t["token"], deployed.buyer, t["amount"])
     tx(deployed, deployed.escrow.functions.fund(t), deployed.buyer)
-    r = tx(deployed, deployed.escrow.functions.markDelivered(t), deployed.seller)
+    r = tx(deployed, deployed.escrow.functions.markDelivered(t), deployed.seller)  # a trade with an arbiter
     deadline = block_time(deployed, r) + t["releaseWindow"]
     assert one(deployed, r, "DeliveryMarked")["deadline"] == deadline == deployed.escrow_of(t)["deadline"]
     deployed.chain.set_next_timestamp(deadline)
@@ -276,7 +286,7 @@ def test_buyer_created_trade_marked_delivered_times_out_to_seller(deployed: Depl
     e = one(deployed, r, "TimedOut")
     assert (e["toSeller"], e["amount"], e["platformFee"]) == (True, t["amount"], fee(t["amount"]))
     assert led.delta()["seller"] == t["amount"] - fee(t["amount"]) and led.delta()["buyer"] == 0
-    assert fees_accrued(deployed, t) == fee(t["amount"])
+    assert slot_fee(deployed, t) == fee(t["amount"])
     assert deployed.state_of(t) == "Completed"
 
 
@@ -291,16 +301,21 @@ def test_cancelled_token_trade_moves_nothing(deployed: Deployment, kind: str) ->
     assert led.delta() == {k: 0 for k in led.who}
 
 
-def test_six_decimal_token_fee_rounds_down_on_small_amounts(deployed: Deployment) -> None:
-    # 399 base units at 0.25%: fee 0.9975 -> 0; 400 -> exactly 1
-    t = deployed.terms(token=deployed.tokens["six_decimals"].address, amount=799)
+def test_six_decimal_token_fee_rounds_up_on_small_amounts(deployed: Deployment) -> None:
+    # 0.25%: 399 base units -> fee 0.9975 -> 1; 400 -> exactly 1; 1 -> 0.0025 -> 1 (never rounded away)
+    t = deployed.terms(token=deployed.tokens["six_decimals"].address, amount=800)
     deployed.create_and_fund(t)
     led = Ledger(deployed, t["token"])
     r1 = tx(deployed, deployed.escrow.functions.release(t, 399), deployed.buyer)
     r2 = tx(deployed, deployed.escrow.functions.release(t, 400), deployed.buyer)
-    assert one(deployed, r1, "Released")["platformFee"] == 0
+    r3 = tx(deployed, deployed.escrow.functions.release(t, 1), deployed.buyer)
+    assert one(deployed, r1, "Released")["platformFee"] == 1
     assert one(deployed, r2, "Released")["platformFee"] == 1
-    assert led.delta()["seller"] == 798 and fees_accrued(deployed, t) == 1
+    assert one(deployed, r3, "Released")["platformFee"] == 1
+    assert deployed.events(r3, "PaymentCredited") == []  # the seller's 0 is no payout at all
+    # in parts the fee is 3, at least the 2 of paying all 800 at once
+    assert fee(800) == 2
+    assert led.delta()["seller"] == 797 and fees_accrued(deployed, t) == 2 and slot_fee(deployed, t) == 1
 
 
 # -- fee-on-transfer -------------------------------------------------------------------------------
@@ -337,14 +352,14 @@ def test_fee_on_transfer_release_pays_from_what_arrived(deployed: Deployment) ->
     led = Ledger(deployed, t["token"])
     r = tx(deployed, deployed.escrow.functions.release(t, held), deployed.buyer)
     e = one(deployed, r, "Released")
-    assert (e["toSeller"], e["platformFee"], e["heldAfter"]) == (held - fee(held), fee(held), 0)
+    assert (e["toSeller"], e["platformFee"]) == (held - fee(held), fee(held))
     assert led.delta()["seller"] == fot_arrived(
         held - fee(held)
     )  # the token takes its cut on the way out
     assert led.delta()["escrow"] == -(held - fee(held))
-    assert fees_accrued(deployed, t) == fee(held)
+    assert slot_fee(deployed, t) == fee(held)
     assert deployed.state_of(t) == "Completed"
-    tx(deployed, deployed.escrow.functions.withdrawFees(t["token"]), deployed.stranger)
+    tx(deployed, deployed.escrow.functions.sweepFees(t["token"], [t]), deployed.stranger)
     assert led.delta()["fee_recipient"] == fot_arrived(fee(held))
     assert balance_of(deployed, t["token"], deployed.escrow.address) == 0  # nothing stuck, nothing missing
 
@@ -384,7 +399,7 @@ def test_blacklisted_seller_payout_is_credited_and_withdrawn_elsewhere(deployed:
     r = tx(deployed, deployed.escrow.functions.release(t, t["amount"]), deployed.buyer)
     net = t["amount"] - fee(t["amount"])
     e = one(deployed, r, "PaymentCredited")
-    assert (e["receiver"], e["token"], e["amount"]) == (deployed.seller, t["token"], net)
+    assert (e["id"], e["receiver"], e["token"], e["amount"]) == (trade_id(t), deployed.seller, t["token"], net)
     assert deployed.state_of(t) == "Completed"  # the payout did not block the transition
     assert deployed.escrow.functions.credits(deployed.seller, t["token"]).call() == net
     assert led.delta()["escrow"] == 0 and led.delta()["seller"] == 0
@@ -469,13 +484,12 @@ def test_bad_permit_without_allowance_fails_on_transfer(deployed: Deployment) ->
     assert deployed.state_of(t) == "None"
 
 
-def test_reputation_outcome_recorded_for_token_trade(deployed: Deployment) -> None:
+def test_reputation_outcome_recorded_for_token_trade_in_its_asset(deployed: Deployment) -> None:
     t = funded(deployed, "standard")
+    tx(deployed, deployed.escrow.functions.accept(t), deployed.seller)
     r = tx(deployed, deployed.escrow.functions.release(t, t["amount"]), deployed.buyer)
-    e = one(deployed, r, "OutcomeRecorded", deployed.reputation)
-    assert (e["escrow"], e["tradeId"], e["outcome"]) == (
-        deployed.escrow.address,
-        trade_id(t),
-        OUTCOME["Completed"],
-    )
+    assert one(deployed, r, "Released")["id"] == trade_id(t)
     assert deployed.escrow_of(t)["state"] == STATE["Completed"]
+    seller = deployed.record(deployed.seller, t["token"], "Seller")
+    assert (seller["completed"], seller["volume"]) == (1, t["amount"])
+    assert deployed.record(deployed.seller)["completed"] == 0  # nothing in ETH: records are per asset

@@ -12,10 +12,13 @@ from support.escrow import (
     FLAG_CREATED_BY_SELLER,
     FLAG_RECORD_REPUTATION,
     FLAG_TIMEOUT_RELEASES,
-    OUTCOME,
+    MARK_DELIVERED,
+    MARK_RECORDS,
+    MARK_SELLER_ACTED,
     PLATFORM_FEE_BPS,
     STATE,
     Deployment,
+    fee_up,
     split,
     trade_id,
 )
@@ -37,12 +40,21 @@ def one(deployed: Deployment, receipt: dict[str, Any], name: str, contract: Any 
 
 def funded(deployed: Deployment, **overrides: Any) -> dict[str, Any]:
     t = deployed.terms(**overrides)
-    tx(deployed, deployed.escrow.functions.createAndFund(t), t["buyer"], t["amount"])
+    tx(deployed, deployed.escrow.functions.createAndFund(t), t["buyer"], deployed.value_for(t))
+    return t
+
+
+def consented(deployed: Deployment, **overrides: Any) -> dict[str, Any]:
+    """A funded trade the seller accepted: it records reputation when it ends (a trade the seller never
+    acted on counts for no one)."""
+    t = funded(deployed, **overrides)
+    tx(deployed, deployed.escrow.functions.accept(t), t["seller"])
     return t
 
 
 def fee(amount: int, bps: int = PLATFORM_FEE_BPS) -> int:
-    return amount * bps // BPS
+    """The platform fee on `amount`, rounded up."""
+    return fee_up(amount, bps)
 
 
 class Balances:
@@ -86,12 +98,12 @@ def test_buyer_creates_unfunded_trade_then_funds_it(deployed: Deployment) -> Non
     e = one(deployed, r, "TradeCreated")
     assert (e["id"], e["buyer"], e["seller"]) == (tid, deployed.buyer, deployed.seller)
     assert dict(e["terms"]) == t
-    assert (e["held"], e["deadline"]) == (0, created_at + t["fundingWindow"])
+    assert e["held"] == 0
     assert deployed.escrow_of(t) == {
         "held": 0,
         "deadline": created_at + 3600,
         "state": STATE["AwaitingFunding"],
-        "marks": 0,
+        "marks": MARK_RECORDS,  # the flag is set and ETH is a listed reputation asset
         "settlementBps": 0,
     }
     assert_escrow_holds(deployed, 0)
@@ -100,12 +112,13 @@ def test_buyer_creates_unfunded_trade_then_funds_it(deployed: Deployment) -> Non
     r = b.paid_gas("buyer", tx(deployed, deployed.escrow.functions.fund(t), deployed.buyer, t["amount"]))
     funded_at = block_time(deployed, r)
     e = one(deployed, r, "TradeFunded")
-    assert (e["id"], e["held"], e["deadline"]) == (tid, t["amount"], funded_at + t["releaseWindow"])
+    assert (e["id"], e["held"], e["state"], e["deadline"]) == (
+        tid, t["amount"], STATE["Funded"], funded_at + t["releaseWindow"])
     assert deployed.escrow_of(t) == {
         "held": t["amount"],
         "deadline": funded_at + 86400,
         "state": STATE["Funded"],
-        "marks": 0,
+        "marks": MARK_RECORDS,
         "settlementBps": 0,
     }
     assert b.delta()["buyer"] == -t["amount"]
@@ -117,6 +130,7 @@ def test_seller_creates_trade_with_creator_flag_and_buyer_funds_it(deployed: Dep
     r = tx(deployed, deployed.escrow.functions.create(t), deployed.seller)
     assert dict(one(deployed, r, "TradeCreated")["terms"]) == t
     assert deployed.state_of(t) == "AwaitingFunding"
+    assert deployed.escrow_of(t)["marks"] == MARK_RECORDS | MARK_SELLER_ACTED  # creating is the seller's consent
     b = Balances(deployed)
     b.paid_gas("buyer", tx(deployed, deployed.escrow.functions.fund(t), deployed.buyer, t["amount"]))
     assert deployed.state_of(t) == "Funded"
@@ -133,13 +147,13 @@ def test_create_and_fund_opens_funded_trade_in_one_transaction(deployed: Deploym
     e = one(deployed, r, "TradeCreated")
     assert e["id"] == trade_id(t) == deployed.escrow.functions.tradeId(t).call()
     assert dict(e["terms"]) == t
-    assert (e["held"], e["deadline"]) == (t["amount"], now + t["releaseWindow"])
+    assert e["held"] == t["amount"]
     assert deployed.events(r, "TradeFunded") == []
     assert deployed.escrow_of(t) == {
         "held": t["amount"],
         "deadline": now + 86400,
         "state": STATE["Funded"],
-        "marks": 0,
+        "marks": MARK_RECORDS,
         "settlementBps": 0,
     }
     assert b.delta()["buyer"] == -t["amount"]
@@ -148,16 +162,11 @@ def test_create_and_fund_opens_funded_trade_in_one_transaction(deployed: Deploym
 
 # -- release and refund ----------------------------------------------------------------------------
 def test_buyer_releases_everything_seller_gets_amount_less_platform_fee(deployed: Deployment) -> None:
-    t = funded(deployed, amount=ODD)
+    t = consented(deployed, amount=ODD)
     b = Balances(deployed)
     r = b.paid_gas("buyer", tx(deployed, deployed.escrow.functions.release(t, ODD), deployed.buyer))
     e = one(deployed, r, "Released")
-    assert (e["id"], e["toSeller"], e["platformFee"], e["heldAfter"]) == (
-        trade_id(t),
-        ODD - fee(ODD),
-        fee(ODD),
-        0,
-    )
+    assert (e["id"], e["toSeller"], e["platformFee"]) == (trade_id(t), ODD - fee(ODD), fee(ODD))
     assert b.delta() == {
         "buyer": 0,
         "seller": ODD - fee(ODD),
@@ -166,17 +175,18 @@ def test_buyer_releases_everything_seller_gets_amount_less_platform_fee(deployed
         "fee_recipient": 0,
         "escrow": -(ODD - fee(ODD)),
     }
-    assert deployed.escrow.functions.feesAccrued(ETH).call() == fee(ODD)
+    # the fee stays in the trade's slot until swept
+    assert deployed.escrow.functions.feesAccrued(ETH).call() == 0
     esc = deployed.escrow_of(t)
-    assert (esc["held"], esc["state"]) == (0, STATE["Completed"])
-    assert one(deployed, r, "OutcomeRecorded", deployed.reputation)["outcome"] == OUTCOME["Completed"]
-    assert deployed.record(deployed.buyer)["completedAsBuyer"] == 1
-    assert deployed.record(deployed.seller)["completedAsSeller"] == 1
+    assert (esc["held"], esc["state"]) == (fee(ODD), STATE["Completed"])
+    assert deployed.record(deployed.buyer, role="Buyer")["completed"] == 1
+    assert deployed.record(deployed.seller, role="Seller")["completed"] == 1
+    assert deployed.record(deployed.seller)["volume"] == ODD
     assert_escrow_holds(deployed, fee(ODD))
 
 
 def test_release_in_parts_takes_fee_per_part_and_ends_when_nothing_held(deployed: Deployment) -> None:
-    t = funded(deployed, amount=ODD)
+    t = consented(deployed, amount=ODD)
     parts = [3 * 10**17 + 1, 5 * 10**17 + 3, ODD - (3 * 10**17 + 1) - (5 * 10**17 + 3)]
     b = Balances(deployed)
     held = ODD
@@ -184,34 +194,34 @@ def test_release_in_parts_takes_fee_per_part_and_ends_when_nothing_held(deployed
         r = b.paid_gas("buyer", tx(deployed, deployed.escrow.functions.release(t, part), deployed.buyer))
         held -= part
         e = one(deployed, r, "Released")
-        assert (e["toSeller"], e["platformFee"], e["heldAfter"]) == (
-            part - fee(part),
-            fee(part),
-            held,
-        )
-        assert deployed.escrow_of(t)["held"] == held
+        assert (e["toSeller"], e["platformFee"]) == (part - fee(part), fee(part))
         if i < len(parts) - 1:
+            assert deployed.escrow_of(t)["held"] == held
             assert deployed.state_of(t) == "Funded"
-            assert deployed.events(r, "OutcomeRecorded", deployed.reputation) == []
+            assert deployed.record(deployed.seller)["volume"] == 0  # recorded once, when the trade ends
     assert deployed.state_of(t) == "Completed"
     total_fee = sum(fee(p) for p in parts)
+    assert total_fee >= fee(ODD)  # rounding up per part: paying in parts never pays less fee
     assert b.delta()["seller"] == ODD - total_fee
-    assert deployed.escrow.functions.feesAccrued(ETH).call() == total_fee
-    assert deployed.record(deployed.seller)["completedAsSeller"] == 1
+    # the partial releases' fees accrue per token; the last payout's stays in the trade's slot
+    assert deployed.escrow.functions.feesAccrued(ETH).call() == fee(parts[0]) + fee(parts[1])
+    assert deployed.escrow_of(t)["held"] == fee(parts[2])
+    assert deployed.record(deployed.seller)["completed"] == 1
     assert_escrow_holds(deployed, total_fee)
 
 
 def test_seller_refunds_everything_buyer_gets_it_all_back(deployed: Deployment) -> None:
-    t = funded(deployed, amount=ODD)
+    t = consented(deployed, amount=ODD)
     b = Balances(deployed)
     r = b.paid_gas("seller", tx(deployed, deployed.escrow.functions.refund(t, ODD), deployed.seller))
     e = one(deployed, r, "Refunded")
-    assert (e["id"], e["toBuyer"], e["heldAfter"]) == (trade_id(t), ODD, 0)
+    assert (e["id"], e["toBuyer"]) == (trade_id(t), ODD)
     assert b.delta()["buyer"] == ODD and b.delta()["seller"] == 0
     assert deployed.state_of(t) == "Refunded"
     assert deployed.escrow.functions.feesAccrued(ETH).call() == 0
-    assert one(deployed, r, "OutcomeRecorded", deployed.reputation)["outcome"] == OUTCOME["Refunded"]
-    assert deployed.record(deployed.buyer)["refunded"] == deployed.record(deployed.seller)["refunded"] == 1
+    # the seller had accepted the trade: it records (a refund alone would not: giving back is not consent)
+    assert deployed.record(deployed.buyer, role="Buyer")["refunded"] == 1
+    assert deployed.record(deployed.seller)["refunded"] == 1
     assert_escrow_holds(deployed, 0)
 
 
@@ -219,7 +229,8 @@ def test_refund_in_parts_ends_refunded_when_nothing_held(deployed: Deployment) -
     t = funded(deployed, amount=ODD)
     b = Balances(deployed)
     r = b.paid_gas("seller", tx(deployed, deployed.escrow.functions.refund(t, 4 * 10**17), deployed.seller))
-    assert one(deployed, r, "Refunded")["heldAfter"] == ODD - 4 * 10**17
+    assert one(deployed, r, "Refunded")["toBuyer"] == 4 * 10**17
+    assert deployed.escrow_of(t)["held"] == ODD - 4 * 10**17
     assert deployed.state_of(t) == "Funded"
     b.paid_gas("seller", tx(deployed, deployed.escrow.functions.refund(t, ODD - 4 * 10**17), deployed.seller))
     assert deployed.state_of(t) == "Refunded"
@@ -228,18 +239,17 @@ def test_refund_in_parts_ends_refunded_when_nothing_held(deployed: Deployment) -
 
 
 def test_partial_release_then_refund_of_the_rest_ends_completed(deployed: Deployment) -> None:
-    t = funded(deployed, amount=ODD)
+    t = consented(deployed, amount=ODD)
     part = 6 * 10**17
     b = Balances(deployed)
     b.paid_gas("buyer", tx(deployed, deployed.escrow.functions.release(t, part), deployed.buyer))
-    r = b.paid_gas("seller", tx(deployed, deployed.escrow.functions.refund(t, ODD - part), deployed.seller))
+    b.paid_gas("seller", tx(deployed, deployed.escrow.functions.refund(t, ODD - part), deployed.seller))
     assert deployed.state_of(t) == "Completed"
     assert deployed.escrow_of(t)["held"] == 0
     assert b.delta()["seller"] == part - fee(part)
     assert b.delta()["buyer"] == ODD - part
-    assert one(deployed, r, "OutcomeRecorded", deployed.reputation)["outcome"] == OUTCOME["Completed"]
     record = deployed.record(deployed.seller)
-    assert record["completedAsSeller"] == 1 and record["refunded"] == 0
+    assert record["completed"] == 1 and record["refunded"] == 0
     assert_escrow_holds(deployed, fee(part))
 
 
@@ -300,7 +310,7 @@ def test_mark_delivered_restarts_window_and_timeout_then_releases_on_refund_poli
     e = one(deployed, r, "DeliveryMarked")
     assert (e["id"], e["deadline"]) == (trade_id(t), new_deadline)
     assert deployed.escrow_of(t)["deadline"] == new_deadline
-    assert deployed.escrow_of(t)["marks"] & 1
+    assert deployed.escrow_of(t)["marks"] & MARK_DELIVERED
     deployed.chain.set_next_timestamp(new_deadline - 1)
     with reverts("DeadlineNotReached", deadline=new_deadline):
         deployed.send(deployed.escrow.functions.timeout(t), deployed.stranger)
@@ -311,7 +321,7 @@ def test_mark_delivered_restarts_window_and_timeout_then_releases_on_refund_poli
     assert (e["toSeller"], e["amount"], e["platformFee"]) == (True, ODD, fee(ODD))
     assert b.delta()["seller"] == ODD - fee(ODD) and b.delta()["buyer"] == 0
     assert deployed.state_of(t) == "Completed"
-    assert deployed.record(deployed.seller)["completedAsSeller"] == 1
+    assert deployed.record(deployed.seller)["completed"] == 1  # marking delivery is the seller's consent
 
 
 def test_timeout_refunds_buyer_on_refund_policy_trade_anyone_can_trigger(deployed: Deployment) -> None:
@@ -327,7 +337,8 @@ def test_timeout_refunds_buyer_on_refund_policy_trade_anyone_can_trigger(deploye
     assert (e["id"], e["toSeller"], e["amount"], e["platformFee"]) == (trade_id(t), False, ODD, 0)
     assert b.delta()["buyer"] == ODD and b.delta()["seller"] == 0 and b.delta()["stranger"] == 0
     assert deployed.state_of(t) == "Refunded"
-    assert one(deployed, r, "OutcomeRecorded", deployed.reputation)["outcome"] == OUTCOME["Refunded"]
+    # the seller never acted on the trade: it counts for no one
+    assert deployed.record(deployed.buyer, role="Buyer")["volume"] == deployed.record(deployed.seller)["volume"] == 0
     assert_escrow_holds(deployed, 0)
 
 
@@ -341,9 +352,10 @@ def test_timeout_releases_to_seller_on_release_policy_trade_anyone_can_trigger(
     e = one(deployed, r, "TimedOut")
     assert (e["toSeller"], e["amount"], e["platformFee"]) == (True, ODD, fee(ODD))
     assert b.delta()["seller"] == ODD - fee(ODD) and b.delta()["buyer"] == 0
-    assert deployed.escrow.functions.feesAccrued(ETH).call() == fee(ODD)
+    assert deployed.escrow_of(t)["held"] == fee(ODD)
     assert deployed.state_of(t) == "Completed"
-    assert one(deployed, r, "OutcomeRecorded", deployed.reputation)["outcome"] == OUTCOME["Completed"]
+    # the seller never acted: the trade records nothing
+    assert deployed.record(deployed.seller)["volume"] == 0
 
 
 def test_timeout_after_partial_release_refunds_the_rest_and_ends_completed(deployed: Deployment) -> None:
@@ -380,10 +392,10 @@ def test_accepted_settlement_pays_agreed_split(deployed: Deployment, in_dispute:
     assert s["toBuyer"] + s["toSeller"] + s["platformFee"] == ODD
     assert b.delta()["buyer"] == s["toBuyer"] and b.delta()["seller"] == s["toSeller"]
     assert b.delta()["arbiter"] == 0
-    assert deployed.escrow.functions.feesAccrued(ETH).call() == s["platformFee"]
+    assert deployed.escrow.functions.feesAccrued(ETH).call() == 0
     assert deployed.state_of(t) == "Settled"
-    assert deployed.escrow_of(t)["held"] == 0
-    assert deployed.record(deployed.buyer)["settled"] == deployed.record(deployed.seller)["settled"] == 1
+    assert deployed.escrow_of(t)["held"] == s["platformFee"]
+    assert deployed.record(deployed.buyer, role="Buyer")["settled"] == deployed.record(deployed.seller)["settled"] == 1
     assert_escrow_holds(deployed, s["platformFee"])
 
 
@@ -412,6 +424,10 @@ def test_party_cannot_accept_own_proposal(deployed: Deployment) -> None:
 
 
 # -- disputes --------------------------------------------------------------------------------------
+# (won, lost, split) of the buyer's record for each ruling; the seller's mirrors it
+RULING_RECORD = {"BuyerWon": (1, 0, 0), "SellerWon": (0, 1, 0), "Split": (0, 0, 1)}
+
+
 @pytest.mark.parametrize(
     "buyer_bps, outcome", [(3333, "Split"), (BPS, "BuyerWon"), (0, "SellerWon")]
 )
@@ -454,14 +470,17 @@ def test_arbiter_ruling_pays_exact_shares_with_arbiter_and_platform_fees(
         s["toSeller"],
         s["arbiterFee"],
     )
-    assert deployed.escrow.functions.feesAccrued(ETH).call() == s["platformFee"]
-    assert deployed.state_of(t) == "Resolved" and deployed.escrow_of(t)["held"] == 0
-    assert one(deployed, r, "OutcomeRecorded", deployed.reputation)["outcome"] == OUTCOME[outcome]
+    assert deployed.escrow.functions.feesAccrued(ETH).call() == 0
+    assert deployed.state_of(t) == "Resolved" and deployed.escrow_of(t)["held"] == s["platformFee"]
+    # the seller opened the dispute: it acted, so the ruling counts for both
+    buyer, seller = deployed.record(deployed.buyer, role="Buyer"), deployed.record(deployed.seller)
+    assert (buyer["disputesWon"], buyer["disputesLost"], buyer["disputesSplit"]) == RULING_RECORD[outcome]
+    assert (seller["disputesLost"], seller["disputesWon"], seller["disputesSplit"]) == RULING_RECORD[outcome]
     assert_escrow_holds(deployed, s["platformFee"])
 
 
 def test_expired_dispute_splits_evenly_without_arbiter_fee_odd_wei_to_seller(deployed: Deployment) -> None:
-    t = funded(deployed, amount=ODD, arbiterFeeBps=500)
+    t = consented(deployed, amount=ODD, arbiterFeeBps=500)
     tx(deployed, deployed.escrow.functions.dispute(t), deployed.buyer)
     deadline = deployed.escrow_of(t)["deadline"]
     deployed.chain.set_next_timestamp(deadline - 1)
@@ -486,7 +505,8 @@ def test_expired_dispute_splits_evenly_without_arbiter_fee_odd_wei_to_seller(dep
         0,
     )
     assert deployed.state_of(t) == "Resolved"
-    assert one(deployed, r, "OutcomeRecorded", deployed.reputation)["outcome"] == OUTCOME["Split"]
+    assert deployed.record(deployed.buyer, role="Buyer")["disputesSplit"] == 1
+    assert deployed.record(deployed.seller)["disputesSplit"] == 1
     assert_escrow_holds(deployed, fee(seller_gross))
 
 
@@ -495,7 +515,7 @@ def test_parties_and_arbiter_can_submit_evidence(deployed: Deployment, who: str)
     t = funded(deployed)
     tx(deployed, deployed.escrow.functions.dispute(t), deployed.buyer)
     r = tx(
-        deployed, deployed.escrow.functions.submitEvidence(t, "ipfs://evidence", b"\x33" * 32), getattr(deployed, who)
+        deployed, deployed.escrow.functions.submitEvidence(t, b"\x33" * 32, "ipfs://evidence"), getattr(deployed, who)
     )
     e = one(deployed, r, "EvidenceSubmitted")
     assert (e["id"], e["by"], e["uri"], e["contentHash"]) == (
@@ -509,7 +529,7 @@ def test_parties_and_arbiter_can_submit_evidence(deployed: Deployment, who: str)
 def test_stranger_cannot_submit_evidence(deployed: Deployment) -> None:
     t = funded(deployed)
     with reverts("Unauthorized", caller=deployed.stranger, id=trade_id(t)):
-        deployed.send(deployed.escrow.functions.submitEvidence(t, "ipfs://x", b"\x00" * 32), deployed.stranger)
+        deployed.send(deployed.escrow.functions.submitEvidence(t, b"\x00" * 32, "ipfs://x"), deployed.stranger)
 
 
 # -- credits and fees ------------------------------------------------------------------------------
@@ -520,7 +540,7 @@ def test_rejected_payout_is_credited_and_withdrawn_to_another_address(deployed: 
     r = tx(deployed, deployed.escrow.functions.release(t, ODD), deployed.buyer)
     net = ODD - fee(ODD)
     e = one(deployed, r, "PaymentCredited")
-    assert (e["receiver"], e["token"], e["amount"]) == (party.address, ETH, net)
+    assert (e["id"], e["receiver"], e["token"], e["amount"]) == (trade_id(t), party.address, ETH, net)
     assert deployed.state_of(t) == "Completed"
     assert deployed.escrow.functions.credits(party.address, ETH).call() == net
     assert deployed.balance(ETH, party.address) == 0
@@ -536,21 +556,36 @@ def test_rejected_payout_is_credited_and_withdrawn_to_another_address(deployed: 
     assert_escrow_holds(deployed, fee(ODD))
 
 
-def test_withdraw_fees_pays_fee_recipient_anyone_can_call(deployed: Deployment) -> None:
+def test_sweep_fees_pays_slot_fees_and_accrued_fees_to_fee_recipient_anyone_can_call(deployed: Deployment) -> None:
     t1, t2 = funded(deployed, amount=ODD), funded(deployed, amount=3 * 10**18)
-    tx(deployed, deployed.escrow.functions.release(t1, ODD), deployed.buyer)
-    tx(deployed, deployed.escrow.functions.release(t2, 10**18), deployed.buyer)
+    tx(deployed, deployed.escrow.functions.release(t1, ODD), deployed.buyer)  # ends: its fee stays in its slot
+    tx(deployed, deployed.escrow.functions.release(t2, 10**18), deployed.buyer)  # a part: its fee accrues
+    assert deployed.escrow_of(t1)["held"] == fee(ODD)
+    assert deployed.escrow.functions.feesAccrued(ETH).call() == fee(10**18)
     fees = fee(ODD) + fee(10**18)
-    assert deployed.escrow.functions.feesAccrued(ETH).call() == fees
     b = Balances(deployed)
-    r = b.paid_gas("stranger", tx(deployed, deployed.escrow.functions.withdrawFees(ETH), deployed.stranger))
-    e = one(deployed, r, "FeesWithdrawn")
+    r = b.paid_gas("stranger", tx(deployed, deployed.escrow.functions.sweepFees(ETH, [t1]), deployed.stranger))
+    e = one(deployed, r, "FeesSwept")
     assert (e["token"], e["recipient"], e["amount"]) == (ETH, deployed.fee_recipient, fees)
     assert b.delta()["fee_recipient"] == fees and b.delta()["stranger"] == 0
     assert deployed.escrow.functions.feesAccrued(ETH).call() == 0
+    assert deployed.escrow_of(t1)["held"] == 0 and deployed.state_of(t1) == "Completed"
     assert_escrow_holds(deployed, 2 * 10**18)  # t2 still holds the rest
+    # swept once: the same trade again adds nothing
     with reverts("NothingToWithdraw", account=deployed.fee_recipient, token=ETH):
-        deployed.send(deployed.escrow.functions.withdrawFees(ETH), deployed.stranger)
+        deployed.send(deployed.escrow.functions.sweepFees(ETH, [t1]), deployed.stranger)
+
+
+def test_sweep_fees_refuses_a_live_trade_and_a_trade_in_another_asset(deployed: Deployment) -> None:
+    live = funded(deployed)
+    with reverts("NotEnded", id=trade_id(live), state=STATE["Funded"]):
+        deployed.send(deployed.escrow.functions.sweepFees(ETH, [live]), deployed.stranger)
+    done = funded(deployed)
+    tx(deployed, deployed.escrow.functions.release(done, done["amount"]), deployed.buyer)
+    token = deployed.tokens["standard"].address
+    with reverts("WrongAsset", id=trade_id(done)):
+        deployed.send(deployed.escrow.functions.sweepFees(token, [done]), deployed.stranger)
+    assert deployed.escrow_of(done)["held"] == fee(done["amount"])  # nothing was taken
 
 
 # -- owner settings --------------------------------------------------------------------------------
@@ -569,20 +604,25 @@ def test_platform_fee_change_applies_to_new_trades_only(deployed: Deployment) ->
     r_new = b.paid_gas("buyer", tx(deployed, deployed.escrow.functions.release(new, ODD), deployed.buyer))
     assert one(deployed, r_new, "Released")["platformFee"] == fee(ODD, 400)
     assert b.delta()["seller"] == 2 * ODD - fee(ODD, PLATFORM_FEE_BPS) - fee(ODD, 400)
-    assert deployed.escrow.functions.feesAccrued(ETH).call() == fee(ODD, PLATFORM_FEE_BPS) + fee(ODD, 400)
+    assert deployed.escrow_of(old)["held"] == fee(ODD, PLATFORM_FEE_BPS)
+    assert deployed.escrow_of(new)["held"] == fee(ODD, 400)
 
 
 def test_zero_platform_fee_pays_seller_everything(deployed: Deployment) -> None:
     tx(deployed, deployed.escrow.functions.setPlatformFee(0), deployed.owner)
     t = funded(deployed, amount=ODD, platformFeeBps=0)
     b = Balances(deployed)
-    r = tx(deployed, deployed.escrow.functions.release(t, ODD), deployed.buyer)
+    r = tx(deployed, deployed.escrow.functions.release(t, 10**17), deployed.buyer)  # a part, then the rest
+    assert one(deployed, r, "Released")["platformFee"] == 0
+    r = tx(deployed, deployed.escrow.functions.release(t, ODD - 10**17), deployed.buyer)
     assert one(deployed, r, "Released")["platformFee"] == 0
     assert b.delta()["seller"] == ODD
     assert deployed.escrow.functions.feesAccrued(ETH).call() == 0
+    assert deployed.escrow_of(t)["held"] == 0
+    assert_escrow_holds(deployed, 0)
 
 
-def test_fee_recipient_change_redirects_accrued_fees(deployed: Deployment) -> None:
+def test_fee_recipient_change_redirects_unswept_fees(deployed: Deployment) -> None:
     t = funded(deployed, amount=ODD)
     tx(deployed, deployed.escrow.functions.release(t, ODD), deployed.buyer)
     r = tx(deployed, deployed.escrow.functions.setFeeRecipient(deployed.stranger), deployed.owner)
@@ -590,15 +630,18 @@ def test_fee_recipient_change_redirects_accrued_fees(deployed: Deployment) -> No
     assert (e["previousRecipient"], e["newRecipient"]) == (deployed.fee_recipient, deployed.stranger)
     assert deployed.escrow.functions.feeRecipient().call() == deployed.stranger
     b = Balances(deployed)
-    r = b.paid_gas("buyer", tx(deployed, deployed.escrow.functions.withdrawFees(ETH), deployed.buyer))
-    assert one(deployed, r, "FeesWithdrawn")["recipient"] == deployed.stranger
+    r = b.paid_gas("buyer", tx(deployed, deployed.escrow.functions.sweepFees(ETH, [t]), deployed.buyer))
+    assert one(deployed, r, "FeesSwept")["recipient"] == deployed.stranger
     assert b.delta()["stranger"] == fee(ODD) and b.delta()["fee_recipient"] == 0
 
 
-def test_pause_blocks_new_trades_but_not_open_ones(deployed: Deployment) -> None:
+def test_pause_stops_new_money_but_every_way_out_stays_open(deployed: Deployment) -> None:
     unfunded = deployed.terms()
     tx(deployed, deployed.escrow.functions.create(unfunded), deployed.buyer)
     open_trade = funded(deployed)
+    awaiting = funded(deployed)  # the seller has not accepted it
+    to_refund = funded(deployed)
+    deployed.deposit_bond(10**18)
     r = tx(deployed, deployed.escrow.functions.pause(), deployed.owner)
     assert deployed.escrow.functions.paused().call()
     assert deployed.events(r, "Paused")[0]["account"] == deployed.owner
@@ -610,11 +653,26 @@ def test_pause_blocks_new_trades_but_not_open_ones(deployed: Deployment) -> None
     o = offer(deployed)
     with reverts("EnforcedPause"):
         deployed.send(deployed.escrow.functions.fillOffer(o, sign_offer(deployed, o)), deployed.buyer, o["amount"])
-    # open trades go on
-    tx(deployed, deployed.escrow.functions.fund(unfunded), deployed.buyer, unfunded["amount"])
-    assert deployed.state_of(unfunded) == "Funded"
+    # no new money into a trade created before the pause either, nor into a bond
+    with reverts("EnforcedPause"):
+        deployed.send(deployed.escrow.functions.fund(unfunded), deployed.buyer, unfunded["amount"])
+    with reverts("EnforcedPause"):
+        deployed.send(deployed.escrow.functions.accept(awaiting), deployed.seller)
+    with reverts("EnforcedPause"):
+        deployed.send(deployed.escrow.functions.depositBond(ETH, 1), deployed.seller, 1)
+    # every way out stays open
     tx(deployed, deployed.escrow.functions.release(open_trade, open_trade["amount"]), deployed.buyer)
     assert deployed.state_of(open_trade) == "Completed"
+    tx(deployed, deployed.escrow.functions.refund(to_refund, to_refund["amount"]), deployed.seller)
+    assert deployed.state_of(to_refund) == "Refunded"
+    tx(deployed, deployed.escrow.functions.cancel(unfunded), deployed.buyer)
+    assert deployed.state_of(unfunded) == "Cancelled"
+    tx(deployed, deployed.escrow.functions.withdrawBond(ETH, 10**18, deployed.seller), deployed.seller)
+    assert deployed.bond() == 0
+    tx(deployed, deployed.escrow.functions.sweepFees(ETH, [open_trade]), deployed.stranger)
+    deployed.chain.set_next_timestamp(deployed.escrow_of(awaiting)["deadline"])
+    tx(deployed, deployed.escrow.functions.timeout(awaiting), deployed.stranger)
+    assert deployed.state_of(awaiting) == "Refunded"
     tx(deployed, deployed.escrow.functions.unpause(), deployed.owner)
     assert not deployed.escrow.functions.paused().call()
     tx(deployed, deployed.escrow.functions.createAndFund(t), deployed.buyer, t["amount"])

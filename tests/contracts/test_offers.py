@@ -9,9 +9,12 @@ import pytest
 from eth_utils import keccak
 from support.escrow import (
     ETH,
+    MARK_RECORDS,
+    MARK_SELLER_ACTED,
     PLATFORM_FEE_BPS,
     STATE,
     Deployment,
+    fee_up,
     trade_id,
 )
 from support.offers import (
@@ -36,15 +39,18 @@ def one(deployed: Deployment, receipt: dict[str, Any], name: str) -> Any:
     return found[0]
 
 
+def value_of(o: dict[str, Any]) -> int:
+    """msg.value a fill needs: price + buyer's deposit in ETH, nothing for a token."""
+    return o["amount"] + o["buyerDeposit"] if o["token"] == ETH else 0
+
+
 def fill(deployed: Deployment, o: dict[str, Any], signature: bytes, buyer: str) -> dict[str, Any]:
-    value = o["amount"] if o["token"] == ETH else 0
-    return tx(deployed, deployed.escrow.functions.fillOffer(o, signature), buyer, value)
+    return tx(deployed, deployed.escrow.functions.fillOffer(o, signature), buyer, value_of(o))
 
 
 def try_fill(deployed: Deployment, o: dict[str, Any], signature: bytes, buyer: str) -> None:
     """Fill through gas estimation, so that a revert surfaces with its error."""
-    value = o["amount"] if o["token"] == ETH else 0
-    deployed.send(deployed.escrow.functions.fillOffer(o, signature), buyer, value)
+    deployed.send(deployed.escrow.functions.fillOffer(o, signature), buyer, value_of(o))
 
 
 # -- digest ----------------------------------------------------------------------------------------
@@ -64,7 +70,7 @@ def test_python_digest_equals_contract_offer_digest(deployed: Deployment) -> Non
     domain = keccak(
         keccak(text=domain_type)
         + keccak(text="P2PEscrow")
-        + keccak(text="1")
+        + keccak(text="2")
         + deployed.chain.w3.eth.chain_id.to_bytes(32, "big")
         + bytes(12)
         + bytes.fromhex(deployed.escrow.address[2:])
@@ -111,7 +117,7 @@ def test_anyone_can_fill_an_open_offer_seller_pays_no_gas(deployed: Deployment) 
     assert deployed.state_of(t) == "Completed"
     assert (
         balance_of(deployed, ETH, deployed.seller)
-        == seller_eth + o["amount"] - o["amount"] * PLATFORM_FEE_BPS // 10_000
+        == seller_eth + o["amount"] - fee_up(o["amount"], PLATFORM_FEE_BPS)
     )
 
 
@@ -168,7 +174,17 @@ def test_offer_with_reputation_off_and_release_policy_keeps_its_flags(deployed: 
     deployed.chain.set_next_timestamp(deployed.escrow_of(t)["deadline"])
     tx(deployed, deployed.escrow.functions.timeout(t), deployed.stranger)
     assert deployed.escrow_of(t)["state"] == STATE["Completed"]
-    assert deployed.record(deployed.seller)["completedAsSeller"] == 0  # reputation flag off
+    assert deployed.record(deployed.seller)["completed"] == 0  # reputation flag off
+
+
+def test_filled_offer_is_the_sellers_consent_and_records_without_another_transaction(deployed: Deployment) -> None:
+    o = offer(deployed)  # reputation on
+    fill(deployed, o, sign_offer(deployed, o), deployed.buyer)
+    t = terms_of_offer(o, deployed.buyer)
+    assert deployed.escrow_of(t)["marks"] == MARK_RECORDS | MARK_SELLER_ACTED  # the signature is its act
+    tx(deployed, deployed.escrow.functions.release(t, o["amount"]), deployed.buyer)
+    assert deployed.record(deployed.seller)["completed"] == 1
+    assert deployed.record(deployed.buyer, role="Buyer")["completed"] == 1
 
 
 # -- replay and forgery ----------------------------------------------------------------------------
@@ -183,9 +199,7 @@ def test_same_offer_cannot_be_filled_twice(deployed: Deployment) -> None:
 
 
 def test_signature_is_bound_to_the_escrow_contract(deployed: Deployment) -> None:
-    other = deployed.chain.deploy(
-        "P2PEscrow", deployed.owner, deployed.fee_recipient, PLATFORM_FEE_BPS, deployed.reputation.address
-    )
+    other = deployed.chain.deploy("P2PEscrow", deployed.owner, deployed.fee_recipient, PLATFORM_FEE_BPS)
     o = offer(deployed)
     sig = sign_offer(deployed, o)  # for d.escrow
     assert other.functions.offerDigest(o).call() != deployed.escrow.functions.offerDigest(o).call()
@@ -233,6 +247,8 @@ TAMPER: dict[str, Any] = {
     "token": "standard",
     "arbiter": "stranger",
     "amount": 10**18 - 1,
+    "buyerDeposit": 1,
+    "sellerDeposit": 1,
     "arbiterFeeBps": 99,
     "releaseWindow": 86401,
     "arbitrationWindow": 3600,

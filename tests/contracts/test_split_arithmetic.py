@@ -1,15 +1,18 @@
 """Fee and split arithmetic over the whole input range, on the contract itself.
 
-``P2PEscrow.computeSplit`` (pure, one eth_call on the embedded chain) is what settlements, rulings
-and the expired-dispute fallback pay out; ``_paySeller`` takes the platform fee with the same
-``amount * bps / BPS``. Held against the Python mirror (``p2pescrow.core.trades.split``) and against
-the documented rules, for any ``held`` in [0, 2**256 - 1] and any basis points:
+``P2PEscrow.computeSplit`` (pure, one eth_call on the embedded chain) is what settlements, rulings,
+concessions and the expired-dispute fallback pay out; release and timeout take the platform fee with
+the same rounded-up ``ceil(amount * bps / BPS)``. Held against the Python mirror
+(``p2pescrow.core.trades.split``) and against the documented rules, for any ``held`` in
+[0, 2**256 - 1] and any basis points:
 
 * the four parts sum to ``held`` exactly: no dust lost, none created;
-* every part is a floor division (arbiter fee of ``held``, buyer share of the rest, platform fee of
-  the seller's gross share), so every remainder wei stays on the seller's side; the even split of an
-  expired dispute gives the odd wei to the seller;
-* no fee exceeds its rate: ``fee * BPS <= base * bps``;
+* the arbiter fee (of ``held``) and the buyer's share (of the rest) are floor divisions, so every
+  remainder wei stays on the seller's side; the even split of an expired dispute gives the odd wei to
+  the seller;
+* the platform fee (of the seller's gross share) rounds up: never rounded away (``fee * BPS >= base *
+  bps``), never a whole unit above its rate, never more than the seller's gross share;
+* the arbiter fee never exceeds its rate: ``fee * BPS <= held * bps``;
 * basis points above 100% revert ``BpsTooHigh``; ``held`` so large that ``held * bps`` overflows
   (never a stored amount: ``held`` is a uint128) reverts with the checked-arithmetic panic rather than
   wrapping;
@@ -62,7 +65,7 @@ def _overflows(held: int, arbiter_bps: int, buyer_bps: int, platform_bps: int) -
     if pool * buyer_bps > MAX_UINT256:
         return True
     seller_gross = pool - pool * buyer_bps // BPS
-    return seller_gross * platform_bps > MAX_UINT256
+    return seller_gross * platform_bps + BPS - 1 > MAX_UINT256  # the rounded-up fee adds BPS - 1
 
 
 @_settings(150)
@@ -70,6 +73,8 @@ def _overflows(held: int, arbiter_bps: int, buyer_bps: int, platform_bps: int) -
 @example(held=MAX_UINT128, buyer_bps=BPS, arbiter_bps=BPS, platform_bps=BPS)
 @example(held=MAX_UINT256, buyer_bps=0, arbiter_bps=0, platform_bps=0)
 @example(held=MAX_UINT256, buyer_bps=1, arbiter_bps=0, platform_bps=0)
+@example(held=1, buyer_bps=0, arbiter_bps=0, platform_bps=1)  # a 1-wei share still pays a 1-wei fee
+@example(held=MAX_UINT256 // BPS, buyer_bps=0, arbiter_bps=0, platform_bps=BPS)  # the rounding term overflows
 def test_compute_split_matches_the_documented_rounding(escrow, held, buyer_bps, arbiter_bps, platform_bps):
     call = escrow.functions.computeSplit(held, buyer_bps, arbiter_bps, platform_bps)
     if _overflows(held, arbiter_bps, buyer_bps, platform_bps):
@@ -85,13 +90,15 @@ def test_compute_split_matches_the_documented_rounding(escrow, held, buyer_bps, 
         "platform_fee": platform_fee}
     # no dust lost, none created
     assert to_buyer + to_seller + arbiter_fee + platform_fee == held
-    # each part is a floor division of its base (so no fee above its rate, remainders to the seller)
+    # the arbiter fee and the buyer's share are floor divisions of their base (remainders to the seller)
     pool = held - arbiter_fee
     seller_gross = to_seller + platform_fee
-    for part, base, bps in ((arbiter_fee, held, arbiter_bps), (to_buyer, pool, buyer_bps),
-                            (platform_fee, seller_gross, platform_bps)):
+    for part, base, bps in ((arbiter_fee, held, arbiter_bps), (to_buyer, pool, buyer_bps)):
         assert part * BPS <= base * bps < (part + 1) * BPS
     assert seller_gross * BPS >= pool * (BPS - buyer_bps), "the seller's side gets the remainder"
+    # the platform fee rounds up: never rounded away, less than one unit above its rate
+    assert (platform_fee - 1) * BPS < seller_gross * platform_bps <= platform_fee * BPS
+    assert platform_fee <= seller_gross and to_seller >= 0
 
 
 @_settings(40)
@@ -101,6 +108,20 @@ def test_even_split_gives_the_odd_wei_to_the_seller(escrow, held):
     to_buyer, seller_gross, arbiter_fee, platform_fee = escrow.functions.computeSplit(
         held, BPS // 2, 0, 0).call()
     assert (to_buyer, seller_gross, arbiter_fee, platform_fee) == (held // 2, held - held // 2, 0, 0)
+
+
+@_settings(40)
+@given(first=st.integers(1, MAX_UINT128 // 2), second=st.integers(1, MAX_UINT128 // 2), bps=BPS_ANY)
+@example(first=1, second=1, bps=25)
+@example(first=399, second=401, bps=25)
+def test_paying_in_parts_never_pays_less_fee_than_the_whole(escrow, first, second, bps):
+    """A release's fee is computeSplit's platform fee on the part (buyer share 0, no arbiter fee)."""
+    def fee(amount: int) -> int:
+        return escrow.functions.computeSplit(amount, 0, 0, bps).call()[3]
+
+    whole = fee(first + second)
+    assert whole == -(-(first + second) * bps // BPS)  # ceil
+    assert fee(first) + fee(second) >= whole
 
 
 @_settings(40)

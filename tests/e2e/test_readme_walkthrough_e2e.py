@@ -102,11 +102,13 @@ def test_readme_walkthrough_runs_word_for_word_and_the_trades_are_on_chain(
 
     # What the comments promise is what the user saw.
     out = done.stdout
-    assert "Created trade 0x" in out and "paid 1.5 ETH into escrow." in out
+    assert "Created trade 0x" in out and "paid 1.5 ETH into escrow (with your 0.1 ETH deposit: 1.6 ETH)." in out
+    assert "Accepted trade 0x" in out and "your 0.1 ETH deposit is locked." in out
+    assert "trade release or trade dispute" in out and "1.6 ETH" in out  # the buyer's to-do: price and deposit
     assert "Released 1.5 ETH to the seller." in out
-    assert re.search(r"completed as seller\s+1\n", out)
+    assert re.search(r"^\s+ETH\s+seller\s+1\.5 ETH\s+1\s+1\s", out, re.M)  # rep show: volume, trades, completed
     assert "paid 250 DUSD into escrow." in out and "Released 250 DUSD to the seller." in out
-    assert "Released: toSeller 249.375 DUSD, platformFee 0.625 DUSD, heldAfter 0 DUSD" in out
+    assert "Released: toSeller 249.375 DUSD, platformFee 0.625 DUSD" in out
     assert re.search(r"^DUSD:\s+9750 ", out, re.M)
     assert "stopped " in out
 
@@ -124,6 +126,11 @@ def test_readme_walkthrough_runs_word_for_word_and_the_trades_are_on_chain(
     assert eth["state"] == "COMPLETED" and (eth["buyer"], eth["seller"], eth["arbiter"]) == (DEV1, SELLER, ARBITER)
     assert eth["amount"]["base_units"] == str(15 * 10**17) and eth["fees"]["arbiter_bps"] == 100
     assert eth["held"]["base_units"] == "0"
+    deposits = eth["deposits"]
+    assert deposits["buyer"]["base_units"] == deposits["seller"]["base_units"] == str(10**17)
+    assert deposits["buyer"]["in"] is deposits["seller"]["in"] is False  # paid back when the trade ended
+    bond = ok(run(*net, "--json", "bond", "show", SELLER, home=home))["bond"]
+    assert bond["free"]["base_units"] == "0" and bond["locked"]["base_units"] == "0"  # the deposit went to the wallet
     assert dusd["state"] == "COMPLETED" and (dusd["buyer"], dusd["seller"]) == (alice["address"], SELLER)
     assert dusd["amount"] == {"value": "250", "base_units": str(250 * 10**6), "symbol": "DUSD"}
     assert dusd["held"]["base_units"] == "0"
@@ -135,5 +142,7 @@ def test_readme_walkthrough_runs_word_for_word_and_the_trades_are_on_chain(
     assert dusd_of("alice") == 9750  # 10,000 from node fund, 250 paid
     assert dusd_of("dev2") == 1_000_000 + Decimal("249.375")  # a dev account's 1,000,000, plus 250 less 0.25%
     reputation = ok(run(*net, "--json", "rep", "show", SELLER, home=home))["reputation"]
-    assert reputation["completed_as_seller"] == 2
+    as_seller = {r["symbol"]: r for r in reputation["records"] if r["role"] == "seller"}
+    assert as_seller["ETH"]["completed"] == 1 and as_seller["ETH"]["volume"] == "1.5"
+    assert as_seller["DUSD"]["completed"] == 1 and as_seller["DUSD"]["volume"] == "250"
     ok(run("--json", "node", "stop", home=home))

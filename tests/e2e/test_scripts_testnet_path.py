@@ -2,10 +2,11 @@
 brownie) against a real Anvil and a real Ganache started with Sepolia's chain id 11155111 (so no dev
 key is accepted), from an encrypted keystore funded first by a dev account.
 
-deploy -> registry written -> re-run says already deployed (nothing sent) -> verify exit 0 ->
-tamper with the fee on chain -> verify fails with exit 1 naming it -> export the ABIs, addresses and
-EIP-712 types -> owner scripts, each dry run (nothing changes) then real -> a trade through the SDK
-client, which finds the contracts through the registry.
+deploy (one transaction) -> registry written -> re-run says already deployed (nothing sent) -> verify
+exit 0 -> tamper with the fee on chain -> verify fails with exit 1 naming it -> export the ABIs,
+addresses and EIP-712 types -> owner scripts (fee, pause, reputation assets, ownership), each dry run
+(nothing changes) then real -> a trade through the SDK client, which finds the contracts through the
+registry.
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ def test_testnet_path_end_to_end(node: Node, workspace: Workspace) -> None:
     assert (record.owner, record.fee_recipient, record.platform_fee_bps) == (deployer, deployer, 25)
     assert record.escrow in deployed.out and record.reputation in deployed.out
     assert not registry.pending_path.exists()
+    assert w3.eth.get_transaction_count(deployer) == 1  # the escrow, which created its Reputation
 
     # Re-running says so and sends nothing.
     nonce = w3.eth.get_transaction_count(deployer)
@@ -95,6 +97,7 @@ def test_testnet_path_end_to_end(node: Node, workspace: Workspace) -> None:
     verified = workspace.run("verify_deployment.py", *url)
     assert verified.code == 0, verified.text
     assert "all checks passed" in verified.out and "FAIL" not in verified.out
+    assert "contract version" in verified.out and "none listed" in verified.out
 
     # Tamper: the owner's key changes the fee behind the registry's back.
     escrow = w3.eth.contract(address=record.escrow, abi=load_artifact("P2PEscrow")["abi"])
@@ -110,12 +113,12 @@ def test_testnet_path_end_to_end(node: Node, workspace: Workspace) -> None:
     exported = workspace.run("export_abi.py", *url, "--out", str(out))
     assert exported.code == 0, exported.text
     document = json.loads(out.read_text())
-    assert document["chainId"] == SEPOLIA
+    assert document["chainId"] == SEPOLIA and document["contractVersion"] == 2
     assert document["contracts"]["P2PEscrow"]["address"] == record.escrow
     assert document["contracts"]["Reputation"]["address"] == record.reputation
     assert document["contracts"]["P2PEscrow"]["abi"] == load_artifact("P2PEscrow")["abi"]
     assert document["eip712"]["types"]["Offer"] == OFFER_FIELDS
-    assert document["eip712"]["domain"] == {"name": DOMAIN_NAME, "version": "1", "chainId": SEPOLIA,
+    assert document["eip712"]["domain"] == {"name": DOMAIN_NAME, "version": "2", "chainId": SEPOLIA,
                                             "verifyingContract": record.escrow}
     assert any(e["name"] == "WrongState" for e in document["errors"])
 
@@ -138,8 +141,23 @@ def test_testnet_path_end_to_end(node: Node, workspace: Workspace) -> None:
     not_owner = workspace.run("set_fee.py", *url, "--fee-bps", "40", "--dry-run", "--account", "newowner")
     assert not_owner.code == 3 and "OwnableUnauthorizedAccount" in not_owner.out
 
+    # Reputation assets: none listed after deploy; the owner lists ETH with a minimum, dry run first.
+    dry = workspace.run("list_reputation_asset.py", "ETH", "--min-amount", "0.01", *url, "--dry-run")
+    assert dry.code == 0, dry.text
+    assert "reputation asset ETH: not listed -> listed, minimum 0.01 ETH" in dry.out and "nothing sent" in dry.out
+    assert escrow.functions.reputationAssets("0x" + "00" * 20).call() == [False, 0]
+    not_owner = workspace.run("list_reputation_asset.py", "ETH", "--min-amount", "0.01", *url, "--dry-run",
+                              "--account", "newowner")
+    assert not_owner.code == 3 and "OwnableUnauthorizedAccount" in not_owner.out
+    assert workspace.run("list_reputation_asset.py", "ETH", "--min-amount", "0.01", *url).code == 0
+    assert escrow.functions.reputationAssets("0x" + "00" * 20).call() == [True, 10**16]
+    shown = workspace.run("list_reputation_asset.py", *url)
+    assert shown.code == 0 and "ETH" in shown.out and "listed, minimum 0.01 ETH" in shown.out, shown.text
+    verified = workspace.run("verify_deployment.py", *url)
+    assert verified.code == 0 and "reputation asset ETH" in verified.out and "listed, minimum" in verified.out
+
     dry = workspace.run("transfer_ownership.py", "transfer", new_owner, *url, "--dry-run")
-    assert dry.code == 0 and dry.out.count(f"-> {new_owner}") == 2
+    assert dry.code == 0 and dry.out.count(f"-> {new_owner}") == 1  # the escrow: Reputation has no owner
     assert escrow.functions.pendingOwner().call() == "0x" + "00" * 20
     assert workspace.run("transfer_ownership.py", "transfer", new_owner, *url).code == 0
     assert escrow.functions.pendingOwner().call() == new_owner

@@ -45,5 +45,7 @@ def test_two_traders_run_a_whole_trade_across_invocations_and_a_node_restart(hom
     assert p2pescrow(home, engine, SELLER, "trade", "show", trade_id)["trade"]["state"] == "COMPLETED"
     seller_after = p2pescrow(home, engine, None, "accounts", "show", SELLER)["balance_wei"]
     assert int(seller_after) - int(seller_before) == 15 * 10**17 - 15 * 10**17 * 25 // 10_000  # less 0.25%
-    assert p2pescrow(home, engine, None, "rep", "show", SELLER_ADDRESS)["reputation"]["completed_as_seller"] == 1
+    records = p2pescrow(home, engine, None, "rep", "show", SELLER_ADDRESS)["reputation"]["records"]
+    (as_seller,) = [r for r in records if r["role"] == "seller"]  # the seller acted (delivered): it counts
+    assert (as_seller["symbol"], as_seller["completed"], as_seller["volume"]) == ("ETH", 1, "1.5")
     ok(run("--json", "node", "stop", "--engine", engine, home=home))

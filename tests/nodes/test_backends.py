@@ -8,33 +8,39 @@ import pytest
 from eth_account import Account
 
 from p2pescrow import SignedOffer, TradeState, errors
-from p2pescrow.models import Role
+from p2pescrow.models import ZERO_ADDRESS, ReputationRole, Role
 
 ETHER = 10**18
 FEE_BPS = 25
 
 
 def fee_of(gross: int) -> int:
-    return gross * FEE_BPS // 10_000
+    """The platform fee, rounded up as the contract takes it."""
+    return (gross * FEE_BPS + 9_999) // 10_000
+
+
+def eth_listed(real_node) -> None:
+    """ETH is a reputation asset (minimum 0.01) on this node: trades created from now on record."""
+    if real_node.base.reputation_assets().get(ZERO_ADDRESS) != (True, ETHER // 100):
+        real_node.base.set_reputation_asset(None, min_amount="0.01")
 
 
 def test_eth_happy_path(real_node):
+    eth_listed(real_node)
     buyer_acct, buyer = real_node.party(5)
-    seller = real_node.account(0)
-    start = real_node.eth(buyer_acct.address)
-    created = buyer.create(seller=seller.address, amount="1.5")
+    seller_acct, seller = real_node.party(1)
+    start, seller_start = real_node.eth(buyer_acct.address), real_node.eth(seller_acct.address)
+    created = buyer.create(seller=seller_acct.address, amount="1.5")
     assert buyer.trade(created.trade_id).state is TradeState.FUNDED
+    accepted = seller.accept(created.trade_id)  # the seller enters the trade: it counts for reputation
     released = buyer.release(created.trade_id)
     amount = 3 * ETHER // 2
-    assert real_node.eth(seller.address) == amount - fee_of(amount)
+    assert real_node.eth(seller_acct.address) == seller_start + amount - fee_of(amount) - accepted.fee
     assert real_node.eth(buyer_acct.address) == start - amount - created.tx.fee - released.fee
     assert buyer.trade(created.trade_id).state is TradeState.COMPLETED
-    assert buyer.reputation(seller.address).completed_as_seller == 1
-    assert [e.name for e in buyer.history(created.trade_id)] == [
-        "TradeCreated",
-        "Released",
-        "OutcomeRecorded",
-    ]
+    record = buyer.reputation(seller_acct.address).record(ZERO_ADDRESS, ReputationRole.SELLER)
+    assert (record.completed, record.volume) == (1, amount)
+    assert [e.name for e in buyer.history(created.trade_id)] == ["TradeCreated", "SellerAccepted", "Released"]
 
 
 def test_erc20_happy_path(real_node):
@@ -55,13 +61,14 @@ def test_erc20_happy_path(real_node):
 
 
 def test_dispute_and_ruling(real_node):
+    eth_listed(real_node)
     buyer_acct, buyer = real_node.party(5)
-    seller = real_node.account(0)
+    seller, seller_client = real_node.party(1)
     arbiter_acct, arbiter = real_node.party(1)
     trade_id = buyer.create(
         seller=seller.address, amount="1", arbiter=arbiter_acct.address, arbiter_fee_bps=100
     ).trade_id
-    buyer.dispute(trade_id)
+    disputed = seller_client.dispute(trade_id)  # the seller disputes: it acted on the trade
     assert buyer.trade(trade_id).state is TradeState.DISPUTED
     before = real_node.eth(buyer_acct.address)
     ruled = arbiter.rule(trade_id, 7_000)
@@ -70,12 +77,13 @@ def test_dispute_and_ruling(real_node):
     gross = ETHER - arbiter_fee - to_buyer
     assert ruled.event("Ruled").args["toBuyer"] == to_buyer
     assert real_node.eth(buyer_acct.address) == before + to_buyer
-    assert real_node.eth(seller.address) == gross - fee_of(gross)
+    assert real_node.eth(seller.address) == ETHER - disputed.fee + gross - fee_of(gross)
     assert buyer.trade(trade_id).state is TradeState.RESOLVED
-    assert buyer.reputation(seller.address).disputes_split == 1
+    assert buyer.reputation(seller.address).record(ZERO_ADDRESS, ReputationRole.SELLER).disputes_split == 1
 
 
 def test_settlement(real_node):
+    eth_listed(real_node)
     buyer_acct, buyer = real_node.party(5)
     seller_acct, seller = real_node.party(1)
     trade_id = buyer.create(seller=seller_acct.address, amount="2").trade_id
@@ -85,7 +93,7 @@ def test_settlement(real_node):
     seller.accept_settlement(trade_id)
     assert real_node.eth(buyer_acct.address) == before + 2 * ETHER * 4_000 // 10_000
     assert buyer.trade(trade_id).state is TradeState.SETTLED
-    assert buyer.reputation(buyer_acct.address).settled == 1
+    assert buyer.reputation(buyer_acct.address).record(ZERO_ADDRESS, ReputationRole.BUYER).settled == 1
 
 
 def test_timeout(real_node):

@@ -1,9 +1,10 @@
 """Lifecycle smoke test of the shipped artifacts on real Anvil and Ganache processes.
 
 Each node is started by p2pescrow.node.process on a free port (skipped when its binary is missing), gets
-Reputation + P2PEscrow from p2pescrow/artifacts and a TestToken, and runs: an ETH happy path, an
-ERC-20 happy path, a dispute with a ruling, a timeout after time travel (evm_increaseTime +
-evm_mine), and a custom-error revert decoded to WrongState. Transactions are web3 7.16 defaults
+P2PEscrow from p2pescrow/artifacts (which creates its Reputation) and a TestToken, and runs: an ETH
+happy path, an ERC-20 happy path, deposits from both sides with the seller's acceptance, a dispute
+with a ruling, a timeout after time travel (evm_increaseTime + evm_mine), and a custom-error revert
+decoded to WrongState. Transactions are web3 7.16 defaults
 (EIP-1559, node-managed accounts), which both nodes accept; Ganache 7.9 also takes legacy ones.
 """
 
@@ -19,6 +20,7 @@ from support.escrow import (
     FLAG_TIMEOUT_RELEASES,
     PLATFORM_FEE_BPS,
     STATE,
+    fee_up,
     split,
     trade_id,
 )
@@ -58,7 +60,8 @@ class Env:
         self.salt += 1
         terms = {
             "buyer": self.buyer, "seller": self.seller, "token": ETH, "arbiter": self.arbiter,
-            "amount": AMOUNT, "arbiterFeeBps": 100, "platformFeeBps": PLATFORM_FEE_BPS,
+            "amount": AMOUNT, "buyerDeposit": 0, "sellerDeposit": 0, "arbiterFeeBps": 100,
+            "platformFeeBps": PLATFORM_FEE_BPS,
             "fundingWindow": 3600, "releaseWindow": DAY, "arbitrationWindow": DAY, "flags": 0,
             "termsHash": b"\x11" * 32, "salt": self.salt,
         }
@@ -67,6 +70,9 @@ class Env:
 
     def state(self, terms: dict[str, Any]) -> int:
         return int(self.escrow.functions.escrowOf(trade_id(terms)).call()[2])
+
+    def held(self, terms: dict[str, Any]) -> int:
+        return int(self.escrow.functions.escrowOf(trade_id(terms)).call()[0])
 
     def eth(self, account: str) -> int:
         return int(self.w3.eth.get_balance(account))
@@ -102,13 +108,13 @@ def env(request: pytest.FixtureRequest) -> Iterator[Env]:
         a = [account.address for account in node.accounts]
         owner, buyer, seller, arbiter, stranger, fee_recipient = a[0], a[1], a[2], a[3], a[4], a[9]
         assert w3.eth.get_balance(buyer) >= 1_000 * 10**18
-        reputation = _deploy(w3, "Reputation", owner, sender=owner)
-        escrow = _deploy(w3, "P2PEscrow", owner, fee_recipient, PLATFORM_FEE_BPS,
-                         reputation.address, sender=owner)
+        escrow = _deploy(w3, "P2PEscrow", owner, fee_recipient, PLATFORM_FEE_BPS, sender=owner)
+        reputation = w3.eth.contract(address=escrow.functions.reputation().call(),
+                                     abi=load_artifact("Reputation")["abi"])
+        assert reputation.functions.escrow().call() == escrow.address
         token = _deploy(w3, "TestToken", "Test Dollar", "TUSD", 18, sender=owner, test=True)
         e = Env(node, w3, escrow, reputation, token, owner, buyer, seller, arbiter, stranger,
                 fee_recipient)
-        e.send(reputation.functions.setEscrow(escrow.address, True), owner)
         e.send(token.functions.mint(buyer, 10**24), owner)
         yield e
 
@@ -122,12 +128,12 @@ def test_eth_happy_path(env: Env) -> None:
     assert env.state(t) == STATE["Funded"]
     assert env.eth(env.escrow.address) == escrow0 + AMOUNT
     released = env.send(f.release(t, AMOUNT), env.buyer)
-    fee = AMOUNT * PLATFORM_FEE_BPS // 10_000
+    fee = fee_up(AMOUNT, PLATFORM_FEE_BPS)
     assert env.state(t) == STATE["Completed"]
     assert env.eth(env.seller) == seller0 + AMOUNT - fee
     assert env.eth(env.buyer) == buyer0 - AMOUNT - _gas_cost(funded) - _gas_cost(released)
     assert env.eth(env.escrow.address) == escrow0 + fee
-    assert f.feesAccrued(ETH).call() == fees0 + fee
+    assert env.held(t) == fee and f.feesAccrued(ETH).call() == fees0  # the last payout's fee stays in the slot
 
 
 def test_erc20_happy_path(env: Env) -> None:
@@ -138,10 +144,28 @@ def test_erc20_happy_path(env: Env) -> None:
     env.send(f.createAndFund(t), env.buyer)
     assert env.tok(env.escrow.address) == AMOUNT
     env.send(f.release(t, AMOUNT), env.buyer)
-    fee = AMOUNT * PLATFORM_FEE_BPS // 10_000
+    fee = fee_up(AMOUNT, PLATFORM_FEE_BPS)
     assert env.state(t) == STATE["Completed"]
     assert (env.tok(env.buyer), env.tok(env.seller)) == (buyer0 - AMOUNT, seller0 + AMOUNT - fee)
-    assert env.tok(env.escrow.address) == fee == f.feesAccrued(env.token.address).call()
+    assert env.tok(env.escrow.address) == fee == env.held(t)
+    env.send(f.sweepFees(env.token.address, [t]), env.stranger)  # anyone may sweep, to the fee recipient
+    assert (env.tok(env.escrow.address), env.tok(env.fee_recipient), env.held(t)) == (0, fee, 0)
+
+
+def test_deposits_from_both_sides_and_the_sellers_acceptance(env: Env) -> None:
+    deposit_b, deposit_s = AMOUNT // 10, AMOUNT // 5
+    t = env.terms(buyerDeposit=deposit_b, sellerDeposit=deposit_s, arbiter=ETH, arbiterFeeBps=0)
+    f = env.escrow.functions
+    env.send(f.depositBond(ETH, deposit_s), env.seller, deposit_s)
+    env.send(f.createAndFund(t), env.buyer, AMOUNT + deposit_b)
+    assert env.state(t) == STATE["AwaitingDeposit"]
+    env.send(f.accept(t), env.seller)
+    assert env.state(t) == STATE["Funded"] and f.bonds(env.seller, ETH).call() == 0
+    buyer0, seller0 = env.eth(env.buyer), env.eth(env.seller)
+    released = env.send(f.release(t, AMOUNT), env.buyer)
+    fee = fee_up(AMOUNT, PLATFORM_FEE_BPS)
+    assert env.eth(env.buyer) == buyer0 + deposit_b - _gas_cost(released)  # both deposits go back to wallets
+    assert env.eth(env.seller) == seller0 + AMOUNT - fee + deposit_s
 
 
 def test_dispute_with_ruling(env: Env) -> None:
@@ -170,7 +194,7 @@ def test_timeout_after_time_travel(env: Env) -> None:
     seller0 = env.eth(env.seller)
     env.send(f.timeout(t), env.stranger)
     assert env.state(t) == STATE["Completed"]
-    assert env.eth(env.seller) == seller0 + AMOUNT - AMOUNT * PLATFORM_FEE_BPS // 10_000
+    assert env.eth(env.seller) == seller0 + AMOUNT - fee_up(AMOUNT, PLATFORM_FEE_BPS)
 
 
 def _revert_data(exc: BaseException) -> bytes:

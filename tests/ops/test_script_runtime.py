@@ -49,8 +49,23 @@ def test_scripts_answer_help_without_a_node() -> None:
     import sys
 
     for script in ("deploy.py", "verify_deployment.py", "export_abi.py", "set_fee.py", "pause.py",
-                   "transfer_ownership.py"):
+                   "transfer_ownership.py", "list_reputation_asset.py"):
         proc = subprocess.run([sys.executable, str(ROOT / "scripts" / script), "--help"],
                               capture_output=True, text=True, timeout=60)
         assert proc.returncode == 0 and "--rpc-url" in proc.stdout, script
         assert "--password" not in proc.stdout.replace("--password-file", ""), script  # never an argument
+
+
+def test_list_reputation_asset_takes_the_same_options_under_brownie() -> None:
+    import importlib.util
+
+    path = ROOT / "scripts" / "list_reputation_asset.py"
+    spec = importlib.util.spec_from_file_location("list_reputation_asset", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    argv = module.SCRIPT.words_to_argv(["ETH", "min_amount=0.01", "dry_run"])
+    assert argv == ["ETH", "--min-amount", "0.01", "--dry-run"]
+    args = module.SCRIPT.parser.parse_args(argv)
+    assert (args.asset, args.min_amount, args.delist, args.dry_run) == ("ETH", "0.01", False, True)
+    assert module.SCRIPT.parser.parse_args(module.SCRIPT.words_to_argv(["0x" + "ab" * 20, "delist"])).delist

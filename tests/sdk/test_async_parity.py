@@ -5,7 +5,9 @@ embedded chain (the async client over web3's AsyncEthereumTesterProvider) and on
 - fill_offer verifies everything (digest, expiry, nonce, fee, reserved buyer) before sending;
 - terms() reads logs through the paginator (a provider refusing large block ranges still answers);
 - accept_settlement(trade_id) takes the proposal on chain; create returns a TradeResult;
-- bytes32 values come out as the same 0x-hex strings as trade ids, in errors and in events.
+- bytes32 values come out as the same 0x-hex strings as trade ids, in errors and in events;
+- v2: deposits, accept, concede, bonds, sweep_fees, reputation assets and records, due(), risks and
+  the offer board, each driven on both clients.
 
 The async client is driven through a small blocking proxy (one event loop per module), so each
 test body is written once and reads as the story on either client.
@@ -17,13 +19,14 @@ import asyncio
 import inspect
 from collections.abc import Iterator
 from dataclasses import replace
+from decimal import Decimal
 from typing import Any, ClassVar
 
 import pytest
 from eth_account import Account
 from web3.middleware import Web3Middleware
 
-from p2pescrow import TradeState, errors
+from p2pescrow import ReputationRole, TradeState, errors
 from p2pescrow.build import load_artifact
 from p2pescrow.chains import async_web3_for, embedded_async_web3, embedded_web3, web3_for
 from p2pescrow.clients._base import TradeResult
@@ -150,6 +153,11 @@ def async_anvil_chain(anvil: Any, runner: asyncio.Runner) -> Chain:
 def each_client(request: pytest.FixtureRequest) -> Chain:
     """The same story on the sync and the async client, on the embedded chain and on Anvil."""
     return request.getfixturevalue(f"{request.param}_chain")
+
+
+def hook(client: Any, name: str, function: Any) -> None:
+    """Set a client's hook (``on_plan``, ``on_risks``): on the async client itself, not its proxy."""
+    setattr(client.raw if isinstance(client, Blocking) else client, name, function)
 
 
 # -- (a) ERC-20 create with a permit ------------------------------------------------------------------
@@ -445,10 +453,10 @@ def test_trades_history_and_watch_list_a_trade_by_party_and_state(each_client):
     mine = buyer.trades(party=buyer_acct.address)
     assert [t.id for t in mine] == [created.trade_id] and mine[0].state is TradeState.COMPLETED
     assert buyer.trades(party=seller_acct.address, state=TradeState.FUNDED) == []
-    assert [h.name for h in buyer.history(created.trade_id)] == ["TradeCreated", "Released", "OutcomeRecorded"]
+    assert [h.name for h in buyer.history(created.trade_id)] == ["TradeCreated", "Released"]
     replay = events_of(each_client, buyer.watch(from_block=created.tx.block_number, poll_interval=0.01, stop_after=0))
     ours = [e.name for e in replay if e.args.get("id", e.args.get("tradeId")) == created.trade_id]
-    assert ours == ["TradeCreated", "Released", "OutcomeRecorded"]
+    assert ours == ["TradeCreated", "Released"]
     assert released.block_number >= created.tx.block_number
 
 
@@ -484,9 +492,12 @@ def test_owner_settings_pause_and_fee(each_client):
         owner.unpause()
     buyer.create(seller=seller_acct.address, amount="0.1")  # the buyer's client has now seen 25 bps
     owner.set_platform_fee(40)
+    shown = []
+    hook(buyer, "on_risks", shown.append)
     try:
         created = buyer.create(seller=seller_acct.address, amount="0.1")  # refused at 25, made at 40
         assert buyer.trade(created.trade_id).terms.platform_fee_bps == 40
+        assert shown == [created.risks] and created.risks  # no arbiter: said once, not once per attempt
     finally:
         owner.set_platform_fee(25)
     owner.set_fee_recipient(owner.address)
@@ -501,17 +512,19 @@ def test_a_revoked_offer_cannot_be_filled(each_client):
     refused_before_sending(each_client, buyer_acct, buyer, signed, "nonce used")
 
 
-def test_fees_are_withdrawn_to_the_recipient_and_credits_read(each_client):
+def test_fees_are_swept_to_the_recipient_and_credits_read(each_client):
     _buyer_acct, buyer = each_client.party()
     seller_acct, _ = each_client.party(0)
     created = buyer.create(seller=seller_acct.address, amount="1")
     buyer.release(created.trade_id)
     fee = ETHER * 25 // 10_000
+    assert buyer.trade(created.trade_id).held == fee  # kept in the trade's slot
 
-    withdrawn = buyer.withdraw_fees()  # anyone may call: paid to the recipient
+    swept = buyer.sweep_fees()  # anyone may call: paid to the recipient
 
-    event = withdrawn.event("FeesWithdrawn")
+    event = swept.event("FeesSwept")
     assert event.args["recipient"] == each_client.client.address and event.args["amount"] >= fee
+    assert buyer.trade(created.trade_id).held == 0
     assert buyer.credits() == 0 and buyer.credits(account=seller_acct.address) == 0
     assert buyer.balance(account=seller_acct.address) == ETHER - fee
 
@@ -551,3 +564,116 @@ def test_connecting_checks_the_chain_and_the_code_at_the_recorded_addresses(each
     with pytest.raises(errors.WrongChain):
         client.from_web3(client.w3, client.address, expected_chain_id=client.deployment.chain_id + 1,
                          deployment=client.deployment, url=client.url)
+
+
+# -- v2 operations, on both clients -------------------------------------------------------------------------
+def test_deposits_bonds_and_accept(each_client):
+    buyer_acct, buyer = each_client.party()
+    seller_acct, seller = each_client.party(5)
+    created = buyer.create(seller=seller_acct.address, amount="1", buyer_deposit="0.1", seller_deposit="0.2")
+    assert buyer.trade(created.trade_id).state is TradeState.AWAITING_DEPOSIT
+    [due] = seller.due()
+    assert (due.trade_id, due.actions) == (created.trade_id, ("accept",))
+    with pytest.raises(errors.InsufficientBond):
+        seller.accept(created.trade_id)
+
+    seller.deposit_bond("0.5")
+    assert seller.bond() == buyer.bond(account=seller_acct.address) == ETHER // 2
+    seller.accept(created.trade_id)
+    assert buyer.trade(created.trade_id).state is TradeState.FUNDED and seller.bond() == 3 * ETHER // 10
+    withdrawn = seller.withdraw_bond("0.3", to=buyer_acct.address)
+    assert withdrawn.event("BondWithdrawn").args["to"] == buyer_acct.address and seller.bond() == 0
+    assert seller.due() == []
+
+
+def test_a_concession_ends_the_dispute(each_client):
+    _buyer_acct, buyer = each_client.party()
+    seller_acct, seller = each_client.party(1)
+    arbiter_acct, _ = each_client.party(0)
+    created = buyer.create(seller=seller_acct.address, amount="1", arbiter=arbiter_acct.address, arbiter_fee_bps=100)
+    seller.dispute(created.trade_id)
+    [due] = each_client.client.due(arbiter_acct.address)
+    assert due.actions == ("rule",) and due.amount_lost == ETHER // 100
+    conceded = buyer.concede(created.trade_id)
+    assert conceded.event("Conceded").args["arbiterFee"] == ETHER // 200
+    assert buyer.trade(created.trade_id).state is TradeState.RESOLVED
+
+
+def test_reputation_assets_records_and_risks(each_client):
+    owner = each_client.client
+    token = each_client.deploy("TestToken", "Test Dollar", "TUSD", 6)
+    owner.set_reputation_asset(token.address, min_amount="5")
+    assert owner.reputation_assets()[token.address] == (True, 5 * 10**6)
+    buyer_acct, buyer = each_client.party()
+    seller_acct, seller = each_client.party(1)
+    each_client.mint(token, buyer_acct.address, 100 * 10**6)
+    shown = []
+    hook(buyer, "on_risks", shown.append)
+
+    small = buyer.build_terms(seller=seller_acct.address, token=token.address, amount="1", arbiter=owner.address)
+    assert [r.kind for r in buyer.risks(small)] == ["no-reputation"]
+    created = buyer.create(seller=seller_acct.address, token=token.address, amount="10", arbiter=owner.address)
+    assert created.risks == () and shown == []  # listed, above the minimum, an arbiter: nothing to say
+    buyer.create(seller=seller_acct.address, token=token.address, amount="1", arbiter=owner.address)
+    assert [[r.kind for r in risks] for risks in shown] == [["no-reputation"]]
+    seller.accept(created.trade_id)
+    buyer.release(created.trade_id)
+    buyer.rate(created.trade_id, 5)
+    record = buyer.reputation(seller_acct.address)
+    assert record.record(token.address, ReputationRole.SELLER).completed == 1
+    assert record.score([token.address]) == Decimal("3.57")  # 2 units (10 / 5) rated 5, the prior 3.0 x 5 units
+    assert "below the 5 TUSD" in str(buyer.risks(small)[0])
+    owner.set_reputation_asset(token.address, listed=False, min_amount=0)
+    assert "TUSD is not a reputation asset" in str(buyer.risks(small)[0])
+
+
+def test_offers_with_deposits_are_published_and_filled(each_client):
+    _seller_acct, seller = each_client.party(2)
+    _buyer_acct, buyer = each_client.party()
+    document = {"item": "a bicycle"}
+    signed = seller.create_offer(amount="0.5", seller_deposit="0.1", terms=document)
+    with pytest.raises(OfferError, match="free bond"):
+        buyer.verify_offer(signed)
+    published = seller.publish_offer(signed, document)
+    assert published.event("OfferPublished").args["nonce"] == signed.offer.nonce
+    seller.deposit_bond("0.1")
+    filled = buyer.fill_offer(signed)
+    assert buyer.trade(filled.trade_id).state is TradeState.FUNDED and seller.bond() == 0
+
+
+def test_the_listing_is_read_once_per_asset_and_only_when_the_trade_asks_to_record(each_client):
+    """The hot path stays within its request budget: the reputation listing behind a trade's risks
+    is read once per asset (cached like the platform fee), never for a trade that records nothing,
+    and the seller's bond is never read to create (the contract's own refusal covers it)."""
+    _buyer_acct, buyer = each_client.party()
+    seller_acct, _ = each_client.party(0)
+    token = each_client.deploy("TestToken", "Test Dollar", "TUSD", 6)
+    each_client.mint(token, buyer.address, 10 * 10**6)
+    listing, bonds = escrow_codec().selector("reputationAssets"), escrow_codec().selector("bonds")
+    CallRecorder.selectors.clear()
+    buyer.w3.middleware_onion.add(CallRecorder, name="call-recorder")
+    try:
+        buyer.create(seller=seller_acct.address, token=token.address, amount="1", record_reputation=False)
+        assert listing not in CallRecorder.selectors
+        buyer.create(seller=seller_acct.address, token=token.address, amount="1", seller_deposit="1")
+        buyer.create(seller=seller_acct.address, token=token.address, amount="1")
+    finally:
+        buyer.w3.middleware_onion.remove("call-recorder")
+    assert CallRecorder.selectors.count(listing) == 1, CallRecorder.selectors
+    assert bonds not in CallRecorder.selectors
+
+
+def test_a_token_bond_is_approved_exactly_and_checked_before_the_approval(each_client):
+    seller_acct, seller = each_client.party()
+    token = each_client.deploy("TestToken", "Test Dollar", "TUSD", 6)
+    each_client.mint(token, seller_acct.address, 30 * 10**6)
+    plans = []
+    hook(seller, "on_plan", plans.append)
+    before = each_client.nonce(seller_acct.address)
+    seller.deposit_bond("30", token=token.address)
+    assert each_client.nonce(seller_acct.address) == before + 2  # approve + depositBond
+    [plan] = plans
+    assert (plan.amount, plan.approve_first) == (30 * 10**6, True)
+    assert plan.checked is (each_client.kind.endswith("anvil"))  # simulated under a state override on Anvil
+    assert token.functions.allowance(seller_acct.address, seller.deployment.escrow).call() == 0
+    assert seller.bond(token.address) == 30 * 10**6

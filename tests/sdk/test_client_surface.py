@@ -40,9 +40,13 @@ def test_both_clients_have_the_same_public_operations():
     # the whole surface, not a sample: offers, owner settings, listings, deploy included
     for name in ("create", "create_from_terms", "fund", "fill_offer", "verify_offer", "create_offer", "revoke_offer",
                  "set_platform_fee", "set_fee_recipient", "pause", "unpause", "trades", "history", "watch",
-                 "credits", "balance", "now", "sleep", "withdraw_fees", "build_terms", "preview", "as_account",
-                 "deploy", "from_network", "embedded", "connect", "from_web3", "accept_settlement", "reputation"):
+                 "credits", "balance", "now", "sleep", "sweep_fees", "build_terms", "preview", "as_account",
+                 "deploy", "from_network", "embedded", "connect", "from_web3", "accept_settlement", "reputation",
+                 # v2: deposits, bonds, concessions, the offer board, reputation assets, deadlines, risks
+                 "accept", "concede", "deposit_bond", "withdraw_bond", "bond", "publish_offer",
+                 "set_reputation_asset", "reputation_assets", "due", "risks"):
         assert name in sync, name
+    assert "withdraw_fees" not in sync  # v1's: the contract sweeps fees kept in ended trades now
 
 
 def test_every_operation_takes_the_same_parameters_with_the_same_defaults():
@@ -81,3 +85,11 @@ def test_importing_the_sdk_loads_neither_the_build_nor_the_cli_nor_the_tooling()
     assert "p2pescrow.clients.sync" in loaded and "p2pescrow.clients.aio" in loaded
     assert not [m for m in loaded if m.startswith(("p2pescrow.build", "p2pescrow.cli.", "tools"))
                 or m == "p2pescrow.cli"], loaded
+
+
+def test_both_clients_take_deposits_where_terms_are_made():
+    for cls in (EscrowClient, AsyncEscrowClient):
+        for name in ("build_terms", "create_offer"):
+            names = [p[0] for p in parameters(getattr(cls, name))]
+            assert {"buyer_deposit", "seller_deposit"} <= set(names), (cls.__name__, name)
+        assert [p[0] for p in parameters(cls.set_reputation_asset)][:2] == ["self", "token"]

@@ -1,12 +1,13 @@
-"""Deployments are idempotent and recoverable: a deploy that dies part way (an exception between
-two steps, a deployment left unfinished with other settings, a chain reset under a record) is
-continued by the next run, with the same contracts, instead of leaving a half-wired pair or
-deploying twice. On the embedded chain, in process; the deploy script killed on a real node is in
-tests/e2e/test_deploy_script_recovery.py.
+"""Deployments are idempotent and recoverable: a deploy that dies part way (an exception after its
+transaction, a deployment left unfinished with other settings, a chain reset under a record) is
+continued by the next run, with the same contract, instead of deploying twice. A v2 deployment is one
+transaction: the escrow's constructor creates its Reputation. On the embedded chain, in process; the
+deploy script killed on a real node is in tests/e2e/test_deploy_script_recovery.py.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -68,22 +69,21 @@ def test_a_deploy_that_fails_after_any_step_is_continued(embedded_w3: tuple[Web3
         deploy(transactor, registry=registry, after_step=fail, **options)
     pending = registry.get_pending(w3.eth.chain_id)
     assert pending is not None and registry.get(w3.eth.chain_id) is None
-    assert pending.reputation is not None
+    assert pending.escrow is not None and pending.escrow_tx is None
 
     lines: list[str] = []
     outcome = ensure_deployed(transactor, registry, report=lines.append, **options)
     assert outcome.status == "resumed"
     assert any("continuing the unfinished deployment" in line for line in lines)
     deployment = outcome.deployment
-    assert deployment.reputation == pending.reputation
-    if pending.escrow is not None:
-        assert deployment.escrow == pending.escrow
-    assert contracts_created(w3, accounts[0]) == 2  # no orphan from the failed run
+    assert deployment.escrow == pending.escrow and deployment.version == 2
+    assert contracts_created(w3, accounts[0]) == 1  # no orphan from the failed run
     assert registry.get(w3.eth.chain_id) == deployment and registry.get_pending(w3.eth.chain_id) is None
-    # The reputation contract waits for its owner to accept; everything else is in place.
+    # The owner owns the escrow from its constructor; the reputation contract has no owner at all.
     checks = {c.name: c for c in check_deployment(w3, deployment)}
-    assert [name for name, c in checks.items() if c.ok is False] == ["reputation owner"]
-    assert "not accepted yet" in checks["reputation owner"].detail
+    assert [name for name, c in checks.items() if c.ok is False] == []
+    assert checks["escrow owner"].detail == accounts[1]
+    assert checks["reputation's only writer"].detail == deployment.escrow
 
     again = ensure_deployed(transactor, registry, **options)
     assert again.status == "existing" and again.deployment == deployment
@@ -107,7 +107,7 @@ def test_unfinished_deployment_with_other_settings_is_refused_unless_forced(
         ensure_deployed(Transactor(w3, accounts[3], poll_interval=0), registry, platform_fee_bps=25)
     outcome = ensure_deployed(transactor, registry, platform_fee_bps=30, force=True)
     assert outcome.status == "deployed" and abandoned is not None
-    assert outcome.deployment.reputation != abandoned.reputation
+    assert outcome.deployment.escrow != abandoned.escrow
     assert outcome.deployment.platform_fee_bps == 30 and all_ok(w3, outcome.deployment)
 
 
@@ -144,3 +144,25 @@ def test_code_matches_artifact_allows_only_immutable_slots() -> None:
     assert not code_matches_artifact(bytes(code) + b"\x00", artifact)
     assert not code_matches_artifact(bytes.fromhex(load_artifact("Reputation")["deployedBytecode"][2:]),
                                      artifact)
+
+
+def test_a_version_1_record_is_replaced_and_its_unfinished_deployment_ignored(
+        embedded_w3: tuple[Web3, list[str]], tmp_path: Path) -> None:
+    w3, accounts = embedded_w3
+    registry = Registry(tmp_path / "deployments.json")
+    transactor = Transactor(w3, accounts[0], poll_interval=0)
+    v2 = ensure_deployed(transactor, registry).deployment
+    # What a v1 deploy left: a record without a version, and a pending record of its four steps.
+    record = {k: v for k, v in v2.__dict__.items() if k != "version"}
+    registry.path.write_text(json.dumps({str(v2.chain_id): record}))
+    registry.pending_path.write_text(json.dumps({"1": {
+        "chain_id": 1, "deployer": accounts[0], "owner": accounts[0], "fee_recipient": accounts[0],
+        "platform_fee_bps": 0, "reputation": "0x" + "22" * 20, "reputation_tx": None, "escrow": None,
+        "escrow_tx": None, "authorised": False, "handed_over": False, "block": 1}}))
+    v1 = registry.get(v2.chain_id)
+    assert v1 is not None and v1.version == 1 and registry.get_pending(1) is None
+    lines: list[str] = []
+    outcome = ensure_deployed(transactor, registry, report=lines.append)
+    assert outcome.status == "deployed" and outcome.replaced == v1 and outcome.deployment.version == 2
+    assert outcome.deployment.escrow != v2.escrow
+    assert any("is version 1: deploying version 2" in line for line in lines)

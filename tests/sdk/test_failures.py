@@ -4,6 +4,7 @@ network/deployment problems name what is wrong."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
@@ -14,8 +15,10 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 
-from p2pescrow import EscrowClient, P2PEscrowError, errors
-from p2pescrow.deployments import DeploymentMismatch, NoDeployment, Registry
+from p2pescrow import EscrowClient, P2PEscrowError, TradeState, errors
+from p2pescrow.chains import embedded_async_web3
+from p2pescrow.clients.aio import AsyncEscrowClient
+from p2pescrow.deployments import DeploymentMismatch, NoDeployment, OutdatedDeployment, Registry
 from p2pescrow.node.process import start_node
 
 ETHER = 10**18
@@ -36,7 +39,7 @@ def test_wrong_state(embedded, funded):
     buyer.release(trade_id)
     with embedded.no_tx(buyer_acct.address), pytest.raises(errors.WrongState) as info:
         buyer.release(trade_id, "0.1")
-    assert info.value.id == trade_id and info.value.state == 4
+    assert info.value.id == trade_id and info.value.state == TradeState.COMPLETED == 5
     assert isinstance(info.value, errors.ContractError) and isinstance(info.value, P2PEscrowError)
     assert "not in a state that allows this" in str(info.value)
     assert info.value.data.startswith(errors.WrongState.selector)
@@ -236,7 +239,7 @@ def test_no_deployment(embedded, tmp_path):
 def test_deployment_mismatch(embedded, tmp_path):
     other_code = embedded.token(decimals=6)
     registry = Registry(tmp_path / "deployments.json")
-    registry.put(replace(embedded.base.deployment, escrow=other_code.address))
+    registry.put(replace(embedded.base.deployment, reputation=other_code.address))
     with pytest.raises(DeploymentMismatch, match=other_code.address) as info:
         EscrowClient.from_web3(embedded.w3, Account.create(), registry=registry)
     assert isinstance(info.value, errors.NetworkError)
@@ -245,6 +248,25 @@ def test_deployment_mismatch(embedded, tmp_path):
         EscrowClient.from_web3(embedded.w3, Account.create(), registry=registry).deployment
         == embedded.base.deployment
     )
+
+
+def test_a_version_1_deployment_is_refused_on_connecting(embedded, tmp_path):
+    """v1 is left behind: a record of version 1, or an escrow whose code has no VERSION(), is refused
+    with one line saying to redeploy, by the client itself (sync and async connect the same way)."""
+    registry = Registry(tmp_path / "deployments.json")
+    registry.put(replace(embedded.base.deployment, version=1))
+    with pytest.raises(OutdatedDeployment, match="version 2") as info:
+        EscrowClient.from_web3(embedded.w3, Account.create(), registry=registry)
+    assert "\n" not in str(info.value) and "deploy" in f"{info.value} {info.value.hint}"
+    no_version = embedded.token(decimals=6)  # code without VERSION(), as an escrow v1's
+    with pytest.raises(OutdatedDeployment):
+        EscrowClient.from_web3(embedded.w3, Account.create(),
+                               deployment=replace(embedded.base.deployment, escrow=no_version.address))
+    async_w3 = embedded_async_web3(embedded.base._chain)
+    for refused in (dict(registry=registry),
+                    dict(deployment=replace(embedded.base.deployment, escrow=no_version.address))):
+        with pytest.raises(OutdatedDeployment):
+            asyncio.run(AsyncEscrowClient.from_web3(async_w3, Account.create(), **refused))
 
 
 def test_corrupt_registry_is_a_config_error(embedded, tmp_path):

@@ -1,5 +1,5 @@
 """Refusals that say what to do: a contract refusal carries a hint computed from the trade (who may
-act now, amounts in the token's units, which cause of NotRateable applies), and the limits that are
+act now, amounts in the token's units, which cause of a refused rating applies), and the limits that are
 constants in the contract are refused before any request, on both clients."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from web3 import Web3
 from p2pescrow import EscrowClient, errors
 from p2pescrow.aio import AsyncEscrowClient
 from p2pescrow.core import hints
+from p2pescrow.models import ReputationRole
 
 ETHER = 10**18
 UNIT = 10**6
@@ -98,36 +99,50 @@ def test_invalid_part_is_shown_in_token_units(embedded, trade):
     assert exc.hint == "give an amount above 0 and at most 100 TUSD, or none for everything held"
 
 
-def test_not_rateable_names_the_cause_that_applies(embedded):
+def test_a_refused_rating_names_the_cause_that_applies(embedded):
     buyer_acct, buyer = embedded.party()
     seller_acct, seller = embedded.party()
 
+    unlisted = buyer.create(seller=seller_acct.address, amount="1").trade_id  # before ETH is listed
+    seller.accept(unlisted)
+    buyer.release(unlisted)
+    with embedded.no_tx(buyer_acct.address), pytest.raises(errors.NotRecorded) as caught:
+        buyer.rate(unlisted, 5)
+    assert caught.value.hint.startswith("the trade's asset was not a listed reputation asset")
+
+    embedded.base.set_reputation_asset(None, min_amount="0.01")
     funded = buyer.create(seller=seller_acct.address, amount="1").trade_id
-    with embedded.no_tx(buyer_acct.address), pytest.raises(errors.NotRateable) as caught:
+    with embedded.no_tx(buyer_acct.address), pytest.raises(errors.NotEnded) as caught:
         buyer.rate(funded, 5)
-    assert caught.value.hint.startswith("the trade is FUNDED: ratings open once it is completed")
+    assert caught.value.hint.startswith("the trade is FUNDED: ratings open once it has ended")
 
     quiet = buyer.create(seller=seller_acct.address, amount="1", record_reputation=False).trade_id
     buyer.release(quiet)
-    with embedded.no_tx(buyer_acct.address), pytest.raises(errors.NotRateable) as caught:
+    with embedded.no_tx(buyer_acct.address), pytest.raises(errors.NotRecorded) as caught:
         buyer.rate(quiet, 5)
     assert "created without reputation" in caught.value.hint
 
-    all_back = buyer.create(seller=seller_acct.address, amount="1").trade_id
-    seller.propose_settlement(all_back, 10_000)
-    buyer.accept_settlement(all_back)
-    with embedded.no_tx(seller_acct.address), pytest.raises(errors.NotRateable) as caught:
-        seller.rate(all_back, 1)
-    assert caught.value.hint == "the trade ended SETTLED with nothing paid to the seller: it cannot be rated"
+    pushed = buyer.create(seller=seller_acct.address, amount="1").trade_id  # the seller never acts on it
+    buyer.release(pushed)
+    with embedded.no_tx(seller_acct.address), pytest.raises(errors.NotRecorded) as caught:
+        seller.rate(pushed, 1)
+    assert caught.value.hint.startswith("the seller never entered this trade")
 
+    cancelled = seller.create(buyer=buyer_acct.address, amount="1").trade_id
+    seller.cancel(cancelled)
+    with embedded.no_tx(buyer_acct.address), pytest.raises(errors.NotEnded) as caught:
+        buyer.rate(cancelled, 5)
+    assert caught.value.hint == "the trade was cancelled before it went live: it can never be rated"
+
+    seller.accept(funded)  # consent on a live trade
     buyer.release(funded)
     buyer.rate(funded, 5)
-    with embedded.no_tx(buyer_acct.address), pytest.raises(errors.NotRateable) as caught:
+    with embedded.no_tx(buyer_acct.address), pytest.raises(errors.AlreadyRated) as caught:
         buyer.rate(funded, 4)
     assert caught.value.hint == "this account already rated this trade as the buyer: once per party"
     seller.rate(funded, 4)  # the other party still may
-    rated = buyer.reputation(buyer_acct.address)
-    assert (rated.rating_count, rated.rating_sum) == (1, 4)
+    rated = buyer.reputation(buyer_acct.address).record("0x" + "00" * 20, ReputationRole.BUYER)
+    assert (rated.count, rated.weighted_score, rated.rated_volume) == (1, 4 * 10**18, 10**18)
 
 
 def test_state_and_deadline_refusals_say_what_can_be_done_now(embedded):
@@ -138,11 +153,12 @@ def test_state_and_deadline_refusals_say_what_can_be_done_now(embedded):
     with embedded.no_tx(buyer_acct.address), pytest.raises(errors.DeadlineNotReached) as caught:
         buyer.timeout(trade_id)
     assert caught.value.hint == (f"the trade is FUNDED (deadline {deadline}); now the buyer may release, "
-                                 "propose_settlement; the seller may refund, mark_delivered, propose_settlement")
+                                 "propose_settlement; the seller may refund, accept, mark_delivered, "
+                                 "propose_settlement")
     buyer.release(trade_id)
     with embedded.no_tx(seller_acct.address), pytest.raises(errors.WrongState) as caught:
         seller.refund(trade_id)
-    assert caught.value.hint == "the trade is COMPLETED; now the buyer may rate; the seller may rate"
+    assert caught.value.hint == "the trade is COMPLETED; now nothing more can be done"  # no rating: not recorded
 
     unfunded = seller.create(buyer=buyer_acct.address, amount="1", funding_window=600).trade_id
     embedded.sleep(601)
@@ -202,7 +218,7 @@ def test_the_async_client_hints_and_checks_the_same():
         with pytest.raises(errors.InvalidPart) as part:
             await buyer.release(trade_id, "2")
         assert str(part.value).startswith("InvalidPart(requested=2 ETH, held=1 ETH)")
-        with pytest.raises(errors.NotRateable) as rated:
+        with pytest.raises(errors.NotEnded) as rated:
             await buyer.rate(trade_id, 5)
         assert rated.value.hint.startswith("the trade is FUNDED")
         with pytest.raises(errors.InputError, match="cap of 20%"):

@@ -117,3 +117,74 @@ def test_fee_on_transfer_token_holds_what_arrived(embedded):
     trade = buyer.trade(trade_id)
     assert trade.amount == 100 * 10**18 and trade.held == 99 * 10**18  # 1% burned on the way in
     assert allowance(token, buyer_acct.address, buyer.deployment.escrow) == 0
+
+
+# -- v2: deposits and bonds in tokens -------------------------------------------------------------------
+def test_a_buyer_deposit_in_tokens_is_approved_and_taken_with_the_price(embedded):
+    token = embedded.token(decimals=6)
+    buyer_acct, buyer = embedded.party()
+    seller_acct, seller = embedded.party(1)
+    embedded.mint(token, buyer_acct.address, 130 * UNIT)
+    plans = []
+    buyer.on_plan = plans.append
+    created = buyer.create(seller=seller_acct.address, token=token.address, amount="100", buyer_deposit="30")
+    approvals = embedded.erc20_logs(token, "Approval", owner=buyer_acct.address)
+    assert [a["value"] for a in approvals] == [130 * UNIT]  # exactly price + deposit
+    assert [(p.amount, p.approve_first) for p in plans] == [(130 * UNIT, True)]
+    assert token.functions.balanceOf(buyer_acct.address).call() == 0
+    trade = buyer.trade(created.trade_id)
+    assert trade.held == 100 * UNIT and trade.buyer_deposit == 30 * UNIT
+
+    seller.refund(created.trade_id)
+    assert token.functions.balanceOf(buyer_acct.address).call() == 130 * UNIT  # price and deposit back
+
+
+def test_a_buyer_short_of_the_deposit_is_refused_before_the_approval(embedded):
+    token = embedded.token(decimals=6)
+    buyer_acct, buyer = embedded.party()
+    embedded.mint(token, buyer_acct.address, 100 * UNIT)
+    with embedded.no_tx(buyer_acct.address), pytest.raises(errors.InsufficientFunds, match="110 TUSD"):
+        buyer.create(seller=embedded.account(0).address, token=token.address, amount="100", buyer_deposit="10")
+
+
+def test_a_permit_covers_the_price_and_the_deposit(embedded):
+    token = embedded.token("PermitToken")
+    buyer_acct, buyer = embedded.party()
+    embedded.mint(token, buyer_acct.address, 5 * 10**18)
+    nonce = embedded.nonce(buyer_acct.address)
+    buyer.create(seller=embedded.account(0).address, token=token.address, amount="2", buyer_deposit="0.5")
+    assert embedded.nonce(buyer_acct.address) == nonce + 1  # one transaction
+    assert token.functions.balanceOf(buyer_acct.address).call() == 5 * 10**18 - 25 * 10**17
+
+
+def test_a_token_bond_is_approved_exactly_then_deposited_and_locked_by_a_trade(embedded):
+    token = embedded.token(decimals=6)
+    seller_acct, seller = embedded.party()
+    buyer_acct, buyer = embedded.party()
+    embedded.mint(token, seller_acct.address, 50 * UNIT)
+    embedded.mint(token, buyer_acct.address, 100 * UNIT)
+    escrow = seller.deployment.escrow
+    plans = []
+    seller.on_plan = plans.append
+    nonce = embedded.nonce(seller_acct.address)
+
+    deposited = seller.deposit_bond("40", token=token.address)
+    assert embedded.nonce(seller_acct.address) == nonce + 2  # approve + depositBond, as create does
+    assert [p.amount for p in plans] == [40 * UNIT] and plans[0].approve_first
+    assert [a["value"] for a in embedded.erc20_logs(token, "Approval", owner=seller_acct.address)] == [40 * UNIT]
+    assert allowance(token, seller_acct.address, escrow) == 0
+    assert deposited.event("BondDeposited").args["amount"] == 40 * UNIT
+    assert seller.bond(token.address) == 40 * UNIT
+    with embedded.no_tx(seller_acct.address), pytest.raises(errors.InsufficientFunds):
+        seller.deposit_bond("11", token=token.address)  # 10 left in the wallet
+
+    trade_id = seller.create(buyer=buyer_acct.address, token=token.address, amount="100",
+                             seller_deposit="25").trade_id
+    assert seller.bond(token.address) == 15 * UNIT  # locked at creation by the seller
+    buyer.fund(trade_id)
+    buyer.release(trade_id)
+    fee = -(-100 * UNIT * PLATFORM_FEE_BPS // 10_000)
+    assert token.functions.balanceOf(seller_acct.address).call() == 10 * UNIT + 100 * UNIT - fee + 25 * UNIT
+    seller.withdraw_bond("15", token=token.address)
+    assert seller.bond(token.address) == 0
+    assert token.functions.balanceOf(seller_acct.address).call() == 50 * UNIT + 100 * UNIT - fee

@@ -26,7 +26,7 @@ def test_eth_offer_round_trip_through_json(embedded, offer_parties):
     seller, seller_client, buyer_acct, buyer = offer_parties
     signed = seller_client.create_offer(amount="1.25", terms="2 concert tickets", expires_in=3_600)
     document = signed.to_json()
-    assert "\n" not in document and json.loads(document)["kind"] == "p2pescrow-offer/1"
+    assert "\n" not in document and json.loads(document)["kind"] == "p2pescrow-offer/2"
     assert seller.key.hex().removeprefix("0x") not in document
 
     parsed = SignedOffer.from_json(document)
@@ -216,4 +216,42 @@ def test_next_actions_of_a_filled_offer(embedded, offer_parties):
     )
     actions = buyer.trade(filled.trade_id).next_actions
     assert actions[Role.BUYER] == ("release", "dispute", "propose_settlement")
-    assert actions[Role.SELLER] == ("refund", "mark_delivered", "dispute", "propose_settlement")
+    assert actions[Role.SELLER] == ("refund", "mark_delivered", "dispute", "propose_settlement")  # it signed: acted
+
+
+# -- v2: deposits in offers, the seller's bond, the offer board ------------------------------------------
+def test_an_offer_with_deposits_locks_the_sellers_bond_when_filled(embedded):
+    _seller_acct, seller = embedded.party(5)
+    buyer_acct, buyer = embedded.party()
+    signed = seller.create_offer(amount="1", buyer_deposit="0.1", seller_deposit="0.4")
+    assert (signed.offer.buyerDeposit, signed.offer.sellerDeposit) == (ETHER // 10, 4 * ETHER // 10)
+    assert SignedOffer.from_json(signed.to_json()) == signed  # the deposits travel with the document
+
+    with embedded.no_tx(buyer_acct.address), pytest.raises(OfferError, match="free bond is 0 ETH"):
+        buyer.fill_offer(signed)  # beyond the seller's free bond: refused before sending
+    seller.deposit_bond("0.5")
+    start = embedded.eth(buyer_acct.address)
+    filled = buyer.fill_offer(signed)
+    trade = buyer.trade(filled.trade_id)
+    assert trade.state is TradeState.FUNDED and trade.seller_deposited  # the signature was the acceptance
+    assert embedded.eth(buyer_acct.address) == start - ETHER - ETHER // 10 - filled.tx.fee
+    assert seller.bond() == ETHER // 10
+
+
+def test_publishing_an_offer_puts_it_and_its_terms_document_on_the_board(embedded):
+    seller_acct, seller = embedded.party(1)
+    document = {"item": "2 concert tickets", "delivery": "e-mail", "price": "1.25 ETH"}
+    signed = seller.create_offer(amount="1.25", terms=document)
+    spelled_otherwise = json.dumps(document, indent=2).encode()  # any JSON spelling of the same object
+
+    published = seller.publish_offer(signed, spelled_otherwise)
+    event = published.event("OfferPublished").args
+    assert event["seller"] == seller_acct.address and event["nonce"] == signed.offer.nonce
+    canonical = b'{"delivery":"e-mail","item":"2 concert tickets","price":"1.25 ETH"}'
+    assert bytes(event["terms"]) == canonical  # RFC 8785: what termsHash is the keccak of
+
+    with embedded.no_tx(seller_acct.address), pytest.raises(OfferError, match="termsHash"):
+        seller.publish_offer(signed, {**document, "price": "1 ETH"})  # not the document signed
+    foreign = replace(signed, chain_id=signed.chain_id + 1)
+    with embedded.no_tx(seller_acct.address), pytest.raises(OfferError, match="chain id"):
+        seller.publish_offer(foreign, document)

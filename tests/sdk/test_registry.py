@@ -36,6 +36,7 @@ def test_deploy_records_and_connect_reads_the_registry(anvil, tmp_path, monkeypa
     record = json.loads(path.read_text())[str(chain_id)]
     assert record["escrow"] == deployment.escrow and record["reputation"] == deployment.reputation
     assert record["chain_id"] == chain_id and record["platform_fee_bps"] == 40
+    assert record["version"] == deployment.version == 2
     assert record["escrow_code_hash"].startswith("0x") and len(record["escrow_code_hash"]) == 66
     assert deployment.escrow != anvil.base.deployment.escrow  # a second, separate deployment
 

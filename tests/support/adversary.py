@@ -235,6 +235,6 @@ def private_key(d: Deployment, account: str) -> bytes:
 
 
 def sign_offer(d: Deployment, offer: dict[str, Any], key: bytes) -> bytes:
-    """The seller's EIP-712 signature of `offer` for this escrow (domain "P2PEscrow", "1"), with
+    """The seller's EIP-712 signature of `offer` for this escrow (domain "P2PEscrow", "2"), with
     an explicit key: the one typed-data encoding of the suite lives in support/offers.py."""
     return bytes(Account.sign_message(_typed_offer(d, offer, None, None), key).signature)

@@ -28,9 +28,14 @@ class Chain:
         """Timestamp of the latest block."""
         return int(self.w3.eth.get_block("latest")["timestamp"])
 
+    def next_timestamp(self) -> int:
+        """Timestamp the next block will carry: at least the wall clock, which keeps running while
+        snapshots take the latest block back in time (a long session leaves it far behind)."""
+        return int(self.tester.get_block_by_number("pending")["timestamp"])
+
     def set_next_timestamp(self, timestamp: int) -> None:
         """Make the next transaction's block carry exactly `timestamp` (deadline tests need it)."""
-        pending = int(self.tester.get_block_by_number("pending")["timestamp"])
+        pending = self.next_timestamp()
         if timestamp < pending:
             raise ValueError(f"cannot go back in time: next block is already at {pending}")
         if timestamp > pending:

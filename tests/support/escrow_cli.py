@@ -20,6 +20,8 @@ from support import clitools, secrets
 
 CHAIN_ID = 31337  # the built-in `local` network's chain id
 PLATFORM_FEE_BPS = 25
+#: The smallest ETH trade that records reputation on the CLI suite's chain (the owner lists ETH so).
+REPUTATION_MINIMUM = "0.01"
 ETHER = 10**18
 #: dev0..dev9 -> address (the same mnemonic as Anvil's accounts).
 DEV = {name: dev_account(name).address for name in DEV_NAMES}

@@ -1,7 +1,7 @@
 """Signing and accounting helpers for tests/contracts: EIP-712 offers, EIP-2612 permits, fast sends.
 
 - `Signer` finds the private key of an eth-tester account, so tests can sign as the named parties.
-- `offer(d, **overrides)` builds a seller offer; `sign_offer` signs it (EIP-712, P2PEscrow/1);
+- `offer(d, **overrides)` builds a seller offer; `sign_offer` signs it (EIP-712, P2PEscrow/2);
   `offer_digest` computes the digest in Python (tests compare it with the contract's `offerDigest`);
   `terms_of_offer` rebuilds the trade terms a fill creates.
 - `sign_permit` signs an EIP-2612 permit for the PermitToken.
@@ -35,6 +35,8 @@ OFFER_FIELDS = (
     ("token", "address"),
     ("arbiter", "address"),
     ("amount", "uint128"),
+    ("buyerDeposit", "uint128"),
+    ("sellerDeposit", "uint128"),
     ("arbiterFeeBps", "uint16"),
     ("platformFeeBps", "uint16"),
     ("releaseWindow", "uint32"),
@@ -139,14 +141,17 @@ def deploy_raw(d: Deployment, runtime: bytes) -> str:
 
 # -- offers ----------------------------------------------------------------------------------------
 def offer(d: Deployment, **overrides: Any) -> dict[str, Any]:
-    """A fresh open offer by `d.seller`: 1 ETH, the suite's arbiter with a 1% fee, 1-day windows,
-    reputation recorded, valid for an hour."""
+    """A fresh open offer by `d.seller`: 1 ETH, no deposits, the suite's arbiter with a 1% fee, 1-day
+    windows, reputation recorded, valid for an hour. A seller's deposit is locked from the seller's bond
+    when the offer is filled (post it first: `d.deposit_bond`)."""
     o: dict[str, Any] = {
         "seller": d.seller,
         "buyer": ETH,
         "token": ETH,
         "arbiter": d.arbiter,
         "amount": 10**18,
+        "buyerDeposit": 0,
+        "sellerDeposit": 0,
         "arbiterFeeBps": 100,
         "platformFeeBps": PLATFORM_FEE_BPS,
         "releaseWindow": 86400,
@@ -163,7 +168,7 @@ def offer(d: Deployment, **overrides: Any) -> dict[str, Any]:
 def _domain(d: Deployment, chain_id: int | None, verifying_contract: str | None) -> dict[str, Any]:
     return {
         "name": "P2PEscrow",
-        "version": "1",
+        "version": "2",
         "chainId": chain_id if chain_id is not None else d.chain.w3.eth.chain_id,
         "verifyingContract": verifying_contract or d.escrow.address,
     }
@@ -223,6 +228,8 @@ def terms_of_offer(o: dict[str, Any], buyer: str) -> dict[str, Any]:
         "token": o["token"],
         "arbiter": o["arbiter"],
         "amount": o["amount"],
+        "buyerDeposit": o["buyerDeposit"],
+        "sellerDeposit": o["sellerDeposit"],
         "arbiterFeeBps": o["arbiterFeeBps"],
         "platformFeeBps": o["platformFeeBps"],
         "fundingWindow": 0,

@@ -99,7 +99,7 @@ def test_a_run_spread_over_xdist_workers_records_all_it_ran(tmp_path: Path) -> N
     hold what each ran, and the merge the gate measures holds them all."""
     hits = tmp_path / "hits.json"
     env = {**os.environ, "P2PESCROW_COVERAGE": str(hits)}
-    tests = ["tests/contracts/test_reputation.py::test_outcome_is_recorded_for_both_parties",
+    tests = ["tests/contracts/test_reputation.py::test_each_party_rates_the_other_once",
              "tests/contracts/test_split_arithmetic.py::test_platform_fee_cap"]
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:pytest-brownie", "-p", "no:cacheprovider",
                            "-n", "2", "--dist", "loadfile", *tests], cwd=REPO, env=env, capture_output=True,

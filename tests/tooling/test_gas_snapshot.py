@@ -1,9 +1,12 @@
-"""Gas regression guard: no path or operation may cost more than tests/gas_snapshot.json says.
+"""Gas regression guard: no path or operation may cost more than tests/gas_snapshot.json says, and no
+path more than the v2 issue's bound (issue 12, item 7: ``tools.bench.BOUNDS`` and the reputation
+add-on bound).
 
 Runs the benchmark's own measurement (:func:`tools.bench.measure`) on the embedded py-evm chain,
 with Anvil's dev accounts and chain id 31337, so that every transaction carries the same calldata
 as under ``python -m tools.bench`` on Anvil (the EIP-712 / EIP-2612 signatures depend on the
-chain id). Checked when this was written: all figures agree exactly between py-evm and Anvil.
+chain id). The figures agree exactly between py-evm and Anvil (checked by
+``test_the_snapshot_is_what_this_chain_measures``: a snapshot written from an Anvil run).
 
 A figure that went down passes (and is printed): refresh the snapshot with
 ``python -m tools.bench --update-snapshot`` so the gain is locked in.
@@ -18,10 +21,25 @@ from eth_tester import EthereumTester, PyEVMBackend
 from web3 import EthereumTesterProvider, Web3
 
 from p2pescrow.node.process import TEST_MNEMONIC, dev_accounts
-from tools.bench import SNAPSHOT_PATH, TARGETS, BenchTarget, Measurement, measure
+from tools.bench import (
+    BOUNDS,
+    REPUTATION_ADDON_BOUND,
+    REPUTATION_BOUND_PATH,
+    SNAPSHOT_PATH,
+    STATED,
+    BenchTarget,
+    Measurement,
+    bound,
+    measure,
+    over_bound,
+    readme_table,
+)
 
 ANVIL_CHAIN_ID = 31337
 UPDATE = "python -m tools.bench --update-snapshot"
+
+#: The issue's keys (item 7), all in the snapshot.
+ISSUE_KEYS = (*BOUNDS, f"{REPUTATION_BOUND_PATH}_with_reputation", *STATED)
 
 
 def _embedded_target() -> BenchTarget:
@@ -36,6 +54,11 @@ def _embedded_target() -> BenchTarget:
         tester.time_travel(int(w3.eth.get_block("latest")["timestamp"]) + seconds)
 
     return BenchTarget(w3, dev_accounts(), increase_time, "py-evm")
+
+
+def _snapshot() -> dict[str, int]:
+    snapshot: dict[str, int] = json.loads(SNAPSHOT_PATH.read_text(encoding="utf-8"))
+    return snapshot
 
 
 @pytest.fixture(scope="module")
@@ -54,9 +77,14 @@ def _diff(snapshot: dict[str, int], figures: dict[str, int]) -> list[str]:
     return lines
 
 
+def _over(figures: dict[str, int]) -> str:
+    return ", ".join(f"{name} {gas:,} > {limit:,} (+{gas - limit:,})"
+                     for name, (gas, limit) in sorted(over_bound(figures).items()))
+
+
 @pytest.mark.slow
 def test_no_figure_rises_above_the_snapshot(measured: Measurement) -> None:
-    snapshot: dict[str, int] = json.loads(SNAPSHOT_PATH.read_text(encoding="utf-8"))
+    snapshot = _snapshot()
     figures = measured.flat()
     diff = _diff(snapshot, figures)
     if diff:
@@ -75,15 +103,47 @@ def test_no_figure_rises_above_the_snapshot(measured: Measurement) -> None:
     assert not problems, "\n".join(problems) + "\n" + "\n".join(diff)
 
 
+@pytest.mark.slow
+def test_every_path_is_within_the_issue_bound(measured: Measurement) -> None:
+    figures = measured.flat()
+    assert not over_bound(figures), f"over the issue's bound: {_over(figures)}"
+
+
+def test_the_snapshot_is_within_the_issue_bounds() -> None:
+    """The committed figures (an Anvil run of `make bench`) meet every bound."""
+    snapshot = _snapshot()
+    assert not over_bound(snapshot), f"over the issue's bound in {SNAPSHOT_PATH.name}: {_over(snapshot)}"
+
+
+def test_a_path_dearer_than_its_bound_is_reported() -> None:
+    figures = {"eth_happy_path": BOUNDS["eth_happy_path"] + 1, "eth_refund_path": BOUNDS["eth_refund_path"],
+               REPUTATION_BOUND_PATH: 120_000,
+               f"{REPUTATION_BOUND_PATH}_with_reputation": 120_000 + REPUTATION_ADDON_BOUND + 1}
+    assert over_bound(figures) == {
+        "eth_happy_path": (BOUNDS["eth_happy_path"] + 1, BOUNDS["eth_happy_path"]),
+        f"{REPUTATION_BOUND_PATH}_with_reputation": (120_000 + REPUTATION_ADDON_BOUND + 1,
+                                                      120_000 + REPUTATION_ADDON_BOUND),
+    }
+    assert bound("offer_publish", figures) is None  # stated, not bounded
+
+
 def test_snapshot_covers_every_path_and_is_sorted() -> None:
     text = SNAPSHOT_PATH.read_text(encoding="utf-8")
     snapshot = json.loads(text)
     assert list(snapshot) == sorted(snapshot)
     assert all(isinstance(v, int) and v > 21_000 for v in snapshot.values())
-    for path in [*TARGETS, "eth_happy_path_with_reputation"]:
+    for path in ISSUE_KEYS:
         assert path in snapshot
     for op in ("create", "fund", "createAndFund", "release", "release_partial", "refund", "cancel",
-               "markDelivered", "proposeSettlement", "acceptSettlement", "dispute", "rule",
-               "resolveExpiredDispute", "timeout", "submitEvidence", "fillOffer",
-               "fillOfferWithPermit", "withdraw", "withdrawFees", "rate"):
+               "markDelivered", "proposeSettlement", "acceptSettlement", "dispute", "rule", "concede",
+               "resolveExpiredDispute", "timeout", "submitEvidence", "fillOffer", "fillOfferWithPermit",
+               "publishOffer", "revokeOffer", "accept", "depositBond", "withdrawBond", "withdraw",
+               "sweepFees", "rate"):
         assert f"op.{op}" in snapshot
+
+
+def test_readme_gas_table_is_the_snapshot() -> None:
+    """README's Gas table says what the snapshot holds (refresh it with `python -m tools.bench --readme`)."""
+    readme = (SNAPSHOT_PATH.parent.parent / "README.md").read_text(encoding="utf-8")
+    gas_section = readme.split("\n## Gas\n", 1)[1].split("\n## ", 1)[0]
+    assert readme_table(_snapshot()) in gas_section

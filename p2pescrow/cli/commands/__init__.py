@@ -7,6 +7,8 @@ from . import deploy as deploy
 from . import accounts as accounts
 from . import networks as networks
 from . import offer as offer
+from . import bond as bond
+from . import fees as fees
 from . import rep as rep
 from . import trade as trade
 from . import tx as tx

@@ -39,7 +39,14 @@ def deploy(ctx: typer.Context,
     Example:
       p2pescrow --network sepolia --account alice deploy --fee-bps 25
     """
-    from ...deployments import DeploymentMismatch, Registry, ensure_deployed, verify
+    from ...deployments import (
+        CONTRACT_VERSION,
+        DeploymentMismatch,
+        OutdatedDeployment,
+        Registry,
+        ensure_deployed,
+        verify,
+    )
     from ...errors import InputError
     from ..context import network, signer, transactor
     from ..parse import address
@@ -56,11 +63,11 @@ def deploy(ctx: typer.Context,
 
     registry = Registry()
     previous = registry.get(chain_id)
-    if previous is not None and not force:
+    if previous is not None and not force and previous.version == CONTRACT_VERSION:
         try:
             verify(node.w3, previous)
-        except DeploymentMismatch:
-            pass  # its chain was reset: ensure_deployed says so and deploys anew
+        except (DeploymentMismatch, OutdatedDeployment):
+            pass  # its chain was reset, or it is a v1 escrow: ensure_deployed says so and deploys anew
         else:  # nothing failed: exit 0, as scripts/deploy.py does
             emit(options, {"network": net.name, **asdict(previous), "status": "existing", "replaced": None,
                            "registry": str(registry.path)},
@@ -81,12 +88,14 @@ def deploy(ctx: typer.Context,
           f"  reputation:    {deployment.reputation}",
           f"  owner:         {deployment.owner}",
           f"  platform fee:  {deployment.platform_fee_bps} bps to {deployment.fee_recipient}",
+          "  reputation assets: none listed yet, so no trade records reputation until the owner lists one "
+          "(python scripts/list_reputation_asset.py ETH --min-amount 0.01 ...)",
           f"recorded in {registry.path}" + (f" (replacing {replaced})" if replaced else "")])
 
 
 def _confirm(options: Options, sender: Transactor, network_name: str, chain_id: int, fee_bps: int,
              recipient: str | None) -> None:
-    """Price the two deployments (which also checks they would succeed), show it, and ask."""
+    """Price the deployment (which also checks it would succeed), show it, and ask."""
     from ..._artifacts import load_artifact
     from ...deployments import deploy_data
     from ...transport.sync import Call
@@ -94,15 +103,10 @@ def _confirm(options: Options, sender: Transactor, network_name: str, chain_id: 
     from ..render import eth
 
     owner = sender.address
-    rep = sender.preview(Call(None, deploy_data(load_artifact("Reputation"), owner)))
-    # The escrow's constructor only stores the reputation address: any address prices it right.
-    esc = sender.preview(Call(None, deploy_data(load_artifact("P2PEscrow"), owner, recipient or owner,
-                                                fee_bps, owner)))
-    gas = rep.gas + esc.gas
-    cost = rep.gas * rep.max_fee_per_gas + esc.gas * esc.max_fee_per_gas
+    esc = sender.preview(Call(None, deploy_data(load_artifact("P2PEscrow"), owner, recipient or owner, fee_bps)))
     ask(options, [f"From: {sending_account(options, owner)} (the owner)",
                   f"About to deploy p2pescrow on {network_name} (chain {chain_id}):",
                   f"  platform fee:  {fee_bps} bps ({fee_bps / 100:g}%) to {recipient or owner}",
-                  "  transactions:  3 (Reputation, P2PEscrow, authorise the escrow)",
-                  f"  gas:           about {gas:,} plus a small call, at most {eth(cost)}"],
+                  "  transactions:  1 (P2PEscrow, which creates its Reputation contract)",
+                  f"  gas:           about {esc.gas:,}, at most {eth(esc.gas * esc.max_fee_per_gas)}"],
         "Deploy?")

@@ -6,6 +6,7 @@ Documents travel as files or through pipes: ``offer create ... > offer.json``, `
 
 from __future__ import annotations
 
+import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,10 +48,8 @@ FileArg = Annotated[str, typer.Argument(metavar="FILE", help="Offer document, or
                                         show_default=False)]
 
 
-def _load(source: str) -> SignedOffer:
-    """Parse an offer document from a file or ``-`` (stdin); malformed -> OfferError (exit 2)."""
-    from ...core.offers import SignedOffer
-
+def _text(source: str) -> str:
+    """The text of an offer document from a file or ``-`` (stdin); an empty one is an input error."""
     if source == "-":
         text = sys.stdin.read()
     else:
@@ -63,23 +62,63 @@ def _load(source: str) -> SignedOffer:
             raise InputError(f"{path} is not a text file") from None
     if not text.strip():
         raise InputError("the offer document is empty" + (" (nothing on standard input)" if source == "-" else ""))
-    return SignedOffer.from_json(text)
+    return text
+
+
+def _load_with_terms(source: str) -> tuple[SignedOffer, dict[str, Any] | None]:
+    """An offer document and the terms document it carries (``"terms"``, as `offer create` writes it),
+    or None when it carries none."""
+    from ...core.offers import SignedOffer
+
+    text = _text(source)
+    signed = SignedOffer.from_json(text)
+    terms = json.loads(text).get("terms")
+    return signed, terms if isinstance(terms, dict) else None
+
+
+def _terms_match(signed: SignedOffer, terms: dict[str, Any] | None) -> bool | None:
+    """Whether the carried terms document hashes to the signed ``termsHash`` (None: none carried)."""
+    from ...core.offers import OfferError, terms_hash
+
+    if terms is None:
+        return None
+    try:
+        return terms_hash(terms) == bytes(signed.offer.termsHash)
+    except OfferError:
+        return False
+
+
+def _check_terms(signed: SignedOffer, terms: dict[str, Any] | None) -> None:
+    """Refuse an offer whose carried terms document is not the one its seller signed (exit 2)."""
+    from ...core.offers import OfferError
+
+    if _terms_match(signed, terms) is False:
+        raise OfferError("the terms document in the offer is NOT the one the seller signed (its hash differs from "
+                         "the offer's termsHash): it was changed after signing", hint="do not fill it; ask the "
+                         "seller for the offer as signed")
 
 
 def _describe(
-    signed: SignedOffer, token: TokenInfo | None, now: datetime | None = None
+    signed: SignedOffer, token: TokenInfo | None, now: datetime | None = None, terms: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
-    """The offer as a JSON-ready dict and as text lines. ``token`` None: an ERC-20 not looked up."""
+    """The offer as a JSON-ready dict and as text lines. ``token`` None: an ERC-20 not looked up;
+    ``terms``: the terms document the offer document carries, checked against the signed hash."""
     from ...models import FLAG_RECORD_REPUTATION, FLAG_TIMEOUT_RELEASES, ZERO_ADDRESS
 
     o = signed.offer
     expiry = datetime.fromtimestamp(o.expiry, UTC)
-    if token is not None:
-        amount_text = human(o.amount, token) + ("" if token.is_eth else f"  (token {o.token})")
-        amount_doc: dict[str, Any] = amount_document(o.amount, token)
-    else:
-        amount_text = f"{o.amount} base units of token {o.token}"
-        amount_doc = {"value": None, "base_units": str(o.amount), "symbol": None}
+    def money(units: int) -> tuple[str, dict[str, Any]]:
+        if token is not None:
+            return human(units, token), amount_document(units, token)
+        return f"{units} base units", {"value": None, "base_units": str(units), "symbol": None}
+
+    amount_text, amount_doc = money(o.amount)
+    if token is None:
+        amount_text += f" of token {o.token}"
+    elif not token.is_eth:
+        amount_text += f"  (token {o.token})"
+    buyer_deposit_text, buyer_deposit_doc = money(o.buyerDeposit)
+    seller_deposit_text, seller_deposit_doc = money(o.sellerDeposit)
     try:
         signed_by_seller = signed.signer() == o.seller
     except InputError:
@@ -88,6 +127,7 @@ def _describe(
     releases = bool(o.flags & FLAG_TIMEOUT_RELEASES)
     document = {
         "seller": o.seller, "buyer": None if anyone else o.buyer, "token": o.token, "amount": amount_doc,
+        "deposits": {"buyer": buyer_deposit_doc, "seller": seller_deposit_doc},
         "arbiter": None if o.arbiter == ZERO_ADDRESS else o.arbiter, "arbiter_fee_bps": o.arbiterFeeBps,
         "platform_fee_bps": o.platformFeeBps, "release_window": o.releaseWindow,
         "arbitration_window": o.arbitrationWindow, "timeout_releases": releases,
@@ -100,17 +140,29 @@ def _describe(
         ("seller", o.seller),
         ("buyer", "anyone" if anyone else o.buyer),
         ("amount", amount_text),
+        ("deposits", "none" if not (o.buyerDeposit or o.sellerDeposit) else
+         f"buyer {buyer_deposit_text if o.buyerDeposit else 'none'} (paid with the price), "
+         f"seller {seller_deposit_text if o.sellerDeposit else 'none'} (locked from the seller's bond at filling)"),
         ("arbiter", f"{o.arbiter}, fee {percent(o.arbiterFeeBps)}" if document["arbiter"] else "none"),
         ("fees", f"platform {percent(o.platformFeeBps)} of what the seller receives"),
         ("windows", f"release {span(o.releaseWindow)}, arbitration {span(o.arbitrationWindow)}"),
-        ("timeout", "releases to the seller" if releases else "refunds the buyer unless marked delivered"),
+        ("timeout", "releases to the seller" if releases else "refunds the buyer unless marked delivered"
+         if document["arbiter"] else "refunds the buyer (no arbiter: marking delivery changes nothing)"),
         ("expires", when(expiry, now)),
         ("nonce", str(o.nonce)),
         ("chain", f"{signed.chain_id}, escrow {signed.escrow}"),
         ("signature", "valid, by the seller" if signed_by_seller else "NOT the seller's signature"),
     ]
     if int.from_bytes(o.termsHash, "big"):
-        rows.insert(8, ("terms", "0x" + o.termsHash.hex()))
+        rows.insert(9, ("terms", "0x" + o.termsHash.hex()))
+    match = _terms_match(signed, terms)
+    document["terms_document"], document["terms_document_matches"] = terms, match
+    if terms is not None:
+        shown = terms["description"] if isinstance(terms.get("description"), str) and len(terms) == 1 \
+            else json.dumps(terms, ensure_ascii=False, separators=(", ", ": "))
+        rows.insert(10, ("", f"{shown[:200]}{'...' if len(shown) > 200 else ''}  ("
+                             + ("the document the seller signed" if match else "NOT the document the seller signed")
+                             + ")"))
     width = max(len(k) for k, _ in rows)
     return document, [f"  {k.ljust(width)}  {v}" for k, v in rows]
 
@@ -121,6 +173,11 @@ def create(
     amount: Annotated[str, typer.Option("--amount", help="The price: '1.5', '1.5 ETH', '250 USDC'.",
                                         show_default=False)],
     token: Annotated[str | None, typer.Option("--token", help=parse.TOKEN_HELP)] = None,
+    buyer_deposit: Annotated[str, typer.Option(
+        "--buyer-deposit", help="Security the buyer pays with the price when filling (default: none).")] = "0",
+    seller_deposit: Annotated[str, typer.Option(
+        "--seller-deposit", help="Security locked from your bond when a buyer fills the offer (default: none; "
+        "top up with `bond deposit`).")] = "0",
     buyer: Annotated[str | None, typer.Option("--buyer", help="Reserve the offer for this buyer (default: anyone).")]
     = None,
     arbiter: Annotated[str | None, typer.Option("--arbiter", help="Who rules disputes (default: none).")] = None,
@@ -132,13 +189,29 @@ def create(
     timeout_releases: Annotated[bool, typer.Option(
         "--timeout-releases", help="On timeout, pay the seller instead of refunding the buyer.")] = False,
     no_reputation: Annotated[bool, typer.Option("--no-reputation", help="Do not record the outcome.")] = False,
-    terms: Annotated[str | None, typer.Option("--terms", help="The agreement; only its hash is signed.")] = None,
+    terms: Annotated[str | None, typer.Option(
+        "--terms", help="What is sold, in words: the terms document becomes {\"description\": TEXT}; only its "
+        "hash is signed.")] = None,
+    terms_file: Annotated[Path | None, typer.Option(
+        "--terms-file", metavar="PATH", help="The terms document as a JSON object (what is sold, delivery, ...); "
+        "only its hash (keccak256 of its canonical JSON) is signed.")] = None,
     expires_in: Annotated[str, typer.Option("--expires-in", help="How long the offer can be filled.")] = "1d",
     nonce: Annotated[str | None, typer.Option("--nonce", help="The offer nonce (default: random).")] = None,
     out: Annotated[str | None, typer.Option("--out", help="Write the document to FILE (default: stdout).",
                                             metavar="FILE")] = None,
 ) -> None:
-    """Sign an offer as the seller (no transaction, no gas) and print its JSON document."""
+    """Sign an offer as the seller (no transaction, no gas) and print its JSON document.
+
+    The terms document (--terms TEXT or --terms-file PATH) travels in the offer document; only its
+    hash is signed, so a buyer (and `offer publish`) can check it. --seller-deposit is locked from
+    your bond when a buyer fills the offer: an offer asking for more than your free bond cannot be
+    filled (`bond deposit` first).
+
+    \b
+    Example:
+      p2pescrow --account bob offer create --amount 0.8 --terms "road bike, size 56" --buyer-deposit 0.05 \\
+          --seller-deposit 0.1 --arbiter 0x90F79bf6EB2c4f870365E785982E1f101E93b906 --out bike.json
+    """
     from ...core.hints import check_term_bounds
     from ..parse import duration, share_bps
 
@@ -152,17 +225,29 @@ def create(
                "expires_in": duration(expires_in)}
     check_term_bounds(arbiter=arbiter_address, arbiter_fee_bps=fee_bps, **windows)  # the contract's constants
     offer_nonce = _nonce(nonce) if nonce is not None else None
+    document_fields = _terms_fields(terms, terms_file)
     options = context.options(ctx)
     client = connect(options, hooks=False)
     token_address = parse.token_address(token, client.deployment.dev_tokens)
     info = client.token(token_address)
     units = parse.base_units(amount, info)  # exact and positive, or an InvalidAmount now
+    deposits = {"buyer_deposit": info.human(parse.deposit(buyer_deposit, info, "--buyer-deposit")),
+                "seller_deposit": info.human(parse.deposit(seller_deposit, info, "--seller-deposit"))}
+    risks: list[Any] = []
+    client.on_risks = risks.extend
     signed = client.create_offer(
         amount=info.human(units), token=token_address, buyer=buyer_address, arbiter=arbiter_address,
         arbiter_fee_bps=fee_bps, timeout_releases=timeout_releases, record_reputation=not no_reputation,
-        terms=terms, nonce=offer_nonce, **windows)
-    document = signed.to_json()
-    summary, lines = _describe(signed, info, clock(client))
+        terms=document_fields, nonce=offer_nonce, **deposits, **windows)
+    for risk in risks:
+        progress(f"RISK: {risk}", options)
+    if signed.offer.sellerDeposit:
+        free = client.bond(info.address)
+        if free < signed.offer.sellerDeposit:
+            progress(f"NOTE: your free bond is {human(free, info)}: no buyer can fill this offer until you add "
+                     f"{human(signed.offer.sellerDeposit - free, info)} (`p2pescrow bond deposit`)", options)
+    document = _with_terms(signed.to_json(), document_fields)
+    summary, lines = _describe(signed, info, clock(client), document_fields)
     if out is None:
         line(document)
         progress(f"Signed an offer of {human(signed.offer.amount, info)} as "
@@ -180,6 +265,35 @@ def create(
           f"Revoke it with `p2pescrow offer revoke {signed.offer.nonce}`."])
 
 
+def _terms_fields(text: str | None, path: Path | None) -> dict[str, Any] | None:
+    """The offer's terms document as fields: ``{"description": TEXT}``, or the JSON object in a file."""
+    if text is not None and path is not None:
+        raise InputError("give --terms or --terms-file, not both")
+    if text is not None:
+        return {"description": text}
+    if path is None:
+        return None
+    try:
+        value = json.loads(path.expanduser().read_text())
+    except OSError as exc:
+        raise InputError(f"cannot read the terms file {path}: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"the terms file {path} is not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise InputError(f"the terms file {path} holds a JSON {type(value).__name__}: a terms document is an object")
+    return value
+
+
+def _with_terms(document: str, fields: dict[str, Any] | None) -> str:
+    """The offer document with its terms document beside the signed offer (``"terms"``), so whoever
+    receives it can check the hash and `offer publish` can put both on the board."""
+    if fields is None:
+        return document
+    value = json.loads(document)
+    value["terms"] = fields
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
 def _nonce(text: str) -> int:
     try:
         value = int(text, 0)
@@ -195,14 +309,19 @@ def show(ctx: typer.Context, source: FileArg) -> None:
     """Print an offer document's terms (offline: checks the signature, not the chain)."""
     from ...models import ETH_TOKEN
 
-    signed = _load(source)
+    signed, terms = _load_with_terms(source)
     options = context.options(ctx)
     token = ETH_TOKEN if signed.offer.token == ETH_TOKEN.address else None
-    document, lines = _describe(signed, token)
-    if not document["signed_by_seller"]:  # said first, then the terms as they read, and exit 2
+    document, lines = _describe(signed, token, terms=terms)
+    bad: InputError | None = None
+    if document["terms_document_matches"] is False:
+        bad = InputError("the terms document in the offer is NOT the one the seller signed: it was changed after "
+                         "signing", hint="do not fill it; ask the seller for the offer as signed")
+    if not document["signed_by_seller"]:
         bad = InputError(f"the offer's signature is NOT the seller's ({signed.offer.seller}): it was changed "
                          "after signing, or signed by another key", hint="do not fill it; ask the seller for a "
                          "new offer")
+    if bad is not None:  # said first, then the terms as they read, and exit 2
         if not options.json:
             report(type(bad).__name__, str(bad), bad.hint, bad.exit_code, json_output=False)
             line("\n".join(["Offer (NOT validly signed)", *lines]))
@@ -211,20 +330,22 @@ def show(ctx: typer.Context, source: FileArg) -> None:
     emit(options, {"offer": document}, ["Offer", *lines])
 
 
-def _checked(client: EscrowClient, signed: SignedOffer) -> tuple[TokenInfo, dict[str, Any], list[str]]:
+def _checked(client: EscrowClient, signed: SignedOffer,
+             terms: dict[str, Any] | None) -> tuple[TokenInfo, dict[str, Any], list[str]]:
     info = client.token(signed.offer.token)
-    document, lines = _describe(signed, info, clock(client))
+    document, lines = _describe(signed, info, clock(client), terms)
     return info, document, lines
 
 
 @command(offer_app, "verify")
 def verify(ctx: typer.Context, source: FileArg) -> None:
     """Check an offer against the chain: contract, signer, expiry, nonce, fee and buyer (exit 2 if bad)."""
-    signed = _load(source)
+    signed, terms = _load_with_terms(source)
+    _check_terms(signed, terms)
     options = context.options(ctx)
     client = connect(options, read_only=True)
     client.verify_offer(signed)
-    _, document, lines = _checked(client, signed)
+    _, document, lines = _checked(client, signed, terms)
     emit(options, {"valid": True, "offer": document}, ["Offer OK: it can be filled now.", *lines])
 
 
@@ -233,20 +354,84 @@ def fill(ctx: typer.Context, source: FileArg) -> None:
     """Buyer: verify an offer, then fill it: creates and funds the trade in one transaction."""
     from ...models import FLAG_TIMEOUT_RELEASES
 
-    signed = _load(source)
+    signed, terms = _load_with_terms(source)
+    _check_terms(signed, terms)
     options = context.options(ctx)
     client = connect(options)
     info = client.token(signed.offer.token)
     o = signed.offer
-    lines = [f"fill the offer of seller {o.seller}: pay {human(o.amount, info)} into escrow",
+    pay = o.amount + o.buyerDeposit
+    lines = [f"fill the offer of seller {o.seller}: pay {human(pay, info)} into escrow"
+             + (f" (the price {human(o.amount, info)} and your deposit {human(o.buyerDeposit, info)})"
+                if o.buyerDeposit else ""),
+             *([f"the seller's deposit of {human(o.sellerDeposit, info)} is locked from its bond: the trade is live "
+                "at once"] if o.sellerDeposit else []),
              f"arbiter: {o.arbiter}, fee {percent(o.arbiterFeeBps)}" if int(o.arbiter, 16) else "arbiter: none",
              f"platform fee: {percent(o.platformFeeBps)} of what the seller receives",
              f"release window {span(o.releaseWindow)}; on timeout: "
              + ("release to the seller" if o.flags & FLAG_TIMEOUT_RELEASES
-                else "refund the buyer unless marked delivered")]
-    result = confirm.send(options, client, confirm.approve_or(info, o.amount, lines), lambda: client.fill_offer(signed))
+                else "refund the buyer unless marked delivered" if int(o.arbiter, 16) else "refund the buyer")]
+    if o.buyerDeposit or o.sellerDeposit:
+        lines.append("deposits: both back on release, refund or settlement; "
+                     + ("on a timeout the side it rules against forfeits its deposit to the other, and on a ruling "
+                        "the side awarded less than half" if int(o.arbiter, 16) else
+                        "on a timeout both back too (no arbiter)"))
+    lines += [f"RISK: {risk}" for risk in client.risks(signed)]  # no arbiter; no reputation recorded
+    result = confirm.send(options, client, confirm.approve_or(info, pay, lines), lambda: client.fill_offer(signed))
     trade_result(options, client, "fill", f"Filled the offer: trade {result.trade_id} holds "
                  f"{human(o.amount, info)}.", result.tx, result.trade_id, trade_id=result.trade_id)
+
+
+PUBLIC_FOREVER = ("everything in it becomes public forever: the offer (seller, price, deposits, arbiter, fees, "
+                  "expiry) and the whole terms document go into an event on chain that anyone can read and no one "
+                  "can remove (revoking the nonce stops fills, not the record)")
+
+
+@command(offer_app, "publish")
+def publish(
+    ctx: typer.Context, source: FileArg, *,
+    terms_file: Annotated[Path | None, typer.Option(
+        "--terms-file", metavar="PATH", help="The terms document (a JSON object), if the offer document does not "
+        "carry it (`offer create` puts it there).")] = None,
+) -> None:
+    """Seller: put a signed offer and its terms document on the offer board, for buyers to find.
+
+    One transaction, one event (OfferPublished) carrying both, no storage. Checked first: the
+    offer is this escrow's, signed by its seller (you), and the terms document hashes to the
+    offer's termsHash (keccak256 of its canonical JSON, RFC 8785). Everything in it becomes public
+    forever; the confirmation says so first.
+
+    \b
+    Example:
+      p2pescrow --account bob offer create --amount 0.8 --terms "road bike, size 56" --out bike.json
+      p2pescrow --account bob offer publish bike.json
+    """
+    from ...core.offers import terms_document
+
+    signed, carried = _load_with_terms(source)
+    fields = _terms_fields(None, terms_file) if terms_file is not None else carried
+    if fields is None:
+        raise InputError("the offer document carries no terms document: pass it with --terms-file PATH",
+                         hint="an offer goes on the board with the document its termsHash commits to")
+    options = context.options(ctx)
+    client = connect(options)
+    o = signed.offer
+    if o.seller.lower() != client.address.lower():
+        raise InputError(f"the offer is {o.seller}'s: only its seller publishes it (you are {client.address})")
+    info = client.token(o.token)
+    size = len(terms_document(fields))
+    lines = [f"publish the offer nonce {o.nonce}: {human(o.amount, info)}, with its {size}-byte terms document",
+             PUBLIC_FOREVER[0].upper() + PUBLIC_FOREVER[1:]]
+
+    def details(call: Any) -> list[str]:  # called just before sending, once the SDK's checks passed
+        if options.yes:  # no confirmation to show it in: say it anyway
+            progress("Publishing: " + PUBLIC_FOREVER + ".", options)
+        return lines
+
+    tx = confirm.send(options, client, details, lambda: client.publish_offer(signed, fields))
+    emit(options, {"action": "publish", "seller": o.seller, "nonce": str(o.nonce), "terms_bytes": size,
+                   "terms_hash": "0x" + o.termsHash.hex(), "tx": tx_document(tx)},
+         [f"Published offer nonce {o.nonce} ({human(o.amount, info)}) on the offer board.", *tx_lines(options, tx)])
 
 
 @command(offer_app, "revoke")
