@@ -117,10 +117,10 @@ class MarketBase:
         return url
 
     def _sync_index(self, progress: Progress | None) -> SyncReport:
+        url = self._rpc_url()
         from .sync import Indexer
 
-        indexer = Indexer(self._db(), self._rpc_url(), self.escrow_client.deployment, progress=progress)
-        return indexer.sync()
+        return Indexer(self._db(), url, self.escrow_client.deployment, progress=progress).sync()
 
     def _tokens_shown(self) -> list[str]:
         """The tokens a search may show: those of open offers and the listed reputation assets (a

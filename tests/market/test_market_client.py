@@ -1,0 +1,153 @@
+"""The market client on a real Anvil with the v2 escrow: offers published through MarketClient and
+AsyncMarketClient are indexed, found by search with their sellers' screening, leave the search once a
+buyer fills one, and the market's figures count the trade.
+
+Both clients share one index (a SQLite file per test): what one writes the other reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from support.harness import anvil, error_log, isolated_home  # noqa: F401 - fixtures
+
+from p2pescrow import AsyncMarketClient, MarketClient, TradeState
+from p2pescrow.clients.aio import AsyncEscrowClient
+from p2pescrow.core.checks import offer_digest
+from p2pescrow.errors import ConfigError
+from p2pescrow.market.db import DB_ENV
+
+pytestmark = pytest.mark.anvil
+
+ETHER = 10**18
+
+
+def listing(title: str, description: str, **more: object) -> dict[str, object]:
+    """A terms document with the listing's fields (what `offer create --title ...` builds)."""
+    return {"title": title, "description": description, "category": "music", "tags": ["used"],
+            "payment_method": "", "fiat_price": "", **more}
+
+
+def offer_id(signed: object) -> str:
+    return "0x" + offer_digest(signed).hex()  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'market.sqlite'}"
+
+
+@pytest.fixture(scope="module")
+def eth_listed(anvil):  # noqa: F811
+    """ETH is a reputation asset (trades of 0.1 ETH and more record), so sellers have a score to screen."""
+    anvil.base.set_reputation_asset(None, listed=True, min_amount="0.1")
+    return anvil
+
+
+def test_offers_from_both_clients_are_searched_screened_filled_and_counted(eth_listed, db_url):
+    h = eth_listed
+    seller_a, escrow_a = h.party()
+    seller_b = h.account()
+    _buyer, escrow_buyer = h.party()
+
+    # Alice has a past: one trade of 0.2 ETH she accepted (consent: it may record), released, rated 5
+    past = escrow_buyer.create(seller=seller_a.address, amount="0.2")
+    escrow_a.accept(past.trade_id)
+    escrow_buyer.release(past.trade_id)
+    escrow_buyer.rate(past.trade_id, 5)
+
+    # Alice publishes two offers through the sync client
+    market = MarketClient(escrow_a, db=db_url)
+    camera_doc = listing("Vintage camera", "A film camera from 1972, lens included", category="photo")
+    guitar_doc = listing("Acoustic guitar", "Spruce top, new strings")
+    camera = escrow_a.create_offer(amount="0.5", terms=camera_doc)
+    guitar = escrow_a.create_offer(amount="0.3", terms=guitar_doc)
+    published = market.publish(camera, camera_doc)
+    assert published.event("OfferPublished").args["seller"] == seller_a.address
+    market.publish(guitar, guitar_doc)
+
+    # Bob publishes through the asyncio client, syncs and searches the same index
+    violin_doc = listing("Violin", "A student violin with its bow and case")
+
+    async def bob_publishes() -> tuple[object, list, object]:
+        escrow_b = await AsyncEscrowClient.connect(h.node.url, seller_b, deployment=h.base.deployment,
+                                                   poll_interval=0.01)
+        async_market = AsyncMarketClient(escrow_b, db=db_url)
+        signed = await escrow_b.create_offer(amount="0.25", terms=violin_doc)
+        await async_market.publish(signed, violin_doc)
+        report = await async_market.sync()
+        hits = await async_market.search(sync=False, text="violin")
+        found = await async_market.offer(offer_id(signed))
+        async_market.close()
+        return signed, hits, (report, found)
+
+    violin, violin_hits, (async_report, violin_found) = asyncio.run(bob_publishes())
+    assert async_report.offers == 3 and async_report.rejected == 0
+    assert [hit.id for hit in violin_hits] == [offer_id(violin)]
+    assert violin_found.id == offer_id(violin) and violin_found.status == "open"
+    assert violin_found.title == "Violin" and violin_found.seller == seller_b.address
+
+    # the sync client finds all three (it syncs first: nothing new), each with its seller's screening
+    hits = {hit.id: hit for hit in market.search()}
+    assert set(hits) == {offer_id(camera), offer_id(guitar), offer_id(violin)}
+    alice_hit = hits[offer_id(camera)]
+    assert (alice_hit.title, alice_hit.category, alice_hit.amount) == ("Vintage camera", "photo", ETHER // 2)
+    assert alice_hit.seller == seller_a.address
+    on_chain = escrow_a.reputation(seller_a.address)
+    assert alice_hit.screening.completed == 1 and alice_hit.screening.disputed == 0
+    assert Decimal(str(alice_hit.screening.score)) == on_chain.score() > Decimal(3)
+    assert hits[offer_id(violin)].screening.completed == 0
+    assert market.screening(seller_a.address) == alice_hit.screening
+    # filters and free text
+    assert [hit.id for hit in market.search(sync=False, text="camera")] == [offer_id(camera)]
+    assert {hit.id for hit in market.search(sync=False, category="music")} == {offer_id(guitar), offer_id(violin)}
+    assert [hit.id for hit in market.search(sync=False, min_amount=ETHER * 4 // 10)] == [offer_id(camera)]
+    assert next(hit.id for hit in market.search(sync=False, sort="-amount")) == offer_id(camera)
+
+    # a buyer fills the camera: it leaves the search, the index knows it as filled with its trade
+    filled = escrow_buyer.fill_offer(camera)
+    assert escrow_buyer.trade(filled.trade_id).state is TradeState.FUNDED
+    assert {hit.id for hit in market.search()} == {offer_id(guitar), offer_id(violin)}
+    camera_now = market.offer(offer_id(camera))
+    assert camera_now.status == "filled" and camera_now.trade_id == filled.trade_id
+
+    # released: the figures count both of Alice's trades, the fill's fee among the platform's fees
+    escrow_buyer.release(filled.trade_id)
+    market.sync()
+    stats = market.stats()
+    released = {outcome: count for outcome, count in stats.trades_by_outcome.items()}
+    assert released.get("released") == 2
+    assert stats.dispute_rate == 0
+    assert market.screening(seller_a.address).completed == 2
+
+
+def test_a_search_syncs_new_blocks_first_unless_told_not_to(anvil, db_url):  # noqa: F811
+    seller, escrow = anvil.party()
+    market = MarketClient(escrow, db=db_url)
+    market.sync()
+    doc = listing("Drum kit", "Five pieces and cymbals")
+    signed = escrow.create_offer(amount="0.4", terms=doc)
+    market.publish(signed, doc)
+    assert [hit.id for hit in market.search(sync=False, seller=seller.address)] == []
+    assert [hit.id for hit in market.search(seller=seller.address)] == [offer_id(signed)]
+
+
+def test_the_database_is_the_option_then_the_environment_then_the_config_folder(anvil, monkeypatch, tmp_path):  # noqa: F811
+    monkeypatch.delenv(DB_ENV, raising=False)
+    assert MarketClient(anvil.base).db_url.endswith("market.sqlite")
+    monkeypatch.setenv(DB_ENV, f"sqlite:///{tmp_path / 'env.sqlite'}")
+    assert MarketClient(anvil.base).db_url == f"sqlite:///{tmp_path / 'env.sqlite'}"
+    assert MarketClient(anvil.base, db=f"sqlite:///{tmp_path / 'option.sqlite'}").db_url.endswith("option.sqlite")
+    # the database is opened on first use, not when the client is made
+    assert not (tmp_path / "option.sqlite").exists()
+
+
+def test_the_embedded_chain_cannot_be_indexed_and_says_so(tmp_path):
+    from p2pescrow import EscrowClient
+
+    market = MarketClient(EscrowClient.embedded(), db=f"sqlite:///{tmp_path / 'm.sqlite'}")
+    with pytest.raises(ConfigError, match="HTTP JSON-RPC"):
+        market.sync()
