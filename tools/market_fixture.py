@@ -159,10 +159,11 @@ class Fixture:
 # Encoding and signing, without web3 (it is the hot loop)
 # -------------------------------------------------------------------------------------------------
 
-TERMS_TYPE = "(address,address,address,address,uint128,uint128,uint128,uint16,uint16,uint32,uint32,uint32,uint8,bytes32,uint256)"
-OFFER_TYPE = "(address,address,address,address,uint128,uint128,uint128,uint16,uint16,uint32,uint32,uint8,bytes32,uint256,uint64)"
-TERMS_KEYS = ("buyer", "seller", "token", "arbiter", "amount", "buyerDeposit", "sellerDeposit", "arbiterFeeBps",
-              "platformFeeBps", "fundingWindow", "releaseWindow", "arbitrationWindow", "flags", "termsHash", "salt")
+#: The Terms and Offer structs as ABI tuples (fields in the contract's order).
+TERMS_TYPE = ("(address,address,address,address,uint128,uint128,uint128,uint16,uint16,uint32,uint32,uint32,uint8,"
+              "bytes32,uint256)")
+OFFER_TYPE = ("(address,address,address,address,uint128,uint128,uint128,uint16,uint16,uint32,uint32,uint8,bytes32,"
+              "uint256,uint64)")
 
 
 def _selector(signature: str) -> bytes:
@@ -488,8 +489,7 @@ def generate(url: str, cfg: FixtureConfig, dev: list[Any],
         for t in started.get(r - TIMEOUT_ROUNDS, []):
             if t.outcome == "timed_out":
                 sender.add(t.buyer, escrow, calls.on_trade("timeout", t.terms), label=f"timeout {t.index}")
-        for t in started.get(r, []):
-            counts["trades"] += 1
+        counts["trades"] += len(started.get(r, []))
         sender.mine(at=round_time(r))
         say(f"round {r + 1}/{last}: {sender.sent:,} transactions in {sender.blocks:,} blocks, "
             f"{time.perf_counter() - t0:.0f} s")
