@@ -412,7 +412,7 @@ def _tags(hit: Any) -> list[str]:
             tags = json.loads(tags)
         except ValueError:
             return []
-    return [str(t) for t in tags] if isinstance(tags, list) else []
+    return [str(t) for t in tags] if isinstance(tags, (list, tuple)) else []
 
 
 @command(market_app, "search")
@@ -573,8 +573,8 @@ def stats_lines(market: Market, figures: Any, document: dict[str, Any]) -> list[
     rate = _get(figures, "dispute_rate")
     if rate is not None:
         lines.append(f"dispute rate: {Decimal(str(rate)) * 100:.1f}%")
-    median, p90 = _get(figures, "release_median_seconds", "median_release_seconds"), \
-        _get(figures, "release_p90_seconds", "p90_release_seconds")
+    median = _get(figures, "release_seconds_median", "release_median_seconds")
+    p90 = _get(figures, "release_seconds_p90", "release_p90_seconds")
     lines.append(f"funding to release: median {_seconds(median)}, p90 {_seconds(p90)}")
     for title, names in (("volume per day", ("volume_per_day", "volume_by_day", "daily_volume")),
                          ("volume per ISO week", ("volume_per_week", "volume_by_week", "weekly_volume"))):
