@@ -58,6 +58,18 @@ def _bytes(value: Any) -> bytes:
     return bytes.fromhex(str(value).removeprefix("0x"))
 
 
+def _has_nul(value: Any) -> bool:
+    """Whether a parsed JSON value holds U+0000 in any string or member name (escaped as \\u0000 in
+    the text, it would reach a column as a raw NUL, which PostgreSQL's text refuses)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 def _fields(document: Mapping[str, Any]) -> dict[str, Any]:
     """The listing fields of a terms document (absent ones empty); wrong types are rejected."""
     out: dict[str, Any] = {}
@@ -99,7 +111,7 @@ def verify_post(args: Mapping[str, Any], chain_id: int, escrow: str) -> Listing:
         raise RejectedPost(f"the terms document is a JSON {type(document).__name__}, not an object")
     if not is_canonical(terms):
         raise RejectedPost("the terms document is not canonical JSON (RFC 8785)")
-    if "\x00" in text:
+    if _has_nul(document):
         raise RejectedPost("the terms document holds a NUL character")
     listing_fields = _fields(document)
     try:

@@ -367,6 +367,9 @@ class Indexer:
         except RejectedPost as exc:
             reject(str(exc))
             return
+        except Exception as exc:  # noqa: BLE001 - whatever a hostile post trips, it is a rejection
+            reject(f"unreadable post: {type(exc).__name__} {exc}")
+            return
         existing = session.scalars(select(s.Offer).where(s.Offer.chain_id == self.chain_id,
                                                          s.Offer.id == listing.id)).first()
         if existing is not None:

@@ -160,12 +160,15 @@ def document(title: str, **extra: Any) -> bytes:
     return terms_document(fields)
 
 
-def publish(m: MarketChain, terms: bytes, *, signature: bytes | None = None, **overrides: Any) -> dict[str, Any]:
-    """The seller publishes an offer committing to ``terms`` (signed by the seller unless given)."""
-    o = offer(m.d, termsHash=keccak(terms), **overrides)
-    sig = sign_offer(m.d, o) if signature is None else signature
-    m.send(m.d.escrow.functions.publishOffer(o, sig, terms), o["seller"])
-    return {"offer": o, "signature": sig, "terms": terms}
+def publish(m: MarketChain, terms: bytes, *, signature: bytes | None = None, terms_hash: bytes | None = None,
+            sign: dict[str, Any] | None = None, **overrides: Any) -> dict[str, Any]:
+    """The seller publishes an offer committing to ``terms`` (its keccak256 unless ``terms_hash``),
+    signed by the seller for this chain and escrow unless ``signature`` is given or ``sign`` says
+    otherwise (``signer=``, ``chain_id=``, ``verifying_contract=`` of support.offers.sign_offer)."""
+    o = offer(m.d, termsHash=keccak(terms) if terms_hash is None else terms_hash, **overrides)
+    sig = sign_offer(m.d, o, **(sign or {})) if signature is None else signature
+    receipt = m.send(m.d.escrow.functions.publishOffer(o, sig, terms), o["seller"])
+    return {"offer": o, "signature": sig, "terms": terms, "tx_hash": "0x" + bytes(receipt["transactionHash"]).hex()}
 
 
 @dataclass
