@@ -53,7 +53,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 CACHE_DIR = ROOT / ".build" / "market-fixture"
 #: Bump when the generator makes a different chain for the same configuration.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 ETH = "0x" + "00" * 20
 ETHER = 10**18
@@ -235,7 +235,7 @@ def _document(rng: random.Random, i: int) -> dict[str, Any]:
     words = rng.sample(WORDS, 8)
     return {"title": f"{adjective} {noun} #{i}",
             "description": f"{adjective} {noun}: " + " ".join(words),
-            "category": CATEGORIES[i % len(CATEGORIES)],
+            "category": rng.choice(CATEGORIES),
             "tags": sorted({noun.split()[0], adjective, rng.choice(WORDS)}),
             "payment_method": rng.choice(PAYMENT_METHODS),
             "fiat_price": f"{rng.randrange(5, 2000)} {rng.choice(CURRENCIES)}"}
@@ -273,7 +273,7 @@ def plan(cfg: FixtureConfig, addresses: list[str], escrow: str) -> tuple[list[Pl
     closed = 0
     amounts = [ETHER // 100 * k for k in (1, 2, 5, 10, 20, 25, 50, 75, 100, 150, 200)]
     for i in range(cfg.offers):
-        seller = SELLERS[i % len(SELLERS)]
+        seller = rng.choice(SELLERS)  # not i % 30: every fifth offer is closed, and each seller must have open ones
         document = terms_document(_document(rng, i))
         amount = rng.choice(amounts)
         is_closed = i % 5 == 0 and closed < cfg.closed_offers
@@ -577,6 +577,9 @@ def fixture_chain(cfg: FixtureConfig | None = None, *, cache_dir: Path | None = 
                 tmp = state_path.with_suffix(".tmp")
                 tmp.write_text(state, encoding="ascii")
                 tmp.replace(state_path)
+                for stale in state_path.parent.glob(f"t{cfg.trades}-o{cfg.offers}-*"):
+                    if stale.stem != key:  # an older generator's or older contracts' chain of this size
+                        stale.unlink()
                 meta_path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
                 say(f"saved {state_path} ({state_path.stat().st_size / 1e6:.1f} MB)")
         seconds = time.perf_counter() - start
