@@ -146,7 +146,10 @@ class MarketBase:
         from . import queries
 
         with self._session() as session:
-            return queries.offer(session, self.chain_id, offer_id, now, symbols=symbols)
+            try:
+                return queries.offer(session, self.chain_id, offer_id, now, symbols=symbols)
+            except ValueError as exc:  # not hex, or a prefix more than one offer shares
+                raise InputError(str(exc)) from None
 
     def _screening(self, address: str) -> Screening:
         from . import queries
@@ -225,7 +228,10 @@ class MarketClient(MarketBase):
         return self._search(filters, self._now(), self._symbols())
 
     def offer(self, offer_id: str) -> OfferHit | None:
-        """One offer of the index by its id, whatever became of it (open, filled, revoked), or None."""
+        """One offer of the index by its id (or a unique prefix of it), whatever became of it (open,
+        filled, revoked; ``fillable`` says whether a buyer can fill it now), or None. Fill it with
+        ``escrow_client.fill_offer(hit.signed_offer(escrow_client.deployment.escrow))``. A malformed or
+        ambiguous id is an :class:`~p2pescrow.errors.InputError`."""
         return self._offer(offer_id, self._now(), self._symbols())
 
     def screening(self, address: str) -> Screening:

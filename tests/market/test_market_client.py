@@ -2,23 +2,26 @@
 AsyncMarketClient are indexed, found by search with their sellers' screening, leave the search once a
 buyer fills one, and the market's figures count the trade.
 
-Both clients share one index (a SQLite file per test): what one writes the other reads.
+Both clients share one index (``db_url``: SQLite and PostgreSQL): what one writes the other reads.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from support.harness import anvil, error_log, isolated_home  # noqa: F401 - fixtures
+from support.harness import PLATFORM_FEE_BPS, ErrorLog, Harness, node_chain_id, node_harness
 
 from p2pescrow import AsyncMarketClient, MarketClient, TradeState
 from p2pescrow.clients.aio import AsyncEscrowClient
 from p2pescrow.core.checks import offer_digest
-from p2pescrow.errors import ConfigError
+from p2pescrow.errors import ConfigError, InputError
 from p2pescrow.market.db import DB_ENV
+from p2pescrow.models import ZERO_ADDRESS
+from p2pescrow.node.process import start_node
 
 pytestmark = pytest.mark.anvil
 
@@ -36,19 +39,17 @@ def offer_id(signed: object) -> str:
 
 
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'market.sqlite'}"
+def chain(tmp_path: Path, error_log: ErrorLog) -> Iterator[Harness]:
+    """A fresh Anvil per test with the v2 escrow (so the index holds exactly the test's story), ETH
+    listed as a reputation asset (trades of 0.1 ETH and more record): sellers have a score to screen."""
+    with start_node("anvil", chain_id=node_chain_id()) as node:
+        harness = node_harness("anvil", node, tmp_path / "deployments.json", error_log)
+        harness.base.set_reputation_asset(None, listed=True, min_amount="0.1")
+        yield harness
 
 
-@pytest.fixture(scope="module")
-def eth_listed(anvil):  # noqa: F811
-    """ETH is a reputation asset (trades of 0.1 ETH and more record), so sellers have a score to screen."""
-    anvil.base.set_reputation_asset(None, listed=True, min_amount="0.1")
-    return anvil
-
-
-def test_offers_from_both_clients_are_searched_screened_filled_and_counted(eth_listed, db_url):
-    h = eth_listed
+def test_offers_from_both_clients_are_searched_screened_filled_and_counted(chain, db_url):
+    h = chain
     seller_a, escrow_a = h.party()
     seller_b = h.account()
     _buyer, escrow_buyer = h.party()
@@ -107,25 +108,28 @@ def test_offers_from_both_clients_are_searched_screened_filled_and_counted(eth_l
     assert [hit.id for hit in market.search(sync=False, min_amount=ETHER * 4 // 10)] == [offer_id(camera)]
     assert next(hit.id for hit in market.search(sync=False, sort="-amount")) == offer_id(camera)
 
-    # a buyer fills the camera: it leaves the search, the index knows it as filled with its trade
-    filled = escrow_buyer.fill_offer(camera)
+    # a buyer fills the camera, taken from the index by its id: it leaves the search, the index knows it
+    # as filled with its trade
+    from_index = market.offer(offer_id(camera)[:12])
+    assert from_index.fillable and from_index.signed_offer(h.base.deployment.escrow) == camera
+    filled = escrow_buyer.fill_offer(from_index.signed_offer(h.base.deployment.escrow))
     assert escrow_buyer.trade(filled.trade_id).state is TradeState.FUNDED
     assert {hit.id for hit in market.search()} == {offer_id(guitar), offer_id(violin)}
     camera_now = market.offer(offer_id(camera))
-    assert camera_now.status == "filled" and camera_now.trade_id == filled.trade_id
+    assert camera_now.status == "filled" and camera_now.trade_id == filled.trade_id and not camera_now.fillable
 
     # released: the figures count both of Alice's trades, the fill's fee among the platform's fees
     escrow_buyer.release(filled.trade_id)
     market.sync()
     stats = market.stats()
-    released = {outcome: count for outcome, count in stats.trades_by_outcome.items()}
-    assert released.get("released") == 2
-    assert stats.dispute_rate == 0
+    assert stats.outcomes["released"] == 2 and stats.trades == 2
+    assert stats.funded == 2 and stats.dispute_rate == 0
+    assert stats.platform_fees[ZERO_ADDRESS] == (2 * ETHER // 10 + ETHER // 2) * PLATFORM_FEE_BPS // 10_000
     assert market.screening(seller_a.address).completed == 2
 
 
-def test_a_search_syncs_new_blocks_first_unless_told_not_to(anvil, db_url):  # noqa: F811
-    seller, escrow = anvil.party()
+def test_a_search_syncs_new_blocks_first_unless_told_not_to(chain, db_url):
+    seller, escrow = chain.party()
     market = MarketClient(escrow, db=db_url)
     market.sync()
     doc = listing("Drum kit", "Five pieces and cymbals")
@@ -135,12 +139,22 @@ def test_a_search_syncs_new_blocks_first_unless_told_not_to(anvil, db_url):  # n
     assert [hit.id for hit in market.search(seller=seller.address)] == [offer_id(signed)]
 
 
-def test_the_database_is_the_option_then_the_environment_then_the_config_folder(anvil, monkeypatch, tmp_path):  # noqa: F811
+def test_an_offer_by_id_unknown_is_none_and_a_malformed_id_says_so(chain, db_url):
+    market = MarketClient(chain.base, db=db_url)
+    market.sync()
+    assert market.offer("0x" + "ab" * 32) is None
+    with pytest.raises(InputError, match="not an offer id"):
+        market.offer("not-hex")
+    with pytest.raises(InputError, match="not an address"):
+        market.screening("0x1234")
+
+
+def test_the_database_is_the_option_then_the_environment_then_the_config_folder(chain, monkeypatch, tmp_path):
     monkeypatch.delenv(DB_ENV, raising=False)
-    assert MarketClient(anvil.base).db_url.endswith("market.sqlite")
+    assert MarketClient(chain.base).db_url.endswith("market.sqlite")
     monkeypatch.setenv(DB_ENV, f"sqlite:///{tmp_path / 'env.sqlite'}")
-    assert MarketClient(anvil.base).db_url == f"sqlite:///{tmp_path / 'env.sqlite'}"
-    assert MarketClient(anvil.base, db=f"sqlite:///{tmp_path / 'option.sqlite'}").db_url.endswith("option.sqlite")
+    assert MarketClient(chain.base).db_url == f"sqlite:///{tmp_path / 'env.sqlite'}"
+    assert MarketClient(chain.base, db=f"sqlite:///{tmp_path / 'option.sqlite'}").db_url.endswith("option.sqlite")
     # the database is opened on first use, not when the client is made
     assert not (tmp_path / "option.sqlite").exists()
 
