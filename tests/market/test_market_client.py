@@ -82,10 +82,12 @@ def test_offers_from_both_clients_are_searched_screened_filled_and_counted(chain
         report = await async_market.sync()
         hits = await async_market.search(sync=False, text="violin")
         found = await async_market.offer(offer_id(signed))
+        screened, figures = await asyncio.gather(async_market.screening(seller_a.address), async_market.stats())
         async_market.close()
-        return signed, hits, (report, found)
+        return signed, hits, (report, found, screened, figures)
 
-    violin, violin_hits, (async_report, violin_found) = asyncio.run(bob_publishes())
+    violin, violin_hits, (async_report, violin_found, alice_screened, figures) = asyncio.run(bob_publishes())
+    assert alice_screened.completed == 1 and figures.outcomes == {"released": 1} and figures.funded == 1
     assert async_report.offers == 3 and async_report.rejected == 0
     assert [hit.id for hit in violin_hits] == [offer_id(violin)]
     assert violin_found.id == offer_id(violin) and violin_found.status == "open"
@@ -137,6 +139,26 @@ def test_a_search_syncs_new_blocks_first_unless_told_not_to(chain, db_url):
     market.publish(signed, doc)
     assert [hit.id for hit in market.search(sync=False, seller=seller.address)] == []
     assert [hit.id for hit in market.search(seller=seller.address)] == [offer_id(signed)]
+
+
+def test_a_token_whose_symbol_imitates_a_listed_asset_is_flagged_by_both_clients(chain, db_url):
+    seller, escrow = chain.party()
+    impostor = chain.deploy("TestToken", "Ether", "\u0415\u0422\u041d", 18)  # Cyrillic capitals: it reads ETH
+    cheap, honest = listing("Cheap ether", "Not what it seems"), listing("Ether", "The real one")
+    market = MarketClient(escrow, db=db_url)
+    market.publish(signed := escrow.create_offer(amount="1", token=impostor.address, terms=cheap), cheap)
+    market.publish(escrow.create_offer(amount="1", terms=honest), honest)
+
+    warning = (f"token \u0415\u0422\u041d at {impostor.address} imitates the listed reputation asset ETH "
+               f"at {ZERO_ADDRESS}")
+    assert {hit.title: hit.warnings for hit in market.search()} == {"Cheap ether": (warning,), "Ether": ()}
+
+    async def searched() -> list:
+        escrow_async = await AsyncEscrowClient.connect(chain.node.url, seller, deployment=chain.base.deployment)
+        return await AsyncMarketClient(escrow_async, db=db_url).search(token=impostor.address)
+
+    [hit] = asyncio.run(searched())
+    assert hit.id == offer_id(signed) and hit.warnings == (warning,)
 
 
 def test_an_offer_by_id_unknown_is_none_and_a_malformed_id_says_so(chain, db_url):
