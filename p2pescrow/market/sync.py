@@ -55,8 +55,10 @@ DEFAULT_PAGE = 2_000
 BATCH = 100
 #: How far back a reorg is looked for: blocks this close to the head are all kept in ``blocks``.
 REORG_DEPTH = 64
-#: Test hook: seconds to sleep after each committed page (the kill-and-resume test's window).
+#: Test hooks (the kill-and-resume test's windows): seconds to sleep after each committed page, and
+#: inside each page's transaction, its rows written but not committed.
 PAGE_DELAY_ENV = "P2PESCROW_SYNC_PAGE_DELAY"
+WRITE_DELAY_ENV = "P2PESCROW_SYNC_WRITE_DELAY"
 
 BPS = 10_000
 ZERO = "0x" + "00" * 20
@@ -141,6 +143,7 @@ class Indexer:
         self._escrow_codec = escrow_codec()
         self._reputation_codec = reputation_codec()
         self._page_delay = float(os.environ.get(PAGE_DELAY_ENV) or 0)
+        self._write_delay = float(os.environ.get(WRITE_DELAY_ENV) or 0)
 
     # -- the sync ---------------------------------------------------------------------------------------
     def sync(self, to_block: int | None = None) -> SyncReport:
@@ -310,6 +313,9 @@ class Indexer:
             for log in sorted(logs, key=lambda x: (_int(x["blockNumber"]), _int(x["logIndex"]))):
                 self._store_log(session, state, log, headers, counts)
             state.last_block = max(state.last_block, span[1])
+            if self._write_delay:
+                session.flush()
+                time.sleep(self._write_delay)
 
     def _store_log(self, session: Session, state: s.SyncState, log: Mapping[str, Any],
                    headers: Mapping[int, Mapping[str, Any]], counts: _Counts) -> None:
