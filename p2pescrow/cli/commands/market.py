@@ -156,8 +156,8 @@ class Market:
 
 
 class Meter:
-    """Progress of a sync on stderr, rewritten in place, when stderr is a terminal and the sync is long
-    enough to be worth it (nothing under ``--json`` or in a pipe)."""
+    """Progress of a sync on stderr, rewritten in place, when stderr is a terminal and the sync is long:
+    more than one page of blocks, or more than half a second (nothing under ``--json`` or in a pipe)."""
 
     def __init__(self, options: Options) -> None:
         self.live = not options.json and sys.stderr.isatty()
@@ -165,7 +165,7 @@ class Meter:
         self.shown = False
 
     def update(self, done: int, total: int) -> None:
-        if not self.live or time.monotonic() - self.started < 0.5:
+        if not self.live or not (self.shown or done < total or time.monotonic() - self.started >= 0.5):
             return
         share = f" ({100 * done // total}%)" if total else ""
         sys.stderr.write(f"\rsyncing the market index: block {done:,} of {total:,}{share} ...")
