@@ -397,8 +397,10 @@ class Indexer:
 
     def _nonce_status(self, session: Session, seller: str, nonce: int) -> str:
         """open, or revoked when the seller's nonce was already used (filled or revoked) before."""
+        # events.args is json.dumps(sort_keys=True): the seller appears as '"seller": "0x..."'.
         used = session.scalars(select(s.Event.args).where(
-            s.Event.chain_id == self.chain_id, s.Event.name.in_(("OfferFilled", "OfferRevoked")))).all()
+            s.Event.chain_id == self.chain_id, s.Event.name.in_(("OfferFilled", "OfferRevoked")),
+            s.Event.args.contains(f'"seller": "{seller}"', autoescape=True))).all()
         for text in used:
             args = json.loads(text)
             if args.get("seller") == seller and int(args.get("nonce", -1)) == nonce:

@@ -41,7 +41,7 @@ def test_one_sync_gives_the_trades_offers_rating_listings_and_bond_the_chain_say
 
     head = m.chain.w3.eth.block_number
     assert (report.from_block, report.to_block) == (m.deployment.block, head)
-    assert report.trades >= 6 and report.offers == 3 and report.rejected == 0 and report.rewound == 0
+    assert report.trades >= 6 and report.offers >= 3 and report.rejected == 0 and report.rewound == 0
     with Session(engine) as session:
         def trade(terms):
             return session.get(s.Trade, (m.deployment.chain_id, trade_key(terms)))
@@ -69,8 +69,8 @@ def test_one_sync_gives_the_trades_offers_rating_listings_and_bond_the_chain_say
                                                                             h.live["amount"])
 
         offers = {o.title: o for o in session.scalars(select(s.Offer))}
-        assert {t: o.status for t, o in offers.items()} == {"Camera": "filled", "Phone": "revoked",
-                                                            "Bicycle": "open"}
+        assert {t: offers[t].status for t in ("Camera", "Phone", "Bicycle")} == {
+            "Camera": "filled", "Phone": "revoked", "Bicycle": "open"}
         camera = offers["Camera"]
         filled_trade = session.get(s.Trade, (m.deployment.chain_id, camera.trade_id))
         assert filled_trade.offer_id == camera.id and filled_trade.state == TradeState.FUNDED
@@ -144,3 +144,16 @@ def test_a_sync_stopped_at_a_block_goes_on_from_there_in_small_pages_with_progre
     whole = open_database(another_db("whole"))
     indexer(m, whole).sync(to_block=head)
     assert domain_rows(engine) == domain_rows(whole)
+
+
+def test_an_offer_published_for_a_nonce_already_used_is_indexed_as_revoked(market_chain, history, db_url):
+    m = market_chain
+    engine = open_database(db_url)
+    stale = publish(m, document("Stale"))
+    nonce = stale["offer"]["nonce"]
+    m.send(m.d.escrow.functions.revokeOffer(nonce), m.d.seller)
+    late = publish(m, document("Late"), nonce=nonce)  # the same nonce, published after its revocation
+    indexer(m, engine).sync()
+    with Session(engine) as session:
+        statuses = {o.tx_hash: o.status for o in session.scalars(select(s.Offer).where(s.Offer.nonce == nonce))}
+    assert statuses == {stale["tx_hash"]: "revoked", late["tx_hash"]: "revoked"}
