@@ -194,9 +194,13 @@ def report_line(report: Any, url: str) -> str:
     rewound = f"; rewound {doc['rewound']} blocks a reorg orphaned" if doc.get("rewound") else ""
     seconds = doc.get("seconds")
     took = f" in {float(seconds):.1f} s" if seconds is not None else ""
-    return (f"Synced blocks {first:,}..{last:,} {where}{took}: {doc.get('events', 0):,} events, "
-            f"{doc.get('offers', 0):,} offers ({doc.get('rejected', 0):,} rejected), "
-            f"{doc.get('trades', 0):,} trades{rewound}.")
+    return (f"Synced blocks {first:,}..{last:,} {where}{took}: {_count(doc.get('events', 0), 'event')}, "
+            f"{_count(doc.get('offers', 0), 'offer')} ({doc.get('rejected', 0):,} rejected), "
+            f"{_count(doc.get('trades', 0), 'trade')}{rewound}.")
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
 @command(market_app, "sync")
