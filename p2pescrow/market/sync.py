@@ -41,6 +41,7 @@ from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.orm import Session
 
 from ..core.codec import escrow_codec, reputation_codec
+from ..errors import P2PEscrowError
 from ..states import TradeState
 from ..transport.logs import Pager
 from ..transport.rpc import RpcClient, RpcError
@@ -55,6 +56,8 @@ DEFAULT_PAGE = 2_000
 BATCH = 100
 #: How far back a reorg is looked for: blocks this close to the head are all kept in ``blocks``.
 REORG_DEPTH = 64
+#: Pages read again in a row because the chain changed under them, before the sync gives up.
+MAX_UNSTEADY = 8
 #: Test hooks (the kill-and-resume test's windows): seconds to sleep after each committed page, and
 #: inside each page's transaction, its rows written but not committed.
 PAGE_DELAY_ENV = "P2PESCROW_SYNC_PAGE_DELAY"
@@ -157,8 +160,9 @@ class Indexer:
         counts.rewound += self._check_reorg(state.last_block)
         last = self._state().last_block
         first = min(first, last + 1)
-        total = max(target - last, 0)
+        base = last  # progress counts blocks from here
         pager = Pager(last + 1, target, self.page)
+        unsteady = 0
         while (span := pager.next_range()) is not None:
             try:
                 logs = self.rpc.request("eth_getLogs", [{
@@ -172,16 +176,24 @@ class Indexer:
             headers = self._headers(self._wanted_blocks(span, logs, head, last))
             if not self._consistent(last, headers, logs):
                 # The chain moved under the page: find the fork, rewind, and read again from there.
+                unsteady += 1
+                if unsteady > MAX_UNSTEADY:
+                    raise P2PEscrowError(f"the node's blocks kept changing while block {span[0]} on was read "
+                                         f"({MAX_UNSTEADY} tries): try the sync again later")
                 counts.rewound += self._check_reorg(last)
                 last = self._state().last_block
                 first = min(first, last + 1)
+                head = _int(self.rpc.request("eth_blockNumber"))
+                target = min(target, head) if to_block is not None else head
+                base = min(base, last)
                 pager = Pager(last + 1, target, self.page)
                 continue
+            unsteady = 0
             self._write_page(span, logs, headers, counts, expected_last=last)
             last = span[1]
             pager.accepted(span[1])
             if self.progress is not None:
-                self.progress(min(last - (target - total), total), total)
+                self.progress(last - base, max(target - base, 0))
             if self._page_delay:
                 time.sleep(self._page_delay)
         return SyncReport(first, max(last, first - 1), counts.events, counts.offers, counts.rejected, counts.trades,

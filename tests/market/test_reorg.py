@@ -90,3 +90,30 @@ def test_a_reorg_rewinds_the_orphaned_rows_and_reads_the_new_ones(market_chain, 
     fresh = open_database(another_db("fresh"))
     Indexer(fresh, m.url, m.deployment).sync()
     assert domain_rows(engine) == domain_rows(fresh)
+
+
+def test_a_reorg_during_a_sync_is_found_at_the_next_page_and_rewound(market_chain, history, db_url, another_db):
+    m, d = market_chain, market_chain.d
+    engine = open_database(db_url)
+    snapshot = m.chain.snapshot()
+    orphans = [live(d) for _ in range(2)]
+    Indexer(engine, m.url, m.deployment).sync()  # the index holds the first orphaned blocks
+    orphans += [live(d) for _ in range(2)]  # and the sync below reads more of them, then the chain reorgs
+    kept: list[dict] = []
+
+    def reorg_after_the_first_page(done: int, total: int) -> None:
+        if not kept:
+            m.chain.revert(snapshot)
+            kept.append(live(d))
+            for _ in range(12):
+                m.chain.mine()
+
+    report = Indexer(engine, m.url, m.deployment, page=2, progress=reorg_after_the_first_page).sync()
+    assert report.rewound > 0 and report.to_block == m.chain.w3.eth.block_number
+    with Session(engine) as session:
+        chain_id = m.deployment.chain_id
+        assert all(session.get(s.Trade, (chain_id, trade_key(t))) is None for t in orphans)
+        assert session.get(s.Trade, (chain_id, trade_key(kept[0]))).state == TradeState.FUNDED
+    fresh = open_database(another_db("fresh"))
+    Indexer(fresh, m.url, m.deployment).sync()
+    assert domain_rows(engine) == domain_rows(fresh)

@@ -21,6 +21,7 @@ from p2pescrow.market import schema as s
 from p2pescrow.market.db import open_database
 from p2pescrow.market.sync import Indexer
 from p2pescrow.states import TradeState
+from p2pescrow.transport.rpc import RpcClient, RpcError
 
 pytestmark = pytest.mark.anvil
 
@@ -157,3 +158,37 @@ def test_an_offer_published_for_a_nonce_already_used_is_indexed_as_revoked(marke
     with Session(engine) as session:
         statuses = {o.tx_hash: o.status for o in session.scalars(select(s.Offer).where(s.Offer.nonce == nonce))}
     assert statuses == {stale["tx_hash"]: "revoked", late["tx_hash"]: "revoked"}
+
+
+class RangeCappedRpc(RpcClient):
+    """A provider that refuses eth_getLogs over more than ``cap`` blocks, as hosted providers do."""
+
+    def __init__(self, url: str, cap: int) -> None:
+        super().__init__(url)
+        self.cap = cap
+        self.refused = 0
+        self.spans: list[int] = []
+
+    def request(self, method, params=()):
+        if method == "eth_getLogs":
+            span = int(params[0]["toBlock"], 16) - int(params[0]["fromBlock"], 16) + 1
+            if span > self.cap:
+                self.refused += 1
+                raise RpcError(method, {"code": -32005, "message": f"block range is too wide (max {self.cap})"})
+            self.spans.append(span)
+        return super().request(method, params)
+
+
+def test_a_provider_capping_log_ranges_gets_smaller_pages_and_the_same_index(market_chain, history, db_url,
+                                                                              another_db):
+    m = market_chain
+    capped = RangeCappedRpc(m.url, cap=5)
+    engine = open_database(db_url)
+    seen: list[tuple[int, int]] = []
+    report = Indexer(engine, m.url, m.deployment, page=64, progress=lambda *a: seen.append(a), rpc=capped).sync()
+    assert capped.refused >= 1 and max(capped.spans) <= 5
+    assert capped.refused <= 6  # asked again only after halving, not once per page
+    assert report.to_block == m.chain.w3.eth.block_number and seen[-1][0] == seen[-1][1]
+    whole = open_database(another_db("whole"))
+    Indexer(whole, m.url, m.deployment).sync()
+    assert domain_rows(engine) == domain_rows(whole)
