@@ -226,3 +226,19 @@ def test_without_the_market_extra_it_says_what_to_install(cli: Cli, monkeypatch:
 def test_every_market_command_teaches_with_an_example(cli: Cli, name: str) -> None:
     text = cli.ok("market", name, "--help", account=None, network=None, rpc_url=None, yes=False).stdout
     assert "Example:" in text and f"p2pescrow market {name}" in text
+
+
+def test_the_same_market_from_postgresql(cli: Cli, board: dict[str, Any], postgres_url: str) -> None:
+    """`--db postgresql://...`: a fresh PostgreSQL index synced from the escrow's deployment finds what the
+    SQLite one finds (full text through tsvector there), and counts the same trades."""
+    on_pg = ("--db", postgres_url)
+    synced = cli.json("market", "sync", account=None, extra=on_pg)["sync"]
+    assert synced["database"].startswith("postgresql+psycopg://") and synced["offers"] >= 4
+    assert {o["id"] for o in search(cli)} == {o["id"] for o in cli.json("market", "search", account=None,
+                                                                        extra=on_pg)["offers"]}
+    found = cli.json("market", "search", "--text", "steel", account=None, extra=on_pg)["offers"]
+    assert [o["title"] for o in found] == ["Road bike, size 56"]
+    assert found[0]["screening"]["completed"] >= 1
+    sqlite_stats = cli.json("market", "stats", account=None)["stats"]
+    pg_stats = cli.json("market", "stats", account=None, extra=on_pg)["stats"]
+    assert (pg_stats["trades"], pg_stats["outcomes"]) == (sqlite_stats["trades"], sqlite_stats["outcomes"])
