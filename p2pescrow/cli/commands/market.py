@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -642,8 +642,7 @@ def _symbol(market: Market, asset: Any) -> str:
 
 
 # -- for other commands: rep show, offer fill --------------------------------------------------------
-def screening_for(options: Options, reads: Reads, address: str,
-                  on_progress: Callable[[str], None] | None = None) -> tuple[dict[str, Any], str] | None:
+def screening_for(options: Options, reads: Reads, address: str) -> tuple[dict[str, Any], str] | None:
     """The index's screening of ``address`` (document and one line) when an index exists, after syncing
     the new blocks; None without one."""
     if not index_exists(options):
