@@ -150,6 +150,12 @@ def test_search_sorts(cli: Cli, board: dict[str, Any]) -> None:
     assert [o["title"] for page in pages for o in page] == by_amount[:3]
 
 
+def test_a_search_that_finds_nothing_says_so(cli: Cli, board: dict[str, Any]) -> None:
+    result = cli.ok("market", "search", "--category", "spaceships", account=None)
+    assert result.stdout.strip() == "No offer that can be filled now matches."
+    assert search(cli, "--category", "spaceships") == []
+
+
 def test_bad_search_options_are_one_line(cli: Cli) -> None:
     for argv, words in ((("--max-amount", "1"), "--max-amount needs --token"),
                         (("--timeout", "sometimes"), "invalid --timeout 'sometimes'"),

@@ -43,6 +43,9 @@ def test_three_offers_published_are_found_filled_and_counted(home: Path, tmp_pat
         assert published.exit_code == 0, published.stderr
         assert "public forever" in published.stderr  # said even with --yes
 
+    before = ok(run(*net, "--json", "rep", "show", DEV["dev2"], home=home))["reputation"]
+    assert "screening" not in before and not (home / "market.sqlite").exists()  # no index yet: none made
+
     found = ok(run(*net, "--json", "market", "search", home=home))
     offers = {o["title"]: o for o in found["offers"]}
     assert set(offers) == {title for _, title, _, _ in OFFERS} and found["count"] == 3
@@ -61,6 +64,9 @@ def test_three_offers_published_are_found_filled_and_counted(home: Path, tmp_pat
     after = ok(run(*net, "--json", "market", "search", home=home))
     assert {o["title"] for o in after["offers"]} == {"Road bike, size 56", "Phone, unlocked"}
     assert after["count"] == 2
+
+    shown = ok(run(*net, "--json", "rep", "show", DEV["dev2"], home=home))["reputation"]
+    assert shown["screening"]["address"] == DEV["dev2"]  # the index exists now: rep show adds its screening
 
     stats = ok(run(*net, "--json", "market", "stats", home=home))["stats"]
     assert stats["trades"] == 1 and stats["funded"] == 1
