@@ -37,8 +37,9 @@ def search(cli: Cli, *filters: str) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def board(deployed_anvil: Chain, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Three offers on the board: two by dev2 (a seller with one completed recorded trade), one by dev4;
-    and a fourth by dev4 in a token whose symbol imitates ETH, the listed reputation asset."""
+    """Offers on the board: two by dev2 (a seller with one completed recorded trade), one by dev4, one by dev5
+    in a token whose symbol imitates ETH (the listed reputation asset), one by dev7 with a seller deposit its
+    bond covers; and one by dev8 whose deposit no bond covers (never listed: it cannot be filled)."""
     cli = Cli(deployed_anvil)
     folder = tmp_path_factory.mktemp("offers")
     trade = cli.create("dev2", "0.1")  # dev1 buys from dev2: recorded (ETH listed from 0.01, dev2 accepts)
@@ -59,6 +60,13 @@ def board(deployed_anvil: Chain, tmp_path_factory: pytest.TempPathFactory) -> di
     weth = folder / "weth.json"
     create(cli, weth, "2", "--token", fake, "--title", "Wrapped ether, cheap", seller="dev5")
     publish(cli, weth, "dev5")
+    cli.ok("bond", "deposit", "0.1", account="dev7")
+    camera, drone = folder / "camera.json", folder / "drone.json"
+    create(cli, camera, "0.9", "--title", "Camera", "--seller-deposit", "0.1", "--buyer-deposit", "0.01",
+           seller="dev7")
+    create(cli, drone, "0.4", "--title", "Drone", "--seller-deposit", "0.5", seller="dev8")
+    publish(cli, camera, "dev7")
+    publish(cli, drone, "dev8")
     return {"fake": fake}
 
 
@@ -137,6 +145,9 @@ def test_search_as_text_shows_tokens_by_symbol_and_address_and_flags_the_imitati
     (("--token", "ETH", "--max-buyer-deposit", "0"), {"Desk lamp", "Phone"}),
     (("--seller", DEV["dev4"]), {"Phone"}),
     (("--token", "ETH", "--min-volume", "0.1"), {"Road bike, size 56", "Desk lamp"}),
+    (("--token", "ETH", "--min-seller-deposit", "0.1"), {"Camera"}),
+    (("--token", "ETH", "--max-seller-deposit", "0"), {"Road bike, size 56", "Desk lamp", "Phone"}),
+    (("--text", "drone"), set()),  # its seller's bond does not cover its deposit: it cannot be filled
 ])
 def test_search_filters(cli: Cli, board: dict[str, Any], filters: tuple[str, ...], titles: set[str]) -> None:
     assert {o["title"] for o in search(cli, *filters)} == titles
@@ -144,8 +155,8 @@ def test_search_filters(cli: Cli, board: dict[str, Any], filters: tuple[str, ...
 
 def test_search_sorts(cli: Cli, board: dict[str, Any]) -> None:
     by_amount = [o["title"] for o in search(cli, "--token", "ETH", "--sort", "amount")]
-    assert by_amount[:3] == ["Desk lamp", "Phone", "Road bike, size 56"]
-    assert [o["title"] for o in search(cli, "--token", "ETH", "--sort", "-amount")][:3] == by_amount[:3][::-1]
+    assert by_amount == ["Desk lamp", "Phone", "Road bike, size 56", "Camera"]
+    assert [o["title"] for o in search(cli, "--token", "ETH", "--sort", "-amount")] == by_amount[::-1]
     pages = [search(cli, "--token", "ETH", "--sort", "amount", "--limit", "1", "--offset", str(n)) for n in range(3)]
     assert [o["title"] for page in pages for o in page] == by_amount[:3]
 
