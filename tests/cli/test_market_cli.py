@@ -45,6 +45,7 @@ def board(deployed_anvil: Chain, tmp_path_factory: pytest.TempPathFactory) -> di
     trade = cli.create("dev2", "0.1")  # dev1 buys from dev2: recorded (ETH listed from 0.01, dev2 accepts)
     cli.ok("trade", "accept", trade, account="dev2")
     cli.ok("trade", "release", trade)
+    cli.ok("rep", "rate", trade, "5")  # dev1 rates dev2: 5 on 10 units (0.1 ETH at 0.01 each) -> 4.33
     bike, lamp, phone = folder / "bike.json", folder / "lamp.json", folder / "phone.json"
     create(cli, bike, "0.8", "--title", "Road bike, size 56", "--description", "Steel frame, new tyres",
            "--category", "bikes", "--tag", "road", "--tag", "steel", "--arbiter", ARBITER, "--arbiter-fee", "1%",
@@ -147,13 +148,18 @@ def test_search_as_text_shows_tokens_by_symbol_and_address_and_flags_the_imitati
     (("--token", "ETH", "--min-volume", "0.1"), {"Road bike, size 56", "Desk lamp"}),
     (("--token", "ETH", "--min-seller-deposit", "0.1"), {"Camera"}),
     (("--token", "ETH", "--max-seller-deposit", "0"), {"Road bike, size 56", "Desk lamp", "Phone"}),
-    (("--text", "drone"), set()),  # its seller's bond does not cover its deposit: it cannot be filled
+    (("--text", "drone"), set()),
+    (("--min-score", "4.3"), {"Road bike, size 56", "Desk lamp"}),
+    (("--min-score", "4.4"), set()),  # its seller's bond does not cover its deposit: it cannot be filled
 ])
 def test_search_filters(cli: Cli, board: dict[str, Any], filters: tuple[str, ...], titles: set[str]) -> None:
     assert {o["title"] for o in search(cli, *filters)} == titles
 
 
 def test_search_sorts(cli: Cli, board: dict[str, Any]) -> None:
+    by_score = search(cli, "--sort", "score")
+    assert {o["title"] for o in by_score[:2]} == {"Road bike, size 56", "Desk lamp"}
+    assert by_score[0]["screening"]["score"] == "4.33" and by_score[2]["screening"]["score"] == "3.00"
     by_amount = [o["title"] for o in search(cli, "--token", "ETH", "--sort", "amount")]
     assert by_amount == ["Desk lamp", "Phone", "Road bike, size 56", "Camera"]
     assert [o["title"] for o in search(cli, "--token", "ETH", "--sort", "-amount")] == by_amount[::-1]
