@@ -31,6 +31,16 @@ def publish(cli: Cli, path: Path, seller: str = "dev2") -> dict[str, Any]:
     return cli.json("offer", "publish", str(path), account=seller)
 
 
+def test_publish_says_it_is_public_forever_and_where_buyers_find_it(cli: Cli, tmp_path: Path) -> None:
+    offer = create(cli, tmp_path / "kayak.json", "0.4", "--title", "Kayak", "--category", "water", seller="dev9")
+    result = cli.ok("offer", "publish", str(tmp_path / "kayak.json"), account="dev9")
+    assert "public forever" in result.stderr
+    assert "Published offer nonce" in result.stdout and "`p2pescrow market search`" in result.stdout
+    assert [o["title"] for o in search(cli, "--category", "water")] == ["Kayak"]
+    cli.ok("offer", "revoke", offer["nonce"], account="dev9")  # and off the list again
+    assert search(cli, "--category", "water") == []
+
+
 def search(cli: Cli, *filters: str) -> list[dict[str, Any]]:
     return list(cli.json("market", "search", *filters, account=None)["offers"])
 
@@ -249,6 +259,10 @@ def test_without_the_market_extra_it_says_what_to_install(cli: Cli, monkeypatch:
 def test_every_market_command_teaches_with_an_example(cli: Cli, name: str) -> None:
     text = cli.ok("market", name, "--help", account=None, network=None, rpc_url=None, yes=False).stdout
     assert "Example:" in text and f"p2pescrow market {name}" in text
+    group = cli.ok("market", "--help", account=None, network=None, rpc_url=None, yes=False).stdout
+    assert "Example:" in group and f"  {name} " in group
+    fill = cli.ok("offer", "fill", "--help", account=None, network=None, rpc_url=None, yes=False).stdout
+    assert "FILE|ID" in fill and "offer fill 0x3f2a9c1e" in fill
 
 
 def test_the_same_market_from_postgresql(cli: Cli, board: dict[str, Any], postgres_url: str) -> None:

@@ -31,7 +31,10 @@ market_app = typer.Typer(name="market", no_args_is_help=True, help=(
     "The market index: search the offers on the board with each seller's screening, and read the market's "
     "figures, from a database of the chain (SQLite in the config folder by default; PostgreSQL with --db URL "
     "or $P2PESCROW_DB).\n\n"
-    "Every command syncs the blocks mined since the last sync first."))
+    "Every command syncs the blocks mined since the last sync first.\n\n"
+    "\b\nExample:\n"
+    "  p2pescrow market search --category bikes --token ETH --max-amount 1\n"
+    "  p2pescrow --json market stats"))
 app.add_typer(market_app)
 
 #: Sort orders of `market search`.

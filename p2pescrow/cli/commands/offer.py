@@ -497,7 +497,8 @@ def publish(
     tx = confirm.send(options, client, details, lambda: client.publish_offer(signed, fields))
     emit(options, {"action": "publish", "seller": o.seller, "nonce": str(o.nonce), "terms_bytes": size,
                    "terms_hash": "0x" + o.termsHash.hex(), "tx": tx_document(tx)},
-         [f"Published offer nonce {o.nonce} ({human(o.amount, info)}) on the offer board.", *tx_lines(options, tx)])
+         [f"Published offer nonce {o.nonce} ({human(o.amount, info)}) on the offer board.", *tx_lines(options, tx),
+          "Buyers find it with `p2pescrow market search`."])
 
 
 @command(offer_app, "revoke")
