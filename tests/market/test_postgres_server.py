@@ -103,6 +103,13 @@ def test_each_test_gets_its_own_database(postgres_server: Postgres, request: pyt
     assert second not in {row[0] for row in postgres_server.execute("SELECT datname FROM pg_database")}
 
 
+def test_postgres_module_url_is_one_database_for_the_module(postgres_module_url: str, postgres_url: str,
+                                                            postgres_server: Postgres) -> None:
+    module_db = make_url(postgres_module_url).database
+    assert module_db.startswith("t_test_postgres_server_") and module_db != make_url(postgres_url).database
+    assert postgres_server.execute("SELECT current_database()", database=module_db) == [(module_db,)]
+
+
 def test_db_url_runs_a_test_on_both_engines(db_url: str, request: pytest.FixtureRequest) -> None:
     engine = create_engine(db_url)
     try:
