@@ -10,6 +10,9 @@ since the command before."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -253,6 +256,21 @@ def test_without_the_market_extra_it_says_what_to_install(cli: Cli, monkeypatch:
     result = cli("market", "search", account=None)
     assert result.exit_code == 2
     assert "pip install 'p2pescrow[market]'" in one_error_line(result)
+
+
+@pytest.mark.parametrize("argv", [("market", "search", "--category", "bikes"), ("market", "sync"),
+                                  ("market", "stats"), ("offer", "fill", "0x3f2a9c1e")])
+def test_without_sqlalchemy_installed_it_is_one_line(argv: tuple[str, ...], tmp_path: Path) -> None:
+    """In a fresh interpreter where SQLAlchemy and Alembic cannot be imported (as in a base install)."""
+    code = ("import sys\nsys.modules['sqlalchemy'] = sys.modules['alembic'] = None\n"
+            "from p2pescrow.cli import main\n"
+            f"sys.argv = ['p2pescrow', '--rpc-url', 'http://127.0.0.1:9', *{argv!r}]\nmain()\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("P2PESCROW_")}
+    env["P2PESCROW_HOME"] = str(tmp_path / "home")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stdout == "", done.stdout + done.stderr
+    assert done.stderr.strip() == ("error: the market index needs the 'market' extra (missing: sqlalchemy, alembic): "
+                                   "pip install 'p2pescrow[market]'")
 
 
 @pytest.mark.parametrize("name", ["sync", "search", "stats"])

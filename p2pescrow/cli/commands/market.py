@@ -472,7 +472,6 @@ def search(
       p2pescrow --json market search --token DUSD --min-volume 1000
       p2pescrow --account alice offer fill 0x3f2a...   # an id from the list
     """
-    from ...market.queries import OfferFilter
     from ...models import ZERO_ADDRESS
 
     if sort not in SORTS:
@@ -495,6 +494,8 @@ def search(
                   timeout_releases=None if timeout is None else timeout == "releases",
                   category=category, text=text, seller=seller_address, min_score=score, sort=sort,
                   limit=limit, offset=offset)
+    from ...market.queries import OfferFilter  # after Market(): the missing extra is its one line
+
     OfferFilter(**fields)  # a bad combination is said before any query
     now = market.now()
     hits = market.search(**fields)
