@@ -1,0 +1,82 @@
+"""`trade list`, `trade list --due`, `trade history` and `trade show PREFIX` with a market index in the config
+folder (made by `market sync`) read the index, synced first, instead of scanning the chain's logs: no
+``eth_getLogs`` reaches back before the last sync, and the answers are those of the chain scan."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.escrow_cli import DEV, Cli, one_error_line
+
+from p2pescrow.cli.commands import trade as trade_commands
+from p2pescrow.transport.rpc import RpcClient
+
+pytestmark = pytest.mark.anvil
+
+
+def log_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The first block of every ``eth_getLogs`` the stdlib JSON-RPC client sends from now on."""
+    starts: list[int] = []
+    post = RpcClient._post
+
+    def spy(self: RpcClient, body: Any) -> Any:
+        for call in body if isinstance(body, list) else [body]:
+            if call.get("method") == "eth_getLogs":
+                starts.append(int(call["params"][0]["fromBlock"], 16))
+        return post(self, body)
+
+    monkeypatch.setattr(RpcClient, "_post", spy)
+    return starts
+
+
+def reads(cli: Cli, trade_id: str, disputed: str) -> dict[str, Any]:
+    """What each read command says (JSON), keyed by its arguments."""
+    commands: list[tuple[tuple[str, ...], str | None]] = [
+        (("trade", "list", "--mine"), "dev1"),
+        (("trade", "list"), None),
+        (("trade", "list", "--state", "disputed"), None),
+        (("trade", "list", "--party", DEV["dev4"]), None),
+        (("trade", "list", "--due"), "dev3"),
+        (("trade", "list", "--due"), "dev2"),
+        (("trade", "history", disputed[:10]), None),
+        (("trade", "history", trade_id), None),
+        (("trade", "show", trade_id[:12]), "dev1")]
+    return {" ".join(args) + f" as {who}": cli.json(*args, account=who) for args, who in commands}
+
+
+def test_reads_come_from_the_index_synced_first_and_say_what_the_chain_scan_says(
+        cli: Cli, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    released = cli.create("dev2", "0.1")
+    cli.ok("trade", "release", released)
+    disputed = cli.create("dev2", "0.2", "--arbiter", DEV["dev3"], "--arbiter-fee", "1%")
+    cli.ok("trade", "dispute", disputed)
+    cli.ok("market", "sync", account=None)
+    assert (home / "market.sqlite").is_file()
+    synced = cli.chain.sdk().w3.eth.block_number
+    newer = cli.create("dev4", "0.3")  # after the sync: the index is behind
+
+    starts = log_reads(monkeypatch)
+    indexed = reads(cli, released, disputed)
+    assert starts and min(starts) > synced  # only the blocks since the sync were read, by the sync itself
+    mine = [t["id"] for t in indexed["trade list --mine as dev1"]["trades"]]
+    assert mine[-3:] == [released, disputed, newer]  # the newest trade too, newest last
+    assert [d["trade_id"] for d in indexed["trade list --due as dev3"]["due"]] == [disputed]
+    assert indexed["trade history " + disputed[:10] + " as None"]["trade_id"] == disputed
+
+    monkeypatch.setattr(trade_commands, "_indexed", lambda options, reads: None)  # today's path: the scan
+    del starts[:]
+    scanned = reads(cli, released, disputed)
+    assert min(starts) <= synced  # this one did scan the chain's history
+    assert indexed == scanned
+
+
+def test_an_unknown_prefix_is_the_same_error_with_the_index(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    cli.ok("market", "sync", account=None)
+    ids = [t["id"] for t in cli.json("trade", "list", account=None)["trades"]]
+    unknown = next("0x" + d * 8 for d in "0123456789abcdef" if not any(i.startswith("0x" + d * 8) for i in ids))
+    errors = [one_error_line(cli("trade", "show", unknown)), one_error_line(cli("trade", "history", unknown))]
+    monkeypatch.setattr(trade_commands, "_indexed", lambda options, reads: None)
+    assert errors == [one_error_line(cli("trade", "show", unknown)), one_error_line(cli("trade", "history", unknown))]
+    assert "no trade id starts with" in errors[0]
