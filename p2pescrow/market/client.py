@@ -39,12 +39,15 @@ from ..errors import ConfigError, InputError
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from ..clients._base import DueAction, HistoryEntry
     from ..clients.aio import AsyncEscrowClient
     from ..clients.sync import EscrowClient
     from ..core.offers import SignedOffer
+    from ..models import Trade, TradeState
     from ..transport.sync import Signer, TxResult
     from .queries import MarketStats, OfferHit, Screening
     from .sync import SyncReport
+    from .trades import IndexedReader
 
 #: Modules of the ``market`` extra, by the distribution that brings them.
 MARKET_MODULES = {"sqlalchemy": "sqlalchemy", "alembic": "alembic"}
@@ -82,6 +85,7 @@ class MarketBase:
         self.chain_id = int(escrow_client.deployment.chain_id)
         self._engine: Engine | None = None
         self._engine_lock = threading.Lock()
+        self._indexed_reader: IndexedReader | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(chain {self.chain_id}, escrow {self.escrow_client.deployment.escrow})"
@@ -104,6 +108,7 @@ class MarketBase:
     def close(self) -> None:
         """Close the database's pooled connections (the client opens them again if used)."""
         with self._engine_lock:
+            self._indexed_reader = None
             if self._engine is not None:
                 self._engine.dispose()
                 self._engine = None
@@ -162,6 +167,33 @@ class MarketBase:
 
         with self._session() as session:
             return queries.stats(session, self.chain_id, now)
+
+    # -- trades from the index (p2pescrow.market.trades) -----------------------------------------
+    def _indexed(self) -> IndexedReader:
+        """The trades' reader over the index: which trades exist from the database, their states from
+        the node in batched ``escrowOf`` calls (plain JSON-RPC at the escrow client's URL)."""
+        with self._engine_lock:
+            reads = self._indexed_reader
+        if reads is None:
+            from ..reader import EscrowReader
+            from ..transport.rpc import RpcClient
+            from .trades import IndexedReader
+
+            reader = EscrowReader(RpcClient(self._rpc_url()), self.escrow_client.deployment,
+                                  self.escrow_client.address)
+            reads = IndexedReader(reader, self._db())
+            with self._engine_lock:
+                self._indexed_reader = reads
+        return reads
+
+    def _trades(self, party: str | None, state: TradeState | None, token: str | None) -> list[Trade]:
+        return self._indexed().trades(party=None if party is None else _address(party), state=state, token=token)
+
+    def _history(self, trade_id: str) -> list[HistoryEntry]:
+        return self._indexed().history(trade_id)
+
+    def _due(self, account: str | None) -> list[DueAction]:
+        return self._indexed().due(_address(account) if account is not None else self.escrow_client.address)
 
 
 def _symbols_known(tokens: list[str], infos: list[Any]) -> dict[str, str]:
@@ -243,6 +275,28 @@ class MarketClient(MarketBase):
         rate, time to release, platform fees, the arbiters' table."""
         return self._stats(self._now())
 
+    def trades(self, *, party: str | None = None, state: TradeState | None = None, token: str | None = None,
+               sync: bool = True) -> list[Trade]:
+        """``EscrowClient.trades`` from the index: the same trades (oldest first), found by a query
+        instead of a scan of the chain's logs; their states read from the node now, in batches. Syncs
+        the new blocks first unless ``sync=False``."""
+        if sync:
+            self.sync()
+        return self._trades(party, state, token)
+
+    def history(self, trade_id: str, *, sync: bool = True) -> list[HistoryEntry]:
+        """``EscrowClient.history`` from the index: every event of a trade, oldest first."""
+        if sync:
+            self.sync()
+        return self._history(trade_id)
+
+    def due(self, account: str | None = None, *, sync: bool = True) -> list[DueAction]:
+        """``EscrowClient.due`` from the index: where ``account`` (default: the escrow client's) must
+        act before a deadline, soonest first, with what it loses if it does not."""
+        if sync:
+            self.sync()
+        return self._due(account)
+
 
 class AsyncMarketClient(MarketBase):
     """:class:`MarketClient` for asyncio: the same operations, awaited; the database in a worker thread."""
@@ -302,6 +356,25 @@ class AsyncMarketClient(MarketBase):
     async def stats(self) -> MarketStats:
         """The market's figures from the index (as :meth:`MarketClient.stats`)."""
         return await asyncio.to_thread(self._stats, await self._now())
+
+    async def trades(self, *, party: str | None = None, state: TradeState | None = None, token: str | None = None,
+                     sync: bool = True) -> list[Trade]:
+        """The trades from the index (as :meth:`MarketClient.trades`), in a worker thread."""
+        if sync:
+            await self.sync()
+        return await asyncio.to_thread(self._trades, party, state, token)
+
+    async def history(self, trade_id: str, *, sync: bool = True) -> list[HistoryEntry]:
+        """A trade's events from the index (as :meth:`MarketClient.history`)."""
+        if sync:
+            await self.sync()
+        return await asyncio.to_thread(self._history, trade_id)
+
+    async def due(self, account: str | None = None, *, sync: bool = True) -> list[DueAction]:
+        """Where ``account`` must act, from the index (as :meth:`MarketClient.due`), in a worker thread."""
+        if sync:
+            await self.sync()
+        return await asyncio.to_thread(self._due, account)
 
 
 __all__ = ["AsyncMarketClient", "MarketClient", "check_market_extra"]

@@ -119,3 +119,48 @@ def test_prefixes_resolve_and_fail_as_the_chain_scan_does(market_chain, history,
             parse.trade_id(reads, unknown)
         errors.append((str(caught.value), caught.value.hint))
     assert errors[0] == errors[1] and "no trade id starts with" in errors[0][0]
+
+
+def test_the_market_clients_trades_history_and_due_are_the_escrow_clients(market_chain, history, db_url):
+    from p2pescrow.market.client import MarketClient
+
+    m = market_chain
+    client = sdk(m)
+    market = MarketClient(client, db=db_url)
+    try:
+        assert market.trades() == client.trades()
+        assert sorted(market.trades(party=m.d.seller), key=lambda t: t.id) == \
+            sorted(client.trades(party=m.d.seller), key=lambda t: t.id)
+        assert market.trades(state=TradeState.COMPLETED, sync=False) == client.trades(state=TradeState.COMPLETED)
+        key = trade_key(history.ruled)
+        assert market.history(key) == client.history(key) != []
+        assert market.due(m.d.arbiter) == client.due(m.d.arbiter)
+        new = live(m.d)
+        m.chain._pinned = None
+        assert trade_key(new) in {t.id for t in market.trades(party=m.d.buyer)}  # synced first
+    finally:
+        market.close()
+
+
+def test_the_async_market_clients_trades_history_and_due(market_chain, history, db_url):
+    import asyncio
+
+    from p2pescrow.clients.aio import AsyncEscrowClient
+    from p2pescrow.market.client import AsyncMarketClient
+
+    m = market_chain
+    client = sdk(m)
+
+    async def main():
+        escrow = await AsyncEscrowClient.connect(m.url, deployment=client.deployment)
+        market = AsyncMarketClient(escrow, db=db_url)
+        try:
+            key = trade_key(history.released)
+            return await market.trades(), await market.history(key, sync=False), await market.due(m.d.seller)
+        finally:
+            market.close()
+
+    trades, events, due = asyncio.run(main())
+    assert trades == client.trades()
+    assert events == client.history(trade_key(history.released))
+    assert due == client.due(m.d.seller)
