@@ -652,6 +652,9 @@ def list_(
     arbiter: what to run, by when, and what happens (and what you lose: price, deposit or fee)
     if you don't. Nothing is due on a trade whose outcome you cannot change.
 
+    With a market index of this escrow (`market sync`, or --db), the trades are found in it, synced
+    first, instead of by scanning the chain's logs; their states are read from the chain either way.
+
     \b
     Examples:
       p2pescrow --account alice trade list --mine
