@@ -29,8 +29,9 @@ after each round (``eth_getBlockReceipts``) and any failed one stops the run. Wi
 price falls by one wei per position, so Anvil's fee ordering keeps the order they were sent in:
 the same configuration always gives the same blocks, down to the last block hash.
 
-The cache: ``.build/market-fixture/<key>.state`` (Anvil's ``anvil_dumpState``: accounts, storage,
-blocks, transactions, receipts) and ``<key>.json`` (the deployment, counts, head). The key hashes the
+The cache: ``.build/market-fixture/<key>.state.json`` (Anvil's ``anvil_dumpState``, unzipped: accounts,
+storage, blocks, transactions, receipts; Anvil loads it at start with ``--load-state``) and
+``<key>.json`` (the deployment, counts, head). The key hashes the
 configuration, this generator's version and the contracts' bytecode, so a change to either makes a
 new chain. A load is checked against the recorded head block hash.
 """
@@ -543,6 +544,8 @@ def fixture_chain(cfg: FixtureConfig | None = None, *, cache_dir: Path | None = 
                   progress: Callable[[str], None] | None = None) -> Iterator[Fixture]:
     """An Anvil holding the chain of ``cfg``: loaded from ``cache_dir`` when it is there (and
     ``refresh`` is false), else generated (and saved there, unless ``cache_dir`` is None)."""
+    import gzip
+
     from p2pescrow.node.process import dev_accounts, start_node
     from p2pescrow.transport.rpc import RpcClient
 
@@ -551,34 +554,35 @@ def fixture_chain(cfg: FixtureConfig | None = None, *, cache_dir: Path | None = 
     key = cfg.key(code_hash())
     state_path = meta_path = None
     if cache_dir is not None:
-        state_path, meta_path = cache_dir / f"{key}.state", cache_dir / f"{key}.json"
-    cached = state_path is not None and meta_path is not None and state_path.is_file() and meta_path.is_file()
+        state_path, meta_path = cache_dir / f"{key}.state.json", cache_dir / f"{key}.json"
+    cached = (not refresh and state_path is not None and meta_path is not None and state_path.is_file()
+              and meta_path.is_file())
     dev = dev_accounts(count=ACCOUNTS)
-    with start_node("anvil", accounts=ACCOUNTS, balance_eth=1_000_000, extra_args=anvil_args()) as node:
+    # A cached chain is loaded at start-up (--load-state reads the file itself: a big state is no
+    # JSON-RPC request).
+    load = ["--load-state", str(state_path)] if cached else []
+    start = time.perf_counter()
+    with start_node("anvil", accounts=ACCOUNTS, balance_eth=1_000_000, extra_args=[*anvil_args(), *load],
+                    startup_timeout=600) as node:
         rpc = RpcClient(node.url, timeout=600)
-        start = time.perf_counter()
-        if cached and not refresh:
+        if cached:
             assert state_path is not None and meta_path is not None
             record = json.loads(meta_path.read_text(encoding="utf-8"))
-            state = state_path.read_text(encoding="ascii")
-            rpc.request("anvil_loadState", [state])
             head = rpc.request("eth_getBlockByNumber", ["latest", False])
             if head is None or head["hash"] != record["head_hash"]:
                 raise RuntimeError(f"the cached chain {state_path} loads with head "
                                    f"{head and head['hash']}, recorded {record['head_hash']}: delete it")
-            loaded = True
             say(f"loaded {state_path.name} ({state_path.stat().st_size / 1e6:.1f} MB)")
         else:
             record = generate(node.url, cfg, dev, say)
-            loaded = False
             if state_path is not None and meta_path is not None:
                 state_path.parent.mkdir(parents=True, exist_ok=True)
-                state = rpc.request("anvil_dumpState")
+                dump = str(rpc.request("anvil_dumpState"))  # 0x-hex of gzipped JSON
                 tmp = state_path.with_suffix(".tmp")
-                tmp.write_text(state, encoding="ascii")
+                tmp.write_bytes(gzip.decompress(bytes.fromhex(dump.removeprefix("0x"))))
                 tmp.replace(state_path)
                 for stale in state_path.parent.glob(f"t{cfg.trades}-o{cfg.offers}-*"):
-                    if stale.stem != key:  # an older generator's or older contracts' chain of this size
+                    if not stale.name.startswith(key + "."):  # an older generator's or contracts' chain
                         stale.unlink()
                 meta_path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
                 say(f"saved {state_path} ({state_path.stat().st_size / 1e6:.1f} MB)")
@@ -586,7 +590,7 @@ def fixture_chain(cfg: FixtureConfig | None = None, *, cache_dir: Path | None = 
         rpc.request("evm_setAutomine", [True])  # reads and any later transaction behave as usual
         rpc.close()
         yield Fixture(node.url, cfg, _deployment(record), record["head"], record["head_hash"], record["now"],
-                      record["counts"], record["me"], loaded=loaded, seconds=seconds,
+                      record["counts"], record["me"], loaded=cached, seconds=seconds,
                       state_bytes=state_path.stat().st_size if state_path is not None and state_path.exists() else 0,
                       accounts=dev)
 

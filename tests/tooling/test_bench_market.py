@@ -30,7 +30,8 @@ def test_the_fixture_is_the_same_chain_every_time_and_loads_from_its_cache(tmp_p
     with fixture_chain(TINY, cache_dir=tmp_path) as made:
         assert not made.loaded
         head, head_hash, counts = made.head, made.head_hash, made.counts
-    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".json", ".state"]
+    key = TINY.key(market_fixture.code_hash())
+    assert {p.name for p in tmp_path.iterdir()} == {f"{key}.json", f"{key}.state.json"}
     with fixture_chain(TINY, cache_dir=tmp_path) as loaded:
         assert loaded.loaded
         assert (loaded.head, loaded.head_hash) == (head, head_hash)
