@@ -639,7 +639,8 @@ class Indexer:
 
     def _offers_of(self, session: Session, seller: str, nonce: int) -> list[s.Offer]:
         return list(session.scalars(select(s.Offer).where(
-            s.Offer.chain_id == self.chain_id, s.Offer.seller == seller, s.Offer.nonce == nonce)).all())
+            s.Offer.chain_id == self.chain_id, s.Offer.seller == seller, s.Offer.nonce == nonce)
+            .order_by(s.Offer.published_block, s.Offer.log_index)).all())
 
     def _on_OfferFilled(self, session: Session, state: s.SyncState, args: Mapping[str, Any],
                         number: int, timestamp: int, _index: int) -> None:
