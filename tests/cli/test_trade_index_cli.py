@@ -80,3 +80,35 @@ def test_an_unknown_prefix_is_the_same_error_with_the_index(cli: Cli, monkeypatc
     monkeypatch.setattr(trade_commands, "_indexed", lambda options, reads: None)
     assert errors == [one_error_line(cli("trade", "show", unknown)), one_error_line(cli("trade", "history", unknown))]
     assert "no trade id starts with" in errors[0]
+
+
+_RUN = """
+import json, sys
+from p2pescrow.cli.app import main
+sys.argv = ["p2pescrow", *sys.argv[2:]]
+try:
+    main()
+except SystemExit as exc:
+    assert not exc.code, exc.code
+loaded = sorted({m.split(".")[0] for m in sys.modules if m.split(".")[0] in ("web3", "eth_account", "sqlalchemy")})
+with open(__import__("os").environ["LOADED_FILE"], "w") as out:
+    json.dump(loaded, out)
+"""
+
+
+def test_trade_list_over_the_index_loads_neither_web3_nor_eth_account(cli: Cli, tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    cli.create("dev2", "0.1")
+    cli.ok("market", "sync", account=None)
+    cli.create("dev2", "0.2")  # a block to sync first
+    loaded = tmp_path / "loaded.json"
+    done = subprocess.run([sys.executable, "-c", _RUN, "-", "--network", "local", "--rpc-url", cli.chain.url,
+                           "--account", "dev1", "--json", "trade", "list", "--mine"],
+                          env={**os.environ, "LOADED_FILE": str(loaded)}, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)["trades"]) >= 2
+    assert json.loads(loaded.read_text()) == ["sqlalchemy"]  # the index read, without web3 or eth-account
