@@ -183,11 +183,15 @@ def index_for(url: str, chain_id: int, escrow: str, *, must_exist: bool = False)
         database = parsed.database or ""
         if not must_exist and (database in ("", ":memory:") or not Path(database).expanduser().is_file()):
             return None
+    from sqlalchemy.exc import DBAPIError
+
     engine = create_database_engine(url)
-    try:
-        with engine.connect() as connection:
+    with engine.connect() as connection:  # a database that does not answer: its error, said by the caller
+        try:
             version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    except Exception:  # noqa: BLE001 - no schema yet (or not ours): no index for anyone
+        except DBAPIError:  # no schema yet (no such table): no index for anyone
+            version = None
+    if version is None:
         engine.dispose()
         return None
     if version != _head_revision():

@@ -112,3 +112,16 @@ def test_trade_list_over_the_index_loads_neither_web3_nor_eth_account(cli: Cli, 
     assert done.returncode == 0, done.stderr
     assert len(json.loads(done.stdout)["trades"]) >= 2
     assert json.loads(loaded.read_text()) == ["sqlalchemy"]  # the index read, without web3 or eth-account
+
+
+def test_a_named_database_that_does_not_answer_is_one_line_and_one_without_this_escrow_is_not_read(
+        cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    result = cli("trade", "list", extra=("--db", "postgresql://market:secret@127.0.0.1:9/market"))
+    assert result.exit_code == 4, result.stderr
+    assert one_error_line(result).startswith("error: cannot open the market database postgresql+psycopg://market:***@")
+    assert "secret" not in result.stderr
+    empty = tmp_path / "empty.sqlite"
+    scanned = cli.json("trade", "list", "--mine")
+    starts = log_reads(monkeypatch)
+    assert cli.json("trade", "list", "--mine", extra=("--db", f"sqlite:///{empty}")) == scanned
+    assert min(starts) <= cli.chain.sdk().deployment.block  # no index of this escrow there: the chain scanned
