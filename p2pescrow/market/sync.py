@@ -41,7 +41,7 @@ from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.orm import Session
 
 from ..core.codec import escrow_codec, reputation_codec
-from ..errors import P2PEscrowError
+from ..errors import NetworkError, P2PEscrowError
 from ..states import TradeState
 from ..transport.logs import Pager
 from ..transport.rpc import RpcClient, RpcError
@@ -80,8 +80,9 @@ class DeploymentLike(Protocol):
     platform_fee_bps: int
 
 
-class ChainMismatch(RuntimeError):
-    """The node is another chain than the one the index was built from (another genesis)."""
+class ChainMismatch(NetworkError):
+    """The node is another chain than the one the index was built from (another genesis): a reset
+    local chain, or another network reusing the chain id."""
 
 
 @dataclass(frozen=True)
@@ -214,7 +215,8 @@ class Indexer:
             elif state.genesis != genesis:
                 raise ChainMismatch(
                     f"the index holds chain {self.chain_id} with genesis {state.genesis}, but the node's genesis is "
-                    f"{genesis}: another chain with the same id (a reset local chain?); use another --db")
+                    f"{genesis}: another chain with the same id (a reset local chain?)",
+                    hint="index it in another database (--db), or delete this one to start over")
             return state
 
     def _wanted_blocks(self, span: tuple[int, int], logs: Sequence[Mapping[str, Any]], head: int,

@@ -11,7 +11,7 @@ import itertools
 import json
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from support.escrow import ETH
 from support.market import MarketChain, document, domain_rows, fee, make_history, publish, trade_key
@@ -19,7 +19,7 @@ from support.v2 import SELLER_DEPOSIT
 
 from p2pescrow.market import schema as s
 from p2pescrow.market.db import open_database
-from p2pescrow.market.sync import Indexer
+from p2pescrow.market.sync import ChainMismatch, Indexer
 from p2pescrow.states import TradeState
 from p2pescrow.transport.rpc import RpcClient, RpcError
 
@@ -192,3 +192,15 @@ def test_a_provider_capping_log_ranges_gets_smaller_pages_and_the_same_index(mar
     whole = open_database(another_db("whole"))
     Indexer(whole, m.url, m.deployment).sync()
     assert domain_rows(engine) == domain_rows(whole)
+
+
+def test_an_index_built_on_another_chain_with_the_same_id_is_refused(market_chain, history, db_url):
+    m = market_chain
+    engine = open_database(db_url)
+    indexer(m, engine).sync()
+    with engine.begin() as connection:  # as if the index had been built on a chain since reset
+        connection.execute(update(s.SyncState).values(genesis="0x" + "ab" * 32))
+    before = domain_rows(engine)
+    with pytest.raises(ChainMismatch, match="another chain with the same id"):
+        indexer(m, engine).sync()
+    assert domain_rows(engine) == before
