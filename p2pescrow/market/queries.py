@@ -7,8 +7,9 @@ differs (FTS5 ``MATCH`` on SQLite, ``@@ plainto_tsquery`` on PostgreSQL).
 
 Amounts are stored as 78-digit text (:class:`~p2pescrow.market.schema.UInt`). Comparing them in SQL is
 exact as stored, but a sum is not: SQLite's integers are 64-bit (9.2 ETH in wei overflows them). So
-every sum of amounts is taken in seven 12-digit slices, each summed as a 64-bit integer (room for
-millions of rows), and the slices are joined back exactly in Python (:func:`_uint_sum`).
+every sum of amounts (prices, deposits and fees are uint128 on chain: 39 digits) is taken over the last
+48 digits in four 12-digit slices, each summed as a 64-bit integer (room for millions of rows), and
+the slices are joined back exactly in Python (:func:`_uint_sum`).
 
 Screening follows the Reputation contract: a trade counts for reputation when it asked to record, in
 an asset listed at creation at or above its minimum (``trades.records``), and the seller entered it
@@ -32,11 +33,11 @@ from eth_utils import is_address, to_checksum_address
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Select,
     and_,
     case,
     cast,
     column,
-    exists,
     func,
     literal_column,
     or_,
@@ -81,8 +82,6 @@ _RECORDED_STATES = (TradeState.COMPLETED, TradeState.REFUNDED, TradeState.SETTLE
 _BPS = 10_000
 _DAY = 86_400
 
-#: Beyond this many sellers, screening aggregates the whole tables instead of an IN list.
-_IN_LIST_LIMIT = 500
 
 
 # --------------------------------------------------------------------------------------------------
@@ -288,8 +287,9 @@ class MarketStats:
 # Exact sums of uint256 text
 # --------------------------------------------------------------------------------------------------
 
-#: (start, length) of the slices of a 78-digit amount, most significant first.
-_SLICES = ((1, 6), (7, 12), (19, 12), (31, 12), (43, 12), (55, 12), (67, 12))
+#: (start, length) of the slices of a 78-digit amount summed: its last 48 digits, more than a uint128's
+#: 39 (every amount the escrow moves is a uint128).
+_SLICES = ((31, 12), (43, 12), (55, 12), (67, 12))
 
 
 def _slice_sums(amount: Any, name: str, factor: Any = None, where: Any = None) -> list[Any]:
@@ -319,6 +319,20 @@ def _uint_sum(row: Any, name: str) -> int:
 # --------------------------------------------------------------------------------------------------
 
 
+def _no_index(column: Any) -> Any:
+    """``column`` as an expression SQLite's planner will not search an index by (``column + 0``).
+
+    Without table statistics SQLite takes any indexed equality for selective: the chain id every key
+    starts with, or a trade's state, which a few values cover. Reading a whole chain or state through
+    such an index (a lookup per row) is slower than a scan, and keeps the planner off the index the
+    query is about (the account, seller or nonce). PostgreSQL plans by its statistics either way."""
+    return column + 0
+
+
+def _on_chain(column: Any, chain_id: int) -> ColumnElement[bool]:
+    return _no_index(column) == chain_id
+
+
 def _checksum(address: str) -> str:
     if not is_address(address):
         raise ValueError(f"not an address: {address!r}")
@@ -330,6 +344,17 @@ def _minimums(session: Session, chain_id: int) -> dict[str, int]:
         select(Listing.token, Listing.min_amount).where(Listing.chain_id == chain_id, Listing.listed.is_(True))
     )
     return {token: int(minimum) for token, minimum in rows}
+
+
+def _recorded(chain_id: int) -> list[ColumnElement[bool]]:
+    """The trades the Reputation contract recorded: asked to, in a listed asset at or above its minimum
+    at creation (``records``), the seller having acted, ended by a payout."""
+    return [
+        _on_chain(Trade.chain_id, chain_id),
+        Trade.records.is_(True),
+        Trade.seller_acted.is_(True),
+        _no_index(Trade.state).in_([int(s) for s in _RECORDED_STATES]),
+    ]
 
 
 def _screenings(session: Session, chain_id: int, addresses: Collection[str] | None,
@@ -361,12 +386,7 @@ def _screenings(session: Session, chain_id: int, addresses: Collection[str] | No
                 func.min(Trade.created_at).label("first"),
                 *_slice_sums(Trade.amount, "volume"),
             )
-            .where(
-                Trade.chain_id == chain_id,
-                Trade.records.is_(True),
-                Trade.seller_acted.is_(True),
-                Trade.state.in_([int(s) for s in _RECORDED_STATES]),
-            )
+            .where(*_recorded(chain_id))
             .group_by(party, Trade.token)
         )
         if addresses is not None:
@@ -386,7 +406,7 @@ def _screenings(session: Session, chain_id: int, addresses: Collection[str] | No
             Rating.ratee, Rating.asset, Rating.role, func.count().label("n"),
             *_slice_sums(Rating.amount, "rated"), *_slice_sums(Rating.amount, "weighted", factor=Rating.score),
         )
-        .where(Rating.chain_id == chain_id)
+        .where(_on_chain(Rating.chain_id, chain_id))
         .group_by(Rating.ratee, Rating.asset, Rating.role)
     )
     if addresses is not None:
@@ -435,25 +455,28 @@ def _current_fee(session: Session, chain_id: int) -> int | None:
     )
 
 
-def _fillable(chain_id: int, fee: int, now: int) -> list[ColumnElement[bool]]:
-    """Open, not expired, the fee current, the nonce unused, the seller's free bond covering the deposit."""
-    other = aliased(Offer)
-    nonce_used = exists().where(
-        other.chain_id == Offer.chain_id, other.seller == Offer.seller, other.nonce == Offer.nonce,
-        other.status != "open",
+def _fillable(query: Select[Any], chain_id: int, fee: int, now: int) -> Select[Any]:
+    """``query`` over offers narrowed to those fillable now: open, not expired, at the fee in force,
+    the nonce unused (no offer of the seller's with that nonce filled or revoked), and the seller's
+    free bond in the token covering the seller deposit."""
+    closed, sibling = aliased(Offer), aliased(Offer)
+    # The few closed offers (ix_offers_status), then their open siblings (ix_offers_seller_nonce): one
+    # small set, read once, instead of a lookup per offer.
+    nonce_used = (
+        select(sibling.pk)
+        .join(closed, and_(closed.seller == sibling.seller, closed.nonce == sibling.nonce,
+                           _on_chain(sibling.chain_id, chain_id)))
+        .where(closed.status.in_(("filled", "revoked")), _on_chain(closed.chain_id, chain_id))
     )
-    bond_covers = exists().where(
-        Bond.chain_id == Offer.chain_id, Bond.seller == Offer.seller, Bond.token == Offer.token,
-        Bond.free >= Offer.seller_deposit,
-    )
-    return [
-        Offer.chain_id == chain_id,
+    bond = and_(Bond.chain_id == Offer.chain_id, Bond.seller == Offer.seller, Bond.token == Offer.token)
+    return query.outerjoin(Bond, bond).where(
+        _on_chain(Offer.chain_id, chain_id),
         Offer.status == "open",
         Offer.expiry >= now,
         Offer.platform_fee_bps == fee,
-        ~nonce_used,
-        or_(Offer.seller_deposit == 0, bond_covers),
-    ]
+        Offer.pk.not_in(nonce_used),
+        or_(Offer.seller_deposit == 0, Bond.free >= Offer.seller_deposit),
+    )
 
 
 def _words(query: str) -> list[str]:
@@ -585,36 +608,73 @@ def search(session: Session, chain_id: int, f: OfferFilter, now: int,
     fee = _current_fee(session, chain_id)
     if fee is None:
         return []
-    symbols = symbols or {}
-    where = [*_fillable(chain_id, fee, now), *_filters(session, f)]
     minimums = _minimums(session, chain_id)
+    order = _ORDER[f.sort]
     by_screen = f.min_score is not None or f.min_volume is not None or f.sort == "score"
     if not by_screen:
-        rows = session.execute(
-            select(*_OFFER_COLUMNS).where(*where).order_by(*_ORDER[f.sort]).limit(f.limit).offset(f.offset)
-        ).all()
-        screens = _screenings(session, chain_id, {r.seller for r in rows}, minimums)
+        query = _fillable(select(Offer.pk), chain_id, fee, now).where(*_filters(session, f))
+        page = list(session.scalars(query.order_by(*order).limit(f.limit).offset(f.offset)))
     else:
-        light = session.execute(select(Offer.pk, Offer.seller, Offer.token).where(*where).order_by(*_NEWEST)).all()
-        sellers = {r.seller for r in light}
-        screens = _screenings(session, chain_id, sellers if len(sellers) <= _IN_LIST_LIMIT else None, minimums)
-        screens = {s: screens.get(s) or Screening(s, minimums=dict(minimums)) for s in sellers}
+        # Every matching offer's seller and token (narrow rows), then the screening figures they are
+        # filtered or sorted by, aggregated once; the page is cut from what is kept.
+        query = _fillable(select(Offer.pk, Offer.seller, Offer.token), chain_id, fee, now).where(*_filters(session, f))
+        candidates = session.execute(query.order_by(*order)).all()
+        scores = _scores(session, chain_id, minimums) if f.min_score is not None or f.sort == "score" else {}
+        volumes = _volumes(session, chain_id, f.token) if f.min_volume is not None else {}
         min_score = None if f.min_score is None else Decimal(str(f.min_score))
         kept = [
-            r for r in light
-            if (min_score is None or screens[r.seller].score >= min_score)
-            and (f.min_volume is None or screens[r.seller].volume(r.token) >= int(f.min_volume))
+            r for r in candidates
+            if (min_score is None or scores.get(r.seller, _PRIOR) >= min_score)
+            and (f.min_volume is None or volumes.get((r.seller, r.token), 0) >= int(f.min_volume))
         ]
         if f.sort == "score":
-            kept.sort(key=lambda r: screens[r.seller].score, reverse=True)  # stable: newest first among equals
+            kept.sort(key=lambda r: scores.get(r.seller, _PRIOR), reverse=True)  # stable: newest first if equal
         page = [r.pk for r in kept[f.offset: f.offset + f.limit]]
-        if f.sort not in ("newest", "score"):
-            rows = session.execute(select(*_OFFER_COLUMNS).where(Offer.pk.in_(page)).order_by(*_ORDER[f.sort])).all()
-        else:
-            found = {r.pk: r for r in session.execute(select(Offer.pk, *_OFFER_COLUMNS).where(Offer.pk.in_(page)))}
-            rows = [found[pk] for pk in page]
+    found = {r.pk: r for r in session.execute(select(Offer.pk, *_OFFER_COLUMNS).where(Offer.pk.in_(page)))}
+    rows = [found[pk] for pk in page]
+    screens = _screenings(session, chain_id, {r.seller for r in rows}, minimums)
     listed = list(minimums)
-    return [_hit(r, screens[r.seller], symbols, listed, True) for r in rows]
+    return [_hit(r, screens[r.seller], symbols or {}, listed, True) for r in rows]
+
+
+#: The score of an account no one has rated.
+_PRIOR = ReputationRecord("").score()
+
+
+def _scores(session: Session, chain_id: int, minimums: dict[str, int]) -> dict[str, Decimal]:
+    """Every rated account's score (:meth:`ReputationRecord.score`: ratings in listed assets only)."""
+    if not minimums:
+        return {}
+    rows = session.execute(
+        select(Rating.ratee, Rating.asset, *_slice_sums(Rating.amount, "rated"),
+               *_slice_sums(Rating.amount, "weighted", factor=Rating.score))
+        .where(_on_chain(Rating.chain_id, chain_id), Rating.asset.in_(list(minimums)))
+        .group_by(Rating.ratee, Rating.asset)
+    )
+    records: dict[str, list[AssetRecord]] = {}
+    for row in rows:
+        records.setdefault(row.ratee, []).append(AssetRecord(
+            row.asset, ReputationRole.SELLER, rated_volume=_uint_sum(row, "rated"),
+            weighted_score=_uint_sum(row, "weighted"),
+        ))
+    return {account: ReputationRecord(account, tuple(recs), minimums).score() for account, recs in records.items()}
+
+
+def _volumes(session: Session, chain_id: int, token: str | None) -> dict[tuple[str, str], int]:
+    """Every account's recorded volume per asset (both roles), in ``token`` only if given."""
+    out: dict[tuple[str, str], int] = {}
+    for party in (Trade.buyer, Trade.seller):
+        query = (
+            select(party.label("account"), Trade.token, *_slice_sums(Trade.amount, "volume"))
+            .where(*_recorded(chain_id))
+            .group_by(party, Trade.token)
+        )
+        if token is not None:
+            query = query.where(Trade.token == _checksum(token))
+        for row in session.execute(query):
+            key = (row.account, row.token)
+            out[key] = out.get(key, 0) + _uint_sum(row, "volume")
+    return out
 
 
 def offer(session: Session, chain_id: int, offer_id: str, now: int,
@@ -638,9 +698,7 @@ def offer(session: Session, chain_id: int, offer_id: str, now: int,
     row = rows[0]
     fee = _current_fee(session, chain_id)
     fillable = fee is not None and bool(
-        session.scalar(
-            select(func.count()).select_from(Offer).where(Offer.pk == row.pk, *_fillable(chain_id, fee, now))
-        )
+        session.scalar(_fillable(select(func.count()).select_from(Offer), chain_id, fee, now).where(Offer.pk == row.pk))
     )
     minimums = _minimums(session, chain_id)
     screen = _screenings(session, chain_id, [row.seller], minimums)[row.seller]
