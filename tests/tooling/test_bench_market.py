@@ -91,8 +91,7 @@ def test_the_market_section_syncs_searches_and_lists_on_both_engines(
 
     listed = doc["trade_list_mine"]
     assert listed["expected"] == 2  # dev 1 buys trades 0 and 30
-    if listed["status"] == "ok":
-        assert listed["listed"] == 2
+    assert listed["status"] == "ok" and listed["listed"] == 2 and listed["s"] > 0
     assert set(doc["targets"]) == {"search_p99_ms", "trade_list_mine_s"}
 
     text = bench_market.format_report(doc)
