@@ -3,6 +3,7 @@
 The public API, re-exported on purpose::
 
     from p2pescrow import EscrowClient, TradeState, errors
+    from p2pescrow import MarketClient      # the market index (the ``market`` extra)
 
 Names are loaded on first use, so ``import p2pescrow`` (and the CLI's ``--help``) does not pay for
 web3 until a client is needed.
@@ -22,6 +23,8 @@ _EXPORTS = {
     "DueAction": "p2pescrow.clients._base",
     "TradeRisk": "p2pescrow.clients._base",
     "FundingPlan": "p2pescrow.core.funding",
+    "MarketClient": "p2pescrow.market.client",
+    "AsyncMarketClient": "p2pescrow.market.client",
     "Deployment": "p2pescrow.deployments",
     "Registry": "p2pescrow.deployments",
     "Offer": "p2pescrow.core.offers",
@@ -50,6 +53,7 @@ if TYPE_CHECKING:
     from .core.offers import Offer, OfferError, SignedOffer
     from .deployments import Deployment, Registry
     from .errors import P2PEscrowError
+    from .market.client import AsyncMarketClient, MarketClient
     from .models import AssetRecord, ReputationRecord, ReputationRole, Role, Terms, TokenInfo, Trade, TradeState
     from .transport.sync import TxResult
 

@@ -15,7 +15,7 @@ hashes at its addresses.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -165,16 +165,19 @@ class EscrowReader:
         for query in queries.trades_queries(self.deployment.escrow, party):
             found.update(self._created(query, head))
         token_address = self.token(token).address if token else None
-        keys = [k for k, t in found.items() if token_address is None or t.token == token_address]
-        if not keys:
+        kept = [(k, t) for k, t in found.items() if token_address is None or t.token == token_address]
+        return [trade for trade in self.current(kept) if state is None or trade.state is state]
+
+    def current(self, found: Sequence[tuple[str, Terms]]) -> list[Trade]:
+        """The trades ``found`` (``(id, terms)`` pairs) as they are now: their escrow slots read in
+        batches (:data:`BATCH` per round trip), at one chain time. What ``trades`` does once it has
+        found the terms; the market index finds them without a log scan."""
+        if not found:
             return []
-        slots, _, now = self._slots(keys)
-        result = []
-        for key, slot in zip(keys, slots, strict=True):
-            trade = trade_from_slot(found[key], self.token(found[key].token), slot, now)
-            if state is None or trade.state is state:
-                result.append(trade)
-        return result
+        for key, t in found:
+            self._terms.setdefault(key, t)
+        slots, _, now = self._slots([key for key, _ in found])
+        return [trade_from_slot(t, self.token(t.token), slot, now) for (_, t), slot in zip(found, slots, strict=True)]
 
     # -- reputation -----------------------------------------------------------------------------------
     def reputation_assets(self) -> dict[str, tuple[bool, int]]:

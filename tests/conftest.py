@@ -1,5 +1,6 @@
 """What the whole suite shares: the layer markers, a throwaway config folder, the secrets scan, the
-checks over the whole run, and the contract coverage recording.
+checks over the whole run, the contract coverage recording, and a real PostgreSQL for the tests that
+take ``postgres_url`` or ``db_url`` (``support/postgres.py``).
 
 The suite is laid out by layer (``tests/<layer>/``): contracts, sdk, nodes, cli, ops, e2e, tooling.
 Tests under ``tests/e2e`` are marked ``e2e`` and those under ``tests/nodes`` ``nodes`` here, so that
@@ -24,6 +25,7 @@ from typing import Any
 
 import pytest
 from support import secrets as _secrets
+from support.postgres import db_url, postgres_module_url, postgres_server, postgres_url  # noqa: F401 - fixtures
 from support.secrets_plugin import pytest_configure as _secrets_configure
 from support.session_checks import session_checks  # noqa: F401 - session fixture
 

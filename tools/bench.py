@@ -11,9 +11,11 @@ every path to buckets with Anvil's ``debug_traceTransaction`` (struct logger, pe
 Options: ``--json PATH`` (``-`` for stdout) writes every figure as JSON; ``--readme`` prints README's
 Gas table from the run (:func:`readme_table`); ``--update-snapshot``
 rewrites ``tests/gas_snapshot.json``, which ``tests/tooling/test_gas_snapshot.py`` holds the contracts to.
-``--only gas,sdk,cli`` picks sections (default: all): besides gas, SDK throughput against bare
-web3.py (:mod:`tools.bench_speed`, JSON key ``sdk``) and import / CLI start-up times
-(:mod:`tools.bench_cli`, JSON key ``cli``); the gas figures stay at the top level of the JSON.
+``--only gas,sdk,cli,market`` picks sections (default: all): besides gas, SDK throughput against bare
+web3.py (:mod:`tools.bench_speed`, JSON key ``sdk``), import / CLI start-up times
+(:mod:`tools.bench_cli`, JSON key ``cli``) and the market index on a busy escrow (sync, search,
+``trade list --mine``: :mod:`tools.bench_market`, JSON key ``market``); the gas figures stay at the
+top level of the JSON.
 
 The measurement itself (:func:`measure`) only needs a web3 instance, the dev accounts (address and
 private key; the node must manage them, so ``transact({"from": ...})`` works) and a way to let time
@@ -836,7 +838,7 @@ def write_snapshot(figures: dict[str, int], path: Path = SNAPSHOT_PATH) -> None:
     path.write_text(json.dumps(dict(sorted(figures.items())), indent=2) + "\n", encoding="utf-8")
 
 
-SECTIONS = ("gas", "sdk", "cli")
+SECTIONS = ("gas", "sdk", "cli", "market")
 
 
 def _sections(value: str) -> list[str]:
@@ -858,7 +860,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-trace", action="store_true",
                         help="skip the per-bucket attribution (debug_traceTransaction)")
     parser.add_argument("--only", type=_sections, default=list(SECTIONS), metavar="SECTIONS",
-                        help="gas, sdk and/or cli, comma-separated (default: all)")
+                        help="gas, sdk, cli and/or market, comma-separated (default: all)")
     args = parser.parse_args(argv)
     if (args.update_snapshot or args.readme) and "gas" not in args.only:
         parser.error("--update-snapshot and --readme need the gas section")
@@ -886,6 +888,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         doc["cli"] = bench_cli.run()
         texts.append(bench_cli.format_report(doc["cli"]))
+    if "market" in args.only:
+        from tools import bench_market
+
+        doc["market"] = bench_market.run()
+        texts.append(bench_market.format_report(doc["market"]))
     if args.json == "-":
         json.dump(doc, sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -126,11 +126,15 @@ def root(
         "--timeout", envvar="P2PESCROW_TIMEOUT", min=1,
         help="Seconds to wait for the receipt and its confirmations; then exit 5 with the hash "
              "(the transaction may still be mined: see `tx pending`).")] = 120.0,
+    db: Annotated[str | None, typer.Option(
+        "--db", envvar="P2PESCROW_DB", metavar="URL",
+        help="The market index's database: a SQLAlchemy URL such as sqlite:///market.sqlite or "
+             "postgresql+psycopg://user@host/market (default: market.sqlite in the config folder).")] = None,
     version: Annotated[bool, typer.Option(
         "--version", callback=_version_callback, is_eager=True, help="Show the version and exit.")] = False,
 ) -> None:
     ctx.obj = Options(network=network, rpc_url=rpc_url, account=account, password_file=password_file,
-                      json=json_output, yes=yes, confirmations=confirmations, timeout=timeout)
+                      json=json_output, yes=yes, confirmations=confirmations, timeout=timeout, db=db)
 
 
 def _context(args: tuple[Any, ...], kw: dict[str, Any]) -> typer.Context | None:

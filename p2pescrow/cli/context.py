@@ -40,6 +40,9 @@ class Options:
     confirmations: int = 1
     #: Seconds to wait for a receipt (and its confirmations) before exiting 5 with the hash.
     timeout: float = 120.0
+    #: The market index's database URL (``--db``, ``$P2PESCROW_DB``); None: the SQLite file under the
+    #: config folder (:func:`p2pescrow.market.db.resolve_url`).
+    db: str | None = None
 
     def selected_network(self) -> Network:
         """The network these options select (:func:`network`), e.g. for explorer links."""

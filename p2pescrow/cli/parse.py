@@ -118,11 +118,16 @@ def trade_id(reads: Reads, text: str) -> str:
         return "0x" + body
     if len(body) < 8:
         raise InputError(f"trade id prefix {text!r} is too short: give at least 8 hex digits")
-    matches = [t.id for t in reads.trades() if t.id[2:].startswith(body)]
+    lookup = getattr(reads, "trade_ids", None)  # the market index's reader: a query, not a log scan
+    if lookup is not None:
+        matches, count = lookup(body)
+    else:
+        matches = [t.id for t in reads.trades() if t.id[2:].startswith(body)]
+        count = len(matches)
     if not matches:
         raise InputError(f"no trade id starts with {text!r} on this escrow", hint="see `p2pescrow trade list`")
-    if len(matches) > 1:
-        raise InputError(f"trade id prefix {text!r} is ambiguous: {len(matches)} trades match",
+    if count > 1:
+        raise InputError(f"trade id prefix {text!r} is ambiguous: {count} trades match",
                          hint="give more digits")
     return matches[0]
 

@@ -17,8 +17,6 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from eth_account import Account
-from eth_account.messages import encode_typed_data
 from eth_utils import is_address, keccak, to_checksum_address
 
 from ..errors import InputError
@@ -91,6 +89,9 @@ class SignedOffer:
 
     def signer(self) -> str:
         """The address that produced the signature (EOA signatures; recovered locally)."""
+        from eth_account import Account  # on first use: importing eth-account costs more than a read
+        from eth_account.messages import encode_typed_data
+
         try:
             return str(Account.recover_message(encode_typed_data(full_message=self.typed_data()),
                                                signature=self.signature))
@@ -167,6 +168,8 @@ def typed_data(offer: Offer, chain_id: int, escrow: str) -> dict[str, Any]:
 
 def sign_offer(offer: Offer, chain_id: int, escrow: str, account: Any) -> SignedOffer:
     """Sign locally with an eth-account ``LocalAccount``: the key never leaves the process."""
+    from eth_account.messages import encode_typed_data
+
     signed = account.sign_message(encode_typed_data(full_message=typed_data(offer, chain_id, escrow)))
     return SignedOffer(offer, bytes(signed.signature), chain_id, escrow)
 

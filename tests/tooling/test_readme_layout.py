@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "p2pescrow"
 #: Indent at which a line continues the entry above rather than starting one (entries sit at 2, 4, ...).
 CONTINUATION = 8
-_MODULE = re.compile(r"(?<![\w/*.-])([A-Za-z_]\w*\.py)\b")
+_MODULE = re.compile(r"(?<![\w/*.-])(\w+\.py)\b")  # \w+: migrations too (0001_initial.py)
 
 
 def layout_block(readme: str) -> list[str]:

@@ -7,6 +7,7 @@ from . import deploy as deploy
 from . import accounts as accounts
 from . import networks as networks
 from . import offer as offer
+from . import market as market
 from . import bond as bond
 from . import fees as fees
 from . import rep as rep

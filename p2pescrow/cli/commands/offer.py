@@ -195,6 +195,19 @@ def create(
     terms_file: Annotated[Path | None, typer.Option(
         "--terms-file", metavar="PATH", help="The terms document as a JSON object (what is sold, delivery, ...); "
         "only its hash (keccak256 of its canonical JSON) is signed.")] = None,
+    title: Annotated[str | None, typer.Option(
+        "--title", help="The listing's title, searched by `market search --text`.")] = None,
+    description: Annotated[str | None, typer.Option(
+        "--description", help="The listing's description (what is sold, its condition, delivery), searched by "
+        "`market search --text`.")] = None,
+    category: Annotated[str | None, typer.Option(
+        "--category", help="The listing's category, e.g. bikes (`market search --category bikes`).")] = None,
+    tag: Annotated[list[str] | None, typer.Option(
+        "--tag", metavar="TAG", help="A tag for the listing; repeat for more: --tag road --tag steel.")] = None,
+    payment_method: Annotated[str | None, typer.Option(
+        "--payment-method", help="For fiat trades: how the fiat is paid, e.g. 'SEPA transfer'.")] = None,
+    fiat_price: Annotated[str | None, typer.Option(
+        "--fiat-price", help="For fiat trades: the price in fiat, e.g. '120 EUR'.")] = None,
     expires_in: Annotated[str, typer.Option("--expires-in", help="How long the offer can be filled.")] = "1d",
     nonce: Annotated[str | None, typer.Option("--nonce", help="The offer nonce (default: random).")] = None,
     out: Annotated[str | None, typer.Option("--out", help="Write the document to FILE (default: stdout).",
@@ -202,15 +215,20 @@ def create(
 ) -> None:
     """Sign an offer as the seller (no transaction, no gas) and print its JSON document.
 
-    The terms document (--terms TEXT or --terms-file PATH) travels in the offer document; only its
-    hash is signed, so a buyer (and `offer publish`) can check it. --seller-deposit is locked from
-    your bond when a buyer fills the offer: an offer asking for more than your free bond cannot be
-    filled (`bond deposit` first).
+    The terms document travels in the offer document; only its hash is signed, so a buyer (and
+    `offer publish`) can check it. It is built from the listing's fields (--title, --description,
+    --category, --tag, --payment-method, --fiat-price: what `market search` shows and searches), or
+    is --terms TEXT (the description) or --terms-file PATH (a JSON object; the listing options add
+    to it). --seller-deposit is locked from your bond when a buyer fills the offer: an offer asking
+    for more than your free bond cannot be filled (`bond deposit` first).
 
     \b
     Example:
-      p2pescrow --account bob offer create --amount 0.8 --terms "road bike, size 56" --buyer-deposit 0.05 \\
-          --seller-deposit 0.1 --arbiter 0x90F79bf6EB2c4f870365E785982E1f101E93b906 --out bike.json
+      p2pescrow --account bob offer create --amount 0.8 --title "Road bike, size 56" \\
+          --description "Steel frame, new tyres; pick up in Lyon" --category bikes --tag road \\
+          --buyer-deposit 0.05 --seller-deposit 0.1 \\
+          --arbiter 0x90F79bf6EB2c4f870365E785982E1f101E93b906 --out bike.json
+      p2pescrow --account bob offer publish bike.json
     """
     from ...core.hints import check_term_bounds
     from ..parse import duration, share_bps
@@ -225,7 +243,8 @@ def create(
                "expires_in": duration(expires_in)}
     check_term_bounds(arbiter=arbiter_address, arbiter_fee_bps=fee_bps, **windows)  # the contract's constants
     offer_nonce = _nonce(nonce) if nonce is not None else None
-    document_fields = _terms_fields(terms, terms_file)
+    document_fields = _listing(_terms_fields(terms, terms_file), title=title, description=description,
+                               category=category, tags=tag, payment_method=payment_method, fiat_price=fiat_price)
     options = context.options(ctx)
     client = connect(options, hooks=False)
     token_address = parse.token_address(token, client.deployment.dev_tokens)
@@ -282,6 +301,30 @@ def _terms_fields(text: str | None, path: Path | None) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         raise InputError(f"the terms file {path} holds a JSON {type(value).__name__}: a terms document is an object")
     return value
+
+
+def _listing(fields: dict[str, Any] | None, **listing: Any) -> dict[str, Any] | None:
+    """The terms document: ``fields`` (from --terms / --terms-file) with the listing's fields added under the
+    keys the market index reads (title, description, category, tags, payment_method, fiat_price), checked to
+    have a canonical JSON form (:func:`p2pescrow.core.offers.terms_document`: its keccak256 is signed)."""
+    from ...core.offers import OfferError, terms_document
+
+    given = {key: value for key, value in listing.items() if value not in (None, [], ())}
+    if not given:
+        return fields
+    document = dict(fields or {})
+    for key, value in given.items():
+        if key != "tags" and not str(value).strip():
+            raise InputError(f"--{key.replace('_', '-')} is empty")
+        if key in document and document[key] != value:
+            where = "--terms" if key == "description" and fields == {"description": document[key]} else "the terms file"
+            raise InputError(f"--{key.replace('_', '-')} and {where} both give the listing's {key}: give it once")
+        document[key] = [str(t) for t in value] if key == "tags" else value
+    try:
+        terms_document(document)
+    except OfferError as exc:
+        raise InputError(str(exc)) from None
+    return document
 
 
 def _with_terms(document: str, fields: dict[str, Any] | None) -> str:
@@ -350,13 +393,30 @@ def verify(ctx: typer.Context, source: FileArg) -> None:
 
 
 @command(offer_app, "fill")
-def fill(ctx: typer.Context, source: FileArg) -> None:
-    """Buyer: verify an offer, then fill it: creates and funds the trade in one transaction."""
+def fill(ctx: typer.Context, source: Annotated[str, typer.Argument(
+        metavar="FILE|ID", help="Offer document, - for standard input, or an offer's id in the market index "
+        "(`market search`; 8 or more of its first hex digits do).", show_default=False)]) -> None:
+    """Buyer: verify an offer, then fill it: creates and funds the trade in one transaction.
+
+    The offer comes from a file (or standard input), or from the market index by its id: the index
+    is synced first, and the offer and its terms document are the ones published on the board.
+
+    \b
+    Example:
+      p2pescrow --account alice offer fill bike.json
+      p2pescrow market search --category bikes
+      p2pescrow --account alice offer fill 0x3f2a9c1e
+    """
     from ...models import FLAG_TIMEOUT_RELEASES
 
-    signed, terms = _load_with_terms(source)
-    _check_terms(signed, terms)
     options = context.options(ctx)
+    if source != "-" and not Path(source).expanduser().exists() and _looks_like_id(source):
+        from .market import indexed_offer
+
+        signed, terms = indexed_offer(options, source)
+    else:
+        signed, terms = _load_with_terms(source)
+    _check_terms(signed, terms)
     client = connect(options)
     info = client.token(signed.offer.token)
     o = signed.offer
@@ -380,6 +440,12 @@ def fill(ctx: typer.Context, source: FileArg) -> None:
     result = confirm.send(options, client, confirm.approve_or(info, pay, lines), lambda: client.fill_offer(signed))
     trade_result(options, client, "fill", f"Filled the offer: trade {result.trade_id} holds "
                  f"{human(o.amount, info)}.", result.tx, result.trade_id, trade_id=result.trade_id)
+
+
+def _looks_like_id(text: str) -> bool:
+    """An offer id (or a prefix of one) rather than a file name: hex digits, 0x first or not."""
+    body = text.strip().lower().removeprefix("0x")
+    return 8 <= len(body) <= 64 and all(c in "0123456789abcdef" for c in body)
 
 
 PUBLIC_FOREVER = ("everything in it becomes public forever: the offer (seller, price, deposits, arbiter, fees, "
@@ -431,7 +497,8 @@ def publish(
     tx = confirm.send(options, client, details, lambda: client.publish_offer(signed, fields))
     emit(options, {"action": "publish", "seller": o.seller, "nonce": str(o.nonce), "terms_bytes": size,
                    "terms_hash": "0x" + o.termsHash.hex(), "tx": tx_document(tx)},
-         [f"Published offer nonce {o.nonce} ({human(o.amount, info)}) on the offer board.", *tx_lines(options, tx)])
+         [f"Published offer nonce {o.nonce} ({human(o.amount, info)}) on the offer board.", *tx_lines(options, tx),
+          "Buyers find it with `p2pescrow market search`."])
 
 
 @command(offer_app, "revoke")

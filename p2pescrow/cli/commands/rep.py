@@ -30,6 +30,13 @@ def show(ctx: typer.Context, address: Annotated[str | None, typer.Argument(
     score = (sum of weightedScore/minimum + 3 x 5) / (sum of ratedVolume/minimum + 5)
     over the reputation assets listed now (one unit = one rated trade at the asset's minimum;
     the prior, 3.0 over 5 units, makes an account never rated score 3.00).
+
+    When a market index exists (`market sync` made one, or --db / $P2PESCROW_DB names one), it is
+    synced and the address's screening is shown too, as `market search` shows sellers.
+
+    \b
+    Example:
+      p2pescrow rep show 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC
     """
     who = parse.address(address) if address else None
     options = context.options(ctx)
@@ -74,6 +81,12 @@ def show(ctx: typer.Context, address: Annotated[str | None, typer.Argument(
              "  one unit = one rated trade at the minimum: "
              + (", ".join(f"{tokens[a].human(m)} {tokens[a].symbol}" for a, m in listed.items())
                 or "no asset is listed, so no trade records")]
+    from .market import screening_for
+
+    screened = screening_for(options, reads, r.address)
+    if screened is not None:  # the market index's screening, as `market search` shows it
+        document["screening"] = screened[0]
+        lines.append(f"  screening (market index): {screened[1]}")
     if rows:
         header = ("asset", "role", "volume", "trades", "completed", "refunded", "settled", "won/lost/split",
                   "ratings", "rating")

@@ -70,7 +70,56 @@ def _open(ctx: typer.Context, text: str, *, read_only: bool = False) -> tuple[Op
     """Options, a connected client, and the trade ``text`` names."""
     options = context.options(ctx)
     client = connect(options, read_only=read_only)
-    return options, client, client.trade(parse.trade_id(client, text))
+    return options, client, client.trade(_trade_id(options, client, text))
+
+
+def _trade_id(options: Options, client: EscrowClient, text: str) -> str:
+    """A full trade id from ``text``; a prefix looked up in the market index when there is one."""
+    if len(text.strip().lower().removeprefix("0x")) >= 64:
+        return parse.trade_id(client, text)
+    if client.url.startswith(("http://", "https://")):
+        from ...reader import EscrowReader
+        from ...transport.rpc import RpcClient
+
+        indexed = _indexed(options, EscrowReader(RpcClient(client.url), client.deployment, client.address))
+        if indexed is not None:
+            return parse.trade_id(indexed, text)
+    return parse.trade_id(client, text)
+
+
+def _indexed(options: Options, reads: Any) -> Any:
+    """``reads`` over the market index (:class:`~p2pescrow.market.trades.IndexedReader`), synced to the
+    head first, when an index of this deployment exists: ``--db``/``$P2PESCROW_DB`` names one, or
+    `market sync` made the SQLite file in the config folder, and it holds this escrow. Else None:
+    the command scans the chain's logs as without an index. Trades found in the index are the ones
+    the scan finds; their state is read from the chain either way."""
+    from ...reader import EscrowReader
+    from .market import database_errors, database_url, index_exists
+
+    if not isinstance(reads, EscrowReader) or not index_exists(options):
+        return None  # the embedded chain, WebSocket or a proxy: the SDK client; or no index
+    from ...market.sync import ChainMismatch
+    from ...market.trades import IndexedReader, index_for
+
+    url = database_url(options)
+    named = bool(options.db) or not url.startswith("sqlite:///")
+    with database_errors(url):
+        engine = index_for(url, reads.deployment.chain_id, reads.deployment.escrow, must_exist=named)
+        if engine is None:
+            return None  # no index of this escrow there: `market sync` makes one
+        indexed = IndexedReader(reads, engine)
+        try:
+            indexed.sync()
+        except ChainMismatch as exc:
+            progress(f"not reading the market index ({exc}): scanning the chain", options)
+            return None
+    return indexed
+
+
+def _reads(options: Options) -> Any:
+    """What a read command reads through: the market index when there is one, else the fast reader."""
+    reads = context.reader(options)
+    return _indexed(options, reads) or reads
 
 
 def _part(trade: Trade, units: int) -> Decimal | None:
@@ -577,6 +626,8 @@ def show(ctx: typer.Context, trade: TradeArg) -> None:
     """A trade: parties, amounts, state, deadline, fees, and what you may do next."""
     options = context.options(ctx)
     reads = context.reader(options)
+    if len(trade.strip().lower().removeprefix("0x")) < 64:  # a prefix: found in the market index if any
+        reads = _indexed(options, reads) or reads
     t = reads.trade(parse.trade_id(reads, trade))
     you = me(reads)
     emit(options, {"trade": trade_document(t, you)}, trade_lines(t, you, clock(reads)))
@@ -601,6 +652,9 @@ def list_(
     arbiter: what to run, by when, and what happens (and what you lose: price, deposit or fee)
     if you don't. Nothing is due on a trade whose outcome you cannot change.
 
+    With a market index of this escrow (`market sync`, or --db), the trades are found in it, synced
+    first, instead of by scanning the chain's logs; their states are read from the chain either way.
+
     \b
     Examples:
       p2pescrow --account alice trade list --mine
@@ -618,7 +672,7 @@ def list_(
     who = parse.address(party, "--party address") if party else None
     token_filter = None if token is None else (parse.token_address(token) or "ETH")
     options = context.options(ctx)
-    reads = context.reader(options)
+    reads = _reads(options)
     if token_filter is not None and token_filter != "ETH":
         token_filter = parse.token_address(token, reads.deployment.dev_tokens)
     you = me(reads)
@@ -641,7 +695,8 @@ def list_(
 def _due(ctx: typer.Context, who: str | None) -> None:
     """``trade list --due``: the SDK's :meth:`~p2pescrow.clients.sync.EscrowClient.due` as a table."""
     options = context.options(ctx)
-    client = connect(options, read_only=True)
+    indexed = _indexed(options, context.reader(options))
+    client = indexed if indexed is not None else connect(options, read_only=True)
     if who is None:
         who = me(client)
         if who is None:
@@ -670,8 +725,14 @@ def history(ctx: typer.Context, trade: TradeArg) -> None:
     The contract emits no event for the deposits: where they went follows from the terms and the
     event that ended the trade, by the contract's table (see `trade create --help`).
     """
-    options, client, t = _open(ctx, trade, read_only=True)
-    entries = client.history(t.id)
+    options = context.options(ctx)
+    indexed = _indexed(options, context.reader(options))
+    if indexed is not None:
+        t = indexed.trade(parse.trade_id(indexed, trade))
+        entries = indexed.history(t.id)
+    else:
+        options, client, t = _open(ctx, trade, read_only=True)
+        entries = client.history(t.id)
     rows = [(str(e.block), short(e.tx_hash), event_text(e.name, e.args, t.token)) for e in entries]
     paid = _deposits_paid(t, entries)
     text = table(rows, ("BLOCK", "TX", "EVENT"))
