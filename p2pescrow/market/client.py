@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.terms import checksum
 from ..errors import ConfigError, InputError
+from . import check_market
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -49,22 +50,7 @@ if TYPE_CHECKING:
     from .sync import SyncReport
     from .trades import IndexedReader
 
-#: Modules of the ``market`` extra, by the distribution that brings them.
-MARKET_MODULES = {"sqlalchemy": "sqlalchemy", "alembic": "alembic"}
-
 Progress = Callable[[int, int], None]
-
-
-def check_market_extra() -> None:
-    """Raise :class:`~p2pescrow.errors.MissingExtra` (one line naming ``pip install 'p2pescrow[market]'``)
-    unless the market index's packages are installed."""
-    from importlib.util import find_spec
-
-    missing = [dist for module, dist in MARKET_MODULES.items() if find_spec(module) is None]
-    if missing:
-        from ..errors import MissingExtra
-
-        raise MissingExtra("the market index", "market", ", ".join(missing))
 
 
 class MarketBase:
@@ -75,7 +61,7 @@ class MarketBase:
     chain_id: int
 
     def _setup(self, escrow_client: Any, db: str | None) -> None:
-        check_market_extra()
+        check_market()
         from .db import resolve_url
 
         #: The escrow client the market client publishes and reads the chain through.
@@ -377,4 +363,4 @@ class AsyncMarketClient(MarketBase):
         return await asyncio.to_thread(self._due, account)
 
 
-__all__ = ["AsyncMarketClient", "MarketClient", "check_market_extra"]
+__all__ = ["AsyncMarketClient", "MarketClient"]

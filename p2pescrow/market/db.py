@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..config import config_dir
+from . import check_market
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -66,18 +67,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
-def _check_extras(url: str) -> None:
-    from importlib.util import find_spec
-
-    from ..errors import MissingExtra
-
-    missing = [module for module in ("sqlalchemy", "alembic") if find_spec(module) is None]
-    if missing:
-        raise MissingExtra("the market index", "market", ", ".join(missing))
-    if url.startswith("postgresql") and find_spec("psycopg") is None:
-        raise MissingExtra("a PostgreSQL market index", "postgres", "psycopg")
-
-
 def create_database_engine(url: str) -> Engine:
     """An engine on ``url`` (see :func:`resolve_url`) without running the migrations."""
     from sqlalchemy import create_engine, event
@@ -108,7 +97,7 @@ def upgrade(engine: Engine) -> None:
 
 def open_database(url: str) -> Engine:
     """An engine on the market index at ``url``, its schema created or upgraded (Alembic)."""
-    _check_extras(url)
+    check_market(url)
     engine = create_database_engine(url)
     upgrade(engine)
     return engine

@@ -250,9 +250,9 @@ def test_the_database_comes_from_the_environment(cli: Cli, tmp_path: Path, monke
 
 
 def test_without_the_market_extra_it_says_what_to_install(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
-    from p2pescrow.market import client
+    import p2pescrow.market as market
 
-    monkeypatch.setattr(client, "MARKET_MODULES", {"sqlalchemy_is_not_installed": "sqlalchemy"})
+    monkeypatch.setattr(market, "MARKET_MODULES", {"sqlalchemy_is_not_installed": "sqlalchemy"})
     result = cli("market", "search", account=None)
     assert result.exit_code == 2
     assert "pip install 'p2pescrow[market]'" in one_error_line(result)

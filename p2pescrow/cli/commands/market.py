@@ -111,9 +111,10 @@ class Market:
     over the command's fast reader): ``sync`` first, then ``search``, ``offer``, ``screening``, ``stats``."""
 
     def __init__(self, options: Options, reads: Reads | None = None) -> None:
-        from ...market.client import MarketClient, check_market_extra
+        from ...market import check_market
+        from ...market.client import MarketClient
 
-        check_market_extra()  # before connecting: the missing extra is the one line to say
+        check_market()  # before connecting: the missing extra is the one line to say
         net = context.network(options)
         if net.rpc_url is None:
             raise InputError("the embedded chain lives only inside one command: it has no market to index",
