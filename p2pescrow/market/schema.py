@@ -280,6 +280,29 @@ class Bond(Base):
     free: Mapped[int] = mapped_column(UInt, default=0)
 
 
+class RelayedOffer(Base):
+    """A signed offer a seller handed to a market server's relay (issue 14) instead of publishing it:
+    not from the chain, so no rewind deletes it. Its ``offers`` row (``source`` relayed) is what search
+    lists; a publication of the same offer on the board makes that row an on-chain one, and a rewind
+    of that publication makes it relayed again (:mod:`p2pescrow.market.relayed`)."""
+
+    __tablename__ = "relayed_offers"
+    __table_args__ = (Index("ix_relayed_offers_seller", "seller"),)
+
+    chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    #: The offer's EIP-712 digest on this chain and escrow (``0x`` hex): offers.id.
+    id: Mapped[str] = mapped_column(String(66), primary_key=True)
+    escrow: Mapped[str] = mapped_column(String(42))
+    seller: Mapped[str] = mapped_column(String(42))
+    #: The signed offer document (``SignedOffer.to_json()``).
+    offer: Mapped[str] = mapped_column(Text)
+    #: The terms document, canonical JSON (RFC 8785).
+    document: Mapped[str] = mapped_column(Text)
+    #: The chain's time and the last block indexed when it was received.
+    received_at: Mapped[int] = mapped_column(BigInteger)
+    received_block: Mapped[int] = mapped_column(BigInteger)
+
+
 #: Every domain table: what a rewind deletes from and what the kill-and-resume test compares.
 DOMAIN_TABLES = (Event, Trade, Offer, RejectedPost, Rating, Listing, Bond)
 
@@ -293,6 +316,7 @@ __all__ = [
     "Offer",
     "Rating",
     "RejectedPost",
+    "RelayedOffer",
     "SyncState",
     "Trade",
     "UInt",

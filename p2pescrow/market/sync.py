@@ -47,6 +47,8 @@ from ..transport.logs import Pager
 from ..transport.rpc import RpcClient, RpcError
 from . import schema as s
 from .board import RejectedPost, verify_post
+from .relayed import RELAYED
+from .relayed import restore as restore_relayed
 
 __all__ = ["BATCH", "DEFAULT_PAGE", "REORG_DEPTH", "ChainMismatch", "Indexer", "SyncReport"]
 
@@ -129,6 +131,19 @@ def _json_value(value: Any) -> Any:
 
 def _int(value: Any) -> int:
     return int(value, 16) if isinstance(value, str) and value.startswith("0x") else int(value)
+
+
+def nonce_used(session: Session, chain_id: int, seller: str, nonce: int) -> bool:
+    """Whether the index holds an OfferFilled or OfferRevoked event of ``seller``'s ``nonce``."""
+    # events.args is json.dumps(sort_keys=True): the seller appears as '"seller": "0x..."'.
+    used = session.scalars(select(s.Event.args).where(
+        s.Event.chain_id == chain_id, s.Event.name.in_(("OfferFilled", "OfferRevoked")),
+        s.Event.args.contains(f'"seller": "{seller}"', autoescape=True))).all()
+    for text in used:
+        args = json.loads(text)
+        if args.get("seller") == seller and int(args.get("nonce", -1)) == nonce:
+            return True
+    return False
 
 
 class Indexer:
@@ -291,6 +306,7 @@ class Indexer:
                                                          s.RejectedPost.block_number > keep))
             session.execute(delete(s.Rating).where(s.Rating.chain_id == c, s.Rating.block_number > keep))
             session.execute(delete(s.Offer).where(s.Offer.chain_id == c, s.Offer.published_block > keep))
+            restore_relayed(session, c)  # relayed offers whose publication was rewound: relayed again
             session.execute(delete(s.Block).where(s.Block.chain_id == c, s.Block.number > keep))
             # The derived rows: rebuilt from the events that remain.
             session.execute(delete(s.Trade).where(s.Trade.chain_id == c))
@@ -401,6 +417,13 @@ class Indexer:
             return
         existing = session.scalars(select(s.Offer).where(s.Offer.chain_id == self.chain_id,
                                                          s.Offer.id == listing.id)).first()
+        if existing is not None and existing.source == RELAYED:
+            # A relayed offer published on the board: now an on-chain one (a rewind makes it relayed again).
+            existing.source, existing.signature = "board", "0x" + listing.signed.signature.hex()
+            existing.published_block, existing.published_at = number, timestamp
+            existing.tx_hash, existing.log_index = tx_hash, index
+            counts.offers += 1
+            return
         if existing is not None:
             reject(f"a repost of offer {listing.id} (published in block {existing.published_block})")
             return
@@ -420,15 +443,7 @@ class Indexer:
 
     def _nonce_status(self, session: Session, seller: str, nonce: int) -> str:
         """open, or revoked when the seller's nonce was already used (filled or revoked) before."""
-        # events.args is json.dumps(sort_keys=True): the seller appears as '"seller": "0x..."'.
-        used = session.scalars(select(s.Event.args).where(
-            s.Event.chain_id == self.chain_id, s.Event.name.in_(("OfferFilled", "OfferRevoked")),
-            s.Event.args.contains(f'"seller": "{seller}"', autoescape=True))).all()
-        for text in used:
-            args = json.loads(text)
-            if args.get("seller") == seller and int(args.get("nonce", -1)) == nonce:
-                return "revoked"
-        return "open"
+        return "revoked" if nonce_used(session, self.chain_id, seller, nonce) else "open"
 
     def _store_rating(self, session: Session, args: Mapping[str, Any], number: int, timestamp: int) -> None:
         session.merge(s.Rating(
