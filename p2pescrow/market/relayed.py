@@ -31,7 +31,7 @@ board yet.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 
 from ..core.offers import OfferError, SignedOffer, canonical_document, terms_document
 from .board import Listing, RejectedPost, verify_post
-from .schema import Bond, Offer, RelayedOffer, SyncState
+from .schema import Bond, Event, Offer, RelayedOffer, SyncState
 
 __all__ = [
     "RELAYED",
@@ -50,6 +50,7 @@ __all__ = [
     "RelayRefused",
     "Submission",
     "accept",
+    "nonce_used",
     "pending",
     "read_submission",
     "restore",
@@ -86,6 +87,20 @@ class Submission:
 
     signed: SignedOffer
     document: bytes
+
+
+def nonce_used(session: Session, chain_id: int, seller: str, nonce: int) -> bool:
+    """Whether the index holds an OfferFilled or OfferRevoked event of ``seller``'s ``nonce`` (the sync
+    marks an offer published with a used nonce revoked by this too)."""
+    # events.args is json.dumps(sort_keys=True): the seller appears as '"seller": "0x..."'.
+    used = session.scalars(select(Event.args).where(
+        Event.chain_id == chain_id, Event.name.in_(("OfferFilled", "OfferRevoked")),
+        Event.args.contains(f'"seller": "{seller}"', autoescape=True))).all()
+    for text in used:
+        args = json.loads(text)
+        if args.get("seller") == seller and int(args.get("nonce", -1)) == nonce:
+            return True
+    return False
 
 
 def read_submission(body: Any) -> Submission:
@@ -145,13 +160,15 @@ def _row(listing: Listing, chain_id: int, *, status: str, block: int, at: int) -
         source=RELAYED, published_block=block, published_at=at, tx_hash="", log_index=-1)
 
 
-def accept(session: Session, chain_id: int, escrow: str, submission: Submission, *, now: int) -> Listing:
+def accept(session: Session, chain_id: int, escrow: str, submission: Submission, *, now: int,
+           admit: Callable[[str], None] | None = None) -> Listing:
     """Store a relayed offer in ``session`` (the caller commits; on an exception it must roll back, and
     nothing is kept). ``now`` is the chain's time. Raises :class:`RelayRefused` (a bad or foreign offer, a
-    document that is not the signed one), :class:`NotFillable` or :class:`AlreadyKnown`."""
-    from . import queries
-    from .sync import nonce_used
+    document that is not the signed one), :class:`NotFillable` or :class:`AlreadyKnown`.
 
+    ``admit(seller)`` is called once the signature is known to be the seller's, before anything is
+    stored (a server's per-seller rate limit: forged offers naming a seller do not count against it)."""
+    from . import queries
     signed = submission.signed
     if signed.chain_id != chain_id:
         raise RelayRefused(f"the offer is signed for chain {signed.chain_id}; this market is chain {chain_id}",
@@ -164,6 +181,8 @@ def accept(session: Session, chain_id: int, escrow: str, submission: Submission,
     except RejectedPost as exc:
         raise RelayRefused(str(exc), hint="relay the offer file exactly as `p2pescrow offer create --out` "
                                           "wrote it, with its own terms document") from None
+    if admit is not None:
+        admit(listing.signed.offer.seller)
     known = session.scalars(select(Offer).where(Offer.chain_id == chain_id, Offer.id == listing.id)).first()
     if known is not None:
         where = "relayed already" if known.source == RELAYED else f"on the board (block {known.published_block})"
@@ -196,8 +215,6 @@ def _when(seconds: int) -> str:
 
 def _why_not(session: Session, chain_id: int, listing: Listing, now: int) -> str:
     """Which of the search's conditions the offer fails, in words (the decision is the search's)."""
-    from .sync import nonce_used
-
     o = listing.signed.offer
     fee = session.scalar(select(SyncState.platform_fee_bps).where(SyncState.chain_id == chain_id)
                          .order_by(SyncState.escrow).limit(1))

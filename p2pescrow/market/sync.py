@@ -47,7 +47,7 @@ from ..transport.logs import Pager
 from ..transport.rpc import RpcClient, RpcError
 from . import schema as s
 from .board import RejectedPost, verify_post
-from .relayed import RELAYED
+from .relayed import RELAYED, nonce_used
 from .relayed import restore as restore_relayed
 
 __all__ = ["BATCH", "DEFAULT_PAGE", "REORG_DEPTH", "ChainMismatch", "Indexer", "SyncReport"]
@@ -131,19 +131,6 @@ def _json_value(value: Any) -> Any:
 
 def _int(value: Any) -> int:
     return int(value, 16) if isinstance(value, str) and value.startswith("0x") else int(value)
-
-
-def nonce_used(session: Session, chain_id: int, seller: str, nonce: int) -> bool:
-    """Whether the index holds an OfferFilled or OfferRevoked event of ``seller``'s ``nonce``."""
-    # events.args is json.dumps(sort_keys=True): the seller appears as '"seller": "0x..."'.
-    used = session.scalars(select(s.Event.args).where(
-        s.Event.chain_id == chain_id, s.Event.name.in_(("OfferFilled", "OfferRevoked")),
-        s.Event.args.contains(f'"seller": "{seller}"', autoescape=True))).all()
-    for text in used:
-        args = json.loads(text)
-        if args.get("seller") == seller and int(args.get("nonce", -1)) == nonce:
-            return True
-    return False
 
 
 class Indexer:

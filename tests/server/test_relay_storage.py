@@ -11,7 +11,7 @@ import pytest
 from eth_utils import keccak
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from support.market import document, make_history, market_chain  # noqa: F401 - fixture
+from support.market import document, make_history
 from support.offers import offer, sign_offer
 
 from p2pescrow.core.offers import Offer as OfferStruct
@@ -25,19 +25,19 @@ pytestmark = pytest.mark.anvil
 
 
 @pytest.fixture(scope="module")
-def history(market_chain):  # noqa: F811
+def history(market_chain):
     return make_history(market_chain)
 
 
 @pytest.fixture(autouse=True)
-def chain_as_before(market_chain, history):  # noqa: F811
+def chain_as_before(market_chain, history):
     snapshot = market_chain.chain.snapshot()
     yield
     market_chain.chain.revert(snapshot)
 
 
 @pytest.fixture
-def engine(tmp_path, market_chain, history):  # noqa: F811
+def engine(tmp_path, market_chain, history):
     engine = open_database(f"sqlite:///{tmp_path / 'market.sqlite'}")
     Indexer(engine, market_chain.url, market_chain.deployment).sync()
     return engine
@@ -66,7 +66,7 @@ def listed(engine, m) -> dict[str, queries.OfferHit]:
     return {hit.id: hit for hit in hits}
 
 
-def test_a_relayed_offer_is_listed_with_the_relayed_mark_next_to_the_board_ones(engine, market_chain):  # noqa: F811
+def test_a_relayed_offer_is_listed_with_the_relayed_mark_next_to_the_board_ones(engine, market_chain):
     m = market_chain
     terms = document("Relayed kettle")
     signed, _ = signed_offer(m, terms)
@@ -80,7 +80,7 @@ def test_a_relayed_offer_is_listed_with_the_relayed_mark_next_to_the_board_ones(
     assert hits[offer_id].signed_offer(m.d.escrow.address) == signed
 
 
-def test_publishing_a_relayed_offer_makes_it_on_chain_once_and_a_rewind_makes_it_relayed_again(engine, market_chain):  # noqa: F811
+def test_publishing_a_relayed_offer_makes_it_on_chain_once_and_a_rewind_makes_it_relayed_again(engine, market_chain):
     m, d = market_chain, market_chain.d
     terms = document("Relayed lamp")
     signed, o = signed_offer(m, terms)
@@ -112,7 +112,7 @@ def test_publishing_a_relayed_offer_makes_it_on_chain_once_and_a_rewind_makes_it
     assert hit.relayed and hit.tx_hash == ""
 
 
-def test_a_relayed_offer_filled_on_chain_leaves_the_search_as_filled(engine, market_chain):  # noqa: F811
+def test_a_relayed_offer_filled_on_chain_leaves_the_search_as_filled(engine, market_chain):
     m, d = market_chain, market_chain.d
     terms = document("Relayed radio")
     signed, o = signed_offer(m, terms)
@@ -125,7 +125,7 @@ def test_a_relayed_offer_filled_on_chain_leaves_the_search_as_filled(engine, mar
     assert hit.status == "filled" and hit.trade_id is not None and hit.relayed
 
 
-def test_the_operator_lists_the_relayed_offers_off_the_board(engine, market_chain):  # noqa: F811
+def test_the_operator_lists_the_relayed_offers_off_the_board(engine, market_chain):
     m, d = market_chain, market_chain.d
     first_terms, second_terms = document("Relayed desk"), document("Relayed chair")
     first, o = signed_offer(m, first_terms)
@@ -144,7 +144,7 @@ def test_the_operator_lists_the_relayed_offers_off_the_board(engine, market_chai
         assert [p.id for p in relayed.pending(session, m.deployment.chain_id, now(m))] == [second_id]
 
 
-def test_the_same_offer_twice_is_already_known_and_nothing_changes(engine, market_chain):  # noqa: F811
+def test_the_same_offer_twice_is_already_known_and_nothing_changes(engine, market_chain):
     m = market_chain
     terms = document("Relayed clock")
     signed, _ = signed_offer(m, terms)
