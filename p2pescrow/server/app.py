@@ -23,9 +23,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..errors import P2PEscrowError
 from . import api, pages, relay
 from .state import ApiError, ServedMarket
-from .syncing import SyncLoop
+from .syncing import SyncLoop, one_line
 
 __all__ = ["CONTENT_SECURITY_POLICY", "SECURITY_HEADERS", "create_app"]
 
@@ -189,9 +190,30 @@ def _install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         return _json(422, validation_message(exc), "see /docs (or /openapi.json) for what each parameter takes")
 
+    async def unavailable(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("%s %s: %s", request.method, request.url.path, one_line(exc))
+        return _json(503, f"the index cannot be read right now: {one_line(exc)}",
+                     "try again shortly; if it persists, tell the server's operator", {"Retry-After": "5"})
+
+    async def package_error(request: Request, exc: Exception) -> JSONResponse:
+        from ..errors import InputError, NetworkError
+
+        assert isinstance(exc, P2PEscrowError)
+        if isinstance(exc, InputError):
+            return _json(422, f"invalid request: {exc}", exc.hint)
+        if isinstance(exc, NetworkError):
+            return _json(503, f"the node does not answer: {one_line(exc)}",
+                         "try again shortly; if it persists, tell the server's operator", {"Retry-After": "5"})
+        log.error("%s %s: %s", request.method, request.url.path, one_line(exc))
+        return _json(500, f"internal error: {one_line(exc)}", "tell the server's operator")
+
+    from sqlalchemy.exc import SQLAlchemyError
+
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(SQLAlchemyError, unavailable)
+    app.add_exception_handler(P2PEscrowError, package_error)
 
 
 # -- the app -----------------------------------------------------------------------------------------
@@ -233,7 +255,8 @@ def create_app(served: ServedMarket, *, background_sync: bool = True) -> FastAPI
     app.state.served = served
     app.state.body_max_bytes = settings.body_max_bytes
     _install_error_handlers(app)
-    app.include_router(api.router)
+    app.include_router(api.create_router(settings))
+    app.include_router(api.docs_router)
     app.include_router(relay.router)
     app.include_router(pages.router)
     app.add_middleware(BodyLimit, limit=settings.body_max_bytes)

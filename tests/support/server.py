@@ -82,6 +82,7 @@ OFFER_NAMES = {
     "rtl": "open, right-to-left title with emoji",
     "long": "open, a 2,000-character description",
     "tusd": "open, 250 TUSD (an ERC-20), with a seller deposit its bond covers",
+    "chair": "open, by another seller (the chain's `stranger`), 0.2 ETH, a 3% arbiter fee, the timeout releases",
 }
 
 #: Seconds the fixture waits for the server to answer /api/health.
@@ -279,7 +280,10 @@ def make_served_history(m: MarketChain) -> tuple[History, dict[str, str]]:
     m.send(d.escrow.functions.depositBond(tusd, bond), d.seller)
     priced = publish(m, document("Paid in TUSD", category="tokens"), token=tusd, amount=250 * 10**18,
                      sellerDeposit=10 * 10**18, buyerDeposit=5 * 10**18)
-    published.update(script=script["tx_hash"], rtl=rtl["tx_hash"], long=long["tx_hash"], tusd=priced["tx_hash"])
+    chair = publish(m, document("Garden chair", category="home"), seller=d.stranger, amount=2 * 10**17,
+                    arbiterFeeBps=300, flags=3)  # records reputation (2), the timeout releases (1)
+    published.update(script=script["tx_hash"], rtl=rtl["tx_hash"], long=long["tx_hash"], tusd=priced["tx_hash"],
+                     chair=chair["tx_hash"])
     return history, published
 
 
