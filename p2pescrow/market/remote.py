@@ -230,7 +230,7 @@ class _Remote:
 
     url: str
 
-    def _failure(self, response: Any) -> Exception:
+    def _failure(self, response: Any, *, relay: bool = False) -> Exception:
         status = int(response.status_code)
         try:
             body = response.json()
@@ -245,15 +245,15 @@ class _Remote:
             after = response.headers.get("retry-after", "")
             return RateLimited(f"{where}: {message}", retry_after=int(after) if after.isdigit() else None,
                                hint=hint or (f"retry in {after} s" if after else None))
-        if status == 409:
+        if status == 409 and relay:
             return AlreadyKnown(message, status=status, hint=hint)
         if 400 <= status < 500:
             return ServerRefused(message, status=status, hint=hint)
         return ServerFailed(f"{where} failed: {message}", status=status, hint=hint or "try again later")
 
-    def _json(self, response: Any) -> Any:
+    def _json(self, response: Any, *, relay: bool = False) -> Any:
         if response.status_code >= 400:
-            raise self._failure(response)
+            raise self._failure(response, relay=relay)
         try:
             return response.json()
         except ValueError:
@@ -368,7 +368,7 @@ class RemoteMarketClient(_Remote):
             response = self.http.post("/api/relay", json=_relay_body(signed, document))
         except self._httpx.HTTPError as exc:
             raise self._unreachable(exc) from None
-        return str(self._json(response)["offer_id"])
+        return str(self._json(response, relay=True)["offer_id"])
 
 
 class AsyncRemoteMarketClient(_Remote):
@@ -434,4 +434,4 @@ class AsyncRemoteMarketClient(_Remote):
             response = await self.http.post("/api/relay", json=_relay_body(signed, document))
         except self._httpx.HTTPError as exc:
             raise self._unreachable(exc) from None
-        return str(self._json(response)["offer_id"])
+        return str(self._json(response, relay=True)["offer_id"])
