@@ -1,4 +1,5 @@
-"""Relayed offers in the market index (p2pescrow.market.relayed), on a real Anvil: a relayed offer is
+"""Relayed offers in the market index (p2pescrow.market.relayed), on a real Anvil, in SQLite and
+PostgreSQL: a relayed offer is
 listed by search with the relayed mark; its publication on the board turns it into an on-chain one
 (once, however often the sync reads that block); a reorg that rewinds the publication makes it relayed
 again; a relayed offer filled on chain leaves the search; the operator's list of offers to publish.
@@ -37,8 +38,9 @@ def chain_as_before(market_chain, history):
 
 
 @pytest.fixture
-def engine(tmp_path, market_chain, history):
-    engine = open_database(f"sqlite:///{tmp_path / 'market.sqlite'}")
+def engine(db_url, market_chain, history):
+    """The chain's index, on SQLite and on PostgreSQL (``db_url``)."""
+    engine = open_database(db_url)
     Indexer(engine, market_chain.url, market_chain.deployment).sync()
     return engine
 
@@ -153,3 +155,32 @@ def test_the_same_offer_twice_is_already_known_and_nothing_changes(engine, marke
         relay(engine, m, signed, terms)
     with Session(engine) as session:
         assert len(session.scalars(select(s.RelayedOffer).where(s.RelayedOffer.id == offer_id)).all()) == 1
+
+
+def test_an_index_made_before_the_relay_is_upgraded_in_place_and_keeps_its_offers(tmp_path, market_chain):
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import inspect
+
+    from p2pescrow.market.db import MIGRATIONS, create_database_engine
+
+    m = market_chain
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    old = create_database_engine(url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with old.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")  # the schema of the release before the relay
+    assert "relayed_offers" not in inspect(old).get_table_names()
+    Indexer(old, m.url, m.deployment).sync()
+    before = listed(old, m)
+    old.dispose()
+
+    engine = open_database(url)  # upgraded on open
+    assert "relayed_offers" in inspect(engine).get_table_names()
+    assert listed(engine, m).keys() == before.keys() and before
+    terms = document("Relayed after the upgrade")
+    signed, _ = signed_offer(m, terms)
+    offer_id = relay(engine, m, signed, terms)
+    assert listed(engine, m)[offer_id].relayed
