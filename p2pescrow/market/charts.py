@@ -366,7 +366,7 @@ def address_chart(line: Timeline, tokens: Mapping[str, TokenInfo] | None = None)
         fig = _new_figure(7.5, 2.6 * (1 + max(1, len(assets))))
         axes = fig.subplots(1 + max(1, len(assets)), 1, squeeze=False)[:, 0]
         ratings = [(e.rated_at, e.rating) for e in line.entries if e.rating is not None and e.rated_at is not None]
-        ratings.sort()
+        ratings.sort(key=lambda r: r[0])  # stable: trades rated in one block stay in the order they were made
         ax = axes[0]
         ax.set_title("Score over time (value-weighted, 1 to 5)")
         figures: dict[str, Any] = {"address": line.address, "score": str(line.screening.score),

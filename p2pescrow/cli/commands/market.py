@@ -20,6 +20,7 @@ import typer
 from ...errors import InputError, NetworkError, P2PEscrowError
 from .. import context, parse
 from ..app import app, command
+from ..plot import PlotOption, check_plot, write_market_chart
 from ..render import emit, human, percent, short, span, table, to_jsonable, when
 
 if TYPE_CHECKING:
@@ -531,25 +532,33 @@ def search(
 
 # -- stats -----------------------------------------------------------------------------------------
 @command(market_app, "stats")
-def stats(ctx: typer.Context) -> None:
+def stats(ctx: typer.Context, plot: PlotOption = None) -> None:
     """The market's figures: volume per asset per day and per ISO week, trades by outcome, the dispute
     rate, the median and p90 time from funding to release, the platform fees earned per asset, and the
     arbiters (cases, rulings, median time to rule, share of even splits, fees earned). Syncs first.
+    --plot FILE also draws them (PNG or SVG, by the file's suffix).
 
     \b
     Example:
       p2pescrow market stats
       p2pescrow --json market stats
+      p2pescrow market stats --plot market.png
     """
     options = context.options(ctx)
+    target = check_plot(plot) if plot is not None else None
     market = open_market(options)
     market.sync()
     now = market.now()
     figures = market.stats()
     document = _plain(figures)
     _add_symbols(market, document)
+    lines = stats_lines(market, figures, document)
+    extra = {}
+    if target is not None:
+        lines += ["", write_market_chart(target, figures, lambda token: _token_or_none(market, token))]
+        extra["plot"] = str(target)
     emit(options, {"stats": document, "chain_id": market.chain_id, "escrow": market.reads.deployment.escrow,
-                   "now": now}, stats_lines(market, figures, document))
+                   "now": now, **extra}, lines)
 
 
 def _add_symbols(market: Market, document: Any) -> None:
