@@ -29,7 +29,8 @@ from ..states import TRANSITIONS, TradeState
 from .settings import OFFSET_MAX, TEXT_MAX, ServerSettings
 from .state import ERROR_RESPONSES, ApiError, ErrorBody, ServedMarket, get_served
 
-__all__ = ["ADDRESS", "OFFER_ID", "TRADE_ID", "UINT256_MAX", "create_router", "docs_router", "jsonable"]
+__all__ = ["ADDRESS", "OFFER_ID", "TRADE_ID", "UINT256_MAX", "check_address", "create_router", "docs_router",
+           "jsonable"]
 
 Served = Annotated[ServedMarket, Depends(get_served)]
 
@@ -297,6 +298,19 @@ def _offer_json(hit: Any) -> dict[str, Any]:
     return out
 
 
+def check_address(value: str | None, where: str) -> None:
+    """An :class:`ApiError` 422 unless ``value`` (already 0x + 40 hex digits) is all lower case, all
+    upper case, or mixed case with a correct EIP-55 checksum (a mixed case that fails it is a typo)."""
+    from eth_utils import is_checksum_address
+
+    if value is None:
+        return
+    body = value[2:]
+    if body != body.lower() and body != body.upper() and not is_checksum_address(value):
+        raise ApiError(422, f"invalid request: {where}: {value} is not an address (its mixed-case checksum is "
+                            "wrong)", "give the address in lower case, or with its correct checksum")
+
+
 def _not_found(what: str, hint: str) -> ApiError:
     return ApiError(404, what, hint)
 
@@ -352,6 +366,8 @@ def create_router(settings: ServerSettings) -> APIRouter:
         if unknown:
             raise ApiError(422, f"invalid request: unknown query parameter {', '.join(unknown)}",
                            f"the filters are: {', '.join(sorted(offer_parameters))}")
+        for name, value in (("token", token), ("arbiter", arbiter), ("seller", seller)):
+            check_address(value, f"query parameter {name}")
         from ..market import queries
 
         filters = queries.OfferFilter(
@@ -428,14 +444,9 @@ def create_router(settings: ServerSettings) -> APIRouter:
     ) -> dict[str, Any]:
         """What the index knows of a trader: its screening (volume, outcomes and ratings per asset and
         role, its score), its recent trades, its score after each rating and its volume over time."""
-        from eth_utils import is_address
-
         from ..market import timeline as timelines
 
-        if not is_address(address):
-            raise ApiError(422, f"invalid request: path parameter address: {address} is not an address "
-                                "(its mixed-case checksum is wrong)",
-                           "give the address in lower case, or with its correct checksum")
+        check_address(address, "path parameter address")
         with served.session() as session:
             line = timelines.timeline(session, served.chain_id, address)
         return {
