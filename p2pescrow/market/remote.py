@@ -304,7 +304,6 @@ class RemoteMarketClient(_Remote):
         self._httpx = httpx
         #: The HTTP client (``options`` go to :class:`httpx.Client`, e.g. ``transport=``, ``headers=``).
         self.http = httpx.Client(base_url=self.url, timeout=timeout, **options)
-        self._health: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
         return f"RemoteMarketClient({self.url!r})"
@@ -327,16 +326,7 @@ class RemoteMarketClient(_Remote):
 
     def health(self) -> dict[str, Any]:
         """The server's index: chain id, escrow, last block indexed, last sync and its error."""
-        self._health = dict(self._get("/api/health"))
-        return self._health
-
-    @property
-    def chain_id(self) -> int:
-        return int((self._health or self.health())["chain_id"])
-
-    @property
-    def escrow(self) -> str:
-        return str((self._health or self.health())["escrow"])
+        return dict(self._get("/api/health"))
 
     def search(self, *, sync: bool = True, **filters: Any) -> list[OfferHit]:
         """The offers a buyer can fill now, on-chain and relayed (``hit.relayed``), filtered by ``filters``
@@ -380,7 +370,6 @@ class AsyncRemoteMarketClient(_Remote):
         self._httpx = httpx
         #: The HTTP client (``options`` go to :class:`httpx.AsyncClient`).
         self.http = httpx.AsyncClient(base_url=self.url, timeout=timeout, **options)
-        self._health: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
         return f"AsyncRemoteMarketClient({self.url!r})"
@@ -403,8 +392,7 @@ class AsyncRemoteMarketClient(_Remote):
 
     async def health(self) -> dict[str, Any]:
         """The server's index (as :meth:`RemoteMarketClient.health`)."""
-        self._health = dict(await self._get("/api/health"))
-        return self._health
+        return dict(await self._get("/api/health"))
 
     async def search(self, *, sync: bool = True, **filters: Any) -> list[OfferHit]:
         """The offers a buyer can fill now (as :meth:`RemoteMarketClient.search`)."""

@@ -159,3 +159,19 @@ def test_no_server_is_one_clear_error(kind):
         Surface(kind, "http://127.0.0.1:9").stats()
     with pytest.raises(InputError, match="not a market server URL"):
         RemoteMarketClient("ftp://example.org")
+
+
+def test_the_two_clients_have_one_surface_and_the_market_clients_reads():
+    import inspect
+
+    from p2pescrow.market.client import MarketClient
+
+    def surface(cls):
+        return {name: inspect.signature(getattr(cls, name)) for name in dir(cls) if not name.startswith("_")}
+
+    sync, asynchronous = surface(RemoteMarketClient), surface(AsyncRemoteMarketClient)
+    assert sync == asynchronous
+    assert {"search", "offer", "screening", "stats", "relay", "health", "close"} <= set(sync)
+    for name in ("search", "offer", "screening"):
+        assert list(sync[name].parameters) == list(inspect.signature(getattr(MarketClient, name)).parameters)
+    assert all(inspect.iscoroutinefunction(getattr(AsyncRemoteMarketClient, name)) for name in asynchronous)
