@@ -204,6 +204,24 @@ def test_a_flood_from_one_client_is_cut_at_the_rate_and_others_go_on(strict_serv
         refused(other.post("/api/relay", content=b"{}"), 400)  # another client is not held back
 
 
+def test_a_forged_forwarded_for_header_does_not_evade_the_client_limit(strict_server):
+    with speaker(strict_server) as flooder:
+        answers = [flooder.post("/api/relay", content=b"{}", headers={"X-Forwarded-For": f"198.51.100.{n}"})
+                   for n in range(4)]
+    assert [a.status_code for a in answers] == [400, 400, 400, 429]
+
+
+def test_behind_a_proxy_on_the_same_host_each_visitor_has_its_own_limit(strict_server):
+    """The proxy connects from 127.0.0.1 (trusted for X-Forwarded-For) and names the visitor."""
+    proxy = httpx.HTTPTransport(local_address="127.0.0.1")
+    with httpx.Client(base_url=strict_server.url, transport=proxy, timeout=30) as http:
+        first = [http.post("/api/relay", content=b"{}", headers={"X-Forwarded-For": "203.0.113.7"})
+                 for _ in range(4)]
+        second = http.post("/api/relay", content=b"{}", headers={"X-Forwarded-For": "203.0.113.8"})
+    assert [a.status_code for a in first] == [400, 400, 400, 429] and "203.0.113.7" in first[-1].json()["error"]
+    assert second.status_code == 400
+
+
 def test_a_flood_for_one_seller_is_cut_at_the_rate_from_any_client(strict_server, market_chain):
     m = market_chain
     for number in range(3):
