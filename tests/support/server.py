@@ -125,6 +125,8 @@ class Server:
     record: Deployment
     _lines: list[str] = field(default_factory=list)
     _client: httpx.Client | None = None
+    #: The thread reading the server's output (joined on stop, so output() then holds all of it).
+    _reader: threading.Thread | None = None
 
     @property
     def http(self) -> httpx.Client:
@@ -180,6 +182,8 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self._reader is not None:
+            self._reader.join(5)
         return self.process.returncode
 
 
@@ -198,12 +202,13 @@ SERVING = re.compile(r"^Serving the market of (0x[0-9a-fA-F]{40}) on chain (\d+)
 
 @contextlib.contextmanager
 def serve(m: MarketChain, db_url: str, home: Path, *args: str, env: dict[str, str] | None = None,
-          sync_interval: float = 0.5, timeout: float = START_TIMEOUT) -> Iterator[Server]:
+          sync_interval: float = 0.5, timeout: float = START_TIMEOUT, rpc_url: str | None = None) -> Iterator[Server]:
     """Run ``p2pescrow --rpc-url <m's node> serve --port 0 --db db_url --sync-interval S *args`` with
     ``home`` as its config folder (``m``'s deployment registered there), wait until it answers
-    ``/api/health``, yield it, stop it (SIGTERM) after."""
+    ``/api/health``, yield it, stop it (SIGTERM) after. ``rpc_url``: reach the node there instead (a
+    proxy in front of it)."""
     record = register_deployment(m, home)
-    command = [*COMMAND, "--rpc-url", m.url, "serve", "--port", "0", "--db", db_url,
+    command = [*COMMAND, "--rpc-url", rpc_url or m.url, "serve", "--port", "0", "--db", db_url,
                "--sync-interval", str(sync_interval), *args]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                env=server_env(home, env), stdin=subprocess.DEVNULL, start_new_session=True)
@@ -228,7 +233,7 @@ def serve(m: MarketChain, db_url: str, home: Path, *args: str, env: dict[str, st
     try:
         if not url_found.wait(timeout) or "url" not in found:
             raise AssertionError("`p2pescrow serve` did not say where it serves:\n" + "\n".join(lines))
-        server = Server(found["url"], process, home, db_url, m, record, lines)
+        server = Server(found["url"], process, home, db_url, m, record, lines, _reader=reader)
         deadline = time.monotonic() + timeout
         while True:
             if process.poll() is not None:
@@ -314,7 +319,7 @@ def served(m: MarketChain, folder: Path, *args: str, **kwargs: Any) -> Iterator[
     with serve(m, db_url, folder / "home", *args, **kwargs) as server:
         server.wait_synced()
         market = ServedMarket(**{f: getattr(server, f) for f in ("url", "process", "home", "db_url", "chain",
-                                                                 "record", "_lines")})
+                                                                 "record", "_lines", "_reader")})
         market.history = history
         market.offers = offer_ids(db_url, published)
         market.trades = {name: trade_key(getattr(history, name)) for name in

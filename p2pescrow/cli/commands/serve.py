@@ -8,6 +8,7 @@ a TLS-terminating reverse proxy in front of it to serve the public (README "Serv
 
 from __future__ import annotations
 
+import signal
 import socket
 import sys
 from typing import TYPE_CHECKING, Annotated, Any
@@ -137,8 +138,20 @@ def _serve(options: Any, settings: ServerSettings, listening: socket.socket, *, 
                             access_log=access_log, server_header=False, proxy_headers=True,
                             timeout_graceful_shutdown=10, lifespan="on")
     server = uvicorn.Server(config)
-    server.run(sockets=[listening])
-    if server.should_exit and not server.started:
+    stopped_by: list[int] = []
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM (the sync loop stopped in the lifespan's end), then
+    # raises the signal again to whatever handler was there before it: this one notes it, so that a
+    # stop asked for ends with exit 0 instead of death by the signal.
+    previous = {sig: signal.signal(sig, lambda number, _frame: stopped_by.append(number))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        server.run(sockets=[listening])
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if not server.started:
         typer.echo("error: the server did not start (see above)", err=True)
         raise typer.Exit(1)
+    how = f" ({signal.Signals(stopped_by[0]).name})" if stopped_by else ""
+    typer.echo(f"Stopped serving the market{how}.")
     sys.stdout.flush()
