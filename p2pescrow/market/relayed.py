@@ -39,7 +39,7 @@ from typing import Any
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from ..core.offers import OfferError, SignedOffer, canonical_document, terms_document
+from ..core.offers import OFFER_FIELDS, OfferError, SignedOffer, canonical_document, terms_document
 from .board import Listing, RejectedPost, verify_post
 from .schema import Bond, Event, Offer, RelayedOffer, SyncState
 
@@ -123,6 +123,10 @@ def read_submission(body: Any) -> Submission:
         signed = SignedOffer.from_json(json.dumps(offer))
     except OfferError as exc:
         raise RelayRefused(str(exc), hint=hint) from None
+    for name, kind in ((f["name"], f["type"]) for f in OFFER_FIELDS if f["type"].startswith("uint")):
+        value = getattr(signed.offer, name)
+        if value >= 1 << int(kind.removeprefix("uint")):
+            raise RelayRefused(f"offer field {name} is {value}, beyond its type {kind}", hint=hint)
     document = body.get("document", offer.get("terms"))
     if document is None:
         raise RelayRefused("the request has no terms document (\"document\", or the offer's \"terms\")", hint=hint)

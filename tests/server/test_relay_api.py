@@ -173,6 +173,14 @@ def test_garbage_is_refused_with_the_reason(client, content, words):
     refused(client.post("/api/relay", content=content, headers={"Content-Type": "application/json"}), 400, words)
 
 
+@pytest.mark.parametrize(("field", "value"), [("expiry", 2**64), ("amount", 2**128), ("nonce", 2**256),
+                                               ("flags", 256)])
+def test_a_number_beyond_its_type_is_refused(client, market_chain, field, value):
+    body = offer_file(market_chain, "Out of range")
+    body["offer"][field] = str(value)
+    refused(client.post("/api/relay", json={"offer": body}), 400, f"offer field {field}", "beyond its type")
+
+
 def test_a_body_over_the_bound_is_refused_before_it_is_read(client, market_chain):
     body = offer_file(market_chain, "Huge")
     body["terms"]["description"] = "x" * (70 * 1024)
