@@ -382,7 +382,7 @@ def address_chart(line: Timeline, tokens: Mapping[str, TokenInfo] | None = None)
             ax.set_ylim(0.8, 5.2)
             ax.set_yticks([1, 2, 3, 4, 5])
             ax.legend(loc="lower left", frameon=False, ncols=2)
-            _date_axis(ax)
+            _date_axis(ax, [at for at, _ in line.score_history] + [at for at, _ in ratings])
         else:
             _empty(ax, "Never rated: the score is the prior, 3.00")
         for i, token in enumerate(assets):
@@ -397,7 +397,7 @@ def address_chart(line: Timeline, tokens: Mapping[str, TokenInfo] | None = None)
                         textcoords="offset points", xytext=(4, 4), fontsize=8)
             ax.set_ylim(bottom=0)
             ax.margins(y=0.25)
-            _date_axis(ax)
+            _date_axis(ax, [at for at, _ in points])
             figures["volume"].append({"token": token, "symbol": _symbol(token, tokens),
                                       "unit": _unit_label(token, tokens),
                                       "points": [{"at": at, "volume": _plain_decimal(v), "volume_base_units": str(u)}
@@ -419,10 +419,14 @@ def _date(at: int) -> datetime:
     return datetime.fromtimestamp(at, UTC)
 
 
-def _date_axis(ax: Any) -> None:
+def _date_axis(ax: Any, times: list[int]) -> None:
+    from datetime import timedelta
+
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 
-    locator = AutoDateLocator(maxticks=8)
+    if times and max(times) - min(times) < 2 * 86_400:  # a few points close together: a few days around them
+        ax.set_xlim(_date(min(times)) - timedelta(days=1), _date(max(times)) + timedelta(days=1))
+    locator = AutoDateLocator(minticks=3, maxticks=8)
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
 
