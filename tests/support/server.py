@@ -203,13 +203,18 @@ SERVING = re.compile(r"^Serving the market of (0x[0-9a-fA-F]{40}) on chain (\d+)
 @contextlib.contextmanager
 def serve(m: MarketChain, db_url: str, home: Path, *args: str, env: dict[str, str] | None = None,
           sync_interval: float = 0.5, timeout: float = START_TIMEOUT, rpc_url: str | None = None) -> Iterator[Server]:
-    """Run ``p2pescrow --rpc-url <m's node> serve --port 0 --db db_url --sync-interval S *args`` with
+    """Run ``p2pescrow --rpc-url <m's node> serve --db db_url *args --port 0 --sync-interval S`` with
     ``home`` as its config folder (``m``'s deployment registered there), wait until it answers
-    ``/api/health``, yield it, stop it (SIGTERM) after. ``rpc_url``: reach the node there instead (a
-    proxy in front of it)."""
+    ``/api/health``, yield it, stop it (SIGTERM) after. ``--port 0`` and ``--sync-interval`` are left
+    out when ``args`` or ``env`` (``P2PESCROW_SERVE_PORT``, ``P2PESCROW_SYNC_INTERVAL``) set them.
+    ``rpc_url``: reach the node there instead (a proxy in front of it)."""
     record = register_deployment(m, home)
-    command = [*COMMAND, "--rpc-url", rpc_url or m.url, "serve", "--port", "0", "--db", db_url,
-               "--sync-interval", str(sync_interval), *args]
+    given = {**(env or {})}
+    command = [*COMMAND, "--rpc-url", rpc_url or m.url, "serve", "--db", db_url, *args]
+    if "--port" not in args and "P2PESCROW_SERVE_PORT" not in given:
+        command += ["--port", "0"]
+    if "--sync-interval" not in args and "P2PESCROW_SYNC_INTERVAL" not in given:
+        command += ["--sync-interval", str(sync_interval)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                env=server_env(home, env), stdin=subprocess.DEVNULL, start_new_session=True)
     lines: list[str] = []
