@@ -16,11 +16,13 @@ page's link ``aria-current="page"``, ``footer#index-status``):
     ``p#form-error`` (``role=alert``, status 400) when a filter is malformed.
     ``p#result-count``; ``table#offers`` (``th scope=col``), one ``tr.offer[data-offer-id]`` per offer
     with ``a.offer-link`` (to ``/offers/{id}``) and ``a.seller-link`` (to ``/addresses/{seller}``),
-    ``span.relayed`` on a relayed offer; ``p#no-offers`` when none; ``nav#pagination`` with
+    ``span.relayed`` on a relayed offer; the Offer, Price, Seller and Expires column headers link to
+    the same search sorted by them (``a.sort-link``; the sorted column has ``aria-sort``);
+    ``p#no-offers`` when none; ``nav#pagination`` with
     ``a[rel=prev]`` / ``a[rel=next]`` (same filters, offset moved by limit).
 
 ``GET /offers/{id}`` — one offer (a full ``0x`` id, or a unique prefix of 8+ hex digits)
-    ``h1#offer-title`` (the listing's title, as text), ``p#offer-description``,
+    ``h1#offer-title`` (the listing's title, as text), ``p#offer-description`` (when it has one),
     ``p#fillable[data-fillable=true|false]`` with ``ul#not-fillable-reasons`` when it cannot be filled,
     ``dl#terms-in-words`` (``dt`` topic / ``dd`` sentence: who may fill it, price, deposits and their
     rules, while live, timeout, arbiter, platform fee, reputation, risks), ``section#screening``
@@ -32,7 +34,8 @@ page's link ``aria-current="page"``, ``footer#index-status``):
     fill FILE`` reads it (``Content-Disposition: attachment``).
 
 ``GET /addresses/{address}`` — a trader
-    ``h1#address``, ``p#score`` (value-weighted, 1 to 5), ``table#records`` (one row per asset and role),
+    ``code#address`` (in the ``h1``), ``p#score`` (value-weighted, 1 to 5), ``table#records`` (one
+    ``tr[data-asset][data-role]`` per asset and role),
     ``figure#address-chart`` (inline ``svg[role=img]``: score and ratings over time, volume per asset)
     with ``details.numbers`` > ``table``; ``table#recent-trades`` (``a.trade-link`` to ``/trades/{id}``),
     ``p#no-trades`` when none.
@@ -48,7 +51,8 @@ page's link ``aria-current="page"``, ``footer#index-status``):
     ``chart-arbiters``, each an inline ``svg[role=img]`` then ``details.numbers`` >
     ``summary`` "Numbers" > ``table``; ``table#arbiters`` is the arbiter table's numbers.
 
-Errors: an unknown id is a 404 page, a malformed one a 400 page (``h1#error``, ``p#error-hint``),
+Errors: an unknown id is a 404 page, a malformed one a 400 page (``h1#error`` with the status,
+``p#error-message``, ``p#error-hint``),
 never a traceback; the app sends other paths' HTTP errors here (:func:`error_page`).
 
 Static files: ``/static/style.css``, ``/static/copy.js`` (the only script; no inline script or
@@ -71,7 +75,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
-from ..models import FLAG_TIMEOUT_RELEASES, ZERO_ADDRESS, ReputationRole, TokenInfo, to_base_units
+from ..models import FLAG_TIMEOUT_RELEASES, ZERO_ADDRESS, TokenInfo, to_base_units
 from ..states import TradeState
 from .state import ServedMarket, get_served
 from .words import event_words, money, percent, span, terms_in_words, when
@@ -404,7 +408,9 @@ def offers_page(request: Request, served: Served) -> HTMLResponse:
     prev_link = ("/?" + urlencode({**kept, "offset": max(0, offset - limit)})) if offset > 0 else None
     next_link = ("/?" + urlencode({**kept, "offset": offset + limit})) if more else None
     form.setdefault("limit", str(limit))
+    sort_links = {sort: "/?" + urlencode({**kept, "sort": sort}) for sort in SORT_LABELS}
     return _render(request, "offers.html", 400 if error else 200, hits=hits, tokens=tokens, form=form,
+                   sort=fields.get("sort", "newest"), sort_links=sort_links,
                    error=error, token_options=_token_options(served), sorts=SORT_LABELS, offset=offset,
                    limit=limit, prev_link=prev_link, next_link=next_link,
                    filtered=any(k not in ("sort", "limit", "offset") for k in kept))
@@ -521,8 +527,7 @@ def address_page(request: Request, address: str, served: Served) -> HTMLResponse
     records = sorted(line.screening.records, key=lambda r: (TOKENS.get(served, r.asset) is None,
                                                             _symbol(tokens, r.asset), int(r.role)))
     return _render(request, "address.html", address=who, line=line, screening=line.screening, records=records,
-                   tokens=tokens, chart=Markup(svg), figures=figures, recent=line.recent(RECENT_TRADES),
-                   roles={ReputationRole.BUYER: "buyer", ReputationRole.SELLER: "seller"})
+                   tokens=tokens, chart=Markup(svg), figures=figures, recent=line.recent(RECENT_TRADES))
 
 
 def _symbol(tokens: Mapping[str, TokenInfo], address: str) -> str:

@@ -149,6 +149,20 @@ def test_the_pages_of_offers_follow_each_other_with_the_same_filters(served_mark
     assert listed_ids(parse(httpx.get(served_market.url + str(back)).text)) == everything[:2]
 
 
+def test_the_column_headers_sort_the_same_search(served_market: ServedMarket, market: Any) -> None:
+    document = page(served_market, "/", category="electronics")
+    price = next(a for a in document.find_all("a", class_="sort-link") if a.text() == "Price")
+    link = str(price.attrs["href"])
+    assert "category=electronics" in link and "sort=amount" in link
+    by_price = parse(httpx.get(served_market.url + link).text)
+    assert listed_ids(by_price) == [h.id for h in market.search(sync=False, category="electronics", sort="amount",
+                                                                limit=20)]
+    header = by_price.find("th", aria_sort="ascending")
+    assert header.text() == "Price"
+    descending = header.find("a", class_="sort-link").attrs["href"]
+    assert "sort=-amount" in str(descending)
+
+
 @pytest.mark.parametrize(("params", "said"), [
     ({"seller": "0x1234"}, "not an seller address"),
     ({"min_amount": "5"}, "needs a token"),
