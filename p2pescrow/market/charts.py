@@ -64,6 +64,8 @@ __all__ = [
     "save",
 ]
 
+#: The score of an account never rated (:meth:`p2pescrow.models.ReputationRecord.score` with no ratings).
+PRIOR = Decimal("3.00")
 #: Modules of the ``charts`` extra, by distribution.
 CHARTS_MODULES = {"matplotlib": "matplotlib"}
 #: The PNG text chunk's key holding a chart's figures (JSON).
@@ -374,15 +376,22 @@ def address_chart(line: Timeline, tokens: Mapping[str, TokenInfo] | None = None)
                                    "ratings": [{"at": at, "rating": r} for at, r in ratings], "volume": []}
         if ratings or line.score_history:
             if line.score_history:
-                ax.step([_date(at) for at, _ in line.score_history], [float(s) for _, s in line.score_history],
-                        where="post", color=COLOURS[0], label="score", marker="o")
+                # from the prior (3.00, an account never rated) at its first trade, then after each rating
+                start = min([e.created_at for e in line.entries] + [line.score_history[0][0]])
+                steps = [(start, PRIOR), *line.score_history]
+                ax.step([_date(at) for at, _ in steps], [float(s) for _, s in steps], where="post",
+                        color=COLOURS[0], label="score")
+                ax.plot([_date(at) for at, _ in line.score_history], [float(s) for _, s in line.score_history],
+                        linestyle="none", marker="o", color=COLOURS[0])
+                figures["prior"] = {"at": start, "score": str(PRIOR)}
             if ratings:
                 ax.scatter([_date(at) for at, _ in ratings], [r for _, r in ratings], color=COLOURS[1],
                            marker="D", label="rating received", zorder=3)
             ax.set_ylim(0.8, 5.2)
             ax.set_yticks([1, 2, 3, 4, 5])
             ax.legend(loc="lower left", frameon=False, ncols=2)
-            _date_axis(ax, [at for at, _ in line.score_history] + [at for at, _ in ratings])
+            _date_axis(ax, [at for at, _ in line.score_history] + [at for at, _ in ratings]
+                       + ([int(figures["prior"]["at"])] if "prior" in figures else []))
         else:
             _empty(ax, "Never rated: the score is the prior, 3.00")
         for i, token in enumerate(assets):
