@@ -95,6 +95,21 @@ def test_the_same_offer_twice_is_a_conflict(client, market_chain):
     refused(client.post("/api/relay", json={"offer": body}), 409, "relayed already")
 
 
+def test_the_same_offer_posted_at_once_by_many_clients_is_stored_once(relay_server, market_chain):
+    from concurrent.futures import ThreadPoolExecutor
+
+    body = offer_file(market_chain, "Posted at once")
+
+    def post(_: int) -> int:
+        with speaker(relay_server) as http:
+            return http.post("/api/relay", json={"offer": body}).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = sorted(pool.map(post, range(8)))
+    assert statuses == [201] + [409] * 7
+    assert sum(hit["title"] == "Posted at once" for hit in listed(relay_server).values()) == 1
+
+
 def test_an_offer_on_the_board_already_is_a_conflict(relay_server, client, market_chain):
     m = market_chain
     body = offer_file(m, "On the board")
