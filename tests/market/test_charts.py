@@ -214,7 +214,7 @@ def test_the_address_chart_draws_the_score_ratings_and_volume(session, rows: Row
     assert chart.figures["score"] == str(line.screening.score)
     assert [p["score"] for p in chart.figures["score_history"]] == [str(s) for _, s in line.score_history]
     assert [r["rating"] for r in chart.figures["ratings"]] == [5, 2]
-    assert chart.figures["prior"] == {"at": line.entries[0].created_at, "score": "3.00"}  # where the line starts
+    assert chart.figures["prior"] == {"at": min(e.created_at for e in line.entries), "score": "3.00"}  # its start
     usdc = next(v for v in chart.figures["volume"] if v["token"] == USDC)
     assert [p["volume"] for p in usdc["points"]] == ["100", "140", "210", "230"]
     svg = charts.svg_text(chart)
