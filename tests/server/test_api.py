@@ -17,6 +17,8 @@ from support.server import LONG_DESCRIPTION, RTL_TITLE, SCRIPT_TITLE, ServedMark
 from p2pescrow.core.offers import SignedOffer
 from p2pescrow.states import TRANSITIONS, TradeState
 
+pytestmark = pytest.mark.anvil
+
 
 def plain(value: Any) -> Any:
     """As it reads after a trip through JSON (tuples as lists, keys as strings)."""

@@ -14,6 +14,8 @@ import pytest
 from support.market import MarketChain
 from support.server import ServedMarket, Server, serve
 
+pytestmark = pytest.mark.anvil
+
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
        "base-uri 'none'; frame-ancestors 'none'")
 
@@ -36,7 +38,6 @@ BAD_QUERIES = {
     "category over 64 characters": ({"category": "c" * 65}, "query parameter category"),
     "token not an address": ({"token": "ETH"}, "query parameter token"),
     "seller too short": ({"seller": "0x1234"}, "query parameter seller"),
-    "arbiter with a wrong checksum": ({"arbiter": "0x" + "aBcDeF" * 6 + "aBcD"}, "query parameter arbiter"),
     "amount not a number": ({"min_amount": "1.5"}, "query parameter min_amount"),
     "amount negative": ({"max_amount": -1}, "query parameter max_amount"),
     "amount beyond uint256": ({"max_amount": str(2**256)}, "query parameter max_amount"),
@@ -69,7 +70,6 @@ BAD_PATHS = {
     "trade id short": "/api/trades/0x" + "1" * 63,
     "trade id without 0x": "/api/trades/" + "1" * 64,
     "address short": "/api/addresses/0x" + "1" * 39,
-    "address with a wrong checksum": "/api/addresses/0x" + "aBcDeF" * 6 + "aBcD",
 }
 
 

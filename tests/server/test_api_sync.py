@@ -11,10 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from support.market import MarketChain, document, publish, trade_key
 from support.server import ServedMarket, serve
 from support.stopping_proxy import StoppingProxy
 from support.v2 import live
+
+pytestmark = pytest.mark.anvil
 
 
 def eventually(check: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:

@@ -19,6 +19,8 @@ from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 from support.server import ServedMarket
 
+pytestmark = pytest.mark.anvil
+
 #: Examples per operation and generation mode.
 EXAMPLES = 30
 

@@ -19,6 +19,8 @@ from support.server import SERVING, ServedMarket, register_deployment, serve
 from p2pescrow.errors import InputError
 from p2pescrow.server.settings import ServerSettings
 
+pytestmark = pytest.mark.anvil
+
 SERVER_EXTRA = ("error: `p2pescrow serve` needs the 'market,server' extra (missing: fastapi, uvicorn): "
                 "pip install 'p2pescrow[market,server]'")
 
