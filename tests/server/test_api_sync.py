@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -87,3 +88,34 @@ def test_stopping_the_server_ends_it_cleanly(market_chain: MarketChain, served_m
             raise AssertionError("the server still answers after SIGTERM")
         assert "Traceback" not in server.output(), server.output()
         assert server.output().splitlines()[-1] == "Stopped serving the market (SIGTERM).", server.output()
+
+
+# -- the loop itself, in process ---------------------------------------------------------------------
+def test_the_loop_waits_longer_after_each_failure_and_stops_at_once() -> None:
+    import asyncio
+
+    from p2pescrow.server.syncing import BACKOFF_MAX, SyncLoop
+
+    calls: list[float] = []
+
+    class NodeGone:
+        def sync_once(self) -> None:
+            calls.append(time.monotonic())
+            raise ConnectionError("the node does not answer")
+
+    loop = SyncLoop(NodeGone(), 0.05)
+    assert [loop.delay(n) for n in range(4)] == [0.05, 0.1, 0.2, 0.4]
+    assert loop.delay(40) == BACKOFF_MAX
+
+    async def run() -> float:
+        loop.start()
+        await asyncio.sleep(1.0)
+        assert loop.running
+        asked = time.monotonic()
+        await loop.stop()
+        assert not loop.running
+        return time.monotonic() - asked
+
+    assert asyncio.run(run()) < 0.5  # stopped while waiting: at once
+    gaps = [b - a for a, b in pairwise(calls)]  # about 0.1, 0.2, 0.4 s
+    assert len(calls) >= 3 and all(later > 1.3 * earlier for earlier, later in pairwise(gaps)), gaps

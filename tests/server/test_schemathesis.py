@@ -22,7 +22,7 @@ from support.server import ServedMarket
 pytestmark = pytest.mark.anvil
 
 #: Examples per operation and generation mode.
-EXAMPLES = 30
+EXAMPLES = 50
 
 #: The API's operations, as the OpenAPI document must list them (the relay's among them).
 OPERATIONS = {
