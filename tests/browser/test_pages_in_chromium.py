@@ -141,6 +141,22 @@ def test_the_pages_of_results_link_to_each_other(tour: Tour, served_market: Serv
     sound(tour)
 
 
+def test_a_column_header_sorts_by_it_and_a_second_click_reverses(tour: Tour, served_market: ServedMarket) -> None:
+    page = tour.go("/?limit=10")
+    price = page.locator("table#offers thead th").filter(has=page.get_by_role("link", name="Price"))
+    assert price.get_attribute("aria-sort") is None
+    for sort, order in (("amount", "ascending"), ("-amount", "descending")):
+        with page.expect_navigation():
+            price.get_by_role("link", name="Price").click()
+        page = tour.arrived(sort)
+        assert f"sort={sort}" in tour.path() and "limit=10" in tour.path()  # the rest of the query is kept
+        assert listed_ids(page) == api_ids(served_market, limit=10, sort=sort)
+        assert price.get_attribute("aria-sort") == order
+    amounts = [int(o["amount"]) for o in served_market.get("/api/offers", sort="-amount").json()["offers"]]
+    assert amounts == sorted(amounts, reverse=True) and len(set(amounts)) > 1
+    sound(tour)
+
+
 def test_tab_reaches_the_search_fields_and_enter_submits(tour: Tour, served_market: ServedMarket) -> None:
     page = tour.go("/")
     fields = page.locator("form#search").locator("input:not([type=hidden]), select, button")
