@@ -1,20 +1,24 @@
 """`p2pescrow serve` as a user runs it: where it serves (one line; --port 0 a free port), its options and
 their environment variables, and every refusal as one line with its exit code (a missing extra, a bad
-setting, a port in use, the embedded chain, a node without a deployment, a database it cannot open)."""
+setting, a port in use, the embedded chain, a node without a deployment, a database it cannot open);
+and operating it as README says: an older schema upgraded on open, a rebuilt index and a backup made
+with `VACUUM INTO` while it serves answer as the original."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support.clitools import free_port, one_error_line, run
 from support.market import MarketChain
-from support.server import SERVING, ServedMarket, register_deployment, serve
+from support.server import SERVING, ServedMarket, Server, register_deployment, serve
 
 from p2pescrow.errors import InputError
 from p2pescrow.server.settings import ServerSettings
@@ -144,3 +148,54 @@ def test_an_option_wins_over_its_variable_which_wins_over_the_default() -> None:
             defaults.body_max_bytes) == ("127.0.0.1", 8000, 5.0, (), 100, 64 * 1024)
     with pytest.raises(InputError, match="P2PESCROW_SERVE_PORT"):
         ServerSettings.from_env({"P2PESCROW_SERVE_PORT": "eighty"})
+
+
+# -- operating it: schema upgrades, rebuilding the index, backups (README "Serving the market") -------
+def _stats(server: Server) -> dict[str, Any]:
+    answer = server.get("/api/stats")
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
+def _revision(db_url: str) -> str:
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(db_url.removeprefix("sqlite:///"))) as db:
+        return str(db.execute("SELECT version_num FROM alembic_version").fetchone()[0])
+
+
+def test_an_older_schema_is_upgraded_when_the_server_opens_it(market_chain: MarketChain,
+                                                              served_market: ServedMarket, tmp_path: Path) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from p2pescrow.market.db import MIGRATIONS, create_database_engine
+
+    db_url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    engine = create_database_engine(db_url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")  # an index made by the first release
+    engine.dispose()
+    assert _revision(db_url) == "0001"
+    with serve(market_chain, db_url, tmp_path / "home") as server:
+        server.wait_synced()
+        assert _revision(db_url) == "0002"
+        assert _stats(server) == _stats(served_market)
+
+
+def test_a_rebuilt_index_and_a_backup_answer_as_the_original(market_chain: MarketChain,
+                                                             served_market: ServedMarket, tmp_path: Path) -> None:
+    import sqlite3
+
+    served_market.wait_synced()
+    original = {path: served_market.get(path).json() for path in ("/api/stats", "/api/offers")}
+    backup = tmp_path / "backup.sqlite"
+    with contextlib.closing(sqlite3.connect(served_market.db_url.removeprefix("sqlite:///"))) as db:
+        db.execute("VACUUM INTO ?", (str(backup),))  # while the server runs
+    for db_url in (f"sqlite:///{tmp_path / 'rebuilt.sqlite'}", f"sqlite:///{backup}"):
+        with serve(market_chain, db_url, tmp_path / "home") as server:
+            server.wait_synced()
+            assert {path: server.get(path).json() for path in original} == original, db_url
