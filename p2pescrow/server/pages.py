@@ -38,7 +38,8 @@ page's link ``aria-current="page"``, ``footer#index-status``):
     ``tr[data-asset][data-role]`` per asset and role),
     ``figure#address-chart`` (inline ``svg[role=img]``: score and ratings over time, volume per asset)
     with ``details.numbers`` > ``table``; ``table#recent-trades`` (``a.trade-link`` to ``/trades/{id}``),
-    ``p#no-trades`` when none.
+    ``p#no-trades`` when none; ``ul#open-offers`` (``a.offer-link``: its offers that can be filled now)
+    when it has any.
 
 ``GET /trades/{id}`` — a trade (full ``0x`` id)
     ``h1#trade-title``, ``p#trade-state[data-state=FUNDED|...]``, ``dl#trade-terms`` (parties, amounts)
@@ -95,6 +96,8 @@ ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 PAGE_SIZE = 20
 #: The newest trades an address page lists.
 RECENT_TRADES = 25
+#: The offers of a seller its page lists (the newest that can be filled now).
+OPEN_OFFERS = 10
 TEXT_MAX = 200
 STATIC = {"style.css": "text/css; charset=utf-8", "copy.js": "text/javascript; charset=utf-8"}
 SORT_LABELS = {"newest": "Newest first", "amount": "Price, low to high", "-amount": "Price, high to low",
@@ -511,13 +514,16 @@ def offer_page(request: Request, offer_id: str, served: Served) -> HTMLResponse:
 @_page
 def address_page(request: Request, address: str, served: Served) -> HTMLResponse:
     """A trader: records per asset and role, value-weighted score, ratings and volume over time, recent trades."""
-    from ..market import charts
+    from ..market import charts, queries
     from ..market.timeline import timeline
 
     who = _checked_address(address)
     with served.session() as session:
         line = timeline(session, served.chain_id, who)
-    tokens = TOKENS.many(served, [e.token for e in line.entries] + [r.asset for r in line.screening.records])
+        offers = queries.search(session, served.chain_id, queries.OfferFilter(seller=who, limit=OPEN_OFFERS + 1),
+                                served.now(), symbols=served.symbols)
+    tokens = TOKENS.many(served, [e.token for e in line.entries] + [r.asset for r in line.screening.records]
+                         + [o.token for o in offers])
 
     def draw() -> tuple[str, dict[str, Any]]:
         chart = charts.address_chart(line, tokens)
@@ -527,7 +533,8 @@ def address_page(request: Request, address: str, served: Served) -> HTMLResponse
     records = sorted(line.screening.records, key=lambda r: (TOKENS.get(served, r.asset) is None,
                                                             _symbol(tokens, r.asset), int(r.role)))
     return _render(request, "address.html", address=who, line=line, screening=line.screening, records=records,
-                   tokens=tokens, chart=Markup(svg), figures=figures, recent=line.recent(RECENT_TRADES))
+                   tokens=tokens, chart=Markup(svg), figures=figures, recent=line.recent(RECENT_TRADES),
+                   offers=offers[:OPEN_OFFERS], more_offers=len(offers) > OPEN_OFFERS)
 
 
 def _symbol(tokens: Mapping[str, TokenInfo], address: str) -> str:

@@ -223,6 +223,11 @@ def test_hostile_listings_are_text_on_their_sellers_page(served_market: ServedMa
     answer = served_market.get(f"/addresses/{hit.seller}")
     assert answer.status_code == 200
     assert_escaped(answer.text)
+    listed = parse(answer.text).by_id("open-offers")
+    titles = {li.attrs["data-offer-id"]: li.find("a", class_="offer-link").text() for li in listed.find_all("li")}
+    assert titles[served_market.offers["script"]] == SCRIPT_TITLE
+    assert titles[served_market.offers["rtl"]] == " ".join(RTL_TITLE.split())
+    assert set(titles) == {h.id for h in market.search(sync=False, seller=hit.seller, limit=10)}
 
 
 # -- an offer --------------------------------------------------------------------------------------
