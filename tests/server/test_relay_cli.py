@@ -128,6 +128,18 @@ def test_the_operator_publishes_a_relayed_offer_and_it_becomes_on_chain(served_m
     unknown = run(*operator, "--yes", "market", "publish-relayed", "0xdeadbeef", home=cli_home["home"])
     assert unknown.exit_code == 2 and "not a relayed offer" in unknown.stderr
 
+    # Without ids: every relayed offer still fillable; then none is left.
+    first = relay(served_market, cli_home, offer_file(served_market, tmp_path, "Relayed lamp")[0])
+    second = relay(served_market, cli_home, offer_file(served_market, tmp_path, "Relayed rug")[0])
+    everything = ok(run(*operator, "--yes", "--json", "market", "publish-relayed", home=cli_home["home"]))
+    assert {first, second} <= {p["offer_id"] for p in everything["published"]}
+    served_market.wait_synced()
+    hits = {h["id"]: h for h in served_market.get("/api/offers", limit=100).json()["offers"]}
+    assert hits[first]["relayed"] is False and hits[second]["relayed"] is False
+    assert not any(h["relayed"] for h in hits.values())
+    none_left = ok(run(*operator, "--yes", "--json", "market", "publish-relayed", home=cli_home["home"]))
+    assert none_left["published"] == []
+
 
 def test_market_stats_and_rep_show_read_the_server(served_market, cli_home):
     m = served_market.chain
