@@ -76,8 +76,10 @@ def terms_in_words(terms: Any, token: TokenInfo | None, listing: tuple[bool, int
                              "the escrow holds the price until the trade ends."))
     else:
         out.append(("Price", f"The buyer pays {money(price, token)}{paid} into the escrow; the escrow holds the "
-                             "price until the trade ends. Unfunded, the trade may be cancelled: by its creator "
-                             f"at any time, by anyone after the funding window of {span(terms.funding_window)}."))
+                             "price until the trade ends. Before it goes live it may be cancelled, everything "
+                             "paid in going back: by its creator while it awaits funding, by the buyer while it "
+                             "awaits the seller's deposit, by anyone once the funding window of "
+                             f"{span(terms.funding_window)} has passed."))
     if seller_deposit:
         locked = ("locked from the seller's bond when the offer is filled, so the trade is live at once" if offer
                   else "locked from the seller's bond when it accepts; the trade is live only once it is in")
@@ -100,8 +102,9 @@ def terms_in_words(terms: Any, token: TokenInfo | None, listing: tuple[bool, int
     out.append(("Timeout", f"The release window is {span(terms.release_window)} from when the trade goes live. "
                 f"From the deadline anyone may apply the timeout, which {timeout}.{marked}"))
     if arbiter:
-        out.append(("Arbiter", f"{terms.arbiter}, paid {percent(terms.arbiter_fee_bps)} of what is held only "
-                    "if it rules. Before the deadline the buyer or the seller may open a dispute; the arbiter then "
+        out.append(("Arbiter", f"{terms.arbiter}, paid {percent(terms.arbiter_fee_bps)} of what is held if it "
+                    "rules (half that if a party concedes), nothing otherwise. Before the deadline the buyer or "
+                    "the seller may open a dispute; the arbiter then "
                     f"has {span(terms.arbitration_window)} (the arbitration window) to rule how what is held is "
                     "split. After that anyone may end the dispute 50/50, with no arbiter fee. Either party may "
                     "concede instead: all to the other side, and the arbiter gets half its fee."))
