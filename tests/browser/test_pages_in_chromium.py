@@ -67,9 +67,7 @@ def search_form_submitted(tour: Tour, **fields: str) -> Page:
             control.select_option(value)
         else:
             control.fill(value)
-    with page.expect_navigation():
-        page.locator("button#search-submit").click()
-    return tour.arrived("search")
+    return tour.follow(page.locator("button#search-submit"), "search")
 
 
 def open_details_count(page: Page) -> int:
@@ -130,13 +128,9 @@ def test_the_pages_of_results_link_to_each_other(tour: Tour, served_market: Serv
     assert len(everything) >= 3
     page = tour.go("/?limit=2")
     assert listed_ids(page) == everything[:2]
-    with page.expect_navigation():
-        page.locator("nav#pagination a[rel=next]").click()
-    page = tour.arrived("next")
+    page = tour.follow(page.locator("nav#pagination a[rel=next]"), "next")
     assert listed_ids(page) == everything[2:4]
-    with page.expect_navigation():
-        page.locator("nav#pagination a[rel=prev]").click()
-    page = tour.arrived("prev")
+    page = tour.follow(page.locator("nav#pagination a[rel=prev]"), "prev")
     assert listed_ids(page) == everything[:2]
     sound(tour)
 
@@ -146,9 +140,7 @@ def test_a_column_header_sorts_by_it_and_a_second_click_reverses(tour: Tour, ser
     price = page.locator("table#offers thead th").filter(has=page.get_by_role("link", name="Price"))
     assert price.get_attribute("aria-sort") is None
     for sort, order in (("amount", "ascending"), ("-amount", "descending")):
-        with page.expect_navigation():
-            price.get_by_role("link", name="Price").click()
-        page = tour.arrived(sort)
+        page = tour.follow(price.get_by_role("link", name="Price"), sort)
         assert f"sort={sort}" in tour.path() and "limit=10" in tour.path()  # the rest of the query is kept
         assert listed_ids(page) == api_ids(served_market, limit=10, sort=sort)
         assert price.get_attribute("aria-sort") == order
@@ -180,9 +172,8 @@ def test_tab_reaches_the_search_fields_and_enter_submits(tour: Tour, served_mark
         page.keyboard.press("Shift+Tab")
     assert page.evaluate("document.activeElement.name") == "text"
     page.keyboard.type("Garden")
-    with page.expect_navigation():
-        page.keyboard.press("Enter")
-    page = tour.arrived("entered")
+    page = tour.follow(page.locator("form#search [name=text]"), "entered", key="Enter")
+    assert "text=Garden" in tour.path()
     assert listed_ids(page) == [served_market.offers["chair"]]
     sound(tour)
 
@@ -193,9 +184,7 @@ def test_an_offer_shows_its_terms_and_the_exact_fill_command_which_copies(tour: 
     offer_id = served_market.offers["bicycle"]
     browser.grant_permissions(["clipboard-read", "clipboard-write"], origin=served_market.url)
     page = tour.go("/")
-    with page.expect_navigation():
-        page.locator(f"tr.offer[data-offer-id='{offer_id}'] a.offer-link").click()
-    page = tour.arrived("offer")
+    page = tour.follow(page.locator(f"tr.offer[data-offer-id='{offer_id}'] a.offer-link"), "offer")
     assert tour.path() == f"/offers/{offer_id}"
     assert page.locator("h1#offer-title").inner_text() == "Bicycle"
     assert page.locator("p#fillable").get_attribute("data-fillable") == "true"
@@ -217,9 +206,7 @@ def test_an_offer_shows_its_terms_and_the_exact_fill_command_which_copies(tour: 
 def test_the_seller_link_leads_to_a_record_and_a_chart(tour: Tour, served_market: ServedMarket) -> None:
     seller = served_market.chain.d.seller
     page = tour.go(f"/offers/{served_market.offers['bicycle']}")
-    with page.expect_navigation():
-        page.locator("section#screening a.seller-link").first.click()
-    page = tour.arrived("seller")
+    page = tour.follow(page.locator("section#screening a.seller-link").first, "seller")
     assert tour.path().lower() == f"/addresses/{seller}".lower()
     record = served_market.get(f"/api/addresses/{seller}").json()
     assert page.locator("h1").inner_text().lower().find(seller.lower()) >= 0
@@ -257,9 +244,7 @@ def test_a_trade_is_reached_from_its_sellers_recent_trades(tour: Tour, served_ma
     page = tour.go(f"/addresses/{served_market.chain.d.seller}")
     link = page.locator("table#recent-trades a.trade-link").first
     href = link.get_attribute("href")
-    with page.expect_navigation():
-        link.click()
-    page = tour.arrived("trade")
+    page = tour.follow(link, "trade")
     assert tour.path() == href and page.locator("ol#timeline li.event").count() >= 1
     sound(tour)
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from playwright.sync_api import BrowserContext, ConsoleMessage, Dialog, Page
+    from playwright.sync_api import BrowserContext, ConsoleMessage, Dialog, Locator, Page
 
 #: Where Debian's ``chromium`` package installs the browser.
 CHROMIUM = Path("/usr/bin/chromium")
@@ -188,6 +188,19 @@ class Tour:
         assert response is not None and response.status == 200, \
             f"GET {path}: {response.status if response else 'no response'}"
         return self.arrived(path)
+
+    def follow(self, target: Locator, label: str, *, key: str | None = None) -> Page:
+        """Click ``target`` (or, with ``key``, press that key on it: the keyboard's way) and arrive where that
+        leads; the new page must answer 200."""
+        with self.page.expect_navigation() as navigation:
+            if key is None:
+                target.click()
+            else:
+                target.press(key)
+        response = navigation.value
+        assert response is not None and response.status == 200, \
+            f"{label}: {response.status if response else 'no response'} from {self.page.url}"
+        return self.arrived(label)
 
     def arrived(self, label: str) -> Page:
         """After a navigation (a link followed, a form sent): wait for the page, photograph it and measure it."""
