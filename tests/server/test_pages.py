@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from support.clitools import COMMAND
 from support.html_tree import Element, parse
-from support.server import LONG_DESCRIPTION, RTL_TITLE, SCRIPT_TITLE, ServedMarket
+from support.server import LONG_DESCRIPTION, RTL_TITLE, SCRIPT_TITLE, ServedMarket, server_env
 
 from p2pescrow.core.offers import SignedOffer, terms_hash
 from p2pescrow.models import ZERO_ADDRESS
@@ -268,6 +271,19 @@ def test_the_offer_download_is_the_signed_offer_offer_fill_reads(served_market: 
     assert signed.signer() == hit.seller
     terms = json.loads(answer.text)["terms"]
     assert terms_hash(terms) == bytes(signed.offer.termsHash) and terms["title"] == hit.title
+
+
+def test_the_downloaded_offer_is_what_offer_verify_checks_as_fillable(served_market: ServedMarket,
+                                                                       tmp_path: Path) -> None:
+    """`offer verify FILE` reads a file as `offer fill FILE` does (signature, terms document, chain): the
+    download passes it, against the served chain."""
+    path = tmp_path / "bicycle.json"
+    path.write_bytes(served_market.get(f"/offers/{served_market.offers['bicycle']}.json").content)
+    done = subprocess.run([*COMMAND, "--rpc-url", served_market.chain.url, "--json", "offer", "verify", str(path)],
+                          env=server_env(served_market.home), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    verified = json.loads(done.stdout)
+    assert verified["valid"] is True and verified["offer"]["terms_document_matches"] is True
 
 
 def test_a_filled_offer_says_it_cannot_be_filled_and_why(served_market: ServedMarket, market: Any) -> None:
