@@ -2,7 +2,9 @@
 Playwright: tests/support/browser.py) against ``p2pescrow serve`` on a free localhost port over an index
 synced from Anvil trades (the served-market fixture, tests/support/server.py).
 
-Every test runs at desktop (1280x800) and phone (375x740) width, and on every page it arrives at checks
+Every test runs at desktop (1280x800) and phone (375x740) width (a narrow window, not an emulated phone: the
+pages' ``<meta name=viewport>`` is checked so that a real phone lays them out at its width too), and on every
+page it arrives at checks
 what no page may do: log a console error (Chromium logs failed loads and Content-Security-Policy
 violations there), throw, open a dialog, or scroll sideways. A missing Chromium fails these tests with one
 line naming the package; they never skip.
@@ -330,6 +332,9 @@ def test_every_page_is_sound_at_both_widths(tour: Tour, served_market: ServedMar
         assert page.title().strip()
         assert page.locator("main#main").count() == 1 and page.locator("h1").count() == 1
         assert page.evaluate("document.documentElement.lang")
+        # The phone width here is a narrow window, not a phone emulated: a real phone lays the page out at its width
+        # only when the page asks so.
+        assert "width=device-width" in (page.locator("meta[name=viewport]").get_attribute("content") or "")
         page.keyboard.press("Tab")
         assert page.evaluate("document.activeElement.classList.contains('skip-link')"), f"{path}: skip link"
     response = tour.page.goto(served_market.url + "/offers/0x" + "ab" * 32)
