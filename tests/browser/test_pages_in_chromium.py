@@ -4,9 +4,8 @@ synced from Anvil trades (the served-market fixture, tests/support/server.py).
 
 Every test runs at desktop (1280x800) and phone (375x740) width (a narrow window, not an emulated phone: the
 pages' ``<meta name=viewport>`` is checked so that a real phone lays them out at its width too), and on every
-page it arrives at checks
-what no page may do: log a console error (Chromium logs failed loads and Content-Security-Policy
-violations there), throw, open a dialog, or scroll sideways. A missing Chromium fails these tests with one
+page it arrives at checks what no page may do: log a console error (Chromium logs failed loads and
+Content-Security-Policy violations there), throw, open a dialog, or scroll sideways. A missing Chromium fails these tests with one
 line naming the package; they never skip.
 
 Screenshots are kept as test output: ``.build/screenshots/<test>-<width>-<n>-<page>.png`` (one per page
