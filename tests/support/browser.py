@@ -36,8 +36,10 @@ CHROMIUM_PACKAGE = "chromium"
 #: TOOLCHAIN.md's flags (``--user-data-dir`` is Playwright's: the persistent context's folder).
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync")
-#: How long an action (a click, a wait for an element) may take before it fails: the pages are local.
-ACTION_TIMEOUT_MS = 10_000
+#: How long an action (a click, a wait for an element, a page load) may take before it fails: the pages are
+#: local, but the market page draws its charts per request and the suite shares two cores (Playwright's default
+#: is 30 s, which only slows a failure down).
+ACTION_TIMEOUT_MS = 20_000
 #: Test output: one PNG per page, width and test (git ignores .build/).
 SCREENSHOTS = Path(__file__).resolve().parents[2] / ".build" / "screenshots"
 
