@@ -128,7 +128,7 @@ test-brownie: brownie
 
 # Both suites, the coverage gate, Slither and the import layers run even if one fails; any failing
 # fails `make test`.
-test: setup brownie chromium
+test: chromium setup brownie
 	main=0; $(MAKE) --no-print-directory test-main || main=$$?; \
 	coverage=0; $(MAKE) --no-print-directory coverage-gate || coverage=$$?; \
 	brownie=0; $(MAKE) --no-print-directory test-brownie || brownie=$$?; \
