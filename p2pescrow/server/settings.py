@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from ..errors import InputError
@@ -84,8 +84,6 @@ class ServerSettings:
     relay_rate: int = 10
     #: The largest request body read (bytes).
     body_max_bytes: int = BODY_MAX_BYTES
-    #: Extra settings of the routers (H2's relay, H3's pages), by name.
-    extra: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.host.strip():

@@ -83,8 +83,6 @@ class ServedMarket:
     sync_status: SyncStatus = field(default_factory=SyncStatus)
     #: Token address -> symbol, of the tokens a search may show (refreshed by each sync).
     symbols: dict[str, str] = field(default_factory=dict)
-    #: Called after each sync that succeeded (e.g. by the relay, to drop offers now on the board).
-    after_sync: list[Callable[[ServedMarket], None]] = field(default_factory=list)
     _sync_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
@@ -156,11 +154,6 @@ class ServedMarket:
                 self.sync_status.failed(exc)
                 raise
             self.sync_status.succeeded(head, head_time)
-        for hook in list(self.after_sync):
-            try:
-                hook(self)
-            except Exception as exc:  # noqa: BLE001 - a hook's failure is shown, the sync stands
-                self.sync_status.failed(exc)
         return report
 
     def close(self) -> None:

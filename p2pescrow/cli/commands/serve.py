@@ -115,13 +115,12 @@ def _hostport(host: str, port: int) -> str:
 def _serve(options: Any, settings: ServerSettings, listening: socket.socket, *, access_log: bool) -> None:
     import uvicorn
 
+    from ...market.db import resolve_url
     from ...server.app import create_app
     from ...server.state import ServedMarket
     from .market import Meter, database_errors, shown_url
 
     reads = context.reader(options)
-    from ...market.db import resolve_url
-
     url = resolve_url(settings.db)
     with database_errors(url):
         served = ServedMarket.open(settings, reads)
