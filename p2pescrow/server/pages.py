@@ -176,26 +176,33 @@ def _page(handler: Callable[..., HTMLResponse | Response]) -> Callable[..., HTML
 
 # -- what pages share ------------------------------------------------------------------------------
 class _Tokens:
-    """Token symbols and decimals, read from the node once per token (the reader caches them too)."""
+    """Token symbols and decimals for the pages, never read from the node by a request.
+
+    A token the sync already read (:attr:`ServedMarket.symbols`: those of open offers and the listed
+    assets; the reader keeps their symbol and decimals) is answered from the reader's cache. Any other
+    token a page shows is asked for: after the next sync, in the sync's thread, a hook reads every
+    token the index holds (trades' and offers') that is not known yet. Until then its amounts show in
+    base units."""
 
     def __init__(self) -> None:
-        self._known: dict[str, TokenInfo | None] = {}
+        self._known: dict[tuple[int, str], TokenInfo | None] = {}
+        self._wanted: set[tuple[int, str]] = set()
         self._lock = threading.Lock()
 
     def get(self, served: ServedMarket, address: str) -> TokenInfo | None:
-        key = address.lower()
         if int(address, 16) == 0:
             return ETH
+        key = (served.chain_id, address.lower())
         with self._lock:
             if key in self._known:
                 return self._known[key]
-        try:
-            info = served.market.escrow_client.token(address)
-        except Exception:  # noqa: BLE001 - not an ERC-20 that answers, or the node away: shown in base units
-            info = None
+        synced = next((a for a in served.symbols if a.lower() == key[1]), None)
+        if synced is None:
+            self._ask(served, key)
+            return None
+        info = self._read(served, synced)  # read by the sync: the reader's cache answers
         with self._lock:
-            if info is not None or key not in self._known:
-                self._known[key] = info
+            self._known[key] = info
         return info
 
     def many(self, served: ServedMarket, addresses: Any) -> dict[str, TokenInfo]:
@@ -205,6 +212,40 @@ class _Tokens:
             if info is not None:
                 out[address] = info
         return out
+
+    @staticmethod
+    def _read(served: ServedMarket, address: str) -> TokenInfo | None:
+        try:
+            return served.market.escrow_client.token(address)  # type: ignore[no-any-return]
+        except Exception:  # noqa: BLE001 - not an ERC-20 that answers: shown in base units
+            return None
+
+    def _ask(self, served: ServedMarket, key: tuple[int, str]) -> None:
+        with self._lock:
+            self._wanted.add(key)
+            if self.learn not in served.after_sync:
+                served.after_sync.append(self.learn)
+
+    def learn(self, served: ServedMarket) -> None:
+        """After a sync (its thread): read every token of the index not known yet."""
+        from sqlalchemy import select, union
+
+        from ..market.schema import Offer, Trade
+
+        with served.session() as session:
+            held = {str(t) for t in session.scalars(union(
+                select(Trade.token).where(Trade.chain_id == served.chain_id),
+                select(Offer.token).where(Offer.chain_id == served.chain_id)))}
+        with self._lock:
+            wanted = {a for c, a in self._wanted if c == served.chain_id}
+            todo = sorted(a for a in held | wanted if (served.chain_id, a.lower()) not in self._known)
+        for address in todo:
+            if int(address, 16) == 0:
+                continue
+            info = self._read(served, address)
+            with self._lock:
+                self._known[(served.chain_id, address.lower())] = info
+                self._wanted.discard((served.chain_id, address.lower()))
 
 
 TOKENS = _Tokens()
