@@ -1,7 +1,7 @@
 """The background sync: while `p2pescrow serve` runs, the index follows the chain. A trade made and an
 offer published after the server started are served within a few sync intervals; a node that stops
-answering shows in /api/health (the API keeps answering from the index) and the sync resumes when the
-node is back."""
+answering shows in /api/health (the API keeps answering from the index; a trade, whose current slot is
+the node's, is a 503 with Retry-After) and the sync resumes when the node is back."""
 
 from __future__ import annotations
 
@@ -67,6 +67,10 @@ def test_a_node_that_stops_answering_shows_in_health_and_the_sync_resumes(
         assert failing["sync_error"]
         assert server.get("/api/offers").json()["offers"] == offers  # still answered, from the index
         assert server.get(f"/api/trades/{trade_key(terms)}").status_code == 404  # not indexed yet
+        known = served_market.trades["released"]  # in the index, its current slot read from the node: 503
+        unavailable = server.get(f"/api/trades/{known}")
+        assert unavailable.status_code == 503 and unavailable.headers["retry-after"] == "5"
+        assert unavailable.json()["error"].startswith("the node does not answer"), unavailable.json()
         proxy.stopped = False  # the node answers again
         health = eventually(lambda: (h := server.health())["sync_error"] is None and h, what="the sync resumed")
         assert health["head_indexed"] >= market_chain.chain.w3.eth.block_number
