@@ -170,9 +170,11 @@ def accept(session: Session, chain_id: int, escrow: str, submission: Submission,
     nothing is kept). ``now`` is the chain's time. Raises :class:`RelayRefused` (a bad or foreign offer, a
     document that is not the signed one), :class:`NotFillable` or :class:`AlreadyKnown`.
 
-    ``admit(seller)`` is called once the signature is known to be the seller's, before anything is
-    stored (a server's per-seller rate limit: forged offers naming a seller do not count against it)."""
+    ``admit(seller)`` is called once the signature is known to be the seller's and the offer is new,
+    before anything is stored (a server's per-seller rate limit: neither forged offers naming a seller
+    nor replays of its known ones count against it)."""
     from . import queries
+
     signed = submission.signed
     if signed.chain_id != chain_id:
         raise RelayRefused(f"the offer is signed for chain {signed.chain_id}; this market is chain {chain_id}",
@@ -185,12 +187,12 @@ def accept(session: Session, chain_id: int, escrow: str, submission: Submission,
     except RejectedPost as exc:
         raise RelayRefused(str(exc), hint="relay the offer file exactly as `p2pescrow offer create --out` "
                                           "wrote it, with its own terms document") from None
-    if admit is not None:
-        admit(listing.signed.offer.seller)
     known = session.scalars(select(Offer).where(Offer.chain_id == chain_id, Offer.id == listing.id)).first()
-    if known is not None:
+    if known is not None:  # before admit: anyone may replay a public offer, it costs its seller nothing
         where = "relayed already" if known.source == RELAYED else f"on the board (block {known.published_block})"
         raise AlreadyKnown(f"offer {listing.id} is known: {where}", hint="search for it: nothing to relay")
+    if admit is not None:
+        admit(listing.signed.offer.seller)
     state = session.scalars(select(SyncState).where(SyncState.chain_id == chain_id)
                             .order_by(SyncState.escrow).limit(1)).first()
     if state is None:

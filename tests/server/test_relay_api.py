@@ -3,7 +3,7 @@ accepted and listed, marked relayed; every attack is refused with the reason (a 
 another chain's or escrow's offer, a document that is not the one signed, an expired offer, a used
 nonce, a seller whose bond does not cover its deposit, an old fee, garbage, an oversized body, the
 same offer twice); a flood from one client or for one seller is cut at the rate (429, Retry-After),
-and forged offers naming a seller do not spend that seller's rate.
+and neither forged offers naming a seller nor replays of its offers spend that seller's rate.
 
 Each test speaks from its own loopback address (127.0.0.N), as distinct clients do.
 """
@@ -270,3 +270,16 @@ def test_forged_offers_naming_a_seller_do_not_spend_its_rate(strict_server, mark
     with speaker(strict_server) as http:
         honest = offer_file(m, "Honest", seller=victim)
         assert http.post("/api/relay", json={"offer": honest}).status_code == 201
+
+
+def test_replaying_a_sellers_relayed_offer_does_not_spend_its_rate(strict_server, market_chain):
+    m = market_chain
+    seller = m.d.owner
+    known = offer_file(m, "Replayed", seller=seller)
+    with speaker(strict_server) as http:
+        assert http.post("/api/relay", json={"offer": known}).status_code == 201
+    for _ in range(4):  # anyone can copy a public offer and post it again
+        with speaker(strict_server) as http:
+            refused(http.post("/api/relay", json={"offer": known}), 409, "relayed already")
+    with speaker(strict_server) as http:
+        assert http.post("/api/relay", json={"offer": offer_file(m, "Fresh", seller=seller)}).status_code == 201
