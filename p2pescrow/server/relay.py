@@ -20,7 +20,8 @@ Answers: 400 with the reason (malformed, forged, foreign, not fillable), 409 whe
 has the offer (relayed or published), 413 for a body over the server's bound (the app's middleware,
 before anything reads it), 429 with ``Retry-After`` when the client's address or the seller has used
 up its rate (token buckets of ``settings.relay_rate`` offers a minute each; the seller's is charged
-only once the signature is known to be the seller's, so forged offers cannot spend it).
+only for a new offer with the seller's own signature, so neither forged offers nor replays of the
+seller's public ones can spend it).
 """
 
 from __future__ import annotations
