@@ -68,6 +68,8 @@ class RemoteMarket:
         self.chain_id = int(health["chain_id"])
         self.escrow = str(health["escrow"])
         self.head: int | None = health.get("head_indexed")
+        #: The chain's time as the server's index knows it (its newest block's), if it says.
+        self.head_time: int | None = health.get("head_time")
         self.deployment = RemoteDeployment(self.chain_id, self.escrow)
         self.reads = RemoteReads(self)
         self._node: Any = None
@@ -90,7 +92,8 @@ class RemoteMarket:
         return self.client.stats()
 
     def now(self) -> int:
-        return int(time.time())
+        """The chain's time (the server's newest block), or the wall clock when that is later."""
+        return int(max(time.time(), self.head_time or 0))
 
     # -- token symbols, from the node when it serves the same market ---------------------------------
     def node(self) -> Any:
