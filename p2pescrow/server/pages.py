@@ -63,6 +63,7 @@ event handler anywhere).
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 from collections import OrderedDict
@@ -85,6 +86,8 @@ if TYPE_CHECKING:
     from jinja2 import Environment
 
 __all__ = ["error_page", "router"]
+
+log = logging.getLogger("p2pescrow.server.pages")
 
 router = APIRouter(include_in_schema=False)
 Served = Annotated[ServedMarket, Depends(get_served)]
@@ -157,7 +160,8 @@ def error_page(request: Request, status: int, detail: str, hint: str | None = No
         hint = "Start from the offers (/) or the market's figures (/market)."
     if status == 405:
         hint = hint or "The pages are read with GET."
-    return _render(request, "error.html", status, status=status, message=detail, hint=hint)
+    return _render(request, "error.html", status, status=status, message=detail, hint=hint,
+                   title={404: "Not found", 503: "Not available right now"}.get(status, "Cannot show this page"))
 
 
 def _page(handler: Callable[..., HTMLResponse | Response]) -> Callable[..., HTMLResponse | Response]:
@@ -170,6 +174,14 @@ def _page(handler: Callable[..., HTMLResponse | Response]) -> Callable[..., HTML
             return handler(request, *args, **kwargs)
         except PageError as exc:
             return error_page(request, exc.status, exc.message, exc.hint)
+        except Exception as exc:
+            from sqlalchemy.exc import SQLAlchemyError
+
+            if not isinstance(exc, SQLAlchemyError):
+                raise
+            log.warning("the index could not be read for %s: %s", request.url.path, exc)
+            return error_page(request, 503, "The market index cannot be read right now.",
+                              "Try again in a moment; if it lasts, tell the server's operator.")
 
     return wrapped
 
@@ -425,6 +437,7 @@ def _page_numbers(served: ServedMarket, params: Mapping[str, str]) -> tuple[int,
 
 
 @router.get("/", response_class=HTMLResponse)
+@_page
 def offers_page(request: Request, served: Served) -> HTMLResponse:
     """The offers that can be filled now, searched by the form's filters, a page at a time."""
     from ..market import queries

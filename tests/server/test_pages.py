@@ -410,3 +410,32 @@ def test_unknown_ids_are_404_pages_and_malformed_ones_400_pages(served_market: S
     document = parse(answer.text)
     assert document.by_id("error").tag == "h1" and str(status) in document.by_id("error").text()
     assert answer.headers["content-security-policy"]
+
+
+def test_an_index_that_cannot_be_read_is_a_503_page_not_a_traceback(served_market: ServedMarket,
+                                                                     tmp_path: Path) -> None:
+    """A server of its own (in process, no background sync) over a copy of the index, which then goes."""
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from p2pescrow.reader import EscrowReader
+    from p2pescrow.server import ServedMarket as Served
+    from p2pescrow.server import ServerSettings, create_app
+
+    copy = tmp_path / "market.sqlite"
+    shutil.copy(served_market.db_url.removeprefix("sqlite:///"), copy)
+    reader = EscrowReader.connect(served_market.chain.url, deployment=served_market.record)
+    served = Served.open(ServerSettings(db=f"sqlite:///{copy}"), reader)
+    with TestClient(create_app(served, background_sync=False)) as client:
+        assert client.get("/market").status_code == 200
+        served.close()
+        copy.unlink()
+        copy.write_bytes(b"not a database")
+        for path in ("/", "/market", f"/offers/{served_market.offers['bicycle']}",
+                     f"/trades/{served_market.trades['released']}", f"/addresses/{served_market.record.owner}"):
+            answer = client.get(path)
+            assert answer.status_code == 503, (path, answer.text[:300])
+            document = parse(answer.text)
+            assert "cannot be read" in document.by_id("error-message").text()
+            assert "Traceback" not in answer.text
