@@ -101,12 +101,18 @@ class TokenBucket:
             return (1 - tokens) / self.rate
 
     def _forget_idle(self, now: float) -> None:
+        """Past :data:`MAX_BUCKETS` keys: drop the full buckets (a new one is the same), and if that is not
+        enough, the least recently used down to three quarters of the bound (a flood of addresses can
+        then win a few tokens back, never grow the server's memory)."""
         if len(self._buckets) <= MAX_BUCKETS:
             return
         full = [k for k, (tokens, then) in self._buckets.items()
                 if tokens + (now - then) * self.rate >= self.capacity]
         for key in full:
             del self._buckets[key]
+        if len(self._buckets) > MAX_BUCKETS:
+            keep = sorted(self._buckets.items(), key=lambda item: item[1][1])[-(MAX_BUCKETS * 3 // 4):]
+            self._buckets = dict(keep)
 
 
 class RateLimits:
