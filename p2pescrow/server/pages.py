@@ -547,9 +547,11 @@ def signed_offer_json(hit: Any, escrow: str) -> str:
 
 @router.get("/offers/{offer_id}", response_class=HTMLResponse)
 @_page
-def offer_page(request: Request, offer_id: str, served: Served) -> HTMLResponse:
+def offer_page(request: Request, offer_id: str, served: Served) -> Response:
     """One offer: its terms in words, the seller's screening, whether it can be filled, how to fill it."""
     hit = _offer(served, offer_id)
+    if offer_id != hit.id:  # a prefix, or upper case: the page has one address
+        return RedirectResponse(f"/offers/{hit.id}", status_code=308)
     token = TOKENS.get(served, hit.token)
     words = terms_in_words(hit, token, _listing(hit.screening.minimums, hit.token), offer=True)
     try:

@@ -286,6 +286,14 @@ def test_the_downloaded_offer_is_what_offer_verify_checks_as_fillable(served_mar
     assert verified["valid"] is True and verified["offer"]["terms_document_matches"] is True
 
 
+def test_an_offer_by_a_prefix_of_its_id_redirects_to_its_page(served_market: ServedMarket) -> None:
+    offer_id = served_market.offers["bicycle"]
+    answer = httpx.get(f"{served_market.url}/offers/{offer_id[:12]}")
+    assert answer.status_code == 308 and answer.headers["location"] == f"/offers/{offer_id}"
+    assert httpx.get(f"{served_market.url}/offers/{offer_id.upper().replace('0X', '0x')}").headers[
+        "location"] == f"/offers/{offer_id}"
+
+
 def test_a_filled_offer_says_it_cannot_be_filled_and_why(served_market: ServedMarket, market: Any) -> None:
     hit = market.offer(served_market.offers["camera"])
     document = page(served_market, f"/offers/{hit.id}")
