@@ -708,7 +708,7 @@ def indexed_offer(options: Options, offer_id: str) -> tuple[Any, dict[str, Any]]
 # -- publish-relayed (the operator) ----------------------------------------------------------------
 @command(market_app, "publish-relayed")
 def publish_relayed(ctx: typer.Context, ids: Annotated[list[str] | None, typer.Argument(
-        metavar="[ID...]", help="Relayed offers to publish (ids or unique prefixes); default: every one still "
+        metavar="ID", help="Relayed offers to publish (ids or unique prefixes); default: every one still "
         "fillable.", show_default=False)] = None) -> None:
     """Operator: put relayed offers on the offer board, paying the gas for their sellers.
 
