@@ -67,6 +67,7 @@ def test_a_relayed_offer_is_found_by_market_search_through_the_server(served_mar
     found = ok(run("--market-url", served_market.url, "--json", "market", "search", home=cli_home["home"]))
     offers = {o["id"]: o for o in found["offers"]}
     assert offers[offer_id]["relayed"] is True and offers[offer_id]["title"] == "Relayed guitar"
+    assert offers[offer_id]["fill"] == f"p2pescrow --market-url {served_market.url} offer fill {offer_id}"
     assert offers[served_market.offers["bicycle"]]["relayed"] is False
     text = run("--market-url", served_market.url, "market", "search", "--text", "guitar", home=cli_home["home"])
     assert text.exit_code == 0, text.stderr

@@ -302,7 +302,8 @@ def hit_document(market: Market, hit: Any) -> dict[str, Any]:
             doc[name] = amount_document(int(getattr(hit, name)), info)
     doc["warnings"] = warnings
     doc["screening"] = screening_document(market, getattr(hit, "screening", None))
-    doc["fill"] = f"p2pescrow offer fill {hit.id}"
+    remote = getattr(market.options, "market_url", None)  # a relayed offer is found through the server only
+    doc["fill"] = f"p2pescrow {f'--market-url {market.url} ' if remote else ''}offer fill {hit.id}"
     return doc
 
 
