@@ -226,3 +226,18 @@ def test_an_address_never_rated_gets_a_chart_saying_so(session, rows: Rows) -> N
     line = timeline(session, 31337, CAROL)
     svg = charts.svg_text(charts.address_chart(line, TOKENS))
     assert "Never rated" in svg and "No trade went live yet" in svg
+
+
+def test_past_sixty_days_the_volume_is_drawn_per_iso_week(session, rows: Rows) -> None:
+    rows.sync_state()
+    for day in range(70):
+        rows.trade(amount=10**6, live_at=NOW - day * DAY)
+    figures = stats(session, 31337, NOW)
+    assert len(figures.volume_by_day) == 70
+    volume = charts.market_charts(figures, TOKENS)[0]
+    assert volume.figures["period"] == "week"
+    [usdc] = volume.figures["series"]
+    weeks = [(p.period, p.trades) for p in figures.volume_by_week]
+    assert [(p["period"], p["trades"]) for p in usdc["points"]] == weeks
+    assert sum(p["trades"] for p in usdc["points"]) == 70
+    assert "per ISO week" in charts.svg_text(volume)
