@@ -135,6 +135,16 @@ def test_the_page_size_maximum_bounds_the_search(market_chain: MarketChain, tmp_
         assert server.get("/api/offers").json()["limit"] == 3  # the default page is the maximum when smaller
 
 
+def test_the_access_log_is_off_unless_asked_for(market_chain: MarketChain, served_market: ServedMarket,
+                                                 tmp_path: Path) -> None:
+    served_market.get("/api/stats")
+    assert "/api/stats" not in served_market.output()
+    with serve(market_chain, f"sqlite:///{tmp_path / 'market.sqlite'}", tmp_path / "home", "--access-log") as server:
+        server.get("/api/stats")
+        server.stop()
+        assert '"GET /api/stats HTTP/1.1" 200' in server.output(), server.output()
+
+
 # -- the settings, in process ----------------------------------------------------------------------
 def test_an_option_wins_over_its_variable_which_wins_over_the_default() -> None:
     env = {"P2PESCROW_SERVE_HOST": "0.0.0.0", "P2PESCROW_SERVE_PORT": "8080", "P2PESCROW_SYNC_INTERVAL": "2.5",
