@@ -186,3 +186,35 @@ def test_the_cors_option_wins_over_the_environment(market_chain: MarketChain, se
         assert chosen.headers["access-control-allow-origin"] == "https://option.example"
         other = server.http.get("/api/health", headers={"origin": "https://app.example"})
         assert "access-control-allow-origin" not in other.headers
+
+
+def test_a_crash_is_a_json_500_with_the_security_headers() -> None:
+    """A route that fails unexpectedly (here the served market itself) is answered, not dropped: JSON,
+    no traceback, the headers on it too. In process, with a market whose health raises."""
+    import logging
+
+    from starlette.testclient import TestClient
+
+    from p2pescrow.server.app import create_app
+    from p2pescrow.server.settings import ServerSettings
+    from p2pescrow.server.syncing import SyncStatus
+
+    class Broken:
+        settings = ServerSettings()
+        sync_status = SyncStatus()
+
+        def health(self) -> dict[str, Any]:
+            raise RuntimeError("a bug")
+
+        def close(self) -> None:
+            pass
+
+    logging.getLogger("p2pescrow.server").disabled = True
+    try:
+        with TestClient(create_app(Broken(), background_sync=False), raise_server_exceptions=False) as client:
+            answer = client.get("/api/health")
+    finally:
+        logging.getLogger("p2pescrow.server").disabled = False
+    body = refused(answer, 500)
+    assert body["error"].startswith("internal error") and "a bug" not in body["error"]
+    assert security_headers_of(answer) == EXPECTED_HEADERS
