@@ -45,6 +45,8 @@ def show(ctx: typer.Context, address: Annotated[str | None, typer.Argument(
     who = parse.address(address) if address else None
     target = check_plot(plot) if plot is not None else None
     options = context.options(ctx)
+    if target is not None:
+        _check_index(options)
     reads = context.reader(options)
     if who is None:
         who = me(reads)
@@ -105,9 +107,9 @@ def show(ctx: typer.Context, address: Annotated[str | None, typer.Argument(
     emit(options, {"reputation": document}, lines)
 
 
-def _timeline(options: context.Options, reads: Any, address: str) -> Any:
-    """The address's timeline from the local market index (synced first), for --plot."""
-    from .market import Market, database_errors, index_exists
+def _check_index(options: context.Options) -> None:
+    """--plot draws from a local market index: one that exists (checked before any work)."""
+    from .market import index_exists
 
     if options.market_url:
         raise InputError("rep show --plot draws from a local market index, not a market server (--market-url)",
@@ -115,6 +117,12 @@ def _timeline(options: context.Options, reads: Any, address: str) -> Any:
     if not index_exists(options):
         raise InputError("rep show --plot draws from the market index, and there is none yet",
                          hint="run `p2pescrow market sync` first (or name the index with --db)")
+
+
+def _timeline(options: context.Options, reads: Any, address: str) -> Any:
+    """The address's timeline from the local market index (synced first), for --plot."""
+    from .market import Market, database_errors
+
     market = Market(options, reads)
     market.sync()
     with database_errors(market.url):
