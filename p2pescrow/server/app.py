@@ -91,14 +91,22 @@ class SecurityHeaders:
             await response(scope, receive, with_headers)
 
 
+#: The longest query string read (bytes; the longest valid search is well under 2 KiB).
+QUERY_MAX_BYTES = 8 * 1024
+#: The most header bytes a request may carry, names and values together.
+HEADERS_MAX_BYTES = 16 * 1024
+
+
 class BodyTooLarge(StarletteHTTPException):
     def __init__(self, limit: int) -> None:
         super().__init__(413, f"request body too large: more than {limit} bytes")
 
 
 class BodyLimit:
-    """Answers 413 to a request whose body is larger than ``limit`` bytes: by its ``Content-Length``
-    before anything is read, else when the streamed body passes the limit (nothing parses it)."""
+    """Bounds a request's size before anything reads it: a query string over :data:`QUERY_MAX_BYTES`
+    is answered 414, headers over :data:`HEADERS_MAX_BYTES` in all 431, and a body larger than ``limit``
+    bytes 413: by its ``Content-Length`` before anything is read, else when the streamed body passes the
+    limit (nothing parses it)."""
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
@@ -108,7 +116,16 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if len(scope.get("query_string") or b"") > QUERY_MAX_BYTES:
+            await _json(414, f"query string too long: more than {QUERY_MAX_BYTES} bytes",
+                        "the search's parameters are short: see /docs")(scope, receive, send)
+            return
+        headers = scope.get("headers") or []
+        if sum(len(name) + len(value) for name, value in headers) > HEADERS_MAX_BYTES:
+            await _json(431, f"request headers too large: more than {HEADERS_MAX_BYTES} bytes in all",
+                        "send fewer or shorter headers")(scope, receive, send)
+            return
+        declared = dict(headers).get(b"content-length")
         if declared is not None:
             text = declared.decode("latin-1").strip()
             if not text.isdigit():

@@ -64,6 +64,8 @@ def _documented(description: str) -> dict[str, Any]:
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: _documented("Not found."),
     413: _documented("The request body is larger than the server reads."),
+    414: _documented("The query string is longer than the server reads."),
+    431: _documented("The request's headers are larger than the server reads."),
     422: _documented("A parameter is missing, malformed or out of bounds."),
     503: _documented("The index cannot be read right now."),
 }

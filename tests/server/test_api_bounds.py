@@ -1,10 +1,12 @@
 """What the API refuses, and how: every bad input is a JSON ``{"error", "hint"}`` with its status (422
 for a parameter out of bounds or malformed, 404 for what is not there, 405 for a wrong method, 413 for a
-body over 64 KiB, answered before anything reads it); every response, errors included, carries the
+body over 64 KiB, 414 for a query string over 8 KiB, 431 for headers over 16 KiB, all answered before
+anything reads the request); every response, errors included, carries the
 security headers; CORS headers only for the origins configured."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -105,6 +107,39 @@ def test_a_streamed_body_is_cut_at_64_kib(served_market: ServedMarket) -> None:
 
     answer = served_market.post("/api/relay", content=chunks(), headers={"content-type": "application/json"})
     refused(answer, 413)
+
+
+def raw_request(url: str, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send ``request`` as bytes on a fresh connection (httpx refuses to send an over-long URL); the
+    status, headers and body of the answer."""
+    import socket
+    from urllib.parse import urlparse
+
+    where = urlparse(url)
+    answer = b""
+    with socket.create_connection((where.hostname, where.port), timeout=30) as connection:
+        connection.sendall(request)
+        while chunk := connection.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), {k.lower(): v for k, v in headers.items()}, body
+
+
+def test_an_over_long_query_string_is_a_json_414(served_market: ServedMarket) -> None:
+    status, headers, body = raw_request(served_market.url, b"GET /api/offers?text=" + b"x" * 9000
+                                        + b" HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+    assert status == 414 and headers["content-type"] == "application/json", body
+    assert json.loads(body)["error"] == "query string too long: more than 8192 bytes"
+    assert headers["content-security-policy"] == CSP
+
+
+def test_over_large_headers_are_a_json_431(served_market: ServedMarket) -> None:
+    status, headers, body = raw_request(served_market.url, b"GET /api/health HTTP/1.1\r\nHost: test\r\n"
+                                        b"X-Padding: " + b"y" * 20_000 + b"\r\nConnection: close\r\n\r\n")
+    assert status == 431 and json.loads(body)["error"].startswith("request headers too large")
+    assert headers["content-security-policy"] == CSP
 
 
 def test_a_body_within_the_bound_is_read(served_market: ServedMarket) -> None:
