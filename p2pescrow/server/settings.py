@@ -72,7 +72,8 @@ class ServerSettings:
     port: int = 8000
     #: The index's database URL as given (None: ``$P2PESCROW_DB``, else the config folder's SQLite file).
     db: str | None = None
-    #: The node's JSON-RPC URL the index syncs from (None: the selected network's).
+    #: The node's JSON-RPC URL the index syncs from (the selected network's; never shown: it may carry a
+    #: provider's key).
     rpc_url: str | None = None
     #: Seconds between two syncs of the index by the background loop.
     sync_interval: float = 5.0

@@ -8,6 +8,7 @@ a TLS-terminating reverse proxy in front of it to serve the public (README "Serv
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import socket
 import sys
@@ -79,6 +80,7 @@ def serve(
     if net.rpc_url is None:
         raise InputError("the embedded chain lives only inside one command: it has no market to serve",
                          hint="start a node with `p2pescrow node start` and pick it with --network or --rpc-url")
+    settings = dataclasses.replace(settings, rpc_url=net.rpc_url)
     listening = _bind(settings.host, settings.port)
     try:
         _serve(options, settings.with_port(listening.getsockname()[1]), listening, access_log=access_log)
