@@ -5,8 +5,8 @@ synced from Anvil trades (the served-market fixture, tests/support/server.py).
 Every test runs at desktop (1280x800) and phone (375x740) width (a narrow window, not an emulated phone: the
 pages' ``<meta name=viewport>`` is checked so that a real phone lays them out at its width too), and on every
 page it arrives at checks what no page may do: log a console error (Chromium logs failed loads and
-Content-Security-Policy violations there), throw, open a dialog, or scroll sideways. A missing Chromium fails these tests with one
-line naming the package; they never skip.
+Content-Security-Policy violations there), throw, open a dialog, or scroll sideways. A missing Chromium
+fails these tests with one line naming the package; they never skip.
 
 Screenshots are kept as test output: ``.build/screenshots/<test>-<width>-<n>-<page>.png`` (one per page
 each test arrives at, full page; .build/ is git-ignored).
@@ -20,6 +20,7 @@ import json
 import os
 import re
 import subprocess
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -180,9 +181,12 @@ def test_tab_reaches_the_search_fields_and_enter_submits(tour: Tour, served_mark
 
 
 # -- an offer, its seller, a trade, the market ----------------------------------------------------
-def test_an_offer_shows_its_terms_and_the_exact_fill_command_which_copies(tour: Tour, browser: BrowserContext,
-                                                                          served_market: ServedMarket) -> None:
+def test_an_offer_shows_its_terms_and_the_exact_fill_command_which_copies(
+        tour: Tour, browser: BrowserContext, served_market: ServedMarket, tmp_path: Path) -> None:
+    """The command copies by click and from the keyboard; the offer's JSON downloads, and `p2pescrow offer
+    verify` accepts the downloaded file."""
     offer_id = served_market.offers["bicycle"]
+    command = f"p2pescrow offer fill {offer_id}"
     browser.grant_permissions(["clipboard-read", "clipboard-write"], origin=served_market.url)
     page = tour.go("/")
     page = tour.follow(page.locator(f"tr.offer[data-offer-id='{offer_id}'] a.offer-link"), "offer")
@@ -190,18 +194,46 @@ def test_an_offer_shows_its_terms_and_the_exact_fill_command_which_copies(tour: 
     assert page.locator("h1#offer-title").inner_text() == "Bicycle"
     assert page.locator("p#fillable").get_attribute("data-fillable") == "true"
     assert page.locator("dl#terms-in-words dt").count() >= 5
-    assert page.locator("code#fill-command").inner_text() == f"p2pescrow offer fill {offer_id}"
+    assert page.locator("code#fill-command").inner_text() == command
     button = page.locator("button#copy-fill-command")
     assert button.is_visible(), "copy.js did not show the copy button"
+
     page.evaluate("navigator.clipboard.writeText('nothing copied yet')")
     button.click()
-    page.wait_for_function("document.querySelector('#copy-status').textContent.trim() !== ''")
-    assert page.evaluate("navigator.clipboard.readText()") == f"p2pescrow offer fill {offer_id}"
-    download = page.locator("a#download-offer")
-    assert download.get_attribute("href") == f"/offers/{offer_id}.json"
-    signed = page.request.get(served_market.url + f"/offers/{offer_id}.json")
-    assert signed.status == 200 and signed.json()["offer"]["seller"] == served_market.chain.d.seller
+    assert clipboard_after_copy(page) == command
+    assert page.locator("#copy-status").inner_text().strip()
+
+    page.evaluate("navigator.clipboard.writeText('nothing copied yet')")
+    page.locator("body").focus()
+    for _ in range(100):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "copy-fill-command":
+            break
+    assert page.evaluate("document.activeElement.id") == "copy-fill-command", "Tab never reached the copy button"
+    page.keyboard.press("Enter")
+    assert clipboard_after_copy(page) == command
+
+    link = page.locator("a#download-offer")
+    assert link.get_attribute("href") == f"/offers/{offer_id}.json"
+    with page.expect_download() as downloading:
+        link.click()
+    saved = tmp_path / downloading.value.suggested_filename
+    downloading.value.save_as(saved)
+    assert saved.suffix == ".json" and json.loads(saved.read_text())["offer"]["seller"] == served_market.chain.d.seller
+    verified = CliUser.make(served_market, tmp_path, funded=False).run("offer", "verify", str(saved))
+    assert verified.returncode == 0, verified.stderr
+    assert json.loads(verified.stdout)["valid"] is True
     sound(tour)
+
+
+def clipboard_after_copy(page: Page, timeout: float = 5.0) -> str:
+    """The clipboard's text once a copy replaced the placeholder the test put there (the copy is asynchronous)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = str(page.evaluate("navigator.clipboard.readText()"))
+        if text != "nothing copied yet" or time.monotonic() > deadline:
+            return text
+        page.wait_for_timeout(50)
 
 
 def test_the_seller_link_leads_to_a_record_and_a_chart(tour: Tour, served_market: ServedMarket) -> None:
@@ -383,7 +415,7 @@ def test_the_copied_fill_command_fills_the_offer_when_run(tour: Tour, browser: B
     copied = page.evaluate("navigator.clipboard.readText()")
     assert copied == f"p2pescrow offer fill {offer_id}"
 
-    buyer = Buyer.make(served_market, tmp_path)
+    buyer = CliUser.make(served_market, tmp_path)
     run = buyer.run(*copied.split()[1:])
     assert run.returncode == 0, f"{copied!r} failed:\n{run.stdout}\n{run.stderr}"
     filled = json.loads(run.stdout)
@@ -401,21 +433,24 @@ def test_the_copied_fill_command_fills_the_offer_when_run(tour: Tour, browser: B
     sound(tour)
 
 
-class Buyer:
-    """A buyer's own machine: a config folder with the escrow's deployment registered, a keystore
-    account funded from the node's first account, a password file; the CLI run as a subprocess."""
+class CliUser:
+    """A user's own machine: a config folder with the escrow's deployment registered and, when ``funded``, a
+    keystore account ("buyer") holding 10 ETH from one of the node's accounts (its password in a file); the
+    CLI run as a subprocess."""
 
-    def __init__(self, home: Path, env: dict[str, str], served: ServedMarket, address: str) -> None:
+    def __init__(self, home: Path, env: dict[str, str], served: ServedMarket, address: str | None) -> None:
         self.home, self.env, self.served, self.address = home, env, served, address
 
     @classmethod
-    def make(cls, served: ServedMarket, folder: Path) -> Buyer:
+    def make(cls, served: ServedMarket, folder: Path, *, funded: bool = True) -> CliUser:
         from eth_account import Account
 
         from p2pescrow import accounts
 
-        home = folder / "buyer-home"
+        home = folder / "cli-home"
         register_deployment(served.chain, home)
+        if not funded:
+            return cls(home, server_env(home), served, None)
         account = Account.create()
         secrets.register(account.key, label="browser buyer key")
         password_file = folder / "password"
@@ -436,7 +471,9 @@ class Buyer:
         return cls(home, env, served, account.address)
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        command = [*COMMAND, "--rpc-url", self.served.chain.url, "--account", "buyer", "--yes", "--json", *args]
+        """``p2pescrow --rpc-url <the node> [--account buyer --yes] --json *args``."""
+        signer = ["--account", "buyer", "--yes"] if self.address else []
+        command = [*COMMAND, "--rpc-url", self.served.chain.url, *signer, "--json", *args]
         run = subprocess.run(command, capture_output=True, text=True, env=self.env, cwd=self.home,
                              stdin=subprocess.DEVNULL, timeout=180)
         secrets.observe(run.stdout, run.stderr)
