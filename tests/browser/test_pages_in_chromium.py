@@ -137,6 +137,23 @@ def test_the_pages_of_results_link_to_each_other(tour: Tour, served_market: Serv
     sound(tour)
 
 
+def test_listing_and_search_work_without_javascript(tour: Tour, served_market: ServedMarket) -> None:
+    tour.without_javascript()
+    page = tour.go("/")
+    assert page.evaluate("1 + 1") == 2  # Playwright's own evaluation still works; the page's scripts do not
+    assert listed_ids(page) == api_ids(served_market)
+    page = search_form_submitted(tour, text="Garden")
+    assert listed_ids(page) == [served_market.offers["chair"]]
+    page = tour.go("/")
+    page = search_form_submitted(tour, category="bikes", sort="-amount")
+    assert listed_ids(page) == api_ids(served_market, category="bikes", sort="-amount")
+    page = tour.follow(page.locator("tr.offer a.offer-link").first, "offer")
+    # The command is there to select and copy by hand; the copy button, which needs copy.js, stays hidden.
+    assert page.locator("code#fill-command").inner_text().startswith("p2pescrow offer fill 0x")
+    assert not page.locator("button#copy-fill-command").is_visible()
+    sound(tour)
+
+
 def test_a_column_header_sorts_by_it_and_a_second_click_reverses(tour: Tour, served_market: ServedMarket) -> None:
     page = tour.go("/?limit=10")
     price = page.locator("table#offers thead th").filter(has=page.get_by_role("link", name="Price"))

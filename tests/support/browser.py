@@ -191,6 +191,12 @@ class Tour:
             f"GET {path}: {response.status if response else 'no response'}"
         return self.arrived(path)
 
+    def without_javascript(self) -> None:
+        """From now on this tab runs no script at all (Chromium's DevTools switch), as a browser with JavaScript
+        turned off."""
+        session = self.page.context.new_cdp_session(self.page)
+        session.send("Emulation.setScriptExecutionDisabled", {"value": True})
+
     def follow(self, target: Locator, label: str, *, key: str | None = None) -> Page:
         """Click ``target`` (or, with ``key``, press that key on it: the keyboard's way) and arrive where that
         leads; the new page must answer 200."""
