@@ -73,13 +73,15 @@ PNG_KEY = "p2pescrow-figures"
 #: The most periods a volume chart draws per asset (the newest): beyond 60 days, ISO weeks are drawn.
 MAX_PERIODS = 60
 FORMATS = ("png", "svg")
+#: Inches: the width of every chart (narrow enough that its text stays readable on a phone).
+WIDTH = 6.4
 
 _LOCK = threading.RLock()
 _RC = {
     "svg.fonttype": "none",  # text as text
     "svg.hashsalt": "p2pescrow",  # the same ids for the same chart
     "text.parse_math": False,  # a token symbol with $...$ is text, not mathtext
-    "font.size": 10,
+    "font.size": 11,
     "axes.spines.top": False,
     "axes.spines.right": False,
     "axes.titlelocation": "left",
@@ -247,11 +249,12 @@ def _draw_disputes(fig: FigureBase, stats: MarketStats) -> dict[str, Any]:
         _empty(ax, "No trade has gone live yet")
         return figures
     calm = stats.funded - stats.disputed
-    ax.barh(["went live"], [calm], color=COLOURS[2], label=f"not disputed: {calm}")
-    ax.barh(["went live"], [stats.disputed], left=[calm], color=COLOURS[4], label=f"disputed: {stats.disputed}")
+    bars = ax.barh(["not disputed", "disputed"], [calm, stats.disputed], color=[COLOURS[2], COLOURS[4]])
+    ax.bar_label(bars, labels=[str(calm), str(stats.disputed)], padding=3)
+    ax.invert_yaxis()
+    ax.set_xlim(0, stats.funded * 1.15)
     _whole_numbers(ax.xaxis)
-    ax.set_xlabel("trades")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.45), ncols=2, frameon=False)
+    ax.set_xlabel("trades that went live")
     return figures
 
 
@@ -264,12 +267,13 @@ def _draw_release(fig: FigureBase, stats: MarketStats) -> dict[str, Any]:
         _empty(ax, "No trade released yet")
         return figures
     values = [float(stats.release_seconds_median), float(stats.release_seconds_p90 or 0)]
-    hours = [v / 3600 for v in values]
-    bars = ax.barh(["median", "90th percentile"], hours, color=[COLOURS[0], COLOURS[1]])
+    unit, size = next((u, n) for u, n in (("days", 86_400), ("hours", 3_600), ("minutes", 60), ("seconds", 1))
+                      if max(values) >= 2 * n or n == 1)
+    bars = ax.barh(["median", "90th percentile"], [v / size for v in values], color=[COLOURS[0], COLOURS[1]])
     ax.bar_label(bars, labels=[_duration(v) for v in values], padding=3)
     ax.invert_yaxis()
-    ax.set_xlabel("hours")
-    ax.margins(x=0.2)
+    ax.set_xlabel(unit)
+    ax.set_xlim(0, max(max(values) / size * 1.25, 1))
     return figures
 
 
@@ -297,7 +301,7 @@ def _draw_arbiters(fig: FigureBase, stats: MarketStats) -> dict[str, Any]:
     _whole_numbers(ax.xaxis)
     ax.set_xlabel("trades")
     ax.margins(x=0.15)
-    ax.legend(loc="lower right", frameon=False)
+    fig.legend(loc="outside lower center", ncols=2, frameon=False)
     return figures
 
 
@@ -305,7 +309,7 @@ def _draw_arbiters(fig: FigureBase, stats: MarketStats) -> dict[str, Any]:
 _MARKET: tuple[tuple[str, str, Callable[..., dict[str, Any]], float], ...] = (
     ("volume", "Volume per asset over time", _draw_volume, 2.6),
     ("outcomes", "Trades by outcome", _draw_outcomes, 2.8),
-    ("disputes", "Dispute rate", _draw_disputes, 1.7),
+    ("disputes", "Dispute rate", _draw_disputes, 1.9),
     ("release", "Time to release", _draw_release, 1.8),
     ("arbiters", "Arbiters", _draw_arbiters, 2.8),
 )
@@ -332,7 +336,7 @@ def market_charts(stats: MarketStats, tokens: Mapping[str, TokenInfo] | None = N
     out = []
     with _drawing():
         for name, title, draw, height in _MARKET:
-            fig = _new_figure(7.5, _height(name, height, stats))
+            fig = _new_figure(WIDTH, _height(name, height, stats))
             figures = draw(fig, stats, tokens) if name == "volume" else draw(fig, stats)
             out.append(Chart(name, title, fig, figures, summary=title + ": " + _market_summary(stats)))
     return out
@@ -343,7 +347,7 @@ def market_chart(stats: MarketStats, tokens: Mapping[str, TokenInfo] | None = No
     numbers under its name, with the chain and the time the figures are as of."""
     with _drawing():
         heights = [_height(name, height, stats) for name, _, _, height in _MARKET]
-        fig = _new_figure(7.5, sum(heights) + 0.4)
+        fig = _new_figure(WIDTH, sum(heights) + 0.4)
         fig.suptitle(f"The market on chain {stats.chain_id}, as of "
                      f"{datetime.fromtimestamp(stats.as_of, UTC):%Y-%m-%d %H:%M} UTC", fontweight="bold")
         parts = fig.subfigures(len(_MARKET), 1, height_ratios=heights)
@@ -365,7 +369,7 @@ def address_chart(line: Timeline, tokens: Mapping[str, TokenInfo] | None = None)
     volumes = line.volume_history()
     assets = sorted(volumes, key=lambda t: (-len(volumes[t]), _symbol(t, tokens), t))[:4]
     with _drawing():
-        fig = _new_figure(7.5, 2.6 * (1 + max(1, len(assets))))
+        fig = _new_figure(WIDTH, 2.4 * (1 + max(1, len(assets))))
         axes = fig.subplots(1 + max(1, len(assets)), 1, squeeze=False)[:, 0]
         ratings = [(e.rated_at, e.rating) for e in line.entries if e.rating is not None and e.rated_at is not None]
         ratings.sort(key=lambda r: r[0])  # stable: trades rated in one block stay in the order they were made
