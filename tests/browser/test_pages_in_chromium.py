@@ -415,6 +415,43 @@ def test_the_policy_blocks_injected_script_and_the_watch_sees_it(tour: Tour) -> 
     tour.watch.console_errors.clear()  # expected here, and only here
 
 
+def test_a_relayed_offer_shows_marked_relayed_beside_on_chain_ones(tour: Tour, served_market: ServedMarket) -> None:
+    """A seller relays a signed offer (POST /api/relay, no gas): the offers page lists it with the "relayed"
+    mark, on-chain offers without it, and its page says it is not on the board yet."""
+    title = f"Relayed teapot seen at {tour.viewport.name} width"
+    answer = served_market.post("/api/relay", json=relayed_offer(served_market, title))
+    assert answer.status_code == 201, answer.text
+    offer_id = answer.json()["offer_id"]
+    served_market.wait_synced()
+    page = tour.go("/?text=teapot")
+    row = page.locator(f"tr.offer[data-offer-id='{offer_id}']")
+    assert row.get_by_role("link", name=title).is_visible()
+    assert row.locator("span.relayed").is_visible()
+    page = tour.go("/")
+    on_chain = page.locator(f"tr.offer[data-offer-id='{served_market.offers['chair']}']")
+    assert on_chain.is_visible() and on_chain.locator("span.relayed").count() == 0
+    page = tour.follow(page.locator(f"tr.offer[data-offer-id='{offer_id}'] a.offer-link"), "relayed-offer")
+    assert page.locator("h1#offer-title").inner_text() == title
+    assert page.locator("span.relayed").first.is_visible()
+    assert page.locator("code#fill-command").inner_text() == f"p2pescrow offer fill {offer_id}"
+    sound(tour)
+
+
+def relayed_offer(served: ServedMarket, title: str) -> dict[str, Any]:
+    """What a seller posts to the relay: its signed offer as `offer create --out` writes it, and the terms."""
+    from eth_utils import keccak, to_checksum_address
+    from support.market import document
+    from support.offers import offer, sign_offer
+
+    from p2pescrow.core.offers import Offer, SignedOffer
+
+    m = served.chain
+    terms = document(title, category="kitchen")
+    o = offer(m.d, termsHash=keccak(terms), amount=3 * 10**17)
+    signed = SignedOffer(Offer(**o), sign_offer(m.d, o), m.deployment.chain_id, to_checksum_address(m.d.escrow.address))
+    return {"offer": {**json.loads(signed.to_json()), "terms": json.loads(terms)}, "document": json.loads(terms)}
+
+
 # -- copying the command and running it: changes the chain, so last ------------------------------
 #: Each width fills its own open offer.
 TO_FILL = {DESKTOP.name: "bicycle", PHONE.name: "long"}
