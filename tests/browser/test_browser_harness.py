@@ -13,6 +13,9 @@ from support.browser import CHROMIUM_FLAGS, PHONE, ChromiumMissing, Watch, chrom
 
 from tools import screenshots
 
+#: Chromium is a subprocess, like the nodes of tests/e2e: out of `make test-fast`, in `make test`.
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture
 def no_chromium(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
