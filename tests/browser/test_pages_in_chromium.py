@@ -56,7 +56,8 @@ def api_ids(served: ServedMarket, **filters: Any) -> list[str]:
 
 
 def search_form_submitted(tour: Tour, **fields: str) -> Page:
-    """Fill the search form's fields by their labels' targets (the API's parameter names), then click Search."""
+    """Fill the search form's fields (named as the API's query parameters; each has a label, a test checks),
+    unfolding the filters when a field is folded away, then click Search; the page of results."""
     page = tour.page
     form = page.locator("form#search")
     for name, value in fields.items():
@@ -294,21 +295,28 @@ def test_the_seller_link_leads_to_a_record_and_a_chart(tour: Tour, served_market
 
 def test_a_trade_shows_its_timeline_and_marks_its_state_in_the_diagram(tour: Tour,
                                                                        served_market: ServedMarket) -> None:
-    trade_id = served_market.trades["ruled"]
-    page = tour.go(f"/trades/{trade_id}")
-    answer = served_market.get(f"/api/trades/{trade_id}").json()
-    state = answer["state"].upper()
-    assert page.locator("p#trade-state").get_attribute("data-state") == state
-    events = page.locator("ol#timeline li.event").evaluate_all("es => es.map(e => e.dataset.event)")
-    assert events == [e["name"] for e in answer["history"]]
-    assert events[0] == "TradeCreated" and events[-1] == "Ruled" and "Disputed" in events, events
-    for time_element in page.locator("ol#timeline li.event time").all():
-        assert time_element.get_attribute("datetime")
-    diagram = page.locator("figure#state-diagram svg[role=img]")
-    assert diagram.is_visible()
-    marked = diagram.locator("rect.current").evaluate_all(
-        "rs => rs.map(r => r.closest('g.state').dataset.state)")
-    assert marked == [state]
+    """A ruled trade and a live one: each page lists the trade's events, oldest first, and marks its own state
+    (and only it) in the diagram."""
+    marked_states = set()
+    for name, last_event in (("ruled", "Ruled"), ("live", "TradeFunded")):
+        trade_id = served_market.trades[name]
+        page = tour.go(f"/trades/{trade_id}")
+        answer = served_market.get(f"/api/trades/{trade_id}").json()
+        state = answer["state"].upper()
+        assert page.locator("p#trade-state").get_attribute("data-state") == state
+        events = page.locator("ol#timeline li.event").evaluate_all("es => es.map(e => e.dataset.event)")
+        assert events == [e["name"] for e in answer["history"]]
+        assert events[0] == "TradeCreated" and events[-1] == last_event, events
+        assert ("Disputed" in events) == (name == "ruled")
+        for time_element in page.locator("ol#timeline li.event time").all():
+            assert time_element.get_attribute("datetime")
+        diagram = page.locator("figure#state-diagram svg[role=img]")
+        assert diagram.is_visible()
+        marked = diagram.locator("rect.current").evaluate_all(
+            "rs => rs.map(r => r.closest('g.state').dataset.state)")
+        assert marked == [state]
+        marked_states.add(state)
+    assert len(marked_states) == 2
     sound(tour)
 
 
