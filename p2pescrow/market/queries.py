@@ -829,7 +829,8 @@ def offer(session: Session, chain_id: int, offer_id: str, now: int,
     row = rows[0]
     fee = _current_fee(session, chain_id)
     fillable = fee is not None and bool(
-        session.scalar(_fillable(select(func.count()).select_from(Offer), chain_id, fee, now).where(Offer.pk == row.pk))
+        session.scalar(_fillable(select(func.count()).select_from(Offer), chain_id, fee, now,
+                                 session.get_bind().dialect.name).where(Offer.pk == row.pk))
     )
     minimums = _minimums(session, chain_id)
     screen = _screenings(session, chain_id, [row.seller], minimums)[row.seller]
