@@ -205,6 +205,7 @@ def accept(session: Session, chain_id: int, escrow: str, submission: Submission,
                              offer=signed.to_json(), document=listing.document, received_at=now,
                              received_block=block))
     session.flush()
+    queries.refresh_scores(session, chain_id, [o.seller])  # its row's seller_score, which search sorts by
     hit = queries.offer(session, chain_id, listing.id, now)
     if hit is None or not hit.fillable:
         raise NotFillable(f"no buyer could fill this offer now: {_why_not(session, chain_id, listing, now)}",

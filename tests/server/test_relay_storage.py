@@ -8,6 +8,8 @@ The checks a relay makes are driven over HTTP in test_relay_api.py.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from eth_utils import keccak
 from sqlalchemy import select
@@ -171,7 +173,7 @@ def test_an_index_made_before_the_relay_is_upgraded_in_place_and_keeps_its_offer
     config.set_main_option("script_location", str(MIGRATIONS))
     with old.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "0001")  # the schema of the release before the relay
+        command.upgrade(config, "0002")  # the schema of the release before the relay
     assert "relayed_offers" not in inspect(old).get_table_names()
     Indexer(old, m.url, m.deployment).sync()
     before = listed(old, m)
@@ -184,3 +186,22 @@ def test_an_index_made_before_the_relay_is_upgraded_in_place_and_keeps_its_offer
     signed, _ = signed_offer(m, terms)
     offer_id = relay(engine, m, signed, terms)
     assert listed(engine, m)[offer_id].relayed
+
+
+def test_a_relayed_offer_carries_its_sellers_kept_score_so_score_filters_and_sorts_see_it(engine, market_chain):
+    m = market_chain
+    terms = document("Relayed lamp")
+    signed, o = signed_offer(m, terms)
+    offer_id = relay(engine, m, signed, terms)
+    with Session(engine) as session:
+        rows = session.scalars(select(s.Offer).where(s.Offer.seller == o["seller"])).all()
+        kept = session.scalar(select(s.Score.score).where(s.Score.account == o["seller"]))
+        score = queries.screening(session, m.deployment.chain_id, o["seller"]).score
+    assert kept is not None and kept != 300  # the history rated this seller: not the prior
+    assert {row.seller_score for row in rows} == {kept}  # the relayed row as the seller's board ones
+    with Session(engine) as session:
+        at_least = queries.search(session, m.deployment.chain_id, queries.OfferFilter(min_score=score, limit=100),
+                                  now(m))
+        above = queries.search(session, m.deployment.chain_id,
+                               queries.OfferFilter(min_score=score + Decimal("0.01"), limit=100), now(m))
+    assert offer_id in {hit.id for hit in at_least} and offer_id not in {hit.id for hit in above}

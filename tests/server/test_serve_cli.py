@@ -192,7 +192,7 @@ def test_an_older_schema_is_upgraded_when_the_server_opens_it(market_chain: Mark
     assert _revision(db_url) == "0001"
     with serve(market_chain, db_url, tmp_path / "home") as server:
         server.wait_synced()
-        assert _revision(db_url) == "0002"
+        assert _revision(db_url) == "0003"
         assert _stats(server) == _stats(served_market)
 
 

@@ -1,8 +1,8 @@
 """Relayed offers (issue 14): the signed offers a market server's relay accepted, kept apart from
 the chain's rows so that no reorg rewind loses them (``offers.source`` already says relayed or board).
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
