@@ -607,8 +607,8 @@ def trade_page(request: Request, trade_id: str, served: Served) -> HTMLResponse:
 
     from .. import diagram
     from ..market import charts, queries
+    from ..market.reads import history, session_rows
     from ..market.schema import Event, Trade
-    from ..market.trades import history
 
     if not TRADE_ID.match(trade_id):
         raise PageError(400, f"not a trade id: {trade_id[:80]!r}", "a trade id is 0x and 64 hex digits")
@@ -619,7 +619,7 @@ def trade_page(request: Request, trade_id: str, served: Served) -> HTMLResponse:
             raise PageError(404, f"no trade {key} in this market",
                             "a trade appears here once the index has synced the block that created it")
         session.expunge(row)
-        events = history(session, served.chain_id, key, escrow=served.escrow,
+        events = history(session_rows(session), served.chain_id, key, escrow=served.escrow,
                          reputation=_reputation_address(served, session))
         stamps = dict(session.execute(select(Event.block_number, Event.timestamp)
                                       .where(Event.chain_id == served.chain_id, Event.trade_id == key)).all())
