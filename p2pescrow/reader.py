@@ -105,9 +105,14 @@ class EscrowReader:
 
     # -- tokens ---------------------------------------------------------------------------------------
     def token(self, address: str | None) -> TokenInfo:
-        """Symbol and decimals of a token (cached); None or the zero address is ETH."""
-        address = token_key(address)
+        """Symbol and decimals of a token (cached, also under the spelling asked: checksumming costs a
+        keccak, and a listing asks once per trade); None or the zero address is ETH."""
+        if address is not None and address in self._tokens:
+            return self._tokens[address]
+        asked, address = address, token_key(address)
         if address in self._tokens:
+            if asked is not None:
+                self._tokens[asked] = self._tokens[address]
             return self._tokens[address]
         try:
             symbol, decimals = self.rpc.batch([
@@ -118,6 +123,8 @@ class EscrowReader:
         except NOT_A_TOKEN as exc:  # a revert, or an answer that does not decode (the node's failures go through)
             raise not_a_token(address, exc) from None
         self._tokens[address] = info
+        if asked is not None:
+            self._tokens[asked] = info
         return info
 
     # -- trades ---------------------------------------------------------------------------------------
@@ -177,7 +184,8 @@ class EscrowReader:
         for key, t in found:
             self._terms.setdefault(key, t)
         slots, _, now = self._slots([key for key, _ in found])
-        return [trade_from_slot(t, self.token(t.token), slot, now) for (_, t), slot in zip(found, slots, strict=True)]
+        return [trade_from_slot(t, self.token(t.token), slot, now, key)
+                for (key, t), slot in zip(found, slots, strict=True)]
 
     # -- reputation -----------------------------------------------------------------------------------
     def reputation_assets(self) -> dict[str, tuple[bool, int]]:

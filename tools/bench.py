@@ -14,8 +14,9 @@ rewrites ``tests/gas_snapshot.json``, which ``tests/tooling/test_gas_snapshot.py
 ``--only gas,sdk,cli,market`` picks sections (default: all): besides gas, SDK throughput against bare
 web3.py (:mod:`tools.bench_speed`, JSON key ``sdk``), import / CLI start-up times
 (:mod:`tools.bench_cli`, JSON key ``cli``) and the market index on a busy escrow (sync, search,
-``trade list --mine``: :mod:`tools.bench_market`, JSON key ``market``); the gas figures stay at the
-top level of the JSON.
+``trade list --mine``: :mod:`tools.bench_market`, JSON key ``market``); ``--only market-search``
+runs the market's searches alone on a cached synced index (JSON key ``market_search``, ``--postgres``
+for PostgreSQL too); the gas figures stay at the top level of the JSON.
 
 The measurement itself (:func:`measure`) only needs a web3 instance, the dev accounts (address and
 private key; the node must manage them, so ``transact({"from": ...})`` works) and a way to let time
@@ -838,7 +839,9 @@ def write_snapshot(figures: dict[str, int], path: Path = SNAPSHOT_PATH) -> None:
     path.write_text(json.dumps(dict(sorted(figures.items())), indent=2) + "\n", encoding="utf-8")
 
 
-SECTIONS = ("gas", "sdk", "cli", "market")
+#: ``market-search``: the market section's searches alone, on the cached synced index (seconds, not
+#: the full sync's minutes; see :func:`tools.bench_market.run_search`).
+SECTIONS = ("gas", "sdk", "cli", "market", "market-search")
 
 
 def _sections(value: str) -> list[str]:
@@ -859,8 +862,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help=f"rewrite {SNAPSHOT_PATH.relative_to(SNAPSHOT_PATH.parent.parent)}")
     parser.add_argument("--no-trace", action="store_true",
                         help="skip the per-bucket attribution (debug_traceTransaction)")
-    parser.add_argument("--only", type=_sections, default=list(SECTIONS), metavar="SECTIONS",
-                        help="gas, sdk, cli and/or market, comma-separated (default: all)")
+    parser.add_argument("--only", type=_sections, metavar="SECTIONS",
+                        default=[s for s in SECTIONS if s != "market-search"],
+                        help="gas, sdk, cli, market and/or market-search, comma-separated (default: all but "
+                             "market-search, which market includes)")
+    parser.add_argument("--postgres", action="store_true",
+                        help="market-search: PostgreSQL too (the cached index's rows copied into it)")
     args = parser.parse_args(argv)
     if (args.update_snapshot or args.readme) and "gas" not in args.only:
         parser.error("--update-snapshot and --readme need the gas section")
@@ -893,6 +900,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         doc["market"] = bench_market.run()
         texts.append(bench_market.format_report(doc["market"]))
+    if "market-search" in args.only:
+        from tools import bench_market
+
+        doc["market_search"] = bench_market.run_search(postgres=args.postgres)
+        texts.append(bench_market.format_search_report(doc["market_search"]))
     if args.json == "-":
         json.dump(doc, sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -82,9 +82,14 @@ def to_jsonable(value: Any) -> Any:
 
 
 def emit(options: Options, document: dict[str, Any], text: str | list[str]) -> None:
-    """Print the result: ``document`` as JSON with ``--json``, else ``text``."""
+    """Print the result: ``document`` as JSON with ``--json``, else ``text``. The JSON is indented for a
+    terminal and one line for a pipe: Python's C encoder serves only unindented output, and the
+    pure-Python one took 0.1-0.2 s of a 334-trade ``trade list``."""
     if options.json:
-        typer.echo(json.dumps(to_jsonable({"ok": True, **document}), indent=2, sort_keys=True))
+        import sys
+
+        indent = 2 if sys.stdout.isatty() else None
+        typer.echo(json.dumps(to_jsonable({"ok": True, **document}), indent=indent, sort_keys=True))
         return
     typer.echo(text if isinstance(text, str) else "\n".join(text))
 

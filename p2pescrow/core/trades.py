@@ -205,8 +205,12 @@ def next_actions(terms: Terms, state: TradeState, deadline: int, marks: int, now
     return {role: tuple(names) for role, names in actions.items() if names}
 
 
-def trade_from_slot(terms: Terms, token: TokenInfo, slot: tuple[int, int, int, int, int], now: int) -> Trade:
-    """Combine the immutable terms with the contract's escrow slot into a :class:`Trade`."""
+def trade_from_slot(terms: Terms, token: TokenInfo, slot: tuple[int, int, int, int, int], now: int,
+                    key: str | None = None) -> Trade:
+    """Combine the immutable terms with the contract's escrow slot into a :class:`Trade`. ``key`` is the
+    trade's id when the caller has it already (the ``TradeCreated`` log that carried the terms); else
+    it is computed from the terms (ABI-encoding them and hashing costs ~0.3 ms, a tenth of a second
+    over a few hundred trades)."""
     held, deadline, state_number, marks, settlement_bps = slot
     state = TradeState(state_number)
     proposer = (Role.BUYER if marks & _MARK_PROPOSED_BY_BUYER
@@ -214,7 +218,7 @@ def trade_from_slot(terms: Terms, token: TokenInfo, slot: tuple[int, int, int, i
     rated = frozenset(r for r, m in ((Role.BUYER, _MARK_BUYER_RATED), (Role.SELLER, _MARK_SELLER_RATED))
                       if marks & m)
     return Trade(
-        id=trade_id(terms), terms=terms, token=token, state=state, held=held,
+        id=key or trade_id(terms), terms=terms, token=token, state=state, held=held,
         deadline=datetime.fromtimestamp(deadline, UTC) if deadline and not state.is_terminal else None,
         delivery_marked=bool(marks & _MARK_DELIVERED), seller_paid=bool(marks & _MARK_SELLER_PAID),
         settlement_bps=settlement_bps if proposer else None, settlement_proposer=proposer,

@@ -26,7 +26,7 @@ import re
 import unicodedata
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, fields
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 from eth_utils import is_address, to_checksum_address
@@ -38,12 +38,16 @@ from sqlalchemy import (
     case,
     cast,
     column,
+    delete,
+    exists,
     func,
+    insert,
     literal_column,
     or_,
     select,
     table,
     text,
+    update,
 )
 from sqlalchemy.orm import Session, aliased
 
@@ -55,7 +59,7 @@ from ..models import (
     ReputationRole,
 )
 from ..states import TradeState
-from .schema import Bond, Listing, Offer, Rating, SyncState, Trade
+from .schema import Bond, Listing, Offer, Rating, Score, SyncState, Trade, TradeRecord
 
 __all__ = [
     "SORTS",
@@ -66,6 +70,8 @@ __all__ = [
     "Screening",
     "VolumePoint",
     "offer",
+    "refresh_records",
+    "refresh_scores",
     "screening",
     "search",
     "stats",
@@ -357,14 +363,16 @@ def _recorded(chain_id: int) -> list[ColumnElement[bool]]:
     ]
 
 
-def _screenings(session: Session, chain_id: int, addresses: Collection[str] | None,
-                minimums: dict[str, int] | None = None) -> dict[str, Screening]:
-    """The screening of each of ``addresses`` (None: of every account in the index), in three grouped
-    queries (trades as buyer, as seller, ratings)."""
-    if minimums is None:
-        minimums = _minimums(session, chain_id)
-    counts: dict[tuple[str, str, ReputationRole], dict[str, int]] = {}
-    totals: dict[str, dict[str, Any]] = {}
+#: The per (account, asset, role) figures of recorded trades: :class:`AssetRecord`'s outcome fields,
+#: plus ``disputed`` (went through a dispute) and ``first`` (the first one's creation time).
+_FIGURES = ("volume", "completed", "refunded", "settled", "disputes_won", "disputes_lost", "disputes_split")
+
+
+def _trade_figures(session: Session, chain_id: int,
+                   addresses: Collection[str] | None) -> dict[tuple[str, str, ReputationRole], dict[str, int]]:
+    """The recorded trades' figures of ``addresses`` (None: of every account) per (account, asset,
+    role), aggregated from the trades: two grouped queries (as buyer, as seller)."""
+    out: dict[tuple[str, str, ReputationRole], dict[str, int]] = {}
     won = Trade.buyer_bps == _BPS
     lost = Trade.buyer_bps == 0
     resolved = Trade.state == int(TradeState.RESOLVED)
@@ -392,23 +400,89 @@ def _screenings(session: Session, chain_id: int, addresses: Collection[str] | No
         if addresses is not None:
             query = query.where(party.in_(list(addresses)))
         for row in session.execute(query):
-            counts[(row.account, row.token, role)] = {
+            out[(row.account, row.token, role)] = {
                 "volume": _uint_sum(row, "volume"),
                 "completed": int(row.completed), "refunded": int(row.refunded), "settled": int(row.settled),
                 "disputes_won": int(row.won), "disputes_lost": int(row.lost), "disputes_split": int(row.split),
+                "disputed": int(row.disputed), "first": int(row.first),
             }
-            total = totals.setdefault(row.account, {"disputed": 0, "first": None})
-            total["disputed"] += int(row.disputed)
-            if total["first"] is None or row.first < total["first"]:
-                total["first"] = int(row.first)
-    ratings = (
-        select(
-            Rating.ratee, Rating.asset, Rating.role, func.count().label("n"),
-            *_slice_sums(Rating.amount, "rated"), *_slice_sums(Rating.amount, "weighted", factor=Rating.score),
-        )
-        .where(_on_chain(Rating.chain_id, chain_id))
-        .group_by(Rating.ratee, Rating.asset, Rating.role)
+    return out
+
+
+def _kept_trade_figures(session: Session, chain_id: int,
+                        addresses: Collection[str]) -> dict[tuple[str, str, ReputationRole], dict[str, int]]:
+    """The same as :func:`_trade_figures`, read from ``trade_records`` (kept by the sync): one indexed
+    read instead of aggregating every trade of the accounts."""
+    rows = session.execute(select(*_RECORD_COLUMNS).where(
+        TradeRecord.chain_id == chain_id, TradeRecord.account.in_(list(addresses))))
+    return {
+        (r.account, r.token, ReputationRole(r.role)): {
+            "volume": r.volume, "completed": r.completed, "refunded": r.refunded, "settled": r.settled,
+            "disputes_won": r.disputes_won, "disputes_lost": r.disputes_lost, "disputes_split": r.disputes_split,
+            "disputed": r.disputed, "first": r.first_trade_at,
+        }
+        for r in rows
+    }
+
+
+_RECORD_COLUMNS = [c for c in TradeRecord.__table__.columns if c.key != "chain_id"]
+
+
+def refresh_records(session: Session, chain_id: int, accounts: Collection[str] | None = None) -> None:
+    """Recompute the ``trade_records`` rows of ``accounts`` (None: of every account) from the trades in
+    the index. The sync calls it in the transaction that changed the trades (for the parties of the
+    trades a page touched; for every account after a rewind)."""
+    if accounts is not None and not accounts:
+        return
+    if accounts is None:
+        session.execute(delete(TradeRecord).where(TradeRecord.chain_id == chain_id))
+        chunks: list[list[str] | None] = [None]
+    else:
+        wanted = sorted(set(accounts))
+        chunks = [wanted[i:i + 500] for i in range(0, len(wanted), 500)]  # bound parameters per statement
+    for chunk in chunks:
+        if chunk is not None:
+            session.execute(delete(TradeRecord).where(TradeRecord.chain_id == chain_id,
+                                                      TradeRecord.account.in_(chunk)))
+        figures = _trade_figures(session, chain_id, chunk)
+        if figures:
+            session.execute(insert(TradeRecord), [
+                {"chain_id": chain_id, "account": account, "token": token, "role": int(role),
+                 **{k: v for k, v in values.items() if k not in ("first",)}, "first_trade_at": values["first"]}
+                for (account, token, role), values in sorted(figures.items())
+            ])
+
+
+#: The ratings each account received, per asset and role (narrowed by chain and accounts per call).
+_RATINGS = (
+    select(
+        Rating.ratee, Rating.asset, Rating.role, func.count().label("n"),
+        *_slice_sums(Rating.amount, "rated"), *_slice_sums(Rating.amount, "weighted", factor=Rating.score),
     )
+    .group_by(Rating.ratee, Rating.asset, Rating.role)
+)
+
+
+def _screenings(session: Session, chain_id: int, addresses: Collection[str] | None,
+                minimums: dict[str, int] | None = None, *, kept: bool = False) -> dict[str, Screening]:
+    """The screening of each of ``addresses`` (None: of every account in the index): the recorded
+    trades' figures (aggregated from the trades, or with ``kept`` read from ``trade_records``, which
+    the sync keeps equal to them) and the ratings (one grouped query)."""
+    if minimums is None:
+        minimums = _minimums(session, chain_id)
+    counts: dict[tuple[str, str, ReputationRole], dict[str, int]] = {}
+    totals: dict[str, dict[str, Any]] = {}
+    if kept and addresses is not None:
+        figures = _kept_trade_figures(session, chain_id, addresses)
+    else:
+        figures = _trade_figures(session, chain_id, addresses)
+    for (account, token, role), values in figures.items():
+        counts[(account, token, role)] = {k: values[k] for k in _FIGURES}
+        total = totals.setdefault(account, {"disputed": 0, "first": None})
+        total["disputed"] += values["disputed"]
+        if total["first"] is None or values["first"] < total["first"]:
+            total["first"] = values["first"]
+    ratings = _RATINGS.where(_on_chain(Rating.chain_id, chain_id))
     if addresses is not None:
         ratings = ratings.where(Rating.ratee.in_(list(addresses)))
     for row in session.execute(ratings):
@@ -446,7 +520,8 @@ def screening(session: Session, chain_id: int, address: str) -> Screening:
 # Search
 # --------------------------------------------------------------------------------------------------
 
-_OFFER_COLUMNS = [c for c in Offer.__table__.columns if c.key != "pk"]
+_OFFER_COLUMNS = [c for c in Offer.__table__.columns if c.key not in ("pk", "seller_score")]
+_OFFER_KEYS = tuple(c.key for c in _OFFER_COLUMNS)
 
 
 def _current_fee(session: Session, chain_id: int) -> int | None:
@@ -455,27 +530,35 @@ def _current_fee(session: Session, chain_id: int) -> int | None:
     )
 
 
-def _fillable(query: Select[Any], chain_id: int, fee: int, now: int) -> Select[Any]:
+#: No offer of the seller's with the same nonce was filled or revoked. Per offer, one lookup on (seller,
+#: nonce) (ix_offers_seller_nonce): cheap when the page is read in order from an index and the read
+#: stops after it, as the sorts' indexes let it. Built once: it holds no value.
+_CLOSED = aliased(Offer, name="closed")
+_SAME_NONCE_CLOSED = (_CLOSED.seller == Offer.seller, _CLOSED.nonce == Offer.nonce,
+                      _CLOSED.status.in_(("filled", "revoked")))
+_NONCE_UNUSED = {
+    "sqlite": ~exists().where(*_SAME_NONCE_CLOSED, _no_index(_CLOSED.chain_id) == Offer.chain_id),
+    "postgresql": ~exists().where(*_SAME_NONCE_CLOSED, _CLOSED.chain_id == Offer.chain_id),
+}
+_BOND_OF_OFFER = and_(Bond.chain_id == Offer.chain_id, Bond.seller == Offer.seller, Bond.token == Offer.token)
+_BOND_COVERS = or_(Offer.seller_deposit == 0, Bond.free >= Offer.seller_deposit)
+
+
+def _fillable(query: Select[Any], chain_id: int, fee: int, now: int, dialect: str = "sqlite") -> Select[Any]:
     """``query`` over offers narrowed to those fillable now: open, not expired, at the fee in force,
     the nonce unused (no offer of the seller's with that nonce filled or revoked), and the seller's
-    free bond in the token covering the seller deposit."""
-    closed, sibling = aliased(Offer), aliased(Offer)
-    # The few closed offers (ix_offers_status), then their open siblings (ix_offers_seller_nonce): one
-    # small set, read once, instead of a lookup per offer.
-    nonce_used = (
-        select(sibling.pk)
-        .join(closed, and_(closed.seller == sibling.seller, closed.nonce == sibling.nonce,
-                           _on_chain(sibling.chain_id, chain_id)))
-        .where(closed.status.in_(("filled", "revoked")), _on_chain(closed.chain_id, chain_id))
-    )
-    bond = and_(Bond.chain_id == Offer.chain_id, Bond.seller == Offer.seller, Bond.token == Offer.token)
-    return query.outerjoin(Bond, bond).where(
-        _on_chain(Offer.chain_id, chain_id),
+    free bond in the token covering the seller deposit. (The chain is compared as it is on PostgreSQL,
+    which estimates rows by its statistics: hidden from its planner as from SQLite's, it took the open
+    offers, or the closed ones, for a few, and sorted them all or compared every pair.)"""
+    postgresql = dialect == "postgresql"
+    on_chain = Offer.chain_id == chain_id if postgresql else _on_chain(Offer.chain_id, chain_id)
+    return query.outerjoin(Bond, _BOND_OF_OFFER).where(
+        on_chain,
         Offer.status == "open",
         Offer.expiry >= now,
         Offer.platform_fee_bps == fee,
-        Offer.pk.not_in(nonce_used),
-        or_(Offer.seller_deposit == 0, Bond.free >= Offer.seller_deposit),
+        _NONCE_UNUSED["postgresql" if postgresql else "sqlite"],
+        _BOND_COVERS,
     )
 
 
@@ -586,7 +669,8 @@ def _warnings(token: str, symbols: Mapping[str, str], listed: Iterable[str]) -> 
 
 
 def _hit(row: Any, screen: Screening, symbols: Mapping[str, str], listed: Iterable[str], fillable: bool) -> OfferHit:
-    values = {c.key: row._mapping[c.key] for c in _OFFER_COLUMNS}
+    """The hit of ``row``, a ``select(Offer.pk, *_OFFER_COLUMNS)`` row."""
+    values = dict(zip(_OFFER_KEYS, tuple(row)[1:], strict=True))
     try:
         tags = tuple(str(t) for t in json.loads(values["tags"] or "[]"))
     except (ValueError, TypeError):
@@ -609,48 +693,95 @@ def search(session: Session, chain_id: int, f: OfferFilter, now: int,
     if fee is None:
         return []
     minimums = _minimums(session, chain_id)
-    order = _ORDER[f.sort]
-    by_screen = f.min_score is not None or f.min_volume is not None or f.sort == "score"
-    if not by_screen:
-        query = _fillable(select(Offer.pk), chain_id, fee, now).where(*_filters(session, f))
+    query = _fillable(select(Offer.pk), chain_id, fee, now, session.get_bind().dialect.name).where(
+        *_filters(session, f))
+    order: tuple[Any, ...] = _ORDER[f.sort]
+    # The seller's score as the sync keeps it on the offer (offers.seller_score, from scores).
+    if f.min_score is not None:
+        query = query.where(Offer.seller_score >= _hundredths_at_least(f.min_score))
+    if f.sort == "score":
+        order = (Offer.seller_score.desc(), *_NEWEST)  # best first, newest first among equals
+    if f.min_volume is None:
         page = list(session.scalars(query.order_by(*order).limit(f.limit).offset(f.offset)))
     else:
-        # Every matching offer's seller and token (narrow rows), then the screening figures they are
-        # filtered or sorted by, aggregated once; the page is cut from what is kept.
-        query = _fillable(select(Offer.pk, Offer.seller, Offer.token), chain_id, fee, now).where(*_filters(session, f))
-        candidates = session.execute(query.order_by(*order)).all()
-        scores = _scores(session, chain_id, minimums) if f.min_score is not None or f.sort == "score" else {}
-        volumes = _volumes(session, chain_id, f.token) if f.min_volume is not None else {}
-        min_score = None if f.min_score is None else Decimal(str(f.min_score))
-        kept = [
-            r for r in candidates
-            if (min_score is None or scores.get(r.seller, _PRIOR) >= min_score)
-            and (f.min_volume is None or volumes.get((r.seller, r.token), 0) >= int(f.min_volume))
-        ]
-        if f.sort == "score":
-            kept.sort(key=lambda r: scores.get(r.seller, _PRIOR), reverse=True)  # stable: newest first if equal
-        page = [r.pk for r in kept[f.offset: f.offset + f.limit]]
+        # Every matching offer's seller and token (narrow rows), then the recorded volumes they are
+        # filtered by, aggregated once; the page is cut from what is kept.
+        candidates = session.execute(query.add_columns(Offer.seller, Offer.token).order_by(*order)).all()
+        volumes = _volumes(session, chain_id, f.token)
+        kept = [r.pk for r in candidates if volumes.get((r.seller, r.token), 0) >= int(f.min_volume)]
+        page = kept[f.offset: f.offset + f.limit]
+    if not page:
+        return []
     found = {r.pk: r for r in session.execute(select(Offer.pk, *_OFFER_COLUMNS).where(Offer.pk.in_(page)))}
     rows = [found[pk] for pk in page]
-    screens = _screenings(session, chain_id, {r.seller for r in rows}, minimums)
+    screens = _screenings(session, chain_id, {r.seller for r in rows}, minimums, kept=True)
     listed = list(minimums)
     return [_hit(r, screens[r.seller], symbols or {}, listed, True) for r in rows]
 
 
 #: The score of an account no one has rated.
 _PRIOR = ReputationRecord("").score()
+#: The same in hundredths, as ``scores`` keeps scores.
+_PRIOR_HUNDREDTHS = int(_PRIOR * 100)
 
 
-def _scores(session: Session, chain_id: int, minimums: dict[str, int]) -> dict[str, Decimal]:
-    """Every rated account's score (:meth:`ReputationRecord.score`: ratings in listed assets only)."""
+def _hundredths_at_least(min_score: Decimal | float | str) -> int:
+    """The least score in hundredths that is at least ``min_score`` (scores have two decimals, from
+    1.00 to 5.00: beyond that range, one below or above every score)."""
+    wanted = Decimal(str(min_score))
+    if wanted.is_nan():
+        raise ValueError(f"not a score: {min_score!r}")
+    if wanted > 5:
+        return 501
+    if wanted < 1:
+        return 100
+    return int((wanted * 100).to_integral_value(rounding=ROUND_CEILING))
+
+
+def refresh_scores(session: Session, chain_id: int, accounts: Collection[str] | None = None) -> None:
+    """Recompute the ``scores`` rows of ``accounts`` (None: of every account) from the ratings and the
+    listings in the index, and the ``seller_score`` of their offers, as :func:`search` reads them. The
+    sync calls it in the transaction that wrote the ratings, listings or offers (for every account when
+    a listing changed, or after a rewind)."""
+    if accounts is not None and not accounts:
+        return
+    minimums = _minimums(session, chain_id)
+    if accounts is None:
+        session.execute(delete(Score).where(Score.chain_id == chain_id))
+        chunks: list[list[str] | None] = [None]
+    else:
+        wanted = sorted(set(accounts))
+        chunks = [wanted[i:i + 500] for i in range(0, len(wanted), 500)]  # bound parameters per statement
+    for chunk in chunks:
+        if chunk is not None:
+            session.execute(delete(Score).where(Score.chain_id == chain_id, Score.account.in_(chunk)))
+        scores = _scores(session, chain_id, minimums, chunk)
+        if scores:
+            session.execute(insert(Score), [{"chain_id": chain_id, "account": account, "score": int(score * 100)}
+                                            for account, score in sorted(scores.items())])
+        kept = select(Score.score).where(Score.chain_id == Offer.chain_id, Score.account == Offer.seller)
+        offers = update(Offer).where(Offer.chain_id == chain_id)
+        if chunk is not None:
+            offers = offers.where(Offer.seller.in_(chunk))
+        session.execute(offers.values(seller_score=func.coalesce(kept.scalar_subquery(), _PRIOR_HUNDREDTHS)),
+                        execution_options={"synchronize_session": False})
+
+
+def _scores(session: Session, chain_id: int, minimums: dict[str, int],
+            accounts: Collection[str] | None = None) -> dict[str, Decimal]:
+    """Every rated account's score (:meth:`ReputationRecord.score`: ratings in listed assets only), of
+    ``accounts`` only if given."""
     if not minimums:
         return {}
-    rows = session.execute(
+    query = (
         select(Rating.ratee, Rating.asset, *_slice_sums(Rating.amount, "rated"),
                *_slice_sums(Rating.amount, "weighted", factor=Rating.score))
         .where(_on_chain(Rating.chain_id, chain_id), Rating.asset.in_(list(minimums)))
         .group_by(Rating.ratee, Rating.asset)
     )
+    if accounts is not None:
+        query = query.where(Rating.ratee.in_(list(accounts)))
+    rows = session.execute(query)
     records: dict[str, list[AssetRecord]] = {}
     for row in rows:
         records.setdefault(row.ratee, []).append(AssetRecord(
@@ -698,7 +829,8 @@ def offer(session: Session, chain_id: int, offer_id: str, now: int,
     row = rows[0]
     fee = _current_fee(session, chain_id)
     fillable = fee is not None and bool(
-        session.scalar(_fillable(select(func.count()).select_from(Offer), chain_id, fee, now).where(Offer.pk == row.pk))
+        session.scalar(_fillable(select(func.count()).select_from(Offer), chain_id, fee, now,
+                                 session.get_bind().dialect.name).where(Offer.pk == row.pk))
     )
     minimums = _minimums(session, chain_id)
     screen = _screenings(session, chain_id, [row.seller], minimums)[row.seller]

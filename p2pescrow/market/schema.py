@@ -26,6 +26,8 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    desc,
+    func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -178,6 +180,14 @@ class Offer(Base):
         Index("ux_offers_id", "chain_id", "id", unique=True),
         Index("ix_offers_seller_nonce", "seller", "nonce"),
         Index("ix_offers_status", "status"),
+        # search's sort orders, after its ``status = 'open'``: the page is read in order and the read
+        # stops after it, instead of sorting every open offer (see the migration 0002).
+        Index("ix_offers_open_newest", "status", "published_block", "log_index", "pk"),
+        Index("ix_offers_open_amount", "status", "amount", "published_block", "log_index", "pk"),
+        Index("ix_offers_open_amount_newest", "status", "amount", desc("published_block"), desc("log_index"),
+              desc("pk")),
+        Index("ix_offers_open_expiry", "status", "expiry", desc("published_block"), desc("log_index"), desc("pk")),
+        Index("ix_offers_open_score", "status", "seller_score", "published_block", "log_index", "pk"),
     )
 
     #: Integer key (SQLite FTS5 indexes rows by an integer rowid).
@@ -221,6 +231,16 @@ class Offer(Base):
     published_at: Mapped[int] = mapped_column(BigInteger)
     tx_hash: Mapped[str] = mapped_column(String(66))
     log_index: Mapped[int] = mapped_column(Integer)
+    #: The seller's score in hundredths as ``scores`` has it (300, the prior, without a row): derived,
+    #: kept by the sync with the scores (:func:`p2pescrow.market.queries.refresh_scores`, which whatever
+    #: else writes offers must call for their sellers), so search filters and sorts by the seller's score
+    #: reading an index (``ix_offers_open_score``).
+    seller_score: Mapped[int] = mapped_column(Integer, default=300)
+
+
+#: search's category filter (``lower(category) = ?``) after ``status = 'open'``, with its amount range.
+Index("ix_offers_open_category", Offer.status, func.lower(Offer.category), Offer.amount, Offer.published_block,
+      Offer.log_index, Offer.pk)
 
 
 class RejectedPost(Base):
@@ -280,8 +300,51 @@ class Bond(Base):
     free: Mapped[int] = mapped_column(UInt, default=0)
 
 
-#: Every domain table: what a rewind deletes from and what the kill-and-resume test compares.
-DOMAIN_TABLES = (Event, Trade, Offer, RejectedPost, Rating, Listing, Bond)
+class Score(Base):
+    """An account's screening score (:meth:`p2pescrow.models.ReputationRecord.score`, 1.00 to 5.00) in
+    hundredths, for every account rated in a listed reputation asset; an account without a row scores
+    the prior, 3.00. Derived from ``ratings`` and ``listings`` by the sync
+    (:func:`p2pescrow.market.queries.refresh_scores`, for the accounts a page rated, for all when a
+    listing changed or a reorg was rewound), so search filters and sorts by score with one join."""
+
+    __tablename__ = "scores"
+    __table_args__ = (Index("ix_scores_score", "chain_id", "score"),)
+
+    chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    account: Mapped[str] = mapped_column(String(42), primary_key=True)
+    #: The score times 100 (it has two decimals).
+    score: Mapped[int] = mapped_column(Integer)
+
+
+class TradeRecord(Base):
+    """An account's recorded trades in one asset and one role (the trades the Reputation contract
+    records: see :mod:`p2pescrow.market.queries`): their outcomes and volume as
+    :class:`~p2pescrow.models.AssetRecord` counts them, how many went through a dispute, and when the
+    first was created. Derived from ``trades`` by the sync
+    (:func:`p2pescrow.market.queries.refresh_records`, for the parties of the trades a page touched,
+    for all after a rewind), so search screens a page's sellers without aggregating their trades."""
+
+    __tablename__ = "trade_records"
+
+    chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    account: Mapped[str] = mapped_column(String(42), primary_key=True)
+    token: Mapped[str] = mapped_column(String(42), primary_key=True)
+    #: p2pescrow.models.ReputationRole value.
+    role: Mapped[int] = mapped_column(Integer, primary_key=True)
+    volume: Mapped[int] = mapped_column(UInt)
+    completed: Mapped[int] = mapped_column(Integer)
+    refunded: Mapped[int] = mapped_column(Integer)
+    settled: Mapped[int] = mapped_column(Integer)
+    disputes_won: Mapped[int] = mapped_column(Integer)
+    disputes_lost: Mapped[int] = mapped_column(Integer)
+    disputes_split: Mapped[int] = mapped_column(Integer)
+    #: Recorded trades that went through a dispute (however they ended).
+    disputed: Mapped[int] = mapped_column(Integer)
+    first_trade_at: Mapped[int] = mapped_column(BigInteger)
+
+
+#: Every domain table: what the kill-and-resume and reorg tests compare.
+DOMAIN_TABLES = (Event, Trade, Offer, RejectedPost, Rating, Listing, Bond, Score, TradeRecord)
 
 __all__ = [
     "DOMAIN_TABLES",
@@ -293,7 +356,9 @@ __all__ = [
     "Offer",
     "Rating",
     "RejectedPost",
+    "Score",
     "SyncState",
     "Trade",
+    "TradeRecord",
     "UInt",
 ]

@@ -47,6 +47,7 @@ from ..transport.logs import Pager
 from ..transport.rpc import RpcClient, RpcError
 from . import schema as s
 from .board import RejectedPost, verify_post
+from .queries import refresh_records, refresh_scores
 
 __all__ = ["BATCH", "DEFAULT_PAGE", "REORG_DEPTH", "ChainMismatch", "Indexer", "SyncReport"]
 
@@ -148,6 +149,11 @@ class Indexer:
         self._reputation_codec = reputation_codec()
         self._page_delay = float(os.environ.get(PAGE_DELAY_ENV) or 0)
         self._write_delay = float(os.environ.get(WRITE_DELAY_ENV) or 0)
+        #: The accounts the page being written rated or published offers of (their scores, and their
+        #: offers' seller_score, to refresh), None once a listing changed in it (every score).
+        self._rated: set[str] | None = set()
+        #: The parties of the trades the page being written touched (their trade records to refresh).
+        self._traders: set[str] = set()
 
     # -- the sync ---------------------------------------------------------------------------------------
     def sync(self, to_block: int | None = None) -> SyncReport:
@@ -305,6 +311,8 @@ class Indexer:
                 self._apply(session, state, event.name, json.loads(event.args), event.block_number,
                             event.timestamp, event.log_index)
                 session.flush()
+            refresh_scores(session, c)
+            refresh_records(session, c)
             state.last_block = keep
             state.updated_at = int(time.time())
 
@@ -333,8 +341,12 @@ class Indexer:
                     continue
                 session.merge(s.Block(chain_id=c, number=number, hash=block["hash"],
                                       parent_hash=block["parentHash"], timestamp=_int(block["timestamp"])))
+            self._rated, self._traders = set(), set()
             for log in sorted(logs, key=lambda x: (_int(x["blockNumber"]), _int(x["logIndex"]))):
                 self._store_log(session, state, log, headers, counts)
+            # The derived screening rows of the accounts the page changed, in the same transaction.
+            refresh_scores(session, c, self._rated)
+            refresh_records(session, c, self._traders)
             state.last_block = max(state.last_block, span[1])
             if self._write_delay:
                 session.flush()
@@ -382,6 +394,10 @@ class Indexer:
         if decoded.name == "TradeCreated":
             counts.trades += 1
         self._apply(session, state, decoded.name, args, number, timestamp, index)
+        if address == self.escrow and isinstance(trade_id, str):
+            trade = self._trade(session, trade_id)
+            if trade is not None:
+                self._traders.update((trade.buyer, trade.seller))
         session.flush()
 
     def _store_post(self, session: Session, args: Mapping[str, Any], number: int, index: int, tx_hash: str,
@@ -417,6 +433,8 @@ class Indexer:
             status=self._nonce_status(session, o.seller, o.nonce), trade_id=None, source="board",
             published_block=number, published_at=timestamp, tx_hash=tx_hash, log_index=index))
         counts.offers += 1
+        if self._rated is not None:
+            self._rated.add(o.seller)  # its seller_score is set with the scores at the end of the page
 
     def _nonce_status(self, session: Session, seller: str, nonce: int) -> str:
         """open, or revoked when the seller's nonce was already used (filled or revoked) before."""
@@ -435,6 +453,8 @@ class Indexer:
             chain_id=self.chain_id, trade_id=args["tradeId"], rater=args["rater"], ratee=args["ratee"],
             role=int(args["role"]), asset=args["asset"], amount=int(args["amount"]), score=int(args["score"]),
             comment_hash=args["commentHash"], block_number=number, timestamp=timestamp))
+        if self._rated is not None:
+            self._rated.add(args["ratee"])
 
     # -- derived rows: trades, bonds, listings, offer statuses, the fee ---------------------------------
     def _apply(self, session: Session, state: s.SyncState, name: str, args: Mapping[str, Any], number: int,
@@ -676,6 +696,7 @@ class Indexer:
                                number: int, timestamp: int, _index: int) -> None:
         session.merge(s.Listing(chain_id=self.chain_id, token=to_checksum_address(args["token"]),
                                 listed=bool(args["listed"]), min_amount=int(args["minAmount"]), block_number=number))
+        self._rated = None  # the minimums changed: every score
 
     def _on_PlatformFeeChanged(self, session: Session, state: s.SyncState, args: Mapping[str, Any],
                                number: int, timestamp: int, _index: int) -> None:

@@ -1,6 +1,7 @@
 """`trade list`, `trade list --due`, `trade history` and `trade show PREFIX` with a market index in the config
 folder (made by `market sync`) read the index, synced first, instead of scanning the chain's logs: no
-``eth_getLogs`` reaches back before the last sync, and the answers are those of the chain scan."""
+``eth_getLogs`` reaches back before the last sync, and the answers are those of the chain scan. An index
+the escrow has not moved past is read with ``sqlite3`` alone (SQLAlchemy is not even loaded)."""
 
 from __future__ import annotations
 
@@ -112,6 +113,25 @@ def test_trade_list_over_the_index_loads_neither_web3_nor_eth_account(cli: Cli, 
     assert done.returncode == 0, done.stderr
     assert len(json.loads(done.stdout)["trades"]) >= 2
     assert json.loads(loaded.read_text()) == ["sqlalchemy"]  # the index read, without web3 or eth-account
+
+
+def test_a_current_index_is_read_with_the_standard_library_alone(cli: Cli, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    cli.create("dev2", "0.1")
+    cli.ok("market", "sync", account=None)  # nothing happens to the escrow after: the index is current
+    loaded = tmp_path / "loaded.json"
+    done = subprocess.run([sys.executable, "-c", _RUN, "-", "--network", "local", "--rpc-url", cli.chain.url,
+                           "--account", "dev1", "--json", "trade", "list", "--mine"],
+                          env={**os.environ, "LOADED_FILE": str(loaded)}, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(loaded.read_text()) == []  # read by sqlite3: not even SQLAlchemy loaded
+    monkeypatch.setattr(trade_commands, "_indexed", lambda options, reads: None)  # the chain scan
+    assert json.loads(done.stdout) == cli.json("trade", "list", "--mine")
 
 
 def test_a_named_database_that_does_not_answer_is_one_line_and_one_without_this_escrow_is_not_read(

@@ -31,7 +31,7 @@ def test_opening_creates_every_table_once_and_opening_again_changes_nothing(db_u
     tables = set(inspect(engine).get_table_names())
     assert {model.__tablename__ for model in (*schema.DOMAIN_TABLES, schema.SyncState, schema.Block)} <= tables
     with engine.connect() as connection:
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0001"]
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0002"]
     again = open_database(db_url)
     assert set(inspect(again).get_table_names()) == tables
     with again.connect() as connection:

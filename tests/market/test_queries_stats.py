@@ -28,7 +28,15 @@ from support.market_rows import (  # noqa: F401 - fixtures
     session,
 )
 
-from p2pescrow.market.queries import ArbiterStats, OfferFilter, VolumePoint, search, stats
+from p2pescrow.market.queries import (
+    ArbiterStats,
+    OfferFilter,
+    VolumePoint,
+    refresh_records,
+    refresh_scores,
+    search,
+    stats,
+)
 from p2pescrow.market.schema import Bond, Offer, Rating, Trade
 from p2pescrow.states import TradeState
 
@@ -203,6 +211,8 @@ def _busy_index(session, rows: Rows) -> None:
     session.execute(insert(Rating), ratings)
     session.execute(insert(Bond), [{"chain_id": 31337, "seller": s, "token": t, "free": 3 * 10**6}
                                    for s in sellers for t in (USDC, DAI)])
+    refresh_scores(session, 31337)  # the screening rows a sync keeps along
+    refresh_records(session, 31337)
     session.commit()
 
 

@@ -1,7 +1,8 @@
 """Rows of the market index written straight into its tables, for the query tests: what a sync would
 have written after the events a test describes (a trade that was released, a seller's bond, a
-published offer), without a chain. Defaults make a fillable offer and a recorded, released trade;
-each test overrides only what its story is about.
+published offer), without a chain. Like the sync, a trade, a rating or a listing refreshes the derived
+screening rows it changes (``market.queries.refresh_records`` and ``refresh_scores``). Defaults make a fillable
+offer and a recorded, released trade; each test overrides only what its story is about.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from eth_utils import to_checksum_address
 from sqlalchemy.orm import Session
 
 from p2pescrow.market.db import open_database
+from p2pescrow.market.queries import refresh_records, refresh_scores
 from p2pescrow.market.schema import Bond, Listing, Offer, Rating, SyncState, Trade
 from p2pescrow.models import ZERO_ADDRESS, ReputationRole
 from p2pescrow.states import TradeState
@@ -65,8 +67,10 @@ class Rows:
         ))
 
     def listing(self, token: str, min_amount: int, listed: bool = True) -> Listing:
-        return self._add(Listing(chain_id=self.chain_id, token=token, listed=listed, min_amount=min_amount,
-                                 block_number=1))
+        row = self._add(Listing(chain_id=self.chain_id, token=token, listed=listed, min_amount=min_amount,
+                                block_number=1))
+        refresh_scores(self.session, self.chain_id)  # the minimums changed: every score, as the sync does
+        return row
 
     def bond(self, seller: str, token: str, free: int) -> Bond:
         return self._add(Bond(chain_id=self.chain_id, seller=seller, token=token, free=free))
@@ -83,7 +87,9 @@ class Rows:
             "published_block": 100 + n, "published_at": NOW - DAY + n, "tx_hash": _hex32(n), "log_index": 0,
         }
         values.update(fields)
-        return self._add(Offer(**values))
+        row = self._add(Offer(**values))
+        refresh_scores(self.session, self.chain_id, [row.seller])  # its seller_score, as the sync does
+        return row
 
     def trade(self, **fields: Any) -> Trade:
         """A trade; by default a recorded one of Bob buying 100 USDC from Alice, released a day after it
@@ -102,7 +108,9 @@ class Rows:
             "arbiter_fee": 0, "platform_fee": 0, "offer_id": None,
         }
         values.update(fields)
-        return self._add(Trade(**values))
+        row = self._add(Trade(**values))
+        refresh_records(self.session, self.chain_id, [row.buyer, row.seller])  # as the sync does for its parties
+        return row
 
     def rating(self, trade: Trade, rater: str, score: int, **fields: Any) -> Rating:
         """``rater``'s rating of its counterparty in ``trade`` (the trade's asset and price)."""
@@ -114,7 +122,9 @@ class Rows:
             "block_number": trade.created_block + 5, "timestamp": (trade.ended_at or NOW) + 60,
         }
         values.update(fields)
-        return self._add(Rating(**values))
+        row = self._add(Rating(**values))
+        refresh_scores(self.session, self.chain_id, [row.ratee])  # as the sync does for the accounts it rated
+        return row
 
 
 @pytest.fixture

@@ -98,10 +98,16 @@ def _indexed(options: Options, reads: Any) -> Any:
 
     if not isinstance(reads, EscrowReader) or not index_exists(options):
         return None  # the embedded chain, WebSocket or a proxy: the SDK client; or no index
-    from ...market.sync import ChainMismatch
-    from ...market.trades import IndexedReader, index_for
+    from ...market.reads import CurrentIndex, IndexedReader
 
     url = database_url(options)
+    if url.startswith("sqlite:///"):  # a current SQLite index is read without loading SQLAlchemy
+        current = CurrentIndex.open(url.removeprefix("sqlite:///"), reads)
+        if current is not None:
+            return IndexedReader(reads, current)
+    from ...market.sync import ChainMismatch
+    from ...market.trades import index_for
+
     named = bool(options.db) or not url.startswith("sqlite:///")
     with database_errors(url):
         engine = index_for(url, reads.deployment.chain_id, reads.deployment.escrow, must_exist=named)
