@@ -35,7 +35,7 @@ RUN_ENV = PATH="$$(for d in $(CURDIR)/node_modules/@foundry-rs/anvil-*/bin; do \
 # (module fixtures such as a module's Anvil are built once). `make test-fast WORKERS=0`: one process.
 WORKERS ?= auto
 XDIST = -n $(WORKERS) --dist loadfile
-# Leaves out the layers that start real nodes or run subprocesses (tests/nodes, tests/e2e; the brownie
+# Leaves out the layers that start real nodes or run subprocesses (tests/nodes, tests/e2e, tests/browser; the brownie
 # suite is apart anyway): the edit-test loop.
 FAST_MARKERS := not e2e and not nodes
 LINT_IMPORTS = $(VENV)/bin/lint-imports --cache-dir .build/import-linter
