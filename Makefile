@@ -35,13 +35,13 @@ RUN_ENV = PATH="$$(for d in $(CURDIR)/node_modules/@foundry-rs/anvil-*/bin; do \
 # (module fixtures such as a module's Anvil are built once). `make test-fast WORKERS=0`: one process.
 WORKERS ?= auto
 XDIST = -n $(WORKERS) --dist loadfile
-# Leaves out the layers that start real nodes or run subprocesses (tests/nodes, tests/e2e; the brownie
+# Leaves out the layers that start real nodes or run subprocesses (tests/nodes, tests/e2e, tests/browser; the brownie
 # suite is apart anyway): the edit-test loop.
 FAST_MARKERS := not e2e and not nodes
 LINT_IMPORTS = $(VENV)/bin/lint-imports --cache-dir .build/import-linter
 
 .PHONY: help setup brownie compile check-artifacts test test-fast test-main test-brownie coverage coverage-gate fuzz \
-	slither lint-imports assurance demo diagram bench lint \
+	slither lint-imports assurance demo diagram bench lint chromium screenshots \
 	clean distclean
 
 help:
@@ -50,6 +50,7 @@ help:
 	@echo "make check-artifacts  fail if p2pescrow/artifacts/ differs from a fresh compile"
 	@echo "make brownie          create .venv-brownie (eth-brownie 1.22.2), register solc for it, .env"
 	@echo "make test             both suites: pytest tests/ (.venv) and brownie test (.venv-brownie), slither, lint-imports"
+	@echo "                      (installs Debian's chromium for the browser tests first when it is missing, as root)"
 	@echo "make test-fast        the edit-test loop: tests/ but nodes and e2e, on all cores (pytest-xdist)"
 	@echo "make test-main        only the main pytest suite"
 	@echo "make test-brownie     only the brownie suite (tests_brownie/)"
@@ -58,6 +59,8 @@ help:
 	@echo "make demo             run \`p2pescrow demo\`: real trades on an embedded chain, narrated"
 	@echo "make diagram          redraw docs/trade-states.svg from the state table in p2pescrow/states.py"
 	@echo "make bench            run the benchmarks (python -m tools.bench)"
+	@echo "make screenshots      redraw docs/screenshots/ (offers and market pages, in Chromium, over a fresh chain)"
+	@echo "make chromium         install Debian's chromium for the browser tests when /usr/bin/chromium is missing"
 	@echo "make slither          Slither on contracts/ through the project's solc; fails on untriaged findings"
 	@echo "make assurance        README's Assurance figures: tests, faults, coverage, fuzz, Slither (from commands)"
 	@echo "make lint             ruff check, lint-imports (the layers in pyproject.toml), and slither"
@@ -125,7 +128,7 @@ test-brownie: brownie
 
 # Both suites, the coverage gate, Slither and the import layers run even if one fails; any failing
 # fails `make test`.
-test: setup brownie
+test: chromium setup brownie
 	main=0; $(MAKE) --no-print-directory test-main || main=$$?; \
 	coverage=0; $(MAKE) --no-print-directory coverage-gate || coverage=$$?; \
 	brownie=0; $(MAKE) --no-print-directory test-brownie || brownie=$$?; \
@@ -136,6 +139,28 @@ test: setup brownie
 		echo "error: main suite exit $$main, coverage gate exit $$coverage, brownie suite exit $$brownie," \
 			"slither exit $$slither, lint-imports exit $$imports" >&2; \
 		exit 1; fi
+
+# The browser tests (tests/browser) and `make screenshots` drive Debian's Chromium at $(CHROMIUM) through
+# Playwright (its own browser download is not used). Missing: installed with apt-get when we are root (the
+# apt output kept in $(CHROMIUM_LOG)); otherwise one line naming the package, and the target fails.
+# The tests never skip without it: each fails with the same line (tests/support/browser.py).
+CHROMIUM := /usr/bin/chromium
+CHROMIUM_LOG := .build/chromium-install.log
+chromium:
+	@if [ -x $(CHROMIUM) ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+		echo "error: the browser tests need Chromium at $(CHROMIUM): install Debian's chromium package" \
+			"(apt-get update && apt-get install -y chromium, as root)" >&2; exit 1; fi; \
+	mkdir -p $(dir $(CHROMIUM_LOG)); \
+	echo "installing Debian's chromium for the browser tests (apt-get; output in $(CHROMIUM_LOG))"; \
+	{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; } >$(CHROMIUM_LOG) 2>&1 \
+		&& [ -x $(CHROMIUM) ] \
+		|| { echo "error: apt-get could not install Debian's chromium package (see $(CHROMIUM_LOG))" >&2; exit 1; }
+
+# README's pictures of the pages (docs/screenshots/offers.png, market.png): a fresh Anvil with a market
+# history, its index, and `p2pescrow serve`, photographed in Chromium (tools/screenshots.py).
+screenshots: setup chromium
+	$(RUN_ENV) $(PY) -m tools.screenshots
 
 # Contract line and branch coverage (tools/coverage.py), measured on the optimized bytecode
 # that ships. `coverage`: the contract tests alone (tests/contracts), figures kept in $(COVERAGE_RECORD)

@@ -4,7 +4,8 @@
 
 * tests collected per suite: ``pytest --collect-only -q`` on ``tests/`` (``.venv``), counted per
   layer (``tests/<layer>/``: contracts, sdk, nodes, cli, ops, e2e, tooling), the part
-  ``make test-fast`` runs (``-m "not e2e and not nodes"``), and on ``tests_brownie/``
+  ``make test-fast`` runs (``-m "not e2e and not nodes"``: all but the folders of :data:`SLOW_LAYERS`),
+  and on ``tests_brownie/``
   (``.venv-brownie``, brownie's pytest plugin; it starts Anvil to collect);
 * the fault cases: the tests marked ``fault`` (``pytest --collect-only -q -m fault``), each of which
   injects a real fault (a node killed, a lossy proxy, a concurrent sender, a reorg, ...);
@@ -43,6 +44,9 @@ STATEFUL = Path("tests/contracts/test_stateful.py")
 LAYERS = ("contracts", "sdk", "nodes", "cli", "ops", "e2e", "tooling")
 #: What `make test-fast` leaves out (its FAST_MARKERS).
 FAST_MARKERS = "not e2e and not nodes"
+#: The folders whose every test carries one of those marks (they start nodes, or run subprocesses such as
+#: Chromium): `make test-fast` leaves them out whole, and nothing else.
+SLOW_LAYERS = ("nodes", "e2e", "browser")
 PROFILE_PREFIX = "p2pescrow-stateful-"
 RECORDS = Path("assurance")
 COVERAGE_RECORD = RECORDS / "coverage.json"
@@ -178,7 +182,8 @@ def render(figures: Mapping[str, Any]) -> str:
          "`make test-main`"),
     ]
     if "fast" in tests:
-        rows.append(("tests, edit-test loop (all but `nodes` and `e2e`)", f"{tests['fast']:,} collected",
+        slow = ", ".join(f"`{layer}`" for layer in SLOW_LAYERS)
+        rows.append((f"tests, edit-test loop (all but {slow})", f"{tests['fast']:,} collected",
                      "`make test-fast`"))
     if "brownie" in tests:
         rows.append(("tests, brownie suite (`tests_brownie/`)", f"{tests['brownie']:,} collected",

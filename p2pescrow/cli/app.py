@@ -130,11 +130,16 @@ def root(
         "--db", envvar="P2PESCROW_DB", metavar="URL",
         help="The market index's database: a SQLAlchemy URL such as sqlite:///market.sqlite or "
              "postgresql+psycopg://user@host/market (default: market.sqlite in the config folder).")] = None,
+    market_url: Annotated[str | None, typer.Option(
+        "--market-url", envvar="P2PESCROW_MARKET_URL", metavar="URL",
+        help="A market server (`p2pescrow serve`): market search, market stats, rep show and offer fill ID "
+             "read it instead of a local index (relayed offers included); offer relay posts to it.")] = None,
     version: Annotated[bool, typer.Option(
         "--version", callback=_version_callback, is_eager=True, help="Show the version and exit.")] = False,
 ) -> None:
     ctx.obj = Options(network=network, rpc_url=rpc_url, account=account, password_file=password_file,
-                      json=json_output, yes=yes, confirmations=confirmations, timeout=timeout, db=db)
+                      json=json_output, yes=yes, confirmations=confirmations, timeout=timeout, db=db,
+                      market_url=market_url)
 
 
 def _context(args: tuple[Any, ...], kw: dict[str, Any]) -> typer.Context | None:

@@ -43,6 +43,9 @@ class Options:
     #: The market index's database URL (``--db``, ``$P2PESCROW_DB``); None: the SQLite file under the
     #: config folder (:func:`p2pescrow.market.db.resolve_url`).
     db: str | None = None
+    #: A market server (``--market-url``, ``$P2PESCROW_MARKET_URL``): market search, market stats,
+    #: rep show's screening and offer fill ID read it instead of a local index; offer relay posts to it.
+    market_url: str | None = None
 
     def selected_network(self) -> Network:
         """The network these options select (:func:`network`), e.g. for explorer links."""

@@ -36,6 +36,8 @@ _EXPORTS = {
     "search": "queries",
     "screening": "queries",
     "stats": "queries",
+    "RemoteMarketClient": "remote",
+    "AsyncRemoteMarketClient": "remote",
 }
 
 __all__ = ["MARKET_MODULES", "POSTGRES_MODULES", "check_market", *sorted(_EXPORTS)]
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
     from .client import AsyncMarketClient, MarketClient  # noqa: F401
     from .db import DB_ENV, open_database, resolve_url  # noqa: F401
     from .queries import MarketStats, OfferFilter, OfferHit, Screening, screening, search, stats  # noqa: F401
+    from .remote import AsyncRemoteMarketClient, RemoteMarketClient  # noqa: F401
     from .sync import Indexer, SyncReport  # noqa: F401
 
 

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from ..transport.sync import Signer, TxResult
     from .queries import MarketStats, OfferHit, Screening
     from .sync import SyncReport
+    from .timeline import Timeline
     from .trades import IndexedReader
 
 Progress = Callable[[int, int], None]
@@ -147,6 +148,12 @@ class MarketBase:
 
         with self._session() as session:
             return queries.screening(session, self.chain_id, address)
+
+    def _timeline(self, address: str) -> Timeline:
+        from .timeline import timeline
+
+        with self._session() as session:
+            return timeline(session, self.chain_id, address)
 
     def _stats(self, now: int) -> MarketStats:
         from . import queries
@@ -256,6 +263,11 @@ class MarketClient(MarketBase):
         """What the index knows of a trader: volume, outcomes, ratings and score per asset and role."""
         return self._screening(_address(address))
 
+    def timeline(self, address: str) -> Timeline:
+        """A trader's trades over time (:mod:`p2pescrow.market.timeline`): role, price, outcome and the
+        rating received per trade, and its score after each rating (what its chart draws)."""
+        return self._timeline(_address(address))
+
     def stats(self) -> MarketStats:
         """The market's figures from the index: volume per asset per day and week, outcomes, dispute
         rate, time to release, platform fees, the arbiters' table."""
@@ -338,6 +350,10 @@ class AsyncMarketClient(MarketBase):
     async def screening(self, address: str) -> Screening:
         """What the index knows of a trader (as :meth:`MarketClient.screening`)."""
         return await asyncio.to_thread(self._screening, _address(address))
+
+    async def timeline(self, address: str) -> Timeline:
+        """A trader's trades over time (as :meth:`MarketClient.timeline`)."""
+        return await asyncio.to_thread(self._timeline, _address(address))
 
     async def stats(self) -> MarketStats:
         """The market's figures from the index (as :meth:`MarketClient.stats`)."""

@@ -233,9 +233,15 @@ class OfferHit:
         )
         return SignedOffer(struct, _hex_bytes(self.signature), self.chain_id, to_checksum_address(escrow))
 
+    @property
+    def relayed(self) -> bool:
+        """Relayed through a market server (issue 14), not published on the board (yet)."""
+        return self.source == "relayed"
+
     def to_json(self) -> dict[str, Any]:
         out = _plain(self)
         out["screening"] = self.screening.to_json()
+        out["relayed"] = self.relayed
         return out
 
 

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from .sync import SyncReport
 
 __all__ = ["MAX_GAP", "CurrentIndex", "IndexedReader", "Rows", "count_starting", "find_terms", "head_revision",
-           "history", "ids_starting", "terms_of"]
+           "history", "ids_starting", "session_rows", "terms_of"]
 
 #: Runs one SQL text with named parameters (``:name``) and gives its rows as tuples.
 Rows = Callable[[str, Mapping[str, Any]], Sequence[Sequence[Any]]]
@@ -53,6 +53,16 @@ _ENDED = ", ".join(str(int(state)) for state in TradeState if state.is_terminal)
 _TERMS_COLUMNS = ("t.id, t.buyer, t.seller, t.token, t.arbiter, t.amount, t.buyer_deposit, t.seller_deposit, "
                   "t.arbiter_fee_bps, t.platform_fee_bps, t.funding_window, t.release_window, "
                   "t.arbitration_window, t.flags, t.terms_hash, t.salt")
+
+
+def session_rows(session: Any) -> Rows:
+    """The :data:`Rows` of a SQLAlchemy session: for callers that hold one already (a server's page)."""
+    from sqlalchemy import text
+
+    def rows(sql: str, params: Mapping[str, Any]) -> list[Sequence[Any]]:
+        return [tuple(row) for row in session.execute(text(sql), dict(params))]
+
+    return rows
 
 
 # -- the four questions ----------------------------------------------------------------------------
@@ -309,11 +319,10 @@ class IndexedReader:
     def _rows(self, sql: str, params: Mapping[str, Any]) -> list[Sequence[Any]]:
         if isinstance(self.index, CurrentIndex):
             return self.index.rows(sql, params)
-        from sqlalchemy import text
         from sqlalchemy.orm import Session
 
         with Session(self.index) as session:
-            return [tuple(row) for row in session.execute(text(sql), dict(params))]
+            return session_rows(session)(sql, params)
 
     def _current(self, found: list[tuple[str, Terms]]) -> list[Trade]:
         return self.reader.current(found)

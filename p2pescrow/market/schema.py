@@ -300,6 +300,29 @@ class Bond(Base):
     free: Mapped[int] = mapped_column(UInt, default=0)
 
 
+class RelayedOffer(Base):
+    """A signed offer a seller handed to a market server's relay (issue 14) instead of publishing it:
+    not from the chain, so no rewind deletes it. Its ``offers`` row (``source`` relayed) is what search
+    lists; a publication of the same offer on the board makes that row an on-chain one, and a rewind
+    of that publication makes it relayed again (:mod:`p2pescrow.market.relayed`)."""
+
+    __tablename__ = "relayed_offers"
+    __table_args__ = (Index("ix_relayed_offers_seller", "seller"),)
+
+    chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    #: The offer's EIP-712 digest on this chain and escrow (``0x`` hex): offers.id.
+    id: Mapped[str] = mapped_column(String(66), primary_key=True)
+    escrow: Mapped[str] = mapped_column(String(42))
+    seller: Mapped[str] = mapped_column(String(42))
+    #: The signed offer document (``SignedOffer.to_json()``).
+    offer: Mapped[str] = mapped_column(Text)
+    #: The terms document, canonical JSON (RFC 8785).
+    document: Mapped[str] = mapped_column(Text)
+    #: The chain's time and the last block indexed when it was received.
+    received_at: Mapped[int] = mapped_column(BigInteger)
+    received_block: Mapped[int] = mapped_column(BigInteger)
+
+
 class Score(Base):
     """An account's screening score (:meth:`p2pescrow.models.ReputationRecord.score`, 1.00 to 5.00) in
     hundredths, for every account rated in a listed reputation asset; an account without a row scores
@@ -343,7 +366,8 @@ class TradeRecord(Base):
     first_trade_at: Mapped[int] = mapped_column(BigInteger)
 
 
-#: Every domain table: what the kill-and-resume and reorg tests compare.
+#: Every domain table: what the kill-and-resume and reorg tests compare (relayed_offers is not from the
+#: chain: no rewind deletes it).
 DOMAIN_TABLES = (Event, Trade, Offer, RejectedPost, Rating, Listing, Bond, Score, TradeRecord)
 
 __all__ = [
@@ -356,6 +380,7 @@ __all__ = [
     "Offer",
     "Rating",
     "RejectedPost",
+    "RelayedOffer",
     "Score",
     "SyncState",
     "Trade",

@@ -48,6 +48,8 @@ from ..transport.rpc import RpcClient, RpcError
 from . import schema as s
 from .board import RejectedPost, verify_post
 from .queries import refresh_records, refresh_scores
+from .relayed import RELAYED, nonce_used
+from .relayed import restore as restore_relayed
 
 __all__ = ["BATCH", "DEFAULT_PAGE", "REORG_DEPTH", "ChainMismatch", "Indexer", "SyncReport"]
 
@@ -297,6 +299,7 @@ class Indexer:
                                                          s.RejectedPost.block_number > keep))
             session.execute(delete(s.Rating).where(s.Rating.chain_id == c, s.Rating.block_number > keep))
             session.execute(delete(s.Offer).where(s.Offer.chain_id == c, s.Offer.published_block > keep))
+            restore_relayed(session, c)  # relayed offers whose publication was rewound: relayed again
             session.execute(delete(s.Block).where(s.Block.chain_id == c, s.Block.number > keep))
             # The derived rows: rebuilt from the events that remain.
             session.execute(delete(s.Trade).where(s.Trade.chain_id == c))
@@ -417,6 +420,13 @@ class Indexer:
             return
         existing = session.scalars(select(s.Offer).where(s.Offer.chain_id == self.chain_id,
                                                          s.Offer.id == listing.id)).first()
+        if existing is not None and existing.source == RELAYED:
+            # A relayed offer published on the board: now an on-chain one (a rewind makes it relayed again).
+            existing.source, existing.signature = "board", "0x" + listing.signed.signature.hex()
+            existing.published_block, existing.published_at = number, timestamp
+            existing.tx_hash, existing.log_index = tx_hash, index
+            counts.offers += 1
+            return
         if existing is not None:
             reject(f"a repost of offer {listing.id} (published in block {existing.published_block})")
             return
@@ -438,15 +448,7 @@ class Indexer:
 
     def _nonce_status(self, session: Session, seller: str, nonce: int) -> str:
         """open, or revoked when the seller's nonce was already used (filled or revoked) before."""
-        # events.args is json.dumps(sort_keys=True): the seller appears as '"seller": "0x..."'.
-        used = session.scalars(select(s.Event.args).where(
-            s.Event.chain_id == self.chain_id, s.Event.name.in_(("OfferFilled", "OfferRevoked")),
-            s.Event.args.contains(f'"seller": "{seller}"', autoescape=True))).all()
-        for text in used:
-            args = json.loads(text)
-            if args.get("seller") == seller and int(args.get("nonce", -1)) == nonce:
-                return "revoked"
-        return "open"
+        return "revoked" if nonce_used(session, self.chain_id, seller, nonce) else "open"
 
     def _store_rating(self, session: Session, args: Mapping[str, Any], number: int, timestamp: int) -> None:
         session.merge(s.Rating(

@@ -29,9 +29,10 @@ def test_the_option_wins_then_the_environment_then_the_config_folder(monkeypatch
 def test_opening_creates_every_table_once_and_opening_again_changes_nothing(db_url):
     engine = open_database(db_url)
     tables = set(inspect(engine).get_table_names())
-    assert {model.__tablename__ for model in (*schema.DOMAIN_TABLES, schema.SyncState, schema.Block)} <= tables
+    assert {model.__tablename__ for model in (*schema.DOMAIN_TABLES, schema.SyncState, schema.Block,
+                                              schema.RelayedOffer)} <= tables
     with engine.connect() as connection:
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0002"]
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0003"]
     again = open_database(db_url)
     assert set(inspect(again).get_table_names()) == tables
     with again.connect() as connection:

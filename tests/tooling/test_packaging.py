@@ -98,6 +98,17 @@ def test_the_market_index_ships_its_migrations_and_its_database_packages_are_ext
     assert {"market", "postgres"} <= set(wheel.metadata.get_all("Provides-Extra"))
 
 
+def test_the_pages_ship_their_templates_and_static_files_and_matplotlib_is_an_extra(wheel: Wheel) -> None:
+    server = REPO / "p2pescrow" / "server"
+    shipped = [str(f.relative_to(REPO)) for folder in ("templates", "static") for f in (server / folder).iterdir()]
+    assert shipped and any(name.endswith("base.html") for name in shipped)
+    assert set(shipped) <= set(wheel.names), sorted(set(shipped) - set(wheel.names))
+    requires = wheel.metadata.get_all("Requires-Dist") or []
+    found = [r for r in requires if re.match(r"matplotlib\b", r, re.I)]
+    assert found and all("extra ==" in r for r in found), f"matplotlib is a runtime dependency: {found}"
+    assert {"charts", "server"} <= {re.search(r'extra == "(\w+)"', r).group(1) for r in found}
+
+
 #: Packages of the extras that the base install (the SDK and the CLI) must never import.
 BLOCKED = {"solcx": "py-solc-x", "sqlalchemy": "sqlalchemy", "alembic": "alembic", "psycopg": "psycopg"}
 

@@ -8,6 +8,7 @@ from . import accounts as accounts
 from . import networks as networks
 from . import offer as offer
 from . import market as market
+from . import serve as serve
 from . import bond as bond
 from . import fees as fees
 from . import rep as rep

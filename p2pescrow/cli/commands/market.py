@@ -20,6 +20,7 @@ import typer
 from ...errors import InputError, NetworkError, P2PEscrowError
 from .. import context, parse
 from ..app import app, command
+from ..plot import PlotOption, check_plot, write_market_chart
 from ..render import emit, human, percent, short, span, table, to_jsonable, when
 
 if TYPE_CHECKING:
@@ -159,6 +160,15 @@ class Market:
         return int(max(self.reads.now(), datetime.now(UTC)).timestamp())
 
 
+def open_market(options: Options, reads: Reads | None = None) -> Any:
+    """The market the read commands use: the server's with ``--market-url`` (:mod:`p2pescrow.cli.remote_market`),
+    else the local index (:class:`Market`)."""
+    from ..remote_market import open_remote
+
+    remote = open_remote(options)
+    return remote if remote is not None else Market(options, reads)
+
+
 class Meter:
     """Progress of a sync on stderr, rewritten in place, when stderr is a terminal and the sync is long:
     more than one page of blocks, or more than half a second (nothing under ``--json`` or in a pipe)."""
@@ -292,7 +302,8 @@ def hit_document(market: Market, hit: Any) -> dict[str, Any]:
             doc[name] = amount_document(int(getattr(hit, name)), info)
     doc["warnings"] = warnings
     doc["screening"] = screening_document(market, getattr(hit, "screening", None))
-    doc["fill"] = f"p2pescrow offer fill {hit.id}"
+    remote = getattr(market.options, "market_url", None)  # a relayed offer is found through the server only
+    doc["fill"] = f"p2pescrow {f'--market-url {market.url} ' if remote else ''}offer fill {hit.id}"
     return doc
 
 
@@ -393,6 +404,8 @@ def hit_lines(market: Market, hit: Any, now: int) -> list[str]:
     label = f"[{hit.category}] " if hit.category else ""
     tags = _tags(hit)
     lines = [f"{hit.id}  {label}{title}" + ("  " + " ".join("#" + t for t in tags) if tags else "")]
+    if getattr(hit, "relayed", False):
+        lines.append("  relayed   handed to the market server by its seller, not on the offer board (yet)")
     token_text = (f"{info.symbol} {hit.token}" if info else f"token {hit.token} (not a token that answers)")
     lines.append(f"  price     {money(hit.amount)}  (token {token_text})"
                  + (f"; fiat {hit.fiat_price}" if hit.fiat_price else "")
@@ -486,7 +499,7 @@ def search(
     fee = _bps(max_arbiter_fee, "--max-arbiter-fee")
     score = _score(min_score)
     options = context.options(ctx)
-    market = Market(options)
+    market = open_market(options)
     report = market.sync()
     fields = _filters(
         market, token=token, min_amount=min_amount, max_amount=max_amount, max_buyer_deposit=max_buyer_deposit,
@@ -520,25 +533,33 @@ def search(
 
 # -- stats -----------------------------------------------------------------------------------------
 @command(market_app, "stats")
-def stats(ctx: typer.Context) -> None:
+def stats(ctx: typer.Context, plot: PlotOption = None) -> None:
     """The market's figures: volume per asset per day and per ISO week, trades by outcome, the dispute
     rate, the median and p90 time from funding to release, the platform fees earned per asset, and the
     arbiters (cases, rulings, median time to rule, share of even splits, fees earned). Syncs first.
+    --plot FILE also draws them (PNG or SVG, by the file's suffix).
 
     \b
     Example:
       p2pescrow market stats
       p2pescrow --json market stats
+      p2pescrow market stats --plot market.png
     """
     options = context.options(ctx)
-    market = Market(options)
+    target = check_plot(plot) if plot is not None else None
+    market = open_market(options)
     market.sync()
     now = market.now()
     figures = market.stats()
     document = _plain(figures)
     _add_symbols(market, document)
+    lines = stats_lines(market, figures, document)
+    extra = {}
+    if target is not None:
+        lines += ["", write_market_chart(target, figures, lambda token: _token_or_none(market, token))]
+        extra["plot"] = str(target)
     emit(options, {"stats": document, "chain_id": market.chain_id, "escrow": market.reads.deployment.escrow,
-                   "now": now}, stats_lines(market, figures, document))
+                   "now": now, **extra}, lines)
 
 
 def _add_symbols(market: Market, document: Any) -> None:
@@ -650,9 +671,9 @@ def _symbol(market: Market, asset: Any) -> str:
 def screening_for(options: Options, reads: Reads, address: str) -> tuple[dict[str, Any], str] | None:
     """The index's screening of ``address`` (document and one line) when an index exists, after syncing
     the new blocks; None without one."""
-    if not index_exists(options):
+    if not options.market_url and not index_exists(options):
         return None
-    market = Market(options, reads)
+    market = open_market(options, reads)
     market.sync()
     found = market.screening(address)
     return screening_document(market, found) or {}, screening_text(market, found)
@@ -669,7 +690,7 @@ def indexed_offer(options: Options, offer_id: str) -> tuple[Any, dict[str, Any]]
         raise InputError(f"not an offer file nor an offer id: {offer_id!r}",
                          hint="pass an offer document FILE, - for standard input, or an id from "
                               "`p2pescrow market search`")
-    market = Market(options)
+    market = open_market(options)
     market.sync()
     hit = market.offer("0x" + body)
     if hit is None:
@@ -683,3 +704,60 @@ def indexed_offer(options: Options, offer_id: str) -> tuple[Any, dict[str, Any]]
     signed = hit.signed_offer(market.reads.deployment.escrow)
     document = hit.document
     return signed, json.loads(document) if isinstance(document, (str, bytes)) else dict(document)
+
+
+# -- publish-relayed (the operator) ----------------------------------------------------------------
+@command(market_app, "publish-relayed")
+def publish_relayed(ctx: typer.Context, ids: Annotated[list[str] | None, typer.Argument(
+        metavar="ID", help="Relayed offers to publish (ids or unique prefixes); default: every one still "
+        "fillable.", show_default=False)] = None) -> None:
+    """Operator: put relayed offers on the offer board, paying the gas for their sellers.
+
+    A market server's relay (`p2pescrow serve`, POST /api/relay) lists signed offers sellers hand
+    it without publishing them; this publishes them from the server's index (--db: the database
+    the server uses), one transaction each, confirmed like any other. Once synced, they are on-chain
+    offers (`market search` no longer marks them relayed). Without IDs, every relayed offer a buyer
+    could still fill is published; an ID that cannot be filled any more is skipped, saying why.
+
+    \b
+    Example:
+      p2pescrow --db postgresql://market@db/market --account operator market publish-relayed
+      p2pescrow --account operator market publish-relayed 0x3f2a9c1e
+    """
+    from ...market import relayed
+    from ..confirm import send
+    from ..context import client as connect
+
+    options = context.options(ctx)
+    market = Market(options)
+    market.sync()
+    now = market.now()
+    try:
+        with database_errors(market.url), market.client._session() as session:
+            waiting = relayed.pending(session, market.chain_id, now, ids or None)
+    except relayed.RelayRefused as exc:
+        raise InputError(str(exc), hint=exc.hint) from None
+    skipped = [p for p in waiting if not p.fillable]
+    chosen = [p for p in waiting if p.fillable]
+    for p in skipped if ids else []:
+        progress_line = f"skipped {p.id}: a buyer could no longer fill it ({p.status}, expired, or its bond is short)"
+        typer.echo(progress_line, err=True)
+    if not chosen:
+        emit(options, {"published": [], "skipped": [p.id for p in skipped]},
+             "No relayed offer waiting for the board" + (" can still be filled." if skipped else "."))
+        return
+    client = connect(options)
+    published = []
+    for p in chosen:
+        o = p.signed.offer
+        info = client.token(o.token)
+        lines = [f"publish relayed offer {p.id} of seller {o.seller}: {human(o.amount, info)}, with its "
+                 f"{len(p.document)}-byte terms document; you pay the gas",
+                 "the offer and its terms document go into an event on chain: public forever, no one can remove it"]
+        tx = send(options, client, lines, lambda p=p: client.publish_offer(p.signed, p.document))
+        published.append({"offer_id": p.id, "seller": o.seller, "tx": tx.tx_hash})
+        typer.echo(f"Published relayed offer {p.id} ({human(o.amount, info)}) in transaction {tx.tx_hash}.",
+                   err=options.json)
+    emit(options, {"published": published, "skipped": [p.id for p in skipped]},
+         f"{len(published)} relayed offer{'s' if len(published) != 1 else ''} published on the offer board; "
+         "`market search` lists them as on-chain offers once synced.")

@@ -501,6 +501,56 @@ def publish(
           "Buyers find it with `p2pescrow market search`."])
 
 
+RELAY_PUBLIC = ("the market server lists it publicly at once: the offer (seller, price, deposits, arbiter, fees, "
+                "expiry) and its whole terms document, for anyone who reads the market; its operator may also "
+                "publish it on the offer board (an event on chain no one can remove)")
+
+
+@command(offer_app, "relay")
+def relay(
+    ctx: typer.Context, source: FileArg, *,
+    terms_file: Annotated[Path | None, typer.Option(
+        "--terms-file", metavar="PATH", help="The terms document (a JSON object), if the offer document does not "
+        "carry it (`offer create` puts it there).")] = None,
+) -> None:
+    """Seller: hand a signed offer to a market server instead of publishing it: no transaction, no gas.
+
+    The server (--market-url URL or $P2PESCROW_MARKET_URL) checks it as a board post (your
+    signature, its chain and escrow, the terms document's hash) and that a buyer could fill it now
+    (not expired, nonce unused, the current fee, your free bond covering your deposit), then lists
+    it, marked relayed; `market search` through that server shows it. Everything in it becomes
+    public; the confirmation says so first (--yes to skip it).
+
+    \b
+    Example:
+      p2pescrow --account bob offer create --amount 0.8 --title "Road bike" --out bike.json
+      p2pescrow --market-url https://market.example.org offer relay bike.json
+    """
+    from ...market.remote import RemoteMarketClient
+
+    options = context.options(ctx)
+    if not options.market_url:
+        raise InputError("offer relay posts to a market server: none is given",
+                         hint="pass --market-url URL (before the command) or set $P2PESCROW_MARKET_URL")
+    signed, carried = _load_with_terms(source)
+    fields = _terms_fields(None, terms_file) if terms_file is not None else carried
+    if fields is None:
+        raise InputError("the offer document carries no terms document: pass it with --terms-file PATH",
+                         hint="an offer is relayed with the document its termsHash commits to")
+    _check_terms(signed, fields)
+    o = signed.offer
+    with RemoteMarketClient(options.market_url) as market:
+        confirm.ask(options, [f"relay the offer nonce {o.nonce} of {o.seller} to the market server {market.url}",
+                              RELAY_PUBLIC[0].upper() + RELAY_PUBLIC[1:]], "Relay it?", nothing="nothing relayed")
+        if options.yes:
+            progress("Relaying: " + RELAY_PUBLIC + ".", options)
+        offer_id = market.relay(signed, fields)
+    emit(options, {"action": "relay", "offer_id": offer_id, "relayed": True, "seller": o.seller,
+                   "nonce": str(o.nonce), "market_url": market.url, "notice": RELAY_PUBLIC},
+         [f"Relayed offer {offer_id} to {market.url}: listed now, marked relayed (no transaction was sent).",
+          f"Buyers fill it with `p2pescrow --market-url {market.url} offer fill {offer_id}`."])
+
+
 @command(offer_app, "revoke")
 def revoke(ctx: typer.Context, nonce: Annotated[str, typer.Argument(
         metavar="NONCE", help="The nonce of the offer (see `offer show`).", show_default=False)]) -> None:

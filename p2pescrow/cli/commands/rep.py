@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -12,6 +12,7 @@ from ...models import ReputationRole
 from .. import confirm, context, parse
 from ..app import app, command
 from ..context import client as connect
+from ..plot import PlotOption, check_plot, write_address_chart
 from ..render import emit, me, roles, table, trade_result
 
 rep_app = typer.Typer(name="rep", no_args_is_help=True,
@@ -22,7 +23,8 @@ app.add_typer(rep_app)
 
 @command(rep_app, "show")
 def show(ctx: typer.Context, address: Annotated[str | None, typer.Argument(
-        metavar="[ADDRESS]", help="Whose record (default: your account).", show_default=False)] = None) -> None:
+        metavar="[ADDRESS]", help="Whose record (default: your account).", show_default=False)] = None,
+        plot: PlotOption = None) -> None:
     """An address's record per asset and role: volume, how its trades ended, the value-weighted
     rating, and the score across the listed assets.
 
@@ -32,14 +34,19 @@ def show(ctx: typer.Context, address: Annotated[str | None, typer.Argument(
     the prior, 3.0 over 5 units, makes an account never rated score 3.00).
 
     When a market index exists (`market sync` made one, or --db / $P2PESCROW_DB names one), it is
-    synced and the address's screening is shown too, as `market search` shows sellers.
+    synced and the address's screening is shown too, as `market search` shows sellers. --plot FILE
+    draws the address's ratings and volume over time from the index (PNG or SVG, by the suffix).
 
     \b
     Example:
       p2pescrow rep show 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC
+      p2pescrow rep show 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC --plot record.png
     """
     who = parse.address(address) if address else None
+    target = check_plot(plot) if plot is not None else None
     options = context.options(ctx)
+    if target is not None:
+        _check_index(options)
     reads = context.reader(options)
     if who is None:
         who = me(reads)
@@ -93,7 +100,40 @@ def show(ctx: typer.Context, address: Annotated[str | None, typer.Argument(
         lines += ["", *("  " + line for line in table(rows, header).splitlines())]
     else:
         lines.append("  no recorded trades yet")
+    if target is not None:
+        line = _timeline(options, reads, r.address)
+        lines += ["", write_address_chart(target, line, lambda token: _token_or_none(reads, token))]
+        document["plot"] = str(target)
     emit(options, {"reputation": document}, lines)
+
+
+def _check_index(options: context.Options) -> None:
+    """--plot draws from a local market index: one that exists (checked before any work)."""
+    from .market import index_exists
+
+    if options.market_url:
+        raise InputError("rep show --plot draws from a local market index, not a market server (--market-url)",
+                         hint="leave --market-url out; `p2pescrow market sync` makes the local index")
+    if not index_exists(options):
+        raise InputError("rep show --plot draws from the market index, and there is none yet",
+                         hint="run `p2pescrow market sync` first (or name the index with --db)")
+
+
+def _timeline(options: context.Options, reads: Any, address: str) -> Any:
+    """The address's timeline from the local market index (synced first), for --plot."""
+    from .market import Market, database_errors
+
+    market = Market(options, reads)
+    market.sync()
+    with database_errors(market.url):
+        return market.client.timeline(address)
+
+
+def _token_or_none(reads: Any, address: str) -> Any:
+    try:
+        return reads.token(address)
+    except Exception:  # noqa: BLE001 - not an ERC-20 that answers: drawn in base units
+        return None
 
 
 @command(rep_app, "cost")

@@ -1,0 +1,307 @@
+"""Relayed offers: signed offers a seller hands to a market server instead of paying gas to publish them.
+
+    from p2pescrow.market import relayed
+
+    submission = relayed.read_submission(body)                 # {"offer": ..., "document": ...}
+    with Session(engine) as session, session.begin():
+        listing = relayed.accept(session, chain_id, escrow, submission, now=now)
+
+A relayed offer is checked as a board post is (:func:`p2pescrow.market.board.verify_post`: the
+signature recovers to the seller under this chain id and escrow, the terms document is canonical JSON
+hashing to the offer's ``termsHash``, the listing fields fit) and must be fillable now by the very
+rules :func:`p2pescrow.market.queries.search` lists offers by (open, not expired, the nonce unused, the
+current platform fee, the seller's free bond covering its deposit): it is inserted, asked about through
+:func:`~p2pescrow.market.queries.offer`, and refused (the caller's transaction rolled back) unless
+fillable. An offer the index already holds, relayed or published, is :class:`AlreadyKnown`.
+
+Where it is kept:
+
+- ``relayed_offers`` (:class:`~p2pescrow.market.schema.RelayedOffer`) holds what the relay accepted.
+  It is not the chain's, so no rewind touches it.
+- ``offers`` gets a row with ``source`` ``relayed``: search lists it (``relayed: true`` in
+  ``OfferHit.to_json()``), the sync marks it filled or revoked like any other from the escrow's
+  events. When the same offer is published on the board the sync turns that row into an on-chain one
+  (``source`` board, the block and transaction of the post); when a reorg rewinds that publication
+  away, :func:`restore` (called by the rewind) puts the relayed row back.
+
+``publish-relayed`` (the operator, paying gas) reads :func:`pending`: the relayed offers not on the
+board yet.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from ..core.offers import OFFER_FIELDS, OfferError, SignedOffer, canonical_document, terms_document
+from .board import Listing, RejectedPost, verify_post
+from .schema import Bond, Event, Offer, RelayedOffer, SyncState
+
+__all__ = [
+    "RELAYED",
+    "AlreadyKnown",
+    "NotFillable",
+    "RelayRefused",
+    "Submission",
+    "accept",
+    "nonce_used",
+    "pending",
+    "read_submission",
+    "restore",
+]
+
+#: ``offers.source`` of a relayed offer (an on-chain one is ``board``).
+RELAYED = "relayed"
+
+
+class RelayRefused(ValueError):
+    """A submission the relay does not take; the message says why, ``hint`` what to do, ``status``
+    is the HTTP status a server answers with (400: bad or foreign offer, 409: already known)."""
+
+    status = 400
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+class NotFillable(RelayRefused):
+    """A valid offer that no buyer could fill now (expired, nonce used, old fee, bond short)."""
+
+
+class AlreadyKnown(RelayRefused):
+    """An offer the index already lists: relayed before, or published on the board."""
+
+    status = 409
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A relay request read: the signed offer and its terms document (canonical bytes)."""
+
+    signed: SignedOffer
+    document: bytes
+
+
+def nonce_used(session: Session, chain_id: int, seller: str, nonce: int) -> bool:
+    """Whether the index holds an OfferFilled or OfferRevoked event of ``seller``'s ``nonce`` (the sync
+    marks an offer published with a used nonce revoked by this too)."""
+    # events.args is json.dumps(sort_keys=True): the seller appears as '"seller": "0x..."'.
+    used = session.scalars(select(Event.args).where(
+        Event.chain_id == chain_id, Event.name.in_(("OfferFilled", "OfferRevoked")),
+        Event.args.contains(f'"seller": "{seller}"', autoescape=True))).all()
+    for text in used:
+        args = json.loads(text)
+        if args.get("seller") == seller and int(args.get("nonce", -1)) == nonce:
+            return True
+    return False
+
+
+def read_submission(body: Any) -> Submission:
+    """The signed offer and terms document of a relay request's JSON body: ``{"offer": <the signed offer
+    document as `offer create --out` writes it, object or text>, "document": <the terms document, object or
+    JSON text>}``. Without ``document`` the offer document's own ``terms`` (``offer create`` puts them
+    there) are taken. :class:`RelayRefused` says what is malformed."""
+    hint = 'post {"offer": <the file `p2pescrow offer create --out FILE` wrote>, "document": <its terms>}'
+    if not isinstance(body, Mapping):
+        raise RelayRefused(f"the request is a JSON {type(body).__name__}, not an object", hint=hint)
+    offer = body.get("offer")
+    if isinstance(offer, str):
+        try:
+            offer = json.loads(offer)
+        except ValueError as exc:
+            raise RelayRefused(f"the offer is not JSON: {exc}", hint=hint) from None
+    if not isinstance(offer, Mapping):
+        raise RelayRefused("the request has no offer object", hint=hint)
+    try:
+        signed = SignedOffer.from_json(json.dumps(offer))
+    except OfferError as exc:
+        raise RelayRefused(str(exc), hint=hint) from None
+    for name, kind in ((f["name"], f["type"]) for f in OFFER_FIELDS if f["type"].startswith("uint")):
+        value = getattr(signed.offer, name)
+        if value >= 1 << int(kind.removeprefix("uint")):
+            raise RelayRefused(f"offer field {name} is {value}, beyond its type {kind}", hint=hint)
+    document = body.get("document", offer.get("terms"))
+    if document is None:
+        raise RelayRefused("the request has no terms document (\"document\", or the offer's \"terms\")", hint=hint)
+    try:
+        if isinstance(document, Mapping):
+            data = terms_document(document)
+        elif isinstance(document, str):
+            data = canonical_document(document)
+        else:
+            raise RelayRefused(f"the terms document is a JSON {type(document).__name__}: an object (or its JSON "
+                               "text) is expected", hint=hint)
+    except (OfferError, RecursionError) as exc:
+        raise RelayRefused(f"the terms document has no canonical JSON form: {exc}", hint=hint) from None
+    return Submission(signed, data)
+
+
+def _listing(signed: SignedOffer, document: bytes, chain_id: int, escrow: str) -> Listing:
+    """The offer checked as a board post of ``chain_id`` and ``escrow`` would be (``RejectedPost`` if not)."""
+    offer = asdict(signed.offer)
+    return verify_post({"offer": offer, "terms": document, "signature": signed.signature}, chain_id, escrow)
+
+
+def _row(listing: Listing, chain_id: int, *, status: str, block: int, at: int) -> Offer:
+    """The ``offers`` row of a relayed listing (no transaction: ``tx_hash`` empty, ``log_index`` -1, so it
+    sorts after the posts of ``block``, the last block indexed when it arrived)."""
+    o, f = listing.signed.offer, listing.fields
+    return Offer(
+        chain_id=chain_id, id=listing.id, seller=o.seller, buyer=o.buyer, token=o.token, arbiter=o.arbiter,
+        amount=o.amount, buyer_deposit=o.buyerDeposit, seller_deposit=o.sellerDeposit,
+        arbiter_fee_bps=o.arbiterFeeBps, platform_fee_bps=o.platformFeeBps, release_window=o.releaseWindow,
+        arbitration_window=o.arbitrationWindow, flags=o.flags, terms_hash="0x" + o.termsHash.hex(), nonce=o.nonce,
+        expiry=o.expiry, signature="0x" + listing.signed.signature.hex(), document=listing.document,
+        title=f["title"], description=f["description"], category=f["category"], tags=json.dumps(f["tags"]),
+        payment_method=f["payment_method"], fiat_price=f["fiat_price"], status=status, trade_id=None,
+        source=RELAYED, published_block=block, published_at=at, tx_hash="", log_index=-1)
+
+
+def accept(session: Session, chain_id: int, escrow: str, submission: Submission, *, now: int,
+           admit: Callable[[str], None] | None = None) -> Listing:
+    """Store a relayed offer in ``session`` (the caller commits; on an exception it must roll back, and
+    nothing is kept). ``now`` is the chain's time. Raises :class:`RelayRefused` (a bad or foreign offer, a
+    document that is not the signed one), :class:`NotFillable` or :class:`AlreadyKnown`.
+
+    ``admit(seller)`` is called once the signature is known to be the seller's and the offer is new,
+    before anything is stored (a server's per-seller rate limit: neither forged offers naming a seller
+    nor replays of its known ones count against it)."""
+    from . import queries
+
+    signed = submission.signed
+    if signed.chain_id != chain_id:
+        raise RelayRefused(f"the offer is signed for chain {signed.chain_id}; this market is chain {chain_id}",
+                           hint="sign the offer on this market's network (--network)")
+    if signed.escrow.lower() != escrow.lower():
+        raise RelayRefused(f"the offer is signed for escrow {signed.escrow}; this market is escrow {escrow}",
+                           hint="sign the offer for this market's escrow deployment")
+    try:
+        listing = _listing(signed, submission.document, chain_id, escrow)
+    except RejectedPost as exc:
+        raise RelayRefused(str(exc), hint="relay the offer file exactly as `p2pescrow offer create --out` "
+                                          "wrote it, with its own terms document") from None
+    known = session.scalars(select(Offer).where(Offer.chain_id == chain_id, Offer.id == listing.id)).first()
+    if known is not None:  # before admit: anyone may replay a public offer, it costs its seller nothing
+        where = "relayed already" if known.source == RELAYED else f"on the board (block {known.published_block})"
+        raise AlreadyKnown(f"offer {listing.id} is known: {where}", hint="search for it: nothing to relay")
+    if admit is not None:
+        admit(listing.signed.offer.seller)
+    state = session.scalars(select(SyncState).where(SyncState.chain_id == chain_id)
+                            .order_by(SyncState.escrow).limit(1)).first()
+    if state is None:
+        raise NotFillable("the market index has not synced this chain yet", hint="try again in a moment")
+    o = signed.offer
+    status = "revoked" if nonce_used(session, chain_id, o.seller, o.nonce) else "open"
+    block = max(int(state.last_block), 0)
+    session.add(_row(listing, chain_id, status=status, block=block, at=now))
+    session.add(RelayedOffer(chain_id=chain_id, id=listing.id, escrow=signed.escrow, seller=o.seller,
+                             offer=signed.to_json(), document=listing.document, received_at=now,
+                             received_block=block))
+    session.flush()
+    queries.refresh_scores(session, chain_id, [o.seller])  # its row's seller_score, which search sorts by
+    hit = queries.offer(session, chain_id, listing.id, now)
+    if hit is None or not hit.fillable:
+        raise NotFillable(f"no buyer could fill this offer now: {_why_not(session, chain_id, listing, now)}",
+                          hint=_FIX)
+    return listing
+
+
+_FIX = "make a new offer that can be filled (`p2pescrow offer create`), then relay it"
+
+
+def _when(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _why_not(session: Session, chain_id: int, listing: Listing, now: int) -> str:
+    """Which of the search's conditions the offer fails, in words (the decision is the search's)."""
+    o = listing.signed.offer
+    fee = session.scalar(select(SyncState.platform_fee_bps).where(SyncState.chain_id == chain_id)
+                         .order_by(SyncState.escrow).limit(1))
+    if o.expiry < now:
+        return f"it expired at {_when(o.expiry)} (the chain's time is {_when(now)})"
+    if fee is not None and o.platformFeeBps != fee:
+        return f"it carries a platform fee of {o.platformFeeBps} bps, and the escrow's fee is {fee} bps now"
+    closed = session.scalar(select(Offer.pk).where(
+        Offer.chain_id == chain_id, Offer.seller == o.seller, Offer.nonce == o.nonce,
+        Offer.status.in_(("filled", "revoked"))).limit(1))
+    if closed is not None or nonce_used(session, chain_id, o.seller, o.nonce):
+        return f"the seller's nonce {o.nonce} is used already (an offer with it was filled, or it was revoked)"
+    if o.sellerDeposit:
+        free = session.scalar(select(Bond.free).where(Bond.chain_id == chain_id, Bond.seller == o.seller,
+                                                      Bond.token == o.token)) or 0
+        if int(free) < o.sellerDeposit:
+            return (f"the seller's free bond in {o.token} is {int(free)} base units, less than the offer's seller "
+                    f"deposit of {o.sellerDeposit} (`p2pescrow bond deposit` first)")
+    return "the market search would not list it"
+
+
+def restore(session: Session, chain_id: int) -> int:
+    """Give every relayed offer without an ``offers`` row its relayed row back (after a rewind deleted
+    the block that published it on the board); the number restored. Their statuses are ``open``: the
+    rewind replays the escrow's events after this, which mark filled and revoked ones."""
+    missing = session.scalars(select(RelayedOffer).where(
+        RelayedOffer.chain_id == chain_id,
+        ~exists().where(Offer.chain_id == chain_id, Offer.id == RelayedOffer.id))).all()
+    restored = 0
+    for relayed in missing:
+        try:
+            signed = SignedOffer.from_json(relayed.offer)
+            listing = _listing(signed, relayed.document.encode("utf-8"), chain_id, relayed.escrow)
+        except (OfferError, RejectedPost):  # accepted once, so not expected: left out rather than fatal
+            continue
+        session.add(_row(listing, chain_id, status="open", block=int(relayed.received_block),
+                         at=int(relayed.received_at)))
+        restored += 1
+    if restored:
+        session.flush()
+    return restored
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A relayed offer not on the board yet: what ``publishOffer`` needs, and whether a buyer could fill it."""
+
+    id: str
+    signed: SignedOffer
+    document: bytes
+    fillable: bool
+    status: str
+
+
+def pending(session: Session, chain_id: int, now: int, ids: Iterable[str] | None = None) -> list[Pending]:
+    """The relayed offers still off the board (``ids``: only those, by full id or unique prefix), oldest
+    first. An id given that is not such an offer is a :class:`RelayRefused` naming it."""
+    from . import queries
+
+    rows = session.execute(
+        select(RelayedOffer, Offer.status).join(Offer, (Offer.chain_id == RelayedOffer.chain_id)
+                                                & (Offer.id == RelayedOffer.id))
+        .where(RelayedOffer.chain_id == chain_id, Offer.source == RELAYED)
+        .order_by(RelayedOffer.received_at, RelayedOffer.id)).all()
+    chosen = list(rows)
+    if ids is not None:
+        wanted = [i.strip().lower() for i in ids]
+        chosen = []
+        for prefix in wanted:
+            body = prefix if prefix.startswith("0x") else "0x" + prefix
+            matches = [r for r in rows if r[0].id.startswith(body)]
+            if len(matches) != 1:
+                raise RelayRefused(f"{prefix} is {'an ambiguous prefix of' if matches else 'not'} a relayed offer "
+                                   "waiting for the board", hint="list them with `p2pescrow market publish-relayed` "
+                                                                 "and no ID")
+            if matches[0] not in chosen:
+                chosen.append(matches[0])
+    out = []
+    for relayed, status in chosen:
+        hit = queries.offer(session, chain_id, relayed.id, now)
+        out.append(Pending(relayed.id, SignedOffer.from_json(relayed.offer), relayed.document.encode("utf-8"),
+                           bool(hit and hit.fillable), str(status)))
+    return out
