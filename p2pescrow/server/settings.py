@@ -5,19 +5,19 @@ and the environment (:meth:`ServerSettings.from_env`), and the bounds every requ
 
 An option given wins over its environment variable, which wins over the default:
 
-=============================  =========================  ===========================================
-option                          environment variable       default
-=============================  =========================  ===========================================
-``--host``                      ``P2PESCROW_SERVE_HOST``   ``127.0.0.1`` (this computer only)
-``--port``                      ``P2PESCROW_SERVE_PORT``   ``8000`` (``0``: a free port, printed)
-``--db``                        ``P2PESCROW_DB``           ``market.sqlite`` in the config folder
-``--sync-interval``             ``P2PESCROW_SYNC_INTERVAL`` ``5`` seconds between syncs of the index
-``--cors-origin`` (repeated)    ``P2PESCROW_CORS_ORIGINS`` none: no CORS header (comma-separated)
-``--page-size-max``             ``P2PESCROW_PAGE_SIZE_MAX`` ``100`` offers per page at most
-``--relay-rate``                ``P2PESCROW_RELAY_RATE``   ``10`` relayed offers a minute per client
-``--relay-keep``                ``P2PESCROW_RELAY_KEEP``   ``7d``: ended relayed offers kept this long
-``--relay-max-per-seller``      ``P2PESCROW_RELAY_MAX_PER_SELLER`` ``100`` relayed offers open per seller
-=============================  =========================  ===========================================
+============================  ==================================  ===========================================
+option                        environment variable                default
+============================  ==================================  ===========================================
+``--host``                    ``P2PESCROW_SERVE_HOST``            ``127.0.0.1`` (this computer only)
+``--port``                    ``P2PESCROW_SERVE_PORT``            ``8000`` (``0``: a free port, printed)
+``--db``                      ``P2PESCROW_DB``                    ``market.sqlite`` in the config folder
+``--sync-interval``           ``P2PESCROW_SYNC_INTERVAL``         ``5`` seconds between syncs of the index
+``--cors-origin`` (repeated)  ``P2PESCROW_CORS_ORIGINS``          none: no CORS header (comma-separated)
+``--page-size-max``           ``P2PESCROW_PAGE_SIZE_MAX``         ``100`` offers per page at most
+``--relay-rate``              ``P2PESCROW_RELAY_RATE``            ``10`` relayed offers a minute per client
+``--relay-keep``              ``P2PESCROW_RELAY_KEEP``            ``7d``: ended relayed offers kept this long
+``--relay-max-per-seller``    ``P2PESCROW_RELAY_MAX_PER_SELLER``  ``100`` relayed offers open per seller
+============================  ==================================  ===========================================
 
 ``--relay-keep`` (and its variable) takes seconds or a number with a unit: ``90s``, ``30m``, ``12h``,
 ``7d``, ``2w`` (:func:`parse_duration`).
