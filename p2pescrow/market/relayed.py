@@ -42,7 +42,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, func, select
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from ..core.offers import OFFER_FIELDS, OfferError, SignedOffer, canonical_document, terms_document
@@ -358,7 +358,8 @@ def prune(session: Session, chain_id: int, now: int, keep_seconds: int) -> int:
     that is older than that. Both rows go: ``relayed_offers`` and the ``offers`` row while it is still a
     relayed one. An offer published on the board (``source`` board) is the chain's: neither of its rows
     is touched (its ``relayed_offers`` row is what a reorg dropping the publication restores it from).
-    Returns how many offers were deleted; the caller commits."""
+    A trade filled from a deleted offer keeps its history but no longer links to it (``offer_id`` null,
+    as a rebuild of the index would have it). Returns how many offers were deleted; the caller commits."""
     cutoff = now - keep_seconds
     rows = session.execute(
         select(Offer.id, Offer.seller, Offer.nonce, Offer.expiry, Offer.trade_id)
@@ -379,6 +380,9 @@ def prune(session: Session, chain_id: int, now: int, keep_seconds: int) -> int:
         chunk = gone[start:start + 500]
         session.execute(delete(Offer).where(Offer.chain_id == chain_id, Offer.id.in_(chunk), Offer.source == RELAYED))
         session.execute(delete(RelayedOffer).where(RelayedOffer.chain_id == chain_id, RelayedOffer.id.in_(chunk)))
+        # A trade filled from one keeps no link to an offer the index no longer has (as a rebuild would).
+        session.execute(update(Trade).where(Trade.chain_id == chain_id, Trade.offer_id.in_(chunk))
+                        .values(offer_id=None))
     return len(gone)
 
 

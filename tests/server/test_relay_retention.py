@@ -131,6 +131,8 @@ def test_a_filled_and_a_revoked_one_are_pruned_by_when_they_ended_not_by_their_e
         statuses = dict(session.execute(select(s.Offer.id, s.Offer.status)
                                         .where(s.Offer.id.in_((filled_id, revoked_id, open_id)))).all())
     assert statuses == {filled_id: "filled", revoked_id: "revoked", open_id: "open"}
+    with Session(engine) as session:
+        assert session.scalar(select(s.Trade.offer_id).where(s.Trade.offer_id == filled_id)) == filled_id
     later(m, KEEP // 2)
     synced(engine, m)
     assert prune(engine, m) == 0
@@ -139,6 +141,10 @@ def test_a_filled_and_a_revoked_one_are_pruned_by_when_they_ended_not_by_their_e
     assert prune(engine, m) == 2  # ended more than a keep ago; the open one stays, its expiry far off
     assert rows(engine, filled_id) == ([], 0) and rows(engine, revoked_id) == ([], 0)
     assert rows(engine, open_id) == (["relayed"], 1)
+    with Session(engine) as session:  # the trade stays, without its link to the offer the index lost
+        trade = session.scalars(select(s.Trade).where(s.Trade.seller == fo["seller"], s.Trade.amount == fo["amount"],
+                                                      s.Trade.terms_hash == "0x" + keccak(filled_terms).hex())).one()
+        assert trade.offer_id is None
 
 
 def test_a_published_offer_is_never_pruned_and_relayed_again_after_a_reorg_it_is(engine, market_chain):
