@@ -354,7 +354,7 @@ def _nonce_used_at(session: Session, chain_id: int, seller: str, nonce: int) -> 
 def prune(session: Session, chain_id: int, now: int, keep_seconds: int) -> int:
     """Delete the relayed offers nobody can fill any more whose end is more than ``keep_seconds`` before
     ``now`` (the chain's time): expired (``expiry < now - keep_seconds``), or filled or revoked at a time
-    the index knows (the OfferFilled or OfferRevoked event of the seller's nonce, else the fill's trade)
+    the index knows (the fill's trade, else the OfferFilled or OfferRevoked event of the seller's nonce)
     that is older than that. Both rows go: ``relayed_offers`` and the ``offers`` row while it is still a
     relayed one. An offer published on the board (``source`` board) is the chain's: neither of its rows
     is touched (its ``relayed_offers`` row is what a reorg dropping the publication restores it from).
@@ -365,15 +365,19 @@ def prune(session: Session, chain_id: int, now: int, keep_seconds: int) -> int:
         select(Offer.id, Offer.seller, Offer.nonce, Offer.expiry, Offer.trade_id)
         .join(RelayedOffer, (RelayedOffer.chain_id == Offer.chain_id) & (RelayedOffer.id == Offer.id))
         .where(Offer.chain_id == chain_id, Offer.source == RELAYED,
-               (Offer.expiry < cutoff) | Offer.status.in_(("filled", "revoked")))).all()
+               # one that ended can only have ended after it was received: the ones received within the
+               # keep are left alone without reading their events (this runs after every sync)
+               (Offer.expiry < cutoff) | (Offer.status.in_(("filled", "revoked")) & (Offer.published_at < cutoff))))
     gone: list[str] = []
-    for offer_id, seller, nonce, expiry, trade_id in rows:
+    for offer_id, seller, nonce, expiry, trade_id in rows.all():
         if int(expiry) < cutoff:
             gone.append(offer_id)
             continue
-        ended = _nonce_used_at(session, chain_id, seller, int(nonce))
-        if ended is None and trade_id is not None:
+        ended = None
+        if trade_id is not None:  # filled: when its trade was made
             ended = session.scalar(select(Trade.created_at).where(Trade.chain_id == chain_id, Trade.id == trade_id))
+        if ended is None:  # revoked, or its nonce used by another offer's fill
+            ended = _nonce_used_at(session, chain_id, seller, int(nonce))
         if ended is not None and int(ended) < cutoff:
             gone.append(offer_id)
     for start in range(0, len(gone), 500):  # bounded IN lists
