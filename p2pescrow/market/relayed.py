@@ -36,6 +36,7 @@ relayed offers per seller counts.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
@@ -43,6 +44,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
 from ..core.offers import OFFER_FIELDS, OfferError, SignedOffer, canonical_document, terms_document
@@ -197,7 +199,9 @@ def accept(session: Session, chain_id: int, escrow: str, submission: Submission,
 
     ``max_open``: the most relayed offers a seller may have open at once (:func:`open_count`); the next
     is :class:`TooManyOpen`, checked before ``admit`` (a refused offer spends none of the seller's rate).
-    The caller serializes accepts if the bound must hold under concurrent requests."""
+    On PostgreSQL the count and the insert hold a transaction-level advisory lock on the seller, so the
+    bound holds across servers sharing the database; on SQLite the caller serializes its accepts (one
+    server process: :mod:`p2pescrow.server.relay` does)."""
     from . import queries
 
     signed = submission.signed
@@ -217,6 +221,8 @@ def accept(session: Session, chain_id: int, escrow: str, submission: Submission,
         where = "relayed already" if known.source == RELAYED else f"on the board (block {known.published_block})"
         raise AlreadyKnown(f"offer {listing.id} is known: {where}", hint="search for it: nothing to relay")
     seller = listing.signed.offer.seller
+    if max_open is not None:
+        _lock_seller(session, chain_id, seller)
     if max_open is not None and open_count(session, chain_id, seller, now) >= max_open:
         soonest = first_expiry(session, chain_id, seller, now)
         wait = max(1, soonest - now + 1) if soonest is not None else 60
@@ -244,6 +250,15 @@ def accept(session: Session, chain_id: int, escrow: str, submission: Submission,
         raise NotFillable(f"no buyer could fill this offer now: {_why_not(session, chain_id, listing, now)}",
                           hint=_FIX)
     return listing
+
+
+def _lock_seller(session: Session, chain_id: int, seller: str) -> None:
+    """On PostgreSQL, take the transaction's advisory lock on ``seller``'s relayed offers (released at
+    commit or rollback): concurrent accepts for one seller count and insert one after the other."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    digest = hashlib.blake2b(f"p2pescrow-relay:{chain_id}:{seller.lower()}".encode(), digest_size=8).digest()
+    session.execute(sql("SELECT pg_advisory_xact_lock(:key)"), {"key": int.from_bytes(digest, "big", signed=True)})
 
 
 _FIX = "make a new offer that can be filled (`p2pescrow offer create`), then relay it"

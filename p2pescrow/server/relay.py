@@ -26,8 +26,9 @@ seller's public ones can spend it), and 429 too when the seller already has
 filled, revoked nor expired), ``Retry-After`` then saying when the soonest of them expires. A cap is a
 quota that frees itself as the seller's offers end, not a fault of the offer, so 429 (retry later) rather
 than 400 (fix the request): a client that backs off on 429 does the right thing, and the hint says how to
-free a place sooner. The count and the insert are one critical section per server process, so the cap
-holds under concurrent requests to one server.
+free a place sooner. The count and the insert are one critical section per server process, and on
+PostgreSQL hold an advisory lock on the seller too, so the cap holds under concurrent requests, to one
+server or to several sharing the database.
 
 Relayed offers that ended (expired, filled, revoked) are deleted ``settings.relay_keep`` seconds later
 by the background loop (:func:`p2pescrow.market.relayed.prune`).

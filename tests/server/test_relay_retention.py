@@ -217,3 +217,47 @@ def test_open_count_counts_the_sellers_open_relayed_offers_only(engine, market_c
         relayed.accept(session, m.deployment.chain_id, d.escrow.address, relayed.Submission(more, document("Four")),
                        now=now(m), max_open=1)
     assert refused.value.status == 429 and 1 <= refused.value.retry_after <= 7200
+
+
+def test_on_postgresql_concurrent_offers_of_one_seller_cannot_pass_the_cap_together(postgres_url, market_chain,
+                                                                                    history, monkeypatch):
+    """Two servers on one PostgreSQL database: each counts under the seller's advisory lock, so the second
+    counts the first's offer. The count is slowed so that, without the lock, both would count none."""
+    import threading
+    import time
+
+    m, d = market_chain, market_chain.d
+    engine = open_database(postgres_url)
+    synced(engine, m)
+    counted = relayed.open_count
+
+    def slow_count(*args, **kwargs):
+        found = counted(*args, **kwargs)
+        time.sleep(0.5)
+        return found
+
+    monkeypatch.setattr(relayed, "open_count", slow_count)
+    offers = [signed_offer(m, document(f"At once {n}"), seller=d.owner) for n in range(2)]
+    start = threading.Barrier(2)
+    results: list[str] = []
+
+    def accept(n: int) -> None:
+        signed, _ = offers[n]
+        start.wait()
+        try:
+            with Session(engine) as session, session.begin():
+                relayed.accept(session, m.deployment.chain_id, d.escrow.address,
+                               relayed.Submission(signed, document(f"At once {n}")), now=now(m), max_open=1)
+            results.append("accepted")
+        except relayed.TooManyOpen:
+            results.append("refused")
+
+    threads = [threading.Thread(target=accept, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(results) == ["accepted", "refused"]
+    with Session(engine) as session:
+        assert relayed.open_count(session, m.deployment.chain_id, d.owner, now(m)) == 1
+    engine.dispose()
