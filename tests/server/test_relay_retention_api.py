@@ -2,7 +2,8 @@
 clock the tests move: the background loop deletes a relayed offer that expired longer ago than
 ``--relay-keep`` (the API then answers 404 for it), not sooner; a seller with ``--relay-max-per-seller``
 offers open is refused the next with 429 and Retry-After, other sellers are not, and a place frees when
-one of its offers ends; the options and their environment variables, and bad values as one line, exit 2.
+one of its offers ends (also when they arrive at once); the options and their environment variables,
+and bad values as one line, exit 2.
 """
 
 from __future__ import annotations
@@ -88,6 +89,16 @@ def test_past_the_cap_a_sellers_next_offer_is_429_until_one_of_them_ends(server,
     server.wait_synced()
     assert post(server, offer_file(m, "Capped three, later")).status_code == 201
     assert post(server, offer_file(m, "Capped four")).status_code == 429
+
+
+def test_offers_of_one_seller_posted_at_once_do_not_pass_the_cap_together(server, market_chain):
+    from concurrent.futures import ThreadPoolExecutor
+
+    m, d = market_chain, market_chain.d
+    bodies = [offer_file(m, f"At once {n}", seller=d.stranger) for n in range(6)]
+    with ThreadPoolExecutor(6) as pool:
+        statuses = sorted(answer.status_code for answer in pool.map(lambda body: post(server, body), bodies))
+    assert statuses == [201, 201, 429, 429, 429, 429]
 
 
 def test_the_loop_prunes_an_expired_relayed_offer_after_the_keep_and_not_before(server, market_chain):
