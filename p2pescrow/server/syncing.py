@@ -62,7 +62,8 @@ class SyncStatus:
 
     def to_json(self) -> dict[str, Any]:
         with self._lock:
-            return {"head_indexed": self.head_indexed, "last_sync": self.last_sync, "sync_error": self.sync_error}
+            return {"head_indexed": self.head_indexed, "last_sync": self.last_sync, "sync_error": self.sync_error,
+                    "relayed_pruned": self.relayed_pruned}
 
 
 def one_line(error: BaseException) -> str:

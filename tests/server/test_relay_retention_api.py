@@ -116,6 +116,7 @@ def test_the_loop_prunes_an_expired_relayed_offer_after_the_keep_and_not_before(
         engine.dispose()
     assert board
 
+    pruned = server.health()["relayed_pruned"]
     later(m, 600 + 1800)  # expired half an hour ago
     server.wait_synced()
     deadline = time.monotonic() + 3  # a few more syncs of the loop (every 0.5 s)
@@ -124,6 +125,7 @@ def test_the_loop_prunes_an_expired_relayed_offer_after_the_keep_and_not_before(
         assert shown.status_code == 200, shown.text
         time.sleep(0.3)
     assert shown.json()["fillable"] is False
+    assert server.health()["relayed_pruned"] == pruned
 
     later(m, 1800 + 60)  # expired more than an hour ago
     server.wait_synced()
@@ -132,7 +134,8 @@ def test_the_loop_prunes_an_expired_relayed_offer_after_the_keep_and_not_before(
         assert time.monotonic() < deadline, "the loop did not prune the offer"
         time.sleep(0.2)
     assert shown.status_code == 404, shown.text
-    assert server.health()["sync_error"] is None
+    health = server.health()
+    assert health["sync_error"] is None and health["relayed_pruned"] > pruned
     # Both its rows are gone from the server's index; the board's offers (expired long ago too) are all there.
     engine = create_engine(server.db_url)
     try:
