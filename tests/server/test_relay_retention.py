@@ -3,7 +3,8 @@ clock the tests move (evm_increaseTime), in SQLite and PostgreSQL: an expired re
 (both its rows) once it has been over for longer than the keep, not before; a filled or a revoked one
 by the time of its fill or revocation, not its expiry; an offer published on the board is never
 deleted, and one a reorg made relayed again is pruned as a relayed one; the per-seller count the
-relay's cap reads. The server's loop and the cap over HTTP are in test_relay_retention_api.py.
+relay's cap reads, and on PostgreSQL its advisory lock against concurrent accepts. The server's loop
+and the cap over HTTP are in test_relay_retention_api.py.
 """
 
 from __future__ import annotations
