@@ -20,6 +20,8 @@ This module imports SQLAlchemy only when a database is opened: without the ``mar
 from __future__ import annotations
 
 import os
+import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -83,16 +85,35 @@ def create_database_engine(url: str) -> Engine:
     return create_engine(parsed, pool_pre_ping=True)
 
 
+#: Alembic keeps the running migration in module-global state: one upgrade at a time per process.
+_UPGRADING = threading.Lock()
+#: Tries of an upgrade that failed because another process migrated the same database meanwhile.
+UPGRADE_TRIES = 3
+
+
 def upgrade(engine: Engine) -> None:
-    """Run the migrations up to the newest revision (a no-op on an up-to-date database)."""
+    """Run the migrations up to the newest revision (a no-op on an up-to-date database).
+
+    Two processes may open a fresh database at once (a server starting while its operator runs
+    ``market sync``). Each upgrade is one transaction, so the one that loses (``table alembic_version
+    already exists``, a write lock lost on SQLite) changed nothing; it tries again, and then finds the
+    schema the other made (or waits for its lock). Only a failure that repeats is raised."""
     from alembic import command
     from alembic.config import Config
+    from sqlalchemy.exc import DBAPIError
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    for attempt in range(1, UPGRADE_TRIES + 1):
+        try:
+            with _UPGRADING, engine.begin() as connection:
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+            return
+        except DBAPIError:
+            if attempt == UPGRADE_TRIES:
+                raise
+            time.sleep(0.1 * attempt)
 
 
 def open_database(url: str) -> Engine:

@@ -26,22 +26,30 @@ Where it is kept:
 
 ``publish-relayed`` (the operator, paying gas) reads :func:`pending`: the relayed offers not on the
 board yet.
+
+Retention: relayed offers cost their sellers nothing, so the index keeps them only while they matter.
+:func:`prune` deletes those nobody can fill any more (expired, filled or revoked) whose end lies more
+than ``keep_seconds`` back by the chain's time, both rows; a server runs it after each sync. An offer
+on the board is the chain's and never pruned. :func:`open_count` is what a server's cap on open
+relayed offers per seller counts.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
 from ..core.offers import OFFER_FIELDS, OfferError, SignedOffer, canonical_document, terms_document
 from .board import Listing, RejectedPost, verify_post
-from .schema import Bond, Event, Offer, RelayedOffer, SyncState
+from .schema import Bond, Event, Offer, RelayedOffer, SyncState, Trade
 
 __all__ = [
     "RELAYED",
@@ -49,9 +57,12 @@ __all__ = [
     "NotFillable",
     "RelayRefused",
     "Submission",
+    "TooManyOpen",
     "accept",
     "nonce_used",
+    "open_count",
     "pending",
+    "prune",
     "read_submission",
     "restore",
 ]
@@ -79,6 +90,18 @@ class AlreadyKnown(RelayRefused):
     """An offer the index already lists: relayed before, or published on the board."""
 
     status = 409
+
+
+class TooManyOpen(RelayRefused):
+    """The seller has as many relayed offers open as a server takes (its cap): 429, since it is a quota
+    that frees itself (when one of them is filled, revoked or expires), not a fault of the offer.
+    ``retry_after``: seconds until the soonest of them expires, by the chain's time."""
+
+    status = 429
+
+    def __init__(self, message: str, hint: str | None = None, *, retry_after: int) -> None:
+        super().__init__(message, hint)
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -165,14 +188,20 @@ def _row(listing: Listing, chain_id: int, *, status: str, block: int, at: int) -
 
 
 def accept(session: Session, chain_id: int, escrow: str, submission: Submission, *, now: int,
-           admit: Callable[[str], None] | None = None) -> Listing:
+           admit: Callable[[str], None] | None = None, max_open: int | None = None) -> Listing:
     """Store a relayed offer in ``session`` (the caller commits; on an exception it must roll back, and
     nothing is kept). ``now`` is the chain's time. Raises :class:`RelayRefused` (a bad or foreign offer, a
     document that is not the signed one), :class:`NotFillable` or :class:`AlreadyKnown`.
 
     ``admit(seller)`` is called once the signature is known to be the seller's and the offer is new,
     before anything is stored (a server's per-seller rate limit: neither forged offers naming a seller
-    nor replays of its known ones count against it)."""
+    nor replays of its known ones count against it).
+
+    ``max_open``: the most relayed offers a seller may have open at once (:func:`open_count`); the next
+    is :class:`TooManyOpen`, checked before ``admit`` (a refused offer spends none of the seller's rate).
+    On PostgreSQL the count and the insert hold a transaction-level advisory lock on the seller, so the
+    bound holds across servers sharing the database; on SQLite the caller serializes its accepts (one
+    server process: :mod:`p2pescrow.server.relay` does)."""
     from . import queries
 
     signed = submission.signed
@@ -191,8 +220,18 @@ def accept(session: Session, chain_id: int, escrow: str, submission: Submission,
     if known is not None:  # before admit: anyone may replay a public offer, it costs its seller nothing
         where = "relayed already" if known.source == RELAYED else f"on the board (block {known.published_block})"
         raise AlreadyKnown(f"offer {listing.id} is known: {where}", hint="search for it: nothing to relay")
+    seller = listing.signed.offer.seller
+    if max_open is not None:
+        _lock_seller(session, chain_id, seller)
+    if max_open is not None and open_count(session, chain_id, seller, now) >= max_open:
+        soonest = first_expiry(session, chain_id, seller, now)
+        wait = max(1, soonest - now + 1) if soonest is not None else 60
+        raise TooManyOpen(f"seller {seller} has {max_open} relayed offers open, as many as this server lists "
+                          "per seller", hint=f"wait until one is filled, revoked or expires (the first expires "
+                          f"in {wait} s), or publish on the board yourself (`p2pescrow offer publish`)",
+                          retry_after=wait)
     if admit is not None:
-        admit(listing.signed.offer.seller)
+        admit(seller)
     state = session.scalars(select(SyncState).where(SyncState.chain_id == chain_id)
                             .order_by(SyncState.escrow).limit(1)).first()
     if state is None:
@@ -211,6 +250,15 @@ def accept(session: Session, chain_id: int, escrow: str, submission: Submission,
         raise NotFillable(f"no buyer could fill this offer now: {_why_not(session, chain_id, listing, now)}",
                           hint=_FIX)
     return listing
+
+
+def _lock_seller(session: Session, chain_id: int, seller: str) -> None:
+    """On PostgreSQL, take the transaction's advisory lock on ``seller``'s relayed offers (released at
+    commit or rollback): concurrent accepts for one seller count and insert one after the other."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    digest = hashlib.blake2b(f"p2pescrow-relay:{chain_id}:{seller.lower()}".encode(), digest_size=8).digest()
+    session.execute(sql("SELECT pg_advisory_xact_lock(:key)"), {"key": int.from_bytes(digest, "big", signed=True)})
 
 
 _FIX = "make a new offer that can be filled (`p2pescrow offer create`), then relay it"
@@ -305,3 +353,69 @@ def pending(session: Session, chain_id: int, now: int, ids: Iterable[str] | None
         out.append(Pending(relayed.id, SignedOffer.from_json(relayed.offer), relayed.document.encode("utf-8"),
                            bool(hit and hit.fillable), str(status)))
     return out
+
+
+def _nonce_used_at(session: Session, chain_id: int, seller: str, nonce: int) -> int | None:
+    """When (the chain's time) ``seller``'s ``nonce`` was first used, by an OfferFilled or OfferRevoked event
+    the index holds; None if it holds none."""
+    rows = session.execute(select(Event.args, Event.timestamp).where(
+        Event.chain_id == chain_id, Event.name.in_(("OfferFilled", "OfferRevoked")),
+        Event.args.contains(f'"seller": "{seller}"', autoescape=True))).all()
+    times = [int(stamp) for text, stamp in rows
+             if (args := json.loads(text)).get("seller") == seller and int(args.get("nonce", -1)) == nonce]
+    return min(times) if times else None
+
+
+def prune(session: Session, chain_id: int, now: int, keep_seconds: int) -> int:
+    """Delete the relayed offers nobody can fill any more whose end is more than ``keep_seconds`` before
+    ``now`` (the chain's time): expired (``expiry < now - keep_seconds``), or filled or revoked at a time
+    the index knows (the fill's trade, else the OfferFilled or OfferRevoked event of the seller's nonce)
+    that is older than that. Both rows go: ``relayed_offers`` and the ``offers`` row while it is still a
+    relayed one. An offer published on the board (``source`` board) is the chain's: neither of its rows
+    is touched (its ``relayed_offers`` row is what a reorg dropping the publication restores it from).
+    A trade filled from a deleted offer keeps its history but no longer links to it (``offer_id`` null,
+    as a rebuild of the index would have it). Returns how many offers were deleted; the caller commits."""
+    cutoff = now - keep_seconds
+    rows = session.execute(
+        select(Offer.id, Offer.seller, Offer.nonce, Offer.expiry, Offer.trade_id)
+        .join(RelayedOffer, (RelayedOffer.chain_id == Offer.chain_id) & (RelayedOffer.id == Offer.id))
+        .where(Offer.chain_id == chain_id, Offer.source == RELAYED,
+               # one that ended can only have ended after it was received: the ones received within the
+               # keep are left alone without reading their events (this runs after every sync)
+               (Offer.expiry < cutoff) | (Offer.status.in_(("filled", "revoked")) & (Offer.published_at < cutoff))))
+    gone: list[str] = []
+    for offer_id, seller, nonce, expiry, trade_id in rows.all():
+        if int(expiry) < cutoff:
+            gone.append(offer_id)
+            continue
+        ended = None
+        if trade_id is not None:  # filled: when its trade was made
+            ended = session.scalar(select(Trade.created_at).where(Trade.chain_id == chain_id, Trade.id == trade_id))
+        if ended is None:  # revoked, or its nonce used by another offer's fill
+            ended = _nonce_used_at(session, chain_id, seller, int(nonce))
+        if ended is not None and int(ended) < cutoff:
+            gone.append(offer_id)
+    for start in range(0, len(gone), 500):  # bounded IN lists
+        chunk = gone[start:start + 500]
+        session.execute(delete(Offer).where(Offer.chain_id == chain_id, Offer.id.in_(chunk), Offer.source == RELAYED))
+        session.execute(delete(RelayedOffer).where(RelayedOffer.chain_id == chain_id, RelayedOffer.id.in_(chunk)))
+        # A trade filled from one keeps no link to an offer the index no longer has (as a rebuild would).
+        session.execute(update(Trade).where(Trade.chain_id == chain_id, Trade.offer_id.in_(chunk))
+                        .values(offer_id=None))
+    return len(gone)
+
+
+def open_count(session: Session, chain_id: int, seller: str, now: int) -> int:
+    """How many of ``seller``'s relayed offers are open now: off the board, neither filled nor revoked,
+    and not expired at ``now`` (the chain's time)."""
+    return int(session.scalar(select(func.count()).select_from(Offer).where(
+        Offer.chain_id == chain_id, Offer.seller == seller, Offer.source == RELAYED, Offer.status == "open",
+        Offer.expiry >= now)) or 0)
+
+
+def first_expiry(session: Session, chain_id: int, seller: str, now: int) -> int | None:
+    """The soonest expiry among ``seller``'s open relayed offers (None without any)."""
+    found = session.scalar(select(func.min(Offer.expiry)).where(
+        Offer.chain_id == chain_id, Offer.seller == seller, Offer.source == RELAYED, Offer.status == "open",
+        Offer.expiry >= now))
+    return None if found is None else int(found)

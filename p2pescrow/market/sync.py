@@ -53,6 +53,9 @@ from .relayed import restore as restore_relayed
 
 __all__ = ["BATCH", "DEFAULT_PAGE", "REORG_DEPTH", "ChainMismatch", "Indexer", "SyncReport"]
 
+#: Tries to read or create the sync state row when another sync's insert raced this one's.
+STATE_TRIES = 3
+
 #: Blocks per page of logs at first (the Pager halves on a provider's refusal, grows back after).
 DEFAULT_PAGE = 2_000
 #: Most block headers asked for in one batched request.
@@ -219,8 +222,21 @@ class Indexer:
 
     # -- bookkeeping ------------------------------------------------------------------------------------
     def _state(self) -> s.SyncState:
-        """The index's sync state for this deployment, created on first use (genesis checked)."""
+        """The index's sync state for this deployment, created on first use (genesis checked). Two
+        first syncs at once both try to create it: the one whose insert loses reads the other's."""
+        from sqlalchemy.exc import DBAPIError
+
         genesis = self.rpc.request("eth_getBlockByNumber", ["0x0", False])["hash"]
+        for attempt in range(1, STATE_TRIES + 1):
+            try:
+                return self._state_row(genesis)
+            except DBAPIError:
+                if attempt == STATE_TRIES:
+                    raise
+                time.sleep(0.1 * attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _state_row(self, genesis: str) -> s.SyncState:
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
             state = session.get(s.SyncState, (self.chain_id, self.escrow))
             if state is None:

@@ -90,6 +90,8 @@ class Health(BaseModel):
     head_time: int | None = Field(description="That block's timestamp: the chain's time the answers use.")
     last_sync: float | None = Field(description="When the last sync succeeded (unix seconds), null before.")
     sync_error: str | None = Field(description="The last sync's error, null when it succeeded.")
+    relayed_pruned: int = Field(0, ge=0, description="Relayed offers deleted since the server started, as they "
+                                                     "ended longer ago than it keeps them (--relay-keep).")
 
 
 class AssetRecordOut(Open):

@@ -21,7 +21,17 @@ has the offer (relayed or published), 413 for a body over the server's bound (th
 before anything reads it), 429 with ``Retry-After`` when the client's address or the seller has used
 up its rate (token buckets of ``settings.relay_rate`` offers a minute each; the seller's is charged
 only for a new offer with the seller's own signature, so neither forged offers nor replays of the
-seller's public ones can spend it).
+seller's public ones can spend it), and 429 too when the seller already has
+``settings.relay_max_per_seller`` relayed offers open (counted in the index: off the board, neither
+filled, revoked nor expired), ``Retry-After`` then saying when the soonest of them expires. A cap is a
+quota that frees itself as the seller's offers end, not a fault of the offer, so 429 (retry later) rather
+than 400 (fix the request): a client that backs off on 429 does the right thing, and the hint says how to
+free a place sooner. The count and the insert are one critical section per server process, and on
+PostgreSQL hold an advisory lock on the seller too, so the cap holds under concurrent requests, to one
+server or to several sharing the database.
+
+Relayed offers that ended (expired, filled, revoked) are deleted ``settings.relay_keep`` seconds later
+by the background loop (:func:`p2pescrow.market.relayed.prune`).
 """
 
 from __future__ import annotations
@@ -125,6 +135,8 @@ class RateLimits:
 
 
 _limits_lock = threading.Lock()
+#: Held while an offer is counted against its seller's cap and stored.
+_accepting = threading.Lock()
 
 
 def _limits(request: Request, served: ServedMarket) -> RateLimits:
@@ -153,7 +165,8 @@ def _too_many(wait: float, who: str, per_minute: int) -> ApiError:
         400: _error("Not a valid offer of this market, or one no buyer could fill now: the error says why."),
         409: _error("The index already lists this offer (relayed before, or on the board)."),
         413: _error("The request body is larger than the server reads."),
-        429: _error("Too many relayed offers from this client or for this seller: see Retry-After."),
+        429: _error("Too many relayed offers from this client or for this seller, or the seller has as many "
+                    "open as the server lists: see Retry-After."),
         503: _error("The index cannot be written right now."),
     },
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
@@ -190,9 +203,11 @@ def _accept(served: ServedMarket, limits: RateLimits, body: Any) -> Relayed:
 
     try:
         submission = relayed.read_submission(body)
-        with served.session() as session, session.begin():
+        with _accepting, served.session() as session, session.begin():  # the cap's count and the insert
             listing = relayed.accept(session, served.chain_id, served.escrow, submission, now=served.now(),
-                                     admit=admit)
+                                     admit=admit, max_open=served.settings.relay_max_per_seller)
+    except relayed.TooManyOpen as exc:
+        raise ApiError(429, str(exc), exc.hint, headers={"Retry-After": str(exc.retry_after)}) from None
     except relayed.RelayRefused as exc:
         raise ApiError(exc.status, str(exc), exc.hint) from None
     except IntegrityError:  # the same offer relayed at the same moment by another request

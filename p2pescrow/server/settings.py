@@ -5,17 +5,22 @@ and the environment (:meth:`ServerSettings.from_env`), and the bounds every requ
 
 An option given wins over its environment variable, which wins over the default:
 
-=============================  =========================  ===========================================
-option                          environment variable       default
-=============================  =========================  ===========================================
-``--host``                      ``P2PESCROW_SERVE_HOST``   ``127.0.0.1`` (this computer only)
-``--port``                      ``P2PESCROW_SERVE_PORT``   ``8000`` (``0``: a free port, printed)
-``--db``                        ``P2PESCROW_DB``           ``market.sqlite`` in the config folder
-``--sync-interval``             ``P2PESCROW_SYNC_INTERVAL`` ``5`` seconds between syncs of the index
-``--cors-origin`` (repeated)    ``P2PESCROW_CORS_ORIGINS`` none: no CORS header (comma-separated)
-``--page-size-max``             ``P2PESCROW_PAGE_SIZE_MAX`` ``100`` offers per page at most
-``--relay-rate``                ``P2PESCROW_RELAY_RATE``   ``10`` relayed offers a minute per client
-=============================  =========================  ===========================================
+============================  ==================================  ===========================================
+option                        environment variable                default
+============================  ==================================  ===========================================
+``--host``                    ``P2PESCROW_SERVE_HOST``            ``127.0.0.1`` (this computer only)
+``--port``                    ``P2PESCROW_SERVE_PORT``            ``8000`` (``0``: a free port, printed)
+``--db``                      ``P2PESCROW_DB``                    ``market.sqlite`` in the config folder
+``--sync-interval``           ``P2PESCROW_SYNC_INTERVAL``         ``5`` seconds between syncs of the index
+``--cors-origin`` (repeated)  ``P2PESCROW_CORS_ORIGINS``          none: no CORS header (comma-separated)
+``--page-size-max``           ``P2PESCROW_PAGE_SIZE_MAX``         ``100`` offers per page at most
+``--relay-rate``              ``P2PESCROW_RELAY_RATE``            ``10`` relayed offers a minute per client
+``--relay-keep``              ``P2PESCROW_RELAY_KEEP``            ``7d``: ended relayed offers kept this long
+``--relay-max-per-seller``    ``P2PESCROW_RELAY_MAX_PER_SELLER``  ``100`` relayed offers open per seller
+============================  ==================================  ===========================================
+
+``--relay-keep`` (and its variable) takes seconds or a number with a unit: ``90s``, ``30m``, ``12h``,
+``7d``, ``2w`` (:func:`parse_duration`).
 
 Imports nothing beyond the standard library (the CLI reads it before the server's packages).
 """
@@ -36,6 +41,7 @@ __all__ = [
     "STRING_MAX",
     "TEXT_MAX",
     "ServerSettings",
+    "parse_duration",
 ]
 
 #: The largest request body read (bytes): a larger one is answered 413 before it is parsed.
@@ -58,7 +64,17 @@ ENVIRONMENT = {
     "P2PESCROW_CORS_ORIGINS": "cors_origins",
     "P2PESCROW_PAGE_SIZE_MAX": "page_size_max",
     "P2PESCROW_RELAY_RATE": "relay_rate",
+    "P2PESCROW_RELAY_KEEP": "relay_keep",
+    "P2PESCROW_RELAY_MAX_PER_SELLER": "relay_max_per_seller",
 }
+
+#: The shortest ``relay_keep``: an hour, so that a shallow reorg undoing a fill or a revocation finds the
+#: offer still there (and its page says what became of it for a while).
+RELAY_KEEP_MIN = 3_600
+#: The longest ``relay_keep``: ten years (keep them "forever").
+RELAY_KEEP_MAX = 10 * 365 * 86_400
+
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3_600, "d": 86_400, "w": 604_800}
 
 
 @dataclass(frozen=True)
@@ -83,6 +99,11 @@ class ServerSettings:
     page_size_max: int = 100
     #: Relayed offers a minute a client (and a seller) may post.
     relay_rate: int = 10
+    #: Seconds (of the chain's time) an ended relayed offer (expired, filled, revoked) is kept before the
+    #: background loop deletes it (p2pescrow.market.relayed.prune).
+    relay_keep: int = 7 * 86_400
+    #: The most relayed offers one seller may have open at once (more: 429).
+    relay_max_per_seller: int = 100
     #: The largest request body read (bytes).
     body_max_bytes: int = BODY_MAX_BYTES
 
@@ -99,6 +120,12 @@ class ServerSettings:
                              hint=f"use 1 to {PAGE_SIZE_CEILING}")
         if not 1 <= self.relay_rate <= 100_000:
             raise InputError(f"relay rate {self.relay_rate} a minute is out of range", hint="use 1 to 100000")
+        if not RELAY_KEEP_MIN <= self.relay_keep <= RELAY_KEEP_MAX:
+            raise InputError(f"relay keep {self.relay_keep} s is out of range",
+                             hint=f"use 1h to 3650d ({RELAY_KEEP_MIN} to {RELAY_KEEP_MAX} seconds)")
+        if not 1 <= self.relay_max_per_seller <= 1_000_000:
+            raise InputError(f"relay maximum per seller {self.relay_max_per_seller} is out of range",
+                             hint="use 1 to 1000000")
         for origin in self.cors_origins:
             if origin != "*" and not origin.startswith(("http://", "https://")):
                 raise InputError(f"CORS origin {origin!r} is not an origin",
@@ -129,9 +156,22 @@ class ServerSettings:
         return replace(self, port=port)
 
 
+def parse_duration(text: str, what: str) -> int:
+    """Seconds from ``"90s"``, ``"30m"``, ``"12h"``, ``"7d"``, ``"2w"`` or plain seconds (``"3600"``);
+    anything else is an :class:`~p2pescrow.errors.InputError` naming ``what`` (an option or a variable)."""
+    raw = text.strip().lower()
+    number, unit = (raw[:-1], raw[-1]) if raw[-1:] in _UNITS and raw[-1:].isalpha() else (raw, "")
+    number = number.strip()
+    if not (number.isascii() and number.isdigit()):
+        raise InputError(f"{what} is {text!r}, not a duration", hint="use seconds or e.g. 12h, 7d, 2w")
+    return int(number) * _UNITS[unit]
+
+
 def _parse(name: str, raw: str, variable: str) -> Any:
+    if name == "relay_keep":
+        return parse_duration(raw, f"${variable}")
     try:
-        if name in ("port", "page_size_max", "relay_rate"):
+        if name in ("port", "page_size_max", "relay_rate", "relay_max_per_seller"):
             return int(raw)
         if name == "sync_interval":
             return float(raw)

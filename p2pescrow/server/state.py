@@ -156,7 +156,24 @@ class ServedMarket:
                 self.sync_status.failed(exc)
                 raise
             self.sync_status.succeeded(head, head_time)
+            self.prune_relayed()
         return report
+
+    def prune_relayed(self) -> int:
+        """Delete the relayed offers that ended more than ``settings.relay_keep`` seconds ago by the chain's
+        time (:func:`p2pescrow.market.relayed.prune`); how many. Run after each successful sync; a failure
+        is recorded as the sync's error (``/api/health``) and raised, so the loop retries."""
+        from ..market import relayed
+
+        try:
+            with self.session() as session, session.begin():
+                pruned = relayed.prune(session, self.chain_id, self.now(), self.settings.relay_keep)
+        except Exception as exc:
+            self.sync_status.failed(RuntimeError(f"pruning the relayed offers failed: {exc}"))
+            raise
+        with self.sync_status._lock:
+            self.sync_status.relayed_pruned += pruned
+        return pruned
 
     def close(self) -> None:
         self.market.close()

@@ -1,11 +1,12 @@
 """The background sync loop: while the server runs, the index follows the chain.
 
 Every ``interval`` seconds the loop syncs the new blocks (:meth:`MarketClient.sync`, blocking: it runs
-in a worker thread, never on the event loop) and records what happened in a :class:`SyncStatus`
-(``GET /api/health`` shows it). A failure (the node gone, the database locked) is recorded, not
-raised: the loop waits longer each time (doubling up to :data:`BACKOFF_MAX`) and tries again, and the
-API keeps answering from what the index holds. Stopping it (:meth:`SyncLoop.stop`) wakes it at once
-and waits for a sync under way to finish its page.
+in a worker thread, never on the event loop), then prunes the relayed offers that ended longer ago than
+the server keeps them (:meth:`~p2pescrow.server.state.ServedMarket.prune_relayed`), and records what
+happened in a :class:`SyncStatus` (``GET /api/health`` shows it). A failure (the node gone, the
+database locked) is recorded, not raised: the loop waits longer each time (doubling up to
+:data:`BACKOFF_MAX`) and tries again, and the API keeps answering from what the index holds. Stopping it
+(:meth:`SyncLoop.stop`) wakes it at once and waits for a sync under way to finish its page.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ class SyncStatus:
     syncs: int = 0
     #: Failed syncs in a row.
     failures: int = 0
+    #: Relayed offers deleted by the pruning after each sync (settings.relay_keep) since the server started.
+    relayed_pruned: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def succeeded(self, head: int | None, head_time: int | None) -> None:
@@ -59,7 +62,8 @@ class SyncStatus:
 
     def to_json(self) -> dict[str, Any]:
         with self._lock:
-            return {"head_indexed": self.head_indexed, "last_sync": self.last_sync, "sync_error": self.sync_error}
+            return {"head_indexed": self.head_indexed, "last_sync": self.last_sync, "sync_error": self.sync_error,
+                    "relayed_pruned": self.relayed_pruned}
 
 
 def one_line(error: BaseException) -> str:

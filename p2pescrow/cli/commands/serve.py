@@ -51,6 +51,14 @@ def serve(
     relay_rate: Annotated[int | None, typer.Option(
         "--relay-rate", metavar="N",
         help="Offers a minute one client, and one seller, may relay (default 10) [env: P2PESCROW_RELAY_RATE].")] = None,
+    relay_keep: Annotated[str | None, typer.Option(
+        "--relay-keep", metavar="DURATION",
+        help="How long an ended relayed offer (expired, filled, revoked) is kept before it is deleted, by the "
+             "chain's time: seconds, or e.g. 12h, 7d (default 7d, at least 1h) [env: P2PESCROW_RELAY_KEEP].")] = None,
+    relay_max_per_seller: Annotated[int | None, typer.Option(
+        "--relay-max-per-seller", metavar="N",
+        help="The most relayed offers one seller may have open at once (default 100) "
+             "[env: P2PESCROW_RELAY_MAX_PER_SELLER].")] = None,
     access_log: Annotated[bool, typer.Option(
         "--access-log", help="Log every request on stderr.")] = False,
 ) -> None:
@@ -70,12 +78,14 @@ def serve(
     from ...server import check_server
 
     check_server()  # the missing extra is the one line to say, before anything else
-    from ...server.settings import ServerSettings
+    from ...server.settings import ServerSettings, parse_duration
 
     options = context.options(ctx)
+    keep = None if relay_keep is None else parse_duration(relay_keep, "--relay-keep")
     settings = ServerSettings.from_env(host=host, port=port, db=db or options.db, sync_interval=sync_interval,
                                        cors_origins=cors_origin or None, page_size_max=page_size_max,
-                                       relay_rate=relay_rate)
+                                       relay_rate=relay_rate, relay_keep=keep,
+                                       relay_max_per_seller=relay_max_per_seller)
     net = context.network(options)
     if net.rpc_url is None:
         raise InputError("the embedded chain lives only inside one command: it has no market to serve",
