@@ -411,6 +411,9 @@ class BaseTransactor:
         yield from self._resolve_steps()  # an earlier run's transaction still unresolved: never pay twice
         key = self._nonce_key
         nonce = self.nonces.cached(key)
+        if nonce is not None and self._sent_elsewhere(nonce):
+            self.nonces.release(key)  # another process sent from the account since: our hint is stale
+            nonce = None
         if nonce is None:
             pending = yield Rpc("get_transaction_count", (self.address, "pending"))
             nonce = self.nonces.choose(key, int(pending))
@@ -425,7 +428,20 @@ class BaseTransactor:
                 self._tip = None  # refused (too cheap?): ask the node's tip again next time
             raise
         self.nonces.commit(key, nonce)
+        if self.journal is not None:
+            self.journal.note_nonce(int(self._chain_id or 0), self.address, self.genesis or "", nonce)
         return _hex(sent)
+
+    def _sent_elsewhere(self, hint: int) -> bool:
+        """Whether another process has sent from this account at or past our local nonce ``hint`` (the
+        journal's record, read under the account's lock). Without this check, a process whose hint is
+        stale signs a nonce another just used; a byte-identical transaction (same call, same fees) then
+        comes back "already known" and would be taken for our own: one payment silently merged into
+        the other's."""
+        if self.journal is None:
+            return False
+        used = self.journal.last_nonce(int(self._chain_id or 0), self.address, self.genesis or "")
+        return used is not None and used >= hint
 
     # -- the journal, and sending that never sends twice --------------------------------------------
     def _send_signed_steps(self, signed: Any, tx: dict[str, Any], description: str = "",

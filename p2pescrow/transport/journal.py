@@ -157,6 +157,10 @@ def node_folder(chain_id: int, genesis: str = "") -> str:
     return f"{int(chain_id)}-{genesis.lower().removeprefix('0x')[:16]}"
 
 
+#: The file in an account's journal folder holding the last nonce sent (see :meth:`Journal.last_nonce`).
+LAST_NONCE = ".last-nonce"
+
+
 class Journal:
     """The journal folder (default: ``<config dir>/journal``, looked up at each use)."""
 
@@ -205,6 +209,23 @@ class Journal:
                 except BlockingIOError:
                     await asyncio.sleep(random.uniform(0.01, 0.05))  # uneven: waiters do not poll in step
             yield
+
+    def last_nonce(self, chain_id: int, account: str, genesis: str = "") -> int | None:
+        """The last nonce any process sent from ``account`` on this node through this journal (read
+        with the account's lock held: :meth:`lock`); None if none is recorded."""
+        try:
+            return int((self._folder(chain_id, account, genesis) / LAST_NONCE).read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def note_nonce(self, chain_id: int, account: str, genesis: str, nonce: int) -> None:
+        """Record that ``nonce`` was just sent from ``account`` (with the account's lock held), so another
+        process's local nonce hint is known to be stale (see :meth:`last_nonce`)."""
+        folder = self._folder(chain_id, account, genesis)
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f"{LAST_NONCE}.{os.getpid()}.{threading.get_ident()}.tmp"
+        tmp.write_text(str(int(nonce)))
+        os.replace(tmp, folder / LAST_NONCE)
 
     @contextlib.contextmanager
     def _lock_file(self, chain_id: int, account: str, genesis: str = "") -> Iterator[int | None]:

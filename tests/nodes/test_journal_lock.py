@@ -139,3 +139,35 @@ def test_two_processes_sending_concurrently_from_one_account_take_turns(node, er
     assert w3.eth.get_transaction_count(acct.address) == 2 * count
     assert w3.eth.get_balance(payee) == 2 * count * 1000  # every payment once, none lost or doubled
     assert JOURNAL.entries(chain_id, acct.address) == []
+
+
+def test_a_stale_local_nonce_after_another_process_sent_the_same_payment_is_not_taken_for_ours(node, error_log):
+    """Two processes (here: two transactors with their own nonce counters, as two processes have,
+    sharing the journal) pay the same payee the same amount. A has a fresh local hint; B sends at that
+    nonce; A's byte-identical payment must go out at the next nonce as a payment of its own, not come
+    back "already known" and be taken for B's."""
+    from p2pescrow.transport.nonces import NonceManager
+    from p2pescrow.transport.sync import Transactor
+
+    acct = funded(node, error_log)
+    payee = Account.create().address
+    w3 = Web3(Web3.HTTPProvider(node.url))
+    chain_id = int(w3.eth.chain_id)
+    a = Transactor(w3, acct, chain_id=chain_id, url=node.url, timeout=30, poll_interval=0.01, nonces=NonceManager())
+    b = Transactor(w3, acct, chain_id=chain_id, url=node.url, timeout=30, poll_interval=0.01, nonces=NonceManager())
+    pay = Call(payee, "0x", 1000, "pay")
+    base_fee = hex(10**9)  # every block the same base fee: the same call is priced the same, to the byte
+
+    def steady() -> None:
+        w3.provider.make_request("anvil_setNextBlockBaseFeePerGas", [base_fee])
+
+    steady()
+    first = a.send(pay)  # A's counter now says: next is nonce 1, without asking the node
+    steady()
+    second = b.send(pay)  # B asks the node: nonce 1
+    steady()
+    third = a.send(pay)  # byte-identical to B's if A trusted its counter
+    hashes = [first.tx_hash, second.tx_hash, third.tx_hash]
+    assert len(set(hashes)) == 3
+    assert sorted(int(w3.eth.get_transaction(h)["nonce"]) for h in hashes) == [0, 1, 2]
+    assert w3.eth.get_balance(payee) == 3 * 1000  # three payments, none merged

@@ -216,7 +216,8 @@ def test_a_nonce_used_between_two_sends_is_caught_and_the_next_send_asks_the_nod
     theirs = acct.sign_transaction({"to": other_payee, "value": 5, "gas": 21_000, "nonce": 1, "chainId": t.chain_id,
                                     "maxFeePerGas": 2 * int(block["baseFeePerGas"]) + 10**9,
                                     "maxPriorityFeePerGas": 10**9})
-    assert w3.eth.get_transaction_receipt(w3.eth.send_raw_transaction(theirs.raw_transaction))["status"] == 1
+    sent = w3.eth.send_raw_transaction(theirs.raw_transaction)
+    assert w3.eth.wait_for_transaction_receipt(sent, timeout=30)["status"] == 1
 
     second = t.send(Call(payee, "0x", 2, "second"))
     third = t.send(Call(payee, "0x", 3, "third"))
