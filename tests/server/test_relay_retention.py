@@ -14,10 +14,8 @@ from eth_utils import keccak
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from support.market import document, make_history
-from support.offers import offer, sign_offer
+from support.relay import now, relay, signed_offer
 
-from p2pescrow.core.offers import Offer as OfferStruct
-from p2pescrow.core.offers import SignedOffer
 from p2pescrow.market import relayed
 from p2pescrow.market import schema as s
 from p2pescrow.market.db import open_database
@@ -46,23 +44,6 @@ def engine(db_url, market_chain, history):
     engine = open_database(db_url)
     Indexer(engine, market_chain.url, market_chain.deployment).sync()
     return engine
-
-
-def signed_offer(m, terms: bytes, **overrides) -> tuple[SignedOffer, dict]:
-    o = offer(m.d, termsHash=keccak(terms), **overrides)
-    signature = sign_offer(m.d, o)
-    return SignedOffer(OfferStruct(**o), signature, m.deployment.chain_id, m.d.escrow.address), o
-
-
-def now(m) -> int:
-    return int(m.chain.w3.eth.get_block("latest")["timestamp"])
-
-
-def relay(engine, m, signed: SignedOffer, terms: bytes) -> str:
-    with Session(engine) as session, session.begin():
-        listing = relayed.accept(session, m.deployment.chain_id, m.d.escrow.address,
-                                 relayed.Submission(signed, terms), now=now(m))
-    return listing.id
 
 
 def later(m, seconds: int) -> int:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from support.clitools import one_error_line, run
 from support.market import document, make_history
 from support.offers import offer, sign_offer
+from support.relay import now
 from support.server import Server, serve
 
 from p2pescrow.core.offers import Offer as OfferStruct
@@ -44,10 +45,6 @@ def server(market_chain, tmp_path_factory) -> Iterator[Server]:
                "--relay-keep", "1h", "--relay-max-per-seller", "2") as running:
         running.wait_synced()
         yield running
-
-
-def now(m) -> int:
-    return int(m.chain.w3.eth.get_block("latest")["timestamp"])
 
 
 def offer_file(m, title: str, **overrides) -> dict:

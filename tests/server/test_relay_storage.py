@@ -11,14 +11,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from eth_utils import keccak
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from support.market import document, make_history
-from support.offers import offer, sign_offer
+from support.relay import now, relay, signed_offer
 
-from p2pescrow.core.offers import Offer as OfferStruct
-from p2pescrow.core.offers import SignedOffer
 from p2pescrow.market import queries, relayed
 from p2pescrow.market import schema as s
 from p2pescrow.market.db import open_database
@@ -45,23 +42,6 @@ def engine(db_url, market_chain, history):
     engine = open_database(db_url)
     Indexer(engine, market_chain.url, market_chain.deployment).sync()
     return engine
-
-
-def signed_offer(m, terms: bytes, **overrides) -> tuple[SignedOffer, dict]:
-    o = offer(m.d, termsHash=keccak(terms), **overrides)
-    signature = sign_offer(m.d, o)
-    return SignedOffer(OfferStruct(**o), signature, m.deployment.chain_id, m.d.escrow.address), o
-
-
-def now(m) -> int:
-    return int(m.chain.w3.eth.get_block("latest")["timestamp"])
-
-
-def relay(engine, m, signed: SignedOffer, terms: bytes) -> str:
-    with Session(engine) as session, session.begin():
-        listing = relayed.accept(session, m.deployment.chain_id, m.d.escrow.address,
-                                 relayed.Submission(signed, terms), now=now(m))
-    return listing.id
 
 
 def listed(engine, m) -> dict[str, queries.OfferHit]:
